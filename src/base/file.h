@@ -1,0 +1,29 @@
+// File helpers with crash-safe writes.
+#ifndef KEYFERRY_BASE_FILE_H_
+#define KEYFERRY_BASE_FILE_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace keyferry {
+
+// ReadFile returns the whole file. NotFound when it does not exist;
+// InvalidArgument when it is larger than `max_bytes`.
+absl::StatusOr<std::string> ReadFile(const std::string& path,
+                                     size_t max_bytes = 16 << 20);
+
+// WriteFileAtomic writes `data` to a temporary file beside `path` with
+// permissions `mode`, fsyncs it, renames it over `path` and fsyncs the
+// directory. On any failure the temporary file is removed and `path` is left
+// as it was: never a partial file.
+absl::Status WriteFileAtomic(const std::string& path,
+                             std::span<const uint8_t> data,
+                             unsigned mode = 0644);
+
+}  // namespace keyferry
+
+#endif  // KEYFERRY_BASE_FILE_H_

@@ -1,0 +1,35 @@
+// Test macros for absl::Status, for gtest-based unit tests only.
+#ifndef KEYFERRY_BASE_TESTING_H_
+#define KEYFERRY_BASE_TESTING_H_
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "base/status.h"
+
+#define EXPECT_OK(expr) EXPECT_TRUE(::keyferry::internal::AsStatus((expr)).ok()) \
+    << ::keyferry::internal::AsStatus((expr))
+#define ASSERT_OK(expr)                                          \
+  do {                                                           \
+    auto kf_st_ = ::keyferry::internal::AsStatus((expr));        \
+    ASSERT_TRUE(kf_st_.ok()) << kf_st_;                          \
+  } while (0)
+
+#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
+  KF_ASSERT_OK_AND_ASSIGN_IMPL_(KF_CONCAT_(kf_test_statusor_, __LINE__), lhs, expr)
+#define KF_ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr) \
+  auto tmp = (expr);                                  \
+  ASSERT_TRUE(tmp.ok()) << tmp.status();              \
+  lhs = std::move(tmp).value()
+
+// StatusIs(code) matches an absl::Status or StatusOr whose code is `code`.
+MATCHER_P(StatusIs, code, "") {
+  return ::keyferry::internal::AsStatus(arg).code() == code;
+}
+// StatusHasMessage(substr) matches when the status message contains `substr`.
+MATCHER_P(StatusHasMessage, substr, "") {
+  return std::string(::keyferry::internal::AsStatus(arg).message())
+             .find(substr) != std::string::npos;
+}
+
+#endif  // KEYFERRY_BASE_TESTING_H_
