@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages keyferry needs, only those that are missing.
+# Usage: scripts/deps.sh [build|test|all]   (default: all)
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake ninja-build pkg-config
+  libabsl-dev libssl-dev openssl nlohmann-json3-dev
+  libsqlite3-dev libboost1.74-dev libcpp-httplib-dev
+  softhsm2 libp11-kit-dev
+)
+test_pkgs=(
+  libgtest-dev libgmock-dev googletest
+  opensc python3 python3-cryptography xxd sqlite3
+)
+
+want=("${build_pkgs[@]}")
+case "${1:-all}" in
+  build) ;;
+  test|all) want+=("${test_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "keyferry: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

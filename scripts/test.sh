@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds keyferry, and runs every test:
+#   1. the full suite (unit, SoftHSM integration, oracle interop) on a normal build;
+#   2. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# ctest prints the summary line of each run. Exit status is non-zero on any failure.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+jobs="$(nproc)"
+
+"$root/scripts/deps.sh" all
+
+echo "== build (RelWithDebInfo) =="
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKF_WERROR=ON >/dev/null
+ninja -C build -j "$jobs"
+
+echo "== tests =="
+(cd build && ctest --output-on-failure -j "$jobs" --timeout 600)
+
+echo "== build (ASan/UBSan) =="
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKF_SANITIZE=ON -DKF_WERROR=ON >/dev/null
+ninja -C build-asan -j "$jobs"
+
+echo "== unit tests under ASan/UBSan =="
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure -j "$jobs" -L unit --timeout 600)

@@ -1,0 +1,186 @@
+#include "byok/envelope.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "base/status.h"
+#include "crypto/aes_wrap.h"
+#include "crypto/random.h"
+
+namespace keyferry::byok {
+namespace {
+
+struct TargetRange {
+  const char* name;
+  size_t min, max;  // PKCS#8 (or raw) payload lengths seen from real encoders
+};
+
+// Lengths: raw AES; EC PKCS#8 from the minimal SoftHSM form (no parameters,
+// no public key) to OpenSSL's form with both; RSA two-prime PKCS#8.
+constexpr TargetRange kTargets[] = {
+    {"AES-128", 16, 16},      {"AES-192", 24, 24},
+    {"AES-256", 32, 32},      {"EC P-256K", 64, 140},
+    {"EC P-256", 67, 150},    {"EC P-384", 80, 190},
+    {"EC P-521", 98, 250},    {"RSA-2048", 1210, 1220},
+    {"RSA-3072", 1786, 1796}, {"RSA-4096", 2364, 2380},
+};
+
+std::vector<std::string> Fitting(size_t lo, size_t hi) {
+  std::vector<std::string> out;
+  for (const auto& t : kTargets) {
+    if (t.max >= lo && t.min <= hi) out.push_back(t.name);
+  }
+  return out;
+}
+
+absl::StatusOr<Analysis> AnalyzeWith(size_t total, size_t n) {
+  RETURN_IF_ERROR(CheckCiphertextLength(total, n));
+  Analysis a;
+  a.total = total;
+  a.modulus_bytes = n;
+  a.c2 = total - n;
+  // |C2| = 8*ceil(|P|/8) + 8, or 16 when |P| <= 8.
+  a.payload_max = a.c2 - 8;
+  a.payload_min = a.c2 == 16 ? 1 : a.c2 - 15;
+  a.fitting_targets = Fitting(a.payload_min, a.payload_max);
+  return a;
+}
+
+}  // namespace
+
+size_t KwpWrappedLength(size_t payload_len) {
+  if (payload_len <= 8) return 16;
+  return (payload_len + 7) / 8 * 8 + 8;
+}
+
+absl::Status CheckCiphertextLength(size_t total, size_t modulus_bytes) {
+  if (total < modulus_bytes + 16) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ciphertext too short: ", total, " bytes, the KEK's RSA part alone is ",
+        modulus_bytes, " and the AES-KWP part needs at least 16"));
+  }
+  if ((total - modulus_bytes) % 8 != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ciphertext length ", total, " minus the KEK modulus length ",
+        modulus_bytes, " is not a multiple of 8 (truncated or damaged)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> KekModulusBytes(EVP_PKEY* kek) {
+  auto desc = crypto::Describe(kek);
+  if (!desc.ok() || desc->type != crypto::KeyType::kRsa) {
+    return absl::InvalidArgumentError(
+        "KEK must be an RSA key of 2048, 3072 or 4096 bits");
+  }
+  if (desc->bits != 2048 && desc->bits != 3072 && desc->bits != 4096) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "KEK must be RSA 2048, 3072 or 4096 bits; this one has ", desc->bits));
+  }
+  return static_cast<size_t>(desc->bits / 8);
+}
+
+absl::StatusOr<std::vector<uint8_t>> Seal(EVP_PKEY* kek_public,
+                                          const SecretBytes& payload,
+                                          crypto::OaepHash hash) {
+  ASSIGN_OR_RETURN(size_t n, KekModulusBytes(kek_public));
+  if (payload.empty()) return absl::InvalidArgumentError("empty payload");
+  ASSIGN_OR_RETURN(SecretBytes k, crypto::RandomSecret(kEphemeralKeyBytes));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> c1,
+                   crypto::RsaOaepEncrypt(kek_public, hash,
+                                          k.data(SecretAccess::Get())));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> c2, crypto::KwpWrap(k, payload));
+  if (c1.size() != n) {
+    return absl::InternalError("RSA-OAEP output length differs from modulus");
+  }
+  c1.insert(c1.end(), c2.begin(), c2.end());
+  return c1;
+}
+
+absl::StatusOr<SecretBytes> Open(EVP_PKEY* kek_private,
+                                 std::span<const uint8_t> ciphertext,
+                                 crypto::OaepHash hash) {
+  ASSIGN_OR_RETURN(size_t n, KekModulusBytes(kek_private));
+  RETURN_IF_ERROR(CheckCiphertextLength(ciphertext.size(), n));
+  auto k = crypto::RsaOaepDecrypt(kek_private, hash, ciphertext.first(n));
+  if (!k.ok()) {
+    return absl::InvalidArgumentError(
+        "RSA-OAEP part does not decrypt under this KEK (wrong KEK, or the "
+        "first part of the ciphertext is damaged)");
+  }
+  if (k->size() != 16 && k->size() != 24 && k->size() != 32) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "RSA-OAEP part holds ", k->size(), " bytes, not an AES key"));
+  }
+  auto payload = crypto::KwpUnwrap(*k, ciphertext.subspan(n));
+  if (!payload.ok()) {
+    return absl::InvalidArgumentError(
+        "AES-KWP part fails its integrity check (damaged or truncated)");
+  }
+  return std::move(*payload);
+}
+
+absl::StatusOr<RecoveredKey> DecodePayload(const SecretBytes& payload,
+                                           std::optional<bool> expect_aes) {
+  RecoveredKey out;
+  size_t len = payload.size();
+  bool aes_len = len == 16 || len == 24 || len == 32;
+  if (aes_len && expect_aes.value_or(true)) {
+    out.type = crypto::KeyType::kAes;
+    out.secret = payload;
+    out.bits = static_cast<int>(len * 8);
+    return out;
+  }
+  if (expect_aes.value_or(false)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "payload of ", len, " bytes is not an AES-128/192/256 key"));
+  }
+  auto pkey = crypto::ParsePkcs8Der(payload, /*allow_trailing_zeros=*/true);
+  if (!pkey.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "payload is not a PKCS#8 private key (", pkey.status().message(),
+        ")"));
+  }
+  ASSIGN_OR_RETURN(crypto::KeyDescription desc, crypto::Describe(pkey->get()));
+  out.type = desc.type;
+  out.bits = desc.bits;
+  out.curve = desc.curve;
+  out.pkey = std::move(*pkey);
+  // Trailing zeros are the bytes after the outer DER SEQUENCE.
+  auto p = payload.data(SecretAccess::Get());
+  size_t der_len = 0;
+  if (p.size() >= 2 && p[0] == 0x30) {
+    if (p[1] < 0x80) {
+      der_len = 2 + p[1];
+    } else {
+      size_t nlen = p[1] & 0x7f;
+      if (nlen >= 1 && nlen <= 3 && p.size() >= 2 + nlen) {
+        size_t v = 0;
+        for (size_t i = 0; i < nlen; ++i) v = v << 8 | p[2 + i];
+        der_len = 2 + nlen + v;
+      }
+    }
+  }
+  if (der_len > 0 && der_len <= p.size()) out.trailing_zeros = p.size() - der_len;
+  return out;
+}
+
+absl::StatusOr<Analysis> Analyze(size_t total,
+                                 std::optional<size_t> modulus_bytes) {
+  if (modulus_bytes.has_value()) return AnalyzeWith(total, *modulus_bytes);
+  std::vector<Analysis> fits;
+  for (size_t n : {256u, 384u, 512u}) {
+    auto a = AnalyzeWith(total, n);
+    if (a.ok() && !a->fitting_targets.empty()) fits.push_back(*a);
+  }
+  if (fits.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ciphertext of ", total,
+        " bytes fits no KEK size (2048/3072/4096) with a known target type"));
+  }
+  // Prefer the largest KEK when several fit: 4096 is the documented default.
+  Analysis best = fits.back();
+  best.modulus_inferred = true;
+  return best;
+}
+
+}  // namespace keyferry::byok

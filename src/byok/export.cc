@@ -1,0 +1,222 @@
+#include "byok/export.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "base/encoding.h"
+#include "base/status.h"
+#include "base/strings.h"
+#include "byok/envelope.h"
+#include "crypto/aes_wrap.h"
+#include "crypto/keys.h"
+#include "crypto/random.h"
+#include "crypto/rsa_oaep.h"
+
+namespace keyferry::byok {
+namespace {
+
+std::string MechName(uint64_t mech) {
+  switch (mech) {
+    case kCkmAesKeyWrapPad: return "CKM_AES_KEY_WRAP_PAD (0x210A)";
+    case kCkmAesKeyWrapKwp: return "CKM_AES_KEY_WRAP_KWP (0x210B)";
+    case kCkmRsaAesKeyWrap: return "CKM_RSA_AES_KEY_WRAP (0x1054)";
+    default: return absl::StrCat("mechanism 0x", absl::Hex(mech));
+  }
+}
+
+// ProbeKey is a software RSA-2048 key whose public half is lent to the
+// token, so the token's OAEP output can be checked in software.
+absl::StatusOr<crypto::EvpPkeyPtr> ProbeKey() { return crypto::GenerateRsa(2048); }
+
+absl::StatusOr<ObjectRef> LendPublic(Token& token, EVP_PKEY* key) {
+  ASSIGN_OR_RETURN(crypto::RsaPublicParts parts, crypto::GetRsaPublic(key));
+  return token.ImportRsaPublic(parts.n, parts.e);
+}
+
+// ProbeOaep: the token OAEP-wraps a known secret; software decrypts it with
+// SHA-1/MGF1-SHA-1. A mismatch means the token ignored the parameters.
+absl::Status ProbeOaep(Token& token, EVP_PKEY* probe_key) {
+  ASSIGN_OR_RETURN(SecretBytes known, crypto::RandomSecret(32));
+  ASSIGN_OR_RETURN(ObjectRef pub_ref, LendPublic(token, probe_key));
+  ScopedObject pub(token, pub_ref);
+  ASSIGN_OR_RETURN(ObjectRef secret_ref, token.CreateTestSecret(known, false));
+  ScopedObject secret(token, secret_ref);
+  ASSIGN_OR_RETURN(std::vector<uint8_t> wrapped,
+                   token.WrapOaep(pub.get(), secret.get()));
+  auto back = crypto::RsaOaepDecrypt(probe_key, crypto::OaepHash::kSha1, wrapped);
+  if (!back.ok() || !back->ConstantTimeEquals(known)) {
+    return absl::FailedPreconditionError(
+        "RSA-OAEP wrap does not decrypt with SHA-1/MGF1-SHA-1 in software");
+  }
+  return absl::OkStatus();
+}
+
+// ProbeNative: the token's CKM_RSA_AES_KEY_WRAP output must open in software
+// as an Azure ciphertext holding the known secret.
+absl::Status ProbeNative(Token& token, EVP_PKEY* probe_key) {
+  ASSIGN_OR_RETURN(SecretBytes known, crypto::RandomSecret(32));
+  ASSIGN_OR_RETURN(ObjectRef pub_ref, LendPublic(token, probe_key));
+  ScopedObject pub(token, pub_ref);
+  ASSIGN_OR_RETURN(ObjectRef secret_ref, token.CreateTestSecret(known, false));
+  ScopedObject secret(token, secret_ref);
+  ASSIGN_OR_RETURN(std::vector<uint8_t> ct,
+                   token.WrapRsaAes(pub.get(), secret.get()));
+  auto back = Open(probe_key, ct);
+  if (!back.ok() || !back->ConstantTimeEquals(known)) {
+    return absl::FailedPreconditionError(
+        "CKM_RSA_AES_KEY_WRAP output does not open as OAEP-SHA1 + RFC 5649");
+  }
+  return absl::OkStatus();
+}
+
+// EcEncodingLength learns how long the token's PKCS#8 encoding of a key on
+// `curve` is, from a throwaway non-sensitive key wrapped under a known AES
+// key. Returns nullopt when two samples disagree (length not fixed).
+absl::StatusOr<std::optional<size_t>> EcEncodingLength(Token& token,
+                                                       uint64_t mech,
+                                                       crypto::Curve curve) {
+  std::optional<size_t> seen;
+  for (int i = 0; i < 2; ++i) {
+    ASSIGN_OR_RETURN(SecretBytes kek, crypto::RandomSecret(32));
+    ASSIGN_OR_RETURN(ObjectRef kek_ref, token.CreateTestSecret(kek, true));
+    ScopedObject kek_obj(token, kek_ref);
+    ASSIGN_OR_RETURN(ObjectRef ec_ref, token.GenerateTestEc(curve));
+    ScopedObject ec(token, ec_ref);
+    ASSIGN_OR_RETURN(std::vector<uint8_t> wrapped,
+                     token.WrapKwp(mech, kek_obj.get(), ec.get()));
+    ASSIGN_OR_RETURN(SecretBytes p8, crypto::KwpUnwrap(kek, wrapped));
+    auto p = p8.data(SecretAccess::Get());
+    // DER length of the outer SEQUENCE; the rest is the token's padding.
+    size_t len = 0;
+    if (p.size() >= 2 && p[0] == 0x30) {
+      if (p[1] < 0x80) len = 2 + p[1];
+      else if (p[1] == 0x81 && p.size() >= 3) len = 3 + p[2];
+      else if (p[1] == 0x82 && p.size() >= 4) len = 4 + (p[2] << 8 | p[3]);
+    }
+    if (len == 0 || len > p.size()) {
+      return absl::InternalError("token's EC key encoding is not DER PKCS#8");
+    }
+    if (seen.has_value() && *seen != len) return std::optional<size_t>();
+    seen = len;
+  }
+  return seen;
+}
+
+}  // namespace
+
+absl::StatusOr<ProbeReport> RunProbes(Token& token, uint64_t kwp_mechanism) {
+  ProbeReport r;
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr probe_key, ProbeKey());
+  r.native_listed = token.HasWrapMechanism(kCkmRsaAesKeyWrap);
+  if (r.native_listed) {
+    absl::Status st = ProbeNative(token, probe_key.get());
+    r.native_ok = st.ok();
+    r.native_detail = st.ok() ? "passes" : std::string(st.message());
+  }
+  r.kwp_listed = token.HasWrapMechanism(kwp_mechanism);
+  if (r.kwp_listed) {
+    auto kwp = token.ProbeKwp(kwp_mechanism);
+    if (kwp.ok()) {
+      r.kwp = *kwp;
+    } else {
+      r.kwp.detail = std::string(kwp.status().message());
+    }
+  } else {
+    r.kwp.detail = absl::StrCat(MechName(kwp_mechanism), " is not offered");
+  }
+  if (token.HasWrapMechanism(kCkmRsaPkcsOaep)) {
+    absl::Status st = ProbeOaep(token, probe_key.get());
+    r.oaep_ok = st.ok();
+    r.oaep_detail = st.ok() ? "SHA-1/MGF1-SHA-1 output verified in software"
+                            : std::string(st.message());
+  } else {
+    r.oaep_detail = "CKM_RSA_PKCS_OAEP is not offered";
+  }
+  return r;
+}
+
+absl::StatusOr<ExportResult> ExportFromToken(Token& token, ObjectRef target,
+                                             EVP_PKEY* kek_public,
+                                             const ExportOptions& options) {
+  ASSIGN_OR_RETURN(size_t n, KekModulusBytes(kek_public));
+  ASSIGN_OR_RETURN(TargetInfo info, token.Describe(target));
+  if (!info.extractable) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "key '", info.label,
+        "' is not extractable (CKA_EXTRACTABLE=FALSE); a BYOK target must be "
+        "created with the 'extractable' flag"));
+  }
+  ASSIGN_OR_RETURN(ProbeReport probes, RunProbes(token, options.kwp_mechanism));
+  ASSIGN_OR_RETURN(crypto::RsaPublicParts kek_parts,
+                   crypto::GetRsaPublic(kek_public));
+
+  bool native = options.route != Route::kTwoStep && probes.native_ok.value_or(false);
+  if (options.route == Route::kNative && !native) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "native CKM_RSA_AES_KEY_WRAP requested but ",
+        probes.native_listed ? probes.native_detail
+                             : std::string("the token does not offer it")));
+  }
+  ExportResult result;
+  if (native) {
+    ASSIGN_OR_RETURN(ObjectRef kek_ref,
+                     token.ImportRsaPublic(kek_parts.n, kek_parts.e));
+    ScopedObject kek(token, kek_ref);
+    ASSIGN_OR_RETURN(result.ciphertext, token.WrapRsaAes(kek.get(), target));
+    result.route = "native CKM_RSA_AES_KEY_WRAP";
+  } else {
+    if (!probes.oaep_ok) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the token cannot do the RSA-OAEP-SHA1 step: ",
+                       probes.oaep_detail));
+    }
+    if (!probes.kwp_listed || !probes.kwp.unwrap_ok ||
+        (!probes.kwp.wrap_ok && !probes.kwp.padding_defect)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          MechName(options.kwp_mechanism),
+          " fails the RFC 5649 known-answer test (", probes.kwp.detail,
+          "); refusing to write a blob Azure could not open"));
+    }
+    if (probes.kwp.padding_defect) {
+      const char* defect =
+          "this token's RFC 5649 wrap zero-pads the key before wrapping "
+          "(SoftHSM 2.6.1 defect, detected by the known-answer probe) and would "
+          "write a wrong blob for ";
+      if (info.type == crypto::KeyType::kRsa) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            defect, "RSA keys, whose PKCS#8 length is not known to be a multiple "
+            "of 8; use a token without the defect (e.g. SoftHSM 2.7.0 or later)"));
+      }
+      if (info.type == crypto::KeyType::kEc) {
+        ASSIGN_OR_RETURN(std::optional<size_t> len,
+                         EcEncodingLength(token, options.kwp_mechanism,
+                                          *info.curve));
+        if (!len.has_value() || *len % 8 != 0) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              defect, "EC ", Sv(crypto::CurveJwkName(*info.curve)), " keys (",
+              len.has_value() ? absl::StrCat(*len, "-byte") : "variable-length",
+              " PKCS#8, not a multiple of 8); use a token without the defect"));
+        }
+      }
+    }
+    ASSIGN_OR_RETURN(ObjectRef kek_ref,
+                     token.ImportRsaPublic(kek_parts.n, kek_parts.e));
+    ScopedObject kek(token, kek_ref);
+    ASSIGN_OR_RETURN(ObjectRef k_ref, token.GenerateEphemeralAes(kEphemeralKeyBytes));
+    ScopedObject k(token, k_ref);
+    ASSIGN_OR_RETURN(std::vector<uint8_t> c1, token.WrapOaep(kek.get(), k.get()));
+    ASSIGN_OR_RETURN(std::vector<uint8_t> c2,
+                     token.WrapKwp(options.kwp_mechanism, k.get(), target));
+    if (c1.size() != n) {
+      return absl::InternalError(absl::StrCat(
+          "token's RSA-OAEP output is ", c1.size(), " bytes, expected ", n));
+    }
+    c1.insert(c1.end(), c2.begin(), c2.end());
+    result.ciphertext = std::move(c1);
+    result.route = absl::StrCat("two-step: RSA-OAEP-SHA1 + ",
+                                MechName(options.kwp_mechanism), " in the token");
+  }
+  RETURN_IF_ERROR(CheckCiphertextLength(result.ciphertext.size(), n));
+  return result;
+}
+
+}  // namespace keyferry::byok

@@ -1,0 +1,224 @@
+// Export logic against a software fake of the token: failure paths and the
+// guarantee that every temporary object is destroyed. The real token is
+// exercised by tests/integration against SoftHSMv2.
+#include "byok/export.h"
+
+#include <map>
+#include <set>
+
+#include "base/testing.h"
+#include "byok/envelope.h"
+#include "crypto/aes_wrap.h"
+#include "crypto/keys.h"
+#include "crypto/random.h"
+#include "crypto/rsa_oaep.h"
+
+namespace keyferry::byok {
+namespace {
+
+using crypto::KeyType;
+
+// FakeToken keeps objects in memory and performs the mechanisms in software.
+// Its knobs let a test break one step at a time.
+class FakeToken : public Token {
+ public:
+  struct Obj {
+    enum Kind { kPublic, kSecret, kPrivate } kind;
+    crypto::EvpPkeyPtr pkey;
+    SecretBytes value;
+    bool extractable = true;
+  };
+
+  bool offer_native = false;
+  bool native_uses_sha256 = false;  // a token that ignores OAEP parameters
+  bool kwp_padding_defect = false;
+  bool fail_kwp_wrap = false;
+  std::set<ObjectRef> destroyed;
+
+  ObjectRef AddSecret(SecretBytes v, bool extractable = true) {
+    return Add({Obj::kSecret, nullptr, std::move(v), extractable});
+  }
+  ObjectRef AddPrivate(crypto::EvpPkeyPtr k) {
+    return Add({Obj::kPrivate, std::move(k), SecretBytes(), true});
+  }
+  size_t live() const { return objects_.size() - targets_; }
+  void set_targets(size_t n) { targets_ = n; }
+
+  absl::StatusOr<TargetInfo> Describe(ObjectRef t) override {
+    auto& o = objects_.at(t);
+    TargetInfo info;
+    info.label = "t";
+    info.extractable = o.extractable;
+    if (o.kind == Obj::kSecret) {
+      info.type = KeyType::kAes;
+      info.bits = static_cast<int>(o.value.size() * 8);
+    } else {
+      auto d = crypto::Describe(o.pkey.get());
+      info.type = d->type;
+      info.bits = d->bits;
+      info.curve = d->curve;
+    }
+    return info;
+  }
+  bool HasWrapMechanism(uint64_t mech) override {
+    return mech != kCkmRsaAesKeyWrap || offer_native;
+  }
+  absl::StatusOr<ObjectRef> ImportRsaPublic(std::span<const uint8_t> n,
+                                            std::span<const uint8_t> e) override {
+    auto k = crypto::RsaPublicFromParts(n, e);
+    if (!k.ok()) return k.status();
+    return Add({Obj::kPublic, std::move(*k), SecretBytes(), false});
+  }
+  absl::StatusOr<ObjectRef> GenerateEphemeralAes(size_t bytes) override {
+    return AddSecret(*crypto::RandomSecret(bytes));
+  }
+  absl::StatusOr<ObjectRef> CreateTestSecret(const SecretBytes& v, bool) override {
+    return AddSecret(v);
+  }
+  absl::StatusOr<ObjectRef> GenerateTestEc(crypto::Curve c) override {
+    return AddPrivate(*crypto::GenerateEc(c));
+  }
+  absl::StatusOr<std::vector<uint8_t>> WrapOaep(ObjectRef w, ObjectRef t) override {
+    return crypto::RsaOaepEncrypt(objects_.at(w).pkey.get(),
+                                  crypto::OaepHash::kSha1,
+                                  objects_.at(t).value.data(SecretAccess::Get()));
+  }
+  absl::StatusOr<std::vector<uint8_t>> WrapKwp(uint64_t, ObjectRef w,
+                                               ObjectRef t) override {
+    if (fail_kwp_wrap) return absl::InternalError("CKR_DEVICE_ERROR (0x30)");
+    SecretBytes p = Payload(t);
+    if (kwp_padding_defect) p.Resize((p.size() + 7) / 8 * 8);
+    return crypto::KwpWrap(objects_.at(w).value, p);
+  }
+  absl::StatusOr<std::vector<uint8_t>> WrapRsaAes(ObjectRef kek, ObjectRef t) override {
+    auto ct = Seal(objects_.at(kek).pkey.get(), Payload(t),
+                   native_uses_sha256 ? crypto::OaepHash::kSha256
+                                      : crypto::OaepHash::kSha1);
+    return ct;
+  }
+  absl::StatusOr<KwpProbe> ProbeKwp(uint64_t) override {
+    KwpProbe p;
+    p.unwrap_ok = true;
+    p.wrap_ok = !kwp_padding_defect;
+    p.padding_defect = kwp_padding_defect;
+    return p;
+  }
+  absl::Status Destroy(ObjectRef o) override {
+    destroyed.insert(o);
+    objects_.erase(o);
+    return absl::OkStatus();
+  }
+  std::string Description() override { return "fake"; }
+
+ private:
+  ObjectRef Add(Obj o) {
+    objects_.emplace(next_, std::move(o));
+    return next_++;
+  }
+  SecretBytes Payload(ObjectRef t) {
+    auto& o = objects_.at(t);
+    if (o.kind == Obj::kSecret) return o.value;
+    return *crypto::PrivateKeyToPkcs8Der(o.pkey.get());
+  }
+  std::map<ObjectRef, Obj> objects_;
+  ObjectRef next_ = 1;
+  size_t targets_ = 0;
+};
+
+class ExportTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { kek_ = crypto::GenerateRsa(2048)->release(); }
+  static void TearDownTestSuite() { EVP_PKEY_free(kek_); }
+  static EVP_PKEY* kek_;
+  FakeToken token_;
+};
+EVP_PKEY* ExportTest::kek_ = nullptr;
+
+TEST_F(ExportTest, AesTwoStepOpensAndCleansUp) {
+  SecretBytes key = *crypto::RandomSecret(32);
+  ObjectRef t = token_.AddSecret(key);
+  token_.set_targets(1);
+  ASSERT_OK_AND_ASSIGN(ExportResult r, ExportFromToken(token_, t, kek_, {}));
+  EXPECT_EQ(r.ciphertext.size(), 256u + 40u);
+  EXPECT_THAT(r.route, ::testing::HasSubstr("two-step"));
+  ASSERT_OK_AND_ASSIGN(SecretBytes back, Open(kek_, r.ciphertext));
+  EXPECT_TRUE(back.ConstantTimeEquals(key));
+  EXPECT_EQ(token_.live(), 0u);  // KEK copy, ephemeral key, probe objects
+}
+
+TEST_F(ExportTest, NativeRouteWhenOfferedAndCorrect) {
+  token_.offer_native = true;
+  SecretBytes key = *crypto::RandomSecret(16);
+  ObjectRef t = token_.AddSecret(key);
+  token_.set_targets(1);
+  ASSERT_OK_AND_ASSIGN(ExportResult r, ExportFromToken(token_, t, kek_, {}));
+  EXPECT_EQ(r.route, "native CKM_RSA_AES_KEY_WRAP");
+  ASSERT_OK_AND_ASSIGN(SecretBytes back, Open(kek_, r.ciphertext));
+  EXPECT_TRUE(back.ConstantTimeEquals(key));
+  EXPECT_EQ(token_.live(), 0u);
+}
+
+TEST_F(ExportTest, NativeIgnoringOaepHashFallsBackToTwoStep) {
+  token_.offer_native = true;
+  token_.native_uses_sha256 = true;
+  ObjectRef t = token_.AddSecret(*crypto::RandomSecret(32));
+  ASSERT_OK_AND_ASSIGN(ExportResult r, ExportFromToken(token_, t, kek_, {}));
+  EXPECT_THAT(r.route, ::testing::HasSubstr("two-step"));
+  ExportOptions only_native;
+  only_native.route = Route::kNative;
+  EXPECT_THAT(ExportFromToken(token_, t, kek_, only_native),
+              StatusHasMessage("does not open as OAEP-SHA1"));
+}
+
+TEST_F(ExportTest, FailureNotExtractable) {
+  ObjectRef t = token_.AddSecret(*crypto::RandomSecret(32), false);
+  token_.set_targets(1);
+  EXPECT_THAT(ExportFromToken(token_, t, kek_, {}),
+              StatusHasMessage("not extractable"));
+  EXPECT_EQ(token_.live(), 0u);
+}
+
+TEST_F(ExportTest, PaddingDefectStillExportsAes) {
+  token_.kwp_padding_defect = true;
+  SecretBytes key = *crypto::RandomSecret(24);
+  ObjectRef t = token_.AddSecret(key);
+  ASSERT_OK_AND_ASSIGN(ExportResult r, ExportFromToken(token_, t, kek_, {}));
+  ASSERT_OK_AND_ASSIGN(SecretBytes back, Open(kek_, r.ciphertext));
+  EXPECT_TRUE(back.ConstantTimeEquals(key));
+}
+
+TEST_F(ExportTest, FailurePaddingDefectRefusesRsa) {
+  token_.kwp_padding_defect = true;
+  ObjectRef t = token_.AddPrivate(*crypto::GenerateRsa(2048));
+  token_.set_targets(1);
+  EXPECT_THAT(ExportFromToken(token_, t, kek_, {}),
+              StatusHasMessage("zero-pads"));
+  EXPECT_EQ(token_.live(), 0u);
+}
+
+TEST_F(ExportTest, PaddingDefectDecidesEcByEncodingLength) {
+  token_.kwp_padding_defect = true;
+  // OpenSSL's PKCS#8 for P-256 (with public key) is 138 bytes: refused.
+  ObjectRef p256 = token_.AddPrivate(*crypto::GenerateEc(crypto::Curve::kP256));
+  EXPECT_THAT(ExportFromToken(token_, p256, kek_, {}),
+              StatusHasMessage("138-byte PKCS#8"));
+}
+
+TEST_F(ExportTest, FailureKwpStepErrorCleansUp) {
+  token_.fail_kwp_wrap = true;
+  ObjectRef t = token_.AddSecret(*crypto::RandomSecret(32));
+  token_.set_targets(1);
+  EXPECT_THAT(ExportFromToken(token_, t, kek_, {}),
+              StatusHasMessage("CKR_DEVICE_ERROR"));
+  EXPECT_EQ(token_.live(), 0u);
+}
+
+TEST_F(ExportTest, FailureKekNotRsa) {
+  ObjectRef t = token_.AddSecret(*crypto::RandomSecret(32));
+  auto ec = *crypto::GenerateEc(crypto::Curve::kP256);
+  EXPECT_THAT(ExportFromToken(token_, t, ec.get(), {}),
+              StatusHasMessage("KEK must be"));
+}
+
+}  // namespace
+}  // namespace keyferry::byok

@@ -1,0 +1,105 @@
+// byok::Token: the operations a BYOK export needs from an HSM session, as an
+// interface so that export logic is tested against a fake for failure paths
+// (ephemeral key destroyed on every path, errors surfaced unchanged) and runs
+// against a real PKCS#11 session through hsm_token.h.
+#ifndef KEYFERRY_BYOK_TOKEN_H_
+#define KEYFERRY_BYOK_TOKEN_H_
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "base/secret.h"
+#include "crypto/keys.h"
+
+namespace keyferry::byok {
+
+// ObjectRef is a token object handle (CK_OBJECT_HANDLE).
+using ObjectRef = uint64_t;
+
+// Mechanism numbers used by the export (PKCS#11 3.1 values).
+inline constexpr uint64_t kCkmRsaPkcsOaep = 0x0009;
+inline constexpr uint64_t kCkmRsaAesKeyWrap = 0x1054;
+inline constexpr uint64_t kCkmAesKeyWrapPad = 0x210A;
+inline constexpr uint64_t kCkmAesKeyWrapKwp = 0x210B;
+
+// TargetInfo describes the key to export.
+struct TargetInfo {
+  crypto::KeyType type;
+  int bits = 0;                        // RSA modulus or AES key bits
+  std::optional<crypto::Curve> curve;  // EC
+  bool extractable = false;
+  std::string label;
+};
+
+// Token is not thread-safe; one export at a time per session.
+class Token {
+ public:
+  virtual ~Token() = default;
+
+  // Describe returns type, size and extractability of `target`.
+  virtual absl::StatusOr<TargetInfo> Describe(ObjectRef target) = 0;
+  // HasMechanism tells whether C_GetMechanismInfo lists `mech` with the wrap
+  // flag.
+  virtual bool HasWrapMechanism(uint64_t mech) = 0;
+  // ImportRsaPublic makes a session object (CKA_TOKEN=FALSE, CKA_WRAP=TRUE)
+  // from big-endian modulus and exponent. The caller destroys it.
+  virtual absl::StatusOr<ObjectRef> ImportRsaPublic(
+      std::span<const uint8_t> n, std::span<const uint8_t> e) = 0;
+  // GenerateEphemeralAes makes a session AES key of `bytes` bytes,
+  // sensitive, extractable, with CKA_WRAP=TRUE and every other use FALSE.
+  virtual absl::StatusOr<ObjectRef> GenerateEphemeralAes(size_t bytes) = 0;
+  // CreateTestSecret makes a non-sensitive, extractable session secret of
+  // known value (for known-answer probes only; never for target keys).
+  virtual absl::StatusOr<ObjectRef> CreateTestSecret(const SecretBytes& value,
+                                                     bool aes_wrapping_key) = 0;
+  // GenerateTestEc makes a non-sensitive, extractable session EC key pair on
+  // `curve` and returns the private key (probes only).
+  virtual absl::StatusOr<ObjectRef> GenerateTestEc(crypto::Curve curve) = 0;
+  // WrapOaep: C_WrapKey(CKM_RSA_PKCS_OAEP{SHA-1, MGF1-SHA1, no label}).
+  virtual absl::StatusOr<std::vector<uint8_t>> WrapOaep(ObjectRef wrapping,
+                                                        ObjectRef target) = 0;
+  // WrapKwp: C_WrapKey(`mech`) where `mech` is the configured KWP mechanism.
+  virtual absl::StatusOr<std::vector<uint8_t>> WrapKwp(uint64_t mech,
+                                                       ObjectRef wrapping,
+                                                       ObjectRef target) = 0;
+  // WrapRsaAes: C_WrapKey(CKM_RSA_AES_KEY_WRAP{256, OAEP SHA-1}).
+  virtual absl::StatusOr<std::vector<uint8_t>> WrapRsaAes(ObjectRef kek,
+                                                          ObjectRef target) = 0;
+  // ProbeKwp runs the RFC 5649 §6 known-answer tests with `mech` on
+  // throwaway session objects.
+  struct KwpProbe {
+    bool wrap_ok = false;        // both vectors wrap to the RFC values
+    bool unwrap_ok = false;      // both vectors unwrap to the RFC values
+    bool padding_defect = false; // 7-byte case gives SoftHSM 2.6.1's value
+    std::string detail;
+  };
+  virtual absl::StatusOr<KwpProbe> ProbeKwp(uint64_t mech) = 0;
+  // Destroy: C_DestroyObject. Errors are reported, never thrown.
+  virtual absl::Status Destroy(ObjectRef object) = 0;
+  // Description names the token for the blob's `generator` field.
+  virtual std::string Description() = 0;
+};
+
+// ScopedObject destroys a token object when it goes out of scope.
+class ScopedObject {
+ public:
+  ScopedObject(Token& token, ObjectRef ref) : token_(&token), ref_(ref) {}
+  ~ScopedObject() {
+    if (token_ != nullptr) (void)token_->Destroy(ref_);
+  }
+  ScopedObject(const ScopedObject&) = delete;
+  ScopedObject& operator=(const ScopedObject&) = delete;
+  ObjectRef get() const { return ref_; }
+
+ private:
+  Token* token_;
+  ObjectRef ref_;
+};
+
+}  // namespace keyferry::byok
+
+#endif  // KEYFERRY_BYOK_TOKEN_H_

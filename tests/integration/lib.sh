@@ -1,0 +1,72 @@
+# Shared helpers for keyferry's shell integration tests. Source it; it sets -eu.
+# Needs KEYFERRY (path to the binary) in the environment (ctest sets it).
+set -euo pipefail
+
+: "${KEYFERRY:?set KEYFERRY to the keyferry binary}"
+PY=/usr/bin/python3   # Debian's python3 with Debian's python3-cryptography
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+T="$(mktemp -d /tmp/kf_it.XXXXXX)"
+trap 'rm -rf "$T"' EXIT
+export KEYFERRY_HOME="$T/home"
+export KEYFERRY_PIN="user-$RANDOM$RANDOM"
+export KEYFERRY_SO_PIN="so-$RANDOM$RANDOM"
+checks=0
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { checks=$((checks + 1)); }
+
+# kf ARGS...: run keyferry, fail the test if it fails.
+kf() {
+  if ! "$KEYFERRY" "$@" >"$T/out" 2>"$T/err"; then
+    cat "$T/out" "$T/err" >&2
+    fail "keyferry $* exited non-zero"
+  fi
+  pass
+}
+
+# kf_fails "expected stderr substring" ARGS...: keyferry must fail with one
+# line on stderr containing the substring.
+kf_fails() {
+  local want="$1"; shift
+  if "$KEYFERRY" "$@" >"$T/out" 2>"$T/err"; then
+    fail "keyferry $* succeeded; expected failure containing '$want'"
+  fi
+  grep -qF -- "$want" "$T/err" || { cat "$T/err" >&2; fail "stderr of keyferry $* lacks '$want'"; }
+  [ "$(wc -l <"$T/err")" -eq 1 ] || { cat "$T/err" >&2; fail "stderr of keyferry $* is not one line"; }
+  pass
+}
+
+expect_contains() {  # FILE SUBSTRING
+  grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "$1 lacks '$2'"; }
+  pass
+}
+
+expect_absent() {  # PATH
+  [ ! -e "$1" ] || fail "$1 exists but should not"
+  pass
+}
+
+# make_kek BITS NAME: a test KEK pair as vault stand-in: $T/NAME.key, $T/NAME.pem
+make_kek() {
+  openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$1" -out "$T/$2.key" 2>/dev/null
+  openssl pkey -in "$T/$2.key" -pubout -out "$T/$2.pem"
+}
+
+# openssl_open BLOB KEK_KEY OUT: the OpenSSL CLI oracle of byok-formats.md §4.
+openssl_open() {
+  local blob="$1" key="$2" out="$3" n ct
+  n=$(( $(openssl pkey -in "$key" -noout -text 2>/dev/null | sed -n 's/.*Private-Key: (\([0-9]*\) bit.*/\1/p') / 8 ))
+  ct="$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["ciphertext"])' "$blob")"
+  $PY -c 'import base64,sys; s=sys.argv[1]; sys.stdout.buffer.write(base64.urlsafe_b64decode(s+"="*(-len(s)%4)))' "$ct" >"$T/ct.bin"
+  head -c "$n" "$T/ct.bin" >"$T/c1.bin"
+  tail -c +"$((n + 1))" "$T/ct.bin" >"$T/c2.bin"
+  openssl pkeyutl -decrypt -inkey "$key" -in "$T/c1.bin" -out "$T/k.bin" \
+    -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha1 -pkeyopt rsa_mgf1_md:sha1
+  [ "$(stat -c %s "$T/k.bin")" -eq 32 ] || fail "OAEP part does not hold a 32-byte key"
+  openssl enc -d -id-aes256-wrap-pad -iv A65959A6 -K "$(xxd -p -c 64 "$T/k.bin")" \
+    -in "$T/c2.bin" -out "$out"
+  rm -f "$T/k.bin"
+}
+
+done_checks() { echo "$(basename "$0"): $checks checks passed"; }
