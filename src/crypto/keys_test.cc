@@ -1,0 +1,166 @@
+#include "crypto/keys.h"
+
+#include "base/encoding.h"
+#include "base/testing.h"
+#include "crypto/rsa_oaep.h"
+
+namespace keyferry::crypto {
+namespace {
+
+std::string ToPem(EVP_PKEY* k, const char* structure) {
+  OsslEncoderCtxPtr e(OSSL_ENCODER_CTX_new_for_pkey(k, EVP_PKEY_KEYPAIR, "PEM",
+                                                    structure, nullptr));
+  unsigned char* d = nullptr;
+  size_t n = 0;
+  EXPECT_EQ(OSSL_ENCODER_to_data(e.get(), &d, &n), 1);
+  std::string s(reinterpret_cast<char*>(d), n);
+  OPENSSL_free(d);
+  return s;
+}
+
+class KeysTest : public ::testing::TestWithParam<Curve> {};
+
+TEST(CurveTest, Names) {
+  EXPECT_EQ(CurveJwkName(Curve::kSecp256k1), "P-256K");
+  ASSERT_OK_AND_ASSIGN(Curve c, ParseCurve("SECP256K1"));
+  EXPECT_EQ(c, Curve::kSecp256k1);
+  ASSERT_OK_AND_ASSIGN(c, ParseCurve("prime256v1"));
+  EXPECT_EQ(c, Curve::kP256);
+  EXPECT_THAT(ParseCurve("P-192"), StatusHasMessage("unsupported curve"));
+}
+
+TEST_P(KeysTest, EcRoundTripsEveryFormat) {
+  ASSERT_OK_AND_ASSIGN(auto k, GenerateEc(GetParam()));
+  ASSERT_OK_AND_ASSIGN(KeyDescription d, Describe(k.get()));
+  EXPECT_EQ(d.type, KeyType::kEc);
+  EXPECT_EQ(d.curve, GetParam());
+  EXPECT_TRUE(d.has_private);
+  // PKCS#8 DER and PEM, SEC1 PEM.
+  ASSERT_OK_AND_ASSIGN(SecretBytes p8, PrivateKeyToPkcs8Der(k.get()));
+  ASSERT_OK_AND_ASSIGN(auto a, ParsePkcs8Der(p8, false));
+  EXPECT_TRUE(PublicKeysEqual(a.get(), k.get()));
+  ASSERT_OK_AND_ASSIGN(auto b, ParsePrivateKey(p8));
+  EXPECT_TRUE(PublicKeysEqual(b.get(), k.get()));
+  for (const char* s : {"PrivateKeyInfo", "type-specific"}) {
+    std::string pem = ToPem(k.get(), s);
+    ASSERT_OK_AND_ASSIGN(auto c, ParsePrivateKey(SecretBytes(AsBytes(pem))));
+    EXPECT_TRUE(PublicKeysEqual(c.get(), k.get())) << s;
+  }
+  // Public: PEM, DER, JWK, components.
+  ASSERT_OK_AND_ASSIGN(std::string pem, PublicKeyToPem(k.get()));
+  EXPECT_EQ(pem.rfind("-----BEGIN PUBLIC KEY-----", 0), 0u);
+  ASSERT_OK_AND_ASSIGN(auto pub, ParsePublicKey(AsBytes(pem)));
+  EXPECT_TRUE(PublicKeysEqual(pub.get(), k.get()));
+  ASSERT_OK_AND_ASSIGN(KeyDescription pd, Describe(pub.get()));
+  EXPECT_FALSE(pd.has_private);
+  ASSERT_OK_AND_ASSIGN(auto der, PublicKeyToDer(k.get()));
+  ASSERT_OK_AND_ASSIGN(auto pub2, ParsePublicKey(der));
+  EXPECT_TRUE(PublicKeysEqual(pub2.get(), k.get()));
+  ASSERT_OK_AND_ASSIGN(std::string jwk, PublicKeyToJwk(k.get()));
+  ASSERT_OK_AND_ASSIGN(auto pub3, ParsePublicKey(AsBytes(jwk)));
+  EXPECT_TRUE(PublicKeysEqual(pub3.get(), k.get()));
+  ASSERT_OK_AND_ASSIGN(EcPublicParts parts, GetEcPublic(k.get()));
+  EXPECT_EQ(parts.x.size(), static_cast<size_t>(CurveFieldBytes(GetParam())));
+  ASSERT_OK_AND_ASSIGN(auto pub4, EcPublicFromParts(GetParam(), parts.x, parts.y));
+  EXPECT_TRUE(PublicKeysEqual(pub4.get(), k.get()));
+}
+
+TEST_P(KeysTest, FailurePointNotOnCurve) {
+  ASSERT_OK_AND_ASSIGN(auto k, GenerateEc(GetParam()));
+  ASSERT_OK_AND_ASSIGN(EcPublicParts parts, GetEcPublic(k.get()));
+  parts.y.back() ^= 1;
+  EXPECT_THAT(EcPublicFromParts(GetParam(), parts.x, parts.y),
+              StatusHasMessage("not on"));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCurves, KeysTest,
+                         ::testing::Values(Curve::kP256, Curve::kP384,
+                                           Curve::kP521, Curve::kSecp256k1));
+
+TEST(RsaKeysTest, EveryFormat) {
+  ASSERT_OK_AND_ASSIGN(auto k, GenerateRsa(2048));
+  ASSERT_OK_AND_ASSIGN(KeyDescription d, Describe(k.get()));
+  EXPECT_EQ(d.type, KeyType::kRsa);
+  EXPECT_EQ(d.bits, 2048);
+  for (const char* s : {"PrivateKeyInfo", "type-specific"}) {  // PKCS#8, PKCS#1
+    std::string pem = ToPem(k.get(), s);
+    ASSERT_OK_AND_ASSIGN(auto c, ParsePrivateKey(SecretBytes(AsBytes(pem))));
+    EXPECT_TRUE(PublicKeysEqual(c.get(), k.get())) << s;
+  }
+  ASSERT_OK_AND_ASSIGN(RsaPublicParts p, GetRsaPublic(k.get()));
+  EXPECT_EQ(p.n.size(), 256u);
+  EXPECT_EQ(p.e, (std::vector<uint8_t>{1, 0, 1}));
+  ASSERT_OK_AND_ASSIGN(auto pub, RsaPublicFromParts(p.n, p.e));
+  EXPECT_TRUE(PublicKeysEqual(pub.get(), k.get()));
+  ASSERT_OK_AND_ASSIGN(std::string jwk, PublicKeyToJwk(k.get()));
+  ASSERT_OK_AND_ASSIGN(auto pub2, ParsePublicKey(AsBytes(jwk)));
+  EXPECT_TRUE(PublicKeysEqual(pub2.get(), k.get()));
+  // PKCS#1 "RSA PUBLIC KEY" PEM.
+  OsslEncoderCtxPtr e(OSSL_ENCODER_CTX_new_for_pkey(k.get(), EVP_PKEY_PUBLIC_KEY,
+                                                    "PEM", "type-specific", nullptr));
+  unsigned char* data = nullptr;
+  size_t n = 0;
+  ASSERT_EQ(OSSL_ENCODER_to_data(e.get(), &data, &n), 1);
+  std::string pkcs1(reinterpret_cast<char*>(data), n);
+  OPENSSL_free(data);
+  EXPECT_NE(pkcs1.find("RSA PUBLIC KEY"), std::string::npos);
+  ASSERT_OK_AND_ASSIGN(auto pub3, ParsePublicKey(AsBytes(pkcs1)));
+  EXPECT_TRUE(PublicKeysEqual(pub3.get(), k.get()));
+}
+
+TEST(RsaKeysTest, OaepRoundTrip) {
+  ASSERT_OK_AND_ASSIGN(auto k, GenerateRsa(2048));
+  std::vector<uint8_t> msg(32, 0x5a);
+  for (OaepHash h : {OaepHash::kSha1, OaepHash::kSha256}) {
+    ASSERT_OK_AND_ASSIGN(auto ct, RsaOaepEncrypt(k.get(), h, msg));
+    EXPECT_EQ(ct.size(), 256u);
+    ASSERT_OK_AND_ASSIGN(SecretBytes pt, RsaOaepDecrypt(k.get(), h, ct));
+    EXPECT_TRUE(pt.ConstantTimeEquals(SecretBytes(msg)));
+  }
+  ASSERT_OK_AND_ASSIGN(auto ct, RsaOaepEncrypt(k.get(), OaepHash::kSha256, msg));
+  EXPECT_THAT(RsaOaepDecrypt(k.get(), OaepHash::kSha1, ct),
+              StatusHasMessage("RSA-OAEP decryption failed"));
+}
+
+TEST(Pkcs8Test, TrailingZerosOnlyWhenAllowed) {
+  ASSERT_OK_AND_ASSIGN(auto k, GenerateEc(Curve::kP256));
+  ASSERT_OK_AND_ASSIGN(SecretBytes p8, PrivateKeyToPkcs8Der(k.get()));
+  size_t n = p8.size();
+  p8.Resize(n + 5);
+  EXPECT_THAT(ParsePkcs8Der(p8, false), StatusHasMessage("trailing"));
+  ASSERT_OK_AND_ASSIGN(auto a, ParsePkcs8Der(p8, true));
+  EXPECT_TRUE(PublicKeysEqual(a.get(), k.get()));
+  p8.Resize(n + 8);  // more than 7 is never KWP padding
+  EXPECT_FALSE(ParsePkcs8Der(p8, true).ok());
+}
+
+TEST(ParseTest, FailureCorruptPem) {
+  std::string pem = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhk!!\n-----END PUBLIC KEY-----\n";
+  EXPECT_THAT(ParsePublicKey(AsBytes(pem)), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParsePrivateKey(SecretBytes(AsBytes(pem))),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(ParseTest, FailureTruncatedDer) {
+  ASSERT_OK_AND_ASSIGN(auto k, GenerateRsa(2048));
+  ASSERT_OK_AND_ASSIGN(SecretBytes p8, PrivateKeyToPkcs8Der(k.get()));
+  p8.Resize(p8.size() - 10);
+  EXPECT_FALSE(ParsePkcs8Der(p8, false).ok());
+  EXPECT_FALSE(ParsePrivateKey(p8).ok());
+}
+
+TEST(ParseTest, FailurePublicKeyAsPrivate) {
+  ASSERT_OK_AND_ASSIGN(auto k, GenerateEc(Curve::kP256));
+  ASSERT_OK_AND_ASSIGN(std::string pem, PublicKeyToPem(k.get()));
+  EXPECT_FALSE(ParsePrivateKey(SecretBytes(AsBytes(pem))).ok());
+}
+
+TEST(ParseTest, FailureJwkWrongType) {
+  EXPECT_THAT(ParsePublicKey(AsBytes(R"({"kty":"oct","k":"AAAA"})")),
+              StatusHasMessage("not RSA or EC"));
+  EXPECT_THAT(ParsePublicKey(AsBytes(R"({"kty":"RSA","n":"AQAB"})")),
+              StatusHasMessage("\"e\""));
+}
+
+}  // namespace
+}  // namespace keyferry::crypto

@@ -1,0 +1,113 @@
+// Keys in a token: flags in the vocabulary of Securosys Primus Tools,
+// generation with fully explicit templates (SoftHSM's defaults are unsafe:
+// every usage TRUE), listing, lookup and public-key import.
+#ifndef KEYFERRY_HSM_KEYS_H_
+#define KEYFERRY_HSM_KEYS_H_
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "crypto/keys.h"
+#include "hsm/session.h"
+
+namespace keyferry::hsm {
+
+using KeyKind = crypto::KeyType;
+using EcCurve = crypto::Curve;
+
+// KeyFlags are the boolean attributes keyferry sets and shows.
+struct KeyFlags {
+  bool sensitive = true, extractable = false, modifiable = false,
+       copyable = false, destroyable = true, token = true, private_ = true;
+  bool encrypt = false, decrypt = false, sign = false, verify = false,
+       wrap = false, unwrap = false, derive = false;
+  bool wrapwithtrusted = false, trusted = false;
+  // Read-only, reported by the token.
+  bool local = false, alwayssensitive = false, neverextractable = false;
+};
+
+// DefaultFlags: sensitive, non-extractable, non-modifiable, non-copyable,
+// destroyable, token, private; usages: RSA sign/verify/decrypt/encrypt,
+// EC sign/verify, AES encrypt/decrypt/wrap/unwrap.
+KeyFlags DefaultFlags(KeyKind kind);
+
+// ParseFlags applies comma- or space-separated flag names (and their `non`
+// forms) to `base`. InvalidArgument "unknown flag 'x'" for anything else,
+// or for the read-only flags (local, alwayssensitive, neverextractable).
+absl::StatusOr<KeyFlags> ParseFlags(std::string_view text, KeyFlags base);
+
+// FormatFlags prints every flag as `name` or `non<name>`, in a fixed order,
+// like Primus Tools' ListKeyFlags.
+std::string FormatFlags(const KeyFlags& f);
+
+struct KeySpec {
+  KeyKind kind;
+  int bits = 0;                   // RSA 2048/3072/4096, AES 128/192/256
+  std::optional<EcCurve> curve;   // EC
+  std::string label;
+  KeyFlags flags;
+};
+
+// ParseKeySpec validates type/size/curve strings from the command line.
+absl::StatusOr<KeySpec> ParseKeySpec(std::string_view type,
+                                     std::optional<int> size,
+                                     std::optional<std::string_view> curve);
+
+// CurveOidDer returns the DER OID for CKA_EC_PARAMS.
+std::span<const uint8_t> CurveOidDer(EcCurve c);
+
+struct GeneratedKey {
+  ObjectHandle private_or_secret = 0;
+  std::optional<ObjectHandle> public_key;
+  std::vector<uint8_t> id;  // CKA_ID shared by the pair
+};
+
+// GenerateKey creates the key inside the token with every attribute of
+// `spec.flags` set explicitly and a random CKA_ID. AlreadyExists when a key
+// with the label exists.
+absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec);
+
+// KeyEntry is one row of `keyferry key list`.
+struct KeyEntry {
+  ObjectHandle handle;
+  std::string klass;  // "private", "public", "secret"
+  KeyKind kind;
+  int bits = 0;
+  std::optional<EcCurve> curve;
+  std::string label;
+  std::vector<uint8_t> id;
+};
+
+// DescribeKey reads class, type, size or curve, label and id of `h`.
+absl::StatusOr<KeyEntry> DescribeKey(Session& s, ObjectHandle h);
+// ListKeys lists every RSA, EC and AES key object, ordered by label.
+absl::StatusOr<std::vector<KeyEntry>> ListKeys(Session& s);
+// ReadFlags reads the flags of `h` (usage flags absent on a class read as
+// false).
+absl::StatusOr<KeyFlags> ReadFlags(Session& s, ObjectHandle h);
+
+// FindKey finds the private or secret key labelled `label` (or with id
+// `id` when given). NotFound names the label; FailedPrecondition when
+// several keys carry it.
+absl::StatusOr<ObjectHandle> FindKey(Session& s, std::string_view label,
+                                     std::optional<std::span<const uint8_t>> id =
+                                         std::nullopt);
+// FindPublicKey finds a public key object labelled `label`.
+absl::StatusOr<ObjectHandle> FindPublicKey(Session& s, std::string_view label);
+
+// ImportRsaPublicKey stores an RSA public key (modulus, exponent) that can
+// only wrap and encrypt; `token` makes it persistent (`kek import`).
+absl::StatusOr<ObjectHandle> ImportRsaPublicKey(Session& s,
+                                                std::span<const uint8_t> n,
+                                                std::span<const uint8_t> e,
+                                                bool token,
+                                                std::string_view label);
+
+}  // namespace keyferry::hsm
+
+#endif  // KEYFERRY_HSM_KEYS_H_
