@@ -18,7 +18,7 @@ absl::StatusOr<std::string> ReadBlobFile(const Args& args) {
   if (args.positional().size() != 1) {
     return absl::InvalidArgumentError("expects exactly one FILE.byok");
   }
-  auto text = ReadFile(args.positional()[0], byok::kMaxBlobBytes + 1);
+  auto text = ReadFile(args.positional()[0], 1 << 20);
   if (!text.ok()) return text.status();
   return text;
 }

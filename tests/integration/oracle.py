@@ -3,6 +3,7 @@
 
 It shares no code with keyferry. Subcommands:
   open BLOB KEK_PRIVATE_PEM [--expect-secret-hex H] [--expect-public-pem P]
+       [--expect-ec-point HEX]
       Splits the ciphertext at the KEK modulus length, RSA-OAEP-SHA1 decrypts
       the AES key, RFC 5649-unwraps the payload and compares it with the
       expectation. Prints one line describing the payload; exit 1 on mismatch.
@@ -59,6 +60,16 @@ def cmd_open(a):
         if public_der(key.public_key()) != public_der(want):
             print("MISMATCH: recovered key's public half differs")
             return 1
+    if a.expect_ec_point is not None:
+        point = key.public_key().public_bytes(
+            serialization.Encoding.X962,
+            serialization.PublicFormat.UncompressedPoint)
+        want = bytes.fromhex(a.expect_ec_point)
+        if want[0] == 0x04 and len(want) == len(point) + 2:
+            want = want[2:]  # DER OCTET STRING around the point (CKA_EC_POINT)
+        if point != want:
+            print("MISMATCH: recovered key's EC point differs")
+            return 1
     kind = ("RSA-%d" % key.key_size if isinstance(key, rsa.RSAPrivateKey)
             else "EC " + key.curve.name)
     print(f"OK {kind}, pkcs8 {len(payload)} bytes, aes key {len(k) * 8} bits")
@@ -98,6 +109,8 @@ def main():
     o.add_argument("kek")
     o.add_argument("--expect-secret-hex")
     o.add_argument("--expect-public-pem")
+    o.add_argument("--expect-ec-point",
+                   help="hex CKA_EC_POINT as pkcs11-tool -O prints it")
     m = sub.add_parser("make")
     m.add_argument("blob")
     m.add_argument("kek")
