@@ -64,7 +64,9 @@ absl::StatusOr<std::unique_ptr<Session>> Session::OpenAs(Module& module,
   if (rv != CKR_USER_ALREADY_LOGGED_IN) {
     RETURN_IF_ERROR(CkrToStatus(rv, "C_Login"));
   }
-  s->logged_in_ = true;
+  // Only the session that logged in logs out: C_Logout ends the login of
+  // every session of this application on the token.
+  s->logged_in_ = rv == CKR_OK;
   return s;
 }
 

@@ -40,7 +40,9 @@ struct Mechanism {
 class Session {
  public:
   // Open opens a read-write session on `slot` and logs in as the user with
-  // `pin`. A wrong PIN is Unauthenticated "PIN incorrect".
+  // `pin`. A wrong PIN is Unauthenticated "PIN incorrect". PKCS#11 login is
+  // per application: while another session of this module is logged in,
+  // the token does not check `pin` again (CKR_USER_ALREADY_LOGGED_IN).
   static absl::StatusOr<std::unique_ptr<Session>> Open(Module& module,
                                                        SlotId slot,
                                                        const SecretBytes& pin);

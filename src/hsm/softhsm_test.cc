@@ -1,0 +1,157 @@
+// The hsm layer and byok::HsmToken against a real SoftHSMv2 2.6.1 token in a
+// private directory (its own SOFTHSM2_CONF).
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "base/encoding.h"
+#include "base/testing.h"
+#include "byok/envelope.h"
+#include "byok/export.h"
+#include "byok/hsm_token.h"
+#include "crypto/keys.h"
+#include "crypto/random.h"
+#include "hsm/errors.h"
+#include "hsm/keys.h"
+#include "hsm/module.h"
+#include "hsm/pkcs11.h"
+#include "hsm/session.h"
+
+namespace keyferry::hsm {
+namespace {
+
+constexpr char kModule[] = "/usr/lib/softhsm/libsofthsm2.so";
+
+SecretBytes Pin(const char* s) { return SecretBytes(AsBytes(s)); }
+
+class SoftHsmTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/kf_softhsm.XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    std::string tokens = dir_ + "/tokens";
+    ASSERT_EQ(mkdir(tokens.c_str(), 0700), 0);
+    std::ofstream(dir_ + "/softhsm2.conf")
+        << "directories.tokendir = " << tokens << "\nobjectstore.backend = file\n"
+        << "log.level = ERROR\nslots.removable = false\n";
+    setenv("SOFTHSM2_CONF", (dir_ + "/softhsm2.conf").c_str(), 1);
+    auto m = Module::Load(kModule);
+    ASSERT_OK(m);
+    module_ = m->release();
+    ASSERT_OK_AND_ASSIGN(SlotId free, module_->FindFreeSlot());
+    ASSERT_OK(module_->InitToken(free, Pin("so-pin-1"), "unit"));
+    ASSERT_OK_AND_ASSIGN(slot_, module_->FindSlotByTokenLabel("unit"));
+    ASSERT_OK_AND_ASSIGN(auto so, Session::OpenSecurityOfficer(*module_, slot_, Pin("so-pin-1")));
+    ASSERT_OK(so->InitUserPin(Pin("user-pin-1")));
+  }
+  static void TearDownTestSuite() {
+    delete module_;
+    std::system(("rm -rf " + dir_).c_str());
+  }
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(session_, Session::Open(*module_, slot_, Pin("user-pin-1")));
+  }
+
+  static std::string dir_;
+  static Module* module_;
+  static SlotId slot_;
+  std::unique_ptr<Session> session_;
+};
+std::string SoftHsmTest::dir_;
+Module* SoftHsmTest::module_ = nullptr;
+SlotId SoftHsmTest::slot_ = 0;
+
+TEST_F(SoftHsmTest, TokenInfoAndMechanisms) {
+  ASSERT_OK_AND_ASSIGN(TokenInfo t, module_->GetTokenInfo(slot_));
+  EXPECT_EQ(t.label, "unit");
+  EXPECT_EQ(t.manufacturer, "SoftHSM project");
+  ASSERT_OK_AND_ASSIGN(MechanismInfo oaep, module_->GetMechanism(slot_, CKM_RSA_PKCS_OAEP));
+  EXPECT_TRUE(oaep.wrap);
+  EXPECT_THAT(module_->GetMechanism(slot_, CKM_RSA_AES_KEY_WRAP),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(SoftHsmTest, FailureWrongPin) {
+  session_.reset();  // login is per application: log the fixture's session out
+  auto s = Session::Open(*module_, slot_, Pin("nope"));
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(s, StatusHasMessage("CKR_PIN_INCORRECT"));
+  EXPECT_EQ(GetCkr(s.status()), CKR_PIN_INCORRECT);
+}
+
+TEST_F(SoftHsmTest, FailureUnknownTokenLabel) {
+  EXPECT_THAT(module_->FindSlotByTokenLabel("absent"), StatusHasMessage("absent"));
+}
+
+TEST_F(SoftHsmTest, GeneratedFlagsReadBack) {
+  ASSERT_OK_AND_ASSIGN(KeySpec spec, ParseKeySpec("aes", 192, std::nullopt));
+  spec.label = "flags-aes";
+  ASSERT_OK_AND_ASSIGN(spec.flags, ParseFlags("extractable,modifiable,nonwrap", spec.flags));
+  ASSERT_OK_AND_ASSIGN(GeneratedKey k, GenerateKey(*session_, spec));
+  ASSERT_OK_AND_ASSIGN(KeyFlags f, ReadFlags(*session_, k.private_or_secret));
+  EXPECT_EQ(FormatFlags(f),
+            "sensitive extractable modifiable noncopyable destroyable token private "
+            "encrypt decrypt nonsign nonverify nonwrap unwrap nonderive "
+            "nonwrapwithtrusted nontrusted local alwayssensitive nonneverextractable");
+  ASSERT_OK_AND_ASSIGN(KeyEntry e, DescribeKey(*session_, k.private_or_secret));
+  EXPECT_EQ(e.bits, 192);
+  EXPECT_EQ(e.id, k.id);
+  EXPECT_THAT(GenerateKey(*session_, spec), StatusIs(absl::StatusCode::kAlreadyExists));
+}
+
+TEST_F(SoftHsmTest, FailureSensitiveValueUnreadable) {
+  byok::HsmToken token(*session_, "t");
+  ASSERT_OK_AND_ASSIGN(byok::ObjectRef k, token.GenerateEphemeralAes(32));
+  auto v = session_->GetSecretAttribute(k, CKA_VALUE);
+  EXPECT_EQ(GetCkr(v.status()), CKR_ATTRIBUTE_SENSITIVE);
+  ASSERT_OK(token.Destroy(k));
+  EXPECT_EQ(GetCkr(session_->GetBool(k, CKA_SENSITIVE).status()),
+            CKR_OBJECT_HANDLE_INVALID);
+}
+
+TEST_F(SoftHsmTest, KwpProbeDetectsSoftHsmPaddingDefect) {
+  byok::HsmToken token(*session_, "t");
+  ASSERT_OK_AND_ASSIGN(byok::Token::KwpProbe p, token.ProbeKwp(CKM_AES_KEY_WRAP_PAD));
+  EXPECT_TRUE(p.unwrap_ok) << p.detail;  // SoftHSM 2.6.1 unwrap is RFC 5649
+  EXPECT_FALSE(p.wrap_ok);
+  EXPECT_TRUE(p.padding_defect) << p.detail;
+  ASSERT_OK_AND_ASSIGN(p, token.ProbeKwp(CKM_AES_KEY_WRAP));  // RFC 3394
+  EXPECT_FALSE(p.unwrap_ok);
+  EXPECT_FALSE(p.padding_defect);
+}
+
+TEST_F(SoftHsmTest, FailureNonExtractableCarriesCkr) {
+  ASSERT_OK_AND_ASSIGN(KeySpec spec, ParseKeySpec("aes", 256, std::nullopt));
+  spec.label = "locked";
+  ASSERT_OK_AND_ASSIGN(GeneratedKey k, GenerateKey(*session_, spec));
+  byok::HsmToken token(*session_, "t");
+  ASSERT_OK_AND_ASSIGN(byok::ObjectRef eph, token.GenerateEphemeralAes(32));
+  auto st = token.WrapKwp(CKM_AES_KEY_WRAP_PAD, eph, k.private_or_secret);
+  EXPECT_THAT(st, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(GetCkr(st.status()), CKR_KEY_UNEXTRACTABLE);
+  ASSERT_OK(token.Destroy(eph));
+}
+
+TEST_F(SoftHsmTest, ExportAesLeavesNoSessionObjects) {
+  ASSERT_OK_AND_ASSIGN(KeySpec spec, ParseKeySpec("aes", 256, std::nullopt));
+  spec.label = "export-me";
+  ASSERT_OK_AND_ASSIGN(spec.flags, ParseFlags("nonsensitive,extractable", spec.flags));
+  ASSERT_OK_AND_ASSIGN(GeneratedKey k, GenerateKey(*session_, spec));
+  ASSERT_OK_AND_ASSIGN(SecretBytes value,
+                       session_->GetSecretAttribute(k.private_or_secret, CKA_VALUE));
+  ASSERT_OK_AND_ASSIGN(auto kek, crypto::GenerateRsa(2048));
+  auto before = session_->Find({Attr::Bool(CKA_TOKEN, false)});
+  ASSERT_OK(before);
+  byok::HsmToken token(*session_, "t");
+  ASSERT_OK_AND_ASSIGN(byok::ExportResult r,
+                       byok::ExportFromToken(token, k.private_or_secret, kek.get(), {}));
+  ASSERT_OK_AND_ASSIGN(SecretBytes back, byok::Open(kek.get(), r.ciphertext));
+  EXPECT_TRUE(back.ConstantTimeEquals(value));
+  auto after = session_->Find({Attr::Bool(CKA_TOKEN, false)});
+  ASSERT_OK(after);
+  EXPECT_EQ(after->size(), before->size());
+}
+
+}  // namespace
+}  // namespace keyferry::hsm
