@@ -147,20 +147,9 @@ absl::StatusOr<RecoveredKey> DecodePayload(const SecretBytes& payload,
   out.pkey = std::move(*pkey);
   // Trailing zeros are the bytes after the outer DER SEQUENCE.
   auto p = payload.data(SecretAccess::Get());
-  size_t der_len = 0;
-  if (p.size() >= 2 && p[0] == 0x30) {
-    if (p[1] < 0x80) {
-      der_len = 2 + p[1];
-    } else {
-      size_t nlen = p[1] & 0x7f;
-      if (nlen >= 1 && nlen <= 3 && p.size() >= 2 + nlen) {
-        size_t v = 0;
-        for (size_t i = 0; i < nlen; ++i) v = v << 8 | p[2 + i];
-        der_len = 2 + nlen + v;
-      }
-    }
+  if (auto der_len = crypto::DerSequenceLength(p)) {
+    out.trailing_zeros = p.size() - *der_len;
   }
-  if (der_len > 0 && der_len <= p.size()) out.trailing_zeros = p.size() - der_len;
   return out;
 }
 

@@ -86,15 +86,12 @@ absl::StatusOr<std::optional<size_t>> EcEncodingLength(Token& token,
     ASSIGN_OR_RETURN(SecretBytes p8, crypto::KwpUnwrap(kek, wrapped));
     auto p = p8.data(SecretAccess::Get());
     // DER length of the outer SEQUENCE; the rest is the token's padding.
-    size_t len = 0;
-    if (p.size() >= 2 && p[0] == 0x30) {
-      if (p[1] < 0x80) len = 2 + p[1];
-      else if (p[1] == 0x81 && p.size() >= 3) len = 3 + p[2];
-      else if (p[1] == 0x82 && p.size() >= 4) len = 4 + (p[2] << 8 | p[3]);
-    }
-    if (len == 0 || len > p.size()) {
+    std::optional<size_t> der_len =
+        crypto::DerSequenceLength(p8.data(SecretAccess::Get()));
+    if (!der_len.has_value()) {
       return absl::InternalError("token's EC key encoding is not DER PKCS#8");
     }
+    size_t len = *der_len;
     if (seen.has_value() && *seen != len) return std::optional<size_t>();
     seen = len;
   }

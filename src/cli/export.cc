@@ -13,6 +13,7 @@
 #include "byok/export.h"
 #include "byok/hsm_token.h"
 #include "cli/command.h"
+#include "cli/files.h"
 #include "cli/hsm_context.h"
 #include "crypto/keys.h"
 #include "hsm/keys.h"
@@ -40,16 +41,9 @@ bool FileExists(const std::string& p) {
 // exists, as the label of a KEK imported into the token.
 absl::StatusOr<crypto::EvpPkeyPtr> ReadKek(const std::string& kek,
                                            hsm::Session* session) {
+  if (FileExists(kek)) return ReadKekFile(kek);
   crypto::EvpPkeyPtr key;
-  if (FileExists(kek)) {
-    ASSIGN_OR_RETURN(std::string text, ReadFile(kek, 1 << 20));
-    auto parsed = crypto::ParsePublicKey(AsBytes(text));
-    if (!parsed.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          kek, ": not a KEK public key (", parsed.status().message(), ")"));
-    }
-    key = std::move(*parsed);
-  } else if (session != nullptr) {
+  if (session != nullptr) {
     auto h = hsm::FindPublicKey(*session, kek);
     if (!h.ok()) {
       return absl::NotFoundError(absl::StrCat(

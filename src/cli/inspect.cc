@@ -9,6 +9,7 @@
 #include "byok/blob.h"
 #include "byok/envelope.h"
 #include "cli/command.h"
+#include "cli/files.h"
 #include "crypto/keys.h"
 
 namespace keyferry::cli {
@@ -23,23 +24,13 @@ absl::StatusOr<std::string> ReadBlobFile(const Args& args) {
   return text;
 }
 
-absl::StatusOr<crypto::EvpPkeyPtr> ReadPublicKeyFile(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, ReadFile(path, 1 << 20));
-  auto key = crypto::ParsePublicKey(AsBytes(text));
-  if (!key.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a public key (", key.status().message(), ")"));
-  }
-  return key;
-}
-
 absl::Status RunInspect(const Args& args) {
   ASSIGN_OR_RETURN(std::string text, ReadBlobFile(args));
   ASSIGN_OR_RETURN(byok::Blob blob, byok::ParseBlob(text));
   ASSIGN_OR_RETURN(byok::KeyId kid, byok::ParseKeyId(blob.kid));
   std::optional<size_t> n;
   if (auto kek_path = args.Get("kek")) {
-    ASSIGN_OR_RETURN(crypto::EvpPkeyPtr kek, ReadPublicKeyFile(*kek_path));
+    ASSIGN_OR_RETURN(crypto::EvpPkeyPtr kek, ReadKekFile(*kek_path));
     ASSIGN_OR_RETURN(n, byok::KekModulusBytes(kek.get()));
   }
   ASSIGN_OR_RETURN(byok::Analysis a, byok::Analyze(blob.ciphertext.size(), n));

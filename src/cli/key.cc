@@ -12,6 +12,7 @@
 #include "base/status.h"
 #include "base/strings.h"
 #include "cli/command.h"
+#include "cli/files.h"
 #include "cli/hsm_context.h"
 #include "crypto/keys.h"
 #include "hsm/keys.h"
@@ -98,20 +99,9 @@ absl::Status RunKeyFlags(const Args& args) {
 absl::Status RunKekImport(const Args& args) {
   ASSIGN_OR_RETURN(std::string path, args.Require("file"));
   ASSIGN_OR_RETURN(std::string label, args.Require("label"));
-  ASSIGN_OR_RETURN(std::string text, ReadFile(path, 1 << 20));
-  auto kek = crypto::ParsePublicKey(AsBytes(text));
-  if (!kek.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a KEK public key (", kek.status().message(), ")"));
-  }
-  ASSIGN_OR_RETURN(crypto::KeyDescription d, crypto::Describe(kek->get()));
-  if (d.type != crypto::KeyType::kRsa ||
-      (d.bits != 2048 && d.bits != 3072 && d.bits != 4096)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "KEK must be RSA 2048, 3072 or 4096; ", path, " holds ",
-        crypto::DescribeForHumans(d)));
-  }
-  ASSIGN_OR_RETURN(crypto::RsaPublicParts parts, crypto::GetRsaPublic(kek->get()));
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr kek, ReadKekFile(path));
+  int bits = EVP_PKEY_get_bits(kek.get());
+  ASSIGN_OR_RETURN(crypto::RsaPublicParts parts, crypto::GetRsaPublic(kek.get()));
   ASSIGN_OR_RETURN(Hsm h, OpenHsm(args));
   if (hsm::FindPublicKey(*h.session, label).ok()) {
     return absl::AlreadyExistsError(
@@ -119,7 +109,7 @@ absl::Status RunKekImport(const Args& args) {
   }
   RETURN_IF_ERROR(hsm::ImportRsaPublicKey(*h.session, parts.n, parts.e,
                                           /*token=*/true, label).status());
-  std::printf("imported KEK '%s' (RSA-%d) from %s\n", label.c_str(), d.bits,
+  std::printf("imported KEK '%s' (RSA-%d) from %s\n", label.c_str(), bits,
               path.c_str());
   return absl::OkStatus();
 }

@@ -270,23 +270,11 @@ absl::StatusOr<EvpPkeyPtr> ParsePrivateKey(const SecretBytes& data) {
 absl::StatusOr<EvpPkeyPtr> ParsePkcs8Der(const SecretBytes& der,
                                          bool allow_trailing_zeros) {
   auto p = der.data(SecretAccess::Get());
-  // Outer SEQUENCE length, to find trailing bytes.
-  size_t total = 0;
-  if (p.size() >= 2 && p[0] == 0x30) {
-    if (p[1] < 0x80) {
-      total = 2 + p[1];
-    } else {
-      size_t nlen = p[1] & 0x7f;
-      if (nlen >= 1 && nlen <= 3 && p.size() >= 2 + nlen) {
-        size_t v = 0;
-        for (size_t i = 0; i < nlen; ++i) v = v << 8 | p[2 + i];
-        total = 2 + nlen + v;
-      }
-    }
-  }
-  if (total == 0 || total > p.size()) {
+  std::optional<size_t> seq = DerSequenceLength(p);
+  if (!seq.has_value()) {
     return absl::InvalidArgumentError("not a DER PKCS#8 structure");
   }
+  size_t total = *seq;
   size_t trailing = p.size() - total;
   if (trailing > 0) {
     bool zeros = true;
@@ -300,6 +288,22 @@ absl::StatusOr<EvpPkeyPtr> ParsePkcs8Der(const SecretBytes& der,
   ASSIGN_OR_RETURN(KeyDescription d, Describe(key->get()));
   if (!d.has_private) return absl::InvalidArgumentError("PKCS#8 holds no private key");
   return key;
+}
+
+std::optional<size_t> DerSequenceLength(std::span<const uint8_t> p) {
+  if (p.size() < 2 || p[0] != 0x30) return std::nullopt;
+  size_t total = 0;
+  if (p[1] < 0x80) {
+    total = 2 + p[1];
+  } else {
+    size_t nlen = p[1] & 0x7f;
+    if (nlen < 1 || nlen > 3 || p.size() < 2 + nlen) return std::nullopt;
+    size_t v = 0;
+    for (size_t i = 0; i < nlen; ++i) v = v << 8 | p[2 + i];
+    total = 2 + nlen + v;
+  }
+  if (total > p.size()) return std::nullopt;
+  return total;
 }
 
 absl::StatusOr<SecretBytes> PrivateKeyToPkcs8Der(EVP_PKEY* key) {

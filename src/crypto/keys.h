@@ -56,6 +56,11 @@ absl::StatusOr<EvpPkeyPtr> ParsePrivateKey(const SecretBytes& data);
 absl::StatusOr<EvpPkeyPtr> ParsePkcs8Der(const SecretBytes& der,
                                          bool allow_trailing_zeros);
 
+// DerSequenceLength returns the total length (header included) of the DER
+// SEQUENCE at the start of `der`, or nullopt when `der` does not start with
+// one or it claims more bytes than `der` holds.
+std::optional<size_t> DerSequenceLength(std::span<const uint8_t> der);
+
 // PrivateKeyToPkcs8Der encodes the private key as DER PrivateKeyInfo.
 absl::StatusOr<SecretBytes> PrivateKeyToPkcs8Der(EVP_PKEY* key);
 // PublicKeyToPem writes "-----BEGIN PUBLIC KEY-----" (SPKI) PEM.

@@ -75,7 +75,10 @@ TEST_P(KeysTest, FailurePointNotOnCurve) {
 
 INSTANTIATE_TEST_SUITE_P(AllCurves, KeysTest,
                          ::testing::Values(Curve::kP256, Curve::kP384,
-                                           Curve::kP521, Curve::kSecp256k1));
+                                           Curve::kP521, Curve::kSecp256k1),
+                         [](const ::testing::TestParamInfo<Curve>& info) {
+                           return std::string(CurveOpenSslName(info.param));
+                         });
 
 TEST(RsaKeysTest, EveryFormat) {
   ASSERT_OK_AND_ASSIGN(auto k, GenerateRsa(2048));

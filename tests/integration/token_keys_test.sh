@@ -93,7 +93,7 @@ kf kek import --file "$T/kek.jwk" --label kek-jwk
 kf key list
 expect_contains "$T/out" "public   RSA-2048   kek-jwk"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null | openssl pkey -pubout -out "$T/ec.pem"
-kf_fails "KEK must be RSA 2048, 3072 or 4096" kek import --file "$T/ec.pem" --label bad
+kf_fails "KEK must be an RSA key" kek import --file "$T/ec.pem" --label bad
 make_kek 1024 kek1024
 kf_fails "KEK must be RSA 2048, 3072 or 4096" kek import --file "$T/kek1024.pem" --label bad
 printf -- '-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqh!!!\n-----END PUBLIC KEY-----\n' >"$T/corrupt.pem"
