@@ -11,14 +11,14 @@ jobs="$(nproc)"
 "$root/scripts/deps.sh" all
 
 echo "== build (RelWithDebInfo) =="
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKF_WERROR=ON >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKF_WERROR=ON -DKF_BUILD_TESTS=ON >/dev/null
 ninja -C build -j "$jobs"
 
 echo "== tests =="
 (cd build && ctest --output-on-failure -j "$jobs" --timeout 600)
 
 echo "== build (ASan/UBSan) =="
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKF_SANITIZE=ON -DKF_WERROR=ON >/dev/null
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKF_SANITIZE=ON -DKF_WERROR=ON -DKF_BUILD_TESTS=ON >/dev/null
 ninja -C build-asan -j "$jobs"
 
 echo "== unit tests under ASan/UBSan =="

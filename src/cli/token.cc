@@ -32,8 +32,8 @@ absl::Status RunTokenInit(const Args& args) {
     ASSIGN_OR_RETURN(auto so, hsm::Session::OpenSecurityOfficer(*module, slot, so_pin));
     RETURN_IF_ERROR(so->InitUserPin(pin));
   }
-  std::printf("initialized token '%s' in slot %llu of %s\n", label.c_str(),
-              static_cast<unsigned long long>(slot), target.module_path.c_str());
+  std::printf("initialized token '%s' in %s\n", label.c_str(),
+              target.module_path.c_str());
   return absl::OkStatus();
 }
 
@@ -53,7 +53,7 @@ absl::Status RunTokenInfo(const Args& args) {
       "mechanisms (BYOK):\n");
   for (uint64_t m : {byok::kCkmRsaAesKeyWrap, byok::kCkmRsaPkcsOaep,
                      byok::kCkmAesKeyWrapPad, byok::kCkmAesKeyWrapKwp,
-                     uint64_t{0x2109}, uint64_t{0x1080}}) {
+                     uint64_t{0x2109}}) {
     auto info = h.module->GetMechanism(h.slot, m);
     std::string name = hsm::MechanismName(m);
     if (name.size() < 26) name.resize(26, ' ');
