@@ -1,0 +1,208 @@
+#include "custody/software_custody.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "base/status.h"
+#include "base/strings.h"
+#include "byok/envelope.h"
+#include "crypto/aead.h"
+#include "crypto/random.h"
+
+namespace keyferry::custody {
+namespace {
+
+// Sealed blob, version 1 (docs/security-model.md §2):
+//   "KFS1" | kind u8 | bits u16be | curve u8 (0xff: none) | nonce[12] | tag[16] | ct
+// AAD = the 8 header bytes || binding.
+constexpr uint8_t kMagic[] = {'K', 'F', 'S', '1'};
+constexpr size_t kHeaderBytes = 8;
+constexpr size_t kOverhead =
+    kHeaderBytes + crypto::kGcmNonceBytes + crypto::kGcmTagBytes;
+
+std::vector<uint8_t> Header(const HeldKey& k) {
+  std::vector<uint8_t> h(kMagic, kMagic + 4);
+  h.push_back(static_cast<uint8_t>(k.kind));
+  h.push_back(static_cast<uint8_t>(k.bits >> 8));
+  h.push_back(static_cast<uint8_t>(k.bits));
+  h.push_back(k.curve ? static_cast<uint8_t>(*k.curve) : 0xff);
+  return h;
+}
+
+std::vector<uint8_t> Aad(const std::vector<uint8_t>& header,
+                         std::span<const uint8_t> binding) {
+  std::vector<uint8_t> aad = header;
+  aad.insert(aad.end(), binding.begin(), binding.end());
+  return aad;
+}
+
+const char* KindName(KeyKind k) {
+  switch (k) {
+    case KeyKind::kRsa: return "RSA";
+    case KeyKind::kEc: return "EC";
+    case KeyKind::kOct: return "oct";
+  }
+  return "?";
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SoftwareCustody>> SoftwareCustody::New(
+    SecretBytes master_key) {
+  if (master_key.size() != 32) {
+    return absl::InvalidArgumentError("master key must be 32 bytes");
+  }
+  return std::unique_ptr<SoftwareCustody>(new SoftwareCustody(std::move(master_key)));
+}
+
+absl::Status SoftwareCustody::Seal(HeldKey& held, const SecretBytes& plaintext,
+                                   std::span<const uint8_t> binding) const {
+  std::vector<uint8_t> header = Header(held);
+  ASSIGN_OR_RETURN(std::vector<uint8_t> nonce,
+                   crypto::RandomBytes(crypto::kGcmNonceBytes));
+  ASSIGN_OR_RETURN(crypto::GcmSealed s,
+                   crypto::AesGcmEncrypt(master_, nonce,
+                                         plaintext.data(SecretAccess::Get()),
+                                         Aad(header, binding)));
+  held.sealed = header;
+  held.sealed.insert(held.sealed.end(), nonce.begin(), nonce.end());
+  held.sealed.insert(held.sealed.end(), s.tag.begin(), s.tag.end());
+  held.sealed.insert(held.sealed.end(), s.ciphertext.begin(), s.ciphertext.end());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SecretBytes> SoftwareCustody::Unseal(
+    const HeldKey& held, std::span<const uint8_t> binding) const {
+  const auto& b = held.sealed;
+  std::vector<uint8_t> header = Header(held);
+  if (b.size() < kOverhead || !std::equal(header.begin(), header.end(), b.begin())) {
+    return absl::DataLossError("sealed key material is not a software custody blob "
+                               "for this key type");
+  }
+  std::span<const uint8_t> all(b);
+  auto nonce = all.subspan(kHeaderBytes, crypto::kGcmNonceBytes);
+  auto tag = all.subspan(kHeaderBytes + crypto::kGcmNonceBytes, crypto::kGcmTagBytes);
+  auto ct = all.subspan(kOverhead);
+  auto pt = crypto::AesGcmDecrypt(master_, nonce, ct, tag, Aad(header, binding));
+  if (!pt.ok()) {
+    return absl::DataLossError(
+        "sealed key material does not open under this deployment's master key "
+        "for this key (damaged, moved, or another deployment's)");
+  }
+  return pt;
+}
+
+absl::StatusOr<crypto::EvpPkeyPtr> SoftwareCustody::PrivateKey(
+    const HeldKey& held, std::span<const uint8_t> binding) const {
+  if (held.kind == KeyKind::kOct) {
+    return absl::InvalidArgumentError("an oct key has no private key operation");
+  }
+  ASSIGN_OR_RETURN(SecretBytes p8, Unseal(held, binding));
+  return crypto::ParsePkcs8Der(p8, /*allow_trailing_zeros=*/false);
+}
+
+absl::StatusOr<HeldKey> SoftwareCustody::HoldPrivate(
+    EVP_PKEY* key, std::span<const uint8_t> binding) const {
+  ASSIGN_OR_RETURN(crypto::KeyDescription d, crypto::Describe(key));
+  if (!d.has_private) return absl::InvalidArgumentError("key has no private part");
+  HeldKey held;
+  held.kind = d.type == crypto::KeyType::kRsa ? KeyKind::kRsa : KeyKind::kEc;
+  held.bits = d.bits;
+  held.curve = d.curve;
+  ASSIGN_OR_RETURN(held.public_jwk, crypto::PublicKeyToJwk(key));
+  ASSIGN_OR_RETURN(SecretBytes p8, crypto::PrivateKeyToPkcs8Der(key));
+  RETURN_IF_ERROR(Seal(held, p8, binding));
+  return held;
+}
+
+absl::StatusOr<HeldKey> SoftwareCustody::Generate(const KeyRequest& r,
+                                                  std::span<const uint8_t> binding) {
+  switch (r.kind) {
+    case KeyKind::kRsa: {
+      if (r.bits != 2048 && r.bits != 3072 && r.bits != 4096) {
+        return absl::InvalidArgumentError("RSA key size must be 2048, 3072 or 4096");
+      }
+      if (r.public_exponent < 3 || r.public_exponent % 2 == 0) {
+        return absl::InvalidArgumentError("RSA public exponent must be odd and at least 3");
+      }
+      ASSIGN_OR_RETURN(crypto::EvpPkeyPtr k, crypto::GenerateRsa(r.bits, r.public_exponent));
+      return HoldPrivate(k.get(), binding);
+    }
+    case KeyKind::kEc: {
+      if (!r.curve) return absl::InvalidArgumentError("EC keys need a curve");
+      ASSIGN_OR_RETURN(crypto::EvpPkeyPtr k, crypto::GenerateEc(*r.curve));
+      return HoldPrivate(k.get(), binding);
+    }
+    case KeyKind::kOct: {
+      if (r.bits != 128 && r.bits != 192 && r.bits != 256) {
+        return absl::InvalidArgumentError("oct key size must be 128, 192 or 256");
+      }
+      ASSIGN_OR_RETURN(SecretBytes v, crypto::RandomSecret(r.bits / 8));
+      return ImportSecret(v, binding);
+    }
+  }
+  return absl::InternalError("unreachable");
+}
+
+absl::StatusOr<HeldKey> SoftwareCustody::ImportPrivate(EVP_PKEY* key,
+                                                       std::span<const uint8_t> binding) {
+  return HoldPrivate(key, binding);
+}
+
+absl::StatusOr<HeldKey> SoftwareCustody::ImportSecret(const SecretBytes& key,
+                                                      std::span<const uint8_t> binding) {
+  if (key.size() != 16 && key.size() != 24 && key.size() != 32) {
+    return absl::InvalidArgumentError("oct key must be 16, 24 or 32 bytes");
+  }
+  HeldKey held;
+  held.kind = KeyKind::kOct;
+  held.bits = static_cast<int>(key.size() * 8);
+  RETURN_IF_ERROR(Seal(held, key, binding));
+  return held;
+}
+
+absl::StatusOr<HeldKey> SoftwareCustody::ImportByok(
+    const HeldKey& kek, std::span<const uint8_t> kek_binding,
+    std::span<const uint8_t> ciphertext, const KeyRequest& expected,
+    std::span<const uint8_t> binding) {
+  if (kek.kind != KeyKind::kRsa) {
+    return absl::InvalidArgumentError("the KEK is not an RSA key");
+  }
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr kek_key, PrivateKey(kek, kek_binding));
+  ASSIGN_OR_RETURN(SecretBytes payload, byok::Open(kek_key.get(), ciphertext));
+  ASSIGN_OR_RETURN(byok::RecoveredKey rk,
+                   byok::DecodePayload(payload, expected.kind == KeyKind::kOct));
+  KeyKind got = rk.type == crypto::KeyType::kRsa  ? KeyKind::kRsa
+                : rk.type == crypto::KeyType::kEc ? KeyKind::kEc
+                                                  : KeyKind::kOct;
+  if (got != expected.kind) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the key in the blob is ", KindName(got), ", but kty asks for ",
+        KindName(expected.kind)));
+  }
+  if (got == KeyKind::kRsa && rk.bits < 2048) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the RSA key in the blob has ", rk.bits, " bits; at least 2048 are required"));
+  }
+  if (got == KeyKind::kEc && expected.curve && rk.curve != expected.curve) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the EC key in the blob is on ", Sv(crypto::CurveJwkName(*rk.curve)),
+        ", but crv asks for ", Sv(crypto::CurveJwkName(*expected.curve))));
+  }
+  if (expected.bits != 0 && got != KeyKind::kEc && rk.bits != expected.bits) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the key in the blob has ", rk.bits, " bits, but ", expected.bits,
+        " were asked for"));
+  }
+  if (got == KeyKind::kOct) return ImportSecret(rk.secret, binding);
+  return HoldPrivate(rk.pkey.get(), binding);
+}
+
+absl::StatusOr<std::vector<uint8_t>> SoftwareCustody::Sign(
+    const HeldKey& key, std::span<const uint8_t> binding, crypto::SignAlg alg,
+    std::span<const uint8_t> digest) {
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr k, PrivateKey(key, binding));
+  return crypto::SignDigest(k.get(), alg, digest);
+}
+
+}  // namespace keyferry::custody

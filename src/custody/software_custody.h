@@ -1,0 +1,56 @@
+// SoftwareCustody keeps key material inside keyferryd: each key's private
+// part is sealed with AES-256-GCM under the deployment's master key, bound to
+// its vault, name and version (docs/security-model.md §2). With this
+// custody keyferryd itself is the security boundary.
+#ifndef KEYFERRY_CUSTODY_SOFTWARE_CUSTODY_H_
+#define KEYFERRY_CUSTODY_SOFTWARE_CUSTODY_H_
+
+#include <memory>
+#include <string>
+
+#include "custody/custody.h"
+
+namespace keyferry::custody {
+
+class SoftwareCustody : public Custody {
+ public:
+  // New takes ownership of a 32-byte `master_key`.
+  static absl::StatusOr<std::unique_ptr<SoftwareCustody>> New(SecretBytes master_key);
+
+  std::string Kind() const override { return "software"; }
+  std::string Platform() const override { return "keyferry software custody"; }
+
+  absl::StatusOr<HeldKey> Generate(const KeyRequest& request,
+                                   std::span<const uint8_t> binding) override;
+  absl::StatusOr<HeldKey> ImportPrivate(EVP_PKEY* key,
+                                        std::span<const uint8_t> binding) override;
+  absl::StatusOr<HeldKey> ImportSecret(const SecretBytes& key,
+                                       std::span<const uint8_t> binding) override;
+  absl::StatusOr<HeldKey> ImportByok(const HeldKey& kek,
+                                     std::span<const uint8_t> kek_binding,
+                                     std::span<const uint8_t> ciphertext,
+                                     const KeyRequest& expected,
+                                     std::span<const uint8_t> binding) override;
+  absl::StatusOr<std::vector<uint8_t>> Sign(const HeldKey& key,
+                                            std::span<const uint8_t> binding,
+                                            crypto::SignAlg alg,
+                                            std::span<const uint8_t> digest) override;
+
+ private:
+  explicit SoftwareCustody(SecretBytes master) : master_(std::move(master)) {}
+  // Seal encrypts `plaintext` (PKCS#8 DER or raw oct bytes) into `held`.
+  absl::Status Seal(HeldKey& held, const SecretBytes& plaintext,
+                    std::span<const uint8_t> binding) const;
+  absl::StatusOr<SecretBytes> Unseal(const HeldKey& held,
+                                     std::span<const uint8_t> binding) const;
+  absl::StatusOr<crypto::EvpPkeyPtr> PrivateKey(const HeldKey& held,
+                                                std::span<const uint8_t> binding) const;
+  absl::StatusOr<HeldKey> HoldPrivate(EVP_PKEY* key,
+                                      std::span<const uint8_t> binding) const;
+
+  const SecretBytes master_;  // immutable after construction
+};
+
+}  // namespace keyferry::custody
+
+#endif  // KEYFERRY_CUSTODY_SOFTWARE_CUSTODY_H_
