@@ -1,0 +1,105 @@
+#include "auth/jwt.h"
+
+#include <openssl/evp.h>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "base/encoding.h"
+#include "base/status.h"
+#include "base/strings.h"
+#include "crypto/sign.h"
+
+namespace keyferry::auth {
+namespace {
+
+using json = nlohmann::json;
+
+absl::Status Denied(std::string_view why) {
+  return absl::UnauthenticatedError(absl::StrCat("access token rejected: ", Sv(why)));
+}
+
+std::vector<uint8_t> Sha256(std::string_view data) {
+  std::vector<uint8_t> d(32);
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), d.data(), &n, EVP_sha256(), nullptr);
+  return d;
+}
+
+absl::StatusOr<json> ParseObject(std::string_view b64) noexcept {
+  auto raw = Base64UrlDecode(b64);
+  if (!raw.ok()) return Denied("a part is not base64url");
+  try {
+    json j = json::parse(raw->begin(), raw->end());
+    if (!j.is_object()) return Denied("a part is not a JSON object");
+    return j;
+  } catch (const json::exception&) {
+    return Denied("a part is not JSON");
+  }
+}
+
+std::string_view TrimSlash(std::string_view s) {
+  if (!s.empty() && s.back() == '/') s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> IssueToken(EVP_PKEY* key, std::string_view key_id,
+                                       const Claims& c) {
+  json header = {{"alg", "ES256"}, {"typ", "JWT"}, {"kid", std::string(key_id)}};
+  json body = {{"iss", c.issuer}, {"sub", c.subject}, {"oid", c.subject},
+               {"aud", c.audience}, {"tid", c.tenant}, {"iat", c.issued_at},
+               {"nbf", c.not_before}, {"exp", c.expires}};
+  std::string h = header.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string b = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string signing_input = absl::StrCat(Base64UrlEncode(AsBytes(h)), ".",
+                                           Base64UrlEncode(AsBytes(b)));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> sig,
+                   crypto::SignDigest(key, crypto::SignAlg::kEs256, Sha256(signing_input)));
+  return absl::StrCat(signing_input, ".", Base64UrlEncode(sig));
+}
+
+absl::StatusOr<Claims> VerifyToken(std::string_view token, EVP_PKEY* key,
+                                   std::string_view audience, int64_t now,
+                                   int64_t skew) {
+  std::vector<absl::string_view> parts = absl::StrSplit(Sv(token), '.');
+  if (parts.size() != 3) return Denied("not a compact JWS (three parts)");
+  ASSIGN_OR_RETURN(json header, ParseObject(StdSv(parts[0])));
+  if (!header.contains("alg") || header["alg"] != "ES256") {
+    return Denied("alg must be ES256");
+  }
+  auto sig = Base64UrlDecode(StdSv(parts[2]));
+  if (!sig.ok()) return Denied("signature is not base64url");
+  std::string signing_input = absl::StrCat(parts[0], ".", parts[1]);
+  auto ok = crypto::VerifyDigest(key, crypto::SignAlg::kEs256, Sha256(signing_input), *sig);
+  if (!ok.ok() || !*ok) return Denied("signature does not verify");
+  ASSIGN_OR_RETURN(json body, ParseObject(StdSv(parts[1])));
+  Claims c;
+  auto str = [&](const char* k) {
+    return body.contains(k) && body[k].is_string() ? body[k].get<std::string>() : "";
+  };
+  auto num = [&](const char* k) -> std::optional<int64_t> {
+    if (!body.contains(k) || !body[k].is_number_integer()) return std::nullopt;
+    return body[k].get<int64_t>();
+  };
+  c.issuer = str("iss");
+  c.subject = str("oid").empty() ? str("sub") : str("oid");
+  c.audience = str("aud");
+  c.tenant = str("tid");
+  auto exp = num("exp");
+  if (!exp) return Denied("no exp claim");
+  c.expires = *exp;
+  c.not_before = num("nbf").value_or(0);
+  c.issued_at = num("iat").value_or(0);
+  if (c.subject.empty()) return Denied("no subject (oid/sub) claim");
+  if (TrimSlash(c.audience) != TrimSlash(audience)) {
+    return Denied("audience does not match this vault's resource");
+  }
+  if (now >= c.expires + skew) return Denied("token expired");
+  if (now + skew < c.not_before) return Denied("token not yet valid");
+  return c;
+}
+
+}  // namespace keyferry::auth

@@ -1,0 +1,42 @@
+// keyferryd's access tokens: JWTs (RFC 7519) signed with ES256 (RFC 7518
+// §3.4), issued by keyferryd's identity endpoints and verified on every call.
+// Only ES256 is accepted; "none" and every other alg are refused.
+#ifndef KEYFERRY_AUTH_JWT_H_
+#define KEYFERRY_AUTH_JWT_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "crypto/ssl_ptr.h"
+
+namespace keyferry::auth {
+
+struct Claims {
+  std::string issuer;     // iss
+  std::string subject;    // sub: the principal's object id
+  std::string audience;   // aud: the resource, e.g. "https://localhost:8443"
+  std::string tenant;     // tid
+  int64_t issued_at = 0;  // iat, Unix seconds
+  int64_t not_before = 0; // nbf
+  int64_t expires = 0;    // exp
+};
+
+// IssueToken signs `claims` with the P-256 private key `key` (borrowed);
+// `key_id` goes into the header's "kid".
+absl::StatusOr<std::string> IssueToken(EVP_PKEY* key, std::string_view key_id,
+                                       const Claims& claims);
+
+// VerifyToken checks the compact JWS `token`: exactly three base64url parts,
+// header alg ES256, a valid signature under `key`, `aud` equal to
+// `audience` (a single trailing '/' ignored on either side), and
+// nbf - skew <= now < exp + skew. Unauthenticated with a message that says
+// which check failed (never the token itself).
+absl::StatusOr<Claims> VerifyToken(std::string_view token, EVP_PKEY* key,
+                                   std::string_view audience, int64_t now,
+                                   int64_t skew_seconds = 60);
+
+}  // namespace keyferry::auth
+
+#endif  // KEYFERRY_AUTH_JWT_H_
