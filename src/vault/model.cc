@@ -1,0 +1,159 @@
+#include "vault/model.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/encoding.h"
+#include "base/status.h"
+#include "base/strings.h"
+#include "crypto/random.h"
+
+namespace keyferry::vault {
+namespace {
+
+struct KtyName_ {
+  Kty kty;
+  const char* name;
+};
+constexpr KtyName_ kKtys[] = {{Kty::kRsa, "RSA"},   {Kty::kRsaHsm, "RSA-HSM"},
+                              {Kty::kEc, "EC"},     {Kty::kEcHsm, "EC-HSM"},
+                              {Kty::kOct, "oct"},   {Kty::kOctHsm, "oct-HSM"}};
+
+struct OpName {
+  KeyOp op;
+  const char* name;
+};
+constexpr OpName kOps[] = {{KeyOp::kEncrypt, "encrypt"}, {KeyOp::kDecrypt, "decrypt"},
+                           {KeyOp::kSign, "sign"},       {KeyOp::kVerify, "verify"},
+                           {KeyOp::kWrapKey, "wrapKey"}, {KeyOp::kUnwrapKey, "unwrapKey"},
+                           {KeyOp::kImport, "import"},   {KeyOp::kExport, "export"}};
+
+}  // namespace
+
+absl::StatusOr<Kty> ParseKty(std::string_view s) {
+  for (const auto& k : kKtys) {
+    if (s == k.name) return k.kty;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "The value \"", Sv(s), "\" of kty is not one of RSA, RSA-HSM, EC, EC-HSM, oct, oct-HSM."));
+}
+
+std::string_view KtyName(Kty k) {
+  for (const auto& e : kKtys) {
+    if (e.kty == k) return e.name;
+  }
+  return "";
+}
+
+custody::KeyKind KindOf(Kty k) {
+  switch (k) {
+    case Kty::kRsa: case Kty::kRsaHsm: return custody::KeyKind::kRsa;
+    case Kty::kEc: case Kty::kEcHsm: return custody::KeyKind::kEc;
+    case Kty::kOct: case Kty::kOctHsm: return custody::KeyKind::kOct;
+  }
+  return custody::KeyKind::kRsa;
+}
+
+bool IsHsm(Kty k) { return k == Kty::kRsaHsm || k == Kty::kEcHsm || k == Kty::kOctHsm; }
+
+absl::StatusOr<KeyOp> ParseKeyOp(std::string_view s) {
+  for (const auto& o : kOps) {
+    if (s == o.name) return o.op;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("The value \"", Sv(s), "\" of key_ops is not a valid key operation."));
+}
+
+std::string_view KeyOpName(KeyOp op) {
+  for (const auto& o : kOps) {
+    if (o.op == op) return o.name;
+  }
+  return "";
+}
+
+absl::StatusOr<std::vector<KeyOp>> ParseKeyOps(const std::vector<std::string>& ops) {
+  std::vector<KeyOp> out;
+  for (const auto& s : ops) {
+    ASSIGN_OR_RETURN(KeyOp op, ParseKeyOp(s));
+    if (std::find(out.begin(), out.end(), op) == out.end()) out.push_back(op);
+  }
+  return out;
+}
+
+std::vector<KeyOp> DefaultKeyOps(custody::KeyKind k) {
+  switch (k) {
+    case custody::KeyKind::kRsa:
+      return {KeyOp::kEncrypt, KeyOp::kDecrypt, KeyOp::kSign,
+              KeyOp::kVerify,  KeyOp::kWrapKey, KeyOp::kUnwrapKey};
+    case custody::KeyKind::kEc:
+      return {KeyOp::kSign, KeyOp::kVerify};
+    case custody::KeyKind::kOct:
+      return {KeyOp::kEncrypt, KeyOp::kDecrypt, KeyOp::kWrapKey, KeyOp::kUnwrapKey};
+  }
+  return {};
+}
+
+absl::Status ValidateKeyName(std::string_view name) {
+  bool ok = !name.empty() && name.size() <= 127 &&
+            std::all_of(name.begin(), name.end(), [](char c) {
+              return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-';
+            });
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        "The request URI contains an invalid name: key names match ^[0-9a-zA-Z-]{1,127}$");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateVersion(std::string_view v) {
+  bool ok = v.size() == 32 && std::all_of(v.begin(), v.end(), [](char c) {
+              return absl::ascii_isxdigit(static_cast<unsigned char>(c));
+            });
+  if (!ok) {
+    return absl::InvalidArgumentError("A key version is 32 hexadecimal characters.");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> NewVersion() {
+  ASSIGN_OR_RETURN(std::vector<uint8_t> r, crypto::RandomBytes(16));
+  return HexEncode(r);
+}
+
+absl::Status CheckUsable(const Attributes& a, int64_t now) {
+  if (!a.enabled) {
+    return absl::FailedPreconditionError("Operation is not allowed on a disabled key.");
+  }
+  if (a.not_before && now < *a.not_before) {
+    return absl::FailedPreconditionError(
+        "Operation is not allowed: the key is not yet valid (nbf is in the future).");
+  }
+  if (a.expires && now >= *a.expires) {
+    return absl::FailedPreconditionError(
+        "Operation is not allowed: the key has expired (exp is in the past).");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckOperation(const Attributes& a, const std::vector<KeyOp>& ops,
+                            KeyOp op, int64_t now) {
+  RETURN_IF_ERROR(CheckUsable(a, now));
+  if (std::find(ops.begin(), ops.end(), op) == ops.end()) {
+    std::vector<std::string> names;
+    for (KeyOp o : ops) names.emplace_back(KeyOpName(o));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Operation ", Sv(KeyOpName(op)), " is not allowed on the key: its key_ops are [",
+        absl::StrJoin(names, ", "), "]."));
+  }
+  return absl::OkStatus();
+}
+
+bool IsKek(Kty kty, int bits, const std::vector<KeyOp>& ops) {
+  return (kty == Kty::kRsaHsm || kty == Kty::kRsa) &&
+         (bits == 2048 || bits == 3072 || bits == 4096) && ops.size() == 1 &&
+         ops[0] == KeyOp::kImport;
+}
+
+}  // namespace keyferry::vault
