@@ -55,6 +55,40 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
   return out;
 }
 
+absl::StatusOr<SecretBytes> ReadSecretFile(const std::string& path,
+                                           size_t max_bytes) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("cannot open", path, errno);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    return ErrnoStatus("cannot stat", path, err);
+  }
+  if (static_cast<size_t>(st.st_size) > max_bytes) {
+    close(fd);
+    return absl::InvalidArgumentError(path + ": file larger than " +
+                                      std::to_string(max_bytes) + " bytes");
+  }
+  SecretBytes out(static_cast<size_t>(st.st_size));
+  auto buf = out.mutable_data(SecretAccess::Get());
+  size_t off = 0;
+  while (off < buf.size()) {
+    ssize_t n = read(fd, buf.data() + off, buf.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      return ErrnoStatus("cannot read", path, err);
+    }
+    if (n == 0) break;  // the file shrank while being read
+    off += static_cast<size_t>(n);
+  }
+  close(fd);
+  out.Resize(off);
+  return out;
+}
+
 absl::Status WriteFileAtomic(const std::string& path,
                              std::span<const uint8_t> data, unsigned mode) {
   std::random_device rd;

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/secret.h"
 
 namespace keyferry {
 
@@ -15,6 +16,11 @@ namespace keyferry {
 // InvalidArgument when it is larger than `max_bytes`.
 absl::StatusOr<std::string> ReadFile(const std::string& path,
                                      size_t max_bytes = 16 << 20);
+
+// ReadSecretFile reads a file holding key material or a PIN straight into a
+// zeroizing buffer, with no intermediate copies. Same errors as ReadFile.
+absl::StatusOr<SecretBytes> ReadSecretFile(const std::string& path,
+                                           size_t max_bytes = 1 << 20);
 
 // WriteFileAtomic writes `data` to a temporary file beside `path` with
 // permissions `mode`, fsyncs it, renames it over `path` and fsyncs the

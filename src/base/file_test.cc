@@ -46,6 +46,15 @@ TEST(FileTest, FailureMissingDirLeavesNothing) {
   EXPECT_EQ(CountEntries(dir), 0);
 }
 
+TEST(FileTest, ReadSecretFile) {
+  std::string dir = TempDir();
+  ASSERT_OK(WriteFileAtomic(dir + "/pin", AsBytes("1234\n"), 0600));
+  ASSERT_OK_AND_ASSIGN(SecretBytes pin, ReadSecretFile(dir + "/pin"));
+  EXPECT_TRUE(pin.ConstantTimeEquals(SecretBytes(AsBytes("1234\n"))));
+  EXPECT_THAT(ReadSecretFile(dir + "/pin", 3), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ReadSecretFile(dir + "/none"), StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST(FileTest, FailureNotFound) {
   EXPECT_THAT(ReadFile("/nonexistent/file"),
               StatusIs(absl::StatusCode::kNotFound));

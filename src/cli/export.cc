@@ -64,9 +64,7 @@ absl::StatusOr<crypto::EvpPkeyPtr> ReadKek(const std::string& kek,
 absl::StatusOr<std::vector<uint8_t>> SealFromFile(const std::string& path,
                                                   EVP_PKEY* kek,
                                                   std::string* what) {
-  ASSIGN_OR_RETURN(std::string text, ReadFile(path, 1 << 20));
-  SecretBytes raw(AsBytes(text));
-  Zeroize(text.data(), text.size());
+  ASSIGN_OR_RETURN(SecretBytes raw, ReadSecretFile(path));
   SecretBytes payload;
   auto key = crypto::ParsePrivateKey(raw);
   if (key.ok()) {

@@ -167,12 +167,11 @@ absl::StatusOr<Hsm> OpenHsm(const Args& args) {
   ASSIGN_OR_RETURN(h.token, h.module->GetTokenInfo(h.slot));
   SecretBytes pin;
   if (h.target.pin_file) {
-    ASSIGN_OR_RETURN(std::string text, ReadFile(*h.target.pin_file, 4096));
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
-      text.pop_back();
-    }
-    pin = SecretBytes(AsBytes(text));
-    Zeroize(text.data(), text.size());
+    ASSIGN_OR_RETURN(pin, ReadSecretFile(*h.target.pin_file, 4096));
+    auto p = pin.data(SecretAccess::Get());
+    size_t n = p.size();
+    while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r')) --n;
+    pin.Resize(n);
   } else {
     ASSIGN_OR_RETURN(pin, ReadSecretFromEnvOrPrompt(h.target.pin_env,
                                                     "user PIN"));

@@ -61,9 +61,7 @@ absl::Status RunVerify(const Args& args) {
   ASSIGN_OR_RETURN(std::string text, ReadBlobFile(args));
   ASSIGN_OR_RETURN(byok::Blob blob, byok::ParseBlob(text));
   ASSIGN_OR_RETURN(std::string kek_path, args.Require("kek-private"));
-  ASSIGN_OR_RETURN(std::string kek_text, ReadFile(kek_path, 1 << 20));
-  SecretBytes kek_bytes(AsBytes(kek_text));
-  Zeroize(kek_text.data(), kek_text.size());
+  ASSIGN_OR_RETURN(SecretBytes kek_bytes, ReadSecretFile(kek_path));
   auto kek = crypto::ParsePrivateKey(kek_bytes);
   if (!kek.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(

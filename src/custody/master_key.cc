@@ -43,10 +43,7 @@ absl::StatusOr<SecretBytes> LoadOrCreateMasterKey(const std::string& path,
         "master key file ", path, " is accessible to group or others (mode ",
         absl::Hex(st.st_mode & 0777), "); it must be 0600"));
   }
-  ASSIGN_OR_RETURN(std::string text, ReadFile(path, 4096));
-  SecretBytes file(std::span<const uint8_t>(
-      reinterpret_cast<const uint8_t*>(text.data()), text.size()));
-  Zeroize(text.data(), text.size());
+  ASSIGN_OR_RETURN(SecretBytes file, ReadSecretFile(path, 4096));
   auto d = file.data(SecretAccess::Get());
   if (d.size() != kFileBytes || std::memcmp(d.data(), kMagic, sizeof kMagic) != 0) {
     return absl::DataLossError(

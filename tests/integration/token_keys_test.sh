@@ -103,4 +103,7 @@ kf_fails "already exists" kek import --file "$T/kek2048.pem" --label kek-pem
 # The same token through an explicit PKCS#11 URI.
 SOFTHSM2_CONF="$KEYFERRY_HOME/softhsm/softhsm2.conf" kf key list --hsm "pkcs11:token=keyferry?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=env:KEYFERRY_PIN"
 expect_contains "$T/out" "aes192"
+printf '%s\n' "$KEYFERRY_PIN" >"$T/pin"; chmod 600 "$T/pin"
+KEYFERRY_PIN=wrong SOFTHSM2_CONF="$KEYFERRY_HOME/softhsm/softhsm2.conf" kf key list --hsm "pkcs11:token=keyferry?pin-source=file:$T/pin"
+expect_contains "$T/out" "aes256"
 done_checks
