@@ -1,0 +1,200 @@
+#include "server/config.h"
+
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "base/file.h"
+#include "base/status.h"
+#include "base/strings.h"
+
+namespace keyferry::server {
+
+const std::vector<ConfigKey> kConfigKeys = {
+    {"listen", "HTTPS address:port of the vault API (default 127.0.0.1:8443)"},
+    {"data-dir", "state directory: store, master key, TLS files (default $KEYFERRY_HOME/server "
+                 "or ~/.local/share/keyferry/server)"},
+    {"domain", "vaults are https://<vault>.<domain>:<port> (default localhost)"},
+    {"vaults", "comma-separated vault names to serve (default myvault)"},
+    {"tls-cert", "PEM certificate chain to serve instead of the generated one"},
+    {"tls-key", "PEM private key for --tls-cert"},
+    {"custody", "where key material lives: software (default)"},
+    {"store", "where metadata lives: sqlite (default)"},
+    {"identity-listen", "loopback address:port of the managed-identity endpoint (default 127.0.0.1:8081)"},
+    {"log-level", "debug, info, warning or error (default info)"},
+    {"threads", "I/O threads (default: one per core)"},
+};
+
+namespace {
+
+absl::Status Bad(std::string_view key, std::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("config ", Sv(key), ": ", Sv(why)));
+}
+
+absl::Status ParseHostPort(std::string_view key, std::string_view v, std::string& host,
+                           uint16_t& port) {
+  size_t colon = v.rfind(':');
+  if (colon == std::string_view::npos) return Bad(key, "expected address:port");
+  std::string h(v.substr(0, colon));
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  uint32_t p;
+  if (h.empty() || !absl::SimpleAtoi(Sv(v.substr(colon + 1)), &p) || p > 65535) {
+    return Bad(key, "expected address:port with a port from 0 to 65535");
+  }
+  host = h;
+  port = static_cast<uint16_t>(p);
+  return absl::OkStatus();
+}
+
+bool IsVaultName(std::string_view s) {
+  if (s.size() < 3 || s.size() > 24) return false;
+  for (char c : s) {
+    if (!absl::ascii_islower(static_cast<unsigned char>(c)) &&
+        !absl::ascii_isdigit(static_cast<unsigned char>(c)) && c != '-') {
+      return false;
+    }
+  }
+  return s.front() != '-' && s.back() != '-';
+}
+
+std::string DefaultDataDir() {
+  if (const char* h = std::getenv("KEYFERRY_HOME"); h && *h) {
+    return absl::StrCat(h, "/server");
+  }
+  const char* home = std::getenv("HOME");
+  return absl::StrCat(home && *home ? home : "/tmp", "/.local/share/keyferry/server");
+}
+
+absl::Status Validate(Config& c) {
+  if (c.data_dir.empty()) c.data_dir = DefaultDataDir();
+  if (c.vaults.empty()) return Bad("vaults", "at least one vault");
+  for (const auto& v : c.vaults) {
+    if (!IsVaultName(v)) {
+      return Bad("vaults", absl::StrCat("'", v, "' is not 3-24 of a-z, 0-9 and inner '-'"));
+    }
+  }
+  if (c.domain.empty() || c.domain.front() == '.' || c.domain.back() == '.') {
+    return Bad("domain", "must be a host name such as localhost or kv.example.com");
+  }
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return Bad("tls-cert", "tls-cert and tls-key go together");
+  }
+  if (c.custody != "software") {
+    return Bad("custody", absl::StrCat("'", c.custody, "' is not available (software)"));
+  }
+  if (c.store != "sqlite") {
+    return Bad("store", absl::StrCat("'", c.store, "' is not available (sqlite)"));
+  }
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warning" &&
+      c.log_level != "error") {
+    return Bad("log-level", "debug, info, warning or error");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ApplyFlag(std::string_view key, std::string_view value, Config& c) {
+  std::string v(absl::StripAsciiWhitespace(Sv(value)));
+  if (key == "listen") return ParseHostPort(key, v, c.listen_address, c.port);
+  if (key == "identity-listen") {
+    RETURN_IF_ERROR(ParseHostPort(key, v, c.identity_address, c.identity_port));
+    if (c.identity_address != "127.0.0.1" && c.identity_address != "::1" &&
+        c.identity_address != "localhost") {
+      return Bad(key, "the identity endpoint listens on loopback only");
+    }
+    return absl::OkStatus();
+  }
+  if (key == "data-dir") { c.data_dir = v; return absl::OkStatus(); }
+  if (key == "domain") { c.domain = absl::AsciiStrToLower(v); return absl::OkStatus(); }
+  if (key == "vaults") {
+    c.vaults.clear();
+    for (absl::string_view part : absl::StrSplit(v, ',', absl::SkipWhitespace())) {
+      c.vaults.push_back(std::string(absl::StripAsciiWhitespace(part)));
+    }
+    return absl::OkStatus();
+  }
+  if (key == "tls-cert") { c.tls_cert = v; return absl::OkStatus(); }
+  if (key == "tls-key") { c.tls_key = v; return absl::OkStatus(); }
+  if (key == "custody") { c.custody = v; return absl::OkStatus(); }
+  if (key == "store") { c.store = v; return absl::OkStatus(); }
+  if (key == "log-level") { c.log_level = v; return absl::OkStatus(); }
+  if (key == "threads") {
+    if (!absl::SimpleAtoi(v, &c.threads) || c.threads < 0 || c.threads > 256) {
+      return Bad(key, "a number from 0 to 256");
+    }
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown option '", Sv(key), "'"));
+}
+
+absl::Status ParseConfigText(std::string_view text, Config& c) {
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(Sv(text), '\n')) {
+    ++line_no;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line.front() == '#') continue;
+    size_t eq = line.find('=');
+    if (eq == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config line ", line_no, ": expected key = value"));
+    }
+    absl::string_view key = absl::StripAsciiWhitespace(line.substr(0, eq));
+    absl::Status st = ApplyFlag(StdSv(key), StdSv(line.substr(eq + 1)), c);
+    if (!st.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config line ", line_no, ": ", st.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& argv) {
+  Config c;
+  std::vector<std::pair<std::string, std::string>> flags;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", a, "'"));
+    }
+    a = a.substr(2);
+    std::string value;
+    if (size_t eq = a.find('='); eq != std::string::npos) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+    } else if (i + 1 < argv.size()) {
+      value = argv[++i];
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("option --", a, " needs a value"));
+    }
+    flags.emplace_back(a, value);
+  }
+  for (const auto& [k, v] : flags) {
+    if (k != "config") continue;
+    ASSIGN_OR_RETURN(std::string text, ReadFile(v, 1 << 20));
+    RETURN_IF_ERROR(ParseConfigText(text, c));
+  }
+  for (const auto& [k, v] : flags) {
+    if (k == "config") continue;
+    RETURN_IF_ERROR(ApplyFlag(k, v, c));
+  }
+  RETURN_IF_ERROR(Validate(c));
+  return c;
+}
+
+std::string HelpText() {
+  std::string out =
+      "usage: keyferryd [--config FILE] [--KEY VALUE ...]\n\n"
+      "Options (also accepted in the config file as 'KEY = VALUE'):\n";
+  for (const auto& k : kConfigKeys) {
+    std::string left = absl::StrCat("  --", k.name);
+    if (left.size() < 22) left.resize(22, ' ');
+    absl::StrAppend(&out, left, " ", k.help, "\n");
+  }
+  return out;
+}
+
+}  // namespace keyferry::server

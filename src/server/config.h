@@ -1,0 +1,57 @@
+// keyferryd configuration: a file of `key = value` lines, then command-line
+// flags (`--key value` or `--key=value`) that override it. Every key is
+// documented in kConfigKeys and printed by --help.
+#ifndef KEYFERRY_SERVER_CONFIG_H_
+#define KEYFERRY_SERVER_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace keyferry::server {
+
+struct Config {
+  std::string listen_address = "127.0.0.1";
+  uint16_t port = 8443;
+  std::string data_dir;  // default $KEYFERRY_HOME or ~/.local/share/keyferry/server
+  std::string domain = "localhost";
+  std::vector<std::string> vaults = {"myvault"};
+  std::string tls_cert;  // empty: keyferryd makes a private CA and certificate
+  std::string tls_key;
+  std::string custody = "software";  // software | pkcs11 (later)
+  std::string store = "sqlite";      // sqlite | postgres (later)
+  std::string identity_address = "127.0.0.1";
+  uint16_t identity_port = 8081;
+  std::string log_level = "info";
+  int threads = 0;  // 0: one per core
+};
+
+struct ConfigKey {
+  const char* name;
+  const char* help;
+};
+// kConfigKeys lists every key the file and the flags accept.
+extern const std::vector<ConfigKey> kConfigKeys;
+
+// ParseConfigText applies `key = value` lines to `config`. Blank lines and
+// lines starting with '#' are ignored. InvalidArgument names the line.
+absl::Status ParseConfigText(std::string_view text, Config& config);
+
+// ApplyFlag sets one key from the command line.
+absl::Status ApplyFlag(std::string_view key, std::string_view value, Config& config);
+
+// LoadConfig builds the configuration from `argv` (without the program
+// name): `--config FILE` is read first, then every other flag applies.
+// The result is validated: port numbers, vault names (^[0-9a-z-]{3,24}$),
+// domain, custody and store kinds, and tls_cert/tls_key given together.
+absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& argv);
+
+// HelpText documents the flags and file keys.
+std::string HelpText();
+
+}  // namespace keyferry::server
+
+#endif  // KEYFERRY_SERVER_CONFIG_H_

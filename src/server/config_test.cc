@@ -1,0 +1,62 @@
+#include "server/config.h"
+
+#include <unistd.h>
+
+#include "base/encoding.h"
+#include "base/file.h"
+#include "base/testing.h"
+
+namespace keyferry::server {
+namespace {
+
+TEST(ConfigTest, Defaults) {
+  ASSERT_OK_AND_ASSIGN(Config c, LoadConfig({}));
+  EXPECT_EQ(c.listen_address, "127.0.0.1");
+  EXPECT_EQ(c.port, 8443);
+  EXPECT_EQ(c.domain, "localhost");
+  EXPECT_EQ(c.vaults, std::vector<std::string>{"myvault"});
+  EXPECT_FALSE(c.data_dir.empty());
+}
+
+TEST(ConfigTest, FileThenFlagsOverride) {
+  char t[] = "/tmp/kf_config.XXXXXX";
+  std::string dir = mkdtemp(t);
+  ASSERT_OK(WriteFileAtomic(dir + "/kf.conf", AsBytes(R"(
+# keyferryd test configuration
+listen = 0.0.0.0:9443
+vaults = alpha, beta-2
+domain = KV.Example.com
+data-dir = /var/lib/keyferry
+)")));
+  ASSERT_OK_AND_ASSIGN(Config c, LoadConfig({"--listen", "[::1]:7443", "--config",
+                                             dir + "/kf.conf", "--threads=4"}));
+  EXPECT_EQ(c.listen_address, "::1");  // the flag wins over the file
+  EXPECT_EQ(c.port, 7443);
+  EXPECT_EQ(c.vaults, (std::vector<std::string>{"alpha", "beta-2"}));
+  EXPECT_EQ(c.domain, "kv.example.com");
+  EXPECT_EQ(c.data_dir, "/var/lib/keyferry");
+  EXPECT_EQ(c.threads, 4);
+}
+
+TEST(ConfigTest, FailureBadValues) {
+  EXPECT_THAT(LoadConfig({"--listen", "8443"}), StatusHasMessage("address:port"));
+  EXPECT_THAT(LoadConfig({"--listen", "h:70000"}), StatusHasMessage("0 to 65535"));
+  EXPECT_THAT(LoadConfig({"--vaults", "My_Vault"}), StatusHasMessage("not 3-24"));
+  EXPECT_THAT(LoadConfig({"--tls-cert", "/x.pem"}), StatusHasMessage("go together"));
+  EXPECT_THAT(LoadConfig({"--custody", "cloud"}), StatusHasMessage("not available"));
+  EXPECT_THAT(LoadConfig({"--identity-listen", "0.0.0.0:8081"}), StatusHasMessage("loopback"));
+  EXPECT_THAT(LoadConfig({"--frobnicate", "1"}), StatusHasMessage("unknown option"));
+  EXPECT_THAT(LoadConfig({"--listen"}), StatusHasMessage("needs a value"));
+  Config c;
+  EXPECT_THAT(ParseConfigText("listen 1", c), StatusHasMessage("config line 1"));
+}
+
+TEST(ConfigTest, HelpListsEveryKey) {
+  std::string help = HelpText();
+  for (const auto& k : kConfigKeys) {
+    EXPECT_NE(help.find(std::string("--") + k.name), std::string::npos) << k.name;
+  }
+}
+
+}  // namespace
+}  // namespace keyferry::server
