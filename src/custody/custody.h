@@ -72,6 +72,14 @@ class Custody {
                                              const KeyRequest& expected,
                                              std::span<const uint8_t> binding) = 0;
 
+  // ProtectBackup encrypts and authenticates a backup for this deployment
+  // only; UnprotectBackup reverses it and fails (InvalidArgument "the backup
+  // was not made by this deployment or is damaged") for anything else.
+  virtual absl::StatusOr<std::vector<uint8_t>> ProtectBackup(
+      std::span<const uint8_t> plaintext) = 0;
+  virtual absl::StatusOr<std::vector<uint8_t>> UnprotectBackup(
+      std::span<const uint8_t> protected_backup) = 0;
+
   // Sign signs a digest (RS*, PS*, ES*).
   virtual absl::StatusOr<std::vector<uint8_t>> Sign(
       const HeldKey& key, std::span<const uint8_t> binding, crypto::SignAlg alg,

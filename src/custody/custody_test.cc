@@ -120,6 +120,19 @@ TEST_F(SoftwareCustodyTest, FailureWrongAlgorithmForKey) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST_F(SoftwareCustodyTest, BackupOpensOnlyInThisDeployment) {
+  std::vector<uint8_t> plain = B("{\"versions\":[]}");
+  ASSERT_OK_AND_ASSIGN(auto prot, custody_->ProtectBackup(plain));
+  EXPECT_EQ(std::string(prot.begin(), prot.begin() + 4), "KFB1");
+  ASSERT_OK_AND_ASSIGN(auto back, custody_->UnprotectBackup(prot));
+  EXPECT_EQ(back, plain);
+  ASSERT_OK_AND_ASSIGN(auto other, SoftwareCustody::New(*crypto::RandomSecret(32)));
+  EXPECT_THAT(other->UnprotectBackup(prot), StatusHasMessage("not made by this deployment"));
+  prot[prot.size() - 1] ^= 1;
+  EXPECT_THAT(custody_->UnprotectBackup(prot), StatusHasMessage("damaged"));
+  EXPECT_FALSE(custody_->UnprotectBackup(B("KFB1")).ok());
+}
+
 class ByokImportTest : public SoftwareCustodyTest {
  protected:
   void SetUp() override {

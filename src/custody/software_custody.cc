@@ -7,6 +7,9 @@
 #include "base/strings.h"
 #include "byok/envelope.h"
 #include "crypto/aead.h"
+#include "crypto/errors.h"
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
 #include "crypto/random.h"
 
 namespace keyferry::custody {
@@ -45,6 +48,32 @@ const char* KindName(KeyKind k) {
   return "?";
 }
 
+// Backups: "KFB1" | nonce[12] | tag[16] | ct, AES-256-GCM under a key
+// derived from the master key, AAD "KFB1".
+constexpr uint8_t kBackupMagic[] = {'K', 'F', 'B', '1'};
+
+absl::StatusOr<SecretBytes> DeriveBackupKey(const SecretBytes& master) {
+  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+  if (kdf == nullptr) return crypto::SslError(absl::StatusCode::kInternal, "HKDF");
+  EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
+  EVP_KDF_free(kdf);
+  if (ctx == nullptr) return crypto::SslError(absl::StatusCode::kInternal, "HKDF");
+  char digest[] = "SHA256";
+  char info[] = "keyferry backup v1";
+  auto m = master.data(SecretAccess::Get());
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(m.data()),
+                                        m.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, sizeof info - 1),
+      OSSL_PARAM_construct_end()};
+  SecretBytes out(32);
+  int rc = EVP_KDF_derive(ctx, out.mutable_data(SecretAccess::Get()).data(), 32, params);
+  EVP_KDF_CTX_free(ctx);
+  if (rc != 1) return crypto::SslError(absl::StatusCode::kInternal, "HKDF derive");
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SoftwareCustody>> SoftwareCustody::New(
@@ -52,7 +81,40 @@ absl::StatusOr<std::unique_ptr<SoftwareCustody>> SoftwareCustody::New(
   if (master_key.size() != 32) {
     return absl::InvalidArgumentError("master key must be 32 bytes");
   }
-  return std::unique_ptr<SoftwareCustody>(new SoftwareCustody(std::move(master_key)));
+  ASSIGN_OR_RETURN(SecretBytes backup_key, DeriveBackupKey(master_key));
+  return std::unique_ptr<SoftwareCustody>(
+      new SoftwareCustody(std::move(master_key), std::move(backup_key)));
+}
+
+absl::StatusOr<std::vector<uint8_t>> SoftwareCustody::ProtectBackup(
+    std::span<const uint8_t> plaintext) {
+  ASSIGN_OR_RETURN(std::vector<uint8_t> nonce, crypto::RandomBytes(crypto::kGcmNonceBytes));
+  ASSIGN_OR_RETURN(crypto::GcmSealed s,
+                   crypto::AesGcmEncrypt(backup_key_, nonce, plaintext, kBackupMagic));
+  std::vector<uint8_t> out(kBackupMagic, kBackupMagic + 4);
+  out.insert(out.end(), nonce.begin(), nonce.end());
+  out.insert(out.end(), s.tag.begin(), s.tag.end());
+  out.insert(out.end(), s.ciphertext.begin(), s.ciphertext.end());
+  return out;
+}
+
+absl::StatusOr<std::vector<uint8_t>> SoftwareCustody::UnprotectBackup(
+    std::span<const uint8_t> b) {
+  const auto bad = [] {
+    return absl::InvalidArgumentError(
+        "the backup was not made by this deployment or is damaged");
+  };
+  constexpr size_t kHead = 4 + crypto::kGcmNonceBytes + crypto::kGcmTagBytes;
+  if (b.size() < kHead || !std::equal(kBackupMagic, kBackupMagic + 4, b.begin())) {
+    return bad();
+  }
+  auto pt = crypto::AesGcmDecrypt(backup_key_, b.subspan(4, crypto::kGcmNonceBytes),
+                                  b.subspan(kHead),
+                                  b.subspan(4 + crypto::kGcmNonceBytes, crypto::kGcmTagBytes),
+                                  kBackupMagic);
+  if (!pt.ok()) return bad();
+  auto d = pt->data(SecretAccess::Get());
+  return std::vector<uint8_t>(d.begin(), d.end());
 }
 
 absl::Status SoftwareCustody::Seal(HeldKey& held, const SecretBytes& plaintext,

@@ -31,13 +31,18 @@ class SoftwareCustody : public Custody {
                                      std::span<const uint8_t> ciphertext,
                                      const KeyRequest& expected,
                                      std::span<const uint8_t> binding) override;
+  absl::StatusOr<std::vector<uint8_t>> ProtectBackup(
+      std::span<const uint8_t> plaintext) override;
+  absl::StatusOr<std::vector<uint8_t>> UnprotectBackup(
+      std::span<const uint8_t> protected_backup) override;
   absl::StatusOr<std::vector<uint8_t>> Sign(const HeldKey& key,
                                             std::span<const uint8_t> binding,
                                             crypto::SignAlg alg,
                                             std::span<const uint8_t> digest) override;
 
  private:
-  explicit SoftwareCustody(SecretBytes master) : master_(std::move(master)) {}
+  SoftwareCustody(SecretBytes master, SecretBytes backup_key)
+      : master_(std::move(master)), backup_key_(std::move(backup_key)) {}
   // Seal encrypts `plaintext` (PKCS#8 DER or raw oct bytes) into `held`.
   absl::Status Seal(HeldKey& held, const SecretBytes& plaintext,
                     std::span<const uint8_t> binding) const;
@@ -48,7 +53,8 @@ class SoftwareCustody : public Custody {
   absl::StatusOr<HeldKey> HoldPrivate(EVP_PKEY* key,
                                       std::span<const uint8_t> binding) const;
 
-  const SecretBytes master_;  // immutable after construction
+  const SecretBytes master_;      // immutable after construction
+  const SecretBytes backup_key_;  // HKDF-SHA256(master, "keyferry backup v1")
 };
 
 }  // namespace keyferry::custody
