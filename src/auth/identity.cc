@@ -36,16 +36,19 @@ absl::StatusOr<std::string> FormDecode(absl::string_view s) {
   return out;
 }
 
-const std::string* Find(const std::map<std::string, std::string>& m, const char* k) {
+const std::string* Find(const std::map<std::string, std::string>& m,
+                        const char* k) {
   auto it = m.find(k);
   return it == m.end() ? nullptr : &it->second;
 }
 
 }  // namespace
 
-absl::StatusOr<std::map<std::string, std::string>> ParseFormBody(std::string_view body) {
+absl::StatusOr<std::map<std::string, std::string>> ParseFormBody(
+    std::string_view body) {
   std::map<std::string, std::string> out;
-  for (absl::string_view pair : absl::StrSplit(Sv(body), '&', absl::SkipEmpty())) {
+  for (absl::string_view pair :
+       absl::StrSplit(Sv(body), '&', absl::SkipEmpty())) {
     size_t eq = pair.find('=');
     ASSIGN_OR_RETURN(std::string k, FormDecode(pair.substr(0, eq)));
     std::string v;
@@ -59,19 +62,23 @@ absl::StatusOr<std::map<std::string, std::string>> ParseFormBody(std::string_vie
 
 absl::StatusOr<std::string> IssueIdentityToken(const IdentityConfig& config,
                                                EVP_PKEY* key,
-                                               const IdentityRequest& r, int64_t now) {
+                                               const IdentityRequest& r,
+                                               int64_t now) {
   std::string resource;
   if (r.method == "GET") {
     const std::string* secret = Find(r.headers, "x-identity-header");
-    if (config.header_secret.empty() || secret == nullptr || *secret != config.header_secret) {
+    if (config.header_secret.empty() || secret == nullptr ||
+        *secret != config.header_secret) {
       return absl::PermissionDeniedError(
-          "the X-IDENTITY-HEADER header is missing or does not match IDENTITY_HEADER");
+          "the X-IDENTITY-HEADER header is missing or does not match "
+          "IDENTITY_HEADER");
     }
     if (const std::string* res = Find(r.query, "resource")) resource = *res;
   } else if (r.method == "POST") {
     const std::string* meta = Find(r.headers, "metadata");
     if (meta == nullptr || *meta != "true") {
-      return absl::PermissionDeniedError("the legacy MSI endpoint requires 'Metadata: true'");
+      return absl::PermissionDeniedError(
+          "the legacy MSI endpoint requires 'Metadata: true'");
     }
     ASSIGN_OR_RETURN(auto form, ParseFormBody(r.body));
     if (const std::string* res = Find(form, "resource")) resource = *res;
@@ -79,7 +86,8 @@ absl::StatusOr<std::string> IssueIdentityToken(const IdentityConfig& config,
       if (const std::string* res = Find(r.query, "resource")) resource = *res;
     }
   } else {
-    return absl::InvalidArgumentError("the identity endpoint answers GET and POST only");
+    return absl::InvalidArgumentError(
+        "the identity endpoint answers GET and POST only");
   }
   if (resource.empty()) {
     return absl::InvalidArgumentError("the request names no resource");
@@ -93,20 +101,23 @@ absl::StatusOr<std::string> IssueIdentityToken(const IdentityConfig& config,
   c.not_before = now;
   c.expires = now + config.lifetime_seconds;
   ASSIGN_OR_RETURN(std::string token, IssueToken(key, config.key_id, c));
-  nlohmann::json body = {{"access_token", token},
-                         {"token_type", "Bearer"},
-                         {"expires_on", std::to_string(c.expires)},
-                         {"expires_in", std::to_string(config.lifetime_seconds)},
-                         {"resource", resource}};
+  nlohmann::json body = {
+      {"access_token", token},
+      {"token_type", "Bearer"},
+      {"expires_on", std::to_string(c.expires)},
+      {"expires_in", std::to_string(config.lifetime_seconds)},
+      {"resource", resource}};
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string SubscriptionsBody(std::string_view tenant, std::string_view subscription_id) {
-  nlohmann::json sub = {{"id", absl::StrCat("/subscriptions/", Sv(subscription_id))},
-                        {"subscriptionId", std::string(subscription_id)},
-                        {"tenantId", std::string(tenant)},
-                        {"displayName", "keyferry local"},
-                        {"state", "Enabled"}};
+std::string SubscriptionsBody(std::string_view tenant,
+                              std::string_view subscription_id) {
+  nlohmann::json sub = {
+      {"id", absl::StrCat("/subscriptions/", Sv(subscription_id))},
+      {"subscriptionId", std::string(subscription_id)},
+      {"tenantId", std::string(tenant)},
+      {"displayName", "keyferry local"},
+      {"state", "Enabled"}};
   nlohmann::json body = {{"value", nlohmann::json::array({sub})}};
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

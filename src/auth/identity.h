@@ -46,10 +46,12 @@ absl::StatusOr<std::string> IssueIdentityToken(const IdentityConfig& config,
 
 // SubscriptionsBody is ARM's GET /subscriptions answer that
 // `az login --identity` needs.
-std::string SubscriptionsBody(std::string_view tenant, std::string_view subscription_id);
+std::string SubscriptionsBody(std::string_view tenant,
+                              std::string_view subscription_id);
 
 // ParseFormBody decodes application/x-www-form-urlencoded text.
-absl::StatusOr<std::map<std::string, std::string>> ParseFormBody(std::string_view body);
+absl::StatusOr<std::map<std::string, std::string>> ParseFormBody(
+    std::string_view body);
 
 }  // namespace keyferry::auth
 

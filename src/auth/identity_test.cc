@@ -15,32 +15,43 @@ class IdentityTest : public ::testing::Test {
  protected:
   void SetUp() override {
     key_ = *crypto::GenerateEc(crypto::Curve::kP256);
-    cfg_ = {"https://localhost:8443/identity", "tenant-1", "principal-1", "s3cret", "k1", 3600};
+    cfg_ = {"https://localhost:8443/identity",
+            "tenant-1",
+            "principal-1",
+            "s3cret",
+            "k1",
+            3600};
   }
   crypto::EvpPkeyPtr key_;
   IdentityConfig cfg_;
 };
 
 TEST_F(IdentityTest, AppServiceStyle) {
-  IdentityRequest r{"GET",
-                    {{"api-version", "2019-08-01"}, {"resource", "https://localhost:8443"}},
-                    {{"x-identity-header", "s3cret"}},
-                    ""};
-  ASSERT_OK_AND_ASSIGN(std::string body, IssueIdentityToken(cfg_, key_.get(), r, kNow));
+  IdentityRequest r{
+      "GET",
+      {{"api-version", "2019-08-01"}, {"resource", "https://localhost:8443"}},
+      {{"x-identity-header", "s3cret"}},
+      ""};
+  ASSERT_OK_AND_ASSIGN(std::string body,
+                       IssueIdentityToken(cfg_, key_.get(), r, kNow));
   auto j = nlohmann::json::parse(body);
   EXPECT_EQ(j["token_type"], "Bearer");
   EXPECT_EQ(j["expires_on"], std::to_string(kNow + 3600));
   EXPECT_EQ(j["resource"], "https://localhost:8443");
-  ASSERT_OK_AND_ASSIGN(Claims c, VerifyToken(j["access_token"].get<std::string>(), key_.get(),
-                                             "https://localhost:8443", kNow));
+  ASSERT_OK_AND_ASSIGN(
+      Claims c, VerifyToken(j["access_token"].get<std::string>(), key_.get(),
+                            "https://localhost:8443", kNow));
   EXPECT_EQ(c.subject, "principal-1");
   EXPECT_EQ(c.tenant, "tenant-1");
 }
 
 TEST_F(IdentityTest, LegacyMsiStyle) {
-  IdentityRequest r{"POST", {}, {{"metadata", "true"}},
+  IdentityRequest r{"POST",
+                    {},
+                    {{"metadata", "true"}},
                     "resource=https%3A%2F%2Fmanagement.core.windows.net%2F"};
-  ASSERT_OK_AND_ASSIGN(std::string body, IssueIdentityToken(cfg_, key_.get(), r, kNow));
+  ASSERT_OK_AND_ASSIGN(std::string body,
+                       IssueIdentityToken(cfg_, key_.get(), r, kNow));
   auto j = nlohmann::json::parse(body);
   EXPECT_EQ(j["resource"], "https://management.core.windows.net/");
 }
@@ -56,10 +67,12 @@ TEST_F(IdentityTest, FailureSecretHeader) {
 
 TEST_F(IdentityTest, FailureMetadataHeaderAndResource) {
   IdentityRequest r{"POST", {}, {}, "resource=x"};
-  EXPECT_THAT(IssueIdentityToken(cfg_, key_.get(), r, kNow), StatusHasMessage("Metadata"));
+  EXPECT_THAT(IssueIdentityToken(cfg_, key_.get(), r, kNow),
+              StatusHasMessage("Metadata"));
   r.headers["metadata"] = "true";
   r.body = "";
-  EXPECT_THAT(IssueIdentityToken(cfg_, key_.get(), r, kNow), StatusHasMessage("no resource"));
+  EXPECT_THAT(IssueIdentityToken(cfg_, key_.get(), r, kNow),
+              StatusHasMessage("no resource"));
 }
 
 TEST(FormTest, Decodes) {

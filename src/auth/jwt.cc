@@ -17,7 +17,8 @@ namespace {
 using json = nlohmann::json;
 
 absl::Status Denied(std::string_view why) {
-  return absl::UnauthenticatedError(absl::StrCat("access token rejected: ", Sv(why)));
+  return absl::UnauthenticatedError(
+      absl::StrCat("access token rejected: ", Sv(why)));
 }
 
 std::vector<uint8_t> Sha256(std::string_view data) {
@@ -48,16 +49,18 @@ std::string_view TrimSlash(std::string_view s) {
 
 absl::StatusOr<std::string> IssueToken(EVP_PKEY* key, std::string_view key_id,
                                        const Claims& c) {
-  json header = {{"alg", "ES256"}, {"typ", "JWT"}, {"kid", std::string(key_id)}};
-  json body = {{"iss", c.issuer}, {"sub", c.subject}, {"oid", c.subject},
-               {"aud", c.audience}, {"tid", c.tenant}, {"iat", c.issued_at},
+  json header = {
+      {"alg", "ES256"}, {"typ", "JWT"}, {"kid", std::string(key_id)}};
+  json body = {{"iss", c.issuer},     {"sub", c.subject}, {"oid", c.subject},
+               {"aud", c.audience},   {"tid", c.tenant},  {"iat", c.issued_at},
                {"nbf", c.not_before}, {"exp", c.expires}};
   std::string h = header.dump(-1, ' ', false, json::error_handler_t::replace);
   std::string b = body.dump(-1, ' ', false, json::error_handler_t::replace);
   std::string signing_input = absl::StrCat(Base64UrlEncode(AsBytes(h)), ".",
                                            Base64UrlEncode(AsBytes(b)));
-  ASSIGN_OR_RETURN(std::vector<uint8_t> sig,
-                   crypto::SignDigest(key, crypto::SignAlg::kEs256, Sha256(signing_input)));
+  ASSIGN_OR_RETURN(
+      std::vector<uint8_t> sig,
+      crypto::SignDigest(key, crypto::SignAlg::kEs256, Sha256(signing_input)));
   return absl::StrCat(signing_input, ".", Base64UrlEncode(sig));
 }
 
@@ -73,12 +76,14 @@ absl::StatusOr<Claims> VerifyToken(std::string_view token, EVP_PKEY* key,
   auto sig = Base64UrlDecode(StdSv(parts[2]));
   if (!sig.ok()) return Denied("signature is not base64url");
   std::string signing_input = absl::StrCat(parts[0], ".", parts[1]);
-  auto ok = crypto::VerifyDigest(key, crypto::SignAlg::kEs256, Sha256(signing_input), *sig);
+  auto ok = crypto::VerifyDigest(key, crypto::SignAlg::kEs256,
+                                 Sha256(signing_input), *sig);
   if (!ok.ok() || !*ok) return Denied("signature does not verify");
   ASSIGN_OR_RETURN(json body, ParseObject(StdSv(parts[1])));
   Claims c;
   auto str = [&](const char* k) {
-    return body.contains(k) && body[k].is_string() ? body[k].get<std::string>() : "";
+    return body.contains(k) && body[k].is_string() ? body[k].get<std::string>()
+                                                   : "";
   };
   auto num = [&](const char* k) -> std::optional<int64_t> {
     if (!body.contains(k) || !body[k].is_number_integer()) return std::nullopt;

@@ -14,13 +14,13 @@
 namespace keyferry::auth {
 
 struct Claims {
-  std::string issuer;     // iss
-  std::string subject;    // sub: the principal's object id
-  std::string audience;   // aud: the resource, e.g. "https://localhost:8443"
-  std::string tenant;     // tid
-  int64_t issued_at = 0;  // iat, Unix seconds
-  int64_t not_before = 0; // nbf
-  int64_t expires = 0;    // exp
+  std::string issuer;      // iss
+  std::string subject;     // sub: the principal's object id
+  std::string audience;    // aud: the resource, e.g. "https://localhost:8443"
+  std::string tenant;      // tid
+  int64_t issued_at = 0;   // iat, Unix seconds
+  int64_t not_before = 0;  // nbf
+  int64_t expires = 0;     // exp
 };
 
 // IssueToken signs `claims` with the P-256 private key `key` (borrowed);

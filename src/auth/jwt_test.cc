@@ -15,8 +15,13 @@ class JwtTest : public ::testing::Test {
  protected:
   void SetUp() override {
     key_ = *crypto::GenerateEc(crypto::Curve::kP256);
-    claims_ = {"https://localhost:8443/identity", "oid-1", kAud, "tenant-1",
-               kNow, kNow, kNow + 3600};
+    claims_ = {"https://localhost:8443/identity",
+               "oid-1",
+               kAud,
+               "tenant-1",
+               kNow,
+               kNow,
+               kNow + 3600};
   }
   std::string Issue() { return *IssueToken(key_.get(), "k1", claims_); }
   crypto::EvpPkeyPtr key_;
@@ -24,7 +29,8 @@ class JwtTest : public ::testing::Test {
 };
 
 TEST_F(JwtTest, RoundTrip) {
-  ASSERT_OK_AND_ASSIGN(Claims c, VerifyToken(Issue(), key_.get(), kAud, kNow + 10));
+  ASSERT_OK_AND_ASSIGN(Claims c,
+                       VerifyToken(Issue(), key_.get(), kAud, kNow + 10));
   EXPECT_EQ(c.subject, "oid-1");
   EXPECT_EQ(c.tenant, "tenant-1");
   EXPECT_EQ(c.expires, kNow + 3600);
@@ -73,7 +79,8 @@ TEST_F(JwtTest, FailureAlgNone) {
 }
 
 TEST_F(JwtTest, FailureGarbage) {
-  EXPECT_THAT(VerifyToken("abc", key_.get(), kAud, kNow), StatusHasMessage("three parts"));
+  EXPECT_THAT(VerifyToken("abc", key_.get(), kAud, kNow),
+              StatusHasMessage("three parts"));
   EXPECT_THAT(VerifyToken("a.b.c", key_.get(), kAud, kNow),
               StatusIs(absl::StatusCode::kUnauthenticated));
 }

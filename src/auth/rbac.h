@@ -10,16 +10,34 @@
 namespace keyferry::auth {
 
 enum class Role {
-  kCryptoOfficer,            // Key Vault Crypto Officer: every key operation
-  kCryptoUser,               // Key Vault Crypto User: read and use keys
+  kCryptoOfficer,  // Key Vault Crypto Officer: every key operation
+  kCryptoUser,     // Key Vault Crypto User: read and use keys
   kCryptoServiceEncryptionUser,  // read keys, wrap and unwrap
-  kReader,                   // Key Vault Reader: metadata only
+  kReader,                       // Key Vault Reader: metadata only
 };
 
 enum class Operation {
-  kGet, kList, kListDeleted, kGetDeleted, kCreate, kImport, kUpdate, kDelete,
-  kRecover, kPurge, kBackup, kRestore, kSign, kVerify, kEncrypt, kDecrypt,
-  kWrapKey, kUnwrapKey, kRotate, kGetRotationPolicy, kSetRotationPolicy,
+  kGet,
+  kList,
+  kListDeleted,
+  kGetDeleted,
+  kCreate,
+  kImport,
+  kUpdate,
+  kDelete,
+  kRecover,
+  kPurge,
+  kBackup,
+  kRestore,
+  kSign,
+  kVerify,
+  kEncrypt,
+  kDecrypt,
+  kWrapKey,
+  kUnwrapKey,
+  kRotate,
+  kGetRotationPolicy,
+  kSetRotationPolicy,
   kGetRandom,
 };
 

@@ -23,7 +23,8 @@ TEST(RbacTest, CryptoUserUsesButDoesNotManage) {
 
 TEST(RbacTest, ServiceEncryptionUserWrapsOnly) {
   EXPECT_TRUE(Allows(Role::kCryptoServiceEncryptionUser, Operation::kWrapKey));
-  EXPECT_TRUE(Allows(Role::kCryptoServiceEncryptionUser, Operation::kUnwrapKey));
+  EXPECT_TRUE(
+      Allows(Role::kCryptoServiceEncryptionUser, Operation::kUnwrapKey));
   EXPECT_FALSE(Allows(Role::kCryptoServiceEncryptionUser, Operation::kSign));
   EXPECT_FALSE(Allows(Role::kCryptoServiceEncryptionUser, Operation::kList));
 }
@@ -44,8 +45,10 @@ TEST(RbacTest, ParseRoleSpellings) {
 }
 
 TEST(RbacTest, DataActionsNameAzureActions) {
-  EXPECT_EQ(DataAction(Operation::kSign), "Microsoft.KeyVault/vaults/keys/sign/action");
-  EXPECT_EQ(DataAction(Operation::kPurge), "Microsoft.KeyVault/vaults/deletedKeys/delete");
+  EXPECT_EQ(DataAction(Operation::kSign),
+            "Microsoft.KeyVault/vaults/keys/sign/action");
+  EXPECT_EQ(DataAction(Operation::kPurge),
+            "Microsoft.KeyVault/vaults/deletedKeys/delete");
 }
 
 }  // namespace

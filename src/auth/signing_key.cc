@@ -27,8 +27,8 @@ absl::StatusOr<std::string> KeyId(EVP_PKEY* key) {
 }
 
 absl::StatusOr<SecretBytes> PrivatePem(EVP_PKEY* key) {
-  crypto::OsslEncoderCtxPtr e(OSSL_ENCODER_CTX_new_for_pkey(key, EVP_PKEY_KEYPAIR, "PEM",
-                                                    "PrivateKeyInfo", nullptr));
+  crypto::OsslEncoderCtxPtr e(OSSL_ENCODER_CTX_new_for_pkey(
+      key, EVP_PKEY_KEYPAIR, "PEM", "PrivateKeyInfo", nullptr));
   unsigned char* data = nullptr;
   size_t len = 0;
   if (!e || OSSL_ENCODER_to_data(e.get(), &data, &len) != 1) {
@@ -54,8 +54,9 @@ absl::StatusOr<SigningKey> LoadOrCreateSigningKey(const std::string& path) {
     RETURN_IF_ERROR(WriteFileAtomic(path, pem.data(SecretAccess::Get()), 0600));
   } else {
     if ((st.st_mode & 077) != 0) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "token signing key ", path, " is accessible to group or others; it must be 0600"));
+      return absl::PermissionDeniedError(
+          absl::StrCat("token signing key ", path,
+                       " is accessible to group or others; it must be 0600"));
     }
     ASSIGN_OR_RETURN(SecretBytes pem, ReadSecretFile(path, 16384));
     auto key = crypto::ParsePrivateKey(pem);

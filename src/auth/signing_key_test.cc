@@ -35,7 +35,8 @@ TEST(SigningKeyTest, FailureModeAndContent) {
   chmod(path.c_str(), 0640);
   EXPECT_THAT(LoadOrCreateSigningKey(path), StatusHasMessage("must be 0600"));
   ASSERT_OK(WriteFileAtomic(dir + "/junk.pem", AsBytes("junk"), 0600));
-  EXPECT_THAT(LoadOrCreateSigningKey(dir + "/junk.pem"), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(LoadOrCreateSigningKey(dir + "/junk.pem"),
+              StatusIs(absl::StatusCode::kDataLoss));
 }
 
 }  // namespace

@@ -27,8 +27,8 @@ TEST(Base64Test, Rfc4648Vectors) {
   const char* in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
   const char* std_out[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
                            "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
-  const char* url_out[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE",
-                           "Zm9vYmFy"};
+  const char* url_out[] = {"",       "Zg",      "Zm8",     "Zm9v",
+                           "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
   for (int i = 0; i < 7; ++i) {
     EXPECT_EQ(Base64Encode(AsBytes(in[i])), std_out[i]);
     EXPECT_EQ(Base64UrlEncode(AsBytes(in[i])), url_out[i]);

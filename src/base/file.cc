@@ -92,8 +92,8 @@ absl::StatusOr<SecretBytes> ReadSecretFile(const std::string& path,
 absl::Status WriteFileAtomic(const std::string& path,
                              std::span<const uint8_t> data, unsigned mode) {
   std::random_device rd;
-  std::string tmp = path + ".tmp." + std::to_string(getpid()) + "." +
-                    std::to_string(rd());
+  std::string tmp =
+      path + ".tmp." + std::to_string(getpid()) + "." + std::to_string(rd());
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return ErrnoStatus("cannot create", tmp, errno);
   auto fail = [&](const std::string& what) {

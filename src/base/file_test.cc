@@ -51,8 +51,10 @@ TEST(FileTest, ReadSecretFile) {
   ASSERT_OK(WriteFileAtomic(dir + "/pin", AsBytes("1234\n"), 0600));
   ASSERT_OK_AND_ASSIGN(SecretBytes pin, ReadSecretFile(dir + "/pin"));
   EXPECT_TRUE(pin.ConstantTimeEquals(SecretBytes(AsBytes("1234\n"))));
-  EXPECT_THAT(ReadSecretFile(dir + "/pin", 3), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(ReadSecretFile(dir + "/none"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(ReadSecretFile(dir + "/pin", 3),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ReadSecretFile(dir + "/none"),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST(FileTest, FailureNotFound) {

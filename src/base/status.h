@@ -14,10 +14,10 @@
 
 // RETURN_IF_ERROR(expr) returns the status of `expr` from the enclosing
 // function when it is not OK. `expr` may be an absl::Status or StatusOr.
-#define RETURN_IF_ERROR(expr)                                   \
-  do {                                                          \
-    auto kf_status_ = ::keyferry::internal::AsStatus((expr));   \
-    if (!kf_status_.ok()) return kf_status_;                    \
+#define RETURN_IF_ERROR(expr)                                 \
+  do {                                                        \
+    auto kf_status_ = ::keyferry::internal::AsStatus((expr)); \
+    if (!kf_status_.ok()) return kf_status_;                  \
   } while (0)
 
 // ASSIGN_OR_RETURN(lhs, expr) evaluates the StatusOr `expr`; on error it

@@ -7,16 +7,18 @@
 
 #include "base/status.h"
 
-#define EXPECT_OK(expr) EXPECT_TRUE(::keyferry::internal::AsStatus((expr)).ok()) \
-    << ::keyferry::internal::AsStatus((expr))
-#define ASSERT_OK(expr)                                          \
-  do {                                                           \
-    auto kf_st_ = ::keyferry::internal::AsStatus((expr));        \
-    ASSERT_TRUE(kf_st_.ok()) << kf_st_;                          \
+#define EXPECT_OK(expr)                                    \
+  EXPECT_TRUE(::keyferry::internal::AsStatus((expr)).ok()) \
+      << ::keyferry::internal::AsStatus((expr))
+#define ASSERT_OK(expr)                                   \
+  do {                                                    \
+    auto kf_st_ = ::keyferry::internal::AsStatus((expr)); \
+    ASSERT_TRUE(kf_st_.ok()) << kf_st_;                   \
   } while (0)
 
-#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
-  KF_ASSERT_OK_AND_ASSIGN_IMPL_(KF_CONCAT_(kf_test_statusor_, __LINE__), lhs, expr)
+#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                       \
+  KF_ASSERT_OK_AND_ASSIGN_IMPL_(KF_CONCAT_(kf_test_statusor_, __LINE__), lhs, \
+                                expr)
 #define KF_ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                                  \
   ASSERT_TRUE(tmp.ok()) << tmp.status();              \

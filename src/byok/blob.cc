@@ -96,7 +96,8 @@ absl::StatusOr<KeyId> ParseKeyId(std::string_view kid) {
   std::string_view path = rest.substr(slash);
   constexpr std::string_view kKeys = "/keys/";
   if (!absl::StartsWithIgnoreCase(Sv(path), Sv(kKeys))) {
-    return absl::InvalidArgumentError("kid path must be /keys/<name>/<version>");
+    return absl::InvalidArgumentError(
+        "kid path must be /keys/<name>/<version>");
   }
   path.remove_prefix(kKeys.size());
   size_t mid = path.find('/');
@@ -171,9 +172,9 @@ std::string SerializeBlob(const Blob& blob) {
   return absl::StrCat(
       "{\"schema_version\":", quote(blob.schema_version),
       ",\"header\":{\"kid\":", quote(blob.kid), ",\"alg\":", quote(blob.alg),
-      ",\"enc\":", quote(blob.enc), "},\"ciphertext\":",
-      quote(Base64UrlEncode(blob.ciphertext)), ",\"generator\":",
-      quote(blob.generator), "}\n");
+      ",\"enc\":", quote(blob.enc),
+      "},\"ciphertext\":", quote(Base64UrlEncode(blob.ciphertext)),
+      ",\"generator\":", quote(blob.generator), "}\n");
 }
 
 }  // namespace keyferry::byok

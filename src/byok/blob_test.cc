@@ -1,7 +1,7 @@
 #include "byok/blob.h"
 
-#include "base/encoding.h"
 #include "absl/strings/str_cat.h"
+#include "base/encoding.h"
 #include "base/strings.h"
 #include "base/testing.h"
 
@@ -45,9 +45,8 @@ TEST(KeyIdTest, FailureNotHttps) {
 }
 
 TEST(KeyIdTest, FailureBadName) {
-  EXPECT_THAT(
-      ParseKeyId("https://v/keys/a_b/0123456789abcdef0123456789abcdef"),
-      StatusHasMessage("key name"));
+  EXPECT_THAT(ParseKeyId("https://v/keys/a_b/0123456789abcdef0123456789abcdef"),
+              StatusHasMessage("key name"));
 }
 
 TEST(BlobTest, RoundTripUnpadded) {

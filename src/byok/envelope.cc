@@ -85,9 +85,9 @@ absl::StatusOr<std::vector<uint8_t>> Seal(EVP_PKEY* kek_public,
   ASSIGN_OR_RETURN(size_t n, KekModulusBytes(kek_public));
   if (payload.empty()) return absl::InvalidArgumentError("empty payload");
   ASSIGN_OR_RETURN(SecretBytes k, crypto::RandomSecret(kEphemeralKeyBytes));
-  ASSIGN_OR_RETURN(std::vector<uint8_t> c1,
-                   crypto::RsaOaepEncrypt(kek_public, hash,
-                                          k.data(SecretAccess::Get())));
+  ASSIGN_OR_RETURN(
+      std::vector<uint8_t> c1,
+      crypto::RsaOaepEncrypt(kek_public, hash, k.data(SecretAccess::Get())));
   ASSIGN_OR_RETURN(std::vector<uint8_t> c2, crypto::KwpWrap(k, payload));
   if (c1.size() != n) {
     return absl::InternalError("RSA-OAEP output length differs from modulus");
@@ -137,8 +137,7 @@ absl::StatusOr<RecoveredKey> DecodePayload(const SecretBytes& payload,
   auto pkey = crypto::ParsePkcs8Der(payload, /*allow_trailing_zeros=*/true);
   if (!pkey.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "payload is not a PKCS#8 private key (", pkey.status().message(),
-        ")"));
+        "payload is not a PKCS#8 private key (", pkey.status().message(), ")"));
   }
   ASSIGN_OR_RETURN(crypto::KeyDescription desc, crypto::Describe(pkey->get()));
   out.type = desc.type;

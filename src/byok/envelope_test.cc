@@ -65,7 +65,8 @@ TEST(AnalyzeTest, FailureFitsNothing) {
 }
 
 TEST_F(EnvelopeTest, SealOpenAes) {
-  SecretBytes key = Hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+  SecretBytes key =
+      Hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
   ASSERT_OK_AND_ASSIGN(auto ct, Seal(kek2048_, key));
   EXPECT_EQ(ct.size(), 296u);  // byok-formats.md §1.6
   ASSERT_OK_AND_ASSIGN(SecretBytes back, Open(kek2048_, ct));
@@ -127,7 +128,8 @@ TEST_F(EnvelopeTest, FailureTruncated) {
   std::vector<uint8_t> shorter(ct.begin(), ct.end() - 8);  // still 8-aligned
   EXPECT_THAT(Open(kek2048_, shorter), StatusHasMessage("AES-KWP part"));
   std::vector<uint8_t> unaligned(ct.begin(), ct.end() - 1);
-  EXPECT_THAT(Open(kek2048_, unaligned), StatusHasMessage("not a multiple of 8"));
+  EXPECT_THAT(Open(kek2048_, unaligned),
+              StatusHasMessage("not a multiple of 8"));
   std::vector<uint8_t> oaep_only(ct.begin(), ct.begin() + 256 + 8);
   EXPECT_THAT(Open(kek2048_, oaep_only), StatusHasMessage("too short"));
 }

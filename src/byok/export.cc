@@ -16,16 +16,22 @@ namespace {
 
 std::string MechName(uint64_t mech) {
   switch (mech) {
-    case kCkmAesKeyWrapPad: return "CKM_AES_KEY_WRAP_PAD (0x210A)";
-    case kCkmAesKeyWrapKwp: return "CKM_AES_KEY_WRAP_KWP (0x210B)";
-    case kCkmRsaAesKeyWrap: return "CKM_RSA_AES_KEY_WRAP (0x1054)";
-    default: return absl::StrCat("mechanism 0x", absl::Hex(mech));
+    case kCkmAesKeyWrapPad:
+      return "CKM_AES_KEY_WRAP_PAD (0x210A)";
+    case kCkmAesKeyWrapKwp:
+      return "CKM_AES_KEY_WRAP_KWP (0x210B)";
+    case kCkmRsaAesKeyWrap:
+      return "CKM_RSA_AES_KEY_WRAP (0x1054)";
+    default:
+      return absl::StrCat("mechanism 0x", absl::Hex(mech));
   }
 }
 
 // ProbeKey is a software RSA-2048 key whose public half is lent to the
 // token, so the token's OAEP output can be checked in software.
-absl::StatusOr<crypto::EvpPkeyPtr> ProbeKey() { return crypto::GenerateRsa(2048); }
+absl::StatusOr<crypto::EvpPkeyPtr> ProbeKey() {
+  return crypto::GenerateRsa(2048);
+}
 
 absl::StatusOr<ObjectRef> LendPublic(Token& token, EVP_PKEY* key) {
   ASSIGN_OR_RETURN(crypto::RsaPublicParts parts, crypto::GetRsaPublic(key));
@@ -42,7 +48,8 @@ absl::Status ProbeOaep(Token& token, EVP_PKEY* probe_key) {
   ScopedObject secret(token, secret_ref);
   ASSIGN_OR_RETURN(std::vector<uint8_t> wrapped,
                    token.WrapOaep(pub.get(), secret.get()));
-  auto back = crypto::RsaOaepDecrypt(probe_key, crypto::OaepHash::kSha1, wrapped);
+  auto back =
+      crypto::RsaOaepDecrypt(probe_key, crypto::OaepHash::kSha1, wrapped);
   if (!back.ok() || !back->ConstantTimeEquals(known)) {
     return absl::FailedPreconditionError(
         "RSA-OAEP wrap does not decrypt with SHA-1/MGF1-SHA-1 in software");
@@ -146,7 +153,8 @@ absl::StatusOr<ExportResult> ExportFromToken(Token& token, ObjectRef target,
   ASSIGN_OR_RETURN(crypto::RsaPublicParts kek_parts,
                    crypto::GetRsaPublic(kek_public));
 
-  bool native = options.route != Route::kTwoStep && probes.native_ok.value_or(false);
+  bool native =
+      options.route != Route::kTwoStep && probes.native_ok.value_or(false);
   if (options.route == Route::kNative && !native) {
     return absl::FailedPreconditionError(absl::StrCat(
         "native CKM_RSA_AES_KEY_WRAP requested but ",
@@ -162,9 +170,8 @@ absl::StatusOr<ExportResult> ExportFromToken(Token& token, ObjectRef target,
     result.route = "native CKM_RSA_AES_KEY_WRAP";
   } else {
     if (!probes.oaep_ok) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the token cannot do the RSA-OAEP-SHA1 step: ",
-                       probes.oaep_detail));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the token cannot do the RSA-OAEP-SHA1 step: ", probes.oaep_detail));
     }
     if (!probes.kwp_listed || !probes.kwp.unwrap_ok ||
         (!probes.kwp.wrap_ok && !probes.kwp.padding_defect)) {
@@ -176,17 +183,20 @@ absl::StatusOr<ExportResult> ExportFromToken(Token& token, ObjectRef target,
     if (probes.kwp.padding_defect) {
       const char* defect =
           "this token's RFC 5649 wrap zero-pads the key before wrapping "
-          "(SoftHSM 2.6.1 defect, detected by the known-answer probe) and would "
+          "(SoftHSM 2.6.1 defect, detected by the known-answer probe) and "
+          "would "
           "write a wrong blob for ";
       if (info.type == crypto::KeyType::kRsa) {
         return absl::FailedPreconditionError(absl::StrCat(
-            defect, "RSA keys, whose PKCS#8 length is not known to be a multiple "
-            "of 8; use a token without the defect (e.g. SoftHSM 2.7.0 or later)"));
+            defect,
+            "RSA keys, whose PKCS#8 length is not known to be a multiple "
+            "of 8; use a token without the defect (e.g. SoftHSM 2.7.0 or "
+            "later)"));
       }
       if (info.type == crypto::KeyType::kEc) {
-        ASSIGN_OR_RETURN(std::optional<size_t> len,
-                         EcEncodingLength(token, options.kwp_mechanism,
-                                          *info.curve));
+        ASSIGN_OR_RETURN(
+            std::optional<size_t> len,
+            EcEncodingLength(token, options.kwp_mechanism, *info.curve));
         if (!len.has_value() || *len % 8 != 0) {
           return absl::FailedPreconditionError(absl::StrCat(
               defect, "EC ", Sv(crypto::CurveJwkName(*info.curve)), " keys (",
@@ -198,9 +208,11 @@ absl::StatusOr<ExportResult> ExportFromToken(Token& token, ObjectRef target,
     ASSIGN_OR_RETURN(ObjectRef kek_ref,
                      token.ImportRsaPublic(kek_parts.n, kek_parts.e));
     ScopedObject kek(token, kek_ref);
-    ASSIGN_OR_RETURN(ObjectRef k_ref, token.GenerateEphemeralAes(kEphemeralKeyBytes));
+    ASSIGN_OR_RETURN(ObjectRef k_ref,
+                     token.GenerateEphemeralAes(kEphemeralKeyBytes));
     ScopedObject k(token, k_ref);
-    ASSIGN_OR_RETURN(std::vector<uint8_t> c1, token.WrapOaep(kek.get(), k.get()));
+    ASSIGN_OR_RETURN(std::vector<uint8_t> c1,
+                     token.WrapOaep(kek.get(), k.get()));
     ASSIGN_OR_RETURN(std::vector<uint8_t> c2,
                      token.WrapKwp(options.kwp_mechanism, k.get(), target));
     if (c1.size() != n) {
@@ -209,8 +221,9 @@ absl::StatusOr<ExportResult> ExportFromToken(Token& token, ObjectRef target,
     }
     c1.insert(c1.end(), c2.begin(), c2.end());
     result.ciphertext = std::move(c1);
-    result.route = absl::StrCat("two-step: RSA-OAEP-SHA1 + ",
-                                MechName(options.kwp_mechanism), " in the token");
+    result.route =
+        absl::StrCat("two-step: RSA-OAEP-SHA1 + ",
+                     MechName(options.kwp_mechanism), " in the token");
   }
   RETURN_IF_ERROR(CheckCiphertextLength(result.ciphertext.size(), n));
   return result;

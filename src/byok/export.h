@@ -38,7 +38,7 @@ absl::StatusOr<ProbeReport> RunProbes(Token& token, uint64_t kwp_mechanism);
 
 struct ExportResult {
   std::vector<uint8_t> ciphertext;  // C1 || C2
-  std::string route;                // "native CKM_RSA_AES_KEY_WRAP" or "two-step …"
+  std::string route;  // "native CKM_RSA_AES_KEY_WRAP" or "two-step …"
 };
 
 // ExportFromToken wraps `target` for `kek_public` (RSA 2048/3072/4096).

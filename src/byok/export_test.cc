@@ -63,8 +63,8 @@ class FakeToken : public Token {
   bool HasWrapMechanism(uint64_t mech) override {
     return mech != kCkmRsaAesKeyWrap || offer_native;
   }
-  absl::StatusOr<ObjectRef> ImportRsaPublic(std::span<const uint8_t> n,
-                                            std::span<const uint8_t> e) override {
+  absl::StatusOr<ObjectRef> ImportRsaPublic(
+      std::span<const uint8_t> n, std::span<const uint8_t> e) override {
     auto k = crypto::RsaPublicFromParts(n, e);
     if (!k.ok()) return k.status();
     return Add({Obj::kPublic, std::move(*k), SecretBytes(), false});
@@ -72,16 +72,18 @@ class FakeToken : public Token {
   absl::StatusOr<ObjectRef> GenerateEphemeralAes(size_t bytes) override {
     return AddSecret(*crypto::RandomSecret(bytes));
   }
-  absl::StatusOr<ObjectRef> CreateTestSecret(const SecretBytes& v, bool) override {
+  absl::StatusOr<ObjectRef> CreateTestSecret(const SecretBytes& v,
+                                             bool) override {
     return AddSecret(v);
   }
   absl::StatusOr<ObjectRef> GenerateTestEc(crypto::Curve c) override {
     return AddPrivate(*crypto::GenerateEc(c));
   }
-  absl::StatusOr<std::vector<uint8_t>> WrapOaep(ObjectRef w, ObjectRef t) override {
-    return crypto::RsaOaepEncrypt(objects_.at(w).pkey.get(),
-                                  crypto::OaepHash::kSha1,
-                                  objects_.at(t).value.data(SecretAccess::Get()));
+  absl::StatusOr<std::vector<uint8_t>> WrapOaep(ObjectRef w,
+                                                ObjectRef t) override {
+    return crypto::RsaOaepEncrypt(
+        objects_.at(w).pkey.get(), crypto::OaepHash::kSha1,
+        objects_.at(t).value.data(SecretAccess::Get()));
   }
   absl::StatusOr<std::vector<uint8_t>> WrapKwp(uint64_t, ObjectRef w,
                                                ObjectRef t) override {
@@ -90,7 +92,8 @@ class FakeToken : public Token {
     if (kwp_padding_defect) p.Resize((p.size() + 7) / 8 * 8);
     return crypto::KwpWrap(objects_.at(w).value, p);
   }
-  absl::StatusOr<std::vector<uint8_t>> WrapRsaAes(ObjectRef kek, ObjectRef t) override {
+  absl::StatusOr<std::vector<uint8_t>> WrapRsaAes(ObjectRef kek,
+                                                  ObjectRef t) override {
     auto ct = Seal(objects_.at(kek).pkey.get(), Payload(t),
                    native_uses_sha256 ? crypto::OaepHash::kSha256
                                       : crypto::OaepHash::kSha1);

@@ -32,7 +32,8 @@ absl::StatusOr<hsm::ObjectHandle> SessionSecret(hsm::Session& s,
                                                 bool aes_wrapping_key) {
   hsm::Template t = {
       Attr::Ulong(CKA_CLASS, CKO_SECRET_KEY),
-      Attr::Ulong(CKA_KEY_TYPE, aes_wrapping_key ? CKK_AES : CKK_GENERIC_SECRET),
+      Attr::Ulong(CKA_KEY_TYPE,
+                  aes_wrapping_key ? CKK_AES : CKK_GENERIC_SECRET),
       Attr::Bool(CKA_TOKEN, false),
       Attr::Bool(CKA_SENSITIVE, false),
       Attr::Bool(CKA_EXTRACTABLE, true),
@@ -64,8 +65,8 @@ bool HsmToken::HasWrapMechanism(uint64_t mech) {
   return m.ok() && m->wrap;
 }
 
-absl::StatusOr<ObjectRef> HsmToken::ImportRsaPublic(std::span<const uint8_t> n,
-                                                    std::span<const uint8_t> e) {
+absl::StatusOr<ObjectRef> HsmToken::ImportRsaPublic(
+    std::span<const uint8_t> n, std::span<const uint8_t> e) {
   return hsm::ImportRsaPublicKey(s_, n, e, /*token=*/false, "");
 }
 
@@ -95,17 +96,17 @@ absl::StatusOr<ObjectRef> HsmToken::CreateTestSecret(const SecretBytes& value,
 
 absl::StatusOr<ObjectRef> HsmToken::GenerateTestEc(crypto::Curve curve) {
   auto oid = hsm::CurveOidDer(curve);
-  hsm::Template pub = {Attr::Ulong(CKA_CLASS, CKO_PUBLIC_KEY),
-                       Attr::Ulong(CKA_KEY_TYPE, CKK_EC),
-                       Attr::Bool(CKA_TOKEN, false),
-                       Attr::Bytes(CKA_EC_PARAMS, oid)};
+  hsm::Template pub = {
+      Attr::Ulong(CKA_CLASS, CKO_PUBLIC_KEY), Attr::Ulong(CKA_KEY_TYPE, CKK_EC),
+      Attr::Bool(CKA_TOKEN, false), Attr::Bytes(CKA_EC_PARAMS, oid)};
   hsm::Template priv = {Attr::Ulong(CKA_CLASS, CKO_PRIVATE_KEY),
                         Attr::Ulong(CKA_KEY_TYPE, CKK_EC),
                         Attr::Bool(CKA_TOKEN, false),
                         Attr::Bool(CKA_SENSITIVE, false),
                         Attr::Bool(CKA_EXTRACTABLE, true),
                         Attr::Bool(CKA_SIGN, false)};
-  ASSIGN_OR_RETURN(auto pair, s_.GenerateKeyPair({CKM_EC_KEY_PAIR_GEN}, pub, priv));
+  ASSIGN_OR_RETURN(auto pair,
+                   s_.GenerateKeyPair({CKM_EC_KEY_PAIR_GEN}, pub, priv));
   (void)s_.Destroy(pair.first);
   return pair.second;
 }
@@ -141,7 +142,8 @@ absl::StatusOr<Token::KwpProbe> HsmToken::ProbeKwp(uint64_t mech) {
   ScopedObject kek_obj(*this, *kek_ref);
   bool wrap_ok = true, unwrap_ok = true;
   std::string detail;
-  for (auto [key_hex, wrap_hex] : {std::pair{kKey20, kWrap20}, std::pair{kKey7, kWrap7}}) {
+  for (auto [key_hex, wrap_hex] :
+       {std::pair{kKey20, kWrap20}, std::pair{kKey7, kWrap7}}) {
     ASSIGN_OR_RETURN(SecretBytes key, HexDecodeSecret(key_hex));
     ASSIGN_OR_RETURN(std::vector<uint8_t> want, HexDecode(wrap_hex));
     ASSIGN_OR_RETURN(ObjectRef key_ref, SessionSecret(s_, key, false));
@@ -149,13 +151,14 @@ absl::StatusOr<Token::KwpProbe> HsmToken::ProbeKwp(uint64_t mech) {
     auto got = s_.WrapKey({mech}, kek_obj.get(), key_obj.get());
     if (!got.ok()) {
       wrap_ok = false;
-      absl::StrAppend(&detail, "wrap of ", key.size(), "-byte vector: ",
-                      got.status().message(), "; ");
+      absl::StrAppend(&detail, "wrap of ", key.size(),
+                      "-byte vector: ", got.status().message(), "; ");
     } else if (*got != want) {
       wrap_ok = false;
       if (key.size() == 7 && HexEncode(*got) == kSoftHsmDefect7) {
         r.padding_defect = true;
-        absl::StrAppend(&detail, "wrap zero-pads before RFC 5649 (SoftHSM 2.6.1 defect); ");
+        absl::StrAppend(
+            &detail, "wrap zero-pads before RFC 5649 (SoftHSM 2.6.1 defect); ");
       } else {
         absl::StrAppend(&detail, "wrap of ", key.size(),
                         "-byte vector differs from RFC 5649; ");
@@ -169,8 +172,8 @@ absl::StatusOr<Token::KwpProbe> HsmToken::ProbeKwp(uint64_t mech) {
     auto unwrapped = s_.UnwrapKey({mech}, kek_obj.get(), want, t);
     if (!unwrapped.ok()) {
       unwrap_ok = false;
-      absl::StrAppend(&detail, "unwrap of ", key.size(), "-byte vector: ",
-                      unwrapped.status().message(), "; ");
+      absl::StrAppend(&detail, "unwrap of ", key.size(),
+                      "-byte vector: ", unwrapped.status().message(), "; ");
       continue;
     }
     ScopedObject out_obj(*this, *unwrapped);
@@ -183,8 +186,9 @@ absl::StatusOr<Token::KwpProbe> HsmToken::ProbeKwp(uint64_t mech) {
   }
   r.wrap_ok = wrap_ok;
   r.unwrap_ok = unwrap_ok;
-  r.detail = detail.empty() ? "RFC 5649 section 6 vectors wrap and unwrap correctly"
-                            : detail.substr(0, detail.size() - 2);
+  r.detail = detail.empty()
+                 ? "RFC 5649 section 6 vectors wrap and unwrap correctly"
+                 : detail.substr(0, detail.size() - 2);
   if (r.padding_defect && !unwrap_ok) r.padding_defect = false;
   return r;
 }

@@ -18,15 +18,16 @@ class HsmToken : public Token {
 
   absl::StatusOr<TargetInfo> Describe(ObjectRef target) override;
   bool HasWrapMechanism(uint64_t mech) override;
-  absl::StatusOr<ObjectRef> ImportRsaPublic(std::span<const uint8_t> n,
-                                            std::span<const uint8_t> e) override;
+  absl::StatusOr<ObjectRef> ImportRsaPublic(
+      std::span<const uint8_t> n, std::span<const uint8_t> e) override;
   absl::StatusOr<ObjectRef> GenerateEphemeralAes(size_t bytes) override;
   absl::StatusOr<ObjectRef> CreateTestSecret(const SecretBytes& value,
                                              bool aes_wrapping_key) override;
   absl::StatusOr<ObjectRef> GenerateTestEc(crypto::Curve curve) override;
   absl::StatusOr<std::vector<uint8_t>> WrapOaep(ObjectRef wrapping,
                                                 ObjectRef target) override;
-  absl::StatusOr<std::vector<uint8_t>> WrapKwp(uint64_t mech, ObjectRef wrapping,
+  absl::StatusOr<std::vector<uint8_t>> WrapKwp(uint64_t mech,
+                                               ObjectRef wrapping,
                                                ObjectRef target) override;
   absl::StatusOr<std::vector<uint8_t>> WrapRsaAes(ObjectRef kek,
                                                   ObjectRef target) override;

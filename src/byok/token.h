@@ -72,9 +72,9 @@ class Token {
   // ProbeKwp runs the RFC 5649 §6 known-answer tests with `mech` on
   // throwaway session objects.
   struct KwpProbe {
-    bool wrap_ok = false;        // both vectors wrap to the RFC values
-    bool unwrap_ok = false;      // both vectors unwrap to the RFC values
-    bool padding_defect = false; // 7-byte case gives SoftHSM 2.6.1's value
+    bool wrap_ok = false;         // both vectors wrap to the RFC values
+    bool unwrap_ok = false;       // both vectors unwrap to the RFC values
+    bool padding_defect = false;  // 7-byte case gives SoftHSM 2.6.1's value
     std::string detail;
   };
   virtual absl::StatusOr<KwpProbe> ProbeKwp(uint64_t mech) = 0;

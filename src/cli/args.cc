@@ -74,7 +74,8 @@ std::vector<std::string> Args::GetAll(std::string_view name) const {
 absl::StatusOr<std::string> Args::Require(std::string_view name) const {
   auto v = Get(name);
   if (!v.has_value()) {
-    return absl::InvalidArgumentError(absl::StrCat("missing --", std::string(name)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("missing --", std::string(name)));
   }
   return *v;
 }

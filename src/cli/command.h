@@ -21,10 +21,11 @@ struct Command {
 };
 
 // Command groups, one file each.
-std::vector<Command> TokenCommands();   // token.cc
-std::vector<Command> KeyCommands();     // key.cc: key create/list/flags, kek import
-std::vector<Command> ExportCommands();  // export.cc
-std::vector<Command> InspectCommands(); // inspect.cc: inspect, verify
+std::vector<Command> TokenCommands();  // token.cc
+std::vector<Command>
+KeyCommands();  // key.cc: key create/list/flags, kek import
+std::vector<Command> ExportCommands();   // export.cc
+std::vector<Command> InspectCommands();  // inspect.cc: inspect, verify
 
 // HsmOptions are the options every HSM-touching command accepts.
 std::vector<OptionSpec> HsmOptions();

@@ -1,5 +1,7 @@
 // keyferry export: the .byok blob (or another cloud's format) of a key in
 // the HSM, or of a plaintext key file for migration and tests.
+#include "byok/export.h"
+
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -10,7 +12,6 @@
 #include "base/status.h"
 #include "byok/blob.h"
 #include "byok/envelope.h"
-#include "byok/export.h"
 #include "byok/hsm_token.h"
 #include "cli/command.h"
 #include "cli/files.h"
@@ -47,13 +48,15 @@ absl::StatusOr<crypto::EvpPkeyPtr> ReadKek(const std::string& kek,
     auto h = hsm::FindPublicKey(*session, kek);
     if (!h.ok()) {
       return absl::NotFoundError(absl::StrCat(
-          "--kek '", kek, "' is neither a file nor a KEK imported with 'keyferry kek import'"));
+          "--kek '", kek,
+          "' is neither a file nor a KEK imported with 'keyferry kek import'"));
     }
     ASSIGN_OR_RETURN(auto n, session->GetAttribute(*h, CKA_MODULUS));
     ASSIGN_OR_RETURN(auto e, session->GetAttribute(*h, CKA_PUBLIC_EXPONENT));
     ASSIGN_OR_RETURN(key, crypto::RsaPublicFromParts(n, e));
   } else {
-    return absl::NotFoundError(absl::StrCat("--kek file '", kek, "' does not exist"));
+    return absl::NotFoundError(
+        absl::StrCat("--kek file '", kek, "' does not exist"));
   }
   RETURN_IF_ERROR(byok::KekModulusBytes(key.get()).status());
   return key;
@@ -81,8 +84,9 @@ absl::StatusOr<std::vector<uint8_t>> SealFromFile(const std::string& path,
     *what = absl::StrCat("AES-", raw.size() * 8);
   } else {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": not a private key (PEM/DER PKCS#8, PKCS#1, SEC1) nor a raw "
-              "16/24/32-byte AES key"));
+        path,
+        ": not a private key (PEM/DER PKCS#8, PKCS#1, SEC1) nor a raw "
+        "16/24/32-byte AES key"));
   }
   return byok::Seal(kek, payload);
 }
@@ -101,7 +105,8 @@ std::string Generator(const Hsm* h, bool from_file) {
 absl::Status RunExport(const Args& args) {
   ASSIGN_OR_RETURN(std::string out_path, args.Require("out"));
   ASSIGN_OR_RETURN(std::string kek_arg, args.Require("kek"));
-  ASSIGN_OR_RETURN(Format format, ParseFormat(args.Get("format").value_or("azure")));
+  ASSIGN_OR_RETURN(Format format,
+                   ParseFormat(args.Get("format").value_or("azure")));
   std::optional<std::string> kid = args.Get("kid");
   if (format == Format::kAzure) {
     if (!kid) {
@@ -117,10 +122,15 @@ absl::Status RunExport(const Args& args) {
   }
   byok::ExportOptions options;
   if (auto r = args.Get("route")) {
-    if (*r == "auto") options.route = byok::Route::kAuto;
-    else if (*r == "native") options.route = byok::Route::kNative;
-    else if (*r == "two-step") options.route = byok::Route::kTwoStep;
-    else return absl::InvalidArgumentError("--route must be auto, native or two-step");
+    if (*r == "auto")
+      options.route = byok::Route::kAuto;
+    else if (*r == "native")
+      options.route = byok::Route::kNative;
+    else if (*r == "two-step")
+      options.route = byok::Route::kTwoStep;
+    else
+      return absl::InvalidArgumentError(
+          "--route must be auto, native or two-step");
   }
   if (auto m = args.Get("kwp-mechanism")) {
     ASSIGN_OR_RETURN(options.kwp_mechanism, ParseMechanismNumber(*m));
@@ -136,17 +146,19 @@ absl::Status RunExport(const Args& args) {
       return absl::InvalidArgumentError("give --key or --from-file, not both");
     }
     ASSIGN_OR_RETURN(kek, ReadKek(kek_arg, nullptr));
-    ASSIGN_OR_RETURN(ciphertext, SealFromFile(*args.Get("from-file"), kek.get(), &what));
+    ASSIGN_OR_RETURN(ciphertext,
+                     SealFromFile(*args.Get("from-file"), kek.get(), &what));
     route = "software (OpenSSL)";
   } else {
     ASSIGN_OR_RETURN(h, OpenHsm(args));
     ASSIGN_OR_RETURN(kek, ReadKek(kek_arg, h->session.get()));
     ASSIGN_OR_RETURN(hsm::ObjectHandle target, SelectKey(*h, args));
     ASSIGN_OR_RETURN(hsm::KeyEntry e, hsm::DescribeKey(*h->session, target));
-    what = e.kind == hsm::KeyKind::kRsa ? absl::StrCat("RSA-", e.bits)
-           : e.kind == hsm::KeyKind::kEc
-               ? absl::StrCat("EC ", std::string(crypto::CurveJwkName(*e.curve)))
-               : absl::StrCat("AES-", e.bits);
+    what =
+        e.kind == hsm::KeyKind::kRsa ? absl::StrCat("RSA-", e.bits)
+        : e.kind == hsm::KeyKind::kEc
+            ? absl::StrCat("EC ", std::string(crypto::CurveJwkName(*e.curve)))
+            : absl::StrCat("AES-", e.bits);
     byok::HsmToken token(*h->session, Generator(&*h, false));
     ASSIGN_OR_RETURN(byok::ExportResult r,
                      byok::ExportFromToken(token, target, kek.get(), options));
@@ -173,12 +185,13 @@ absl::Status RunExport(const Args& args) {
   }
   RETURN_IF_ERROR(WriteFileAtomic(out_path, file, 0644));
   if (from_file) {
-    std::fprintf(stderr,
-                 "keyferry export: note: the key came from a file, so it was not "
-                 "HSM-protected; it was wrapped in software\n");
+    std::fprintf(
+        stderr,
+        "keyferry export: note: the key came from a file, so it was not "
+        "HSM-protected; it was wrapped in software\n");
   }
-  std::printf("wrote %s: %s key, %zu-byte ciphertext, route %s\n", out_path.c_str(),
-              what.c_str(), ciphertext.size(), route.c_str());
+  std::printf("wrote %s: %s key, %zu-byte ciphertext, route %s\n",
+              out_path.c_str(), what.c_str(), ciphertext.size(), route.c_str());
   return absl::OkStatus();
 }
 
@@ -186,18 +199,23 @@ absl::Status RunExport(const Args& args) {
 
 std::vector<Command> ExportCommands() {
   auto opts = HsmOptions();
-  opts.push_back({"key", false, "target key label or PKCS#11 URI (object=, id=)"});
-  opts.push_back({"kek", false, "KEK: PEM/DER/JWK file, or label of an imported KEK"});
+  opts.push_back(
+      {"key", false, "target key label or PKCS#11 URI (object=, id=)"});
+  opts.push_back(
+      {"kek", false, "KEK: PEM/DER/JWK file, or label of an imported KEK"});
   opts.push_back({"kid", false, "KEK key identifier with version (Azure)"});
   opts.push_back({"out", false, "output file"});
   opts.push_back({"force", true, "replace an existing output file"});
-  opts.push_back({"format", false, "azure (default, .byok JSON), aws or gcp (raw bytes)"});
+  opts.push_back(
+      {"format", false, "azure (default, .byok JSON), aws or gcp (raw bytes)"});
   opts.push_back({"route", false, "auto (default), native or two-step"});
-  opts.push_back({"kwp-mechanism", false, "RFC 5649 mechanism number (default 0x210A)"});
+  opts.push_back(
+      {"kwp-mechanism", false, "RFC 5649 mechanism number (default 0x210A)"});
   opts.push_back({"from-file", false,
-                  "plaintext key file (PEM/DER PKCS#8, PKCS#1, SEC1, raw AES) instead of --key"});
-  return {{"export", "wrap a key for a cloud key vault (.byok for Azure)", opts, "",
-           RunExport}};
+                  "plaintext key file (PEM/DER PKCS#8, PKCS#1, SEC1, raw AES) "
+                  "instead of --key"});
+  return {{"export", "wrap a key for a cloud key vault (.byok for Azure)", opts,
+           "", RunExport}};
 }
 
 }  // namespace keyferry::cli

@@ -13,8 +13,8 @@ absl::StatusOr<crypto::EvpPkeyPtr> ReadPublicKeyFile(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, ReadFile(path, 1 << 20));
   auto key = crypto::ParsePublicKey(AsBytes(text));
   if (!key.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a public key (", key.status().message(), ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": not a public key (", key.status().message(), ")"));
   }
   return key;
 }

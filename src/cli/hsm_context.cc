@@ -73,8 +73,8 @@ std::string DataDir() {
 
 absl::StatusOr<HsmTarget> ResolveTarget(const Args& args) {
   HsmTarget t;
-  bool explicit_hsm = args.Has("hsm") || args.Has("module") ||
-                      args.Has("token");
+  bool explicit_hsm =
+      args.Has("hsm") || args.Has("module") || args.Has("token");
   if (auto uri_text = args.Get("hsm")) {
     ASSIGN_OR_RETURN(hsm::Pkcs11Uri uri, hsm::ParsePkcs11Uri(*uri_text));
     if (uri.module_path) t.module_path = *uri.module_path;
@@ -107,9 +107,9 @@ absl::StatusOr<SecretBytes> ReadSecretFromEnvOrPrompt(const std::string& env,
     return SecretBytes(AsBytes(v));
   }
   if (!isatty(STDIN_FILENO)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no ", what, ": set the environment variable ", env,
-        " (or run on a terminal to be prompted)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("no ", what, ": set the environment variable ", env,
+                     " (or run on a terminal to be prompted)"));
   }
   std::fprintf(stderr, "%s: ", what.c_str());
   std::fflush(stderr);
@@ -173,8 +173,8 @@ absl::StatusOr<Hsm> OpenHsm(const Args& args) {
     while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r')) --n;
     pin.Resize(n);
   } else {
-    ASSIGN_OR_RETURN(pin, ReadSecretFromEnvOrPrompt(h.target.pin_env,
-                                                    "user PIN"));
+    ASSIGN_OR_RETURN(pin,
+                     ReadSecretFromEnvOrPrompt(h.target.pin_env, "user PIN"));
   }
   ASSIGN_OR_RETURN(h.session, hsm::Session::Open(*h.module, h.slot, pin));
   return h;

@@ -40,8 +40,7 @@ absl::Status RunInspect(const Args& args) {
   }
   std::string out = absl::StrCat(
       "format:      Azure .byok, schema_version ", blob.schema_version, "\n",
-      "kek:         ", blob.kid, "\n",
-      "  vault:     ", kid.host, "\n",
+      "kek:         ", blob.kid, "\n", "  vault:     ", kid.host, "\n",
       "  key:       ", kid.name, " version ", kid.version, "\n",
       "alg/enc:     ", blob.alg, " / ", blob.enc, "\n",
       "generator:   ", blob.generator.empty() ? "(none)" : blob.generator, "\n",
@@ -70,7 +69,8 @@ absl::Status RunVerify(const Args& args) {
   std::optional<bool> expect_aes;
   if (args.Has("expect-secret-hex")) expect_aes = true;
   if (args.Has("expect-public")) expect_aes = false;
-  ASSIGN_OR_RETURN(SecretBytes payload, byok::Open(kek->get(), blob.ciphertext));
+  ASSIGN_OR_RETURN(SecretBytes payload,
+                   byok::Open(kek->get(), blob.ciphertext));
   ASSIGN_OR_RETURN(byok::RecoveredKey key,
                    byok::DecodePayload(payload, expect_aes));
   std::string what;
@@ -96,8 +96,8 @@ absl::Status RunVerify(const Args& args) {
           " key inside does not match the public key of --expect-public"));
     }
   }
-  std::string out = absl::StrCat("verified: ", what, " key recovered with ",
-                                 blob.kid);
+  std::string out =
+      absl::StrCat("verified: ", what, " key recovered with ", blob.kid);
   if (key.trailing_zeros > 0) {
     absl::StrAppend(&out, "; note: payload carries ", key.trailing_zeros,
                     " trailing zero bytes (SoftHSM 2.6.1 padding defect)");
@@ -115,13 +115,15 @@ std::vector<Command> InspectCommands() {
   return {
       {"inspect",
        "offline structural check of a .byok blob",
-       {{"kek", false, "KEK public key (PEM, DER or JWK) to check lengths against"}},
+       {{"kek", false,
+         "KEK public key (PEM, DER or JWK) to check lengths against"}},
        "FILE.byok",
        RunInspect},
       {"verify",
        "open a .byok blob with a test KEK private key and check the key inside",
        {{"kek-private", false, "KEK private key (PEM or DER), for tests only"},
-        {"expect-public", false, "public key the recovered RSA/EC key must match"},
+        {"expect-public", false,
+         "public key the recovered RSA/EC key must match"},
         {"expect-secret-hex", false, "AES key the recovered key must equal"}},
        "FILE.byok",
        RunVerify},

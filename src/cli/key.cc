@@ -22,10 +22,12 @@ namespace {
 
 std::string Describe(const hsm::KeyEntry& e) {
   switch (e.kind) {
-    case hsm::KeyKind::kRsa: return absl::StrCat("RSA-", e.bits);
+    case hsm::KeyKind::kRsa:
+      return absl::StrCat("RSA-", e.bits);
     case hsm::KeyKind::kEc:
       return absl::StrCat("EC ", Sv(crypto::CurveJwkName(*e.curve)));
-    case hsm::KeyKind::kAes: return absl::StrCat("AES-", e.bits);
+    case hsm::KeyKind::kAes:
+      return absl::StrCat("AES-", e.bits);
   }
   return "?";
 }
@@ -36,15 +38,17 @@ absl::Status RunKeyCreate(const Args& args) {
   if (auto s = args.Get("size")) {
     int v;
     if (!absl::SimpleAtoi(*s, &v)) {
-      return absl::InvalidArgumentError(absl::StrCat("--size '", *s, "' is not a number"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--size '", *s, "' is not a number"));
     }
     size = v;
   }
   std::optional<std::string> curve = args.Get("curve");
-  ASSIGN_OR_RETURN(hsm::KeySpec spec,
-                   hsm::ParseKeySpec(type, size,
-                                     curve ? std::optional<std::string_view>(*curve)
-                                           : std::nullopt));
+  ASSIGN_OR_RETURN(
+      hsm::KeySpec spec,
+      hsm::ParseKeySpec(
+          type, size,
+          curve ? std::optional<std::string_view>(*curve) : std::nullopt));
   ASSIGN_OR_RETURN(spec.label, args.Require("label"));
   for (const auto& f : args.GetAll("flags")) {
     ASSIGN_OR_RETURN(spec.flags, hsm::ParseFlags(f, spec.flags));
@@ -57,7 +61,8 @@ absl::Status RunKeyCreate(const Args& args) {
     progress = std::thread([&done, bits = spec.bits] {
       const char spin[] = "|/-\\";
       for (int i = 0; !done; ++i) {
-        std::fprintf(stderr, "\rgenerating RSA-%d in the HSM %c", bits, spin[i % 4]);
+        std::fprintf(stderr, "\rgenerating RSA-%d in the HSM %c", bits,
+                     spin[i % 4]);
         std::this_thread::sleep_for(std::chrono::milliseconds(150));
       }
       std::fprintf(stderr, "\r%40s\r", "");
@@ -67,8 +72,10 @@ absl::Status RunKeyCreate(const Args& args) {
   done = true;
   if (progress.joinable()) progress.join();
   if (!key.ok()) return key.status();
-  ASSIGN_OR_RETURN(hsm::KeyEntry e, hsm::DescribeKey(*h.session, key->private_or_secret));
-  ASSIGN_OR_RETURN(hsm::KeyFlags flags, hsm::ReadFlags(*h.session, key->private_or_secret));
+  ASSIGN_OR_RETURN(hsm::KeyEntry e,
+                   hsm::DescribeKey(*h.session, key->private_or_secret));
+  ASSIGN_OR_RETURN(hsm::KeyFlags flags,
+                   hsm::ReadFlags(*h.session, key->private_or_secret));
   std::printf("created %s key '%s' id %s\nflags: %s\n", Describe(e).c_str(),
               spec.label.c_str(), HexEncode(key->id).c_str(),
               hsm::FormatFlags(flags).c_str());
@@ -92,7 +99,8 @@ absl::Status RunKeyFlags(const Args& args) {
   ASSIGN_OR_RETURN(hsm::KeyEntry e, hsm::DescribeKey(*h.session, k));
   ASSIGN_OR_RETURN(hsm::KeyFlags f, hsm::ReadFlags(*h.session, k));
   std::printf("%s %s '%s' id %s\n%s\n", e.klass.c_str(), Describe(e).c_str(),
-              e.label.c_str(), HexEncode(e.id).c_str(), hsm::FormatFlags(f).c_str());
+              e.label.c_str(), HexEncode(e.id).c_str(),
+              hsm::FormatFlags(f).c_str());
   return absl::OkStatus();
 }
 
@@ -101,14 +109,16 @@ absl::Status RunKekImport(const Args& args) {
   ASSIGN_OR_RETURN(std::string label, args.Require("label"));
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr kek, ReadKekFile(path));
   int bits = EVP_PKEY_get_bits(kek.get());
-  ASSIGN_OR_RETURN(crypto::RsaPublicParts parts, crypto::GetRsaPublic(kek.get()));
+  ASSIGN_OR_RETURN(crypto::RsaPublicParts parts,
+                   crypto::GetRsaPublic(kek.get()));
   ASSIGN_OR_RETURN(Hsm h, OpenHsm(args));
   if (hsm::FindPublicKey(*h.session, label).ok()) {
     return absl::AlreadyExistsError(
         absl::StrCat("a public key labelled '", label, "' already exists"));
   }
   RETURN_IF_ERROR(hsm::ImportRsaPublicKey(*h.session, parts.n, parts.e,
-                                          /*token=*/true, label).status());
+                                          /*token=*/true, label)
+                      .status());
   std::printf("imported KEK '%s' (RSA-%d) from %s\n", label.c_str(), bits,
               path.c_str());
   return absl::OkStatus();
@@ -120,26 +130,28 @@ std::vector<Command> KeyCommands() {
   auto create = HsmOptions();
   create.push_back({"type", false, "rsa, ec or aes"});
   create.push_back({"size", false, "RSA 2048/3072/4096 or AES 128/192/256"});
-  create.push_back({"curve", false, "EC curve: P-256, P-384, P-521, secp256k1"});
+  create.push_back(
+      {"curve", false, "EC curve: P-256, P-384, P-521, secp256k1"});
   create.push_back({"label", false, "label of the new key"});
-  create.push_back({"flags", false,
-                    "comma-separated flags: sensitive, extractable, modifiable, copyable, "
-                    "destroyable, token, private, encrypt, decrypt, sign, verify, wrap, "
-                    "unwrap, derive, wrapwithtrusted, and their non forms",
-                    true});
+  create.push_back(
+      {"flags", false,
+       "comma-separated flags: sensitive, extractable, modifiable, copyable, "
+       "destroyable, token, private, encrypt, decrypt, sign, verify, wrap, "
+       "unwrap, derive, wrapwithtrusted, and their non forms",
+       true});
   auto select = HsmOptions();
   select.push_back({"key", false, "key label or PKCS#11 URI (object=, id=)"});
   auto kek = HsmOptions();
   kek.push_back({"file", false, "KEK public key: PEM, DER or JWK"});
   kek.push_back({"label", false, "label to store it under"});
   return {
-      {"key create", "generate a key inside the HSM with explicit flags", create, "",
-       RunKeyCreate},
+      {"key create", "generate a key inside the HSM with explicit flags",
+       create, "", RunKeyCreate},
       {"key list", "list the token's keys", HsmOptions(), "", RunKeyList},
-      {"key flags", "show a key's flags (as Primus Tools' ListKeyFlags)", select, "",
-       RunKeyFlags},
-      {"kek import", "store a Key Exchange Key's public key in the token", kek, "",
-       RunKekImport},
+      {"key flags", "show a key's flags (as Primus Tools' ListKeyFlags)",
+       select, "", RunKeyFlags},
+      {"kek import", "store a Key Exchange Key's public key in the token", kek,
+       "", RunKekImport},
   };
 }
 

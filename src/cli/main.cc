@@ -13,8 +13,8 @@ namespace {
 
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
-  for (auto group : {TokenCommands, KeyCommands, ExportCommands,
-                     InspectCommands}) {
+  for (auto group :
+       {TokenCommands, KeyCommands, ExportCommands, InspectCommands}) {
     auto cmds = group();
     all.insert(all.end(), cmds.begin(), cmds.end());
   }
@@ -30,7 +30,8 @@ void PrintUsage(const std::vector<Command>& cmds) {
     if (left.size() < 16) left.resize(16, ' ');
     absl::StrAppend(&out, left, " ", c.summary, "\n");
   }
-  absl::StrAppend(&out, "\n'keyferry COMMAND --help' shows a command's options.\n");
+  absl::StrAppend(&out,
+                  "\n'keyferry COMMAND --help' shows a command's options.\n");
   std::fputs(out.c_str(), stdout);
 }
 
@@ -59,10 +60,11 @@ int Run(int argc, char** argv) {
     }
   }
   if (cmd == nullptr) {
-    std::fprintf(stderr, "keyferry: unknown command '%s' (see keyferry --help)\n",
-                 absl::StrJoin(words.begin(),
-                               words.begin() + std::min<size_t>(2, words.size()),
-                               " ").c_str());
+    std::fprintf(
+        stderr, "keyferry: unknown command '%s' (see keyferry --help)\n",
+        absl::StrJoin(words.begin(),
+                      words.begin() + std::min<size_t>(2, words.size()), " ")
+            .c_str());
     return 2;
   }
   std::vector<std::string> rest(words.begin() + used, words.end());

@@ -17,8 +17,9 @@ absl::Status RunTokenInit(const Args& args) {
       target.token_label.value_or(kDefaultTokenLabel));
   ASSIGN_OR_RETURN(auto module, hsm::Module::Load(target.module_path));
   if (module->FindSlotByTokenLabel(label).ok()) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "a token labelled '", label, "' already exists in ", target.module_path));
+    return absl::AlreadyExistsError(absl::StrCat("a token labelled '", label,
+                                                 "' already exists in ",
+                                                 target.module_path));
   }
   ASSIGN_OR_RETURN(hsm::SlotId slot, module->FindFreeSlot());
   ASSIGN_OR_RETURN(SecretBytes so_pin,
@@ -29,7 +30,8 @@ absl::Status RunTokenInit(const Args& args) {
   // SoftHSM moves the token to a new slot on initialization: find it again.
   ASSIGN_OR_RETURN(slot, module->FindSlotByTokenLabel(label));
   {
-    ASSIGN_OR_RETURN(auto so, hsm::Session::OpenSecurityOfficer(*module, slot, so_pin));
+    ASSIGN_OR_RETURN(auto so,
+                     hsm::Session::OpenSecurityOfficer(*module, slot, so_pin));
     RETURN_IF_ERROR(so->InitUserPin(pin));
   }
   std::printf("initialized token '%s' in %s\n", label.c_str(),
@@ -44,16 +46,13 @@ absl::Status RunTokenInfo(const Args& args) {
   std::string out = absl::StrCat(
       "module:        ", h.target.module_path, "\n",
       "library:       ", h.module->description(), "\n",
-      "token:         ", h.token.label, "\n",
-      "slot:          ", h.slot, "\n",
+      "token:         ", h.token.label, "\n", "slot:          ", h.slot, "\n",
       "manufacturer:  ", h.token.manufacturer, "\n",
-      "model:         ", h.token.model, "\n",
-      "serial:        ", h.token.serial, "\n",
-      "firmware:      ", h.token.firmware, "\n",
-      "mechanisms (BYOK):\n");
-  for (uint64_t m : {byok::kCkmRsaAesKeyWrap, byok::kCkmRsaPkcsOaep,
-                     byok::kCkmAesKeyWrapPad, byok::kCkmAesKeyWrapKwp,
-                     uint64_t{0x2109}}) {
+      "model:         ", h.token.model, "\n", "serial:        ", h.token.serial,
+      "\n", "firmware:      ", h.token.firmware, "\n", "mechanisms (BYOK):\n");
+  for (uint64_t m :
+       {byok::kCkmRsaAesKeyWrap, byok::kCkmRsaPkcsOaep, byok::kCkmAesKeyWrapPad,
+        byok::kCkmAesKeyWrapKwp, uint64_t{0x2109}}) {
     auto info = h.module->GetMechanism(h.slot, m);
     std::string name = hsm::MechanismName(m);
     if (name.size() < 26) name.resize(26, ' ');
@@ -74,25 +73,26 @@ absl::Status RunTokenInfo(const Args& args) {
   absl::StrAppend(&out, "  CKM_RSA_AES_KEY_WRAP: ",
                   !r.native_listed ? "not offered"
                   : *r.native_ok   ? "PASS"
-                                   : absl::StrCat("FAIL (", r.native_detail, ")"),
+                                 : absl::StrCat("FAIL (", r.native_detail, ")"),
                   "\n");
   absl::StrAppend(&out, "  RSA-OAEP SHA-1:       ", r.oaep_ok ? "PASS" : "FAIL",
                   " (", r.oaep_detail, ")\n");
-  std::string kwp_verdict =
-      !r.kwp_listed ? "not offered"
-      : (r.kwp.wrap_ok && r.kwp.unwrap_ok) ? "PASS"
-      : r.kwp.padding_defect ? "DEFECT (wrap zero-pads; unwrap correct)"
-                             : "FAIL";
-  absl::StrAppend(&out, "  RFC 5649 KWP (", hsm::MechanismName(kwp), "): ",
-                  kwp_verdict, " (", r.kwp.detail, ")\n");
+  std::string kwp_verdict = !r.kwp_listed                        ? "not offered"
+                            : (r.kwp.wrap_ok && r.kwp.unwrap_ok) ? "PASS"
+                            : r.kwp.padding_defect
+                                ? "DEFECT (wrap zero-pads; unwrap correct)"
+                                : "FAIL";
+  absl::StrAppend(&out, "  RFC 5649 KWP (", hsm::MechanismName(kwp),
+                  "): ", kwp_verdict, " (", r.kwp.detail, ")\n");
   std::string route;
   if (r.native_ok.value_or(false)) {
     route = "native CKM_RSA_AES_KEY_WRAP";
   } else if (r.oaep_ok && r.kwp.unwrap_ok && r.kwp.wrap_ok) {
     route = "two-step (OAEP-SHA1 + RFC 5649 in the token), every target type";
   } else if (r.oaep_ok && r.kwp.padding_defect) {
-    route = "two-step, limited: AES targets and EC keys whose PKCS#8 length is "
-            "a multiple of 8; RSA refused (KWP padding defect)";
+    route =
+        "two-step, limited: AES targets and EC keys whose PKCS#8 length is "
+        "a multiple of 8; RSA refused (KWP padding defect)";
   } else {
     route = "none: this token cannot produce a correct .byok blob";
   }
@@ -105,22 +105,29 @@ absl::Status RunTokenInfo(const Args& args) {
 
 std::vector<OptionSpec> HsmOptions() {
   return {
-      {"hsm", false, "PKCS#11 URI (RFC 7512) of the token, e.g. 'pkcs11:token=x?module-path=/lib.so'"},
+      {"hsm", false,
+       "PKCS#11 URI (RFC 7512) of the token, e.g. "
+       "'pkcs11:token=x?module-path=/lib.so'"},
       {"module", false, "PKCS#11 module path (default: SoftHSMv2)"},
       {"token", false, "token label"},
-      {"pin-env", false, "environment variable holding the user PIN (default KEYFERRY_PIN)"},
+      {"pin-env", false,
+       "environment variable holding the user PIN (default KEYFERRY_PIN)"},
   };
 }
 
 std::vector<Command> TokenCommands() {
   auto init_opts = HsmOptions();
-  init_opts.push_back({"label", false, "label of the new token (default keyferry)"});
+  init_opts.push_back(
+      {"label", false, "label of the new token (default keyferry)"});
   auto info_opts = HsmOptions();
-  info_opts.push_back({"kwp-mechanism", false, "KWP mechanism to probe (default 0x210A)"});
+  info_opts.push_back(
+      {"kwp-mechanism", false, "KWP mechanism to probe (default 0x210A)"});
   return {
-      {"token init", "initialize a token (keyferry's own SoftHSMv2 token by default)",
+      {"token init",
+       "initialize a token (keyferry's own SoftHSMv2 token by default)",
        init_opts, "", RunTokenInit},
-      {"token info", "show the token, its BYOK mechanisms and the known-answer probes",
+      {"token info",
+       "show the token, its BYOK mechanisms and the known-answer probes",
        info_opts, "", RunTokenInfo},
   };
 }

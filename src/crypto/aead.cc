@@ -47,7 +47,8 @@ absl::StatusOr<GcmSealed> AesGcmEncrypt(const SecretBytes& key,
                           nullptr) != 1 ||
       (!aad.empty() && EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(),
                                          static_cast<int>(aad.size())) != 1) ||
-      EVP_EncryptUpdate(ctx.get(), out.ciphertext.data(), &len, plaintext.data(),
+      EVP_EncryptUpdate(ctx.get(), out.ciphertext.data(), &len,
+                        plaintext.data(),
                         static_cast<int>(plaintext.size())) != 1 ||
       EVP_EncryptFinal_ex(ctx.get(), out.ciphertext.data() + len, &len) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, kGcmTagBytes,
@@ -66,7 +67,8 @@ absl::StatusOr<SecretBytes> AesGcmDecrypt(const SecretBytes& key,
     ERR_clear_error();
     return absl::InvalidArgumentError("AES-GCM authentication failed");
   };
-  if (nonce.size() != kGcmNonceBytes || tag.size() != kGcmTagBytes) return fail();
+  if (nonce.size() != kGcmNonceBytes || tag.size() != kGcmTagBytes)
+    return fail();
   auto cipher = FetchGcm(key.size());
   if (!cipher.ok()) return cipher.status();
   EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());

@@ -8,7 +8,8 @@ namespace {
 
 // Test case 16 of McGrew and Viega, "The Galois/Counter Mode of Operation"
 // (AES-256, 60-byte plaintext, 20-byte AAD).
-constexpr char kKey[] = "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308";
+constexpr char kKey[] =
+    "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308";
 constexpr char kIv[] = "cafebabefacedbaddecaf888";
 constexpr char kPt[] =
     "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
@@ -22,12 +23,12 @@ constexpr char kTag[] = "76fc6ece0f4e1768cddf8853bb2d551b";
 TEST(AesGcmTest, McGrewViegaCase16) {
   SecretBytes key = *HexDecodeSecret(kKey);
   auto iv = *HexDecode(kIv);
-  ASSERT_OK_AND_ASSIGN(GcmSealed s,
-                       AesGcmEncrypt(key, iv, *HexDecode(kPt), *HexDecode(kAad)));
+  ASSERT_OK_AND_ASSIGN(
+      GcmSealed s, AesGcmEncrypt(key, iv, *HexDecode(kPt), *HexDecode(kAad)));
   EXPECT_EQ(HexEncode(s.ciphertext), kCt);
   EXPECT_EQ(HexEncode(s.tag), kTag);
-  ASSERT_OK_AND_ASSIGN(SecretBytes pt,
-                       AesGcmDecrypt(key, iv, s.ciphertext, s.tag, *HexDecode(kAad)));
+  ASSERT_OK_AND_ASSIGN(SecretBytes pt, AesGcmDecrypt(key, iv, s.ciphertext,
+                                                     s.tag, *HexDecode(kAad)));
   EXPECT_TRUE(pt.ConstantTimeEquals(*HexDecodeSecret(kPt)));
 }
 
@@ -35,7 +36,8 @@ TEST(AesGcmTest, FailureTamperedTagCiphertextOrAad) {
   SecretBytes key = *HexDecodeSecret(kKey);
   auto iv = *HexDecode(kIv);
   auto aad = *HexDecode(kAad);
-  ASSERT_OK_AND_ASSIGN(GcmSealed s, AesGcmEncrypt(key, iv, *HexDecode(kPt), aad));
+  ASSERT_OK_AND_ASSIGN(GcmSealed s,
+                       AesGcmEncrypt(key, iv, *HexDecode(kPt), aad));
   auto tag = s.tag;
   tag[0] ^= 1;
   EXPECT_THAT(AesGcmDecrypt(key, iv, s.ciphertext, tag, aad),

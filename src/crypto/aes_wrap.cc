@@ -14,9 +14,15 @@ namespace {
 absl::StatusOr<EvpCipherPtr> FetchWrap(size_t kek_len, bool pad) {
   const char* name = nullptr;
   switch (kek_len) {
-    case 16: name = pad ? "AES-128-WRAP-PAD" : "AES-128-WRAP"; break;
-    case 24: name = pad ? "AES-192-WRAP-PAD" : "AES-192-WRAP"; break;
-    case 32: name = pad ? "AES-256-WRAP-PAD" : "AES-256-WRAP"; break;
+    case 16:
+      name = pad ? "AES-128-WRAP-PAD" : "AES-128-WRAP";
+      break;
+    case 24:
+      name = pad ? "AES-192-WRAP-PAD" : "AES-192-WRAP";
+      break;
+    case 32:
+      name = pad ? "AES-256-WRAP-PAD" : "AES-256-WRAP";
+      break;
     default:
       return absl::InvalidArgumentError(absl::StrCat(
           "AES key wrap: KEK must be 16, 24 or 32 bytes, not ", kek_len));

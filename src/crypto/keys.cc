@@ -10,13 +10,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "base/encoding.h"
-#include "base/strings.h"
 #include "base/status.h"
+#include "base/strings.h"
 #include "crypto/errors.h"
 
 namespace keyferry::crypto {
 namespace {
-
 
 absl::StatusOr<EvpPkeyPtr> Decode(std::span<const uint8_t> data, int selection,
                                   const char* input_type,
@@ -33,7 +32,8 @@ absl::StatusOr<EvpPkeyPtr> Decode(std::span<const uint8_t> data, int selection,
     return absl::InvalidArgumentError("not a recognized key encoding");
   }
   EvpPkeyPtr key(raw);
-  if (len != 0 && input_type != nullptr && std::string_view(input_type) == "DER") {
+  if (len != 0 && input_type != nullptr &&
+      std::string_view(input_type) == "DER") {
     return absl::InvalidArgumentError("trailing bytes after the DER key");
   }
   return key;
@@ -66,8 +66,8 @@ bool HasBnParam(EVP_PKEY* key, const char* name) {
 absl::StatusOr<std::string> Encode(EVP_PKEY* key, int selection,
                                    const char* type, const char* structure,
                                    SecretBytes* secret_out) {
-  OsslEncoderCtxPtr ectx(OSSL_ENCODER_CTX_new_for_pkey(key, selection, type,
-                                                       structure, nullptr));
+  OsslEncoderCtxPtr ectx(
+      OSSL_ENCODER_CTX_new_for_pkey(key, selection, type, structure, nullptr));
   if (!ectx || OSSL_ENCODER_CTX_get_num_encoders(ectx.get()) == 0) {
     return SslError(absl::StatusCode::kInvalidArgument,
                     absl::StrCat("no ", type, " ", structure, " encoder"));
@@ -100,7 +100,8 @@ absl::StatusOr<EvpPkeyPtr> FromData(const char* type, int selection,
 }
 
 // JWK parsing: nlohmann::json throws, so this is the firewall.
-absl::StatusOr<nlohmann::json> ParseJson(std::span<const uint8_t> data) noexcept {
+absl::StatusOr<nlohmann::json> ParseJson(
+    std::span<const uint8_t> data) noexcept {
   try {
     return nlohmann::json::parse(data.begin(), data.end());
   } catch (const nlohmann::json::exception&) {
@@ -146,8 +147,8 @@ absl::StatusOr<EvpPkeyPtr> ParsePublicJwk(std::span<const uint8_t> data) {
     ASSIGN_OR_RETURN(auto y, JwkField(j, "y"));
     return EcPublicFromParts(c, x, y);
   }
-  return absl::InvalidArgumentError(absl::StrCat("JWK kty \"", t,
-                                                 "\" is not RSA or EC"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("JWK kty \"", t, "\" is not RSA or EC"));
 }
 
 bool LooksLikeJson(std::span<const uint8_t> d) {
@@ -162,30 +163,42 @@ bool LooksLikeJson(std::span<const uint8_t> d) {
 
 std::string_view CurveJwkName(Curve c) {
   switch (c) {
-    case Curve::kP256: return "P-256";
-    case Curve::kP384: return "P-384";
-    case Curve::kP521: return "P-521";
-    case Curve::kSecp256k1: return "P-256K";
+    case Curve::kP256:
+      return "P-256";
+    case Curve::kP384:
+      return "P-384";
+    case Curve::kP521:
+      return "P-521";
+    case Curve::kSecp256k1:
+      return "P-256K";
   }
   return "";
 }
 
 std::string_view CurveOpenSslName(Curve c) {
   switch (c) {
-    case Curve::kP256: return "prime256v1";
-    case Curve::kP384: return "secp384r1";
-    case Curve::kP521: return "secp521r1";
-    case Curve::kSecp256k1: return "secp256k1";
+    case Curve::kP256:
+      return "prime256v1";
+    case Curve::kP384:
+      return "secp384r1";
+    case Curve::kP521:
+      return "secp521r1";
+    case Curve::kSecp256k1:
+      return "secp256k1";
   }
   return "";
 }
 
 int CurveFieldBytes(Curve c) {
   switch (c) {
-    case Curve::kP256: return 32;
-    case Curve::kP384: return 48;
-    case Curve::kP521: return 66;
-    case Curve::kSecp256k1: return 32;
+    case Curve::kP256:
+      return 32;
+    case Curve::kP384:
+      return 48;
+    case Curve::kP521:
+      return 66;
+    case Curve::kSecp256k1:
+      return 32;
   }
   return 0;
 }
@@ -197,17 +210,21 @@ absl::StatusOr<Curve> ParseCurve(std::string_view name) {
   }
   if (n == "p-384" || n == "secp384r1" || n == "p384") return Curve::kP384;
   if (n == "p-521" || n == "secp521r1" || n == "p521") return Curve::kP521;
-  if (n == "p-256k" || n == "secp256k1" || n == "p256k") return Curve::kSecp256k1;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unsupported curve '", Sv(name), "' (P-256, P-384, P-521 or P-256K/secp256k1)"));
+  if (n == "p-256k" || n == "secp256k1" || n == "p256k")
+    return Curve::kSecp256k1;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unsupported curve '", Sv(name),
+                   "' (P-256, P-384, P-521 or P-256K/secp256k1)"));
 }
 
 std::string DescribeForHumans(const KeyDescription& d) {
   switch (d.type) {
-    case KeyType::kRsa: return absl::StrCat("RSA-", d.bits);
+    case KeyType::kRsa:
+      return absl::StrCat("RSA-", d.bits);
     case KeyType::kEc:
       return absl::StrCat("EC ", d.curve ? Sv(CurveJwkName(*d.curve)) : "?");
-    case KeyType::kAes: return absl::StrCat("AES-", d.bits);
+    case KeyType::kAes:
+      return absl::StrCat("AES-", d.bits);
   }
   return "?";
 }
@@ -228,15 +245,16 @@ absl::StatusOr<KeyDescription> Describe(EVP_PKEY* key) {
     if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
                                        sizeof group, &len) != 1) {
       ERR_clear_error();
-      return absl::InvalidArgumentError("EC key with explicit or unknown curve");
+      return absl::InvalidArgumentError(
+          "EC key with explicit or unknown curve");
     }
     ASSIGN_OR_RETURN(d.curve, ParseCurve(group));
     d.has_private = HasBnParam(key, OSSL_PKEY_PARAM_PRIV_KEY);
     return d;
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "unsupported key type ", EVP_PKEY_get0_type_name(key)
-                                   ? EVP_PKEY_get0_type_name(key) : "?",
+      "unsupported key type ",
+      EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "?",
       " (RSA or EC expected)"));
 }
 
@@ -258,7 +276,8 @@ absl::StatusOr<EvpPkeyPtr> ParsePrivateKey(const SecretBytes& data) {
   auto key = Decode(bytes, EVP_PKEY_KEYPAIR, nullptr, nullptr);
   if (!key.ok()) {
     return absl::InvalidArgumentError(
-        "not an unencrypted private key in PEM or DER (PKCS#8, PKCS#1 or SEC1)");
+        "not an unencrypted private key in PEM or DER (PKCS#8, PKCS#1 or "
+        "SEC1)");
   }
   ASSIGN_OR_RETURN(KeyDescription d, Describe(key->get()));
   if (!d.has_private) {
@@ -284,9 +303,11 @@ absl::StatusOr<EvpPkeyPtr> ParsePkcs8Der(const SecretBytes& der,
     }
   }
   auto key = Decode(p.first(total), EVP_PKEY_KEYPAIR, "DER", "PrivateKeyInfo");
-  if (!key.ok()) return absl::InvalidArgumentError("not a DER PKCS#8 private key");
+  if (!key.ok())
+    return absl::InvalidArgumentError("not a DER PKCS#8 private key");
   ASSIGN_OR_RETURN(KeyDescription d, Describe(key->get()));
-  if (!d.has_private) return absl::InvalidArgumentError("PKCS#8 holds no private key");
+  if (!d.has_private)
+    return absl::InvalidArgumentError("PKCS#8 holds no private key");
   return key;
 }
 
@@ -314,7 +335,8 @@ absl::StatusOr<SecretBytes> PrivateKeyToPkcs8Der(EVP_PKEY* key) {
 }
 
 absl::StatusOr<std::string> PublicKeyToPem(EVP_PKEY* key) {
-  return Encode(key, EVP_PKEY_PUBLIC_KEY, "PEM", "SubjectPublicKeyInfo", nullptr);
+  return Encode(key, EVP_PKEY_PUBLIC_KEY, "PEM", "SubjectPublicKeyInfo",
+                nullptr);
 }
 
 absl::StatusOr<std::vector<uint8_t>> PublicKeyToDer(EVP_PKEY* key) {
@@ -347,7 +369,8 @@ absl::StatusOr<RsaPublicParts> GetRsaPublic(EVP_PKEY* key) {
 
 absl::StatusOr<EcPublicParts> GetEcPublic(EVP_PKEY* key) {
   ASSIGN_OR_RETURN(KeyDescription d, Describe(key));
-  if (d.type != KeyType::kEc) return absl::InvalidArgumentError("not an EC key");
+  if (d.type != KeyType::kEc)
+    return absl::InvalidArgumentError("not an EC key");
   EcPublicParts out;
   out.curve = *d.curve;
   int fb = CurveFieldBytes(out.curve);
@@ -358,13 +381,16 @@ absl::StatusOr<EcPublicParts> GetEcPublic(EVP_PKEY* key) {
 
 absl::StatusOr<EvpPkeyPtr> RsaPublicFromParts(std::span<const uint8_t> n,
                                               std::span<const uint8_t> e) {
-  if (n.empty() || e.empty()) return absl::InvalidArgumentError("empty RSA n or e");
+  if (n.empty() || e.empty())
+    return absl::InvalidArgumentError("empty RSA n or e");
   BnPtr bn_n(BN_bin2bn(n.data(), static_cast<int>(n.size()), nullptr));
   BnPtr bn_e(BN_bin2bn(e.data(), static_cast<int>(e.size()), nullptr));
   OsslParamBldPtr bld(OSSL_PARAM_BLD_new());
   if (!bn_n || !bn_e || !bld ||
-      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
-      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1) {
+      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) !=
+          1 ||
+      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) !=
+          1) {
     return SslError(absl::StatusCode::kInternal, "RSA parameters");
   }
   OsslParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
@@ -387,20 +413,21 @@ absl::StatusOr<EvpPkeyPtr> EcPublicFromParts(Curve curve,
   point.insert(point.end(), y.begin(), y.end());
   std::string group(CurveOpenSslName(curve));
   OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group.data(), 0),
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group.data(),
+                                       0),
       OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(),
                                         point.size()),
       OSSL_PARAM_construct_end()};
   auto key = FromData("EC", EVP_PKEY_PUBLIC_KEY, params);
   if (!key.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "EC point is not on ", Sv(CurveJwkName(curve))));
+    return absl::InvalidArgumentError(
+        absl::StrCat("EC point is not on ", Sv(CurveJwkName(curve))));
   }
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key->get(), nullptr));
   if (!ctx || EVP_PKEY_public_check(ctx.get()) != 1) {
     ERR_clear_error();
-    return absl::InvalidArgumentError(absl::StrCat(
-        "EC point is not on ", Sv(CurveJwkName(curve))));
+    return absl::InvalidArgumentError(
+        absl::StrCat("EC point is not on ", Sv(CurveJwkName(curve))));
   }
   return key;
 }
@@ -410,7 +437,9 @@ absl::StatusOr<std::string> PublicKeyToJwk(EVP_PKEY* key) {
   nlohmann::json j;
   if (d.type == KeyType::kRsa) {
     ASSIGN_OR_RETURN(RsaPublicParts p, GetRsaPublic(key));
-    j = {{"kty", "RSA"}, {"n", Base64UrlEncode(p.n)}, {"e", Base64UrlEncode(p.e)}};
+    j = {{"kty", "RSA"},
+         {"n", Base64UrlEncode(p.n)},
+         {"e", Base64UrlEncode(p.e)}};
   } else {
     ASSIGN_OR_RETURN(EcPublicParts p, GetEcPublic(key));
     j = {{"kty", "EC"},
@@ -423,7 +452,8 @@ absl::StatusOr<std::string> PublicKeyToJwk(EVP_PKEY* key) {
 
 absl::StatusOr<EvpPkeyPtr> GenerateRsa(int bits, uint32_t public_exponent) {
   if (bits < 1024 || bits > 16384) {
-    return absl::InvalidArgumentError(absl::StrCat("RSA size ", bits, " unsupported"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("RSA size ", bits, " unsupported"));
   }
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
   BnPtr e(BN_new());
@@ -431,7 +461,8 @@ absl::StatusOr<EvpPkeyPtr> GenerateRsa(int bits, uint32_t public_exponent) {
       EVP_PKEY_keygen_init(ctx.get()) != 1 ||
       EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), bits) != 1 ||
       EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx.get(), e.get()) != 1) {
-    return SslError(absl::StatusCode::kInvalidArgument, "RSA key generation setup");
+    return SslError(absl::StatusCode::kInvalidArgument,
+                    "RSA key generation setup");
   }
   EVP_PKEY* raw = nullptr;
   if (EVP_PKEY_generate(ctx.get(), &raw) != 1) {
@@ -443,7 +474,8 @@ absl::StatusOr<EvpPkeyPtr> GenerateRsa(int bits, uint32_t public_exponent) {
 absl::StatusOr<EvpPkeyPtr> GenerateEc(Curve curve) {
   std::string group(CurveOpenSslName(curve));
   EVP_PKEY* raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", group.c_str());
-  if (raw == nullptr) return SslError(absl::StatusCode::kInternal, "EC key generation");
+  if (raw == nullptr)
+    return SslError(absl::StatusCode::kInternal, "EC key generation");
   return EvpPkeyPtr(raw);
 }
 

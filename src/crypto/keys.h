@@ -92,7 +92,8 @@ absl::StatusOr<EvpPkeyPtr> EcPublicFromParts(Curve curve,
 // PublicKeyToJwk writes {"kty":"RSA","n","e"} or {"kty":"EC","crv","x","y"}.
 absl::StatusOr<std::string> PublicKeyToJwk(EVP_PKEY* key);
 
-absl::StatusOr<EvpPkeyPtr> GenerateRsa(int bits, uint32_t public_exponent = 65537);
+absl::StatusOr<EvpPkeyPtr> GenerateRsa(int bits,
+                                       uint32_t public_exponent = 65537);
 absl::StatusOr<EvpPkeyPtr> GenerateEc(Curve curve);
 
 }  // namespace keyferry::crypto

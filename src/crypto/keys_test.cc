@@ -61,7 +61,8 @@ TEST_P(KeysTest, EcRoundTripsEveryFormat) {
   EXPECT_TRUE(PublicKeysEqual(pub3.get(), k.get()));
   ASSERT_OK_AND_ASSIGN(EcPublicParts parts, GetEcPublic(k.get()));
   EXPECT_EQ(parts.x.size(), static_cast<size_t>(CurveFieldBytes(GetParam())));
-  ASSERT_OK_AND_ASSIGN(auto pub4, EcPublicFromParts(GetParam(), parts.x, parts.y));
+  ASSERT_OK_AND_ASSIGN(auto pub4,
+                       EcPublicFromParts(GetParam(), parts.x, parts.y));
   EXPECT_TRUE(PublicKeysEqual(pub4.get(), k.get()));
 }
 
@@ -99,8 +100,8 @@ TEST(RsaKeysTest, EveryFormat) {
   ASSERT_OK_AND_ASSIGN(auto pub2, ParsePublicKey(AsBytes(jwk)));
   EXPECT_TRUE(PublicKeysEqual(pub2.get(), k.get()));
   // PKCS#1 "RSA PUBLIC KEY" PEM.
-  OsslEncoderCtxPtr e(OSSL_ENCODER_CTX_new_for_pkey(k.get(), EVP_PKEY_PUBLIC_KEY,
-                                                    "PEM", "type-specific", nullptr));
+  OsslEncoderCtxPtr e(OSSL_ENCODER_CTX_new_for_pkey(
+      k.get(), EVP_PKEY_PUBLIC_KEY, "PEM", "type-specific", nullptr));
   unsigned char* data = nullptr;
   size_t n = 0;
   ASSERT_EQ(OSSL_ENCODER_to_data(e.get(), &data, &n), 1);
@@ -120,7 +121,8 @@ TEST(RsaKeysTest, OaepRoundTrip) {
     ASSERT_OK_AND_ASSIGN(SecretBytes pt, RsaOaepDecrypt(k.get(), h, ct));
     EXPECT_TRUE(pt.ConstantTimeEquals(SecretBytes(msg)));
   }
-  ASSERT_OK_AND_ASSIGN(auto ct, RsaOaepEncrypt(k.get(), OaepHash::kSha256, msg));
+  ASSERT_OK_AND_ASSIGN(auto ct,
+                       RsaOaepEncrypt(k.get(), OaepHash::kSha256, msg));
   EXPECT_THAT(RsaOaepDecrypt(k.get(), OaepHash::kSha1, ct),
               StatusHasMessage("RSA-OAEP decryption failed"));
 }
@@ -138,8 +140,11 @@ TEST(Pkcs8Test, TrailingZerosOnlyWhenAllowed) {
 }
 
 TEST(ParseTest, FailureCorruptPem) {
-  std::string pem = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhk!!\n-----END PUBLIC KEY-----\n";
-  EXPECT_THAT(ParsePublicKey(AsBytes(pem)), StatusIs(absl::StatusCode::kInvalidArgument));
+  std::string pem =
+      "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhk!!\n-----END PUBLIC "
+      "KEY-----\n";
+  EXPECT_THAT(ParsePublicKey(AsBytes(pem)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ParsePrivateKey(SecretBytes(AsBytes(pem))),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }

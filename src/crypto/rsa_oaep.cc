@@ -14,10 +14,14 @@ namespace {
 
 const EVP_MD* Md(OaepHash h) {
   switch (h) {
-    case OaepHash::kSha1: return EVP_sha1();
-    case OaepHash::kSha256: return EVP_sha256();
-    case OaepHash::kSha384: return EVP_sha384();
-    case OaepHash::kSha512: return EVP_sha512();
+    case OaepHash::kSha1:
+      return EVP_sha1();
+    case OaepHash::kSha256:
+      return EVP_sha256();
+    case OaepHash::kSha384:
+      return EVP_sha384();
+    case OaepHash::kSha512:
+      return EVP_sha512();
   }
   return EVP_sha1();
 }
@@ -53,7 +57,8 @@ bool IsRsa(EVP_PKEY* key) {
 absl::StatusOr<std::vector<uint8_t>> RsaOaepEncrypt(
     EVP_PKEY* pub, OaepHash hash, std::span<const uint8_t> plaintext,
     std::span<const uint8_t> label) {
-  if (!IsRsa(pub)) return absl::InvalidArgumentError("RSA-OAEP needs an RSA key");
+  if (!IsRsa(pub))
+    return absl::InvalidArgumentError("RSA-OAEP needs an RSA key");
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pub, nullptr));
   if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) <= 0 ||
       !Configure(ctx.get(), hash, hash, label)) {
@@ -77,7 +82,8 @@ absl::StatusOr<std::vector<uint8_t>> RsaOaepEncrypt(
 absl::StatusOr<SecretBytes> RsaOaepDecryptMgf(
     EVP_PKEY* priv, OaepHash hash, OaepHash mgf1,
     std::span<const uint8_t> ciphertext, std::span<const uint8_t> label) {
-  if (!IsRsa(priv)) return absl::InvalidArgumentError("RSA-OAEP needs an RSA key");
+  if (!IsRsa(priv))
+    return absl::InvalidArgumentError("RSA-OAEP needs an RSA key");
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, priv, nullptr));
   if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) <= 0 ||
       !Configure(ctx.get(), hash, mgf1, label)) {

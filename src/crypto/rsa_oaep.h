@@ -24,9 +24,9 @@ absl::StatusOr<std::vector<uint8_t>> RsaOaepEncrypt(
 // RsaOaepDecrypt decrypts with private key `priv` (borrowed). Every failure
 // is InvalidArgument "RSA-OAEP decryption failed", with no detail (no
 // padding oracle).
-absl::StatusOr<SecretBytes> RsaOaepDecrypt(
-    EVP_PKEY* priv, OaepHash hash, std::span<const uint8_t> ciphertext,
-    std::span<const uint8_t> label = {});
+absl::StatusOr<SecretBytes> RsaOaepDecrypt(EVP_PKEY* priv, OaepHash hash,
+                                           std::span<const uint8_t> ciphertext,
+                                           std::span<const uint8_t> label = {});
 
 // RsaOaepDecryptMgf is RsaOaepDecrypt with a separate MGF1 hash.
 absl::StatusOr<SecretBytes> RsaOaepDecryptMgf(

@@ -33,7 +33,8 @@ constexpr AlgInfo kAlgs[] = {
     {SignAlg::kEs256, "ES256", EVP_sha256, AlgInfo::kEcdsa, Curve::kP256},
     {SignAlg::kEs384, "ES384", EVP_sha384, AlgInfo::kEcdsa, Curve::kP384},
     {SignAlg::kEs512, "ES512", EVP_sha512, AlgInfo::kEcdsa, Curve::kP521},
-    {SignAlg::kEs256k, "ES256K", EVP_sha256, AlgInfo::kEcdsa, Curve::kSecp256k1},
+    {SignAlg::kEs256k, "ES256K", EVP_sha256, AlgInfo::kEcdsa,
+     Curve::kSecp256k1},
 };
 
 const AlgInfo& Info(SignAlg a) {
@@ -49,9 +50,9 @@ absl::StatusOr<EvpPkeyCtxPtr> Prepare(EVP_PKEY* key, SignAlg alg,
                                       bool sign) {
   const AlgInfo& info = Info(alg);
   if (digest.size() != static_cast<size_t>(EVP_MD_get_size(info.md()))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        info.name, " signs a ", EVP_MD_get_size(info.md()), "-byte digest, not ",
-        digest.size(), " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(info.name, " signs a ", EVP_MD_get_size(info.md()),
+                     "-byte digest, not ", digest.size(), " bytes"));
   }
   ASSIGN_OR_RETURN(KeyDescription d, Describe(key));
   if (info.scheme == AlgInfo::kEcdsa) {
@@ -60,18 +61,23 @@ absl::StatusOr<EvpPkeyCtxPtr> Prepare(EVP_PKEY* key, SignAlg alg,
           info.name, " needs an EC ", Sv(CurveJwkName(info.curve)), " key"));
     }
   } else if (d.type != KeyType::kRsa) {
-    return absl::InvalidArgumentError(absl::StrCat(info.name, " needs an RSA key"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(info.name, " needs an RSA key"));
   }
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
-  if (!ctx || (sign ? EVP_PKEY_sign_init(ctx.get()) : EVP_PKEY_verify_init(ctx.get())) != 1 ||
+  if (!ctx ||
+      (sign ? EVP_PKEY_sign_init(ctx.get())
+            : EVP_PKEY_verify_init(ctx.get())) != 1 ||
       EVP_PKEY_CTX_set_signature_md(ctx.get(), info.md()) != 1) {
     return SslError(absl::StatusCode::kInternal, "signature setup");
   }
   if (info.scheme != AlgInfo::kEcdsa) {
-    int pad = info.scheme == AlgInfo::kPss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING;
+    int pad = info.scheme == AlgInfo::kPss ? RSA_PKCS1_PSS_PADDING
+                                           : RSA_PKCS1_PADDING;
     if (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), pad) != 1 ||
         (info.scheme == AlgInfo::kPss &&
-         (EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx.get(), RSA_PSS_SALTLEN_DIGEST) != 1 ||
+         (EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx.get(), RSA_PSS_SALTLEN_DIGEST) !=
+              1 ||
           EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), info.md()) != 1))) {
       return SslError(absl::StatusCode::kInternal, "RSA padding setup");
     }
@@ -95,15 +101,17 @@ size_t DigestBytes(SignAlg alg) {
   return static_cast<size_t>(EVP_MD_get_size(Info(alg).md()));
 }
 
-absl::StatusOr<std::vector<uint8_t>> SignDigest(EVP_PKEY* key, SignAlg alg,
-                                                std::span<const uint8_t> digest) {
+absl::StatusOr<std::vector<uint8_t>> SignDigest(
+    EVP_PKEY* key, SignAlg alg, std::span<const uint8_t> digest) {
   ASSIGN_OR_RETURN(EvpPkeyCtxPtr ctx, Prepare(key, alg, digest, true));
   size_t len = 0;
-  if (EVP_PKEY_sign(ctx.get(), nullptr, &len, digest.data(), digest.size()) != 1) {
+  if (EVP_PKEY_sign(ctx.get(), nullptr, &len, digest.data(), digest.size()) !=
+      1) {
     return SslError(absl::StatusCode::kInternal, "sign");
   }
   std::vector<uint8_t> sig(len);
-  if (EVP_PKEY_sign(ctx.get(), sig.data(), &len, digest.data(), digest.size()) != 1) {
+  if (EVP_PKEY_sign(ctx.get(), sig.data(), &len, digest.data(),
+                    digest.size()) != 1) {
     return SslError(absl::StatusCode::kInternal, "sign");
   }
   sig.resize(len);
@@ -111,7 +119,8 @@ absl::StatusOr<std::vector<uint8_t>> SignDigest(EVP_PKEY* key, SignAlg alg,
   // DER ECDSA-Sig-Value -> fixed-length r || s.
   const unsigned char* p = sig.data();
   ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size()));
-  if (es == nullptr) return SslError(absl::StatusCode::kInternal, "ECDSA signature");
+  if (es == nullptr)
+    return SslError(absl::StatusCode::kInternal, "ECDSA signature");
   int n = CurveFieldBytes(Info(alg).curve);
   std::vector<uint8_t> raw(2 * n);
   bool ok = BN_bn2binpad(ECDSA_SIG_get0_r(es), raw.data(), n) == n &&
@@ -132,7 +141,8 @@ absl::StatusOr<bool> VerifyDigest(EVP_PKEY* key, SignAlg alg,
     ECDSA_SIG* es = ECDSA_SIG_new();
     BIGNUM* r = BN_bin2bn(signature.data(), static_cast<int>(n), nullptr);
     BIGNUM* s = BN_bin2bn(signature.data() + n, static_cast<int>(n), nullptr);
-    if (es == nullptr || r == nullptr || s == nullptr || ECDSA_SIG_set0(es, r, s) != 1) {
+    if (es == nullptr || r == nullptr || s == nullptr ||
+        ECDSA_SIG_set0(es, r, s) != 1) {
       BN_free(r);
       BN_free(s);
       ECDSA_SIG_free(es);

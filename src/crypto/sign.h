@@ -16,8 +16,16 @@
 namespace keyferry::crypto {
 
 enum class SignAlg {
-  kRs256, kRs384, kRs512, kPs256, kPs384, kPs512,
-  kEs256, kEs384, kEs512, kEs256k
+  kRs256,
+  kRs384,
+  kRs512,
+  kPs256,
+  kPs384,
+  kPs512,
+  kEs256,
+  kEs384,
+  kEs512,
+  kEs256k
 };
 
 // ParseSignAlg reads a JOSE name ("RS256", "ES256K", …).
@@ -30,8 +38,8 @@ size_t DigestBytes(SignAlg alg);
 // `key` (borrowed). InvalidArgument when the key does not fit `alg` (an EC
 // key on another curve, a non-RSA key for RS/PS) or the digest length is
 // wrong.
-absl::StatusOr<std::vector<uint8_t>> SignDigest(EVP_PKEY* key, SignAlg alg,
-                                                std::span<const uint8_t> digest);
+absl::StatusOr<std::vector<uint8_t>> SignDigest(
+    EVP_PKEY* key, SignAlg alg, std::span<const uint8_t> digest);
 
 // VerifyDigest returns true for a valid signature and false for any other
 // signature; errors only for a key that does not fit `alg` or a digest of

@@ -9,8 +9,9 @@ namespace keyferry::crypto {
 namespace {
 
 std::vector<uint8_t> Digest(SignAlg alg, std::string_view msg) {
-  const EVP_MD* md = DigestBytes(alg) == 32 ? EVP_sha256()
-                     : DigestBytes(alg) == 48 ? EVP_sha384() : EVP_sha512();
+  const EVP_MD* md = DigestBytes(alg) == 32   ? EVP_sha256()
+                     : DigestBytes(alg) == 48 ? EVP_sha384()
+                                              : EVP_sha512();
   std::vector<uint8_t> d(EVP_MD_get_size(md));
   unsigned int n = 0;
   EVP_Digest(msg.data(), msg.size(), d.data(), &n, md, nullptr);
@@ -27,7 +28,8 @@ class SignTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(SignTest, SignVerifyAndTamper) {
   const Case& c = GetParam();
-  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr key, c.rsa ? GenerateRsa(2048) : GenerateEc(c.curve));
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr key,
+                       c.rsa ? GenerateRsa(2048) : GenerateEc(c.curve));
   ASSERT_OK_AND_ASSIGN(EvpPkeyPtr pub, PublicKeyOf(key.get()));
   auto d = Digest(c.alg, "keyferry");
   ASSERT_OK_AND_ASSIGN(auto sig, SignDigest(key.get(), c.alg, d));
@@ -70,8 +72,10 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(SignTest, FailureKeyDoesNotFitAlgorithm) {
   ASSERT_OK_AND_ASSIGN(EvpPkeyPtr ec, GenerateEc(Curve::kP384));
   auto d = Digest(SignAlg::kEs256, "x");
-  EXPECT_THAT(SignDigest(ec.get(), SignAlg::kEs256, d), StatusHasMessage("P-256"));
-  EXPECT_THAT(SignDigest(ec.get(), SignAlg::kRs256, d), StatusHasMessage("RSA"));
+  EXPECT_THAT(SignDigest(ec.get(), SignAlg::kEs256, d),
+              StatusHasMessage("P-256"));
+  EXPECT_THAT(SignDigest(ec.get(), SignAlg::kRs256, d),
+              StatusHasMessage("RSA"));
   EXPECT_THAT(ParseSignAlg("HS256"), StatusHasMessage("unsupported"));
 }
 

@@ -21,23 +21,30 @@ struct SslDeleter {
 
 inline void FreeBio(BIO* b) { BIO_free_all(b); }
 
-using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, SslDeleter<EVP_PKEY, EVP_PKEY_free>>;
+using EvpPkeyPtr =
+    std::unique_ptr<EVP_PKEY, SslDeleter<EVP_PKEY, EVP_PKEY_free>>;
 using EvpPkeyCtxPtr =
     std::unique_ptr<EVP_PKEY_CTX, SslDeleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
 using EvpCipherCtxPtr =
-    std::unique_ptr<EVP_CIPHER_CTX, SslDeleter<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>>;
+    std::unique_ptr<EVP_CIPHER_CTX,
+                    SslDeleter<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>>;
 using EvpCipherPtr =
     std::unique_ptr<EVP_CIPHER, SslDeleter<EVP_CIPHER, EVP_CIPHER_free>>;
-using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, SslDeleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
+using EvpMdCtxPtr =
+    std::unique_ptr<EVP_MD_CTX, SslDeleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
 using BioPtr = std::unique_ptr<BIO, SslDeleter<BIO, FreeBio>>;
 using BnPtr = std::unique_ptr<BIGNUM, SslDeleter<BIGNUM, BN_clear_free>>;
 using OsslDecoderCtxPtr =
-    std::unique_ptr<OSSL_DECODER_CTX, SslDeleter<OSSL_DECODER_CTX, OSSL_DECODER_CTX_free>>;
+    std::unique_ptr<OSSL_DECODER_CTX,
+                    SslDeleter<OSSL_DECODER_CTX, OSSL_DECODER_CTX_free>>;
 using OsslEncoderCtxPtr =
-    std::unique_ptr<OSSL_ENCODER_CTX, SslDeleter<OSSL_ENCODER_CTX, OSSL_ENCODER_CTX_free>>;
+    std::unique_ptr<OSSL_ENCODER_CTX,
+                    SslDeleter<OSSL_ENCODER_CTX, OSSL_ENCODER_CTX_free>>;
 using OsslParamBldPtr =
-    std::unique_ptr<OSSL_PARAM_BLD, SslDeleter<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>>;
-using OsslParamPtr = std::unique_ptr<OSSL_PARAM, SslDeleter<OSSL_PARAM, OSSL_PARAM_free>>;
+    std::unique_ptr<OSSL_PARAM_BLD,
+                    SslDeleter<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>>;
+using OsslParamPtr =
+    std::unique_ptr<OSSL_PARAM, SslDeleter<OSSL_PARAM, OSSL_PARAM_free>>;
 using X509Ptr = std::unique_ptr<X509, SslDeleter<X509, X509_free>>;
 
 }  // namespace keyferry::crypto

@@ -2,9 +2,8 @@
 // RSA-OAEP. Every vector is checked; SCOPED_TRACE names the failing tcId.
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "base/encoding.h"
 #include "base/testing.h"
@@ -27,8 +26,12 @@ json Load(const std::string& name) {
   return json::parse(ss.str());
 }
 
-std::vector<uint8_t> Hex(const json& j) { return *HexDecode(j.get<std::string>()); }
-SecretBytes SecretHex(const json& j) { return *HexDecodeSecret(j.get<std::string>()); }
+std::vector<uint8_t> Hex(const json& j) {
+  return *HexDecode(j.get<std::string>());
+}
+SecretBytes SecretHex(const json& j) {
+  return *HexDecodeSecret(j.get<std::string>());
+}
 std::vector<uint8_t> Bytes(const SecretBytes& s) {
   auto d = s.data(SecretAccess::Get());
   return {d.begin(), d.end()};
@@ -36,7 +39,8 @@ std::vector<uint8_t> Bytes(const SecretBytes& s) {
 
 int CountTests(const json& doc) {
   int n = 0;
-  for (const auto& g : doc["testGroups"]) n += static_cast<int>(g["tests"].size());
+  for (const auto& g : doc["testGroups"])
+    n += static_cast<int>(g["tests"].size());
   return n;
 }
 
@@ -128,7 +132,8 @@ int RunOaep(const std::string& file) {
       } else if (result == "invalid") {
         EXPECT_FALSE(pt.ok());
         if (!pt.ok()) {
-          EXPECT_EQ(std::string(pt.status().message()), "RSA-OAEP decryption failed");
+          EXPECT_EQ(std::string(pt.status().message()),
+                    "RSA-OAEP decryption failed");
         }
       }
       ++checked;

@@ -41,7 +41,8 @@ struct HeldKey {
   int bits = 0;
   std::optional<crypto::Curve> curve;
   std::vector<uint8_t> sealed;  // opaque to everyone but the custody
-  std::string public_jwk;       // {"kty":"RSA","n","e"} / {"kty":"EC",…}; empty for oct
+  std::string
+      public_jwk;  // {"kty":"RSA","n","e"} / {"kty":"EC",…}; empty for oct
 };
 
 class Custody {
@@ -54,23 +55,22 @@ class Custody {
   virtual std::string Platform() const = 0;
 
   // Generate makes a new key inside the custody.
-  virtual absl::StatusOr<HeldKey> Generate(const KeyRequest& request,
-                                           std::span<const uint8_t> binding) = 0;
+  virtual absl::StatusOr<HeldKey> Generate(
+      const KeyRequest& request, std::span<const uint8_t> binding) = 0;
   // ImportPrivate takes a plaintext private key (JWK import of RSA/EC).
-  virtual absl::StatusOr<HeldKey> ImportPrivate(EVP_PKEY* key,
-                                                std::span<const uint8_t> binding) = 0;
+  virtual absl::StatusOr<HeldKey> ImportPrivate(
+      EVP_PKEY* key, std::span<const uint8_t> binding) = 0;
   // ImportSecret takes a plaintext oct key of 16, 24 or 32 bytes.
-  virtual absl::StatusOr<HeldKey> ImportSecret(const SecretBytes& key,
-                                               std::span<const uint8_t> binding) = 0;
+  virtual absl::StatusOr<HeldKey> ImportSecret(
+      const SecretBytes& key, std::span<const uint8_t> binding) = 0;
   // ImportByok opens a .byok ciphertext (C1 || C2) with `kek` (an RSA key of
   // this custody) and takes the key inside without it leaving the custody.
   // InvalidArgument names which step failed; `expected` must match the
   // recovered key's kind, size and curve.
-  virtual absl::StatusOr<HeldKey> ImportByok(const HeldKey& kek,
-                                             std::span<const uint8_t> kek_binding,
-                                             std::span<const uint8_t> ciphertext,
-                                             const KeyRequest& expected,
-                                             std::span<const uint8_t> binding) = 0;
+  virtual absl::StatusOr<HeldKey> ImportByok(
+      const HeldKey& kek, std::span<const uint8_t> kek_binding,
+      std::span<const uint8_t> ciphertext, const KeyRequest& expected,
+      std::span<const uint8_t> binding) = 0;
 
   // ProtectBackup encrypts and authenticates a backup for this deployment
   // only; UnprotectBackup reverses it and fails (InvalidArgument "the backup

@@ -40,7 +40,8 @@ TEST(MasterKeyTest, FailureReadableByOthers) {
   bool created;
   ASSERT_OK(LoadOrCreateMasterKey(path, &created).status());
   chmod(path.c_str(), 0644);
-  EXPECT_THAT(LoadOrCreateMasterKey(path, &created), StatusHasMessage("must be 0600"));
+  EXPECT_THAT(LoadOrCreateMasterKey(path, &created),
+              StatusHasMessage("must be 0600"));
 }
 
 TEST(MasterKeyTest, FailureNotAMasterKey) {
@@ -54,10 +55,12 @@ TEST(MasterKeyTest, FailureNotAMasterKey) {
 class SoftwareCustodyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(custody_, SoftwareCustody::New(*crypto::RandomSecret(32)));
+    ASSERT_OK_AND_ASSIGN(custody_,
+                         SoftwareCustody::New(*crypto::RandomSecret(32)));
   }
   std::unique_ptr<SoftwareCustody> custody_;
-  std::vector<uint8_t> bind_ = B("vault1/key1/0123456789abcdef0123456789abcdef");
+  std::vector<uint8_t> bind_ =
+      B("vault1/key1/0123456789abcdef0123456789abcdef");
 };
 
 TEST_F(SoftwareCustodyTest, GenerateAndSignEveryKind) {
@@ -74,10 +77,12 @@ TEST_F(SoftwareCustodyTest, GenerateAndSignEveryKind) {
   };
   for (const auto& c : cases) {
     ASSERT_OK_AND_ASSIGN(HeldKey k, custody_->Generate(c.req, bind_));
-    ASSERT_OK_AND_ASSIGN(auto pub, crypto::ParsePublicKey(AsBytes(k.public_jwk)));
+    ASSERT_OK_AND_ASSIGN(auto pub,
+                         crypto::ParsePublicKey(AsBytes(k.public_jwk)));
     std::vector<uint8_t> digest(crypto::DigestBytes(c.alg), 0x42);
     ASSERT_OK_AND_ASSIGN(auto sig, custody_->Sign(k, bind_, c.alg, digest));
-    ASSERT_OK_AND_ASSIGN(bool ok, crypto::VerifyDigest(pub.get(), c.alg, digest, sig));
+    ASSERT_OK_AND_ASSIGN(bool ok,
+                         crypto::VerifyDigest(pub.get(), c.alg, digest, sig));
     EXPECT_TRUE(ok) << crypto::SignAlgName(c.alg);
     // The sealed blob never contains the PKCS#8 prefix in clear.
     EXPECT_EQ(HexEncode(k.sealed).find("020100300d06"), std::string::npos);
@@ -86,7 +91,9 @@ TEST_F(SoftwareCustodyTest, GenerateAndSignEveryKind) {
 
 TEST_F(SoftwareCustodyTest, OctSizes) {
   for (int bits : {128, 192, 256}) {
-    ASSERT_OK_AND_ASSIGN(HeldKey k, custody_->Generate({KeyKind::kOct, bits, std::nullopt}, bind_));
+    ASSERT_OK_AND_ASSIGN(
+        HeldKey k,
+        custody_->Generate({KeyKind::kOct, bits, std::nullopt}, bind_));
     EXPECT_EQ(k.bits, bits);
     EXPECT_TRUE(k.public_jwk.empty());
   }
@@ -95,12 +102,15 @@ TEST_F(SoftwareCustodyTest, OctSizes) {
 }
 
 TEST_F(SoftwareCustodyTest, FailureWrongBindingOrMasterOrTamper) {
-  ASSERT_OK_AND_ASSIGN(HeldKey k,
-                       custody_->Generate({KeyKind::kEc, 0, crypto::Curve::kP256}, bind_));
+  ASSERT_OK_AND_ASSIGN(
+      HeldKey k,
+      custody_->Generate({KeyKind::kEc, 0, crypto::Curve::kP256}, bind_));
   std::vector<uint8_t> d(32, 1);
-  EXPECT_THAT(custody_->Sign(k, B("vault1/other/x"), crypto::SignAlg::kEs256, d),
-              StatusIs(absl::StatusCode::kDataLoss));
-  ASSERT_OK_AND_ASSIGN(auto other, SoftwareCustody::New(*crypto::RandomSecret(32)));
+  EXPECT_THAT(
+      custody_->Sign(k, B("vault1/other/x"), crypto::SignAlg::kEs256, d),
+      StatusIs(absl::StatusCode::kDataLoss));
+  ASSERT_OK_AND_ASSIGN(auto other,
+                       SoftwareCustody::New(*crypto::RandomSecret(32)));
   EXPECT_THAT(other->Sign(k, bind_, crypto::SignAlg::kEs256, d),
               StatusIs(absl::StatusCode::kDataLoss));
   HeldKey t = k;
@@ -114,9 +124,11 @@ TEST_F(SoftwareCustodyTest, FailureWrongBindingOrMasterOrTamper) {
 }
 
 TEST_F(SoftwareCustodyTest, FailureWrongAlgorithmForKey) {
-  ASSERT_OK_AND_ASSIGN(HeldKey k,
-                       custody_->Generate({KeyKind::kEc, 0, crypto::Curve::kP384}, bind_));
-  EXPECT_THAT(custody_->Sign(k, bind_, crypto::SignAlg::kEs256, std::vector<uint8_t>(32)),
+  ASSERT_OK_AND_ASSIGN(
+      HeldKey k,
+      custody_->Generate({KeyKind::kEc, 0, crypto::Curve::kP384}, bind_));
+  EXPECT_THAT(custody_->Sign(k, bind_, crypto::SignAlg::kEs256,
+                             std::vector<uint8_t>(32)),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
@@ -126,8 +138,10 @@ TEST_F(SoftwareCustodyTest, BackupOpensOnlyInThisDeployment) {
   EXPECT_EQ(std::string(prot.begin(), prot.begin() + 4), "KFB1");
   ASSERT_OK_AND_ASSIGN(auto back, custody_->UnprotectBackup(prot));
   EXPECT_EQ(back, plain);
-  ASSERT_OK_AND_ASSIGN(auto other, SoftwareCustody::New(*crypto::RandomSecret(32)));
-  EXPECT_THAT(other->UnprotectBackup(prot), StatusHasMessage("not made by this deployment"));
+  ASSERT_OK_AND_ASSIGN(auto other,
+                       SoftwareCustody::New(*crypto::RandomSecret(32)));
+  EXPECT_THAT(other->UnprotectBackup(prot),
+              StatusHasMessage("not made by this deployment"));
   prot[prot.size() - 1] ^= 1;
   EXPECT_THAT(custody_->UnprotectBackup(prot), StatusHasMessage("damaged"));
   EXPECT_FALSE(custody_->UnprotectBackup(B("KFB1")).ok());
@@ -137,8 +151,11 @@ class ByokImportTest : public SoftwareCustodyTest {
  protected:
   void SetUp() override {
     SoftwareCustodyTest::SetUp();
-    ASSERT_OK_AND_ASSIGN(kek_, custody_->Generate({KeyKind::kRsa, 2048, std::nullopt}, kek_bind_));
-    ASSERT_OK_AND_ASSIGN(kek_pub_, crypto::ParsePublicKey(AsBytes(kek_.public_jwk)));
+    ASSERT_OK_AND_ASSIGN(
+        kek_,
+        custody_->Generate({KeyKind::kRsa, 2048, std::nullopt}, kek_bind_));
+    ASSERT_OK_AND_ASSIGN(kek_pub_,
+                         crypto::ParsePublicKey(AsBytes(kek_.public_jwk)));
   }
   std::vector<uint8_t> SealFor(const SecretBytes& payload) {
     return *byok::Seal(kek_pub_.get(), payload);
@@ -151,12 +168,16 @@ class ByokImportTest : public SoftwareCustodyTest {
 TEST_F(ByokImportTest, EcTargetSignsWithTheTransferredKey) {
   ASSERT_OK_AND_ASSIGN(auto target, crypto::GenerateEc(crypto::Curve::kP256));
   auto ct = SealFor(*crypto::PrivateKeyToPkcs8Der(target.get()));
-  ASSERT_OK_AND_ASSIGN(HeldKey k, custody_->ImportByok(kek_, kek_bind_, ct,
-                                                       {KeyKind::kEc, 0, crypto::Curve::kP256},
-                                                       bind_));
+  ASSERT_OK_AND_ASSIGN(
+      HeldKey k,
+      custody_->ImportByok(kek_, kek_bind_, ct,
+                           {KeyKind::kEc, 0, crypto::Curve::kP256}, bind_));
   std::vector<uint8_t> d(32, 7);
-  ASSERT_OK_AND_ASSIGN(auto sig, custody_->Sign(k, bind_, crypto::SignAlg::kEs256, d));
-  ASSERT_OK_AND_ASSIGN(bool ok, crypto::VerifyDigest(target.get(), crypto::SignAlg::kEs256, d, sig));
+  ASSERT_OK_AND_ASSIGN(auto sig,
+                       custody_->Sign(k, bind_, crypto::SignAlg::kEs256, d));
+  ASSERT_OK_AND_ASSIGN(
+      bool ok,
+      crypto::VerifyDigest(target.get(), crypto::SignAlg::kEs256, d, sig));
   EXPECT_TRUE(ok);
 }
 
@@ -165,42 +186,51 @@ TEST_F(ByokImportTest, AcceptsSoftHsmTrailingZeros) {
   SecretBytes p8 = *crypto::PrivateKeyToPkcs8Der(target.get());
   p8.Resize(p8.size() + 3);
   EXPECT_OK(custody_->ImportByok(kek_, kek_bind_, SealFor(p8),
-                                 {KeyKind::kEc, 0, crypto::Curve::kP384}, bind_));
+                                 {KeyKind::kEc, 0, crypto::Curve::kP384},
+                                 bind_));
 }
 
 TEST_F(ByokImportTest, OctTarget) {
   SecretBytes aes = *crypto::RandomSecret(32);
-  ASSERT_OK_AND_ASSIGN(HeldKey k, custody_->ImportByok(kek_, kek_bind_, SealFor(aes),
-                                                       {KeyKind::kOct, 256, std::nullopt}, bind_));
+  ASSERT_OK_AND_ASSIGN(
+      HeldKey k,
+      custody_->ImportByok(kek_, kek_bind_, SealFor(aes),
+                           {KeyKind::kOct, 256, std::nullopt}, bind_));
   EXPECT_EQ(k.bits, 256);
 }
 
 TEST_F(ByokImportTest, FailureMismatchesAndDamage) {
   ASSERT_OK_AND_ASSIGN(auto ec, crypto::GenerateEc(crypto::Curve::kP256));
   auto ct = SealFor(*crypto::PrivateKeyToPkcs8Der(ec.get()));
-  EXPECT_THAT(custody_->ImportByok(kek_, kek_bind_, ct, {KeyKind::kRsa, 0, std::nullopt}, bind_),
-              StatusHasMessage("kty asks for RSA"));
   EXPECT_THAT(custody_->ImportByok(kek_, kek_bind_, ct,
-                                   {KeyKind::kEc, 0, crypto::Curve::kP384}, bind_),
-              StatusHasMessage("crv asks for P-384"));
+                                   {KeyKind::kRsa, 0, std::nullopt}, bind_),
+              StatusHasMessage("kty asks for RSA"));
+  EXPECT_THAT(
+      custody_->ImportByok(kek_, kek_bind_, ct,
+                           {KeyKind::kEc, 0, crypto::Curve::kP384}, bind_),
+      StatusHasMessage("crv asks for P-384"));
   auto flipped = ct;
   flipped[3] ^= 1;
-  EXPECT_THAT(custody_->ImportByok(kek_, kek_bind_, flipped,
-                                   {KeyKind::kEc, 0, crypto::Curve::kP256}, bind_),
-              StatusHasMessage("RSA-OAEP part"));
+  EXPECT_THAT(
+      custody_->ImportByok(kek_, kek_bind_, flipped,
+                           {KeyKind::kEc, 0, crypto::Curve::kP256}, bind_),
+      StatusHasMessage("RSA-OAEP part"));
   flipped = ct;
   flipped[ct.size() - 2] ^= 1;
-  EXPECT_THAT(custody_->ImportByok(kek_, kek_bind_, flipped,
-                                   {KeyKind::kEc, 0, crypto::Curve::kP256}, bind_),
-              StatusHasMessage("AES-KWP part"));
+  EXPECT_THAT(
+      custody_->ImportByok(kek_, kek_bind_, flipped,
+                           {KeyKind::kEc, 0, crypto::Curve::kP256}, bind_),
+      StatusHasMessage("AES-KWP part"));
   ASSERT_OK_AND_ASSIGN(auto small, crypto::GenerateRsa(1024));
-  EXPECT_THAT(custody_->ImportByok(kek_, kek_bind_,
-                                   SealFor(*crypto::PrivateKeyToPkcs8Der(small.get())),
-                                   {KeyKind::kRsa, 0, std::nullopt}, bind_),
-              StatusHasMessage("at least 2048"));
-  EXPECT_THAT(custody_->ImportByok(kek_, B("vault1/OTHER/v1"), ct,
-                                   {KeyKind::kEc, 0, crypto::Curve::kP256}, bind_),
-              StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(
+      custody_->ImportByok(kek_, kek_bind_,
+                           SealFor(*crypto::PrivateKeyToPkcs8Der(small.get())),
+                           {KeyKind::kRsa, 0, std::nullopt}, bind_),
+      StatusHasMessage("at least 2048"));
+  EXPECT_THAT(
+      custody_->ImportByok(kek_, B("vault1/OTHER/v1"), ct,
+                           {KeyKind::kEc, 0, crypto::Curve::kP256}, bind_),
+      StatusIs(absl::StatusCode::kDataLoss));
 }
 
 }  // namespace

@@ -25,8 +25,8 @@ absl::StatusOr<SecretBytes> LoadOrCreateMasterKey(const std::string& path,
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {
     if (errno != ENOENT) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("cannot stat master key file ", path, ": ", strerror(errno)));
+      return absl::PermissionDeniedError(absl::StrCat(
+          "cannot stat master key file ", path, ": ", strerror(errno)));
     }
     ASSIGN_OR_RETURN(SecretBytes key, crypto::RandomSecret(kMasterKeyBytes));
     SecretBytes file(kFileBytes);
@@ -34,7 +34,8 @@ absl::StatusOr<SecretBytes> LoadOrCreateMasterKey(const std::string& path,
     std::memcpy(out.data(), kMagic, sizeof kMagic);
     auto k = key.data(SecretAccess::Get());
     std::memcpy(out.data() + sizeof kMagic, k.data(), k.size());
-    RETURN_IF_ERROR(WriteFileAtomic(path, file.data(SecretAccess::Get()), 0600));
+    RETURN_IF_ERROR(
+        WriteFileAtomic(path, file.data(SecretAccess::Get()), 0600));
     *created = true;
     return key;
   }
@@ -45,9 +46,10 @@ absl::StatusOr<SecretBytes> LoadOrCreateMasterKey(const std::string& path,
   }
   ASSIGN_OR_RETURN(SecretBytes file, ReadSecretFile(path, 4096));
   auto d = file.data(SecretAccess::Get());
-  if (d.size() != kFileBytes || std::memcmp(d.data(), kMagic, sizeof kMagic) != 0) {
-    return absl::DataLossError(
-        absl::StrCat("master key file ", path, " is not a keyferry master key"));
+  if (d.size() != kFileBytes ||
+      std::memcmp(d.data(), kMagic, sizeof kMagic) != 0) {
+    return absl::DataLossError(absl::StrCat("master key file ", path,
+                                            " is not a keyferry master key"));
   }
   return SecretBytes(d.subspan(sizeof kMagic));
 }

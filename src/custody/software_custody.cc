@@ -1,5 +1,8 @@
 #include "custody/software_custody.h"
 
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
+
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -8,15 +11,14 @@
 #include "byok/envelope.h"
 #include "crypto/aead.h"
 #include "crypto/errors.h"
-#include <openssl/core_names.h>
-#include <openssl/kdf.h>
 #include "crypto/random.h"
 
 namespace keyferry::custody {
 namespace {
 
 // Sealed blob, version 1 (docs/security-model.md §2):
-//   "KFS1" | kind u8 | bits u16be | curve u8 (0xff: none) | nonce[12] | tag[16] | ct
+//   "KFS1" | kind u8 | bits u16be | curve u8 (0xff: none) | nonce[12] | tag[16]
+//   | ct
 // AAD = the 8 header bytes || binding.
 constexpr uint8_t kMagic[] = {'K', 'F', 'S', '1'};
 constexpr size_t kHeaderBytes = 8;
@@ -41,9 +43,12 @@ std::vector<uint8_t> Aad(const std::vector<uint8_t>& header,
 
 const char* KindName(KeyKind k) {
   switch (k) {
-    case KeyKind::kRsa: return "RSA";
-    case KeyKind::kEc: return "EC";
-    case KeyKind::kOct: return "oct";
+    case KeyKind::kRsa:
+      return "RSA";
+    case KeyKind::kEc:
+      return "EC";
+    case KeyKind::kOct:
+      return "oct";
   }
   return "?";
 }
@@ -54,23 +59,28 @@ constexpr uint8_t kBackupMagic[] = {'K', 'F', 'B', '1'};
 
 absl::StatusOr<SecretBytes> DeriveBackupKey(const SecretBytes& master) {
   EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-  if (kdf == nullptr) return crypto::SslError(absl::StatusCode::kInternal, "HKDF");
+  if (kdf == nullptr)
+    return crypto::SslError(absl::StatusCode::kInternal, "HKDF");
   EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
   EVP_KDF_free(kdf);
-  if (ctx == nullptr) return crypto::SslError(absl::StatusCode::kInternal, "HKDF");
+  if (ctx == nullptr)
+    return crypto::SslError(absl::StatusCode::kInternal, "HKDF");
   char digest[] = "SHA256";
   char info[] = "keyferry backup v1";
   auto m = master.data(SecretAccess::Get());
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(m.data()),
-                                        m.size()),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, sizeof info - 1),
+      OSSL_PARAM_construct_octet_string(
+          OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(m.data()), m.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info,
+                                        sizeof info - 1),
       OSSL_PARAM_construct_end()};
   SecretBytes out(32);
-  int rc = EVP_KDF_derive(ctx, out.mutable_data(SecretAccess::Get()).data(), 32, params);
+  int rc = EVP_KDF_derive(ctx, out.mutable_data(SecretAccess::Get()).data(), 32,
+                          params);
   EVP_KDF_CTX_free(ctx);
-  if (rc != 1) return crypto::SslError(absl::StatusCode::kInternal, "HKDF derive");
+  if (rc != 1)
+    return crypto::SslError(absl::StatusCode::kInternal, "HKDF derive");
   return out;
 }
 
@@ -88,9 +98,11 @@ absl::StatusOr<std::unique_ptr<SoftwareCustody>> SoftwareCustody::New(
 
 absl::StatusOr<std::vector<uint8_t>> SoftwareCustody::ProtectBackup(
     std::span<const uint8_t> plaintext) {
-  ASSIGN_OR_RETURN(std::vector<uint8_t> nonce, crypto::RandomBytes(crypto::kGcmNonceBytes));
-  ASSIGN_OR_RETURN(crypto::GcmSealed s,
-                   crypto::AesGcmEncrypt(backup_key_, nonce, plaintext, kBackupMagic));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> nonce,
+                   crypto::RandomBytes(crypto::kGcmNonceBytes));
+  ASSIGN_OR_RETURN(
+      crypto::GcmSealed s,
+      crypto::AesGcmEncrypt(backup_key_, nonce, plaintext, kBackupMagic));
   std::vector<uint8_t> out(kBackupMagic, kBackupMagic + 4);
   out.insert(out.end(), nonce.begin(), nonce.end());
   out.insert(out.end(), s.tag.begin(), s.tag.end());
@@ -105,13 +117,14 @@ absl::StatusOr<std::vector<uint8_t>> SoftwareCustody::UnprotectBackup(
         "the backup was not made by this deployment or is damaged");
   };
   constexpr size_t kHead = 4 + crypto::kGcmNonceBytes + crypto::kGcmTagBytes;
-  if (b.size() < kHead || !std::equal(kBackupMagic, kBackupMagic + 4, b.begin())) {
+  if (b.size() < kHead ||
+      !std::equal(kBackupMagic, kBackupMagic + 4, b.begin())) {
     return bad();
   }
-  auto pt = crypto::AesGcmDecrypt(backup_key_, b.subspan(4, crypto::kGcmNonceBytes),
-                                  b.subspan(kHead),
-                                  b.subspan(4 + crypto::kGcmNonceBytes, crypto::kGcmTagBytes),
-                                  kBackupMagic);
+  auto pt = crypto::AesGcmDecrypt(
+      backup_key_, b.subspan(4, crypto::kGcmNonceBytes), b.subspan(kHead),
+      b.subspan(4 + crypto::kGcmNonceBytes, crypto::kGcmTagBytes),
+      kBackupMagic);
   if (!pt.ok()) return bad();
   auto d = pt->data(SecretAccess::Get());
   return std::vector<uint8_t>(d.begin(), d.end());
@@ -122,14 +135,15 @@ absl::Status SoftwareCustody::Seal(HeldKey& held, const SecretBytes& plaintext,
   std::vector<uint8_t> header = Header(held);
   ASSIGN_OR_RETURN(std::vector<uint8_t> nonce,
                    crypto::RandomBytes(crypto::kGcmNonceBytes));
-  ASSIGN_OR_RETURN(crypto::GcmSealed s,
-                   crypto::AesGcmEncrypt(master_, nonce,
-                                         plaintext.data(SecretAccess::Get()),
-                                         Aad(header, binding)));
+  ASSIGN_OR_RETURN(
+      crypto::GcmSealed s,
+      crypto::AesGcmEncrypt(master_, nonce, plaintext.data(SecretAccess::Get()),
+                            Aad(header, binding)));
   held.sealed = header;
   held.sealed.insert(held.sealed.end(), nonce.begin(), nonce.end());
   held.sealed.insert(held.sealed.end(), s.tag.begin(), s.tag.end());
-  held.sealed.insert(held.sealed.end(), s.ciphertext.begin(), s.ciphertext.end());
+  held.sealed.insert(held.sealed.end(), s.ciphertext.begin(),
+                     s.ciphertext.end());
   return absl::OkStatus();
 }
 
@@ -137,15 +151,19 @@ absl::StatusOr<SecretBytes> SoftwareCustody::Unseal(
     const HeldKey& held, std::span<const uint8_t> binding) const {
   const auto& b = held.sealed;
   std::vector<uint8_t> header = Header(held);
-  if (b.size() < kOverhead || !std::equal(header.begin(), header.end(), b.begin())) {
-    return absl::DataLossError("sealed key material is not a software custody blob "
-                               "for this key type");
+  if (b.size() < kOverhead ||
+      !std::equal(header.begin(), header.end(), b.begin())) {
+    return absl::DataLossError(
+        "sealed key material is not a software custody blob "
+        "for this key type");
   }
   std::span<const uint8_t> all(b);
   auto nonce = all.subspan(kHeaderBytes, crypto::kGcmNonceBytes);
-  auto tag = all.subspan(kHeaderBytes + crypto::kGcmNonceBytes, crypto::kGcmTagBytes);
+  auto tag =
+      all.subspan(kHeaderBytes + crypto::kGcmNonceBytes, crypto::kGcmTagBytes);
   auto ct = all.subspan(kOverhead);
-  auto pt = crypto::AesGcmDecrypt(master_, nonce, ct, tag, Aad(header, binding));
+  auto pt =
+      crypto::AesGcmDecrypt(master_, nonce, ct, tag, Aad(header, binding));
   if (!pt.ok()) {
     return absl::DataLossError(
         "sealed key material does not open under this deployment's master key "
@@ -157,7 +175,8 @@ absl::StatusOr<SecretBytes> SoftwareCustody::Unseal(
 absl::StatusOr<crypto::EvpPkeyPtr> SoftwareCustody::PrivateKey(
     const HeldKey& held, std::span<const uint8_t> binding) const {
   if (held.kind == KeyKind::kOct) {
-    return absl::InvalidArgumentError("an oct key has no private key operation");
+    return absl::InvalidArgumentError(
+        "an oct key has no private key operation");
   }
   ASSIGN_OR_RETURN(SecretBytes p8, Unseal(held, binding));
   return crypto::ParsePkcs8Der(p8, /*allow_trailing_zeros=*/false);
@@ -166,7 +185,8 @@ absl::StatusOr<crypto::EvpPkeyPtr> SoftwareCustody::PrivateKey(
 absl::StatusOr<HeldKey> SoftwareCustody::HoldPrivate(
     EVP_PKEY* key, std::span<const uint8_t> binding) const {
   ASSIGN_OR_RETURN(crypto::KeyDescription d, crypto::Describe(key));
-  if (!d.has_private) return absl::InvalidArgumentError("key has no private part");
+  if (!d.has_private)
+    return absl::InvalidArgumentError("key has no private part");
   HeldKey held;
   held.kind = d.type == crypto::KeyType::kRsa ? KeyKind::kRsa : KeyKind::kEc;
   held.bits = d.bits;
@@ -177,17 +197,20 @@ absl::StatusOr<HeldKey> SoftwareCustody::HoldPrivate(
   return held;
 }
 
-absl::StatusOr<HeldKey> SoftwareCustody::Generate(const KeyRequest& r,
-                                                  std::span<const uint8_t> binding) {
+absl::StatusOr<HeldKey> SoftwareCustody::Generate(
+    const KeyRequest& r, std::span<const uint8_t> binding) {
   switch (r.kind) {
     case KeyKind::kRsa: {
       if (r.bits != 2048 && r.bits != 3072 && r.bits != 4096) {
-        return absl::InvalidArgumentError("RSA key size must be 2048, 3072 or 4096");
+        return absl::InvalidArgumentError(
+            "RSA key size must be 2048, 3072 or 4096");
       }
       if (r.public_exponent < 3 || r.public_exponent % 2 == 0) {
-        return absl::InvalidArgumentError("RSA public exponent must be odd and at least 3");
+        return absl::InvalidArgumentError(
+            "RSA public exponent must be odd and at least 3");
       }
-      ASSIGN_OR_RETURN(crypto::EvpPkeyPtr k, crypto::GenerateRsa(r.bits, r.public_exponent));
+      ASSIGN_OR_RETURN(crypto::EvpPkeyPtr k,
+                       crypto::GenerateRsa(r.bits, r.public_exponent));
       return HoldPrivate(k.get(), binding);
     }
     case KeyKind::kEc: {
@@ -197,7 +220,8 @@ absl::StatusOr<HeldKey> SoftwareCustody::Generate(const KeyRequest& r,
     }
     case KeyKind::kOct: {
       if (r.bits != 128 && r.bits != 192 && r.bits != 256) {
-        return absl::InvalidArgumentError("oct key size must be 128, 192 or 256");
+        return absl::InvalidArgumentError(
+            "oct key size must be 128, 192 or 256");
       }
       ASSIGN_OR_RETURN(SecretBytes v, crypto::RandomSecret(r.bits / 8));
       return ImportSecret(v, binding);
@@ -206,13 +230,13 @@ absl::StatusOr<HeldKey> SoftwareCustody::Generate(const KeyRequest& r,
   return absl::InternalError("unreachable");
 }
 
-absl::StatusOr<HeldKey> SoftwareCustody::ImportPrivate(EVP_PKEY* key,
-                                                       std::span<const uint8_t> binding) {
+absl::StatusOr<HeldKey> SoftwareCustody::ImportPrivate(
+    EVP_PKEY* key, std::span<const uint8_t> binding) {
   return HoldPrivate(key, binding);
 }
 
-absl::StatusOr<HeldKey> SoftwareCustody::ImportSecret(const SecretBytes& key,
-                                                      std::span<const uint8_t> binding) {
+absl::StatusOr<HeldKey> SoftwareCustody::ImportSecret(
+    const SecretBytes& key, std::span<const uint8_t> binding) {
   if (key.size() != 16 && key.size() != 24 && key.size() != 32) {
     return absl::InvalidArgumentError("oct key must be 16, 24 or 32 bytes");
   }
@@ -232,19 +256,21 @@ absl::StatusOr<HeldKey> SoftwareCustody::ImportByok(
   }
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr kek_key, PrivateKey(kek, kek_binding));
   ASSIGN_OR_RETURN(SecretBytes payload, byok::Open(kek_key.get(), ciphertext));
-  ASSIGN_OR_RETURN(byok::RecoveredKey rk,
-                   byok::DecodePayload(payload, expected.kind == KeyKind::kOct));
+  ASSIGN_OR_RETURN(
+      byok::RecoveredKey rk,
+      byok::DecodePayload(payload, expected.kind == KeyKind::kOct));
   KeyKind got = rk.type == crypto::KeyType::kRsa  ? KeyKind::kRsa
                 : rk.type == crypto::KeyType::kEc ? KeyKind::kEc
                                                   : KeyKind::kOct;
   if (got != expected.kind) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the key in the blob is ", KindName(got), ", but kty asks for ",
-        KindName(expected.kind)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the key in the blob is ", KindName(got),
+                     ", but kty asks for ", KindName(expected.kind)));
   }
   if (got == KeyKind::kRsa && rk.bits < 2048) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the RSA key in the blob has ", rk.bits, " bits; at least 2048 are required"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the RSA key in the blob has ", rk.bits,
+                     " bits; at least 2048 are required"));
   }
   if (got == KeyKind::kEc && expected.curve && rk.curve != expected.curve) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -252,9 +278,9 @@ absl::StatusOr<HeldKey> SoftwareCustody::ImportByok(
         ", but crv asks for ", Sv(crypto::CurveJwkName(*expected.curve))));
   }
   if (expected.bits != 0 && got != KeyKind::kEc && rk.bits != expected.bits) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the key in the blob has ", rk.bits, " bits, but ", expected.bits,
-        " were asked for"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the key in the blob has ", rk.bits, " bits, but ",
+                     expected.bits, " were asked for"));
   }
   if (got == KeyKind::kOct) return ImportSecret(rk.secret, binding);
   return HoldPrivate(rk.pkey.get(), binding);

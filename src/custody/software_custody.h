@@ -15,17 +15,18 @@ namespace keyferry::custody {
 class SoftwareCustody : public Custody {
  public:
   // New takes ownership of a 32-byte `master_key`.
-  static absl::StatusOr<std::unique_ptr<SoftwareCustody>> New(SecretBytes master_key);
+  static absl::StatusOr<std::unique_ptr<SoftwareCustody>> New(
+      SecretBytes master_key);
 
   std::string Kind() const override { return "software"; }
   std::string Platform() const override { return "keyferry software custody"; }
 
   absl::StatusOr<HeldKey> Generate(const KeyRequest& request,
                                    std::span<const uint8_t> binding) override;
-  absl::StatusOr<HeldKey> ImportPrivate(EVP_PKEY* key,
-                                        std::span<const uint8_t> binding) override;
-  absl::StatusOr<HeldKey> ImportSecret(const SecretBytes& key,
-                                       std::span<const uint8_t> binding) override;
+  absl::StatusOr<HeldKey> ImportPrivate(
+      EVP_PKEY* key, std::span<const uint8_t> binding) override;
+  absl::StatusOr<HeldKey> ImportSecret(
+      const SecretBytes& key, std::span<const uint8_t> binding) override;
   absl::StatusOr<HeldKey> ImportByok(const HeldKey& kek,
                                      std::span<const uint8_t> kek_binding,
                                      std::span<const uint8_t> ciphertext,
@@ -35,10 +36,9 @@ class SoftwareCustody : public Custody {
       std::span<const uint8_t> plaintext) override;
   absl::StatusOr<std::vector<uint8_t>> UnprotectBackup(
       std::span<const uint8_t> protected_backup) override;
-  absl::StatusOr<std::vector<uint8_t>> Sign(const HeldKey& key,
-                                            std::span<const uint8_t> binding,
-                                            crypto::SignAlg alg,
-                                            std::span<const uint8_t> digest) override;
+  absl::StatusOr<std::vector<uint8_t>> Sign(
+      const HeldKey& key, std::span<const uint8_t> binding, crypto::SignAlg alg,
+      std::span<const uint8_t> digest) override;
 
  private:
   SoftwareCustody(SecretBytes master, SecretBytes backup_key)
@@ -48,8 +48,8 @@ class SoftwareCustody : public Custody {
                     std::span<const uint8_t> binding) const;
   absl::StatusOr<SecretBytes> Unseal(const HeldKey& held,
                                      std::span<const uint8_t> binding) const;
-  absl::StatusOr<crypto::EvpPkeyPtr> PrivateKey(const HeldKey& held,
-                                                std::span<const uint8_t> binding) const;
+  absl::StatusOr<crypto::EvpPkeyPtr> PrivateKey(
+      const HeldKey& held, std::span<const uint8_t> binding) const;
   absl::StatusOr<HeldKey> HoldPrivate(EVP_PKEY* key,
                                       std::span<const uint8_t> binding) const;
 

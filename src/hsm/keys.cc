@@ -38,14 +38,18 @@ constexpr FlagDef kFlags[] = {
     {"wrap", &KeyFlags::wrap, CKA_WRAP, true},
     {"unwrap", &KeyFlags::unwrap, CKA_UNWRAP, true},
     {"derive", &KeyFlags::derive, CKA_DERIVE, true},
-    {"wrapwithtrusted", &KeyFlags::wrapwithtrusted, CKA_WRAP_WITH_TRUSTED, true},
+    {"wrapwithtrusted", &KeyFlags::wrapwithtrusted, CKA_WRAP_WITH_TRUSTED,
+     true},
     {"trusted", &KeyFlags::trusted, CKA_TRUSTED, true},
     {"local", &KeyFlags::local, CKA_LOCAL, false},
-    {"alwayssensitive", &KeyFlags::alwayssensitive, CKA_ALWAYS_SENSITIVE, false},
-    {"neverextractable", &KeyFlags::neverextractable, CKA_NEVER_EXTRACTABLE, false},
+    {"alwayssensitive", &KeyFlags::alwayssensitive, CKA_ALWAYS_SENSITIVE,
+     false},
+    {"neverextractable", &KeyFlags::neverextractable, CKA_NEVER_EXTRACTABLE,
+     false},
 };
 
-constexpr uint8_t kP256Oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+constexpr uint8_t kP256Oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
+                                0xce, 0x3d, 0x03, 0x01, 0x07};
 constexpr uint8_t kP384Oid[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
 constexpr uint8_t kP521Oid[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23};
 constexpr uint8_t kK256Oid[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a};
@@ -124,7 +128,8 @@ absl::StatusOr<KeyFlags> ParseFlags(std::string_view text, KeyFlags base) {
     // "nonextractable" must not be read as non + "extractable" twice, and
     // no flag name itself starts with "non".
     if (def == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag '", word, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag '", word, "'"));
     }
     if (!def->settable) {
       return absl::InvalidArgumentError(
@@ -146,10 +151,14 @@ std::string FormatFlags(const KeyFlags& f) {
 
 std::span<const uint8_t> CurveOidDer(EcCurve c) {
   switch (c) {
-    case EcCurve::kP256: return kP256Oid;
-    case EcCurve::kP384: return kP384Oid;
-    case EcCurve::kP521: return kP521Oid;
-    case EcCurve::kSecp256k1: return kK256Oid;
+    case EcCurve::kP256:
+      return kP256Oid;
+    case EcCurve::kP384:
+      return kP384Oid;
+    case EcCurve::kP521:
+      return kP521Oid;
+    case EcCurve::kSecp256k1:
+      return kK256Oid;
   }
   return {};
 }
@@ -174,7 +183,8 @@ absl::StatusOr<KeySpec> ParseKeySpec(std::string_view type,
     }
     ASSIGN_OR_RETURN(EcCurve c, crypto::ParseCurve(*curve));
     spec.curve = c;
-    spec.bits = crypto::CurveFieldBytes(c) == 66 ? 521 : crypto::CurveFieldBytes(c) * 8;
+    spec.bits =
+        crypto::CurveFieldBytes(c) == 66 ? 521 : crypto::CurveFieldBytes(c) * 8;
     if (size && *size != spec.bits) {
       return absl::InvalidArgumentError("--size does not match the curve");
     }
@@ -206,8 +216,9 @@ absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec) {
   ASSIGN_OR_RETURN(out.id, crypto::RandomBytes(8));
   const KeyFlags& f = spec.flags;
   auto common = [&](CK_OBJECT_CLASS klass, CK_KEY_TYPE type) {
-    Template t = {Attr::Ulong(CKA_CLASS, klass), Attr::Ulong(CKA_KEY_TYPE, type),
-                  Attr::String(CKA_LABEL, spec.label), Attr::Bytes(CKA_ID, out.id)};
+    Template t = {
+        Attr::Ulong(CKA_CLASS, klass), Attr::Ulong(CKA_KEY_TYPE, type),
+        Attr::String(CKA_LABEL, spec.label), Attr::Bytes(CKA_ID, out.id)};
     return t;
   };
   switch (spec.kind) {
@@ -251,7 +262,7 @@ absl::StatusOr<KeyEntry> DescribeKey(Session& s, ObjectHandle h) {
   e.handle = h;
   ASSIGN_OR_RETURN(uint64_t klass, s.GetUlong(h, CKA_CLASS));
   ASSIGN_OR_RETURN(uint64_t type, s.GetUlong(h, CKA_KEY_TYPE));
-  e.klass = klass == CKO_PRIVATE_KEY ? "private"
+  e.klass = klass == CKO_PRIVATE_KEY  ? "private"
             : klass == CKO_PUBLIC_KEY ? "public"
                                       : "secret";
   if (auto label = s.GetAttribute(h, CKA_LABEL); label.ok()) {
@@ -275,8 +286,10 @@ absl::StatusOr<KeyEntry> DescribeKey(Session& s, ObjectHandle h) {
         e.curve = c;
       }
     }
-    if (!e.curve) return absl::UnimplementedError("EC key on an unsupported curve");
-    e.bits = e.curve == EcCurve::kP521 ? 521 : crypto::CurveFieldBytes(*e.curve) * 8;
+    if (!e.curve)
+      return absl::UnimplementedError("EC key on an unsupported curve");
+    e.bits =
+        e.curve == EcCurve::kP521 ? 521 : crypto::CurveFieldBytes(*e.curve) * 8;
   } else if (type == CKK_AES) {
     e.kind = KeyKind::kAes;
     ASSIGN_OR_RETURN(uint64_t len, s.GetUlong(h, CKA_VALUE_LEN));
@@ -290,7 +303,8 @@ absl::StatusOr<KeyEntry> DescribeKey(Session& s, ObjectHandle h) {
 
 absl::StatusOr<std::vector<KeyEntry>> ListKeys(Session& s) {
   std::vector<KeyEntry> out;
-  for (CK_OBJECT_CLASS klass : {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_SECRET_KEY}) {
+  for (CK_OBJECT_CLASS klass :
+       {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_SECRET_KEY}) {
     ASSIGN_OR_RETURN(auto handles, s.Find({Attr::Ulong(CKA_CLASS, klass),
                                            Attr::Bool(CKA_TOKEN, true)}));
     for (ObjectHandle h : handles) {
@@ -316,8 +330,9 @@ absl::StatusOr<KeyFlags> ReadFlags(Session& s, ObjectHandle h) {
   return f;
 }
 
-absl::StatusOr<ObjectHandle> FindKey(Session& s, std::string_view label,
-                                     std::optional<std::span<const uint8_t>> id) {
+absl::StatusOr<ObjectHandle> FindKey(
+    Session& s, std::string_view label,
+    std::optional<std::span<const uint8_t>> id) {
   std::vector<ObjectHandle> found;
   for (CK_OBJECT_CLASS klass : {CKO_PRIVATE_KEY, CKO_SECRET_KEY}) {
     Template t = {Attr::Ulong(CKA_CLASS, klass)};
@@ -331,8 +346,9 @@ absl::StatusOr<ObjectHandle> FindKey(Session& s, std::string_view label,
         absl::StrCat("no private or secret key labelled '", Sv(label), "'"));
   }
   if (found.size() > 1) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        found.size(), " keys are labelled '", Sv(label), "'; select one by id"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(found.size(), " keys are labelled '", Sv(label),
+                     "'; select one by id"));
   }
   return found[0];
 }
@@ -345,8 +361,8 @@ absl::StatusOr<ObjectHandle> FindPublicKey(Session& s, std::string_view label) {
         absl::StrCat("no public key labelled '", Sv(label), "'"));
   }
   if (h.size() > 1) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        h.size(), " public keys are labelled '", Sv(label), "'"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(h.size(), " public keys are labelled '", Sv(label), "'"));
   }
   return h[0];
 }

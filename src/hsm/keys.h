@@ -47,8 +47,8 @@ std::string FormatFlags(const KeyFlags& f);
 
 struct KeySpec {
   KeyKind kind;
-  int bits = 0;                   // RSA 2048/3072/4096, AES 128/192/256
-  std::optional<EcCurve> curve;   // EC
+  int bits = 0;                  // RSA 2048/3072/4096, AES 128/192/256
+  std::optional<EcCurve> curve;  // EC
   std::string label;
   KeyFlags flags;
 };
@@ -94,9 +94,9 @@ absl::StatusOr<KeyFlags> ReadFlags(Session& s, ObjectHandle h);
 // FindKey finds the private or secret key labelled `label` (or with id
 // `id` when given). NotFound names the label; FailedPrecondition when
 // several keys carry it.
-absl::StatusOr<ObjectHandle> FindKey(Session& s, std::string_view label,
-                                     std::optional<std::span<const uint8_t>> id =
-                                         std::nullopt);
+absl::StatusOr<ObjectHandle> FindKey(
+    Session& s, std::string_view label,
+    std::optional<std::span<const uint8_t>> id = std::nullopt);
 // FindPublicKey finds a public key object labelled `label`.
 absl::StatusOr<ObjectHandle> FindPublicKey(Session& s, std::string_view label);
 

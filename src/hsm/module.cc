@@ -25,7 +25,8 @@ TokenInfo FromCk(const CK_TOKEN_INFO& t) {
   out.manufacturer = Field(t.manufacturerID, sizeof t.manufacturerID);
   out.model = Field(t.model, sizeof t.model);
   out.serial = Field(t.serialNumber, sizeof t.serialNumber);
-  out.firmware = absl::StrCat(t.firmwareVersion.major, ".", t.firmwareVersion.minor);
+  out.firmware =
+      absl::StrCat(t.firmwareVersion.major, ".", t.firmwareVersion.minor);
   out.initialized = (t.flags & CKF_TOKEN_INITIALIZED) != 0;
   out.user_pin_initialized = (t.flags & CKF_USER_PIN_INITIALIZED) != 0;
   out.login_required = (t.flags & CKF_LOGIN_REQUIRED) != 0;
@@ -36,23 +37,40 @@ TokenInfo FromCk(const CK_TOKEN_INFO& t) {
 
 std::string MechanismName(uint64_t type) {
   switch (type) {
-    case CKM_RSA_PKCS_KEY_PAIR_GEN: return "CKM_RSA_PKCS_KEY_PAIR_GEN";
-    case CKM_RSA_PKCS: return "CKM_RSA_PKCS";
-    case CKM_RSA_PKCS_OAEP: return "CKM_RSA_PKCS_OAEP";
-    case CKM_RSA_PKCS_PSS: return "CKM_RSA_PKCS_PSS";
-    case CKM_EC_KEY_PAIR_GEN: return "CKM_EC_KEY_PAIR_GEN";
-    case CKM_ECDSA: return "CKM_ECDSA";
-    case CKM_AES_KEY_GEN: return "CKM_AES_KEY_GEN";
-    case CKM_AES_ECB: return "CKM_AES_ECB";
-    case CKM_AES_CBC: return "CKM_AES_CBC";
-    case CKM_AES_CBC_PAD: return "CKM_AES_CBC_PAD";
-    case CKM_AES_GCM: return "CKM_AES_GCM";
-    case CKM_AES_KEY_WRAP: return "CKM_AES_KEY_WRAP";
-    case CKM_AES_KEY_WRAP_PAD: return "CKM_AES_KEY_WRAP_PAD";
-    case CKM_AES_KEY_WRAP_KWP: return "CKM_AES_KEY_WRAP_KWP";
-    case CKM_AES_KEY_WRAP_PKCS7: return "CKM_AES_KEY_WRAP_PKCS7";
-    case CKM_RSA_AES_KEY_WRAP: return "CKM_RSA_AES_KEY_WRAP";
-    default: return absl::StrCat("0x", absl::Hex(type));
+    case CKM_RSA_PKCS_KEY_PAIR_GEN:
+      return "CKM_RSA_PKCS_KEY_PAIR_GEN";
+    case CKM_RSA_PKCS:
+      return "CKM_RSA_PKCS";
+    case CKM_RSA_PKCS_OAEP:
+      return "CKM_RSA_PKCS_OAEP";
+    case CKM_RSA_PKCS_PSS:
+      return "CKM_RSA_PKCS_PSS";
+    case CKM_EC_KEY_PAIR_GEN:
+      return "CKM_EC_KEY_PAIR_GEN";
+    case CKM_ECDSA:
+      return "CKM_ECDSA";
+    case CKM_AES_KEY_GEN:
+      return "CKM_AES_KEY_GEN";
+    case CKM_AES_ECB:
+      return "CKM_AES_ECB";
+    case CKM_AES_CBC:
+      return "CKM_AES_CBC";
+    case CKM_AES_CBC_PAD:
+      return "CKM_AES_CBC_PAD";
+    case CKM_AES_GCM:
+      return "CKM_AES_GCM";
+    case CKM_AES_KEY_WRAP:
+      return "CKM_AES_KEY_WRAP";
+    case CKM_AES_KEY_WRAP_PAD:
+      return "CKM_AES_KEY_WRAP_PAD";
+    case CKM_AES_KEY_WRAP_KWP:
+      return "CKM_AES_KEY_WRAP_KWP";
+    case CKM_AES_KEY_WRAP_PKCS7:
+      return "CKM_AES_KEY_WRAP_PKCS7";
+    case CKM_RSA_AES_KEY_WRAP:
+      return "CKM_RSA_AES_KEY_WRAP";
+    default:
+      return absl::StrCat("0x", absl::Hex(type));
   }
 }
 
@@ -139,7 +157,8 @@ absl::StatusOr<SlotId> Module::FindFreeSlot() {
 
 absl::StatusOr<TokenInfo> Module::GetTokenInfo(SlotId slot) {
   CK_TOKEN_INFO ti;
-  RETURN_IF_ERROR(CkrToStatus(fn_->C_GetTokenInfo(slot, &ti), "C_GetTokenInfo"));
+  RETURN_IF_ERROR(
+      CkrToStatus(fn_->C_GetTokenInfo(slot, &ti), "C_GetTokenInfo"));
   return FromCk(ti);
 }
 
@@ -148,8 +167,9 @@ absl::StatusOr<std::vector<MechanismInfo>> Module::Mechanisms(SlotId slot) {
   RETURN_IF_ERROR(CkrToStatus(fn_->C_GetMechanismList(slot, nullptr, &count),
                               "C_GetMechanismList"));
   std::vector<CK_MECHANISM_TYPE> types(count);
-  RETURN_IF_ERROR(CkrToStatus(
-      fn_->C_GetMechanismList(slot, types.data(), &count), "C_GetMechanismList"));
+  RETURN_IF_ERROR(
+      CkrToStatus(fn_->C_GetMechanismList(slot, types.data(), &count),
+                  "C_GetMechanismList"));
   types.resize(count);
   std::vector<MechanismInfo> out;
   for (CK_MECHANISM_TYPE t : types) {

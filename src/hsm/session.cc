@@ -51,15 +51,16 @@ absl::StatusOr<std::unique_ptr<Session>> Session::OpenAs(Module& module,
                                                          unsigned long user) {
   CK_FUNCTION_LIST* fn = module.functions();
   CK_SESSION_HANDLE h = 0;
-  RETURN_IF_ERROR(CkrToStatus(
-      fn->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr,
-                        nullptr, &h),
-      "C_OpenSession"));
+  RETURN_IF_ERROR(
+      CkrToStatus(fn->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+                                    nullptr, nullptr, &h),
+                  "C_OpenSession"));
   std::unique_ptr<Session> s(new Session(&module, slot, h));
   auto p = pin.data(SecretAccess::Get());
   CK_RV rv = fn->C_Login(h, user, const_cast<uint8_t*>(p.data()), p.size());
   if (rv == CKR_PIN_INCORRECT) {
-    return CkrToStatus(rv, user == CKU_SO ? "SO PIN incorrect" : "PIN incorrect");
+    return CkrToStatus(rv,
+                       user == CKU_SO ? "SO PIN incorrect" : "PIN incorrect");
   }
   if (rv != CKR_USER_ALREADY_LOGGED_IN) {
     RETURN_IF_ERROR(CkrToStatus(rv, "C_Login"));
@@ -97,14 +98,16 @@ absl::Status Session::InitUserPin(const SecretBytes& pin) {
 absl::StatusOr<std::vector<ObjectHandle>> Session::Find(const Template& match) {
   CK_FUNCTION_LIST* fn = module_->functions();
   auto ck = ToCk(match);
-  RETURN_IF_ERROR(CkrToStatus(
-      fn->C_FindObjectsInit(handle_, ck.data(), ck.size()), "C_FindObjectsInit"));
+  RETURN_IF_ERROR(
+      CkrToStatus(fn->C_FindObjectsInit(handle_, ck.data(), ck.size()),
+                  "C_FindObjectsInit"));
   std::vector<ObjectHandle> out;
   absl::Status st;
   for (;;) {
     CK_OBJECT_HANDLE batch[64];
     CK_ULONG n = 0;
-    st = CkrToStatus(fn->C_FindObjects(handle_, batch, 64, &n), "C_FindObjects");
+    st =
+        CkrToStatus(fn->C_FindObjects(handle_, batch, 64, &n), "C_FindObjects");
     if (!st.ok() || n == 0) break;
     out.insert(out.end(), batch, batch + n);
   }
@@ -118,16 +121,18 @@ absl::StatusOr<SecretBytes> Session::GetSecretAttribute(ObjectHandle h,
   CK_FUNCTION_LIST* fn = module_->functions();
   CK_ATTRIBUTE a = {type, nullptr, 0};
   CK_RV rv = fn->C_GetAttributeValue(handle_, h, &a, 1);
-  if (rv == CKR_ATTRIBUTE_TYPE_INVALID || a.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
-    if (rv == CKR_ATTRIBUTE_SENSITIVE) return CkrToStatus(rv, "C_GetAttributeValue");
+  if (rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+      a.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
+    if (rv == CKR_ATTRIBUTE_SENSITIVE)
+      return CkrToStatus(rv, "C_GetAttributeValue");
     return absl::NotFoundError(
         absl::StrCat("object has no attribute 0x", absl::Hex(type)));
   }
   RETURN_IF_ERROR(CkrToStatus(rv, "C_GetAttributeValue"));
   SecretBytes out(a.ulValueLen);
   a.pValue = out.mutable_data(SecretAccess::Get()).data();
-  RETURN_IF_ERROR(
-      CkrToStatus(fn->C_GetAttributeValue(handle_, h, &a, 1), "C_GetAttributeValue"));
+  RETURN_IF_ERROR(CkrToStatus(fn->C_GetAttributeValue(handle_, h, &a, 1),
+                              "C_GetAttributeValue"));
   out.Resize(a.ulValueLen);
   return out;
 }
@@ -141,7 +146,8 @@ absl::StatusOr<std::vector<uint8_t>> Session::GetAttribute(ObjectHandle h,
 
 absl::StatusOr<bool> Session::GetBool(ObjectHandle h, uint64_t type) {
   ASSIGN_OR_RETURN(auto v, GetAttribute(h, type));
-  if (v.size() != 1) return absl::InternalError("boolean attribute of wrong size");
+  if (v.size() != 1)
+    return absl::InternalError("boolean attribute of wrong size");
   return v[0] != CK_FALSE;
 }
 
@@ -181,11 +187,10 @@ absl::StatusOr<std::pair<ObjectHandle, ObjectHandle>> Session::GenerateKeyPair(
   auto ck_priv = ToCk(priv);
   CK_MECHANISM mech = ToCk(m);
   CK_OBJECT_HANDLE hp = 0, hs = 0;
-  RETURN_IF_ERROR(CkrToStatus(
-      module_->functions()->C_GenerateKeyPair(handle_, &mech, ck_pub.data(),
-                                              ck_pub.size(), ck_priv.data(),
-                                              ck_priv.size(), &hp, &hs),
-      "C_GenerateKeyPair"));
+  RETURN_IF_ERROR(CkrToStatus(module_->functions()->C_GenerateKeyPair(
+                                  handle_, &mech, ck_pub.data(), ck_pub.size(),
+                                  ck_priv.data(), ck_priv.size(), &hp, &hs),
+                              "C_GenerateKeyPair"));
   return std::pair<ObjectHandle, ObjectHandle>(hp, hs);
 }
 
@@ -195,8 +200,9 @@ absl::StatusOr<std::vector<uint8_t>> Session::WrapKey(const Mechanism& m,
   CK_FUNCTION_LIST* fn = module_->functions();
   CK_MECHANISM mech = ToCk(m);
   CK_ULONG len = 0;
-  RETURN_IF_ERROR(CkrToStatus(
-      fn->C_WrapKey(handle_, &mech, wrapping, key, nullptr, &len), "C_WrapKey"));
+  RETURN_IF_ERROR(
+      CkrToStatus(fn->C_WrapKey(handle_, &mech, wrapping, key, nullptr, &len),
+                  "C_WrapKey"));
   std::vector<uint8_t> out(len);
   CK_RV rv = fn->C_WrapKey(handle_, &mech, wrapping, key, out.data(), &len);
   if (rv == CKR_BUFFER_TOO_SMALL) {  // a module that under-reported the size
@@ -208,10 +214,9 @@ absl::StatusOr<std::vector<uint8_t>> Session::WrapKey(const Mechanism& m,
   return out;
 }
 
-absl::StatusOr<ObjectHandle> Session::UnwrapKey(const Mechanism& m,
-                                                ObjectHandle unwrapping,
-                                                std::span<const uint8_t> wrapped,
-                                                const Template& t) {
+absl::StatusOr<ObjectHandle> Session::UnwrapKey(
+    const Mechanism& m, ObjectHandle unwrapping,
+    std::span<const uint8_t> wrapped, const Template& t) {
   auto ck = ToCk(t);
   CK_MECHANISM mech = ToCk(m);
   CK_OBJECT_HANDLE h = 0;

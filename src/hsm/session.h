@@ -60,14 +60,16 @@ class Session {
   absl::StatusOr<std::vector<ObjectHandle>> Find(const Template& match);
   // GetAttribute reads one attribute. NotFound when the object lacks it,
   // PermissionDenied (CKR_ATTRIBUTE_SENSITIVE) when it may not be read.
-  absl::StatusOr<std::vector<uint8_t>> GetAttribute(ObjectHandle h, uint64_t type);
+  absl::StatusOr<std::vector<uint8_t>> GetAttribute(ObjectHandle h,
+                                                    uint64_t type);
   absl::StatusOr<bool> GetBool(ObjectHandle h, uint64_t type);
   absl::StatusOr<uint64_t> GetUlong(ObjectHandle h, uint64_t type);
   // GetSecretAttribute reads a secret attribute into a zeroizing buffer.
   absl::StatusOr<SecretBytes> GetSecretAttribute(ObjectHandle h, uint64_t type);
 
   absl::StatusOr<ObjectHandle> CreateObject(const Template& t);
-  absl::StatusOr<ObjectHandle> GenerateKey(const Mechanism& m, const Template& t);
+  absl::StatusOr<ObjectHandle> GenerateKey(const Mechanism& m,
+                                           const Template& t);
   // GenerateKeyPair returns {public, private}.
   absl::StatusOr<std::pair<ObjectHandle, ObjectHandle>> GenerateKeyPair(
       const Mechanism& m, const Template& pub, const Template& priv);
@@ -87,8 +89,10 @@ class Session {
  private:
   Session(Module* module, SlotId slot, unsigned long handle)
       : module_(module), slot_(slot), handle_(handle) {}
-  static absl::StatusOr<std::unique_ptr<Session>> OpenAs(
-      Module& module, SlotId slot, const SecretBytes& pin, unsigned long user);
+  static absl::StatusOr<std::unique_ptr<Session>> OpenAs(Module& module,
+                                                         SlotId slot,
+                                                         const SecretBytes& pin,
+                                                         unsigned long user);
   Module* module_;
   SlotId slot_;
   unsigned long handle_;

@@ -33,7 +33,8 @@ class SoftHsmTest : public ::testing::Test {
     std::string tokens = dir_ + "/tokens";
     ASSERT_EQ(mkdir(tokens.c_str(), 0700), 0);
     std::ofstream(dir_ + "/softhsm2.conf")
-        << "directories.tokendir = " << tokens << "\nobjectstore.backend = file\n"
+        << "directories.tokendir = " << tokens
+        << "\nobjectstore.backend = file\n"
         << "log.level = ERROR\nslots.removable = false\n";
     setenv("SOFTHSM2_CONF", (dir_ + "/softhsm2.conf").c_str(), 1);
     auto m = Module::Load(kModule);
@@ -42,7 +43,8 @@ class SoftHsmTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(SlotId free, module_->FindFreeSlot());
     ASSERT_OK(module_->InitToken(free, Pin("so-pin-1"), "unit"));
     ASSERT_OK_AND_ASSIGN(slot_, module_->FindSlotByTokenLabel("unit"));
-    ASSERT_OK_AND_ASSIGN(auto so, Session::OpenSecurityOfficer(*module_, slot_, Pin("so-pin-1")));
+    ASSERT_OK_AND_ASSIGN(auto so, Session::OpenSecurityOfficer(
+                                      *module_, slot_, Pin("so-pin-1")));
     ASSERT_OK(so->InitUserPin(Pin("user-pin-1")));
   }
   static void TearDownTestSuite() {
@@ -50,7 +52,8 @@ class SoftHsmTest : public ::testing::Test {
     std::system(("rm -rf " + dir_).c_str());
   }
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(session_, Session::Open(*module_, slot_, Pin("user-pin-1")));
+    ASSERT_OK_AND_ASSIGN(session_,
+                         Session::Open(*module_, slot_, Pin("user-pin-1")));
   }
 
   static std::string dir_;
@@ -66,7 +69,8 @@ TEST_F(SoftHsmTest, TokenInfoAndMechanisms) {
   ASSERT_OK_AND_ASSIGN(TokenInfo t, module_->GetTokenInfo(slot_));
   EXPECT_EQ(t.label, "unit");
   EXPECT_EQ(t.manufacturer, "SoftHSM project");
-  ASSERT_OK_AND_ASSIGN(MechanismInfo oaep, module_->GetMechanism(slot_, CKM_RSA_PKCS_OAEP));
+  ASSERT_OK_AND_ASSIGN(MechanismInfo oaep,
+                       module_->GetMechanism(slot_, CKM_RSA_PKCS_OAEP));
   EXPECT_TRUE(oaep.wrap);
   EXPECT_THAT(module_->GetMechanism(slot_, CKM_RSA_AES_KEY_WRAP),
               StatusIs(absl::StatusCode::kNotFound));
@@ -81,23 +85,28 @@ TEST_F(SoftHsmTest, FailureWrongPin) {
 }
 
 TEST_F(SoftHsmTest, FailureUnknownTokenLabel) {
-  EXPECT_THAT(module_->FindSlotByTokenLabel("absent"), StatusHasMessage("absent"));
+  EXPECT_THAT(module_->FindSlotByTokenLabel("absent"),
+              StatusHasMessage("absent"));
 }
 
 TEST_F(SoftHsmTest, GeneratedFlagsReadBack) {
   ASSERT_OK_AND_ASSIGN(KeySpec spec, ParseKeySpec("aes", 192, std::nullopt));
   spec.label = "flags-aes";
-  ASSERT_OK_AND_ASSIGN(spec.flags, ParseFlags("extractable,modifiable,nonwrap", spec.flags));
+  ASSERT_OK_AND_ASSIGN(
+      spec.flags, ParseFlags("extractable,modifiable,nonwrap", spec.flags));
   ASSERT_OK_AND_ASSIGN(GeneratedKey k, GenerateKey(*session_, spec));
   ASSERT_OK_AND_ASSIGN(KeyFlags f, ReadFlags(*session_, k.private_or_secret));
-  EXPECT_EQ(FormatFlags(f),
-            "sensitive extractable modifiable noncopyable destroyable token private "
-            "encrypt decrypt nonsign nonverify nonwrap unwrap nonderive "
-            "nonwrapwithtrusted nontrusted local alwayssensitive nonneverextractable");
+  EXPECT_EQ(
+      FormatFlags(f),
+      "sensitive extractable modifiable noncopyable destroyable token private "
+      "encrypt decrypt nonsign nonverify nonwrap unwrap nonderive "
+      "nonwrapwithtrusted nontrusted local alwayssensitive "
+      "nonneverextractable");
   ASSERT_OK_AND_ASSIGN(KeyEntry e, DescribeKey(*session_, k.private_or_secret));
   EXPECT_EQ(e.bits, 192);
   EXPECT_EQ(e.id, k.id);
-  EXPECT_THAT(GenerateKey(*session_, spec), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(GenerateKey(*session_, spec),
+              StatusIs(absl::StatusCode::kAlreadyExists));
 }
 
 TEST_F(SoftHsmTest, FailureSensitiveValueUnreadable) {
@@ -112,7 +121,8 @@ TEST_F(SoftHsmTest, FailureSensitiveValueUnreadable) {
 
 TEST_F(SoftHsmTest, KwpProbeDetectsSoftHsmPaddingDefect) {
   byok::HsmToken token(*session_, "t");
-  ASSERT_OK_AND_ASSIGN(byok::Token::KwpProbe p, token.ProbeKwp(CKM_AES_KEY_WRAP_PAD));
+  ASSERT_OK_AND_ASSIGN(byok::Token::KwpProbe p,
+                       token.ProbeKwp(CKM_AES_KEY_WRAP_PAD));
   EXPECT_TRUE(p.unwrap_ok) << p.detail;  // SoftHSM 2.6.1 unwrap is RFC 5649
   EXPECT_FALSE(p.wrap_ok);
   EXPECT_TRUE(p.padding_defect) << p.detail;
@@ -136,16 +146,18 @@ TEST_F(SoftHsmTest, FailureNonExtractableCarriesCkr) {
 TEST_F(SoftHsmTest, ExportAesLeavesNoSessionObjects) {
   ASSERT_OK_AND_ASSIGN(KeySpec spec, ParseKeySpec("aes", 256, std::nullopt));
   spec.label = "export-me";
-  ASSERT_OK_AND_ASSIGN(spec.flags, ParseFlags("nonsensitive,extractable", spec.flags));
+  ASSERT_OK_AND_ASSIGN(spec.flags,
+                       ParseFlags("nonsensitive,extractable", spec.flags));
   ASSERT_OK_AND_ASSIGN(GeneratedKey k, GenerateKey(*session_, spec));
-  ASSERT_OK_AND_ASSIGN(SecretBytes value,
-                       session_->GetSecretAttribute(k.private_or_secret, CKA_VALUE));
+  ASSERT_OK_AND_ASSIGN(SecretBytes value, session_->GetSecretAttribute(
+                                              k.private_or_secret, CKA_VALUE));
   ASSERT_OK_AND_ASSIGN(auto kek, crypto::GenerateRsa(2048));
   auto before = session_->Find({Attr::Bool(CKA_TOKEN, false)});
   ASSERT_OK(before);
   byok::HsmToken token(*session_, "t");
-  ASSERT_OK_AND_ASSIGN(byok::ExportResult r,
-                       byok::ExportFromToken(token, k.private_or_secret, kek.get(), {}));
+  ASSERT_OK_AND_ASSIGN(
+      byok::ExportResult r,
+      byok::ExportFromToken(token, k.private_or_secret, kek.get(), {}));
   ASSERT_OK_AND_ASSIGN(SecretBytes back, byok::Open(kek.get(), r.ciphertext));
   EXPECT_TRUE(back.ConstantTimeEquals(value));
   auto after = session_->Find({Attr::Bool(CKA_TOKEN, false)});

@@ -92,13 +92,15 @@ absl::StatusOr<Pkcs11Uri> ParsePkcs11Uri(std::string_view uri_in) {
       st = SetOnce(out.type, *value, name);
     } else if (name == "id") {
       if (out.id.has_value()) {
-        return absl::InvalidArgumentError("pkcs11 URI: attribute 'id' given twice");
+        return absl::InvalidArgumentError(
+            "pkcs11 URI: attribute 'id' given twice");
       }
       out.id = std::vector<uint8_t>(value->begin(), value->end());
     } else if (name == "slot-id") {
       uint64_t slot;
       if (!absl::SimpleAtoi(*value, &slot)) {
-        return absl::InvalidArgumentError("pkcs11 URI: slot-id is not a number");
+        return absl::InvalidArgumentError(
+            "pkcs11 URI: slot-id is not a number");
       }
       out.slot_id = slot;
     }

@@ -21,7 +21,8 @@ struct Pkcs11Uri {
   std::optional<std::string> model;         // token model
   std::optional<std::string> object;        // object label
   std::optional<std::vector<uint8_t>> id;   // CKA_ID bytes
-  std::optional<std::string> type;  // public | private | secret-key | cert | data
+  std::optional<std::string>
+      type;  // public | private | secret-key | cert | data
   std::optional<uint64_t> slot_id;
   // Query attributes.
   std::optional<std::string> module_path;

@@ -33,7 +33,8 @@ TEST(Pkcs11UriTest, EmptyUriIsValid) {
 }
 
 TEST(Pkcs11UriTest, SlotId) {
-  ASSERT_OK_AND_ASSIGN(Pkcs11Uri u, ParsePkcs11Uri("pkcs11:slot-id=1035383320"));
+  ASSERT_OK_AND_ASSIGN(Pkcs11Uri u,
+                       ParsePkcs11Uri("pkcs11:slot-id=1035383320"));
   EXPECT_EQ(u.slot_id, 1035383320u);
 }
 

@@ -15,15 +15,20 @@ namespace keyferry::server {
 
 const std::vector<ConfigKey> kConfigKeys = {
     {"listen", "HTTPS address:port of the vault API (default 127.0.0.1:8443)"},
-    {"data-dir", "state directory: store, master key, TLS files (default $KEYFERRY_HOME/server "
-                 "or ~/.local/share/keyferry/server)"},
-    {"domain", "vaults are https://<vault>.<domain>:<port> (default localhost)"},
+    {"data-dir",
+     "state directory: store, master key, TLS files (default "
+     "$KEYFERRY_HOME/server "
+     "or ~/.local/share/keyferry/server)"},
+    {"domain",
+     "vaults are https://<vault>.<domain>:<port> (default localhost)"},
     {"vaults", "comma-separated vault names to serve (default myvault)"},
     {"tls-cert", "PEM certificate chain to serve instead of the generated one"},
     {"tls-key", "PEM private key for --tls-cert"},
     {"custody", "where key material lives: software (default)"},
     {"store", "where metadata lives: sqlite (default)"},
-    {"identity-listen", "loopback address:port of the managed-identity endpoint (default 127.0.0.1:8081)"},
+    {"identity-listen",
+     "loopback address:port of the managed-identity endpoint (default "
+     "127.0.0.1:8081)"},
     {"log-level", "debug, info, warning or error (default info)"},
     {"threads", "I/O threads (default: one per core)"},
 };
@@ -31,17 +36,20 @@ const std::vector<ConfigKey> kConfigKeys = {
 namespace {
 
 absl::Status Bad(std::string_view key, std::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("config ", Sv(key), ": ", Sv(why)));
+  return absl::InvalidArgumentError(
+      absl::StrCat("config ", Sv(key), ": ", Sv(why)));
 }
 
-absl::Status ParseHostPort(std::string_view key, std::string_view v, std::string& host,
-                           uint16_t& port) {
+absl::Status ParseHostPort(std::string_view key, std::string_view v,
+                           std::string& host, uint16_t& port) {
   size_t colon = v.rfind(':');
   if (colon == std::string_view::npos) return Bad(key, "expected address:port");
   std::string h(v.substr(0, colon));
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']')
+    h = h.substr(1, h.size() - 2);
   uint32_t p;
-  if (h.empty() || !absl::SimpleAtoi(Sv(v.substr(colon + 1)), &p) || p > 65535) {
+  if (h.empty() || !absl::SimpleAtoi(Sv(v.substr(colon + 1)), &p) ||
+      p > 65535) {
     return Bad(key, "expected address:port with a port from 0 to 65535");
   }
   host = h;
@@ -65,7 +73,8 @@ std::string DefaultDataDir() {
     return absl::StrCat(h, "/server");
   }
   const char* home = std::getenv("HOME");
-  return absl::StrCat(home && *home ? home : "/tmp", "/.local/share/keyferry/server");
+  return absl::StrCat(home && *home ? home : "/tmp",
+                      "/.local/share/keyferry/server");
 }
 
 absl::Status Validate(Config& c) {
@@ -73,23 +82,28 @@ absl::Status Validate(Config& c) {
   if (c.vaults.empty()) return Bad("vaults", "at least one vault");
   for (const auto& v : c.vaults) {
     if (!IsVaultName(v)) {
-      return Bad("vaults", absl::StrCat("'", v, "' is not 3-24 of a-z, 0-9 and inner '-'"));
+      return Bad(
+          "vaults",
+          absl::StrCat("'", v, "' is not 3-24 of a-z, 0-9 and inner '-'"));
     }
   }
   if (c.domain.empty() || c.domain.front() == '.' || c.domain.back() == '.') {
-    return Bad("domain", "must be a host name such as localhost or kv.example.com");
+    return Bad("domain",
+               "must be a host name such as localhost or kv.example.com");
   }
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     return Bad("tls-cert", "tls-cert and tls-key go together");
   }
   if (c.custody != "software") {
-    return Bad("custody", absl::StrCat("'", c.custody, "' is not available (software)"));
+    return Bad("custody",
+               absl::StrCat("'", c.custody, "' is not available (software)"));
   }
   if (c.store != "sqlite") {
-    return Bad("store", absl::StrCat("'", c.store, "' is not available (sqlite)"));
+    return Bad("store",
+               absl::StrCat("'", c.store, "' is not available (sqlite)"));
   }
-  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warning" &&
-      c.log_level != "error") {
+  if (c.log_level != "debug" && c.log_level != "info" &&
+      c.log_level != "warning" && c.log_level != "error") {
     return Bad("log-level", "debug, info, warning or error");
   }
   return absl::OkStatus();
@@ -97,7 +111,8 @@ absl::Status Validate(Config& c) {
 
 }  // namespace
 
-absl::Status ApplyFlag(std::string_view key, std::string_view value, Config& c) {
+absl::Status ApplyFlag(std::string_view key, std::string_view value,
+                       Config& c) {
   std::string v(absl::StripAsciiWhitespace(Sv(value)));
   if (key == "listen") return ParseHostPort(key, v, c.listen_address, c.port);
   if (key == "identity-listen") {
@@ -108,27 +123,50 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value, Config& c) 
     }
     return absl::OkStatus();
   }
-  if (key == "data-dir") { c.data_dir = v; return absl::OkStatus(); }
-  if (key == "domain") { c.domain = absl::AsciiStrToLower(v); return absl::OkStatus(); }
+  if (key == "data-dir") {
+    c.data_dir = v;
+    return absl::OkStatus();
+  }
+  if (key == "domain") {
+    c.domain = absl::AsciiStrToLower(v);
+    return absl::OkStatus();
+  }
   if (key == "vaults") {
     c.vaults.clear();
-    for (absl::string_view part : absl::StrSplit(v, ',', absl::SkipWhitespace())) {
+    for (absl::string_view part :
+         absl::StrSplit(v, ',', absl::SkipWhitespace())) {
       c.vaults.push_back(std::string(absl::StripAsciiWhitespace(part)));
     }
     return absl::OkStatus();
   }
-  if (key == "tls-cert") { c.tls_cert = v; return absl::OkStatus(); }
-  if (key == "tls-key") { c.tls_key = v; return absl::OkStatus(); }
-  if (key == "custody") { c.custody = v; return absl::OkStatus(); }
-  if (key == "store") { c.store = v; return absl::OkStatus(); }
-  if (key == "log-level") { c.log_level = v; return absl::OkStatus(); }
+  if (key == "tls-cert") {
+    c.tls_cert = v;
+    return absl::OkStatus();
+  }
+  if (key == "tls-key") {
+    c.tls_key = v;
+    return absl::OkStatus();
+  }
+  if (key == "custody") {
+    c.custody = v;
+    return absl::OkStatus();
+  }
+  if (key == "store") {
+    c.store = v;
+    return absl::OkStatus();
+  }
+  if (key == "log-level") {
+    c.log_level = v;
+    return absl::OkStatus();
+  }
   if (key == "threads") {
     if (!absl::SimpleAtoi(v, &c.threads) || c.threads < 0 || c.threads > 256) {
       return Bad(key, "a number from 0 to 256");
     }
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat("unknown option '", Sv(key), "'"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown option '", Sv(key), "'"));
 }
 
 absl::Status ParseConfigText(std::string_view text, Config& c) {
@@ -158,7 +196,8 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& argv) {
   for (size_t i = 0; i < argv.size(); ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", a, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected argument '", a, "'"));
     }
     a = a.substr(2);
     std::string value;
@@ -168,7 +207,8 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& argv) {
     } else if (i + 1 < argv.size()) {
       value = argv[++i];
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("option --", a, " needs a value"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("option --", a, " needs a value"));
     }
     flags.emplace_back(a, value);
   }

@@ -16,7 +16,8 @@ namespace keyferry::server {
 struct Config {
   std::string listen_address = "127.0.0.1";
   uint16_t port = 8443;
-  std::string data_dir;  // default $KEYFERRY_HOME or ~/.local/share/keyferry/server
+  std::string
+      data_dir;  // default $KEYFERRY_HOME or ~/.local/share/keyferry/server
   std::string domain = "localhost";
   std::vector<std::string> vaults = {"myvault"};
   std::string tls_cert;  // empty: keyferryd makes a private CA and certificate
@@ -41,7 +42,8 @@ extern const std::vector<ConfigKey> kConfigKeys;
 absl::Status ParseConfigText(std::string_view text, Config& config);
 
 // ApplyFlag sets one key from the command line.
-absl::Status ApplyFlag(std::string_view key, std::string_view value, Config& config);
+absl::Status ApplyFlag(std::string_view key, std::string_view value,
+                       Config& config);
 
 // LoadConfig builds the configuration from `argv` (without the program
 // name): `--config FILE` is read first, then every other flag applies.

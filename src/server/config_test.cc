@@ -28,8 +28,9 @@ vaults = alpha, beta-2
 domain = KV.Example.com
 data-dir = /var/lib/keyferry
 )")));
-  ASSERT_OK_AND_ASSIGN(Config c, LoadConfig({"--listen", "[::1]:7443", "--config",
-                                             dir + "/kf.conf", "--threads=4"}));
+  ASSERT_OK_AND_ASSIGN(Config c,
+                       LoadConfig({"--listen", "[::1]:7443", "--config",
+                                   dir + "/kf.conf", "--threads=4"}));
   EXPECT_EQ(c.listen_address, "::1");  // the flag wins over the file
   EXPECT_EQ(c.port, 7443);
   EXPECT_EQ(c.vaults, (std::vector<std::string>{"alpha", "beta-2"}));
@@ -39,22 +40,31 @@ data-dir = /var/lib/keyferry
 }
 
 TEST(ConfigTest, FailureBadValues) {
-  EXPECT_THAT(LoadConfig({"--listen", "8443"}), StatusHasMessage("address:port"));
-  EXPECT_THAT(LoadConfig({"--listen", "h:70000"}), StatusHasMessage("0 to 65535"));
-  EXPECT_THAT(LoadConfig({"--vaults", "My_Vault"}), StatusHasMessage("not 3-24"));
-  EXPECT_THAT(LoadConfig({"--tls-cert", "/x.pem"}), StatusHasMessage("go together"));
-  EXPECT_THAT(LoadConfig({"--custody", "cloud"}), StatusHasMessage("not available"));
-  EXPECT_THAT(LoadConfig({"--identity-listen", "0.0.0.0:8081"}), StatusHasMessage("loopback"));
-  EXPECT_THAT(LoadConfig({"--frobnicate", "1"}), StatusHasMessage("unknown option"));
+  EXPECT_THAT(LoadConfig({"--listen", "8443"}),
+              StatusHasMessage("address:port"));
+  EXPECT_THAT(LoadConfig({"--listen", "h:70000"}),
+              StatusHasMessage("0 to 65535"));
+  EXPECT_THAT(LoadConfig({"--vaults", "My_Vault"}),
+              StatusHasMessage("not 3-24"));
+  EXPECT_THAT(LoadConfig({"--tls-cert", "/x.pem"}),
+              StatusHasMessage("go together"));
+  EXPECT_THAT(LoadConfig({"--custody", "cloud"}),
+              StatusHasMessage("not available"));
+  EXPECT_THAT(LoadConfig({"--identity-listen", "0.0.0.0:8081"}),
+              StatusHasMessage("loopback"));
+  EXPECT_THAT(LoadConfig({"--frobnicate", "1"}),
+              StatusHasMessage("unknown option"));
   EXPECT_THAT(LoadConfig({"--listen"}), StatusHasMessage("needs a value"));
   Config c;
-  EXPECT_THAT(ParseConfigText("listen 1", c), StatusHasMessage("config line 1"));
+  EXPECT_THAT(ParseConfigText("listen 1", c),
+              StatusHasMessage("config line 1"));
 }
 
 TEST(ConfigTest, HelpListsEveryKey) {
   std::string help = HelpText();
   for (const auto& k : kConfigKeys) {
-    EXPECT_NE(help.find(std::string("--") + k.name), std::string::npos) << k.name;
+    EXPECT_NE(help.find(std::string("--") + k.name), std::string::npos)
+        << k.name;
   }
 }
 

@@ -17,18 +17,19 @@ struct KtyName_ {
   Kty kty;
   const char* name;
 };
-constexpr KtyName_ kKtys[] = {{Kty::kRsa, "RSA"},   {Kty::kRsaHsm, "RSA-HSM"},
-                              {Kty::kEc, "EC"},     {Kty::kEcHsm, "EC-HSM"},
-                              {Kty::kOct, "oct"},   {Kty::kOctHsm, "oct-HSM"}};
+constexpr KtyName_ kKtys[] = {{Kty::kRsa, "RSA"}, {Kty::kRsaHsm, "RSA-HSM"},
+                              {Kty::kEc, "EC"},   {Kty::kEcHsm, "EC-HSM"},
+                              {Kty::kOct, "oct"}, {Kty::kOctHsm, "oct-HSM"}};
 
 struct OpName {
   KeyOp op;
   const char* name;
 };
-constexpr OpName kOps[] = {{KeyOp::kEncrypt, "encrypt"}, {KeyOp::kDecrypt, "decrypt"},
-                           {KeyOp::kSign, "sign"},       {KeyOp::kVerify, "verify"},
-                           {KeyOp::kWrapKey, "wrapKey"}, {KeyOp::kUnwrapKey, "unwrapKey"},
-                           {KeyOp::kImport, "import"},   {KeyOp::kExport, "export"}};
+constexpr OpName kOps[] = {
+    {KeyOp::kEncrypt, "encrypt"}, {KeyOp::kDecrypt, "decrypt"},
+    {KeyOp::kSign, "sign"},       {KeyOp::kVerify, "verify"},
+    {KeyOp::kWrapKey, "wrapKey"}, {KeyOp::kUnwrapKey, "unwrapKey"},
+    {KeyOp::kImport, "import"},   {KeyOp::kExport, "export"}};
 
 }  // namespace
 
@@ -37,7 +38,8 @@ absl::StatusOr<Kty> ParseKty(std::string_view s) {
     if (s == k.name) return k.kty;
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "The value \"", Sv(s), "\" of kty is not one of RSA, RSA-HSM, EC, EC-HSM, oct, oct-HSM."));
+      "The value \"", Sv(s),
+      "\" of kty is not one of RSA, RSA-HSM, EC, EC-HSM, oct, oct-HSM."));
 }
 
 std::string_view KtyName(Kty k) {
@@ -49,21 +51,29 @@ std::string_view KtyName(Kty k) {
 
 custody::KeyKind KindOf(Kty k) {
   switch (k) {
-    case Kty::kRsa: case Kty::kRsaHsm: return custody::KeyKind::kRsa;
-    case Kty::kEc: case Kty::kEcHsm: return custody::KeyKind::kEc;
-    case Kty::kOct: case Kty::kOctHsm: return custody::KeyKind::kOct;
+    case Kty::kRsa:
+    case Kty::kRsaHsm:
+      return custody::KeyKind::kRsa;
+    case Kty::kEc:
+    case Kty::kEcHsm:
+      return custody::KeyKind::kEc;
+    case Kty::kOct:
+    case Kty::kOctHsm:
+      return custody::KeyKind::kOct;
   }
   return custody::KeyKind::kRsa;
 }
 
-bool IsHsm(Kty k) { return k == Kty::kRsaHsm || k == Kty::kEcHsm || k == Kty::kOctHsm; }
+bool IsHsm(Kty k) {
+  return k == Kty::kRsaHsm || k == Kty::kEcHsm || k == Kty::kOctHsm;
+}
 
 absl::StatusOr<KeyOp> ParseKeyOp(std::string_view s) {
   for (const auto& o : kOps) {
     if (s == o.name) return o.op;
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("The value \"", Sv(s), "\" of key_ops is not a valid key operation."));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "The value \"", Sv(s), "\" of key_ops is not a valid key operation."));
 }
 
 std::string_view KeyOpName(KeyOp op) {
@@ -73,7 +83,8 @@ std::string_view KeyOpName(KeyOp op) {
   return "";
 }
 
-absl::StatusOr<std::vector<KeyOp>> ParseKeyOps(const std::vector<std::string>& ops) {
+absl::StatusOr<std::vector<KeyOp>> ParseKeyOps(
+    const std::vector<std::string>& ops) {
   std::vector<KeyOp> out;
   for (const auto& s : ops) {
     ASSIGN_OR_RETURN(KeyOp op, ParseKeyOp(s));
@@ -90,19 +101,22 @@ std::vector<KeyOp> DefaultKeyOps(custody::KeyKind k) {
     case custody::KeyKind::kEc:
       return {KeyOp::kSign, KeyOp::kVerify};
     case custody::KeyKind::kOct:
-      return {KeyOp::kEncrypt, KeyOp::kDecrypt, KeyOp::kWrapKey, KeyOp::kUnwrapKey};
+      return {KeyOp::kEncrypt, KeyOp::kDecrypt, KeyOp::kWrapKey,
+              KeyOp::kUnwrapKey};
   }
   return {};
 }
 
 absl::Status ValidateKeyName(std::string_view name) {
-  bool ok = !name.empty() && name.size() <= 127 &&
-            std::all_of(name.begin(), name.end(), [](char c) {
-              return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-';
-            });
+  bool ok =
+      !name.empty() && name.size() <= 127 &&
+      std::all_of(name.begin(), name.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-';
+      });
   if (!ok) {
     return absl::InvalidArgumentError(
-        "The request URI contains an invalid name: key names match ^[0-9a-zA-Z-]{1,127}$");
+        "The request URI contains an invalid name: key names match "
+        "^[0-9a-zA-Z-]{1,127}$");
   }
   return absl::OkStatus();
 }
@@ -112,7 +126,8 @@ absl::Status ValidateVersion(std::string_view v) {
               return absl::ascii_isxdigit(static_cast<unsigned char>(c));
             });
   if (!ok) {
-    return absl::InvalidArgumentError("A key version is 32 hexadecimal characters.");
+    return absl::InvalidArgumentError(
+        "A key version is 32 hexadecimal characters.");
   }
   return absl::OkStatus();
 }
@@ -124,11 +139,13 @@ absl::StatusOr<std::string> NewVersion() {
 
 absl::Status CheckUsable(const Attributes& a, int64_t now) {
   if (!a.enabled) {
-    return absl::FailedPreconditionError("Operation is not allowed on a disabled key.");
+    return absl::FailedPreconditionError(
+        "Operation is not allowed on a disabled key.");
   }
   if (a.not_before && now < *a.not_before) {
     return absl::FailedPreconditionError(
-        "Operation is not allowed: the key is not yet valid (nbf is in the future).");
+        "Operation is not allowed: the key is not yet valid (nbf is in the "
+        "future).");
   }
   if (a.expires && now >= *a.expires) {
     return absl::FailedPreconditionError(
@@ -143,9 +160,10 @@ absl::Status CheckOperation(const Attributes& a, const std::vector<KeyOp>& ops,
   if (std::find(ops.begin(), ops.end(), op) == ops.end()) {
     std::vector<std::string> names;
     for (KeyOp o : ops) names.emplace_back(KeyOpName(o));
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Operation ", Sv(KeyOpName(op)), " is not allowed on the key: its key_ops are [",
-        absl::StrJoin(names, ", "), "]."));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Operation ", Sv(KeyOpName(op)),
+                     " is not allowed on the key: its key_ops are [",
+                     absl::StrJoin(names, ", "), "]."));
   }
   return absl::OkStatus();
 }

@@ -24,11 +24,21 @@ std::string_view KtyName(Kty k);
 custody::KeyKind KindOf(Kty k);
 bool IsHsm(Kty k);
 
-enum class KeyOp { kEncrypt, kDecrypt, kSign, kVerify, kWrapKey, kUnwrapKey, kImport, kExport };
+enum class KeyOp {
+  kEncrypt,
+  kDecrypt,
+  kSign,
+  kVerify,
+  kWrapKey,
+  kUnwrapKey,
+  kImport,
+  kExport
+};
 absl::StatusOr<KeyOp> ParseKeyOp(std::string_view s);
 std::string_view KeyOpName(KeyOp op);
 // ParseKeyOps reads a key_ops list; duplicates are dropped, order kept.
-absl::StatusOr<std::vector<KeyOp>> ParseKeyOps(const std::vector<std::string>& ops);
+absl::StatusOr<std::vector<KeyOp>> ParseKeyOps(
+    const std::vector<std::string>& ops);
 // DefaultKeyOps is what a key of kind `k` allows when created without
 // key_ops: RSA every operation but import/export; EC sign/verify; oct
 // encrypt/decrypt/wrapKey/unwrapKey.

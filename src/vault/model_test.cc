@@ -18,7 +18,8 @@ TEST(ModelTest, KtyVocabulary) {
 TEST(ModelTest, KeyOps) {
   ASSERT_OK_AND_ASSIGN(auto ops, ParseKeyOps({"sign", "verify", "sign"}));
   EXPECT_EQ(ops.size(), 2u);
-  EXPECT_THAT(ParseKeyOps({"wrapkey"}), StatusHasMessage("not a valid key operation"));
+  EXPECT_THAT(ParseKeyOps({"wrapkey"}),
+              StatusHasMessage("not a valid key operation"));
   EXPECT_EQ(DefaultKeyOps(custody::KeyKind::kEc),
             (std::vector<KeyOp>{KeyOp::kSign, KeyOp::kVerify}));
 }
@@ -55,7 +56,8 @@ TEST(ModelTest, KekCanOnlyImport) {
   EXPECT_FALSE(IsKek(Kty::kRsaHsm, 2048, {KeyOp::kImport, KeyOp::kSign}));
   Attributes a;
   EXPECT_THAT(CheckOperation(a, kek_ops, KeyOp::kSign, 0),
-              StatusHasMessage("Operation sign is not allowed on the key: its key_ops are [import]"));
+              StatusHasMessage("Operation sign is not allowed on the key: its "
+                               "key_ops are [import]"));
   EXPECT_THAT(CheckOperation(a, kek_ops, KeyOp::kDecrypt, 0),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_OK(CheckOperation(a, kek_ops, KeyOp::kImport, 0));

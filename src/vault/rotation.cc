@@ -1,7 +1,6 @@
 #include "vault/rotation.h"
 
 #include <ctime>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
@@ -25,7 +24,8 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
 
 bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 unsigned DaysIn(int64_t y, unsigned m) {
-  static const unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  static const unsigned kDays[] = {31, 28, 31, 30, 31, 30,
+                                   31, 31, 30, 31, 30, 31};
   return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
 }
 
@@ -37,7 +37,8 @@ int64_t Add(int64_t t, const IsoDuration& d, int sign) {
   int64_t m0 = tm.tm_mon + sign * (d.months + 12 * d.years);  // 0-based month
   y += m0 >= 0 ? m0 / 12 : -((11 - m0) / 12);
   unsigned m = static_cast<unsigned>(((m0 % 12) + 12) % 12) + 1;
-  unsigned day = std::min<unsigned>(static_cast<unsigned>(tm.tm_mday), DaysIn(y, m));
+  unsigned day =
+      std::min<unsigned>(static_cast<unsigned>(tm.tm_mday), DaysIn(y, m));
   int64_t secs = DaysFromCivil(y, m, day) * 86400 + tm.tm_hour * 3600 +
                  tm.tm_min * 60 + tm.tm_sec;
   secs += sign * (d.days * 86400 + d.hours * 3600 + d.minutes * 60 + d.seconds);
@@ -52,7 +53,8 @@ int64_t ApproxSeconds(const IsoDuration& d) {
 
 absl::StatusOr<IsoDuration> DurationField(const json& obj, const char* name) {
   if (!obj[name].is_string()) {
-    return absl::InvalidArgumentError(absl::StrCat(name, " must be an ISO 8601 duration"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " must be an ISO 8601 duration"));
   }
   return ParseIsoDuration(obj[name].get<std::string>());
 }
@@ -71,8 +73,8 @@ absl::StatusOr<IsoDuration> ParseIsoDuration(std::string_view text) {
   IsoDuration d;
   d.text = std::string(text);
   auto bad = [&] {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", Sv(text), "' is not an ISO 8601 duration such as P90D"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", Sv(text), "' is not an ISO 8601 duration such as P90D"));
   };
   if (text.size() < 3 || text[0] != 'P') return bad();
   bool time = false, any = false, any_time = false;
@@ -90,14 +92,22 @@ absl::StatusOr<IsoDuration> ParseIsoDuration(std::string_view text) {
       continue;
     }
     if (n < 0) return bad();
-    if (!time && c == 'Y') d.years = n;
-    else if (!time && c == 'M') d.months = n;
-    else if (!time && c == 'W') d.days += 7 * n;
-    else if (!time && c == 'D') d.days += n;
-    else if (time && c == 'H') d.hours = n;
-    else if (time && c == 'M') d.minutes = n;
-    else if (time && c == 'S') d.seconds = n;
-    else return bad();
+    if (!time && c == 'Y')
+      d.years = n;
+    else if (!time && c == 'M')
+      d.months = n;
+    else if (!time && c == 'W')
+      d.days += 7 * n;
+    else if (!time && c == 'D')
+      d.days += n;
+    else if (time && c == 'H')
+      d.hours = n;
+    else if (time && c == 'M')
+      d.minutes = n;
+    else if (time && c == 'S')
+      d.seconds = n;
+    else
+      return bad();
     n = -1;
     any = true;
     any_time |= time;
@@ -107,17 +117,22 @@ absl::StatusOr<IsoDuration> ParseIsoDuration(std::string_view text) {
 }
 
 int64_t AddDuration(int64_t t, const IsoDuration& d) { return Add(t, d, 1); }
-int64_t SubtractDuration(int64_t t, const IsoDuration& d) { return Add(t, d, -1); }
+int64_t SubtractDuration(int64_t t, const IsoDuration& d) {
+  return Add(t, d, -1);
+}
 
 absl::StatusOr<RotationPolicy> ParseRotationPolicy(std::string_view text) {
   ASSIGN_OR_RETURN(json doc, ParseJson(text));
-  if (!doc.is_object()) return absl::InvalidArgumentError("The rotation policy must be an object.");
+  if (!doc.is_object())
+    return absl::InvalidArgumentError("The rotation policy must be an object.");
   RotationPolicy p;
   if (doc.contains("attributes") && doc["attributes"].is_object() &&
       doc["attributes"].contains("expiryTime")) {
-    ASSIGN_OR_RETURN(p.expiry_time, DurationField(doc["attributes"], "expiryTime"));
+    ASSIGN_OR_RETURN(p.expiry_time,
+                     DurationField(doc["attributes"], "expiryTime"));
     if (ApproxSeconds(*p.expiry_time) < 28 * 86400) {
-      return absl::InvalidArgumentError("expiryTime must be at least 28 days (P28D).");
+      return absl::InvalidArgumentError(
+          "expiryTime must be at least 28 days (P28D).");
     }
   }
   if (doc.contains("lifetimeActions")) {
@@ -133,7 +148,8 @@ absl::StatusOr<RotationPolicy> ParseRotationPolicy(std::string_view text) {
             "Each lifetime action needs a trigger and an action with a type.");
       }
       LifetimeAction la;
-      std::string type = absl::AsciiStrToLower(a["action"]["type"].get<std::string>());
+      std::string type =
+          absl::AsciiStrToLower(a["action"]["type"].get<std::string>());
       if (type == "rotate") {
         la.type = LifetimeAction::Type::kRotate;
         ++rotates;
@@ -141,26 +157,35 @@ absl::StatusOr<RotationPolicy> ParseRotationPolicy(std::string_view text) {
         la.type = LifetimeAction::Type::kNotify;
         ++notifies;
       } else {
-        return absl::InvalidArgumentError("Action type must be Rotate or Notify.");
+        return absl::InvalidArgumentError(
+            "Action type must be Rotate or Notify.");
       }
       const json& t = a["trigger"];
-      if (!t.is_object()) return absl::InvalidArgumentError("trigger must be an object.");
+      if (!t.is_object())
+        return absl::InvalidArgumentError("trigger must be an object.");
       if (t.contains("timeAfterCreate")) {
-        ASSIGN_OR_RETURN(la.time_after_create, DurationField(t, "timeAfterCreate"));
+        ASSIGN_OR_RETURN(la.time_after_create,
+                         DurationField(t, "timeAfterCreate"));
       }
       if (t.contains("timeBeforeExpiry")) {
-        ASSIGN_OR_RETURN(la.time_before_expiry, DurationField(t, "timeBeforeExpiry"));
+        ASSIGN_OR_RETURN(la.time_before_expiry,
+                         DurationField(t, "timeBeforeExpiry"));
       }
-      if (la.time_after_create.has_value() == la.time_before_expiry.has_value()) {
+      if (la.time_after_create.has_value() ==
+          la.time_before_expiry.has_value()) {
         return absl::InvalidArgumentError(
-            "A trigger has exactly one of timeAfterCreate and timeBeforeExpiry.");
+            "A trigger has exactly one of timeAfterCreate and "
+            "timeBeforeExpiry.");
       }
       if (la.type == LifetimeAction::Type::kNotify && !la.time_before_expiry) {
-        return absl::InvalidArgumentError("A Notify action takes timeBeforeExpiry only.");
+        return absl::InvalidArgumentError(
+            "A Notify action takes timeBeforeExpiry only.");
       }
-      const IsoDuration& d = la.time_after_create ? *la.time_after_create : *la.time_before_expiry;
+      const IsoDuration& d =
+          la.time_after_create ? *la.time_after_create : *la.time_before_expiry;
       if (ApproxSeconds(d) < 7 * 86400) {
-        return absl::InvalidArgumentError("A trigger must be at least 7 days (P7D).");
+        return absl::InvalidArgumentError(
+            "A trigger must be at least 7 days (P7D).");
       }
       if (la.time_before_expiry && !p.expiry_time) {
         return absl::InvalidArgumentError(
@@ -169,18 +194,21 @@ absl::StatusOr<RotationPolicy> ParseRotationPolicy(std::string_view text) {
       p.actions.push_back(la);
     }
     if (rotates > 1 || notifies > 1) {
-      return absl::InvalidArgumentError("At most one Rotate and one Notify action.");
+      return absl::InvalidArgumentError(
+          "At most one Rotate and one Notify action.");
     }
   }
   return p;
 }
 
-std::optional<int64_t> RotationDue(const RotationPolicy& policy, int64_t created,
+std::optional<int64_t> RotationDue(const RotationPolicy& policy,
+                                   int64_t created,
                                    std::optional<int64_t> expires) {
   for (const auto& a : policy.actions) {
     if (a.type != LifetimeAction::Type::kRotate) continue;
     if (a.time_after_create) return AddDuration(created, *a.time_after_create);
-    if (a.time_before_expiry && expires) return SubtractDuration(*expires, *a.time_before_expiry);
+    if (a.time_before_expiry && expires)
+      return SubtractDuration(*expires, *a.time_before_expiry);
   }
   return std::nullopt;
 }

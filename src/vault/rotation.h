@@ -34,7 +34,8 @@ struct LifetimeAction {
 
 struct RotationPolicy {
   std::vector<LifetimeAction> actions;
-  std::optional<IsoDuration> expiry_time;  // attributes.expiryTime for new versions
+  std::optional<IsoDuration>
+      expiry_time;  // attributes.expiryTime for new versions
   int64_t created = 0, updated = 0;
 };
 
@@ -48,7 +49,8 @@ absl::StatusOr<RotationPolicy> ParseRotationPolicy(std::string_view json);
 // RotationDue returns when the key version created at `created` (expiring at
 // `expires`, if set) must be rotated under `policy`, or nullopt when the
 // policy has no Rotate action that applies.
-std::optional<int64_t> RotationDue(const RotationPolicy& policy, int64_t created,
+std::optional<int64_t> RotationDue(const RotationPolicy& policy,
+                                   int64_t created,
                                    std::optional<int64_t> expires);
 
 }  // namespace keyferry::vault

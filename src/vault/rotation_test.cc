@@ -17,7 +17,8 @@ TEST(DurationTest, Parses) {
   EXPECT_EQ(d.seconds, 5);
   ASSERT_OK_AND_ASSIGN(d, ParseIsoDuration("P2W"));
   EXPECT_EQ(d.days, 14);
-  for (const char* bad : {"", "P", "90D", "PT", "P1H", "P1DT", "P-1D", "P1.5D", "PD"}) {
+  for (const char* bad :
+       {"", "P", "90D", "PT", "P1H", "P1DT", "P-1D", "P1.5D", "PD"}) {
     EXPECT_FALSE(ParseIsoDuration(bad).ok()) << bad;
   }
 }
@@ -30,7 +31,8 @@ TEST(DurationTest, CalendarArithmetic) {
   ASSERT_OK_AND_ASSIGN(IsoDuration y, ParseIsoDuration("P1Y"));
   EXPECT_EQ(SubtractDuration(AddDuration(kJan31_2026, y), y), kJan31_2026);
   ASSERT_OK_AND_ASSIGN(IsoDuration back, ParseIsoDuration("P2M"));
-  EXPECT_EQ(SubtractDuration(kJan31_2026, back), kJan31_2026 - 62 * 86400);  // Nov 30
+  EXPECT_EQ(SubtractDuration(kJan31_2026, back),
+            kJan31_2026 - 62 * 86400);  // Nov 30
 }
 
 TEST(RotationPolicyTest, AfterCreateAndBeforeExpiry) {
@@ -40,7 +42,8 @@ TEST(RotationPolicyTest, AfterCreateAndBeforeExpiry) {
       {"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}],
     "attributes": {"expiryTime": "P2Y"}})"));
   ASSERT_EQ(p.actions.size(), 2u);
-  EXPECT_EQ(RotationDue(p, kJan31_2026, std::nullopt), kJan31_2026 + 90 * 86400);
+  EXPECT_EQ(RotationDue(p, kJan31_2026, std::nullopt),
+            kJan31_2026 + 90 * 86400);
   ASSERT_OK_AND_ASSIGN(RotationPolicy q, ParseRotationPolicy(R"({
     "lifetimeActions": [{"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "rotate"}}],
     "attributes": {"expiryTime": "P90D"}})"));
@@ -49,19 +52,29 @@ TEST(RotationPolicyTest, AfterCreateAndBeforeExpiry) {
 }
 
 TEST(RotationPolicyTest, FailureRules) {
-  EXPECT_THAT(ParseRotationPolicy(R"({"lifetimeActions":[{"trigger":{"timeAfterCreate":"P1D"},"action":{"type":"Rotate"}}]})"),
-              StatusHasMessage("at least 7 days"));
-  EXPECT_THAT(ParseRotationPolicy(R"({"lifetimeActions":[{"trigger":{"timeAfterCreate":"P30D"},"action":{"type":"Notify"}}]})"),
-              StatusHasMessage("Notify action takes timeBeforeExpiry"));
-  EXPECT_THAT(ParseRotationPolicy(R"({"lifetimeActions":[{"trigger":{"timeAfterCreate":"P30D","timeBeforeExpiry":"P30D"},"action":{"type":"Rotate"}}],"attributes":{"expiryTime":"P1Y"}})"),
-              StatusHasMessage("exactly one"));
-  EXPECT_THAT(ParseRotationPolicy(R"({"lifetimeActions":[{"trigger":{"timeBeforeExpiry":"P30D"},"action":{"type":"Rotate"}}]})"),
-              StatusHasMessage("needs attributes.expiryTime"));
+  EXPECT_THAT(
+      ParseRotationPolicy(
+          R"({"lifetimeActions":[{"trigger":{"timeAfterCreate":"P1D"},"action":{"type":"Rotate"}}]})"),
+      StatusHasMessage("at least 7 days"));
+  EXPECT_THAT(
+      ParseRotationPolicy(
+          R"({"lifetimeActions":[{"trigger":{"timeAfterCreate":"P30D"},"action":{"type":"Notify"}}]})"),
+      StatusHasMessage("Notify action takes timeBeforeExpiry"));
+  EXPECT_THAT(
+      ParseRotationPolicy(
+          R"({"lifetimeActions":[{"trigger":{"timeAfterCreate":"P30D","timeBeforeExpiry":"P30D"},"action":{"type":"Rotate"}}],"attributes":{"expiryTime":"P1Y"}})"),
+      StatusHasMessage("exactly one"));
+  EXPECT_THAT(
+      ParseRotationPolicy(
+          R"({"lifetimeActions":[{"trigger":{"timeBeforeExpiry":"P30D"},"action":{"type":"Rotate"}}]})"),
+      StatusHasMessage("needs attributes.expiryTime"));
   EXPECT_THAT(ParseRotationPolicy(R"({"attributes":{"expiryTime":"P7D"}})"),
               StatusHasMessage("28 days"));
   EXPECT_THAT(ParseRotationPolicy("{"), StatusHasMessage("not valid JSON"));
-  EXPECT_THAT(ParseRotationPolicy(R"({"lifetimeActions":[{"trigger":{"timeAfterCreate":"P30D"},"action":{"type":"Delete"}}]})"),
-              StatusHasMessage("Rotate or Notify"));
+  EXPECT_THAT(
+      ParseRotationPolicy(
+          R"({"lifetimeActions":[{"trigger":{"timeAfterCreate":"P30D"},"action":{"type":"Delete"}}]})"),
+      StatusHasMessage("Rotate or Notify"));
 }
 
 }  // namespace
