@@ -18,8 +18,8 @@ std::string NewRequestId() {
   thread_local absl::BitGen gen;
   uint64_t hi = absl::Uniform<uint64_t>(gen);
   uint64_t lo = absl::Uniform<uint64_t>(gen);
-  hi = (hi & ~0xF000ULL) | 0x4000ULL;                  // version 4
-  lo = (lo & ~(3ULL << 62)) | (2ULL << 62);            // RFC 4122 variant
+  hi = (hi & ~0xF000ULL) | 0x4000ULL;        // version 4
+  lo = (lo & ~(3ULL << 62)) | (2ULL << 62);  // RFC 4122 variant
   char buf[37];
   std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx",
                 static_cast<unsigned>(hi >> 32),
@@ -63,12 +63,14 @@ Response AzureError(int status, std::string_view code, std::string_view message,
 }
 
 Response ChallengeResponse(std::string_view resource, std::string_view tenant) {
-  Response r = AzureError(401, "Unauthorized",
-                          "AKV10000: Request is missing a Bearer or PoP token.");
-  r.headers.Set("WWW-Authenticate",
-                absl::StrCat("Bearer authorization=\"https://"
-                             "login.microsoftonline.com/",
-                             Sv(tenant), "\", resource=\"", Sv(resource), "\""));
+  Response r =
+      AzureError(401, "Unauthorized",
+                 "AKV10000: Request is missing a Bearer or PoP token.");
+  r.headers.Set(
+      "WWW-Authenticate",
+      absl::StrCat("Bearer authorization=\"https://"
+                   "login.microsoftonline.com/",
+                   Sv(tenant), "\", resource=\"", Sv(resource), "\""));
   return r;
 }
 

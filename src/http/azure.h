@@ -1,8 +1,8 @@
 // Azure Key Vault conventions on top of plain HTTP responses: the error
 // envelope, the standard response headers, the 401 challenge, api-version
 // parsing and the mapping from absl::Status to HTTP status and error code.
-// See docs/http-server.md and /work/shared/reference/akv-keys-api.md §4, §5, §7.
-// All functions are thread-safe.
+// See docs/http-server.md and /work/shared/reference/akv-keys-api.md §4, §5,
+// §7. All functions are thread-safe.
 #ifndef KEYFERRY_HTTP_AZURE_H_
 #define KEYFERRY_HTTP_AZURE_H_
 
@@ -26,7 +26,8 @@ inline constexpr std::string_view kJsonContentType =
 // `response` unless it already has them.
 void AddStandardHeaders(Response& response);
 
-// NewRequestId returns a random version-4 UUID in lower-case hex ("8-4-4-4-12").
+// NewRequestId returns a random version-4 UUID in lower-case hex
+// ("8-4-4-4-12").
 std::string NewRequestId();
 
 // JsonResponse returns `status` with body `json` (already serialized), the
@@ -43,7 +44,9 @@ Response AzureError(int status, std::string_view code, std::string_view message,
 // ChallengeResponse returns the 401 that starts challenge authentication:
 // code Unauthorized, message "AKV10000: Request is missing a Bearer or PoP
 // token." and the header
-//   WWW-Authenticate: Bearer authorization="https://login.microsoftonline.com/<tenant>", resource="<resource>"
+//   WWW-Authenticate: Bearer
+//   authorization="https://login.microsoftonline.com/<tenant>",
+//   resource="<resource>"
 // `resource` must be the vault host's parent, e.g. "https://localhost:8443"
 // (Router::ChallengeResource computes it).
 Response ChallengeResponse(std::string_view resource,

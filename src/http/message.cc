@@ -26,8 +26,8 @@ void Headers::Set(std::string_view name, std::string_view value) {
 }
 
 void Headers::Remove(std::string_view name) {
-  std::erase_if(fields_,
-                [&](const Field& f) { return EqualsIgnoreCase(f.first, name); });
+  std::erase_if(
+      fields_, [&](const Field& f) { return EqualsIgnoreCase(f.first, name); });
 }
 
 std::optional<std::string_view> Headers::Get(std::string_view name) const {
@@ -139,8 +139,7 @@ absl::Status ParseHost(std::string_view value, std::string& host,
       port_text = rest.substr(1);
       has_port = true;
     }
-  } else if (size_t colon = value.rfind(':');
-             colon != std::string_view::npos) {
+  } else if (size_t colon = value.rfind(':'); colon != std::string_view::npos) {
     name = value.substr(0, colon);
     port_text = value.substr(colon + 1);
     has_port = true;
@@ -149,8 +148,8 @@ absl::Status ParseHost(std::string_view value, std::string& host,
   port.reset();
   if (has_port) {
     unsigned p = 0;
-    auto [end, ec] =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), p);
+    auto [end, ec] = std::from_chars(port_text.data(),
+                                     port_text.data() + port_text.size(), p);
     if (port_text.empty() || ec != std::errc() ||
         end != port_text.data() + port_text.size() || p > 65535) {
       return absl::InvalidArgumentError("bad port in Host");

@@ -50,7 +50,7 @@ struct Request {
   // percent-decoded and '+' is read as a space.
   std::vector<std::pair<std::string, std::string>> query;
   Headers headers;
-  std::string host;                  // Host header without port, lower case
+  std::string host;                   // Host header without port, lower case
   std::optional<uint16_t> host_port;  // port from the Host header, if any
   std::string body;
   std::string remote_address;  // peer IP address, for logs

@@ -62,8 +62,8 @@ absl::Status Router::Add(std::string_view method, std::string_view pattern,
 bool Router::Match(const Route& route, const std::vector<std::string>& path,
                    RouteContext* ctx) {
   const auto& segs = route.segments;
-  bool optional_absent = !segs.empty() && segs.back().optional &&
-                         path.size() + 1 == segs.size();
+  bool optional_absent =
+      !segs.empty() && segs.back().optional && path.size() + 1 == segs.size();
   if (path.size() != segs.size() && !optional_absent) return false;
   std::vector<std::pair<std::string, std::string>> params;
   for (size_t i = 0; i < segs.size(); ++i) {
@@ -107,54 +107,49 @@ std::string Router::ChallengeResource(const Request& request) const {
 }
 
 Response Router::Handle(const Request& request) const {
+  // First the path as sent; if no route takes it with this method and it
+  // ends in '/', the path without the empty last segment.
   std::vector<std::string> path = request.path_segments;
+  std::vector<std::string> allowed;  // methods of routes matching the path
+  const Route* route = nullptr;
   RouteContext ctx;
-  std::vector<const Route*> path_matches;
-  for (int attempt = 0; attempt < 2 && path_matches.empty(); ++attempt) {
+  for (int attempt = 0; attempt < 2 && route == nullptr; ++attempt) {
     if (attempt == 1) {
       if (path.size() < 2 || !path.back().empty()) break;
       path.pop_back();
     }
-    for (const Route& route : routes_) {
-      RouteContext probe;
-      if (Match(route, path, &probe)) path_matches.push_back(&route);
+    for (const Route& r : routes_) {
+      if (!Match(r, path, &ctx)) continue;
+      if (r.method == request.method) {
+        route = &r;
+        break;
+      }
+      if (std::find(allowed.begin(), allowed.end(), r.method) ==
+          allowed.end()) {
+        allowed.push_back(r.method);
+      }
     }
   }
-  if (path_matches.empty()) {
+  if (route == nullptr && allowed.empty()) {
     return AzureError(404, "NotFound",
                       absl::StrCat("No operation matches ", Sv(request.method),
                                    " ", Sv(request.target), "."));
   }
-  const Route* route = nullptr;
-  for (const Route* r : path_matches) {
-    if (r->method == request.method) {
-      route = r;
-      break;
-    }
-  }
   if (route == nullptr) {
-    std::vector<std::string> allowed;
-    for (const Route* r : path_matches) {
-      if (std::find(allowed.begin(), allowed.end(), r->method) ==
-          allowed.end()) {
-        allowed.push_back(r->method);
-      }
-    }
-    Response res = AzureError(
-        405, "MethodNotAllowed",
-        absl::StrCat("The method ", Sv(request.method),
-                     " is not allowed on this resource."));
+    Response res =
+        AzureError(405, "MethodNotAllowed",
+                   absl::StrCat("The method ", Sv(request.method),
+                                " is not allowed on this resource."));
     res.headers.Set("Allow", absl::StrJoin(allowed, ", "));
     return res;
   }
-  Match(*route, path, &ctx);
   if (route->scope == RouteScope::kVault) {
     std::optional<std::string> vault = VaultOf(request);
     if (!vault.has_value() ||
         (options_.vault_exists && !options_.vault_exists(*vault))) {
-      return AzureError(404, "VaultNotFound",
-                        absl::StrCat("No vault is served at host ",
-                                     Sv(request.host), "."));
+      return AzureError(
+          404, "VaultNotFound",
+          absl::StrCat("No vault is served at host ", Sv(request.host), "."));
     }
     ctx.vault = std::move(*vault);
   }

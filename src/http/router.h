@@ -46,7 +46,7 @@ struct RouterOptions {
   std::string domain = "localhost";
   // vault_exists, when set, says whether a vault name is served; unset means
   // every well-formed name is. Called concurrently.
-  std::function<bool(std::string_view vault)> vault_exists;
+  std::function<bool(std::string_view vault)> vault_exists = {};
 };
 
 class Router {

@@ -1,0 +1,468 @@
+#include "http/server.h"
+
+// Boost 1.74's asio/awaitable.hpp uses std::exchange without including
+// <utility>; include it first so C++20 builds compile.
+#include <openssl/ssl.h>
+
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <condition_variable>
+#include <csignal>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "crypto/errors.h"
+#include "http/azure.h"
+
+namespace keyferry::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+// Mozilla "intermediate" TLS 1.2 suites minus DHE: ECDHE with AEAD only.
+// TLS 1.3 keeps OpenSSL's default suites.
+constexpr char kTls12Ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr size_t kHeaderLimit = 64 * 1024;  // bearer tokens are a few KB
+constexpr std::chrono::seconds kCloseTimeout{1};
+
+std::string_view Std(beast::string_view s) { return {s.data(), s.size()}; }
+beast::string_view Bv(std::string_view s) { return {s.data(), s.size()}; }
+
+class Session;
+
+// Shared is what the server and its sessions both use. Sessions hold it by
+// shared_ptr, so it outlives the io_context that destroys them.
+struct Shared {
+  Shared(ServerOptions o, Handler h)
+      : options(std::move(o)), handler(std::move(h)) {}
+
+  const ServerOptions options;
+  const Handler handler;
+  asio::ssl::context ssl{asio::ssl::context::tls_server};
+  std::atomic<bool> stopping{false};
+
+  std::mutex mu;
+  std::condition_variable cv;  // signalled when a session ends
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;  // by mu
+};
+
+// Session is one TLS connection. All its work runs on its own strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<Shared> shared)
+      : shared_(std::move(shared)), stream_(std::move(socket), shared_->ssl) {}
+
+  ~Session() {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    shared_->sessions.erase(this);
+    shared_->cv.notify_all();
+  }
+
+  void Start() {
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      shared_->sessions.emplace(this, weak_from_this());
+    }
+    beast::error_code ec;
+    tcp::endpoint peer = Tcp().socket().remote_endpoint(ec);
+    if (!ec) remote_ = peer.address().to_string();
+    asio::dispatch(stream_.get_executor(),
+                   [self = shared_from_this()] { self->Handshake(); });
+  }
+
+  // StopIfIdle (posted by Server::Shutdown) ends a connection that is not
+  // working on a request; a busy one ends after its response.
+  void StopIfIdle() {
+    if (!busy_) Tcp().cancel();
+  }
+
+  asio::any_io_executor executor() { return stream_.get_executor(); }
+
+ private:
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+
+  void Handshake() {
+    if (shared_->stopping) return;
+    Tcp().expires_after(shared_->options.idle_timeout);
+    stream_.async_handshake(
+        asio::ssl::stream_base::server,
+        [self = shared_from_this()](beast::error_code ec) {
+          if (ec) {
+            Log(LogLevel::kDebug, "http_handshake_failed",
+                {{"remote", self->remote_}, {"error", ec.message()}});
+            return self->Tcp().close();
+          }
+          self->ReadRequest();
+        });
+  }
+
+  void ReadRequest() {
+    busy_ = false;
+    if (shared_->stopping) return Close();
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(shared_->options.max_body_bytes);
+    Tcp().expires_after(shared_->options.idle_timeout);
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) {
+          self->busy_ = true;
+          if (ec) return self->OnReadError(ec);
+          self->Tcp().expires_after(self->shared_->options.idle_timeout);
+          bhttp::async_read(self->stream_, self->buffer_, *self->parser_,
+                            [self](beast::error_code ec, size_t) {
+                              if (ec) return self->OnReadError(ec);
+                              self->Dispatch();
+                            });
+        });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == bhttp::error::body_limit) {
+      return Send(
+          AzureError(413, "RequestEntityTooLarge",
+                     absl::StrCat("The request body is larger than ",
+                                  shared_->options.max_body_bytes, " bytes.")),
+          false, false);
+    }
+    if (ec == bhttp::error::header_limit) {
+      return Send(
+          AzureError(431, "BadParameter", "The request headers are too large."),
+          false, false);
+    }
+    if (ec.category() ==
+            bhttp::make_error_code(bhttp::error::bad_method).category() &&
+        ec != bhttp::error::end_of_stream &&
+        ec != bhttp::error::partial_message) {
+      return Send(
+          AzureError(
+              400, "BadParameter",
+              absl::StrCat("Malformed HTTP request: ", ec.message(), ".")),
+          false, false);
+    }
+    // The peer went away, timed out, or Shutdown cancelled an idle read.
+    if (ec == bhttp::error::end_of_stream) return Close();
+    Tcp().close();
+  }
+
+  void Dispatch() {
+    bhttp::request<bhttp::string_body> msg = parser_->release();
+    bool head = msg.method() == bhttp::verb::head;
+    Request req;
+    req.method = std::string(Std(msg.method_string()));
+    req.target = std::string(Std(msg.target()));
+    req.remote_address = remote_;
+    for (const auto& field : msg) {
+      req.headers.Add(Std(field.name_string()), Std(field.value()));
+    }
+    req.body = std::move(msg.body());
+    absl::Status parsed = ParseTarget(req.target, req);
+    if (parsed.ok()) {
+      std::optional<std::string_view> host = req.headers.Get("Host");
+      if (host.has_value()) {
+        parsed = ParseHost(*host, req.host, req.host_port);
+      } else if (msg.version() >= 11) {
+        parsed = absl::InvalidArgumentError("missing Host header");
+      }
+    }
+    Response res = parsed.ok()
+                       ? shared_->handler(req)
+                       : AzureError(400, "BadParameter",
+                                    absl::StrCat("Malformed HTTP request: ",
+                                                 parsed.message(), "."));
+    Log(LogLevel::kDebug, "http_request",
+        {{"remote", remote_},
+         {"method", req.method},
+         {"target", req.target},
+         {"status", std::to_string(res.status)}});
+    Send(std::move(res), msg.keep_alive() && !shared_->stopping, head);
+  }
+
+  void Send(Response res, bool keep_alive, bool head) {
+    AddStandardHeaders(res);
+    res_ = {};
+    res_.version(11);
+    res_.result(res.status >= 100 && res.status <= 999 ? res.status : 500);
+    for (const auto& [name, value] : res.headers.fields()) {
+      res_.insert(Bv(name), Bv(value));
+    }
+    res_.body() = std::move(res.body);
+    res_.keep_alive(keep_alive);
+    res_.prepare_payload();
+    if (head) res_.body().clear();  // Content-Length stays as computed
+    Tcp().expires_after(shared_->options.idle_timeout);
+    bhttp::async_write(
+        stream_, res_,
+        [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+          if (ec) return self->Tcp().close();
+          if (!keep_alive) return self->Close();
+          self->ReadRequest();
+        });
+  }
+
+  // Close sends TLS close_notify (bounded by kCloseTimeout), then closes.
+  void Close() {
+    Tcp().expires_after(kCloseTimeout);
+    stream_.async_shutdown([self = shared_from_this()](beast::error_code) {
+      self->Tcp().close();
+    });
+  }
+
+  const std::shared_ptr<Shared> shared_;
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::string_body> res_;
+  std::string remote_;
+  bool busy_ = false;  // between a complete header and the response written
+};
+
+}  // namespace
+
+struct Server::Impl {
+  enum class State { kNew, kRunning, kStopping, kStopped };
+
+  void Accept() {
+    acceptor->async_accept(
+        asio::make_strand(*ioc), [this](beast::error_code ec, tcp::socket s) {
+          if (!acceptor->is_open() || shared->stopping) return;
+          if (ec) {
+            // Likely out of descriptors: back off instead of spinning.
+            Log(LogLevel::kWarning, "http_accept_failed",
+                {{"error", ec.message()}});
+            retry->expires_after(std::chrono::milliseconds(100));
+            retry->async_wait([this](beast::error_code wait_ec) {
+              if (!wait_ec) Accept();
+            });
+            return;
+          }
+          std::make_shared<Session>(std::move(s), shared)->Start();
+          Accept();
+        });
+  }
+
+  // CloseListeners closes the acceptor and stops the retry timer and signal
+  // wait. Runs on the acceptor's strand or after the I/O threads ended.
+  void CloseListeners() {
+    beast::error_code ec;
+    acceptor->close(ec);
+    retry->cancel();
+    if (signals) signals->cancel(ec);
+  }
+
+  // Declaration order matters: the io_context (and the handlers it still
+  // holds) is destroyed before `shared`, and the I/O objects before it.
+  std::shared_ptr<Shared> shared;
+  std::unique_ptr<asio::io_context> ioc;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<asio::steady_timer> retry;
+  std::unique_ptr<asio::signal_set> signals;
+  std::vector<std::thread> threads;
+  std::atomic<uint16_t> port{0};
+
+  std::mutex shutdown_mu;  // serializes Shutdown
+  std::mutex state_mu;
+  std::condition_variable state_cv;
+  State state = State::kNew;    // by state_mu
+  bool stop_requested = false;  // by state_mu
+};
+
+absl::StatusOr<std::unique_ptr<Server>> Server::New(ServerOptions options,
+                                                    Handler handler) {
+  if (!handler) return absl::InvalidArgumentError("Server needs a handler");
+  auto impl = std::make_unique<Impl>();
+  impl->shared =
+      std::make_shared<Shared>(std::move(options), std::move(handler));
+  const ServerOptions& o = impl->shared->options;
+  SSL_CTX* ctx = impl->shared->ssl.native_handle();
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1) {
+    return crypto::SslError(absl::StatusCode::kInternal, "configuring TLS");
+  }
+  if (SSL_CTX_use_certificate_chain_file(ctx, o.cert_pem_path.c_str()) != 1) {
+    return crypto::SslError(absl::StatusCode::kInvalidArgument,
+                            "loading certificate " + o.cert_pem_path);
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, o.key_pem_path.c_str(),
+                                  SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(ctx) != 1) {
+    return crypto::SslError(absl::StatusCode::kInvalidArgument,
+                            "loading private key " + o.key_pem_path);
+  }
+  impl->ioc = std::make_unique<asio::io_context>();
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { Shutdown(); }
+
+absl::Status Server::Start() {
+  std::lock_guard<std::mutex> lock(impl_->state_mu);
+  if (impl_->state != Impl::State::kNew) {
+    return absl::FailedPreconditionError("Server::Start called twice");
+  }
+  const ServerOptions& o = impl_->shared->options;
+  beast::error_code ec;
+  asio::ip::address addr = asio::ip::make_address(o.listen_address, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad listen address ", o.listen_address));
+  }
+  tcp::endpoint endpoint(addr, o.port);
+  impl_->acceptor =
+      std::make_unique<tcp::acceptor>(asio::make_strand(*impl_->ioc));
+  impl_->retry =
+      std::make_unique<asio::steady_timer>(impl_->acceptor->get_executor());
+  tcp::acceptor& acc = *impl_->acceptor;
+  if (acc.open(endpoint.protocol(), ec); !ec) {
+    acc.set_option(asio::socket_base::reuse_address(true), ec);
+  }
+  if (!ec) acc.bind(endpoint, ec);
+  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ",
+                                               o.listen_address, ":", o.port,
+                                               ": ", ec.message()));
+  }
+  impl_->port = acc.local_endpoint(ec).port();
+  impl_->Accept();
+  int n = o.threads > 0 ? o.threads
+                        : std::max(1u, std::thread::hardware_concurrency());
+  for (int i = 0; i < n; ++i) {
+    impl_->threads.emplace_back([ioc = impl_->ioc.get()] { ioc->run(); });
+  }
+  impl_->state = Impl::State::kRunning;
+  Log(LogLevel::kInfo, "http_listening",
+      {{"address", o.listen_address},
+       {"port", std::to_string(impl_->port.load())},
+       {"threads", std::to_string(n)}});
+  return absl::OkStatus();
+}
+
+uint16_t Server::port() const { return impl_->port; }
+
+void Server::Shutdown() {
+  std::lock_guard<std::mutex> serial(impl_->shutdown_mu);
+  {
+    std::lock_guard<std::mutex> lock(impl_->state_mu);
+    if (impl_->state != Impl::State::kRunning) {
+      if (impl_->state == Impl::State::kNew)
+        impl_->state = Impl::State::kStopped;
+      impl_->state_cv.notify_all();
+      return;
+    }
+    impl_->state = Impl::State::kStopping;
+  }
+  Shared& shared = *impl_->shared;
+  shared.stopping = true;
+  const auto deadline =
+      std::chrono::steady_clock::now() + shared.options.shutdown_grace;
+  // Stop accepting now: close the acceptor on its strand and wait for that
+  // (an I/O thread may be busy in a handler, hence the deadline).
+  auto closed = std::make_shared<std::promise<void>>();
+  asio::post(impl_->acceptor->get_executor(), [impl = impl_.get(), closed] {
+    impl->CloseListeners();
+    closed->set_value();
+  });
+  closed->get_future().wait_until(deadline);
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard<std::mutex> lock(shared.mu);
+    for (auto& [ptr, weak] : shared.sessions) {
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+  }
+  for (auto& s : live) {
+    asio::post(s->executor(), [s] { s->StopIfIdle(); });
+  }
+  live.clear();
+  {
+    std::unique_lock<std::mutex> lock(shared.mu);
+    bool drained = shared.cv.wait_until(
+        lock, deadline, [&] { return shared.sessions.empty(); });
+    if (!drained) {
+      Log(LogLevel::kWarning, "http_shutdown_forced",
+          {{"connections", std::to_string(shared.sessions.size())}});
+    }
+  }
+  impl_->ioc->stop();
+  for (std::thread& t : impl_->threads) t.join();
+  impl_->threads.clear();
+  impl_->CloseListeners();  // no I/O thread left: safe from here
+  std::lock_guard<std::mutex> lock(impl_->state_mu);
+  impl_->state = Impl::State::kStopped;
+  impl_->state_cv.notify_all();
+  Log(LogLevel::kInfo, "http_stopped");
+}
+
+void Server::Wait() {
+  std::unique_lock<std::mutex> lock(impl_->state_mu);
+  impl_->state_cv.wait(lock, [&] {
+    return impl_->state == Impl::State::kNew ||
+           impl_->state == Impl::State::kStopped ||
+           (impl_->state == Impl::State::kRunning && impl_->stop_requested);
+  });
+  if (impl_->state == Impl::State::kRunning) {
+    lock.unlock();
+    Shutdown();
+    lock.lock();
+  }
+  impl_->state_cv.wait(lock, [&] {
+    return impl_->state == Impl::State::kNew ||
+           impl_->state == Impl::State::kStopped;
+  });
+}
+
+absl::Status Server::StopOnSignals() {
+  std::lock_guard<std::mutex> lock(impl_->state_mu);
+  if (impl_->state != Impl::State::kRunning) {
+    return absl::FailedPreconditionError(
+        "StopOnSignals needs a started server");
+  }
+  if (impl_->signals != nullptr) return absl::OkStatus();
+  impl_->signals =
+      std::make_unique<asio::signal_set>(impl_->acceptor->get_executor());
+  beast::error_code ec;
+  impl_->signals->add(SIGTERM, ec);
+  if (!ec) impl_->signals->add(SIGINT, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("installing signal handlers: ", ec.message()));
+  }
+  impl_->signals->async_wait([impl = impl_.get()](beast::error_code ec,
+                                                  int signal) {
+    if (ec) return;
+    Log(LogLevel::kInfo, "http_signal", {{"signal", std::to_string(signal)}});
+    std::lock_guard<std::mutex> lock(impl->state_mu);
+    impl->stop_requested = true;
+    impl->state_cv.notify_all();
+  });
+  return absl::OkStatus();
+}
+
+}  // namespace keyferry::http

@@ -1,0 +1,91 @@
+// Server: the HTTPS/1.1 transport of keyferryd, on Boost.Beast/Asio (chosen
+// by measurement, docs/http-server.md). One io_context runs on `threads`
+// threads; connections are TLS 1.2+ with keep-alive. Every request is handed
+// to one Handler; the server itself answers only transport errors:
+//   400 BadParameter   malformed HTTP, bad target or Host
+//   413 RequestEntityTooLarge  body over `max_body_bytes`, decided from the
+//                      headers (Content-Length) or while reading chunks,
+//                      never after buffering the whole body
+// and then closes the connection. Responses get Content-Length and the
+// standard Azure headers (azure.h).
+//
+// Thread safety: New/Start/Shutdown/Wait may be called from any thread except
+// a handler thread (Shutdown and Wait join the I/O threads). The Handler is
+// called concurrently from the I/O threads and must be thread-safe; a slow
+// handler occupies one I/O thread.
+#ifndef KEYFERRY_HTTP_SERVER_H_
+#define KEYFERRY_HTTP_SERVER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "http/message.h"
+
+namespace keyferry::http {
+
+// Handler answers one request. It must not throw.
+using Handler = std::function<Response(const Request&)>;
+
+struct ServerOptions {
+  std::string listen_address = "127.0.0.1";  // IPv4 or IPv6 literal
+  uint16_t port = 0;                         // 0 picks a free port
+  std::string cert_pem_path;                 // leaf then chain, PEM
+  std::string key_pem_path;                  // private key, PEM
+  int threads = 0;                           // <= 0: one per core
+  size_t max_body_bytes = 1 << 20;
+  // idle_timeout closes a keep-alive connection that sends nothing, and
+  // bounds the TLS handshake and the reading of one request.
+  std::chrono::milliseconds idle_timeout{60'000};
+  // shutdown_grace bounds how long Shutdown waits for in-flight requests.
+  std::chrono::milliseconds shutdown_grace{10'000};
+};
+
+class Server {
+ public:
+  // New loads the certificate and key and configures TLS (1.2 minimum,
+  // ECDHE AEAD ciphers, no compression or renegotiation). It does not bind.
+  // InvalidArgument when the files do not load or the key does not match.
+  static absl::StatusOr<std::unique_ptr<Server>> New(ServerOptions options,
+                                                     Handler handler);
+  // ~Server shuts down (as Shutdown) if still running.
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Start binds, listens and starts the I/O threads. Unavailable when the
+  // address cannot be bound; FailedPrecondition when called twice.
+  absl::Status Start();
+
+  // port returns the bound port (the chosen one when options.port was 0);
+  // 0 before Start.
+  uint16_t port() const;
+
+  // Shutdown stops accepting, closes idle connections, lets requests in
+  // flight finish and answer (with "Connection: close") for up to
+  // shutdown_grace, then stops the I/O threads and returns. Idempotent.
+  void Shutdown();
+
+  // Wait blocks until the server has shut down: by Shutdown from another
+  // thread, or by a signal registered with StopOnSignals, in which case Wait
+  // itself performs the Shutdown. Returns at once if never started.
+  void Wait();
+
+  // StopOnSignals makes SIGTERM and SIGINT (delivered to the process) request
+  // a graceful shutdown, carried out by Wait. Call it after Start; meant for
+  // the keyferryd main thread: Start(); StopOnSignals(); Wait();
+  absl::Status StopOnSignals();
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keyferry::http
+
+#endif  // KEYFERRY_HTTP_SERVER_H_
