@@ -1,0 +1,164 @@
+// KeyStore: where a vault's key metadata and sealed key material are kept
+// (docs/storage.md). The vault layer owns every rule (names, key_ops, soft
+// delete policy); the store only keeps records and makes each call one
+// atomic, durable transaction: when a mutating call returns OK its effect
+// survives a crash and a restart, and when it fails nothing changed.
+//
+// Names are compared case-insensitively (Key Vault's rule): every lookup by
+// `name` matches the record's lower-cased name, and the name as first
+// created is what records carry back.
+//
+// Implementations: SqliteKeyStore (sqlite_store.h); PostgreSQL later.
+// Implementations are thread-safe.
+#ifndef KEYFERRY_STORE_KEY_STORE_H_
+#define KEYFERRY_STORE_KEY_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace keyferry::store {
+
+// KeyVersion is one version of a key: its public half, its sealed private
+// half (opaque, from the custody) and its attributes.
+struct KeyVersion {
+  std::string vault;    // vault name, lower case
+  std::string name;     // key name as first created
+  std::string version;  // 32 lower-case hex digits
+  std::string kty;      // "RSA-HSM", "EC", "oct-HSM", …
+  int bits = 0;         // RSA modulus / oct key bits; EC: field bits
+  std::string curve;    // "P-256", …; empty unless EC
+  std::vector<std::string> key_ops;
+  std::string public_jwk;  // JSON; empty for oct
+  std::vector<uint8_t> sealed;
+  bool enabled = true;
+  std::optional<int64_t> not_before;  // Unix seconds
+  std::optional<int64_t> expires;
+  int64_t created = 0;
+  int64_t updated = 0;
+  bool exportable = false;
+  std::string tags_json = "{}";  // JSON object of string values
+  bool managed = false;
+};
+
+// KeyName is the per-name state: soft-delete and the rotation policy.
+struct KeyName {
+  std::string vault;
+  std::string name;
+  bool deleted = false;
+  int64_t deleted_date = 0;              // set when deleted
+  int64_t scheduled_purge_date = 0;      // set when deleted
+  int recoverable_days = 90;             // fixed when the name is created
+  std::string rotation_policy_json;      // empty: no policy stored
+  std::optional<int64_t> next_rotation;  // when a rotation falls due
+};
+
+// Page is one page of a listing; `next` is the cursor to pass as `after` for
+// the following page, absent on the last page.
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  std::optional<std::string> next;
+};
+
+class KeyStore {
+ public:
+  virtual ~KeyStore() = default;
+
+  // AddVersion stores a new version of `key.name` and makes it the latest.
+  // The name is created when unknown, with `recoverable_days`.
+  // FailedPrecondition "deleted" when the name is soft-deleted;
+  // AlreadyExists when the version exists.
+  virtual absl::Status AddVersion(const KeyVersion& key,
+                                  int recoverable_days) = 0;
+
+  // GetVersion returns `version` of an active key, or its latest version
+  // when `version` is empty. NotFound when the name is unknown or deleted,
+  // or the version does not exist.
+  virtual absl::StatusOr<KeyVersion> GetVersion(std::string_view vault,
+                                                std::string_view name,
+                                                std::string_view version) = 0;
+
+  // UpdateVersion overwrites the mutable fields (enabled, not_before,
+  // expires, updated, tags_json, key_ops) of an existing version of an
+  // active key. NotFound otherwise.
+  virtual absl::Status UpdateVersion(const KeyVersion& key) = 0;
+
+  // ListLatest pages through the active keys of `vault` in name order,
+  // returning each one's latest version; `after` is a cursor from a previous
+  // page (empty for the first) and `limit` is at least 1.
+  virtual absl::StatusOr<Page<KeyVersion>> ListLatest(std::string_view vault,
+                                                      std::string_view after,
+                                                      int limit) = 0;
+
+  // ListVersions pages through the versions of an active key in creation
+  // order. NotFound when the name is unknown or deleted.
+  virtual absl::StatusOr<Page<KeyVersion>> ListVersions(std::string_view vault,
+                                                        std::string_view name,
+                                                        std::string_view after,
+                                                        int limit) = 0;
+
+  // AllVersions returns every version of a key (active or deleted) in
+  // creation order; NotFound when the name is unknown.
+  virtual absl::StatusOr<std::vector<KeyVersion>> AllVersions(
+      std::string_view vault, std::string_view name) = 0;
+
+  // GetName returns the per-name state; NotFound when unknown.
+  virtual absl::StatusOr<KeyName> GetName(std::string_view vault,
+                                          std::string_view name) = 0;
+
+  // MarkDeleted soft-deletes an active key. NotFound when it is not active.
+  virtual absl::Status MarkDeleted(std::string_view vault,
+                                   std::string_view name, int64_t deleted_date,
+                                   int64_t scheduled_purge_date) = 0;
+
+  // ListDeleted pages through the deleted keys of `vault` in name order,
+  // with each one's latest version.
+  virtual absl::StatusOr<Page<std::pair<KeyName, KeyVersion>>> ListDeleted(
+      std::string_view vault, std::string_view after, int limit) = 0;
+
+  // Recover makes a deleted key active again. NotFound when not deleted.
+  virtual absl::Status Recover(std::string_view vault,
+                               std::string_view name) = 0;
+
+  // Purge removes a deleted key and all its versions for good. NotFound when
+  // not deleted.
+  virtual absl::Status Purge(std::string_view vault, std::string_view name) = 0;
+
+  // Restore stores `versions` (all of one name, creation order, the last is
+  // the latest) as a new active key in one transaction. AlreadyExists when
+  // the name exists, active or deleted.
+  virtual absl::Status Restore(const std::vector<KeyVersion>& versions,
+                               int recoverable_days) = 0;
+
+  // SetRotationPolicy stores the policy document of an active key and when
+  // its next rotation falls due (nullopt: never). NotFound when not active.
+  virtual absl::Status SetRotationPolicy(std::string_view vault,
+                                         std::string_view name,
+                                         std::string_view policy_json,
+                                         std::optional<int64_t> next) = 0;
+
+  // DueRotations returns up to `limit` active keys whose next rotation is at
+  // or before `now`, as (vault, name).
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+  DueRotations(int64_t now, int limit) = 0;
+
+  // DuePurges returns up to `limit` deleted keys whose scheduled purge date
+  // is at or before `now`, as (vault, name).
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+  DuePurges(int64_t now, int limit) = 0;
+
+  // CountKeys returns the number of key names of `vault` (active and
+  // deleted).
+  virtual absl::StatusOr<int64_t> CountKeys(std::string_view vault) = 0;
+};
+
+}  // namespace keyferry::store
+
+#endif  // KEYFERRY_STORE_KEY_STORE_H_

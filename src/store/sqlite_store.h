@@ -1,0 +1,78 @@
+// SqliteKeyStore: the embedded KeyStore on one SQLite database file
+// (docs/storage.md). WAL journal with synchronous=FULL, so a transaction is
+// durable when its COMMIT returns; every mutating call is one IMMEDIATE
+// transaction. The file is created with mode 0600.
+//
+// Thread-safe: one writer connection behind a mutex, and a small pool of
+// reader connections so reads run beside a write (WAL snapshots).
+#ifndef KEYFERRY_STORE_SQLITE_STORE_H_
+#define KEYFERRY_STORE_SQLITE_STORE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "store/key_store.h"
+
+namespace keyferry::store {
+
+struct SqliteOptions {
+  std::string path;  // database file; ":memory:" is refused
+  int readers = 4;   // reader connections in the pool
+};
+
+class SqliteKeyStore : public KeyStore {
+ public:
+  // Open opens or creates the database at `options.path` and migrates its
+  // schema to the current version. FailedPrecondition for a database written
+  // by a newer keyferryd (schema_version above ours).
+  static absl::StatusOr<std::unique_ptr<SqliteKeyStore>> Open(
+      const SqliteOptions& options);
+  ~SqliteKeyStore() override;
+
+  absl::Status AddVersion(const KeyVersion& key, int recoverable_days) override;
+  absl::StatusOr<KeyVersion> GetVersion(std::string_view vault,
+                                        std::string_view name,
+                                        std::string_view version) override;
+  absl::Status UpdateVersion(const KeyVersion& key) override;
+  absl::StatusOr<Page<KeyVersion>> ListLatest(std::string_view vault,
+                                              std::string_view after,
+                                              int limit) override;
+  absl::StatusOr<Page<KeyVersion>> ListVersions(std::string_view vault,
+                                                std::string_view name,
+                                                std::string_view after,
+                                                int limit) override;
+  absl::StatusOr<std::vector<KeyVersion>> AllVersions(
+      std::string_view vault, std::string_view name) override;
+  absl::StatusOr<KeyName> GetName(std::string_view vault,
+                                  std::string_view name) override;
+  absl::Status MarkDeleted(std::string_view vault, std::string_view name,
+                           int64_t deleted_date,
+                           int64_t scheduled_purge_date) override;
+  absl::StatusOr<Page<std::pair<KeyName, KeyVersion>>> ListDeleted(
+      std::string_view vault, std::string_view after, int limit) override;
+  absl::Status Recover(std::string_view vault, std::string_view name) override;
+  absl::Status Purge(std::string_view vault, std::string_view name) override;
+  absl::Status Restore(const std::vector<KeyVersion>& versions,
+                       int recoverable_days) override;
+  absl::Status SetRotationPolicy(std::string_view vault, std::string_view name,
+                                 std::string_view policy_json,
+                                 std::optional<int64_t> next) override;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DueRotations(
+      int64_t now, int limit) override;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DuePurges(
+      int64_t now, int limit) override;
+  absl::StatusOr<int64_t> CountKeys(std::string_view vault) override;
+
+  // kSchemaVersion is the schema this build writes (docs/storage.md).
+  static constexpr int kSchemaVersion = 1;
+
+ private:
+  struct Impl;
+  explicit SqliteKeyStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keyferry::store
+
+#endif  // KEYFERRY_STORE_SQLITE_STORE_H_
