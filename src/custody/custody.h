@@ -18,6 +18,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -43,6 +44,59 @@ struct HeldKey {
   std::vector<uint8_t> sealed;  // opaque to everyone but the custody
   std::string
       public_jwk;  // {"kty":"RSA","n","e"} / {"kty":"EC",…}; empty for oct
+};
+
+// CipherAlg is the `alg` of encrypt/decrypt/wrapKey/unwrapKey
+// (docs/api.md): RSA ones on RSA keys, AES ones on oct keys of the
+// matching size (A128* needs 16 bytes, …; CKM_AES_KEY_WRAP* any size).
+enum class CipherAlg {
+  kRsa15,
+  kRsaOaep,
+  kRsaOaep256,
+  kA128Gcm,
+  kA192Gcm,
+  kA256Gcm,
+  kA128Kw,
+  kA192Kw,
+  kA256Kw,
+  kA128Cbc,
+  kA192Cbc,
+  kA256Cbc,
+  kA128CbcPad,
+  kA192CbcPad,
+  kA256CbcPad,
+  kCkmAesKeyWrap,
+  kCkmAesKeyWrapPad,
+};
+
+// ParseCipherAlg reads the JOSE/Key Vault name ("RSA-OAEP-256", "A256GCM",
+// "CKM_AES_KEY_WRAP_PAD", …); InvalidArgument for anything else.
+absl::StatusOr<CipherAlg> ParseCipherAlg(std::string_view name);
+std::string_view CipherAlgName(CipherAlg alg);
+// IsRsaCipher tells whether `alg` is RSA1_5 / RSA-OAEP / RSA-OAEP-256.
+bool IsRsaCipher(CipherAlg alg);
+// CipherKeyBytes is the oct key length `alg` needs (16/24/32), or 0 for the
+// RSA algorithms and the CKM_* wraps (any AES key size).
+int CipherKeyBytes(CipherAlg alg);
+
+// CipherInput is the body of encrypt/decrypt/wrapKey/unwrapKey.
+struct CipherInput {
+  CipherAlg alg;
+  std::vector<uint8_t> value;  // plaintext for Encrypt, ciphertext for Decrypt
+  std::vector<uint8_t> iv;     // GCM: 12-byte nonce (Encrypt makes one when
+                               // empty); CBC*: 16-byte IV (Encrypt makes one
+                               // when empty)
+  std::vector<uint8_t> aad;    // GCM only
+  std::vector<uint8_t> tag;    // GCM Decrypt only: 16 bytes
+};
+
+// CipherOutput is the answer: `value`, plus `iv` and `tag` for GCM and the
+// `iv` for CBC*. Decrypt's plaintext is returned to the caller, who asked
+// for it; it is not key material of the vault.
+struct CipherOutput {
+  std::vector<uint8_t> value;
+  std::vector<uint8_t> iv;
+  std::vector<uint8_t> tag;
 };
 
 class Custody {
@@ -84,6 +138,26 @@ class Custody {
   virtual absl::StatusOr<std::vector<uint8_t>> Sign(
       const HeldKey& key, std::span<const uint8_t> binding, crypto::SignAlg alg,
       std::span<const uint8_t> digest) = 0;
+
+  // Encrypt runs an encrypt or wrapKey: RSA algorithms with the key's public
+  // half, AES ones inside the custody with the oct key. InvalidArgument when
+  // `alg` does not fit the key (kind, oct size) or the input is malformed
+  // (plaintext too long for RSA, wrong IV length, KW input not a multiple of
+  // 8 bytes of at least 16).
+  virtual absl::StatusOr<CipherOutput> Encrypt(const HeldKey& key,
+                                               std::span<const uint8_t> binding,
+                                               const CipherInput& input) = 0;
+  // Decrypt runs a decrypt or unwrapKey with the private half (RSA) or the
+  // oct key. Any failure of the cryptography itself is InvalidArgument with
+  // one fixed message per algorithm family (no padding oracle).
+  virtual absl::StatusOr<CipherOutput> Decrypt(const HeldKey& key,
+                                               std::span<const uint8_t> binding,
+                                               const CipherInput& input) = 0;
+  // Rebind re-seals `key` from `old_binding` to `new_binding` (restore of a
+  // backup into another vault); the material never leaves the custody.
+  virtual absl::StatusOr<HeldKey> Rebind(
+      const HeldKey& key, std::span<const uint8_t> old_binding,
+      std::span<const uint8_t> new_binding) = 0;
 };
 
 }  // namespace keyferry::custody

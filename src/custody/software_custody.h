@@ -39,6 +39,16 @@ class SoftwareCustody : public Custody {
   absl::StatusOr<std::vector<uint8_t>> Sign(
       const HeldKey& key, std::span<const uint8_t> binding, crypto::SignAlg alg,
       std::span<const uint8_t> digest) override;
+  // Encrypt, Decrypt and Rebind are in software_cipher.cc.
+  absl::StatusOr<CipherOutput> Encrypt(const HeldKey& key,
+                                       std::span<const uint8_t> binding,
+                                       const CipherInput& input) override;
+  absl::StatusOr<CipherOutput> Decrypt(const HeldKey& key,
+                                       std::span<const uint8_t> binding,
+                                       const CipherInput& input) override;
+  absl::StatusOr<HeldKey> Rebind(const HeldKey& key,
+                                 std::span<const uint8_t> old_binding,
+                                 std::span<const uint8_t> new_binding) override;
 
  private:
   SoftwareCustody(SecretBytes master, SecretBytes backup_key)

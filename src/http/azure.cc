@@ -5,6 +5,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "base/error_code.h"
 #include "base/log.h"
 #include "base/strings.h"
 
@@ -176,8 +177,14 @@ std::string AzureCodeFor(const absl::Status& status) {
 Response StatusResponse(const absl::Status& status, std::string_view code,
                         std::string_view inner_code) {
   std::string c = code.empty() ? AzureCodeFor(status) : std::string(code);
-  return AzureError(HttpStatusFor(status), c, StdSv(status.message()),
-                    inner_code);
+  std::string inner(inner_code);
+  if (code.empty()) {
+    if (std::optional<ErrorCode> attached = GetErrorCode(status)) {
+      c = attached->code;
+      if (inner.empty()) inner = attached->inner_code;
+    }
+  }
+  return AzureError(HttpStatusFor(status), c, StdSv(status.message()), inner);
 }
 
 }  // namespace keyferry::http

@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/strings/ascii.h"
@@ -31,6 +32,16 @@ const std::vector<ConfigKey> kConfigKeys = {
      "127.0.0.1:8081)"},
     {"log-level", "debug, info, warning or error (default info)"},
     {"threads", "I/O threads (default: one per core)"},
+    {"identity-principal",
+     "the principal the managed-identity endpoint issues tokens to "
+     "(default keyferry-admin)"},
+    {"grant",
+     "principal:vault:role, repeatable (vault * for all; roles "
+     "crypto-officer, crypto-user, crypto-service-encryption-user, reader); "
+     "default: the identity principal is crypto-officer on every vault"},
+    {"recoverable-days",
+     "days a deleted key stays recoverable before it is purged (7-90, "
+     "default 90)"},
 };
 
 namespace {
@@ -162,6 +173,27 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
   if (key == "threads") {
     if (!absl::SimpleAtoi(v, &c.threads) || c.threads < 0 || c.threads > 256) {
       return Bad(key, "a number from 0 to 256");
+    }
+    return absl::OkStatus();
+  }
+  if (key == "identity-principal") {
+    if (v.empty() || v.find(':') != std::string::npos) {
+      return Bad(key, "a non-empty name without ':'");
+    }
+    c.identity_principal = v;
+    return absl::OkStatus();
+  }
+  if (key == "grant") {
+    if (std::count(v.begin(), v.end(), ':') != 2) {
+      return Bad(key, "principal:vault:role");
+    }
+    c.grants.push_back(v);
+    return absl::OkStatus();
+  }
+  if (key == "recoverable-days") {
+    if (!absl::SimpleAtoi(v, &c.recoverable_days) || c.recoverable_days < 7 ||
+        c.recoverable_days > 90) {
+      return Bad(key, "a number of days from 7 to 90");
     }
     return absl::OkStatus();
   }

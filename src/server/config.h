@@ -28,6 +28,12 @@ struct Config {
   uint16_t identity_port = 8081;
   std::string log_level = "info";
   int threads = 0;  // 0: one per core
+  // The one principal the managed-identity endpoint issues tokens to.
+  std::string identity_principal = "keyferry-admin";
+  // Role grants "principal:vault:role" (vault "*" for all). Empty: the
+  // identity principal is Crypto Officer on every vault.
+  std::vector<std::string> grants;
+  int recoverable_days = 90;  // soft-delete retention, 7 to 90
 };
 
 struct ConfigKey {

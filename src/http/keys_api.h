@@ -1,0 +1,69 @@
+// The Key Vault keys REST API over a vault::KeyVault (docs/api.md): routes,
+// the bearer-token challenge, RBAC per vault, api-version checks, and the
+// JSON shapes of KeyBundle, KeyItem, DeletedKeyBundle and the operation
+// results. Every answer is JSON; every error is Azure's envelope.
+#ifndef KEYFERRY_HTTP_KEYS_API_H_
+#define KEYFERRY_HTTP_KEYS_API_H_
+
+#include <openssl/evp.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "auth/rbac.h"
+#include "http/message.h"
+#include "http/router.h"
+#include "vault/key_vault.h"
+
+namespace keyferry::http {
+
+// Grant gives `principal` a role on one vault, or on every vault when
+// `vault` is "*".
+struct Grant {
+  std::string principal;
+  std::string vault;
+  auth::Role role;
+};
+
+// ParseGrant reads "principal:vault:role" (role as auth::ParseRole takes
+// it, e.g. "crypto-officer"); InvalidArgument otherwise.
+absl::StatusOr<Grant> ParseGrant(std::string_view text);
+
+struct KeysApiOptions {
+  std::string domain = "localhost";
+  std::vector<std::string> vaults;
+  std::vector<Grant> grants;
+  std::string tenant;              // tid in the challenge
+  EVP_PKEY* token_key = nullptr;   // borrowed: verifies access tokens
+  std::string subscription_id;     // for ARM's GET /subscriptions
+  std::function<int64_t()> clock;  // Unix seconds; default system clock
+  std::function<void(std::string_view vault, std::string_view principal,
+                     std::string_view operation, std::string_view key,
+                     int status)>
+      on_request;  // audit/log hook; may be empty
+};
+
+// KeysApi answers requests for the vaults it serves.
+class KeysApi {
+ public:
+  static absl::StatusOr<std::unique_ptr<KeysApi>> New(KeysApiOptions options,
+                                                      vault::KeyVault* vault);
+
+  // Handle answers one request (any host: unknown vault hosts get 404).
+  Response Handle(const Request& request) const;
+
+ private:
+  KeysApi(KeysApiOptions options, vault::KeyVault* vault);
+  absl::Status Register();
+
+  KeysApiOptions options_;
+  vault::KeyVault* vault_;
+  std::unique_ptr<Router> router_;
+};
+
+}  // namespace keyferry::http
+
+#endif  // KEYFERRY_HTTP_KEYS_API_H_

@@ -1,0 +1,412 @@
+// keyferryd: the self-hosted key vault. Wiring only: configuration, the
+// data directory, custody, store, the keys API and the identity endpoint
+// (docs/security-model.md, docs/api.md, docs/storage.md).
+//
+//   keyferryd [serve] [--config FILE] [--flag value …]   run the vault
+//   keyferryd token --principal P [--resource R] [--lifetime S] [flags]
+//                                                      mint an access token
+//   keyferryd --help | --version
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "auth/identity.h"
+#include "auth/jwt.h"
+#include "auth/signing_key.h"
+#include "base/encoding.h"
+#include "base/file.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "base/strings.h"
+#include "crypto/random.h"
+#include "custody/master_key.h"
+#include "custody/software_custody.h"
+#include "http/azure.h"
+#include "http/keys_api.h"
+#include "http/server.h"
+#include "http/tls_certs.h"
+#include "server/config.h"
+#include "store/sqlite_store.h"
+#include "vault/key_vault.h"
+
+namespace keyferry::server {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: keyferryd [serve] [--config FILE] [--key value ...]\n"
+    "       keyferryd token --principal NAME [--resource URL] "
+    "[--lifetime SECONDS] [--key value ...]\n"
+    "       keyferryd --help | --version\n";
+
+// Fail prints one line and returns the exit code for `s`.
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "keyferryd: %s\n", std::string(s.message()).c_str());
+  return s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+std::string Path(const Config& c, std::string_view file) {
+  return absl::StrCat(c.data_dir, "/", Sv(file));
+}
+
+absl::Status EnsureDataDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create data directory ", dir, ": ", ec.message()));
+  }
+  ::chmod(dir.c_str(), 0700);
+  return absl::OkStatus();
+}
+
+// LoadOrCreateText returns the text in `path`, or writes `make()` there
+// (mode 0600) on first start.
+absl::StatusOr<std::string> LoadOrCreateText(
+    const std::string& path,
+    const std::function<absl::StatusOr<std::string>()>& make) {
+  if (std::filesystem::exists(path)) {
+    ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+    return std::string(absl::StripAsciiWhitespace(text));
+  }
+  ASSIGN_OR_RETURN(std::string text, make());
+  std::string line = text + "\n";
+  RETURN_IF_ERROR(WriteFileAtomic(path, AsBytes(line), 0600));
+  return text;
+}
+
+absl::StatusOr<std::string> RandomHex(size_t bytes) {
+  ASSIGN_OR_RETURN(std::vector<uint8_t> r, crypto::RandomBytes(bytes));
+  return HexEncode(r);
+}
+
+absl::StatusOr<std::string> NewUuid() {
+  ASSIGN_OR_RETURN(std::vector<uint8_t> r, crypto::RandomBytes(16));
+  r[6] = (r[6] & 0x0f) | 0x40;
+  r[8] = (r[8] & 0x3f) | 0x80;
+  std::string h = HexEncode(r);
+  return absl::StrCat(h.substr(0, 8), "-", h.substr(8, 4), "-", h.substr(12, 4),
+                      "-", h.substr(16, 4), "-", h.substr(20));
+}
+
+std::string Resource(const Config& c) {
+  return c.port == 443 ? absl::StrCat("https://", c.domain)
+                       : absl::StrCat("https://", c.domain, ":", c.port);
+}
+
+LogLevel ParseLevel(const std::string& s) {
+  if (s == "debug") return LogLevel::kDebug;
+  if (s == "warning") return LogLevel::kWarning;
+  if (s == "error") return LogLevel::kError;
+  return LogLevel::kInfo;
+}
+
+// Deployment holds what every subcommand reads from the data directory.
+struct Deployment {
+  auth::SigningKey signing;
+  std::string tenant;
+  std::string identity_secret;
+};
+
+absl::StatusOr<Deployment> OpenDeployment(const Config& c) {
+  RETURN_IF_ERROR(EnsureDataDir(c.data_dir));
+  Deployment d;
+  ASSIGN_OR_RETURN(d.signing, auth::LoadOrCreateSigningKey(
+                                  Path(c, "token-signing-key.pem")));
+  ASSIGN_OR_RETURN(d.tenant, LoadOrCreateText(Path(c, "tenant-id"), NewUuid));
+  ASSIGN_OR_RETURN(d.identity_secret,
+                   LoadOrCreateText(Path(c, "identity-header"),
+                                    [] { return RandomHex(24); }));
+  return d;
+}
+
+int Token(const std::vector<std::string>& args) {
+  std::string principal, resource;
+  int64_t lifetime = 3600;
+  std::vector<std::string> rest;
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto take = [&](std::string& out) {
+      if (i + 1 >= args.size()) return false;
+      out = args[++i];
+      return true;
+    };
+    std::string lt;
+    if (args[i] == "--principal") {
+      if (!take(principal))
+        return Fail(absl::InvalidArgumentError("--principal needs a value"));
+    } else if (args[i] == "--resource") {
+      if (!take(resource))
+        return Fail(absl::InvalidArgumentError("--resource needs a value"));
+    } else if (args[i] == "--lifetime") {
+      if (!take(lt) || !absl::SimpleAtoi(lt, &lifetime)) {
+        return Fail(absl::InvalidArgumentError("--lifetime needs seconds"));
+      }
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  if (principal.empty()) {
+    return Fail(absl::InvalidArgumentError("token needs --principal"));
+  }
+  absl::StatusOr<Config> c = LoadConfig(rest);
+  if (!c.ok()) return Fail(c.status());
+  absl::StatusOr<Deployment> d = OpenDeployment(*c);
+  if (!d.ok()) return Fail(d.status());
+  const int64_t now = vault::SystemClock();
+  auth::Claims claims;
+  claims.issuer = absl::StrCat(Resource(*c), "/identity");
+  claims.subject = principal;
+  claims.audience = resource.empty() ? Resource(*c) : resource;
+  claims.tenant = d->tenant;
+  claims.issued_at = now;
+  claims.not_before = std::min(now, now + lifetime) - 1;
+  claims.expires = now + lifetime;
+  absl::StatusOr<std::string> token =
+      auth::IssueToken(d->signing.key.get(), d->signing.key_id, claims);
+  if (!token.ok()) return Fail(token.status());
+  std::printf("%s\n", token->c_str());
+  return 0;
+}
+
+// IdentityHandler serves the managed-identity endpoint on loopback.
+http::Response IdentityHandler(const auth::IdentityConfig& config,
+                               EVP_PKEY* key, const http::Request& req) {
+  bool path_ok =
+      req.path_segments.size() >= 2 && req.path_segments[0] == "msi" &&
+      req.path_segments[1] == "token" &&
+      (req.path_segments.size() == 2 ||
+       (req.path_segments.size() == 3 && req.path_segments[2].empty()));
+  auto error = [](int status, std::string_view code, std::string_view msg) {
+    return http::JsonResponse(
+        status, absl::StrCat("{\"error\":", JsonEscape(code),
+                             ",\"error_description\":", JsonEscape(msg), "}"));
+  };
+  if (!path_ok) return error(404, "not_found", "use /msi/token");
+  auth::IdentityRequest ir;
+  ir.method = req.method;
+  for (const auto& [k, v] : req.query) ir.query[k] = v;
+  for (const auto& [k, v] : req.headers.fields()) {
+    ir.headers[absl::AsciiStrToLower(k)] = v;
+  }
+  ir.body = req.body;
+  absl::StatusOr<std::string> body =
+      auth::IssueIdentityToken(config, key, ir, vault::SystemClock());
+  if (!body.ok()) {
+    int status =
+        body.status().code() == absl::StatusCode::kPermissionDenied ? 401 : 400;
+    Log(LogLevel::kWarning, "identity_refused",
+        {{"reason", std::string(body.status().message())}});
+    return error(status, status == 401 ? "unauthorized" : "invalid_request",
+                 StdSv(body.status().message()));
+  }
+  Log(LogLevel::kInfo, "identity_token_issued",
+      {{"principal", config.principal}});
+  return http::JsonResponse(200, *body);
+}
+
+int Serve(const std::vector<std::string>& args) {
+  absl::StatusOr<Config> config = LoadConfig(args);
+  if (!config.ok()) return Fail(config.status());
+  const Config& c = *config;
+  SetLogLevel(ParseLevel(c.log_level));
+
+  absl::StatusOr<Deployment> d = OpenDeployment(c);
+  if (!d.ok()) return Fail(d.status());
+
+  bool created = false;
+  absl::StatusOr<SecretBytes> master =
+      custody::LoadOrCreateMasterKey(Path(c, "master.key"), &created);
+  if (!master.ok()) return Fail(master.status());
+  Log(created ? LogLevel::kWarning : LogLevel::kInfo, "master_key",
+      {{"path", Path(c, "master.key")},
+       {"created", created ? "true" : "false"},
+       {"note",
+        "development default: the master key is a plain 0600 file; "
+        "keyferryd is the security boundary"}});
+  absl::StatusOr<std::unique_ptr<custody::SoftwareCustody>> custody =
+      custody::SoftwareCustody::New(std::move(*master));
+  if (!custody.ok()) return Fail(custody.status());
+
+  absl::StatusOr<std::unique_ptr<store::SqliteKeyStore>> store =
+      store::SqliteKeyStore::Open({.path = Path(c, "keys.db")});
+  if (!store.ok()) return Fail(store.status());
+
+  std::string cert = c.tls_cert, key = c.tls_key, ca;
+  if (cert.empty()) {
+    http::TlsCertOptions tls;
+    tls.dir = Path(c, "tls");
+    for (const std::string& v : c.vaults) {
+      tls.vault_hosts.push_back(absl::StrCat(v, ".", c.domain));
+    }
+    tls.extra_names.push_back(c.domain);
+    absl::StatusOr<http::TlsFiles> files = http::EnsureTlsCertificates(tls);
+    if (!files.ok()) return Fail(files.status());
+    cert = files->server_pem;
+    key = files->server_key_pem;
+    ca = files->ca_pem;
+  }
+
+  vault::KeyVault vault(
+      store->get(), custody->get(), vault::SystemClock,
+      {.recoverable_days = c.recoverable_days,
+       .recovery_level = c.recoverable_days < 90
+                             ? "CustomizedRecoverable+Purgeable"
+                             : "Recoverable+Purgeable"});
+
+  http::KeysApiOptions api_options;
+  api_options.domain = c.domain;
+  api_options.vaults = c.vaults;
+  api_options.tenant = d->tenant;
+  api_options.token_key = d->signing.key.get();
+  api_options.subscription_id = d->tenant;
+  std::vector<std::string> grants = c.grants;
+  if (grants.empty()) {
+    grants.push_back(absl::StrCat(c.identity_principal, ":*:crypto-officer"));
+  }
+  for (const std::string& g : grants) {
+    absl::StatusOr<http::Grant> grant = http::ParseGrant(g);
+    if (!grant.ok()) return Fail(grant.status());
+    api_options.grants.push_back(*grant);
+  }
+  api_options.on_request = [](std::string_view vault,
+                              std::string_view principal, std::string_view op,
+                              std::string_view key, int status) {
+    Log(status >= 500 ? LogLevel::kError : LogLevel::kInfo, "request",
+        {{"vault", std::string(vault)},
+         {"principal", std::string(principal)},
+         {"op", std::string(op)},
+         {"key", std::string(key)},
+         {"status", std::to_string(status)}});
+  };
+  absl::StatusOr<std::unique_ptr<http::KeysApi>> api =
+      http::KeysApi::New(std::move(api_options), &vault);
+  if (!api.ok()) return Fail(api.status());
+
+  http::ServerOptions so;
+  so.listen_address = c.listen_address;
+  so.port = c.port;
+  so.cert_pem_path = cert;
+  so.key_pem_path = key;
+  so.threads = c.threads;
+  http::KeysApi* api_ptr = api->get();
+  absl::StatusOr<std::unique_ptr<http::Server>> server = http::Server::New(
+      so, [api_ptr](const http::Request& r) { return api_ptr->Handle(r); });
+  if (!server.ok()) return Fail(server.status());
+
+  auth::IdentityConfig idc;
+  idc.issuer = absl::StrCat(Resource(c), "/identity");
+  idc.tenant = d->tenant;
+  idc.principal = c.identity_principal;
+  idc.header_secret = d->identity_secret;
+  idc.key_id = d->signing.key_id;
+  EVP_PKEY* signing_key = d->signing.key.get();
+  http::ServerOptions io;
+  io.listen_address = c.identity_address;
+  io.port = c.identity_port;
+  io.cert_pem_path = cert;
+  io.key_pem_path = key;
+  io.threads = 1;
+  absl::StatusOr<std::unique_ptr<http::Server>> identity =
+      http::Server::New(io, [idc, signing_key](const http::Request& r) {
+        return IdentityHandler(idc, signing_key, r);
+      });
+  if (!identity.ok()) return Fail(identity.status());
+
+  if (absl::Status s = (*server)->Start(); !s.ok()) return Fail(s);
+  if (absl::Status s = (*identity)->Start(); !s.ok()) return Fail(s);
+  if (absl::Status s = (*server)->StopOnSignals(); !s.ok()) return Fail(s);
+
+  // Due work (policy rotations, purges past their date) runs in the
+  // background; a failure is logged and retried on the next tick.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
+  std::thread worker([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    while (
+        !cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; })) {
+      lock.unlock();
+      absl::StatusOr<std::pair<int, int>> done = vault.RunDueWork();
+      if (!done.ok()) {
+        Log(LogLevel::kError, "due_work_failed",
+            {{"error", std::string(done.status().message())}});
+      } else if (done->first + done->second > 0) {
+        Log(LogLevel::kInfo, "due_work",
+            {{"rotated", std::to_string(done->first)},
+             {"purged", std::to_string(done->second)}});
+      }
+      lock.lock();
+    }
+  });
+
+  const uint16_t port = (*server)->port();
+  std::vector<std::string> urls;
+  for (const std::string& v : c.vaults) {
+    urls.push_back(absl::StrCat("https://", v, ".", c.domain, ":", port));
+  }
+  Log(LogLevel::kInfo, "ready",
+      {{"vaults", absl::StrJoin(urls, " ")},
+       {"port", std::to_string(port)},
+       {"resource", Resource(c)},
+       {"ca", ca.empty() ? "(operator certificate)" : ca},
+       {"identity_endpoint", absl::StrCat("https://", c.identity_address, ":",
+                                          (*identity)->port(), "/msi/token")},
+       {"identity_header_file", Path(c, "identity-header")},
+       {"identity_principal", c.identity_principal},
+       {"data_dir", c.data_dir}});
+  std::fprintf(stderr,
+               "keyferryd ready: %s\n  trust the CA: %s\n"
+               "  identity endpoint: https://%s:%u/msi/token (header secret "
+               "in %s)\n",
+               absl::StrJoin(urls, " ").c_str(), ca.c_str(),
+               c.identity_address.c_str(), (*identity)->port(),
+               Path(c, "identity-header").c_str());
+
+  (*server)->Wait();
+  (*identity)->Shutdown();
+  (*identity)->Wait();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    stopping = true;
+  }
+  cv.notify_all();
+  worker.join();
+  Log(LogLevel::kInfo, "stopped");
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() &&
+      (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
+    std::printf("%s\n%s", kUsage, HelpText().c_str());
+    return 0;
+  }
+  if (!args.empty() && args[0] == "--version") {
+    std::printf("keyferryd %s\n", KEYFERRY_VERSION);
+    return 0;
+  }
+  if (!args.empty() && args[0] == "token") {
+    return Token(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  if (!args.empty() && args[0] == "serve") args.erase(args.begin());
+  return Serve(args);
+}
+
+}  // namespace
+}  // namespace keyferry::server
+
+int main(int argc, char** argv) { return keyferry::server::Main(argc, argv); }

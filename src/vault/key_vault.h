@@ -1,0 +1,217 @@
+// KeyVault: the keys service of keyferryd, independent of HTTP. It applies
+// Key Vault's rules (names, versions, key_ops, enabled/nbf/exp, soft delete,
+// KEK and BYOK import rules, rotation) over a KeyStore (metadata, sealed
+// material) and a Custody (key material, private operations).
+//
+// Errors carry Key Vault's codes through base/error_code.h where the HTTP
+// status alone is not enough (KeyDisabled, ObjectIsDeletedButRecoverable…);
+// otherwise NotFound is KeyNotFound, InvalidArgument is BadParameter.
+// Messages never contain key material.
+//
+// Thread-safe: the store and the custody are.
+#ifndef KEYFERRY_VAULT_KEY_VAULT_H_
+#define KEYFERRY_VAULT_KEY_VAULT_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "base/secret.h"
+#include "crypto/keys.h"
+#include "crypto/sign.h"
+#include "custody/custody.h"
+#include "store/key_store.h"
+#include "vault/model.h"
+#include "vault/rotation.h"
+
+namespace keyferry::vault {
+
+// Clock returns Unix seconds; tests pass their own.
+using Clock = std::function<int64_t()>;
+int64_t SystemClock();
+
+struct VaultOptions {
+  int recoverable_days = 90;
+  std::string recovery_level = "Recoverable+Purgeable";
+};
+
+// KeyProperties are the settable parts of create, import and update; unset
+// fields keep their default (create/import) or current value (update).
+struct KeyProperties {
+  std::optional<bool> enabled;
+  std::optional<int64_t> not_before;
+  std::optional<int64_t> expires;
+  std::optional<bool> exportable;
+  std::optional<std::string> tags_json;  // a JSON object of strings
+  std::optional<std::vector<KeyOp>> key_ops;
+};
+
+struct CreateKeyRequest {
+  Kty kty = Kty::kRsa;
+  std::optional<int> key_size;
+  std::optional<uint32_t> public_exponent;
+  std::optional<crypto::Curve> curve;
+  KeyProperties properties;
+};
+
+// ImportKeyRequest carries exactly one of: a plaintext private key
+// (`private_key`, RSA or EC), plaintext oct bytes (`secret`), or a BYOK blob
+// (`key_hsm`, the raw .byok file bytes).
+struct ImportKeyRequest {
+  Kty kty = Kty::kRsa;
+  bool hsm = false;                    // the body's "Hsm"
+  std::optional<crypto::Curve> curve;  // BYOK EC: the requested crv
+  crypto::EvpPkeyPtr private_key;
+  std::optional<SecretBytes> secret;
+  std::optional<std::vector<uint8_t>> key_hsm;
+  KeyProperties properties;
+};
+
+// DeletedKey is a soft-deleted key with its deletion dates.
+struct DeletedKey {
+  store::KeyName name;
+  store::KeyVersion latest;
+};
+
+class KeyVault {
+ public:
+  KeyVault(store::KeyStore* store, custody::Custody* custody, Clock clock,
+           VaultOptions options = {});
+
+  const VaultOptions& options() const { return options_; }
+  custody::Custody& custody() const { return *custody_; }
+  int64_t Now() const { return clock_(); }
+
+  // Create makes a new key (or a new version of an existing one).
+  // InvalidArgument for a bad kty/size/curve/exponent combination; 409
+  // Conflict (ObjectIsDeletedButRecoverable) when the name is soft-deleted.
+  absl::StatusOr<store::KeyVersion> Create(std::string_view vault,
+                                           std::string_view name,
+                                           const CreateKeyRequest& request);
+
+  // Import takes a plaintext key or a BYOK blob as a new version. BYOK
+  // (docs/byok-format.md §5): the blob's kid must name an enabled, valid KEK
+  // of this vault whose key_ops are exactly [import]; every failure is
+  // InvalidArgument naming the rule, and nothing is stored.
+  absl::StatusOr<store::KeyVersion> Import(std::string_view vault,
+                                           std::string_view name,
+                                           ImportKeyRequest request);
+
+  // Get returns `version` (latest when empty). NotFound (KeyNotFound).
+  absl::StatusOr<store::KeyVersion> Get(std::string_view vault,
+                                        std::string_view name,
+                                        std::string_view version);
+
+  // Update changes attributes, tags and key_ops of one version (the latest
+  // when `version` is empty).
+  absl::StatusOr<store::KeyVersion> Update(std::string_view vault,
+                                           std::string_view name,
+                                           std::string_view version,
+                                           const KeyProperties& properties);
+
+  absl::StatusOr<store::Page<store::KeyVersion>> List(std::string_view vault,
+                                                      std::string_view after,
+                                                      int limit);
+  absl::StatusOr<store::Page<store::KeyVersion>> ListVersions(
+      std::string_view vault, std::string_view name, std::string_view after,
+      int limit);
+
+  // Delete soft-deletes the key (every version).
+  absl::StatusOr<DeletedKey> Delete(std::string_view vault,
+                                    std::string_view name);
+  absl::StatusOr<DeletedKey> GetDeleted(std::string_view vault,
+                                        std::string_view name);
+  absl::StatusOr<store::Page<std::pair<store::KeyName, store::KeyVersion>>>
+  ListDeleted(std::string_view vault, std::string_view after, int limit);
+  absl::StatusOr<store::KeyVersion> Recover(std::string_view vault,
+                                            std::string_view name);
+  absl::Status Purge(std::string_view vault, std::string_view name);
+
+  // Backup returns every version of the key, sealed material included,
+  // protected by the custody for this deployment only.
+  absl::StatusOr<std::vector<uint8_t>> Backup(std::string_view vault,
+                                              std::string_view name);
+  // Restore stores a backup of this deployment as a new key of `vault`
+  // (409 Conflict when the name exists, InvalidArgument for a foreign or
+  // damaged backup).
+  absl::StatusOr<store::KeyVersion> Restore(std::string_view vault,
+                                            std::span<const uint8_t> backup);
+
+  // Sign signs a digest; Verify checks a signature with the public key.
+  absl::StatusOr<std::pair<store::KeyVersion, std::vector<uint8_t>>> Sign(
+      std::string_view vault, std::string_view name, std::string_view version,
+      crypto::SignAlg alg, std::span<const uint8_t> digest);
+  absl::StatusOr<bool> Verify(std::string_view vault, std::string_view name,
+                              std::string_view version, crypto::SignAlg alg,
+                              std::span<const uint8_t> digest,
+                              std::span<const uint8_t> signature);
+
+  // Cipher runs encrypt (op kEncrypt), decrypt, wrapKey or unwrapKey.
+  absl::StatusOr<std::pair<store::KeyVersion, custody::CipherOutput>> Cipher(
+      std::string_view vault, std::string_view name, std::string_view version,
+      KeyOp op, const custody::CipherInput& input);
+
+  // Rotate makes a new version with the latest version's kty, size, curve,
+  // key_ops and tags.
+  absl::StatusOr<store::KeyVersion> Rotate(std::string_view vault,
+                                           std::string_view name);
+
+  // GetRotationPolicy returns the stored policy document (with "id"), or
+  // Key Vault's default when none is stored.
+  absl::StatusOr<std::string> GetRotationPolicy(std::string_view vault,
+                                                std::string_view name,
+                                                std::string_view key_url);
+  // SetRotationPolicy validates and stores a policy, and schedules the next
+  // rotation from the latest version.
+  absl::StatusOr<std::string> SetRotationPolicy(std::string_view vault,
+                                                std::string_view name,
+                                                std::string_view body,
+                                                std::string_view key_url);
+
+  // RunDueWork rotates every key whose policy says so and purges every
+  // deleted key past its scheduled purge date. Returns how many keys it
+  // rotated and purged.
+  absl::StatusOr<std::pair<int, int>> RunDueWork();
+
+  // Binding is what sealed material is bound to: vault, name, version.
+  static std::vector<uint8_t> Binding(std::string_view vault,
+                                      std::string_view name,
+                                      std::string_view version);
+
+ private:
+  absl::StatusOr<store::KeyVersion> Usable(std::string_view vault,
+                                           std::string_view name,
+                                           std::string_view version, KeyOp op);
+  absl::StatusOr<store::KeyVersion> Store(std::string_view vault,
+                                          std::string_view name,
+                                          std::string_view version, Kty kty,
+                                          custody::HeldKey held,
+                                          const KeyProperties& properties,
+                                          std::vector<KeyOp> default_ops);
+  absl::Status Reschedule(std::string_view vault, std::string_view name);
+  absl::StatusOr<custody::HeldKey> ImportByok(std::string_view vault,
+                                              const ImportKeyRequest& request,
+                                              std::span<const uint8_t> binding);
+
+  store::KeyStore* store_;
+  custody::Custody* custody_;
+  Clock clock_;
+  VaultOptions options_;
+};
+
+// HeldOf rebuilds the custody's view of a stored version.
+custody::HeldKey HeldOf(const store::KeyVersion& k);
+
+// OpsOf parses the stored key_ops.
+std::vector<KeyOp> OpsOf(const store::KeyVersion& k);
+
+// AttributesOf extracts the model attributes of a stored version.
+Attributes AttributesOf(const store::KeyVersion& k);
+
+}  // namespace keyferry::vault
+
+#endif  // KEYFERRY_VAULT_KEY_VAULT_H_

@@ -1,0 +1,330 @@
+#include "vault/key_vault.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "base/encoding.h"
+#include "base/error_code.h"
+#include "base/testing.h"
+#include "byok/blob.h"
+#include "byok/envelope.h"
+#include "crypto/keys.h"
+#include "crypto/random.h"
+#include "crypto/sign.h"
+#include "custody/software_custody.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "store/sqlite_store.h"
+
+namespace keyferry::vault {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string InnerCode(const absl::Status& s) {
+  auto c = GetErrorCode(s);
+  return c ? c->inner_code : "";
+}
+
+class KeyVaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/kf_vault_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ASSERT_OK_AND_ASSIGN(store_,
+                         store::SqliteKeyStore::Open({.path = dir_ + "/k.db"}));
+    ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> mk, crypto::RandomBytes(32));
+    ASSERT_OK_AND_ASSIGN(custody_,
+                         custody::SoftwareCustody::New(SecretBytes(mk)));
+    vault_ = std::make_unique<KeyVault>(
+        store_.get(), custody_.get(), [this] { return now_; },
+        VaultOptions{.recoverable_days = 7});
+  }
+  void TearDown() override {
+    vault_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  CreateKeyRequest Ec(crypto::Curve c = crypto::Curve::kP256) {
+    CreateKeyRequest r;
+    r.kty = Kty::kEc;
+    r.curve = c;
+    return r;
+  }
+
+  std::string dir_;
+  int64_t now_ = 1'700'000'000;
+  std::unique_ptr<store::SqliteKeyStore> store_;
+  std::unique_ptr<custody::SoftwareCustody> custody_;
+  std::unique_ptr<KeyVault> vault_;
+};
+
+TEST_F(KeyVaultTest, CreateSignVerifyWithVersions) {
+  ASSERT_OK_AND_ASSIGN(store::KeyVersion v1,
+                       vault_->Create("myvault", "k1", Ec()));
+  EXPECT_EQ(v1.curve, "P-256");
+  EXPECT_EQ(v1.key_ops, (std::vector<std::string>{"sign", "verify"}));
+  std::vector<uint8_t> digest(32, 7);
+  ASSERT_OK_AND_ASSIGN(
+      auto signed_,
+      vault_->Sign("myvault", "K1", "", crypto::SignAlg::kEs256, digest));
+  EXPECT_EQ(signed_.second.size(), 64u);
+  // Verified independently with the public JWK, outside the vault.
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr pub,
+                       crypto::ParsePublicKey(AsBytes(v1.public_jwk)));
+  ASSERT_OK_AND_ASSIGN(bool good,
+                       crypto::VerifyDigest(pub.get(), crypto::SignAlg::kEs256,
+                                            digest, signed_.second));
+  EXPECT_TRUE(good);
+  ASSERT_OK_AND_ASSIGN(
+      bool via_vault,
+      vault_->Verify("myvault", "k1", v1.version, crypto::SignAlg::kEs256,
+                     digest, signed_.second));
+  EXPECT_TRUE(via_vault);
+  signed_.second[0] ^= 1;
+  ASSERT_OK_AND_ASSIGN(
+      bool bad, vault_->Verify("myvault", "k1", "", crypto::SignAlg::kEs256,
+                               digest, signed_.second));
+  EXPECT_FALSE(bad);
+  // A second version becomes the latest; the first stays addressable.
+  ASSERT_OK_AND_ASSIGN(store::KeyVersion v2,
+                       vault_->Create("myvault", "k1", Ec()));
+  ASSERT_OK_AND_ASSIGN(store::KeyVersion latest,
+                       vault_->Get("myvault", "k1", ""));
+  EXPECT_EQ(latest.version, v2.version);
+  EXPECT_OK(vault_->Get("myvault", "k1", v1.version).status());
+  // Wrong digest length and wrong algorithm for the key.
+  EXPECT_THAT(
+      vault_->Sign("myvault", "k1", "", crypto::SignAlg::kEs384, digest),
+      StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(KeyVaultTest, RulesEnabledExpiryAndKeyOps) {
+  CreateKeyRequest r = Ec();
+  r.properties.key_ops = std::vector<KeyOp>{KeyOp::kVerify};
+  ASSERT_OK(vault_->Create("myvault", "verifyonly", r).status());
+  absl::Status s = vault_
+                       ->Sign("myvault", "verifyonly", "",
+                              crypto::SignAlg::kEs256, std::vector<uint8_t>(32))
+                       .status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_EQ(InnerCode(s), "KeyOperationForbidden");
+
+  ASSERT_OK(vault_->Create("myvault", "d", Ec()).status());
+  KeyProperties off;
+  off.enabled = false;
+  ASSERT_OK(vault_->Update("myvault", "d", "", off).status());
+  s = vault_
+          ->Sign("myvault", "d", "", crypto::SignAlg::kEs256,
+                 std::vector<uint8_t>(32))
+          .status();
+  EXPECT_EQ(InnerCode(s), "KeyDisabled");
+  EXPECT_THAT(s, StatusHasMessage("disabled key"));
+
+  CreateKeyRequest exp = Ec();
+  exp.properties.expires = now_ + 10;
+  ASSERT_OK(vault_->Create("myvault", "e", exp).status());
+  EXPECT_OK(vault_
+                ->Sign("myvault", "e", "", crypto::SignAlg::kEs256,
+                       std::vector<uint8_t>(32))
+                .status());
+  now_ += 11;
+  s = vault_
+          ->Sign("myvault", "e", "", crypto::SignAlg::kEs256,
+                 std::vector<uint8_t>(32))
+          .status();
+  EXPECT_EQ(InnerCode(s), "KeyExpired");
+}
+
+TEST_F(KeyVaultTest, SoftDeleteRecoverPurgeAndNameReuse) {
+  ASSERT_OK(vault_->Create("myvault", "gone", Ec()).status());
+  ASSERT_OK_AND_ASSIGN(DeletedKey d, vault_->Delete("myvault", "gone"));
+  EXPECT_EQ(d.name.scheduled_purge_date, now_ + 7 * 86400);
+  EXPECT_THAT(vault_->Get("myvault", "gone", ""),
+              StatusIs(absl::StatusCode::kNotFound));
+  absl::Status reuse = vault_->Create("myvault", "gone", Ec()).status();
+  EXPECT_EQ(InnerCode(reuse), "ObjectIsDeletedButRecoverable");
+  ASSERT_OK(vault_->Recover("myvault", "gone").status());
+  ASSERT_OK(vault_->Delete("myvault", "gone").status());
+  // The scheduled purge happens on its own once due.
+  now_ += 7 * 86400;
+  ASSERT_OK_AND_ASSIGN(auto work, vault_->RunDueWork());
+  EXPECT_EQ(work.second, 1);
+  EXPECT_THAT(vault_->GetDeleted("myvault", "gone"),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_OK(vault_->Create("myvault", "gone", Ec()).status());
+}
+
+TEST_F(KeyVaultTest, BackupRestoresOnlyHereAndAcrossVaults) {
+  ASSERT_OK_AND_ASSIGN(store::KeyVersion k,
+                       vault_->Create("myvault", "bk", Ec()));
+  ASSERT_OK(vault_->Create("myvault", "bk", Ec()).status());
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> backup,
+                       vault_->Backup("myvault", "bk"));
+  EXPECT_THAT(vault_->Restore("myvault", backup),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  // Into another vault of the same deployment: re-bound, still signs.
+  ASSERT_OK_AND_ASSIGN(store::KeyVersion r,
+                       vault_->Restore("othervault", backup));
+  ASSERT_OK_AND_ASSIGN(auto versions,
+                       vault_->ListVersions("othervault", "bk", "", 25));
+  EXPECT_EQ(versions.items.size(), 2u);
+  EXPECT_OK(vault_
+                ->Sign("othervault", "bk", k.version, crypto::SignAlg::kEs256,
+                       std::vector<uint8_t>(32))
+                .status());
+  // A damaged backup is refused.
+  backup[backup.size() / 2] ^= 1;
+  EXPECT_THAT(vault_->Restore("thirdvault", backup),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(KeyVaultTest, RotationPolicyRotatesWhenDue) {
+  ASSERT_OK_AND_ASSIGN(store::KeyVersion first,
+                       vault_->Create("myvault", "rot", Ec()));
+  ASSERT_OK(
+      vault_
+          ->SetRotationPolicy(
+              "myvault", "rot",
+              R"({"lifetimeActions":[{"trigger":{"timeAfterCreate":"P7D"},)"
+              R"("action":{"type":"Rotate"}}],"attributes":{"expiryTime":"P30D"}})",
+              "https://myvault.localhost/keys/rot")
+          .status());
+  ASSERT_OK_AND_ASSIGN(auto none, vault_->RunDueWork());
+  EXPECT_EQ(none.first, 0);
+  now_ += 7 * 86400;
+  ASSERT_OK_AND_ASSIGN(auto work, vault_->RunDueWork());
+  EXPECT_EQ(work.first, 1);
+  ASSERT_OK_AND_ASSIGN(store::KeyVersion latest,
+                       vault_->Get("myvault", "rot", ""));
+  EXPECT_NE(latest.version, first.version);
+  EXPECT_EQ(latest.expires, now_ + 30 * 86400);
+  // Not due again until another 7 days have passed.
+  ASSERT_OK_AND_ASSIGN(auto again, vault_->RunDueWork());
+  EXPECT_EQ(again.first, 0);
+  ASSERT_OK_AND_ASSIGN(
+      std::string doc,
+      vault_->GetRotationPolicy("myvault", "rot",
+                                "https://myvault.localhost/keys/rot"));
+  EXPECT_THAT(doc, HasSubstr("\"timeAfterCreate\":\"P7D\""));
+  EXPECT_THAT(doc, HasSubstr("/keys/rot/rotationpolicy"));
+}
+
+TEST_F(KeyVaultTest, OctCipherAndRsaCipher) {
+  CreateKeyRequest oct;
+  oct.kty = Kty::kOctHsm;
+  oct.key_size = 256;
+  ASSERT_OK(vault_->Create("myvault", "aes", oct).status());
+  custody::CipherInput in;
+  in.alg = custody::CipherAlg::kA256Gcm;
+  in.value = {1, 2, 3, 4};
+  in.aad = {9};
+  ASSERT_OK_AND_ASSIGN(
+      auto enc, vault_->Cipher("myvault", "aes", "", KeyOp::kEncrypt, in));
+  custody::CipherInput back;
+  back.alg = in.alg;
+  back.value = enc.second.value;
+  back.iv = enc.second.iv;
+  back.tag = enc.second.tag;
+  back.aad = in.aad;
+  ASSERT_OK_AND_ASSIGN(
+      auto dec, vault_->Cipher("myvault", "aes", "", KeyOp::kDecrypt, back));
+  EXPECT_EQ(dec.second.value, in.value);
+
+  CreateKeyRequest rsa;
+  rsa.kty = Kty::kRsa;
+  ASSERT_OK_AND_ASSIGN(store::KeyVersion rk,
+                       vault_->Create("myvault", "rsa", rsa));
+  custody::CipherInput wrap;
+  wrap.alg = custody::CipherAlg::kRsaOaep256;
+  wrap.value = std::vector<uint8_t>(32, 5);
+  ASSERT_OK_AND_ASSIGN(auto wrapped, vault_->Cipher("myvault", "rsa", "",
+                                                    KeyOp::kWrapKey, wrap));
+  EXPECT_EQ(wrapped.second.value.size(), 256u);
+  wrap.value = wrapped.second.value;
+  ASSERT_OK_AND_ASSIGN(auto unwrapped, vault_->Cipher("myvault", "rsa", "",
+                                                      KeyOp::kUnwrapKey, wrap));
+  EXPECT_EQ(unwrapped.second.value, std::vector<uint8_t>(32, 5));
+}
+
+TEST_F(KeyVaultTest, ByokImportUnderKekAndItsRules) {
+  CreateKeyRequest kek_req;
+  kek_req.kty = Kty::kRsaHsm;
+  kek_req.properties.key_ops = std::vector<KeyOp>{KeyOp::kImport};
+  ASSERT_OK_AND_ASSIGN(store::KeyVersion kek,
+                       vault_->Create("myvault", "kek", kek_req));
+  // A KEK can do nothing but import.
+  custody::CipherInput in;
+  in.alg = custody::CipherAlg::kRsaOaep;
+  in.value = std::vector<uint8_t>(16, 1);
+  EXPECT_THAT(vault_->Cipher("myvault", "kek", "", KeyOp::kWrapKey, in),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+
+  // An independent sender: the envelope sealed with the KEK's public key.
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr kek_pub,
+                       crypto::ParsePublicKey(AsBytes(kek.public_jwk)));
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr target,
+                       crypto::GenerateEc(crypto::Curve::kP384));
+  ASSERT_OK_AND_ASSIGN(SecretBytes pkcs8,
+                       crypto::PrivateKeyToPkcs8Der(target.get()));
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> ct,
+                       byok::Seal(kek_pub.get(), pkcs8));
+  byok::Blob blob;
+  blob.kid = "https://myvault.localhost:8443/keys/kek/" + kek.version;
+  blob.ciphertext = ct;
+  std::string text = byok::SerializeBlob(blob);
+
+  auto request = [&](std::string t) {
+    ImportKeyRequest r;
+    r.kty = Kty::kEcHsm;
+    r.curve = crypto::Curve::kP384;
+    r.key_hsm = std::vector<uint8_t>(t.begin(), t.end());
+    r.properties.key_ops = std::vector<KeyOp>{KeyOp::kSign, KeyOp::kVerify};
+    return r;
+  };
+  ASSERT_OK_AND_ASSIGN(store::KeyVersion imported,
+                       vault_->Import("myvault", "target", request(text)));
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr target_pub,
+                       crypto::PublicKeyOf(target.get()));
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr imported_pub,
+                       crypto::ParsePublicKey(AsBytes(imported.public_jwk)));
+  EXPECT_TRUE(crypto::PublicKeysEqual(target_pub.get(), imported_pub.get()));
+
+  // Wrong curve requested: refused, nothing stored.
+  ImportKeyRequest wrong = request(text);
+  wrong.curve = crypto::Curve::kP256;
+  EXPECT_THAT(vault_->Import("myvault", "t2", std::move(wrong)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(vault_->Get("myvault", "t2", ""),
+              StatusIs(absl::StatusCode::kNotFound));
+  // A kid naming a key that is not a KEK.
+  ASSERT_OK_AND_ASSIGN(store::KeyVersion plain,
+                       vault_->Create("myvault", "plain", Ec()));
+  byok::Blob other = blob;
+  other.kid = "https://myvault.localhost:8443/keys/plain/" + plain.version;
+  EXPECT_THAT(
+      vault_->Import("myvault", "t3", request(byok::SerializeBlob(other))),
+      StatusHasMessage("not a key exchange key"));
+  // Unknown kid version.
+  other.kid = "https://myvault.localhost:8443/keys/kek/" + std::string(32, '0');
+  EXPECT_THAT(
+      vault_->Import("myvault", "t4", request(byok::SerializeBlob(other))),
+      StatusHasMessage("does not name a key version"));
+  // Flipped byte in the KWP part.
+  byok::Blob flipped = blob;
+  flipped.ciphertext.back() ^= 1;
+  EXPECT_THAT(
+      vault_->Import("myvault", "t5", request(byok::SerializeBlob(flipped))),
+      StatusIs(absl::StatusCode::kInvalidArgument));
+  // Not JSON.
+  EXPECT_THAT(vault_->Import("myvault", "t6", request("not json")),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK_AND_ASSIGN(int64_t count, store_->CountKeys("myvault"));
+  EXPECT_EQ(count, 3);  // kek, target, plain
+}
+
+}  // namespace
+}  // namespace keyferry::vault

@@ -1,0 +1,127 @@
+# End-to-end harness: starts a real keyferryd for a test and points real
+# clients at it. Source it, then call kf_start.
+#
+# Needs: KEYFERRYD (the binary) and KF_SOURCE_DIR (set by ctest).
+# Exports after kf_start:
+#   KF_STATE KF_DATA_DIR KF_PORT KF_ID_PORT KF_VAULT_URL KF_OTHER_VAULT_URL
+#   KF_RESOURCE KF_CA REQUESTS_CA_BUNDLE SSL_CERT_FILE NODE_EXTRA_CA_CERTS
+#   IDENTITY_ENDPOINT IDENTITY_HEADER MSI_ENDPOINT
+# Principals on myvault: officer (Crypto Officer, also the managed identity),
+# user (Crypto User), svcenc (Crypto Service Encryption User), reader
+# (Reader); officer is also Crypto Officer on othervault.
+
+: "${KEYFERRYD:?KEYFERRYD must name the keyferryd binary}"
+: "${KF_SOURCE_DIR:?KF_SOURCE_DIR must name the source tree}"
+
+kf_free_port() {
+  /usr/bin/python3 - <<'EOF'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+EOF
+}
+
+kf_hosts() {
+  # glibc does not resolve *.localhost on Debian 12 (shared reference §9).
+  local names="myvault.localhost othervault.localhost"
+  if ! getent hosts myvault.localhost >/dev/null 2>&1 ||
+     ! getent hosts othervault.localhost >/dev/null 2>&1; then
+    if [ -w /etc/hosts ]; then
+      echo "127.0.0.1 $names" >>/etc/hosts
+    else
+      echo "harness: add '127.0.0.1 $names' to /etc/hosts" >&2
+      return 1
+    fi
+  fi
+}
+
+kf_stop() {
+  if [ -n "${KF_PID:-}" ] && kill -0 "$KF_PID" 2>/dev/null; then
+    kill -TERM "$KF_PID"
+    local i
+    for i in $(seq 1 100); do
+      kill -0 "$KF_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$KF_PID" 2>/dev/null; then
+      echo "harness: keyferryd did not stop on SIGTERM" >&2
+      kill -KILL "$KF_PID"
+    fi
+    wait "$KF_PID" 2>/dev/null || true
+  fi
+  KF_PID=
+}
+
+kf_cleanup() {
+  kf_stop
+  if [ -n "${KF_STATE:-}" ] && [ -z "${KF_KEEP_STATE:-}" ]; then
+    rm -rf "$KF_STATE"
+  fi
+}
+
+# kf_launch starts keyferryd on the current state (used again after a
+# restart) and waits until it answers.
+kf_launch() {
+  "$KEYFERRYD" serve \
+    --data-dir "$KF_DATA_DIR" \
+    --listen "127.0.0.1:$KF_PORT" \
+    --identity-listen "127.0.0.1:$KF_ID_PORT" \
+    --vaults myvault,othervault \
+    --identity-principal officer \
+    --grant officer:myvault:crypto-officer \
+    --grant officer:othervault:crypto-officer \
+    --grant user:myvault:crypto-user \
+    --grant svcenc:myvault:crypto-service-encryption-user \
+    --grant reader:myvault:reader \
+    --recoverable-days 7 \
+    "$@" 2>>"$KF_STATE/keyferryd.log" &
+  KF_PID=$!
+  local i
+  for i in $(seq 1 300); do
+    if [ -f "$KF_DATA_DIR/tls/ca.pem" ] &&
+       curl -sf --cacert "$KF_DATA_DIR/tls/ca.pem" \
+         "https://localhost:$KF_PORT/healthz" >/dev/null 2>&1; then
+      return 0
+    fi
+    if ! kill -0 "$KF_PID" 2>/dev/null; then
+      echo "harness: keyferryd exited; its log:" >&2
+      cat "$KF_STATE/keyferryd.log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "harness: keyferryd did not become ready; its log:" >&2
+  cat "$KF_STATE/keyferryd.log" >&2
+  return 1
+}
+
+kf_start() {
+  kf_hosts || return 1
+  KF_STATE=$(mktemp -d /tmp/kf_e2e.XXXXXX)
+  KF_DATA_DIR="$KF_STATE/data"
+  KF_PORT=$(kf_free_port)
+  KF_ID_PORT=$(kf_free_port)
+  trap kf_cleanup EXIT
+  kf_launch "$@" || return 1
+  KF_CA="$KF_DATA_DIR/tls/ca.pem"
+  cat /etc/ssl/certs/ca-certificates.crt "$KF_CA" >"$KF_STATE/bundle.pem"
+  export KF_STATE KF_DATA_DIR KF_PORT KF_ID_PORT KF_CA
+  export KF_VAULT_URL="https://myvault.localhost:$KF_PORT"
+  export KF_OTHER_VAULT_URL="https://othervault.localhost:$KF_PORT"
+  export KF_RESOURCE="https://localhost:$KF_PORT"
+  export REQUESTS_CA_BUNDLE="$KF_STATE/bundle.pem"
+  export SSL_CERT_FILE="$KF_STATE/bundle.pem"
+  export NODE_EXTRA_CA_CERTS="$KF_CA"
+  export IDENTITY_ENDPOINT="https://127.0.0.1:$KF_ID_PORT/msi/token"
+  export MSI_ENDPOINT="$IDENTITY_ENDPOINT"
+  IDENTITY_HEADER=$(cat "$KF_DATA_DIR/identity-header")
+  export IDENTITY_HEADER
+}
+
+# kf_token PRINCIPAL [LIFETIME_SECONDS] prints an access token for the vaults.
+kf_token() {
+  "$KEYFERRYD" token --data-dir "$KF_DATA_DIR" --listen "127.0.0.1:$KF_PORT" \
+    --principal "$1" --resource "$KF_RESOURCE" --lifetime "${2:-3600}"
+}
