@@ -11,13 +11,20 @@ build_pkgs=(
 )
 test_pkgs=(
   libgtest-dev libgmock-dev googletest
-  opensc python3 python3-cryptography xxd sqlite3
+  opensc python3 python3-cryptography xxd sqlite3 curl
+  python3-azure azure-cli
 )
 
 want=("${build_pkgs[@]}")
 case "${1:-all}" in
   build) ;;
-  test|all) want+=("${test_pkgs[@]}") ;;
+  test|all)
+    want+=("${test_pkgs[@]}")
+    # The JS SDK tests need Node.js with npm. A machine may carry its own
+    # Node (e.g. NodeSource's nodejs, which bundles npm and conflicts with
+    # Debian's npm package): install Debian's only when npm is missing.
+    command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
+    ;;
   *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
 esac
 
