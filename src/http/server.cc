@@ -47,6 +47,9 @@ constexpr char kTls12Ciphers[] =
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 constexpr size_t kHeaderLimit = 64 * 1024;  // bearer tokens are a few KB
 constexpr std::chrono::seconds kCloseTimeout{1};
+// An oversized body up to this size is read and discarded before the 413.
+constexpr uint64_t kMaxDrainBytes = 16 << 20;
+constexpr std::chrono::seconds kDrainTimeout{10};
 
 std::string_view Std(beast::string_view s) { return {s.data(), s.size()}; }
 beast::string_view Bv(std::string_view s) { return {s.data(), s.size()}; }
@@ -142,11 +145,16 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnReadError(beast::error_code ec) {
     if (ec == bhttp::error::body_limit) {
-      return Send(
-          AzureError(413, "RequestEntityTooLarge",
-                     absl::StrCat("The request body is larger than ",
-                                  shared_->options.max_body_bytes, " bytes.")),
-          false, false);
+      // Read and discard a declared body of moderate size first: closing
+      // while the client still sends would reset the connection before it
+      // reads the 413.
+      uint64_t remaining = 0;
+      if (auto len = parser_->content_length(); len.has_value()) {
+        remaining = *len > buffer_.size() ? *len - buffer_.size() : 0;
+      }
+      buffer_.consume(buffer_.size());
+      Tcp().expires_after(kDrainTimeout);
+      return DrainThenRefuse(remaining <= kMaxDrainBytes ? remaining : 0);
     }
     if (ec == bhttp::error::header_limit) {
       return Send(
@@ -224,6 +232,23 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Close sends TLS close_notify (bounded by kCloseTimeout), then closes.
+  void DrainThenRefuse(uint64_t remaining) {
+    if (remaining == 0) {
+      return Send(
+          AzureError(413, "RequestEntityTooLarge",
+                     absl::StrCat("The request body is larger than ",
+                                  shared_->options.max_body_bytes, " bytes.")),
+          false, false);
+    }
+    drain_.resize(64 * 1024);
+    stream_.async_read_some(
+        asio::buffer(drain_),
+        [self = shared_from_this(), remaining](beast::error_code ec, size_t n) {
+          if (ec) return self->Tcp().close();
+          self->DrainThenRefuse(remaining - std::min<uint64_t>(n, remaining));
+        });
+  }
+
   void Close() {
     Tcp().expires_after(kCloseTimeout);
     stream_.async_shutdown([self = shared_from_this()](beast::error_code) {
@@ -238,6 +263,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bhttp::response<bhttp::string_body> res_;
   std::string remote_;
   bool busy_ = false;  // between a complete header and the response written
+  std::vector<uint8_t> drain_;  // scratch for discarding an oversized body
 };
 
 }  // namespace

@@ -5,10 +5,13 @@
 //   keyferryd [serve] [--config FILE] [--flag value …]   run the vault
 //   keyferryd token --principal P [--resource R] [--lifetime S] [flags]
 //                                                      mint an access token
+//   keyferryd vault add NAME | vault list [flags]      vaults kept in the
+//                                                      data directory
 //   keyferryd --help | --version
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -24,6 +27,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "auth/identity.h"
 #include "auth/jwt.h"
 #include "auth/signing_key.h"
@@ -50,6 +55,7 @@ constexpr char kUsage[] =
     "usage: keyferryd [serve] [--config FILE] [--key value ...]\n"
     "       keyferryd token --principal NAME [--resource URL] "
     "[--lifetime SECONDS] [--key value ...]\n"
+    "       keyferryd vault add NAME | vault list [--key value ...]\n"
     "       keyferryd --help | --version\n";
 
 // Fail prints one line and returns the exit code for `s`.
@@ -131,6 +137,75 @@ absl::StatusOr<Deployment> OpenDeployment(const Config& c) {
                    LoadOrCreateText(Path(c, "identity-header"),
                                     [] { return RandomHex(24); }));
   return d;
+}
+
+// AddedVaults reads the vaults created with `keyferryd vault add`, one name
+// per line in <data-dir>/vaults.
+absl::StatusOr<std::vector<std::string>> AddedVaults(const Config& c) {
+  std::string path = Path(c, "vaults");
+  if (!std::filesystem::exists(path)) return std::vector<std::string>();
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  std::vector<std::string> out;
+  for (absl::string_view line :
+       absl::StrSplit(text, '\n', absl::SkipWhitespace())) {
+    out.emplace_back(absl::StripAsciiWhitespace(line));
+  }
+  return out;
+}
+
+// WithAddedVaults returns `c` with the added vaults merged into c.vaults
+// (`vault add` validated each name before writing it).
+absl::StatusOr<Config> WithAddedVaults(Config c) {
+  ASSIGN_OR_RETURN(std::vector<std::string> added, AddedVaults(c));
+  for (const std::string& v : added) {
+    if (std::find(c.vaults.begin(), c.vaults.end(), v) == c.vaults.end()) {
+      c.vaults.push_back(v);
+    }
+  }
+  std::string joined = absl::StrJoin(c.vaults, ",");
+  RETURN_IF_ERROR(ApplyFlag("vaults", joined, c));
+  return c;
+}
+
+int VaultCommand(const std::vector<std::string>& args) {
+  if (args.empty() || (args[0] != "add" && args[0] != "list")) {
+    return Fail(absl::InvalidArgumentError("vault add NAME | vault list"));
+  }
+  bool add = args[0] == "add";
+  std::vector<std::string> rest(args.begin() + (add ? 2 : 1), args.end());
+  if (add && args.size() < 2) {
+    return Fail(absl::InvalidArgumentError("vault add needs a name"));
+  }
+  absl::StatusOr<Config> c = LoadConfig(rest);
+  if (!c.ok()) return Fail(c.status());
+  if (absl::Status s = EnsureDataDir(c->data_dir); !s.ok()) return Fail(s);
+  absl::StatusOr<std::vector<std::string>> added = AddedVaults(*c);
+  if (!added.ok()) return Fail(added.status());
+  if (!add) {
+    for (const std::string& v : c->vaults)
+      std::printf("%s (configured)\n", v.c_str());
+    for (const std::string& v : *added) std::printf("%s\n", v.c_str());
+    return 0;
+  }
+  const std::string name = args[1];
+  absl::StatusOr<Config> checked =
+      LoadConfig({"--vaults", name, "--data-dir", c->data_dir});
+  if (!checked.ok()) return Fail(checked.status());
+  if (std::find(added->begin(), added->end(), name) != added->end() ||
+      std::find(c->vaults.begin(), c->vaults.end(), name) != c->vaults.end()) {
+    std::printf("vault %s exists\n", name.c_str());
+    return 0;
+  }
+  added->push_back(name);
+  std::string text = absl::StrJoin(*added, "\n") + "\n";
+  if (absl::Status s = WriteFileAtomic(Path(*c, "vaults"), AsBytes(text), 0600);
+      !s.ok()) {
+    return Fail(s);
+  }
+  std::printf(
+      "vault %s added: https://%s.%s:%u (serving after the next start)\n",
+      name.c_str(), name.c_str(), c->domain.c_str(), c->port);
+  return 0;
 }
 
 int Token(const std::vector<std::string>& args) {
@@ -219,6 +294,8 @@ http::Response IdentityHandler(const auth::IdentityConfig& config,
 
 int Serve(const std::vector<std::string>& args) {
   absl::StatusOr<Config> config = LoadConfig(args);
+  if (!config.ok()) return Fail(config.status());
+  config = WithAddedVaults(*config);
   if (!config.ok()) return Fail(config.status());
   const Config& c = *config;
   SetLogLevel(ParseLevel(c.log_level));
@@ -401,6 +478,9 @@ int Main(int argc, char** argv) {
   }
   if (!args.empty() && args[0] == "token") {
     return Token(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  if (!args.empty() && args[0] == "vault") {
+    return VaultCommand(std::vector<std::string>(args.begin() + 1, args.end()));
   }
   if (!args.empty() && args[0] == "serve") args.erase(args.begin());
   return Serve(args);
