@@ -607,5 +607,59 @@ def negative_cases():
     check("store unchanged by refused requests", snapshot() == before)
 
 
+@case
+def identity_endpoint_and_arm():
+    """The managed-identity endpoint in both styles, and ARM's subscriptions."""
+    from urllib.parse import quote, urlparse
+    ep = urlparse(os.environ["IDENTITY_ENDPOINT"])
+
+    def ident(method, path, body=None, headers=None):
+        conn = http.client.HTTPSConnection(ep.hostname, ep.port, context=CTX,
+                                           timeout=30)
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        data = r.read()
+        conn.close()
+        return r.status, (json.loads(data) if data else None)
+
+    q = f"{ep.path}?api-version=2019-08-01&resource={quote(RESOURCE, safe='')}"
+    st, doc = ident("GET", q, headers={
+        "X-IDENTITY-HEADER": os.environ["IDENTITY_HEADER"]})
+    check("App Service style token", st == 200 and doc["token_type"] == "Bearer"
+          and doc["resource"] == RESOURCE, str(doc))
+    claims = json.loads(unb64u(doc["access_token"].split(".")[1]))
+    check("token names the one configured principal",
+          claims["sub"] == "officer" and claims["aud"] == RESOURCE, str(claims))
+    st, _ = ident("GET", q)
+    check("no X-IDENTITY-HEADER -> refused", st in (400, 401))
+    st, _ = ident("GET", q, headers={"X-IDENTITY-HEADER": "wrong"})
+    check("wrong X-IDENTITY-HEADER -> refused", st in (400, 401))
+    form = "resource=" + quote("https://management.core.windows.net/", safe="")
+    st, doc = ident("POST", ep.path, body=form, headers={
+        "Metadata": "true",
+        "Content-Type": "application/x-www-form-urlencoded"})
+    check("legacy MSI style token", st == 200 and "access_token" in doc and
+          "expires_on" in doc, str(doc))
+    st, _ = ident("POST", ep.path, body=form, headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    check("legacy MSI without Metadata -> refused", st in (400, 401))
+    # ARM's GET /subscriptions, as `az login --identity` calls it.
+    conn = http.client.HTTPSConnection("localhost", PORT, context=CTX,
+                                       timeout=30)
+    conn.request("GET", "/subscriptions?api-version=2019-11-01",
+                 headers={"Authorization": "Bearer " + doc["access_token"]})
+    r = conn.getresponse()
+    subs = json.loads(r.read())
+    conn.close()
+    check("ARM subscriptions", r.status == 200 and
+          subs["value"][0]["tenantId"] == claims["tid"], str(subs))
+    # The identity token works on the vault.
+    st, _, d = raw("GET", "/keys?api-version=7.4",
+                   token=ident("GET", q, headers={
+                       "X-IDENTITY-HEADER": os.environ["IDENTITY_HEADER"]})[1]
+                   ["access_token"])
+    check("identity token lists keys", st == 200, str(d))
+
+
 print(f"python_keys_test: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
