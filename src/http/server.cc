@@ -49,7 +49,7 @@ constexpr size_t kHeaderLimit = 64 * 1024;  // bearer tokens are a few KB
 constexpr std::chrono::seconds kCloseTimeout{1};
 // An oversized body up to this size is read and discarded before the 413.
 constexpr uint64_t kMaxDrainBytes = 16 << 20;
-constexpr std::chrono::seconds kDrainTimeout{10};
+constexpr std::chrono::seconds kDrainTimeout{2};
 
 std::string_view Std(beast::string_view s) { return {s.data(), s.size()}; }
 beast::string_view Bv(std::string_view s) { return {s.data(), s.size()}; }
@@ -145,16 +145,19 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnReadError(beast::error_code ec) {
     if (ec == bhttp::error::body_limit) {
-      // Read and discard a declared body of moderate size first: closing
-      // while the client still sends would reset the connection before it
-      // reads the 413.
-      uint64_t remaining = 0;
+      // Answer at once, then read and discard a declared body of moderate
+      // size before closing: closing while the client still sends would
+      // reset the connection before it reads the 413.
       if (auto len = parser_->content_length(); len.has_value()) {
-        remaining = *len > buffer_.size() ? *len - buffer_.size() : 0;
+        uint64_t rest = *len > buffer_.size() ? *len - buffer_.size() : 0;
+        drain_remaining_ = rest <= kMaxDrainBytes ? rest : 0;
       }
       buffer_.consume(buffer_.size());
-      Tcp().expires_after(kDrainTimeout);
-      return DrainThenRefuse(remaining <= kMaxDrainBytes ? remaining : 0);
+      return Send(
+          AzureError(413, "RequestEntityTooLarge",
+                     absl::StrCat("The request body is larger than ",
+                                  shared_->options.max_body_bytes, " bytes.")),
+          false, false);
     }
     if (ec == bhttp::error::header_limit) {
       return Send(
@@ -226,29 +229,28 @@ class Session : public std::enable_shared_from_this<Session> {
         stream_, res_,
         [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
           if (ec) return self->Tcp().close();
-          if (!keep_alive) return self->Close();
+          if (!keep_alive) return self->Drain();
           self->ReadRequest();
         });
   }
 
-  // Close sends TLS close_notify (bounded by kCloseTimeout), then closes.
-  void DrainThenRefuse(uint64_t remaining) {
-    if (remaining == 0) {
-      return Send(
-          AzureError(413, "RequestEntityTooLarge",
-                     absl::StrCat("The request body is larger than ",
-                                  shared_->options.max_body_bytes, " bytes.")),
-          false, false);
-    }
+  // Drain discards the rest of a refused body (bounded by kDrainTimeout),
+  // then closes.
+  void Drain() {
+    if (drain_remaining_ == 0) return Close();
+    Tcp().expires_after(kDrainTimeout);
     drain_.resize(64 * 1024);
     stream_.async_read_some(
         asio::buffer(drain_),
-        [self = shared_from_this(), remaining](beast::error_code ec, size_t n) {
+        [self = shared_from_this()](beast::error_code ec, size_t n) {
           if (ec) return self->Tcp().close();
-          self->DrainThenRefuse(remaining - std::min<uint64_t>(n, remaining));
+          self->drain_remaining_ -=
+              std::min<uint64_t>(n, self->drain_remaining_);
+          self->Drain();
         });
   }
 
+  // Close sends TLS close_notify (bounded by kCloseTimeout), then closes.
   void Close() {
     Tcp().expires_after(kCloseTimeout);
     stream_.async_shutdown([self = shared_from_this()](beast::error_code) {
@@ -263,7 +265,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bhttp::response<bhttp::string_body> res_;
   std::string remote_;
   bool busy_ = false;  // between a complete header and the response written
-  std::vector<uint8_t> drain_;  // scratch for discarding an oversized body
+  std::vector<uint8_t> drain_;    // scratch for discarding an oversized body
+  uint64_t drain_remaining_ = 0;  // bytes of a refused body still to read
 };
 
 }  // namespace
