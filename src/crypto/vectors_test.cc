@@ -1,30 +1,20 @@
 // Wycheproof and RFC 5649 vectors against keyferry's AES key wrap and
 // RSA-OAEP. Every vector is checked; SCOPED_TRACE names the failing tcId.
-#include <cstdlib>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "base/encoding.h"
 #include "base/testing.h"
 #include "crypto/aes_wrap.h"
 #include "crypto/keys.h"
 #include "crypto/rsa_oaep.h"
+#include "crypto/test_vectors.h"
 
 namespace keyferry::crypto {
 namespace {
 
 using json = nlohmann::json;
 
-json Load(const std::string& name) {
-  const char* dir = std::getenv("KF_SOURCE_DIR");
-  std::string path = std::string(dir ? dir : ".") + "/tests/vectors/" + name;
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << "missing vector file " << path;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return json::parse(ss.str());
-}
+json Load(const std::string& name) { return LoadTestVectors(name); }
 
 std::vector<uint8_t> Hex(const json& j) {
   return *HexDecode(j.get<std::string>());

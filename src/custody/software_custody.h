@@ -39,7 +39,6 @@ class SoftwareCustody : public Custody {
   absl::StatusOr<std::vector<uint8_t>> Sign(
       const HeldKey& key, std::span<const uint8_t> binding, crypto::SignAlg alg,
       std::span<const uint8_t> digest) override;
-  // Encrypt, Decrypt and Rebind are in software_cipher.cc.
   absl::StatusOr<CipherOutput> Encrypt(const HeldKey& key,
                                        std::span<const uint8_t> binding,
                                        const CipherInput& input) override;
@@ -59,6 +58,10 @@ class SoftwareCustody : public Custody {
   absl::StatusOr<SecretBytes> Unseal(const HeldKey& held,
                                      std::span<const uint8_t> binding) const;
   absl::StatusOr<crypto::EvpPkeyPtr> PrivateKey(
+      const HeldKey& held, std::span<const uint8_t> binding) const;
+  // RsaPublicKey is the public half of an RSA key: from `public_jwk`, or
+  // from the unsealed private key when that is empty.
+  absl::StatusOr<crypto::EvpPkeyPtr> RsaPublicKey(
       const HeldKey& held, std::span<const uint8_t> binding) const;
   absl::StatusOr<HeldKey> HoldPrivate(EVP_PKEY* key,
                                       std::span<const uint8_t> binding) const;
