@@ -139,6 +139,7 @@ absl::StatusOr<RecoveredKey> DecodePayload(const SecretBytes& payload,
     return absl::InvalidArgumentError(absl::StrCat(
         "payload is not a PKCS#8 private key (", pkey.status().message(), ")"));
   }
+  RETURN_IF_ERROR(crypto::CheckKeyPair(pkey->get()));
   ASSIGN_OR_RETURN(crypto::KeyDescription desc, crypto::Describe(pkey->get()));
   out.type = desc.type;
   out.bits = desc.bits;

@@ -59,7 +59,8 @@ struct RecoveredKey {
 
 // DecodePayload interprets `payload` as a raw AES key when its length is 16,
 // 24 or 32 and `expect_aes` is not false, else as DER PKCS#8 with up to 7
-// trailing zero bytes tolerated.
+// trailing zero bytes tolerated; a private key must be consistent
+// (crypto::CheckKeyPair).
 absl::StatusOr<RecoveredKey> DecodePayload(const SecretBytes& payload,
                                            std::optional<bool> expect_aes);
 

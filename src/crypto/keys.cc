@@ -3,6 +3,7 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include <nlohmann/json.hpp>
 
@@ -302,6 +303,20 @@ absl::StatusOr<EvpPkeyPtr> ParsePkcs8Der(const SecretBytes& der,
       return absl::InvalidArgumentError("trailing bytes after the PKCS#8 DER");
     }
   }
+  // OpenSSL 3.0's decoder takes "PrivateKeyInfo" as a preference and would
+  // also accept PKCS#1 RSAPrivateKey or SEC1 ECPrivateKey: check the
+  // structure itself first.
+  {
+    const unsigned char* q = p.data();
+    PKCS8_PRIV_KEY_INFO* info =
+        d2i_PKCS8_PRIV_KEY_INFO(nullptr, &q, static_cast<long>(total));
+    bool exact = info != nullptr && q == p.data() + total;
+    PKCS8_PRIV_KEY_INFO_free(info);  // clears the key octets
+    if (!exact) {
+      ERR_clear_error();
+      return absl::InvalidArgumentError("not a DER PKCS#8 structure");
+    }
+  }
   auto key = Decode(p.first(total), EVP_PKEY_KEYPAIR, "DER", "PrivateKeyInfo");
   if (!key.ok())
     return absl::InvalidArgumentError("not a DER PKCS#8 private key");
@@ -348,6 +363,16 @@ absl::StatusOr<std::vector<uint8_t>> PublicKeyToDer(EVP_PKEY* key) {
 absl::StatusOr<EvpPkeyPtr> PublicKeyOf(EVP_PKEY* key) {
   ASSIGN_OR_RETURN(std::vector<uint8_t> der, PublicKeyToDer(key));
   return Decode(der, EVP_PKEY_PUBLIC_KEY, "DER", "SubjectPublicKeyInfo");
+}
+
+absl::Status CheckKeyPair(EVP_PKEY* key) {
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+  if (!ctx || EVP_PKEY_pairwise_check(ctx.get()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        "the private and public parts of the key do not match");
+  }
+  return absl::OkStatus();
 }
 
 bool PublicKeysEqual(EVP_PKEY* a, EVP_PKEY* b) {

@@ -71,6 +71,12 @@ absl::StatusOr<std::vector<uint8_t>> PublicKeyToDer(EVP_PKEY* key);
 absl::StatusOr<EvpPkeyPtr> PublicKeyOf(EVP_PKEY* key);
 // PublicKeysEqual compares the public halves.
 bool PublicKeysEqual(EVP_PKEY* a, EVP_PKEY* b);
+// CheckKeyPair checks that private key `key` (borrowed) is consistent
+// (EVP_PKEY_pairwise_check): for EC, the public point is d·G; for RSA,
+// n = p·q and d, dP, dQ, qInv agree. InvalidArgument "the private and public
+// parts of the key do not match" otherwise. Run it on keys from outside
+// (imports), not on every use: for RSA it costs about a signature or more.
+absl::Status CheckKeyPair(EVP_PKEY* key);
 
 struct RsaPublicParts {
   std::vector<uint8_t> n, e;  // big-endian, no leading zero

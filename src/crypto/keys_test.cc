@@ -1,5 +1,8 @@
 #include "crypto/keys.h"
 
+#include <openssl/crypto.h>
+#include <openssl/encoder.h>
+
 #include "base/encoding.h"
 #include "base/testing.h"
 #include "crypto/rsa_oaep.h"
@@ -137,6 +140,39 @@ TEST(Pkcs8Test, TrailingZerosOnlyWhenAllowed) {
   EXPECT_TRUE(PublicKeysEqual(a.get(), k.get()));
   p8.Resize(n + 8);  // more than 7 is never KWP padding
   EXPECT_FALSE(ParsePkcs8Der(p8, true).ok());
+}
+
+// TypeSpecificDer encodes `key` as PKCS#1 RSAPrivateKey or SEC1
+// ECPrivateKey: DER that is a private key but not PKCS#8.
+SecretBytes TypeSpecificDer(EVP_PKEY* key) {
+  OsslEncoderCtxPtr ctx(OSSL_ENCODER_CTX_new_for_pkey(
+      key, EVP_PKEY_KEYPAIR, "DER", "type-specific", nullptr));
+  unsigned char* out = nullptr;
+  size_t len = 0;
+  EXPECT_TRUE(ctx && OSSL_ENCODER_to_data(ctx.get(), &out, &len) == 1);
+  SecretBytes der(std::span<const uint8_t>(out, len));
+  OPENSSL_clear_free(out, len);
+  return der;
+}
+
+TEST(Pkcs8Test, FailurePkcs1AndSec1AreNotPkcs8) {
+  ASSERT_OK_AND_ASSIGN(auto rsa, GenerateRsa(2048));
+  ASSERT_OK_AND_ASSIGN(auto ec, GenerateEc(Curve::kP384));
+  for (EVP_PKEY* k : {rsa.get(), ec.get()}) {
+    SecretBytes der = TypeSpecificDer(k);
+    // Still a private key for the auto-detecting parser...
+    ASSERT_OK(ParsePrivateKey(der).status());
+    // ...but not the PrivateKeyInfo a BYOK payload must be.
+    EXPECT_THAT(ParsePkcs8Der(der, true),
+                StatusHasMessage("not a DER PKCS#8 structure"));
+  }
+}
+
+TEST(CheckKeyPairTest, GoodKeysPass) {
+  ASSERT_OK_AND_ASSIGN(auto rsa, GenerateRsa(2048));
+  ASSERT_OK_AND_ASSIGN(auto ec, GenerateEc(Curve::kSecp256k1));
+  EXPECT_OK(CheckKeyPair(rsa.get()));
+  EXPECT_OK(CheckKeyPair(ec.get()));
 }
 
 TEST(ParseTest, FailureCorruptPem) {

@@ -56,9 +56,7 @@ absl::StatusOr<crypto::EvpPkeyPtr> FromData(const char* type,
     return Invalid("the key parameters are not consistent");
   }
   crypto::EvpPkeyPtr key(raw);
-  crypto::EvpPkeyCtxPtr check(
-      EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
-  if (!check || EVP_PKEY_pairwise_check(check.get()) != 1) {
+  if (!crypto::CheckKeyPair(key.get()).ok()) {
     return Invalid("the private and public parts do not match");
   }
   return key;
