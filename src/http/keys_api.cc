@@ -758,6 +758,22 @@ absl::Status KeysApi::Register() {
         return JsonResponse(200, R"({"status":"ok"})");
       },
       RouteScope::kService));
+  // ARM's cloud metadata, which `az cloud register
+  // --endpoint-resource-manager https://<domain>:<port>/` reads first (as
+  // "//metadata/endpoints" because it appends to the trailing '/'). No token.
+  for (const char* path : {"/metadata/endpoints", "//metadata/endpoints"}) {
+    RETURN_IF_ERROR(router_->Add(
+        "GET", path,
+        [](const Request&, const RouteContext&) {
+          return JsonResponse(
+              200,
+              R"({"galleryEndpoint":"","graphEndpoint":"https://graph.windows.net/",)"
+              R"("portalEndpoint":"","authentication":{"loginEndpoint":)"
+              R"("https://login.microsoftonline.com/","audiences":)"
+              R"(["https://management.core.windows.net/"]}})");
+        },
+        RouteScope::kService));
+  }
   RETURN_IF_ERROR(router_->Add(
       "GET", "/subscriptions",
       [this](const Request& req, const RouteContext&) -> Response {
