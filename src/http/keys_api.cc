@@ -96,13 +96,18 @@ std::string StringField(const json& body, const char* name) {
   return body[name].get<std::string>();
 }
 
+// Kid is the key identifier of version `k` under vault URL `url`.
+std::string Kid(const store::KeyVersion& k, const std::string& url) {
+  return absl::StrCat(url, "/keys/", k.name, "/", k.version);
+}
+
 json KeyJson(const store::KeyVersion& k, const std::string& url) {
   json key = json::object();
   if (!k.public_jwk.empty()) {
     key = json::parse(k.public_jwk, nullptr, false);
     if (key.is_discarded()) key = json::object();
   }
-  key["kid"] = absl::StrCat(url, "/keys/", k.name, "/", k.version);
+  key["kid"] = Kid(k, url);
   key["kty"] = k.kty;
   key["key_ops"] = k.key_ops;
   return key;
@@ -595,7 +600,7 @@ absl::Status KeysApi::Register() {
     auto r =
         v.Sign(c.ctx.vault, c.Param("name"), c.Param("version"), *alg, *digest);
     if (!r.ok()) return Error(r.status());
-    return Json({{"kid", KeyJson(r->first, c.vault_url)["kid"]},
+    return Json({{"kid", Kid(r->first, c.vault_url)},
                  {"value", Base64UrlEncode(r->second)}});
   };
   auto verify = [&v](const Call& c) -> Response {
@@ -622,7 +627,7 @@ absl::Status KeysApi::Register() {
       auto r =
           v.Cipher(c.ctx.vault, c.Param("name"), c.Param("version"), op, *in);
       if (!r.ok()) return Error(r.status());
-      json out = {{"kid", KeyJson(r->first, c.vault_url)["kid"]},
+      json out = {{"kid", Kid(r->first, c.vault_url)},
                   {"value", Base64UrlEncode(r->second.value)}};
       if (!r->second.iv.empty()) out["iv"] = Base64UrlEncode(r->second.iv);
       if (!r->second.tag.empty()) out["tag"] = Base64UrlEncode(r->second.tag);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -356,6 +357,14 @@ absl::Status KeyNotFound(std::string_view name) {
   return absl::NotFoundError(absl::StrCat("key ", Sv(name), " not found"));
 }
 
+// RunOne runs a statement that must change exactly one row of key `name`;
+// NotFound otherwise.
+absl::Status RunOne(Connection& c, Stmt& s, std::string_view name) {
+  RETURN_IF_ERROR(s.Run());
+  if (c.Changes() != 1) return KeyNotFound(name);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 struct SqliteKeyStore::Impl {
@@ -383,6 +392,16 @@ struct SqliteKeyStore::Impl {
     Impl* impl_;
     std::unique_ptr<Connection> c_;
   };
+
+  // Write runs `body` in one BEGIN IMMEDIATE transaction on the writer
+  // connection and commits when it returns OK (rolls back otherwise).
+  absl::Status Write(const std::function<absl::Status(Connection&)>& body) {
+    std::lock_guard<std::mutex> l(write_mu);
+    Transaction tx(*writer);
+    RETURN_IF_ERROR(tx.Begin());
+    RETURN_IF_ERROR(body(*writer));
+    return tx.Commit();
+  }
 
   absl::StatusOr<std::unique_ptr<Reader>> Read() {
     {
@@ -456,36 +475,34 @@ absl::StatusOr<std::unique_ptr<SqliteKeyStore>> SqliteKeyStore::Open(
 
 absl::Status SqliteKeyStore::AddVersion(const KeyVersion& key,
                                         int recoverable_days) {
-  std::lock_guard<std::mutex> l(impl_->write_mu);
-  Connection& c = *impl_->writer;
-  Transaction tx(c);
-  RETURN_IF_ERROR(tx.Begin());
-  const std::string name_lc = Lower(key.name);
-  ASSIGN_OR_RETURN(std::optional<bool> deleted,
-                   NameDeleted(c, key.vault, name_lc));
-  if (deleted.has_value() && *deleted) {
-    return absl::FailedPreconditionError("deleted");
-  }
-  int64_t seq = 0;
-  RETURN_IF_ERROR(InsertVersion(c, key, &seq));
-  if (deleted.has_value()) {
-    ASSIGN_OR_RETURN(auto s, c.Prepare("UPDATE key_names SET latest_seq=? "
-                                       "WHERE vault=? AND name_lc=?"));
-    s->Bind(1, seq).Bind(2, key.vault).Bind(3, name_lc);
-    RETURN_IF_ERROR(s->Run());
-  } else {
-    ASSIGN_OR_RETURN(auto s,
-                     c.Prepare("INSERT INTO key_names(vault, name_lc, name, "
-                               "recoverable_days, latest_seq) VALUES "
-                               "(?,?,?,?,?)"));
-    s->Bind(1, key.vault)
-        .Bind(2, name_lc)
-        .Bind(3, key.name)
-        .Bind(4, int64_t{recoverable_days})
-        .Bind(5, seq);
-    RETURN_IF_ERROR(s->Run());
-  }
-  return tx.Commit();
+  return impl_->Write([&](Connection& c) -> absl::Status {
+    const std::string name_lc = Lower(key.name);
+    ASSIGN_OR_RETURN(std::optional<bool> deleted,
+                     NameDeleted(c, key.vault, name_lc));
+    if (deleted.has_value() && *deleted) {
+      return absl::FailedPreconditionError("deleted");
+    }
+    int64_t seq = 0;
+    RETURN_IF_ERROR(InsertVersion(c, key, &seq));
+    if (deleted.has_value()) {
+      ASSIGN_OR_RETURN(auto s, c.Prepare("UPDATE key_names SET latest_seq=? "
+                                         "WHERE vault=? AND name_lc=?"));
+      s->Bind(1, seq).Bind(2, key.vault).Bind(3, name_lc);
+      RETURN_IF_ERROR(s->Run());
+    } else {
+      ASSIGN_OR_RETURN(auto s,
+                       c.Prepare("INSERT INTO key_names(vault, name_lc, name, "
+                                 "recoverable_days, latest_seq) VALUES "
+                                 "(?,?,?,?,?)"));
+      s->Bind(1, key.vault)
+          .Bind(2, name_lc)
+          .Bind(3, key.name)
+          .Bind(4, int64_t{recoverable_days})
+          .Bind(5, seq);
+      RETURN_IF_ERROR(s->Run());
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<KeyVersion> SqliteKeyStore::GetVersion(
@@ -515,30 +532,27 @@ absl::StatusOr<KeyVersion> SqliteKeyStore::GetVersion(
 }
 
 absl::Status SqliteKeyStore::UpdateVersion(const KeyVersion& key) {
-  std::lock_guard<std::mutex> l(impl_->write_mu);
-  Connection& c = *impl_->writer;
-  Transaction tx(c);
-  RETURN_IF_ERROR(tx.Begin());
-  const std::string name_lc = Lower(key.name);
-  ASSIGN_OR_RETURN(std::optional<bool> deleted,
-                   NameDeleted(c, key.vault, name_lc));
-  if (!deleted.has_value() || *deleted) return KeyNotFound(key.name);
-  ASSIGN_OR_RETURN(auto s,
-                   c.Prepare("UPDATE key_versions SET enabled=?, nbf=?, exp=?, "
-                             "updated=?, tags=?, key_ops=? WHERE vault=? AND "
-                             "name_lc=? AND version=?"));
-  s->Bind(1, int64_t{key.enabled})
-      .Bind(2, key.not_before)
-      .Bind(3, key.expires)
-      .Bind(4, key.updated)
-      .Bind(5, key.tags_json)
-      .Bind(6, JoinOps(key.key_ops))
-      .Bind(7, key.vault)
-      .Bind(8, name_lc)
-      .Bind(9, key.version);
-  RETURN_IF_ERROR(s->Run());
-  if (c.Changes() != 1) return KeyNotFound(key.name);
-  return tx.Commit();
+  return impl_->Write([&](Connection& c) -> absl::Status {
+    const std::string name_lc = Lower(key.name);
+    ASSIGN_OR_RETURN(std::optional<bool> deleted,
+                     NameDeleted(c, key.vault, name_lc));
+    if (!deleted.has_value() || *deleted) return KeyNotFound(key.name);
+    ASSIGN_OR_RETURN(
+        auto s, c.Prepare("UPDATE key_versions SET enabled=?, nbf=?, exp=?, "
+                          "updated=?, tags=?, key_ops=? WHERE vault=? AND "
+                          "name_lc=? AND version=?"));
+    s->Bind(1, int64_t{key.enabled})
+        .Bind(2, key.not_before)
+        .Bind(3, key.expires)
+        .Bind(4, key.updated)
+        .Bind(5, key.tags_json)
+        .Bind(6, JoinOps(key.key_ops))
+        .Bind(7, key.vault)
+        .Bind(8, name_lc)
+        .Bind(9, key.version);
+    RETURN_IF_ERROR(RunOne(c, *s, key.name));
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<Page<KeyVersion>> SqliteKeyStore::ListLatest(
@@ -643,21 +657,18 @@ absl::Status SqliteKeyStore::MarkDeleted(std::string_view vault,
                                          std::string_view name,
                                          int64_t deleted_date,
                                          int64_t scheduled_purge_date) {
-  std::lock_guard<std::mutex> l(impl_->write_mu);
-  Connection& c = *impl_->writer;
-  Transaction tx(c);
-  RETURN_IF_ERROR(tx.Begin());
-  ASSIGN_OR_RETURN(
-      auto s, c.Prepare("UPDATE key_names SET deleted=1, deleted_date=?, "
-                        "scheduled_purge_date=? WHERE vault=? AND name_lc=? "
-                        "AND deleted=0"));
-  s->Bind(1, deleted_date)
-      .Bind(2, scheduled_purge_date)
-      .Bind(3, vault)
-      .Bind(4, Lower(name));
-  RETURN_IF_ERROR(s->Run());
-  if (c.Changes() != 1) return KeyNotFound(name);
-  return tx.Commit();
+  return impl_->Write([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(
+        auto s, c.Prepare("UPDATE key_names SET deleted=1, deleted_date=?, "
+                          "scheduled_purge_date=? WHERE vault=? AND name_lc=? "
+                          "AND deleted=0"));
+    s->Bind(1, deleted_date)
+        .Bind(2, scheduled_purge_date)
+        .Bind(3, vault)
+        .Bind(4, Lower(name));
+    RETURN_IF_ERROR(RunOne(c, *s, name));
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<Page<std::pair<KeyName, KeyVersion>>>
@@ -690,37 +701,32 @@ SqliteKeyStore::ListDeleted(std::string_view vault, std::string_view after,
 
 absl::Status SqliteKeyStore::Recover(std::string_view vault,
                                      std::string_view name) {
-  std::lock_guard<std::mutex> l(impl_->write_mu);
-  Connection& c = *impl_->writer;
-  Transaction tx(c);
-  RETURN_IF_ERROR(tx.Begin());
-  ASSIGN_OR_RETURN(
-      auto s, c.Prepare("UPDATE key_names SET deleted=0, deleted_date=0, "
-                        "scheduled_purge_date=0 WHERE vault=? AND name_lc=? "
-                        "AND deleted=1"));
-  s->Bind(1, vault).Bind(2, Lower(name));
-  RETURN_IF_ERROR(s->Run());
-  if (c.Changes() != 1) return KeyNotFound(name);
-  return tx.Commit();
+  return impl_->Write([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(
+        auto s, c.Prepare("UPDATE key_names SET deleted=0, deleted_date=0, "
+                          "scheduled_purge_date=0 WHERE vault=? AND name_lc=? "
+                          "AND deleted=1"));
+    s->Bind(1, vault).Bind(2, Lower(name));
+    RETURN_IF_ERROR(RunOne(c, *s, name));
+    return absl::OkStatus();
+  });
 }
 
 absl::Status SqliteKeyStore::Purge(std::string_view vault,
                                    std::string_view name) {
-  std::lock_guard<std::mutex> l(impl_->write_mu);
-  Connection& c = *impl_->writer;
-  Transaction tx(c);
-  RETURN_IF_ERROR(tx.Begin());
-  const std::string name_lc = Lower(name);
-  ASSIGN_OR_RETURN(auto s, c.Prepare("DELETE FROM key_names WHERE vault=? AND "
-                                     "name_lc=? AND deleted=1"));
-  s->Bind(1, vault).Bind(2, name_lc);
-  RETURN_IF_ERROR(s->Run());
-  if (c.Changes() != 1) return KeyNotFound(name);
-  ASSIGN_OR_RETURN(auto d, c.Prepare("DELETE FROM key_versions WHERE vault=? "
-                                     "AND name_lc=?"));
-  d->Bind(1, vault).Bind(2, name_lc);
-  RETURN_IF_ERROR(d->Run());
-  return tx.Commit();
+  return impl_->Write([&](Connection& c) -> absl::Status {
+    const std::string name_lc = Lower(name);
+    ASSIGN_OR_RETURN(auto s,
+                     c.Prepare("DELETE FROM key_names WHERE vault=? AND "
+                               "name_lc=? AND deleted=1"));
+    s->Bind(1, vault).Bind(2, name_lc);
+    RETURN_IF_ERROR(RunOne(c, *s, name));
+    ASSIGN_OR_RETURN(auto d, c.Prepare("DELETE FROM key_versions WHERE vault=? "
+                                       "AND name_lc=?"));
+    d->Bind(1, vault).Bind(2, name_lc);
+    RETURN_IF_ERROR(d->Run());
+    return absl::OkStatus();
+  });
 }
 
 absl::Status SqliteKeyStore::Restore(const std::vector<KeyVersion>& versions,
@@ -736,85 +742,74 @@ absl::Status SqliteKeyStore::Restore(const std::vector<KeyVersion>& versions,
           "store: a restore holds versions of one key only");
     }
   }
-  std::lock_guard<std::mutex> l(impl_->write_mu);
-  Connection& c = *impl_->writer;
-  Transaction tx(c);
-  RETURN_IF_ERROR(tx.Begin());
-  ASSIGN_OR_RETURN(std::optional<bool> deleted,
-                   NameDeleted(c, first.vault, name_lc));
-  if (deleted.has_value()) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("key ", first.name, " already exists"));
-  }
-  int64_t seq = 0;
-  for (const KeyVersion& v : versions) {
-    RETURN_IF_ERROR(InsertVersion(c, v, &seq));
-  }
-  ASSIGN_OR_RETURN(auto s,
-                   c.Prepare("INSERT INTO key_names(vault, name_lc, name, "
-                             "recoverable_days, latest_seq) VALUES "
-                             "(?,?,?,?,?)"));
-  s->Bind(1, first.vault)
-      .Bind(2, name_lc)
-      .Bind(3, first.name)
-      .Bind(4, int64_t{recoverable_days})
-      .Bind(5, seq);
-  RETURN_IF_ERROR(s->Run());
-  return tx.Commit();
+  return impl_->Write([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<bool> deleted,
+                     NameDeleted(c, first.vault, name_lc));
+    if (deleted.has_value()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("key ", first.name, " already exists"));
+    }
+    int64_t seq = 0;
+    for (const KeyVersion& v : versions) {
+      RETURN_IF_ERROR(InsertVersion(c, v, &seq));
+    }
+    ASSIGN_OR_RETURN(auto s,
+                     c.Prepare("INSERT INTO key_names(vault, name_lc, name, "
+                               "recoverable_days, latest_seq) VALUES "
+                               "(?,?,?,?,?)"));
+    s->Bind(1, first.vault)
+        .Bind(2, name_lc)
+        .Bind(3, first.name)
+        .Bind(4, int64_t{recoverable_days})
+        .Bind(5, seq);
+    RETURN_IF_ERROR(s->Run());
+    return absl::OkStatus();
+  });
 }
 
 absl::Status SqliteKeyStore::SetRotationPolicy(std::string_view vault,
                                                std::string_view name,
                                                std::string_view policy_json,
                                                std::optional<int64_t> next) {
-  std::lock_guard<std::mutex> l(impl_->write_mu);
-  Connection& c = *impl_->writer;
-  Transaction tx(c);
-  RETURN_IF_ERROR(tx.Begin());
-  ASSIGN_OR_RETURN(auto s,
-                   c.Prepare("UPDATE key_names SET rotation_policy=?, "
-                             "next_rotation=? WHERE vault=? AND name_lc=? AND "
-                             "deleted=0"));
-  s->Bind(1, policy_json).Bind(2, next).Bind(3, vault).Bind(4, Lower(name));
-  RETURN_IF_ERROR(s->Run());
-  if (c.Changes() != 1) return KeyNotFound(name);
-  return tx.Commit();
+  return impl_->Write([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(
+        auto s, c.Prepare("UPDATE key_names SET rotation_policy=?, "
+                          "next_rotation=? WHERE vault=? AND name_lc=? AND "
+                          "deleted=0"));
+    s->Bind(1, policy_json).Bind(2, next).Bind(3, vault).Bind(4, Lower(name));
+    RETURN_IF_ERROR(RunOne(c, *s, name));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+SqliteKeyStore::DueNames(const char* sql, int64_t now, int limit) {
+  ASSIGN_OR_RETURN(auto r, impl_->Read());
+  ASSIGN_OR_RETURN(auto s, (*r)->Prepare(sql));
+  s->Bind(1, now).Bind(2, int64_t{limit});
+  std::vector<std::pair<std::string, std::string>> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.emplace_back(s->Text(0), s->Text(1));
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
 SqliteKeyStore::DueRotations(int64_t now, int limit) {
-  ASSIGN_OR_RETURN(auto r, impl_->Read());
-  ASSIGN_OR_RETURN(
-      auto s, (*r)->Prepare("SELECT vault, name FROM key_names WHERE "
-                            "next_rotation IS NOT NULL AND deleted = 0 AND "
-                            "next_rotation <= ? ORDER BY next_rotation "
-                            "LIMIT ?"));
-  s->Bind(1, now).Bind(2, int64_t{limit});
-  std::vector<std::pair<std::string, std::string>> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    out.emplace_back(s->Text(0), s->Text(1));
-  }
-  return out;
+  return DueNames(
+      "SELECT vault, name FROM key_names WHERE next_rotation IS NOT NULL AND "
+      "deleted = 0 AND next_rotation <= ? ORDER BY next_rotation LIMIT ?",
+      now, limit);
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
 SqliteKeyStore::DuePurges(int64_t now, int limit) {
-  ASSIGN_OR_RETURN(auto r, impl_->Read());
-  ASSIGN_OR_RETURN(
-      auto s,
-      (*r)->Prepare("SELECT vault, name FROM key_names WHERE deleted = 1 AND "
-                    "scheduled_purge_date <= ? ORDER BY scheduled_purge_date "
-                    "LIMIT ?"));
-  s->Bind(1, now).Bind(2, int64_t{limit});
-  std::vector<std::pair<std::string, std::string>> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    out.emplace_back(s->Text(0), s->Text(1));
-  }
-  return out;
+  return DueNames(
+      "SELECT vault, name FROM key_names WHERE deleted = 1 AND "
+      "scheduled_purge_date <= ? ORDER BY scheduled_purge_date LIMIT ?",
+      now, limit);
 }
 
 absl::StatusOr<int64_t> SqliteKeyStore::CountKeys(std::string_view vault) {

@@ -69,6 +69,9 @@ class SqliteKeyStore : public KeyStore {
 
  private:
   struct Impl;
+  // DueNames runs a (vault, name) query bound to (now, limit).
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DueNames(
+      const char* sql, int64_t now, int limit);
   explicit SqliteKeyStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

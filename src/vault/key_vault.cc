@@ -704,10 +704,8 @@ absl::StatusOr<store::KeyVersion> KeyVault::Rotate(std::string_view vault,
                                                    std::string_view name) {
   ASSIGN_OR_RETURN(store::KeyVersion latest, Get(vault, name, ""));
   ASSIGN_OR_RETURN(Kty kty, ParseKty(latest.kty));
+  // Every key rotates the same way; a KEK's key_ops stay [import].
   std::vector<KeyOp> ops = OpsOf(latest);
-  if (IsKek(kty, latest.bits, ops)) {
-    // A KEK rotates like any RSA key; its key_ops stay [import].
-  }
   CreateKeyRequest req;
   req.kty = kty;
   custody::KeyKind kind = KindOf(kty);
@@ -776,11 +774,9 @@ absl::StatusOr<std::string> KeyVault::SetRotationPolicy(
   ASSIGN_OR_RETURN(RotationPolicy p, ParseRotationPolicy(body));
   const int64_t now = clock_();
   p.created = now;
-  if (!n.rotation_policy_json.empty()) {
-    absl::StatusOr<RotationPolicy> old =
-        ParseRotationPolicy(n.rotation_policy_json);
+  if (!n.rotation_policy_json.empty()) {  // a replaced policy keeps `created`
     json old_doc = json::parse(n.rotation_policy_json, nullptr, false);
-    if (old.ok() && !old_doc.is_discarded()) {
+    if (!old_doc.is_discarded()) {
       p.created = old_doc["attributes"].value("created", now);
     }
   }
