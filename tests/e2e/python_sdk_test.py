@@ -37,13 +37,14 @@ from azure.keyvault.keys import (JsonWebKey, KeyClient,
 from azure.keyvault.keys.crypto import (CryptographyClient,
                                         EncryptionAlgorithm, KeyWrapAlgorithm,
                                         SignatureAlgorithm)
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives import padding as sympadding
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import (aes_key_unwrap,
-                                                    aes_key_wrap)
+                                                    aes_key_wrap,
+                                                    aes_key_wrap_with_padding)
 
 # The 7.0-7.2 generated models log every KeyCreateParameters field they
 # lack (public_exponent, release_policy); that is the SDK talking to itself.
@@ -1633,6 +1634,67 @@ def identity_endpoint_and_arm():
     check("identity token lists keys",
           raw("GET", f"/keys?api-version={API}",
               token=doc["access_token"]).status == 200)
+
+
+@case
+def sdk_byok_import():
+    """BYOK through the SDK: JsonWebKey(t=<.byok bytes>), hardware protected.
+
+    The blob is made here from the spec (OAEP-SHA1 of a transient AES-256
+    key, then RFC 5649 of the PKCS#8 or raw AES key), under a KEK created
+    through the SDK with key_ops exactly [import].
+    """
+    client = kc("officer")
+    kek = client.create_rsa_key("sdk-byok-kek", size=2048,
+                                hardware_protected=True,
+                                key_operations=["import"])
+    check("KEK is import-only", kek.key_operations == ["import"])
+    kek_pub = public_key_of(kek.key)
+
+    def byok(payload):
+        transient = os.urandom(32)
+        c1 = kek_pub.encrypt(transient, padding.OAEP(
+            padding.MGF1(hashes.SHA1()), hashes.SHA1(), None))
+        c2 = aes_key_wrap_with_padding(transient, payload)
+        return json.dumps({
+            "schema_version": "1.0.0",
+            "header": {"kid": kek.id, "alg": "dir",
+                       "enc": "CKM_RSA_AES_KEY_WRAP"},
+            "ciphertext": b64u(c1 + c2),
+            "generator": "python_sdk_test"}).encode()
+
+    def pkcs8(priv):
+        return priv.private_bytes(serialization.Encoding.DER,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption())
+
+    targets = [
+        ("sdk-byok-rsa", "RSA-HSM", None,
+         rsa.generate_private_key(public_exponent=65537, key_size=2048),
+         "PS256"),
+        ("sdk-byok-ec", "EC-HSM", "P-256",
+         ec.generate_private_key(ec.SECP256R1()), "ES256"),
+    ]
+    for name, kty, crv, priv, alg in targets:
+        key = client.import_key(
+            name, JsonWebKey(kty=kty, crv=crv, t=byok(pkcs8(priv)),
+                             key_ops=["sign", "verify"]),
+            hardware_protected=True)
+        check(f"{name} kty", key.key_type == kty)
+        digest = digest_for(alg, name.encode())
+        sig = remote(key).sign(alg, digest).signature
+        check(f"{name} signs for the source key",
+              verify_outside(priv.public_key(), alg, digest, sig))
+
+    aes = os.urandom(32)
+    key = client.import_key(
+        "sdk-byok-aes", JsonWebKey(kty="oct-HSM", t=byok(aes),
+                                   key_ops=["wrapKey", "unwrapKey"]),
+        hardware_protected=True)
+    check("sdk-byok-aes kty", key.key_type == "oct-HSM")
+    wrapped = remote(key).wrap_key("A256KW", b"\x5a" * 32).encrypted_key
+    check("imported AES-256 wraps as the known key",
+          wrapped == aes_key_wrap(aes, b"\x5a" * 32))
 
 
 def main():

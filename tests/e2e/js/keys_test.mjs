@@ -674,6 +674,53 @@ await test("importKey EC P-256 JWK from node:crypto: keyferryd signs for the kno
   assert.ok(nodeVerify("ES256", publicKey, data, s.result), "verifies with the original public key");
 });
 
+await test("importKey BYOK (t = .byok bytes, hardwareProtected): RSA-HSM, EC-HSM and oct-HSM AES-256 under a KEK", async () => {
+  // The KEK: RSA-HSM with key_ops exactly [import].
+  const kekName = N("byok-kek");
+  const kek = await client.createRsaKey(kekName, { keySize: 2048, hsm: true, keyOps: ["import"] });
+  created.add(kekName);
+  assert.deepEqual(kek.keyOperations, ["import"]);
+  const kekPub = crypto.createPublicKey({ key: { kty: "RSA", n: b64u(kek.key.n), e: b64u(kek.key.e) }, format: "jwk" });
+  // A .byok blob made here from the spec: OAEP-SHA1 of a transient AES-256
+  // key, then RFC 5649 (OpenSSL's id-aes256-wrap-pad) of the payload.
+  const byok = (payload) => {
+    const transient = crypto.randomBytes(32);
+    const c1 = crypto.publicEncrypt({ key: kekPub, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha1" }, transient);
+    const kwp = crypto.createCipheriv("id-aes256-wrap-pad", transient, Buffer.from("A65959A6", "hex"));
+    const c2 = Buffer.concat([kwp.update(payload), kwp.final()]);
+    return Buffer.from(JSON.stringify({
+      schema_version: "1.0.0",
+      header: { kid: kek.id, alg: "dir", enc: "CKM_RSA_AES_KEY_WRAP" },
+      ciphertext: b64u(Buffer.concat([c1, c2])),
+      generator: "js_sdk_test",
+    }));
+  };
+  const pkcs8 = (k) => k.export({ type: "pkcs8", format: "der" });
+  for (const [label, kty, crv, pair, alg] of [
+    ["byok-rsa", "RSA-HSM", undefined, crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }), "RS256"],
+    ["byok-ec", "EC-HSM", "P-256", crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }), "ES256"],
+  ]) {
+    const name = N(label);
+    const imported = await client.importKey(name, { kty, crv, t: byok(pkcs8(pair.privateKey)), keyOps: ["sign", "verify"] }, { hardwareProtected: true });
+    created.add(name);
+    assertKid(imported, name);
+    assert.equal(imported.keyType, kty);
+    assertNoPrivateMaterial(imported, `${label} import`);
+    const data = Buffer.from(`byok ${label}`);
+    const s = await remoteOnly(imported).signData(alg, data);
+    assert.ok(nodeVerify(alg, pair.publicKey, data, s.result), `${label}: signature verifies with the source key`);
+  }
+  const aes = crypto.randomBytes(32);
+  const aesName = N("byok-aes");
+  const imported = await client.importKey(aesName, { kty: "oct-HSM", t: byok(aes), keyOps: ["wrapKey", "unwrapKey"] }, { hardwareProtected: true });
+  created.add(aesName);
+  assert.equal(imported.keyType, "oct-HSM");
+  const cek = crypto.randomBytes(32);
+  const w = await remoteOnly(imported).wrapKey("A256KW", cek);
+  const kw = crypto.createCipheriv("id-aes256-wrap", aes, Buffer.from("A6A6A6A6A6A6A6A6", "hex"));
+  assert.deepEqual(Buffer.from(w.result), Buffer.concat([kw.update(cek), kw.final()]), "A256KW equals node:crypto with the known key");
+});
+
 await test("importKey oct 256 JWK: keyferryd A256GCM/A256KW/A256CBCPAD interoperate with node:crypto", async () => {
   const k = crypto.randomBytes(32);
   const imported = await client.importKey(names.impOct, { kty: "oct", k, keyOps: ["encrypt", "decrypt", "wrapKey", "unwrapKey"] });
