@@ -107,4 +107,39 @@ absl::StatusOr<Claims> VerifyToken(std::string_view token, EVP_PKEY* key,
   return c;
 }
 
+absl::StatusOr<Claims> VerifiedTokens::Verify(std::string_view token,
+                                              EVP_PKEY* key,
+                                              std::string_view audience,
+                                              int64_t now,
+                                              int64_t skew_seconds) {
+  std::string id;
+  id.reserve(audience.size() + 1 + token.size());
+  id.append(audience).push_back('\n');
+  id.append(token);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = claims_.find(id);
+    if (it != claims_.end()) {
+      const Claims& c = it->second;
+      if (c.not_before - skew_seconds <= now &&
+          now < c.expires + skew_seconds) {
+        return c;
+      }
+      claims_.erase(it);  // outside its window: verify (and refuse) afresh
+    }
+  }
+  ASSIGN_OR_RETURN(Claims c,
+                   VerifyToken(token, key, audience, now, skew_seconds));
+  std::lock_guard<std::mutex> l(mu_);
+  if (capacity_ == 0) return c;
+  while (claims_.size() >= capacity_ && !order_.empty()) {
+    claims_.erase(order_.front());
+    order_.pop_front();
+  }
+  if (claims_.emplace(id, c).second) order_.push_back(std::move(id));
+  // order_ may name entries already erased as expired; bound it too.
+  while (order_.size() > 2 * capacity_) order_.pop_front();
+  return c;
+}
+
 }  // namespace keyferry::auth

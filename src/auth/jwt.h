@@ -5,8 +5,11 @@
 #define KEYFERRY_AUTH_JWT_H_
 
 #include <cstdint>
+#include <deque>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "absl/status/statusor.h"
 #include "crypto/ssl_ptr.h"
@@ -36,6 +39,32 @@ absl::StatusOr<std::string> IssueToken(EVP_PKEY* key, std::string_view key_id,
 absl::StatusOr<Claims> VerifyToken(std::string_view token, EVP_PKEY* key,
                                    std::string_view audience, int64_t now,
                                    int64_t skew_seconds = 60);
+
+// VerifiedTokens remembers the tokens VerifyToken accepted, so a client
+// that reuses its token (every SDK does, for about an hour) pays for the
+// ES256 verification once. A hit is only for the same token and audience
+// under the same `key` (one VerifiedTokens per signing key), and the
+// time window (nbf, exp with skew) is checked again on every call; an
+// expired entry is dropped and the token verified afresh (and refused).
+// Holds at most `capacity` tokens; when full, the oldest is forgotten.
+// Thread-safe.
+class VerifiedTokens {
+ public:
+  explicit VerifiedTokens(size_t capacity = 10000) : capacity_(capacity) {}
+  VerifiedTokens(const VerifiedTokens&) = delete;
+  VerifiedTokens& operator=(const VerifiedTokens&) = delete;
+
+  // Verify is VerifyToken with the cache in front.
+  absl::StatusOr<Claims> Verify(std::string_view token, EVP_PKEY* key,
+                                std::string_view audience, int64_t now,
+                                int64_t skew_seconds = 60);
+
+ private:
+  const size_t capacity_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Claims> claims_;  // guarded by mu_
+  std::deque<std::string> order_;                   // insertion order
+};
 
 }  // namespace keyferry::auth
 

@@ -85,5 +85,37 @@ TEST_F(JwtTest, FailureGarbage) {
               StatusIs(absl::StatusCode::kUnauthenticated));
 }
 
+// VerifiedTokens answers a repeated token from memory, but only for the
+// same audience and inside the token's time window.
+TEST_F(JwtTest, VerifiedTokensKeepEveryCheck) {
+  VerifiedTokens tokens(2);
+  const std::string t = Issue();
+  ASSERT_OK_AND_ASSIGN(Claims c, tokens.Verify(t, key_.get(), kAud, kNow));
+  EXPECT_EQ(c.subject, "oid-1");
+  // A hit does not verify the signature again: even a null key answers.
+  EXPECT_OK(tokens.Verify(t, nullptr, kAud, kNow + 5));
+  // Another audience is another entry, verified in full (and refused).
+  EXPECT_THAT(tokens.Verify(t, key_.get(), "https://other:8443", kNow),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  // Past exp (+ skew) the cached token is refused.
+  EXPECT_THAT(tokens.Verify(t, key_.get(), kAud, kNow + 3600 + 61),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  // A forged token is never remembered.
+  std::string forged = t;
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(tokens.Verify(forged, key_.get(), kAud, kNow).ok());
+  EXPECT_FALSE(tokens.Verify(forged, nullptr, kAud, kNow).ok());
+  // Capacity: the oldest goes first.
+  claims_.subject = "oid-2";
+  const std::string t2 = Issue();
+  claims_.subject = "oid-3";
+  const std::string t3 = Issue();
+  ASSERT_OK(tokens.Verify(t, key_.get(), kAud, kNow));
+  ASSERT_OK(tokens.Verify(t2, key_.get(), kAud, kNow));
+  ASSERT_OK(tokens.Verify(t3, key_.get(), kAud, kNow));
+  EXPECT_OK(tokens.Verify(t3, nullptr, kAud, kNow));
+  EXPECT_FALSE(tokens.Verify(t, nullptr, kAud, kNow).ok());
+}
+
 }  // namespace
 }  // namespace keyferry::auth

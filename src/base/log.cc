@@ -46,6 +46,10 @@ std::string Timestamp() {
 
 void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
 
+bool LogEnabled(LogLevel level) {
+  return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
+}
+
 void SetLogSink(void (*sink)(std::string_view)) {
   std::lock_guard<std::mutex> lock(g_mu);
   g_sink = sink;
@@ -91,7 +95,10 @@ void Log(LogLevel level, std::string_view event,
                      ",\"level\":" + JsonEscape(LevelName(level)) +
                      ",\"event\":" + JsonEscape(event);
   for (const auto& [k, v] : fields) {
-    line += "," + JsonEscape(k) + ":" + JsonEscape(v);
+    line += ',';
+    line += JsonEscape(k);
+    line += ':';
+    line += JsonEscape(v);
   }
   line += "}\n";
   std::lock_guard<std::mutex> lock(g_mu);

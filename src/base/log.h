@@ -16,6 +16,9 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 
 // SetLogLevel sets the minimum level written; the default is kInfo.
 void SetLogLevel(LogLevel level);
+// LogEnabled tells whether `level` is written, so a caller can skip
+// building fields for a line that would be dropped.
+bool LogEnabled(LogLevel level);
 // SetLogSink redirects log lines (for tests); nullptr restores stderr. The
 // sink is called under the logging mutex.
 void SetLogSink(void (*sink)(std::string_view line));

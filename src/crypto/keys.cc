@@ -365,12 +365,87 @@ absl::StatusOr<EvpPkeyPtr> PublicKeyOf(EVP_PKEY* key) {
   return Decode(der, EVP_PKEY_PUBLIC_KEY, "DER", "SubjectPublicKeyInfo");
 }
 
+namespace {
+
+// Bn reads one BIGNUM parameter into a clearing owner (null when absent).
+BnPtr Bn(EVP_PKEY* key, const char* name) {
+  BIGNUM* raw = nullptr;
+  if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  return BnPtr(raw);
+}
+
+// RsaCrtConsistent checks a two-prime RSA key's CRT values against each
+// other with a few multiplications: n = p·q, dP = d mod (p-1),
+// dQ = d mod (q-1), e·dP = 1 mod (p-1), e·dQ = 1 mod (q-1), q·qInv = 1
+// mod p. It does not test p and q for primality (what makes OpenSSL's own
+// pairwise check cost dozens of signatures): a composite factor can only
+// be the importer's own weak key, while every inconsistency that would make
+// the key compute wrong results is caught. nullopt: not a two-prime CRT key.
+std::optional<bool> RsaCrtConsistent(EVP_PKEY* key) {
+  BnPtr n = Bn(key, OSSL_PKEY_PARAM_RSA_N), e = Bn(key, OSSL_PKEY_PARAM_RSA_E),
+        d = Bn(key, OSSL_PKEY_PARAM_RSA_D),
+        p = Bn(key, OSSL_PKEY_PARAM_RSA_FACTOR1),
+        q = Bn(key, OSSL_PKEY_PARAM_RSA_FACTOR2),
+        dp = Bn(key, OSSL_PKEY_PARAM_RSA_EXPONENT1),
+        dq = Bn(key, OSSL_PKEY_PARAM_RSA_EXPONENT2),
+        qinv = Bn(key, OSSL_PKEY_PARAM_RSA_COEFFICIENT1);
+  if (!n || !e || !d || !p || !q || !dp || !dq || !qinv) return std::nullopt;
+  if (BnPtr third = Bn(key, OSSL_PKEY_PARAM_RSA_FACTOR3)) return std::nullopt;
+  std::unique_ptr<BN_CTX, SslDeleter<BN_CTX, BN_CTX_free>> ctx(
+      BN_CTX_secure_new());
+  BnPtr t(BN_new()), pm1(BN_new()), qm1(BN_new());
+  if (!ctx || !t || !pm1 || !qm1) return false;
+  if (BN_cmp(p.get(), BN_value_one()) <= 0 ||
+      BN_cmp(q.get(), BN_value_one()) <= 0 || !BN_is_odd(e.get()) ||
+      BN_cmp(e.get(), BN_value_one()) <= 0 || BN_cmp(d.get(), n.get()) >= 0) {
+    return false;
+  }
+  if (!BN_mul(t.get(), p.get(), q.get(), ctx.get()) ||
+      BN_cmp(t.get(), n.get()) != 0) {
+    return false;
+  }
+  if (!BN_sub(pm1.get(), p.get(), BN_value_one()) ||
+      !BN_sub(qm1.get(), q.get(), BN_value_one())) {
+    return false;
+  }
+  const auto mod_is = [&](const BIGNUM* a, const BIGNUM* m,
+                          const BIGNUM* want) {
+    return BN_mod(t.get(), a, m, ctx.get()) == 1 && BN_cmp(t.get(), want) == 0;
+  };
+  const auto mul_mod_is_one = [&](const BIGNUM* a, const BIGNUM* b,
+                                  const BIGNUM* m) {
+    return BN_mod_mul(t.get(), a, b, m, ctx.get()) == 1 && BN_is_one(t.get());
+  };
+  return mod_is(d.get(), pm1.get(), dp.get()) &&
+         mod_is(d.get(), qm1.get(), dq.get()) &&
+         mul_mod_is_one(e.get(), dp.get(), pm1.get()) &&
+         mul_mod_is_one(e.get(), dq.get(), qm1.get()) &&
+         mul_mod_is_one(q.get(), qinv.get(), p.get());
+}
+
+}  // namespace
+
 absl::Status CheckKeyPair(EVP_PKEY* key) {
+  const auto mismatch = [] {
+    return absl::InvalidArgumentError(
+        "the private and public parts of the key do not match");
+  };
+  if (EVP_PKEY_is_a(key, "RSA")) {
+    std::optional<bool> crt = RsaCrtConsistent(key);
+    ERR_clear_error();
+    if (crt.has_value()) {
+      if (!*crt) return mismatch();
+      return absl::OkStatus();
+    }
+    // Not two-prime CRT: OpenSSL's full check below.
+  }
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
   if (!ctx || EVP_PKEY_pairwise_check(ctx.get()) != 1) {
     ERR_clear_error();
-    return absl::InvalidArgumentError(
-        "the private and public parts of the key do not match");
+    return mismatch();
   }
   return absl::OkStatus();
 }

@@ -71,11 +71,13 @@ absl::StatusOr<std::vector<uint8_t>> PublicKeyToDer(EVP_PKEY* key);
 absl::StatusOr<EvpPkeyPtr> PublicKeyOf(EVP_PKEY* key);
 // PublicKeysEqual compares the public halves.
 bool PublicKeysEqual(EVP_PKEY* a, EVP_PKEY* b);
-// CheckKeyPair checks that private key `key` (borrowed) is consistent
-// (EVP_PKEY_pairwise_check): for EC, the public point is d·G; for RSA,
-// n = p·q and d, dP, dQ, qInv agree. InvalidArgument "the private and public
-// parts of the key do not match" otherwise. Run it on keys from outside
-// (imports), not on every use: for RSA it costs about a signature or more.
+// CheckKeyPair checks that private key `key` (borrowed) is consistent:
+// for EC (EVP_PKEY_pairwise_check), the public point is d·G; for two-prime
+// RSA, n = p·q and d, dP, dQ, qInv agree with each other and with e (a few
+// big-number multiplications; p and q are not tested for primality, see
+// keys.cc); other RSA keys get OpenSSL's full check. InvalidArgument "the
+// private and public parts of the key do not match" otherwise. Run it on
+// keys from outside (imports), not on every use.
 absl::Status CheckKeyPair(EVP_PKEY* key);
 
 struct RsaPublicParts {

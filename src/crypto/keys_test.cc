@@ -1,7 +1,9 @@
 #include "crypto/keys.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/encoder.h>
+#include <openssl/param_build.h>
 
 #include "base/encoding.h"
 #include "base/testing.h"
@@ -173,6 +175,50 @@ TEST(CheckKeyPairTest, GoodKeysPass) {
   ASSERT_OK_AND_ASSIGN(auto ec, GenerateEc(Curve::kSecp256k1));
   EXPECT_OK(CheckKeyPair(rsa.get()));
   EXPECT_OK(CheckKeyPair(ec.get()));
+}
+
+// WithRsaParam rebuilds RSA key `k` with parameter `name` increased by
+// `delta` (so it no longer agrees with the others).
+EvpPkeyPtr WithRsaParam(EVP_PKEY* k, const char* name, int delta) {
+  const char* names[] = {
+      OSSL_PKEY_PARAM_RSA_N,         OSSL_PKEY_PARAM_RSA_E,
+      OSSL_PKEY_PARAM_RSA_D,         OSSL_PKEY_PARAM_RSA_FACTOR1,
+      OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
+      OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1};
+  OsslParamBldPtr bld(OSSL_PARAM_BLD_new());
+  std::vector<BnPtr> keep;
+  for (const char* n : names) {
+    BIGNUM* raw = nullptr;
+    if (EVP_PKEY_get_bn_param(k, n, &raw) != 1) return nullptr;
+    keep.emplace_back(raw);
+    if (std::string_view(n) == name) BN_add_word(raw, delta);
+    OSSL_PARAM_BLD_push_BN(bld.get(), n, raw);
+  }
+  OsslParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  EVP_PKEY* out = nullptr;
+  if (EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &out, EVP_PKEY_KEYPAIR, params.get()) != 1) {
+    return nullptr;
+  }
+  return EvpPkeyPtr(out);
+}
+
+TEST(CheckKeyPairTest, FailureInconsistentRsaValues) {
+  ASSERT_OK_AND_ASSIGN(auto rsa, GenerateRsa(2048));
+  ASSERT_NE(WithRsaParam(rsa.get(), OSSL_PKEY_PARAM_RSA_D, 0), nullptr);
+  EXPECT_OK(
+      CheckKeyPair(WithRsaParam(rsa.get(), OSSL_PKEY_PARAM_RSA_D, 0).get()));
+  for (const char* name :
+       {OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E, OSSL_PKEY_PARAM_RSA_D,
+        OSSL_PKEY_PARAM_RSA_FACTOR1, OSSL_PKEY_PARAM_RSA_FACTOR2,
+        OSSL_PKEY_PARAM_RSA_EXPONENT1, OSSL_PKEY_PARAM_RSA_EXPONENT2,
+        OSSL_PKEY_PARAM_RSA_COEFFICIENT1}) {
+    SCOPED_TRACE(name);
+    EvpPkeyPtr bad = WithRsaParam(rsa.get(), name, 2);
+    ASSERT_NE(bad, nullptr);
+    EXPECT_THAT(CheckKeyPair(bad.get()), StatusHasMessage("do not match"));
+  }
 }
 
 TEST(ParseTest, FailureCorruptPem) {

@@ -105,26 +105,46 @@ TEST_F(SoftwareCustodyTest, OctSizes) {
               StatusHasMessage("128, 192 or 256"));
 }
 
+// The checks hold before a key's first use and after it (when the parsed
+// key is cached): the cache must not weaken them.
 TEST_F(SoftwareCustodyTest, FailureWrongBindingOrMasterOrTamper) {
   ASSERT_OK_AND_ASSIGN(
       HeldKey k,
       custody_->Generate({KeyKind::kEc, 0, crypto::Curve::kP256}, bind_));
   std::vector<uint8_t> d(32, 1);
-  EXPECT_THAT(
-      custody_->Sign(k, B("vault1/other/x"), crypto::SignAlg::kEs256, d),
-      StatusIs(absl::StatusCode::kDataLoss));
   ASSERT_OK_AND_ASSIGN(auto other,
                        SoftwareCustody::New(*crypto::RandomSecret(32)));
-  EXPECT_THAT(other->Sign(k, bind_, crypto::SignAlg::kEs256, d),
-              StatusIs(absl::StatusCode::kDataLoss));
-  HeldKey t = k;
-  t.sealed.back() ^= 1;
-  EXPECT_THAT(custody_->Sign(t, bind_, crypto::SignAlg::kEs256, d),
-              StatusIs(absl::StatusCode::kDataLoss));
-  HeldKey wrong_kind = k;
-  wrong_kind.kind = KeyKind::kRsa;
-  EXPECT_THAT(custody_->Sign(wrong_kind, bind_, crypto::SignAlg::kRs256, d),
-              StatusIs(absl::StatusCode::kDataLoss));
+  for (bool used : {false, true}) {
+    SCOPED_TRACE(used ? "after use (cached)" : "before any use");
+    if (used) {
+      ASSERT_OK(custody_->Sign(k, bind_, crypto::SignAlg::kEs256, d));
+      ASSERT_OK(custody_->Sign(k, bind_, crypto::SignAlg::kEs256, d));
+    }
+    EXPECT_THAT(
+        custody_->Sign(k, B("vault1/other/x"), crypto::SignAlg::kEs256, d),
+        StatusIs(absl::StatusCode::kDataLoss));
+    EXPECT_THAT(other->Sign(k, bind_, crypto::SignAlg::kEs256, d),
+                StatusIs(absl::StatusCode::kDataLoss));
+    HeldKey t = k;
+    t.sealed.back() ^= 1;
+    EXPECT_THAT(custody_->Sign(t, bind_, crypto::SignAlg::kEs256, d),
+                StatusIs(absl::StatusCode::kDataLoss));
+    HeldKey wrong_kind = k;
+    wrong_kind.kind = KeyKind::kRsa;
+    EXPECT_THAT(custody_->Sign(wrong_kind, bind_, crypto::SignAlg::kRs256, d),
+                StatusIs(absl::StatusCode::kDataLoss));
+  }
+}
+
+TEST_F(SoftwareCustodyTest, CacheOffStillWorks) {
+  ASSERT_OK_AND_ASSIGN(auto uncached,
+                       SoftwareCustody::New(*crypto::RandomSecret(32), 0));
+  ASSERT_OK_AND_ASSIGN(
+      HeldKey u,
+      uncached->Generate({KeyKind::kEc, 0, crypto::Curve::kP384}, bind_));
+  std::vector<uint8_t> d48(48, 2);
+  EXPECT_OK(uncached->Sign(u, bind_, crypto::SignAlg::kEs384, d48));
+  EXPECT_OK(uncached->Sign(u, bind_, crypto::SignAlg::kEs384, d48));
 }
 
 TEST_F(SoftwareCustodyTest, FailureWrongAlgorithmForKey) {

@@ -151,13 +151,13 @@ absl::StatusOr<SecretBytes> DeriveBackupKey(const SecretBytes& master) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SoftwareCustody>> SoftwareCustody::New(
-    SecretBytes master_key) {
+    SecretBytes master_key, size_t cached_keys) {
   if (master_key.size() != 32) {
     return absl::InvalidArgumentError("master key must be 32 bytes");
   }
   ASSIGN_OR_RETURN(SecretBytes backup_key, DeriveBackupKey(master_key));
-  return std::unique_ptr<SoftwareCustody>(
-      new SoftwareCustody(std::move(master_key), std::move(backup_key)));
+  return std::unique_ptr<SoftwareCustody>(new SoftwareCustody(
+      std::move(master_key), std::move(backup_key), cached_keys));
 }
 
 absl::StatusOr<std::vector<uint8_t>> SoftwareCustody::ProtectBackup(
@@ -242,8 +242,21 @@ absl::StatusOr<crypto::EvpPkeyPtr> SoftwareCustody::PrivateKey(
     return absl::InvalidArgumentError(
         "an oct key has no private key operation");
   }
+  // A cached key is found only by the exact blob and binding that opened
+  // before; the blob's header (kind, size, curve) must still describe
+  // `held`, as Unseal would check.
+  const std::vector<uint8_t> header = Header(held);
+  if (held.sealed.size() >= kOverhead &&
+      std::equal(header.begin(), header.end(), held.sealed.begin())) {
+    if (crypto::EvpPkeyPtr hit = private_keys_.Find(held.sealed, binding)) {
+      return hit;
+    }
+  }
   ASSIGN_OR_RETURN(SecretBytes p8, Unseal(held, binding));
-  return crypto::ParsePkcs8Der(p8, /*allow_trailing_zeros=*/false);
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr key,
+                   crypto::ParsePkcs8Der(p8, /*allow_trailing_zeros=*/false));
+  private_keys_.Insert(held.sealed, binding, key.get());
+  return key;
 }
 
 absl::StatusOr<HeldKey> SoftwareCustody::HoldPrivate(
@@ -360,7 +373,11 @@ absl::StatusOr<std::vector<uint8_t>> SoftwareCustody::Sign(
 absl::StatusOr<crypto::EvpPkeyPtr> SoftwareCustody::RsaPublicKey(
     const HeldKey& held, std::span<const uint8_t> binding) const {
   if (held.public_jwk.empty()) return PrivateKey(held, binding);
-  return crypto::ParsePublicKey(AsBytes(held.public_jwk));
+  const std::span<const uint8_t> jwk = AsBytes(held.public_jwk);
+  if (crypto::EvpPkeyPtr hit = public_keys_.Find(jwk, {})) return hit;
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr key, crypto::ParsePublicKey(jwk));
+  public_keys_.Insert(jwk, {}, key.get());
+  return key;
 }
 
 absl::StatusOr<CipherOutput> SoftwareCustody::Encrypt(

@@ -9,14 +9,18 @@
 #include <string>
 
 #include "custody/custody.h"
+#include "custody/key_cache.h"
 
 namespace keyferry::custody {
 
 class SoftwareCustody : public Custody {
  public:
-  // New takes ownership of a 32-byte `master_key`.
+  // New takes ownership of a 32-byte `master_key`. Up to `cached_keys`
+  // private keys stay parsed in memory after use (KeyCache; 0: none), and
+  // as many RSA public keys.
   static absl::StatusOr<std::unique_ptr<SoftwareCustody>> New(
-      SecretBytes master_key);
+      SecretBytes master_key, size_t cached_keys = kDefaultCachedKeys);
+  static constexpr size_t kDefaultCachedKeys = 4096;
 
   std::string Kind() const override { return "software"; }
   std::string Platform() const override { return "keyferry software custody"; }
@@ -50,8 +54,12 @@ class SoftwareCustody : public Custody {
                                  std::span<const uint8_t> new_binding) override;
 
  private:
-  SoftwareCustody(SecretBytes master, SecretBytes backup_key)
-      : master_(std::move(master)), backup_key_(std::move(backup_key)) {}
+  SoftwareCustody(SecretBytes master, SecretBytes backup_key,
+                  size_t cached_keys)
+      : master_(std::move(master)),
+        backup_key_(std::move(backup_key)),
+        private_keys_(cached_keys),
+        public_keys_(cached_keys) {}
   // Seal encrypts `plaintext` (PKCS#8 DER or raw oct bytes) into `held`.
   absl::Status Seal(HeldKey& held, const SecretBytes& plaintext,
                     std::span<const uint8_t> binding) const;
@@ -66,8 +74,10 @@ class SoftwareCustody : public Custody {
   absl::StatusOr<HeldKey> HoldPrivate(EVP_PKEY* key,
                                       std::span<const uint8_t> binding) const;
 
-  const SecretBytes master_;      // immutable after construction
-  const SecretBytes backup_key_;  // HKDF-SHA256(master, "keyferry backup v1")
+  const SecretBytes master_;       // immutable after construction
+  const SecretBytes backup_key_;   // HKDF-SHA256(master, "keyferry backup v1")
+  mutable KeyCache private_keys_;  // by (sealed, binding)
+  mutable KeyCache public_keys_;   // by public_jwk
 };
 
 }  // namespace keyferry::custody

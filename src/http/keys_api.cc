@@ -316,6 +316,21 @@ absl::StatusOr<std::unique_ptr<KeysApi>> KeysApi::New(KeysApiOptions options,
   return api;
 }
 
+bool KeysApi::MayBlock(const Request& r) {
+  if (EqualsIgnoreCase(r.method, "GET") || EqualsIgnoreCase(r.method, "HEAD")) {
+    return false;
+  }
+  if (!EqualsIgnoreCase(r.method, "POST") || r.path_segments.empty()) {
+    return true;
+  }
+  const std::string& last = r.path_segments.back();
+  for (std::string_view op : {"sign", "verify", "encrypt", "decrypt", "wrapkey",
+                              "unwrapkey", "backup", "rng"}) {
+    if (EqualsIgnoreCase(last, op)) return false;
+  }
+  return true;
+}
+
 Response KeysApi::Handle(const Request& request) const {
   return router_->Handle(request);
 }
@@ -349,7 +364,7 @@ absl::Status KeysApi::Register() {
           !EqualsIgnoreCase(authz->substr(0, 7), "Bearer ")) {
         return done(ChallengeResponse(resource, options_.tenant), "");
       }
-      absl::StatusOr<auth::Claims> claims = auth::VerifyToken(
+      absl::StatusOr<auth::Claims> claims = tokens_.Verify(
           authz->substr(7), options_.token_key, resource, options_.clock());
       if (!claims.ok()) {
         Response r = ChallengeResponse(resource, options_.tenant);

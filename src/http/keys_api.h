@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "auth/jwt.h"
 #include "auth/rbac.h"
 #include "http/message.h"
 #include "http/router.h"
@@ -52,6 +53,13 @@ class KeysApi {
   static absl::StatusOr<std::unique_ptr<KeysApi>> New(KeysApiOptions options,
                                                       vault::KeyVault* vault);
 
+  // MayBlock tells whether `request` may wait on a durable commit or on key
+  // generation: every request that changes the store (PUT, PATCH, DELETE,
+  // and POST create, rotate, restore, recover, policy updates). Reads, the
+  // key operations (sign, verify, encrypt, decrypt, wrapkey, unwrapkey),
+  // backup and rng never do. For http::ServerOptions::blocking.
+  static bool MayBlock(const Request& request);
+
   // Handle answers one request (any host: unknown vault hosts get 404).
   Response Handle(const Request& request) const;
 
@@ -62,6 +70,7 @@ class KeysApi {
   KeysApiOptions options_;
   vault::KeyVault* vault_;
   std::unique_ptr<Router> router_;
+  mutable auth::VerifiedTokens tokens_;
 };
 
 }  // namespace keyferry::http

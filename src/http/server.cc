@@ -13,6 +13,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -66,6 +67,9 @@ struct Shared {
   const Handler handler;
   asio::ssl::context ssl{asio::ssl::context::tls_server};
   std::atomic<bool> stopping{false};
+  // The pool for ServerOptions::blocking requests (null when unset); joined
+  // by Shutdown after the I/O threads stopped.
+  std::unique_ptr<asio::thread_pool> pool;
 
   std::mutex mu;
   std::condition_variable cv;  // signalled when a session ends
@@ -199,17 +203,40 @@ class Session : public std::enable_shared_from_this<Session> {
         parsed = absl::InvalidArgumentError("missing Host header");
       }
     }
+    const bool keep_alive = msg.keep_alive();
+    if (parsed.ok() && shared_->pool != nullptr &&
+        shared_->options.blocking(req)) {
+      // Off the I/O thread; the answer comes back to this connection's
+      // io_context.
+      asio::post(*shared_->pool, [self = shared_from_this(),
+                                  req = std::move(req), keep_alive, head] {
+        Response res = self->shared_->handler(req);
+        LogRequest(self->remote_, req, res);
+        asio::post(self->stream_.get_executor(),
+                   [self, res = std::move(res), keep_alive, head]() mutable {
+                     self->Send(std::move(res),
+                                keep_alive && !self->shared_->stopping, head);
+                   });
+      });
+      return;
+    }
     Response res = parsed.ok()
                        ? shared_->handler(req)
                        : AzureError(400, "BadParameter",
                                     absl::StrCat("Malformed HTTP request: ",
                                                  parsed.message(), "."));
+    LogRequest(remote_, req, res);
+    Send(std::move(res), keep_alive && !shared_->stopping, head);
+  }
+
+  static void LogRequest(const std::string& remote, const Request& req,
+                         const Response& res) {
+    if (!LogEnabled(LogLevel::kDebug)) return;
     Log(LogLevel::kDebug, "http_request",
-        {{"remote", remote_},
+        {{"remote", remote},
          {"method", req.method},
          {"target", req.target},
          {"status", std::to_string(res.status)}});
-    Send(std::move(res), msg.keep_alive() && !shared_->stopping, head);
   }
 
   void Send(Response res, bool keep_alive, bool head) {
@@ -275,22 +302,24 @@ struct Server::Impl {
   enum class State { kNew, kRunning, kStopping, kStopped };
 
   void Accept() {
-    acceptor->async_accept(
-        asio::make_strand(*ioc), [this](beast::error_code ec, tcp::socket s) {
-          if (!acceptor->is_open() || shared->stopping) return;
-          if (ec) {
-            // Likely out of descriptors: back off instead of spinning.
-            Log(LogLevel::kWarning, "http_accept_failed",
-                {{"error", ec.message()}});
-            retry->expires_after(std::chrono::milliseconds(100));
-            retry->async_wait([this](beast::error_code wait_ec) {
-              if (!wait_ec) Accept();
-            });
-            return;
-          }
-          std::make_shared<Session>(std::move(s), shared)->Start();
-          Accept();
+    // Each connection lives on one I/O thread's own io_context, chosen
+    // round-robin: no locks or cross-thread wake-ups per request.
+    asio::io_context& home = *iocs[next_ioc++ % iocs.size()];
+    acceptor->async_accept(home, [this](beast::error_code ec, tcp::socket s) {
+      if (!acceptor->is_open() || shared->stopping) return;
+      if (ec) {
+        // Likely out of descriptors: back off instead of spinning.
+        Log(LogLevel::kWarning, "http_accept_failed",
+            {{"error", ec.message()}});
+        retry->expires_after(std::chrono::milliseconds(100));
+        retry->async_wait([this](beast::error_code wait_ec) {
+          if (!wait_ec) Accept();
         });
+        return;
+      }
+      std::make_shared<Session>(std::move(s), shared)->Start();
+      Accept();
+    });
   }
 
   // CloseListeners closes the acceptor and stops the retry timer and signal
@@ -305,7 +334,15 @@ struct Server::Impl {
   // Declaration order matters: the io_context (and the handlers it still
   // holds) is destroyed before `shared`, and the I/O objects before it.
   std::shared_ptr<Shared> shared;
-  std::unique_ptr<asio::io_context> ioc;
+  // One io_context per I/O thread, plus one (with its own thread) for the
+  // acceptor, signals and timers, so a busy handler never delays accepting
+  // or shutting down. Each is kept running by a work guard until Shutdown
+  // stops it.
+  std::unique_ptr<asio::io_context> accept_ioc;
+  std::vector<std::unique_ptr<asio::io_context>> iocs;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
+      guards;
+  size_t next_ioc = 0;  // on the acceptor's thread only
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<asio::steady_timer> retry;
   std::unique_ptr<asio::signal_set> signals;
@@ -342,7 +379,20 @@ absl::StatusOr<std::unique_ptr<Server>> Server::New(ServerOptions options,
     return crypto::SslError(absl::StatusCode::kInvalidArgument,
                             "loading private key " + o.key_pem_path);
   }
-  impl->ioc = std::make_unique<asio::io_context>();
+  const int n =
+      o.threads > 0
+          ? o.threads
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (o.blocking) {
+    impl->shared->pool =
+        std::make_unique<asio::thread_pool>(std::max(1, o.blocking_threads));
+  }
+  impl->accept_ioc = std::make_unique<asio::io_context>(1);
+  impl->guards.push_back(asio::make_work_guard(*impl->accept_ioc));
+  for (int i = 0; i < n; ++i) {
+    impl->iocs.push_back(std::make_unique<asio::io_context>(1));
+    impl->guards.push_back(asio::make_work_guard(*impl->iocs.back()));
+  }
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
@@ -364,7 +414,7 @@ absl::Status Server::Start() {
   }
   tcp::endpoint endpoint(addr, o.port);
   impl_->acceptor =
-      std::make_unique<tcp::acceptor>(asio::make_strand(*impl_->ioc));
+      std::make_unique<tcp::acceptor>(impl_->accept_ioc->get_executor());
   impl_->retry =
       std::make_unique<asio::steady_timer>(impl_->acceptor->get_executor());
   tcp::acceptor& acc = *impl_->acceptor;
@@ -380,10 +430,10 @@ absl::Status Server::Start() {
   }
   impl_->port = acc.local_endpoint(ec).port();
   impl_->Accept();
-  int n = o.threads > 0 ? o.threads
-                        : std::max(1u, std::thread::hardware_concurrency());
-  for (int i = 0; i < n; ++i) {
-    impl_->threads.emplace_back([ioc = impl_->ioc.get()] { ioc->run(); });
+  const size_t n = impl_->iocs.size();
+  impl_->threads.emplace_back([ioc = impl_->accept_ioc.get()] { ioc->run(); });
+  for (size_t i = 0; i < n; ++i) {
+    impl_->threads.emplace_back([ioc = impl_->iocs[i].get()] { ioc->run(); });
   }
   impl_->state = Impl::State::kRunning;
   Log(LogLevel::kInfo, "http_listening",
@@ -439,8 +489,10 @@ void Server::Shutdown() {
           {{"connections", std::to_string(shared.sessions.size())}});
     }
   }
-  impl_->ioc->stop();
+  impl_->accept_ioc->stop();
+  for (auto& ioc : impl_->iocs) ioc->stop();
   for (std::thread& t : impl_->threads) t.join();
+  if (shared.pool) shared.pool->join();
   impl_->threads.clear();
   impl_->CloseListeners();  // no I/O thread left: safe from here
   std::lock_guard<std::mutex> lock(impl_->state_mu);

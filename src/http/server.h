@@ -1,6 +1,8 @@
 // Server: the HTTPS/1.1 transport of keyferryd, on Boost.Beast/Asio (chosen
-// by measurement, docs/http-server.md). One io_context runs on `threads`
-// threads; connections are TLS 1.2+ with keep-alive. Every request is handed
+// by measurement, docs/http-server.md). `threads` I/O threads each run their
+// own io_context, and each connection stays on one of them (round-robin);
+// one more thread accepts connections and handles signals;
+// connections are TLS 1.2+ with keep-alive. Every request is handed
 // to one Handler; the server itself answers only transport errors:
 //   400 BadParameter   malformed HTTP, bad target or Host
 //   413 RequestEntityTooLarge  body over `max_body_bytes`, decided from the
@@ -11,8 +13,9 @@
 //
 // Thread safety: New/Start/Shutdown/Wait may be called from any thread except
 // a handler thread (Shutdown and Wait join the I/O threads). The Handler is
-// called concurrently from the I/O threads and must be thread-safe; a slow
-// handler occupies one I/O thread.
+// called concurrently from the I/O threads (and from the blocking pool, see
+// ServerOptions::blocking) and must be thread-safe; a slow handler run on
+// an I/O thread holds up the connections of that thread.
 #ifndef KEYFERRY_HTTP_SERVER_H_
 #define KEYFERRY_HTTP_SERVER_H_
 
@@ -41,6 +44,14 @@ struct ServerOptions {
   // idle_timeout closes a keep-alive connection that sends nothing, and
   // bounds the TLS handshake and the reading of one request.
   std::chrono::milliseconds idle_timeout{60'000};
+  // blocking tells which requests may wait on something other than the CPU
+  // (a durable commit, key generation); those run on a pool of
+  // `blocking_threads` threads instead of the I/O thread, so a connection
+  // waiting for its commit does not hold up the others on that thread and
+  // concurrent writes can share commits. Null: every request runs on its
+  // I/O thread.
+  std::function<bool(const Request&)> blocking;
+  int blocking_threads = 64;
   // shutdown_grace bounds how long Shutdown waits for in-flight requests.
   std::chrono::milliseconds shutdown_grace{10'000};
 };

@@ -99,13 +99,15 @@ class ServerTest : public ::testing::Test {
   }
 
   absl::StatusOr<std::unique_ptr<Server>> StartServer(
-      std::chrono::milliseconds grace) {
+      std::chrono::milliseconds grace, int threads = 2,
+      std::function<bool(const Request&)> blocking = nullptr) {
     ServerOptions opts;
     opts.listen_address = "127.0.0.1";
     opts.port = 0;
     opts.cert_pem_path = files_->server_pem;
     opts.key_pem_path = files_->server_key_pem;
-    opts.threads = 2;
+    opts.threads = threads;
+    opts.blocking = std::move(blocking);
     opts.max_body_bytes = kMaxBody;
     opts.shutdown_grace = grace;
     ASSIGN_OR_RETURN(std::unique_ptr<Server> server,
@@ -326,6 +328,33 @@ TEST_F(ServerTest, GracefulShutdownLetsInFlightRequestFinish) {
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "done");
   EXPECT_FALSE(r->keep_alive);  // draining: Connection: close
+}
+
+// A request marked blocking runs on the pool: with a single I/O thread,
+// another connection is still answered while it waits, and it answers on
+// its own connection when released. Shutdown waits for it.
+TEST_F(ServerTest, BlockingRequestDoesNotHoldUpItsIoThread) {
+  server_->Shutdown();
+  ASSERT_OK_AND_ASSIGN(server_,
+                       StartServer(std::chrono::seconds(10), /*threads=*/1,
+                                   [](const Request& r) {
+                                     return r.path_segments.size() == 1 &&
+                                            r.path_segments[0] == "slow";
+                                   }));
+  port_ = server_->port();
+  ASSERT_OK_AND_ASSIGN(auto slow, TestClient::Connect(port_, Opts()));
+  ASSERT_OK(slow->Send("POST", "/slow", Host()));
+  entered_.get_future().wait();
+  ASSERT_OK_AND_ASSIGN(auto quick, TestClient::Connect(port_, Opts()));
+  ASSERT_OK(quick->Send("GET", "/keys/k?api-version=7.4", Host()));
+  ASSERT_OK_AND_ASSIGN(ClientResponse q, quick->Read());
+  EXPECT_EQ(q.status, 200);
+  std::thread stopper([&] { server_->Shutdown(); });
+  release_.set_value();
+  ASSERT_OK_AND_ASSIGN(ClientResponse r, slow->Read());
+  stopper.join();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "done");
 }
 
 TEST_F(ServerTest, ShutdownClosesIdleKeepAliveConnections) {

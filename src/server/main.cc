@@ -378,6 +378,7 @@ int Serve(const std::vector<std::string>& args) {
   so.cert_pem_path = cert;
   so.key_pem_path = key;
   so.threads = c.threads;
+  so.blocking = http::KeysApi::MayBlock;
   http::KeysApi* api_ptr = api->get();
   absl::StatusOr<std::unique_ptr<http::Server>> server = http::Server::New(
       so, [api_ptr](const http::Request& r) { return api_ptr->Handle(r); });

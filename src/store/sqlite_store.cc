@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -393,15 +394,85 @@ struct SqliteKeyStore::Impl {
     std::unique_ptr<Connection> c_;
   };
 
-  // Write runs `body` in one BEGIN IMMEDIATE transaction on the writer
-  // connection and commits when it returns OK (rolls back otherwise).
+  // Write runs `body` in a BEGIN IMMEDIATE transaction on the writer
+  // connection and returns once that transaction has committed (durably:
+  // synchronous=FULL) or `body` failed and its changes were undone.
+  //
+  // Group commit (docs/storage.md §5): writers queue their bodies; whoever
+  // finds no commit under way becomes the leader, takes every queued body,
+  // runs each inside its own SAVEPOINT of one transaction (a failing body
+  // is rolled back to its savepoint and gets its own error; the others are
+  // unaffected), commits once, and hands each writer its result. Writers
+  // that arrive meanwhile form the next batch. So under load one fsync
+  // covers many writes, and no writer returns before its write is durable.
   absl::Status Write(const std::function<absl::Status(Connection&)>& body) {
-    std::lock_guard<std::mutex> l(write_mu);
-    Transaction tx(*writer);
-    RETURN_IF_ERROR(tx.Begin());
-    RETURN_IF_ERROR(body(*writer));
-    return tx.Commit();
+    PendingWrite me{&body, absl::OkStatus(), false};
+    std::unique_lock<std::mutex> l(queue_mu);
+    queue.push_back(&me);
+    while (!me.done) {
+      if (committing) {
+        queue_cv.wait(l);
+        continue;
+      }
+      committing = true;
+      std::vector<PendingWrite*> batch;
+      batch.swap(queue);
+      l.unlock();
+      RunBatch(batch);
+      l.lock();
+      for (PendingWrite* p : batch) p->done = true;
+      committing = false;
+      queue_cv.notify_all();
+    }
+    return me.result;
   }
+
+  struct PendingWrite {
+    const std::function<absl::Status(Connection&)>* body;
+    absl::Status result;
+    bool done = false;  // guarded by queue_mu
+  };
+
+  // RunBatch runs `batch` in one transaction and sets each result.
+  void RunBatch(const std::vector<PendingWrite*>& batch) {
+    std::lock_guard<std::mutex> w(write_mu);
+    Transaction tx(*writer);
+    absl::Status begun = tx.Begin();
+    if (!begun.ok()) {
+      for (PendingWrite* p : batch) p->result = begun;
+      return;
+    }
+    if (batch.size() == 1) {
+      PendingWrite* p = batch[0];
+      p->result = (*p->body)(*writer);
+      if (p->result.ok()) p->result = tx.Commit();
+      return;  // on error, ~Transaction rolls back
+    }
+    bool any = false;
+    for (PendingWrite* p : batch) {
+      absl::Status sp = writer->Exec("SAVEPOINT kf_write");
+      p->result = sp.ok() ? (*p->body)(*writer) : sp;
+      if (p->result.ok()) {
+        p->result = writer->Exec("RELEASE kf_write");
+      } else if (sp.ok()) {
+        (void)writer->Exec("ROLLBACK TO kf_write");
+        (void)writer->Exec("RELEASE kf_write");
+      }
+      any = any || p->result.ok();
+    }
+    if (!any) return;  // nothing to keep: ~Transaction rolls back
+    absl::Status committed = tx.Commit();
+    if (!committed.ok()) {
+      for (PendingWrite* p : batch) {
+        if (p->result.ok()) p->result = committed;
+      }
+    }
+  }
+
+  std::mutex queue_mu;
+  std::condition_variable queue_cv;
+  std::vector<PendingWrite*> queue;  // guarded by queue_mu
+  bool committing = false;           // guarded by queue_mu
 
   absl::StatusOr<std::unique_ptr<Reader>> Read() {
     {

@@ -678,10 +678,12 @@ absl::StatusOr<bool> KeyVault::Verify(std::string_view vault,
         "The digest for ", Sv(crypto::SignAlgName(alg)), " must be ",
         crypto::DigestBytes(alg), " bytes, not ", digest.size()));
   }
-  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr pub,
-                   crypto::ParsePublicKey(std::span<const uint8_t>(
-                       reinterpret_cast<const uint8_t*>(k.public_jwk.data()),
-                       k.public_jwk.size())));
+  const std::span<const uint8_t> jwk = AsBytes(k.public_jwk);
+  crypto::EvpPkeyPtr pub = public_keys_.Find(jwk, {});
+  if (pub == nullptr) {
+    ASSIGN_OR_RETURN(pub, crypto::ParsePublicKey(jwk));
+    public_keys_.Insert(jwk, {}, pub.get());
+  }
   return crypto::VerifyDigest(pub.get(), alg, digest, signature);
 }
 

@@ -24,6 +24,7 @@
 #include "crypto/keys.h"
 #include "crypto/sign.h"
 #include "custody/custody.h"
+#include "custody/key_cache.h"
 #include "store/key_store.h"
 #include "vault/model.h"
 #include "vault/rotation.h"
@@ -201,6 +202,9 @@ class KeyVault {
   custody::Custody* custody_;
   Clock clock_;
   VaultOptions options_;
+  // Parsed public keys for verify, by public_jwk (parsing costs about as
+  // much as an ECDSA verification with OpenSSL 3.0).
+  custody::KeyCache public_keys_{4096};
 };
 
 // HeldOf rebuilds the custody's view of a stored version.

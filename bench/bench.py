@@ -1,0 +1,462 @@
+#!/usr/bin/python3
+"""keyferryd against the physical limit (issue 5). Driven by bench/run.sh.
+
+Starts a Release keyferryd on a private data directory (embedded defaults:
+software custody, SQLite), makes the keys the operations need, seeds the
+store for the list and scale measurements, then for several interleaved
+rounds measures every operation twice on the same machine:
+  * keyferryd over HTTPS with bench/kf_loadgen (keep-alive connections,
+    closed loop, its own CPU use reported);
+  * the raw OpenSSL rate of the same arithmetic with bench/kf_raw (one
+    thread per core).
+Prints one table of medians (operation, keyferryd ops/s, raw ops/s, ratio,
+p50, p99, load generator CPU) and writes it as JSON under bench/results/.
+"""
+
+import argparse
+import base64
+import datetime
+import hashlib
+import http.client
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+VAULT = "benchvault"
+HOST = VAULT + ".localhost"
+API = "api-version=7.4"
+
+
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Conn(http.client.HTTPSConnection):
+    """HTTPS to 127.0.0.1 with SNI and certificate check for HOST."""
+
+    def __init__(self, port, ctx):
+        super().__init__(HOST, port, context=ctx, timeout=600)
+        self._ctx = ctx
+
+    def connect(self):
+        sock = socket.create_connection(("127.0.0.1", self.port), self.timeout)
+        self.sock = self._ctx.wrap_socket(sock, server_hostname=HOST)
+
+
+class Server:
+    def __init__(self, build, data_dir, log):
+        self.bin = os.path.join(build, "src/server/keyferryd")
+        self.data_dir = data_dir
+        self.log = log
+        self.port = free_port()
+        self.id_port = free_port()
+        self.proc = None
+        self.token = None
+        self.ctx = None
+
+    def args(self):
+        return ["--data-dir", self.data_dir,
+                "--listen", "127.0.0.1:%d" % self.port,
+                "--identity-listen", "127.0.0.1:%d" % self.id_port,
+                "--vaults", VAULT, "--identity-principal", "bench",
+                "--log-level", "warning"]
+
+    def start(self):
+        """Starts keyferryd; returns seconds from exec to the first 200 of /healthz."""
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen([self.bin, "serve"] + self.args(),
+                                     stdout=self.log, stderr=self.log)
+        ca = os.path.join(self.data_dir, "tls/ca.pem")
+        while True:
+            if self.proc.poll() is not None:
+                sys.exit("bench: keyferryd exited; see its log")
+            if os.path.exists(ca):
+                try:
+                    if self.ctx is None:
+                        self.ctx = ssl.create_default_context(cafile=ca)
+                    c = Conn(self.port, self.ctx)
+                    c.request("GET", "/healthz")
+                    if c.getresponse().status == 200:
+                        break
+                except OSError:
+                    pass
+            time.sleep(0.005)
+        ready = time.monotonic() - t0
+        if self.token is None:
+            out = subprocess.run([self.bin, "token", "--principal", "bench",
+                                  "--lifetime", "86400"] + self.args(),
+                                 check=True, capture_output=True, text=True)
+            self.token = out.stdout.strip()
+            self.token_file = os.path.join(os.path.dirname(self.data_dir),
+                                           "token")
+            with open(self.token_file, "w") as f:
+                f.write(self.token)
+        return ready
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(60)
+        self.proc = None
+
+    def rss_mib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+        return 0.0
+
+    def call(self, method, path, body=None, expect=200):
+        c = Conn(self.port, self.ctx)
+        headers = {"Authorization": "Bearer " + self.token}
+        data = None
+        if body is not None:
+            data = json.dumps(body)
+            headers["Content-Type"] = "application/json"
+        sep = "&" if "?" in path else "?"
+        c.request(method, path + sep + API, body=data, headers=headers)
+        r = c.getresponse()
+        text = r.read()
+        if r.status != expect:
+            sys.exit("bench: %s %s answered %d: %s" %
+                     (method, path, r.status, text[:300]))
+        return json.loads(text) if text else None
+
+
+def byok_blob(kek_jwk, kid, payload):
+    """An Azure .byok blob: RSA-OAEP-SHA1(k) || RFC 5649 wrap of payload."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
+
+    def num(s):
+        return int.from_bytes(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)),
+                              "big")
+    pub = rsa.RSAPublicNumbers(num(kek_jwk["e"]), num(kek_jwk["n"])).public_key()
+    k = os.urandom(32)
+    c1 = pub.encrypt(k, padding.OAEP(mgf=padding.MGF1(hashes.SHA1()),
+                                     algorithm=hashes.SHA1(), label=None))
+    c2 = aes_key_wrap_with_padding(k, payload)
+    blob = {"schema_version": "1.0.0",
+            "header": {"kid": kid, "alg": "dir", "enc": "CKM_RSA_AES_KEY_WRAP"},
+            "ciphertext": b64u(c1 + c2),
+            "generator": "keyferry bench"}
+    return b64u(json.dumps(blob).encode())
+
+
+def rsa2048_pkcs8():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    k = rsa.generate_private_key(65537, 2048)
+    return k.private_bytes(serialization.Encoding.DER,
+                           serialization.PrivateFormat.PKCS8,
+                           serialization.NoEncryption())
+
+
+def setup(srv, work):
+    """Makes the keys and request bodies; returns the operation table."""
+    digest32 = b64u(hashlib.sha256(b"keyferry").digest())
+    digest48 = b64u(hashlib.sha384(b"keyferry").digest())
+    digest64 = b64u(hashlib.sha512(b"keyferry").digest())
+    create = lambda name, body: srv.call("POST", "/keys/%s/create" % name, body)
+    for bits in (2048, 3072, 4096):
+        create("rsa%d" % bits, {"kty": "RSA", "key_size": bits})
+    for crv, name in (("P-256", "ec256"), ("P-384", "ec384"),
+                      ("P-521", "ec521"), ("P-256K", "ec256k")):
+        create(name, {"kty": "EC", "crv": crv})
+    create("oct256", {"kty": "oct-HSM", "key_size": 256})
+    kek = create("kek4096", {"kty": "RSA-HSM", "key_size": 4096,
+                             "key_ops": ["import"]})
+    ops = []
+
+    def body(name, obj):
+        path = os.path.join(work, name + ".json")
+        with open(path, "w") as f:
+            f.write(json.dumps(obj))
+        return path
+
+    def op(name, method, target, obj, raw, goal):
+        ops.append({"op": name, "method": method, "target": target,
+                    "body": body(name, obj) if obj is not None else None,
+                    "raw": raw, "goal": goal})
+
+    for name, key, alg, dg in (
+            ("sign-rs256-2048", "rsa2048", "RS256", digest32),
+            ("sign-rs256-3072", "rsa3072", "RS256", digest32),
+            ("sign-rs256-4096", "rsa4096", "RS256", digest32),
+            ("sign-ps256-2048", "rsa2048", "PS256", digest32),
+            ("sign-es256", "ec256", "ES256", digest32),
+            ("sign-es384", "ec384", "ES384", digest48),
+            ("sign-es512", "ec521", "ES512", digest64),
+            ("sign-es256k", "ec256k", "ES256K", digest32)):
+        goal = ("ratio", 0.85) if "rs" in name or "ps" in name else ("ratio", 0.5)
+        op(name, "POST", "/keys/%s//sign?%s" % (key, API),
+           {"alg": alg, "value": dg}, name, goal)
+    for name, key, alg in (("verify-rs256-2048", "rsa2048", "RS256"),
+                           ("verify-es256", "ec256", "ES256")):
+        sig = srv.call("POST", "/keys/%s//sign" % key,
+                       {"alg": alg, "value": digest32})["value"]
+        op(name, "POST", "/keys/%s//verify?%s" % (key, API),
+           {"alg": alg, "digest": digest32, "value": sig}, name,
+           ("rps", 20000))
+    op("encrypt-oaep256-2048", "POST", "/keys/rsa2048//encrypt?" + API,
+       {"alg": "RSA-OAEP-256", "value": b64u(os.urandom(32))},
+       "encrypt-oaep256-2048", ("rps", 20000))
+    ct = srv.call("POST", "/keys/rsa2048//encrypt",
+                  {"alg": "RSA-OAEP", "value": b64u(os.urandom(32))})["value"]
+    op("decrypt-oaep-2048", "POST", "/keys/rsa2048//decrypt?" + API,
+       {"alg": "RSA-OAEP", "value": ct}, "decrypt-oaep-2048", ("ratio", 0.85))
+    op("wrap-a256kw", "POST", "/keys/oct256//wrapkey?" + API,
+       {"alg": "A256KW", "value": b64u(os.urandom(32))}, "wrap-a256kw", None)
+    wrapped = srv.call("POST", "/keys/oct256//wrapkey",
+                       {"alg": "A256KW", "value": b64u(os.urandom(32))})["value"]
+    op("unwrap-a256kw", "POST", "/keys/oct256//unwrapkey?" + API,
+       {"alg": "A256KW", "value": wrapped}, "unwrap-a256kw", None)
+    op("get-key", "GET", "/keys/ec256?" + API, None, None, ("rps", 20000))
+    op("create-rsa2048", "POST", "/keys/c-rsa-{n}/create?" + API,
+       {"kty": "RSA", "key_size": 2048}, "create-rsa2048", ("ratio", 0.85))
+    op("create-ec256", "POST", "/keys/c-ec-{n}/create?" + API,
+       {"kty": "EC", "crv": "P-256"}, "create-ec256", ("rps", 2000))
+    op("create-oct256", "POST", "/keys/c-oct-{n}/create?" + API,
+       {"kty": "oct-HSM", "key_size": 256}, "create-oct256", ("rps", 2000))
+    kid = kek["key"]["kid"]
+    op("byok-rsa2048-kek4096", "PUT", "/keys/b-rsa-{n}?" + API,
+       {"key": {"kty": "RSA-HSM", "key_ops": ["sign", "verify"],
+                "key_hsm": byok_blob(kek["key"], kid, rsa2048_pkcs8())}},
+       "byok-rsa2048-kek4096", ("ratio", 0.8))
+    op("byok-aes256-kek4096", "PUT", "/keys/b-aes-{n}?" + API,
+       {"key": {"kty": "oct-HSM", "key_ops": ["wrapKey", "unwrapKey"],
+                "key_hsm": byok_blob(kek["key"], kid, os.urandom(32))}},
+       "byok-aes256-kek4096", ("ratio", 0.8))
+    op("list-keys", "GET", "/keys?maxresults=25&" + API, None, None, None)
+    return ops
+
+
+def loadgen(build, srv, o, seconds, connections):
+    cmd = [os.path.join(build, "bench/kf_loadgen"), "--host", HOST,
+           "--port", str(srv.port), "--ca",
+           os.path.join(srv.data_dir, "tls/ca.pem"),
+           "--token-file", srv.token_file, "--method", o["method"],
+           "--target", o["target"], "--connections", str(connections),
+           "--seconds", str(seconds)]
+    if o["body"]:
+        cmd += ["--body-file", o["body"]]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit("bench: %s: %s" % (o["op"], (r.stderr or r.stdout).strip()))
+    return json.loads(r.stdout)
+
+
+def raw(build, op, seconds):
+    r = subprocess.run([os.path.join(build, "bench/kf_raw"), "--op", op,
+                        "--seconds", str(seconds)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit("bench: raw %s: %s" % (op, r.stderr.strip()))
+    return json.loads(r.stdout)
+
+
+def seed(build, srv, count, first=0):
+    if count <= 0:
+        return None
+    r = subprocess.run([os.path.join(build, "bench/kf_seed"), "--data-dir",
+                        srv.data_dir, "--vault", VAULT, "--count", str(count),
+                        "--first", str(first)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit("bench: seed: " + r.stderr.strip())
+    return json.loads(r.stdout)
+
+
+def list_all(srv):
+    """Pages through every key with nextLink; returns (count, seconds)."""
+    t0 = time.monotonic()
+    n = 0
+    path = "/keys?maxresults=25"
+    c = Conn(srv.port, srv.ctx)
+    headers = {"Authorization": "Bearer " + srv.token}
+    while path:
+        sep = "&" if "?" in path else "?"
+        c.request("GET", path + sep + API if "api-version" not in path else path,
+                  headers=headers)
+        r = c.getresponse()
+        page = json.loads(r.read())
+        if r.status != 200:
+            sys.exit("bench: list: %d %s" % (r.status, page))
+        n += len(page["value"])
+        nxt = page.get("nextLink")
+        path = None
+        if nxt:
+            path = nxt[nxt.index("/keys"):]
+    return n, time.monotonic() - t0
+
+
+def latency_probe(build, srv, ops, seconds):
+    """One connection, closed loop: the latency of get-key and sign-es256."""
+    out = {}
+    for o in ops:
+        if o["op"] in ("get-key", "sign-es256"):
+            r = loadgen(build, srv, o, seconds, 1)
+            out[o["op"]] = {"p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"]}
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--list-keys", type=int, default=100000,
+                    help="keys in the store for list-keys")
+    ap.add_argument("--scale-keys", type=int, default=0,
+                    help="also measure start-up, memory and latency at 1,000 "
+                         "and at this many keys (e.g. 1000000)")
+    ap.add_argument("--only", default="", help="comma-separated operations")
+    ap.add_argument("--out", default="")
+    args = ap.parse_args()
+
+    cores = os.cpu_count()
+    work = tempfile.mkdtemp(prefix="kf_bench.")
+    data = os.path.join(work, "data")
+    log = open(os.path.join(work, "keyferryd.log"), "w")
+    srv = Server(args.build, data, log)
+    result = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
+              "host": platform.node(), "cores": cores,
+              "cpu": platform.processor() or platform.machine(),
+              "rounds": args.rounds, "seconds": args.seconds,
+              "connections": args.connections, "operations": [], "scale": {}}
+    try:
+        srv.start()
+        ops = setup(srv, work)
+        if args.only:
+            keep = set(args.only.split(","))
+            ops = [o for o in ops if o["op"] in keep]
+        if any(o["op"] == "list-keys" for o in ops) and args.list_keys > 0:
+            srv.stop()
+            s = seed(args.build, srv, args.list_keys)
+            print("seeded %d keys in %.1f s (%.0f/s)" %
+                  (s["seeded"], s["seconds"], s["rps"]), flush=True)
+            srv.start()
+        samples = {o["op"]: {"srv": [], "raw": []} for o in ops}
+        for rnd in range(args.rounds):
+            for o in ops:
+                r = loadgen(args.build, srv, o, args.seconds, args.connections)
+                samples[o["op"]]["srv"].append(r)
+                if o["raw"]:
+                    samples[o["op"]]["raw"].append(
+                        raw(args.build, o["raw"], args.seconds))
+                print("round %d %-22s %9.0f req/s" % (rnd + 1, o["op"], r["rps"]),
+                      flush=True)
+        if any(o["op"] == "list-keys" for o in ops):
+            n, secs = list_all(srv)
+            result["list_all"] = {"keys": n, "seconds": round(secs, 2),
+                                  "keys_per_s": round(n / secs)}
+        if args.scale_keys > 0:
+            result["scale"] = scale(args, ops)
+    finally:
+        srv.stop()
+        log.close()
+
+    med = statistics.median
+    rows = []
+    for o in ops:
+        s = samples[o["op"]]
+        rps = med(x["rps"] for x in s["srv"])
+        raw_rps = med(x["rps"] for x in s["raw"]) if s["raw"] else None
+        row = {"op": o["op"], "keyferryd_rps": round(rps, 1),
+               "raw_rps": round(raw_rps, 1) if raw_rps else None,
+               "ratio": round(rps / raw_rps, 3) if raw_rps else None,
+               "p50_ms": round(med(x["p50_ms"] for x in s["srv"]), 3),
+               "p99_ms": round(med(x["p99_ms"] for x in s["srv"]), 3),
+               "loadgen_cores": round(med(x["cpu_share"] for x in s["srv"]), 2),
+               "errors": sum(x["errors"] for x in s["srv"]),
+               "rounds_rps": [round(x["rps"]) for x in s["srv"]]}
+        if o["goal"]:
+            kind, want = o["goal"]
+            got = row["ratio"] if kind == "ratio" else rps
+            row["goal"] = ("ratio >= %.2f" % want if kind == "ratio"
+                           else ">= %d req/s" % want)
+            row["goal_met"] = got is not None and got >= want
+        rows.append(row)
+    result["operations"] = rows
+
+    print()
+    print("%-22s %12s %12s %7s %9s %9s %8s  %s" %
+          ("operation", "keyferryd/s", "raw/s", "ratio", "p50 ms", "p99 ms",
+           "gen cpu", "goal"))
+    for r in rows:
+        goal = ""
+        if "goal" in r:
+            goal = ("met " if r["goal_met"] else "MISSED ") + r["goal"]
+        print("%-22s %12.0f %12s %7s %9.2f %9.2f %8.2f  %s" %
+              (r["op"], r["keyferryd_rps"],
+               "%.0f" % r["raw_rps"] if r["raw_rps"] else "-",
+               "%.2f" % r["ratio"] if r["ratio"] else "-",
+               r["p50_ms"], r["p99_ms"], r["loadgen_cores"], goal))
+    if "list_all" in result:
+        la = result["list_all"]
+        print("list all: %d keys paged in %.1f s (%d keys/s)" %
+              (la["keys"], la["seconds"], la["keys_per_s"]))
+    if result["scale"]:
+        print("scale: " + json.dumps(result["scale"]))
+    out = args.out or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "results",
+        "%s-%s.json" % (datetime.datetime.now().strftime("%Y%m%d-%H%M%S"),
+                        platform.node()))
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        json.dump(result, f, indent=1)
+    print("written " + out)
+    shutil.rmtree(work, ignore_errors=True)
+    errors = sum(r["errors"] for r in rows)
+    return 1 if errors else 0
+
+
+def scale(args, ops):
+    """Start-up, memory and latency with 1,000 keys and with scale_keys keys."""
+    work = tempfile.mkdtemp(prefix="kf_scale.")
+    log = open(os.path.join(work, "keyferryd.log"), "w")
+    srv = Server(args.build, os.path.join(work, "data"), log)
+    out = {}
+    try:
+        srv.start()
+        probe_ops = setup(srv, work)
+        have = 0
+        for n in (1000, args.scale_keys):
+            srv.stop()
+            s = seed(args.build, srv, n - have, first=have)
+            have = n
+            ready = srv.start()
+            lat = latency_probe(args.build, srv, probe_ops, max(args.seconds, 2))
+            out[str(n)] = {"startup_s": round(ready, 3),
+                           "rss_mib": round(srv.rss_mib(), 1),
+                           "latency": lat,
+                           "seed_rps": s["rps"] if s else None}
+            print("scale %d keys: %s" % (n, json.dumps(out[str(n)])), flush=True)
+    finally:
+        srv.stop()
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

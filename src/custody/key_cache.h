@@ -1,0 +1,59 @@
+// KeyCache: a bounded, thread-safe LRU cache of parsed keys for a custody,
+// so a hot key is unsealed and parsed once rather than on every operation
+// (with OpenSSL 3.0, decoding a PKCS#8 key costs more than an ECDSA
+// signature; bench/README.md has the numbers).
+//
+// An entry is found only by the exact (sealed blob, binding) pair it was
+// made from: a blob presented with another binding misses and goes through
+// the custody's full authenticated unseal again. Entries hold an EVP_PKEY
+// reference; OpenSSL clears private components when the last reference
+// goes. A capacity of 0 disables the cache.
+#ifndef KEYFERRY_CUSTODY_KEY_CACHE_H_
+#define KEYFERRY_CUSTODY_KEY_CACHE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <mutex>
+#include <span>
+#include <string>
+#include <unordered_map>
+
+#include "crypto/ssl_ptr.h"
+
+namespace keyferry::custody {
+
+class KeyCache {
+ public:
+  explicit KeyCache(size_t capacity) : capacity_(capacity) {}
+  KeyCache(const KeyCache&) = delete;
+  KeyCache& operator=(const KeyCache&) = delete;
+
+  // Find returns a new reference to the key cached for (`sealed`,
+  // `binding`), or null.
+  crypto::EvpPkeyPtr Find(std::span<const uint8_t> sealed,
+                          std::span<const uint8_t> binding);
+  // Insert caches a reference to `key` (borrowed; up-ref'd) for
+  // (`sealed`, `binding`), evicting the least recently used entry when full.
+  void Insert(std::span<const uint8_t> sealed, std::span<const uint8_t> binding,
+              EVP_PKEY* key);
+
+  size_t size() const;
+  size_t capacity() const { return capacity_; }
+
+ private:
+  static std::string Key(std::span<const uint8_t> sealed,
+                         std::span<const uint8_t> binding);
+  struct Entry {
+    crypto::EvpPkeyPtr key;
+    std::list<std::string>::iterator lru;
+  };
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Entry> map_;  // guarded by mu_
+  std::list<std::string> lru_;                  // front: most recent
+};
+
+}  // namespace keyferry::custody
+
+#endif  // KEYFERRY_CUSTODY_KEY_CACHE_H_
