@@ -10,7 +10,8 @@ rounds measures every operation twice on the same machine:
   * the raw OpenSSL rate of the same arithmetic with bench/kf_raw (one
     thread per core).
 Prints one table of medians (operation, keyferryd ops/s, raw ops/s, ratio,
-p50, p99, load generator CPU) and writes it as JSON under bench/results/.
+p50, p99, keyferryd's and the load generator's CPU in cores, and the ratio
+per core keyferryd used) and writes it as JSON under bench/results/.
 """
 
 import argparse
@@ -115,6 +116,12 @@ class Server:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(60)
         self.proc = None
+
+    def cpu_seconds(self):
+        """keyferryd's user + system CPU time so far."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_mib(self):
         with open("/proc/%d/status" % self.proc.pid) as f:
@@ -258,10 +265,16 @@ def loadgen(build, srv, o, seconds, connections):
            "--seconds", str(seconds)]
     if o["body"]:
         cmd += ["--body-file", o["body"]]
+    cpu0 = srv.cpu_seconds()
     r = subprocess.run(cmd, capture_output=True, text=True)
+    cpu1 = srv.cpu_seconds()
     if r.returncode != 0:
         sys.exit("bench: %s: %s" % (o["op"], (r.stderr or r.stdout).strip()))
-    return json.loads(r.stdout)
+    out = json.loads(r.stdout)
+    # keyferryd's own CPU over the run (warm-up included, so a slight
+    # overestimate), in cores.
+    out["server_cores"] = (cpu1 - cpu0) / max(out["seconds"], 1e-9)
+    return out
 
 
 def raw(build, op, seconds):
@@ -387,8 +400,16 @@ def main():
                "p50_ms": round(med(x["p50_ms"] for x in s["srv"]), 3),
                "p99_ms": round(med(x["p99_ms"] for x in s["srv"]), 3),
                "loadgen_cores": round(med(x["cpu_share"] for x in s["srv"]), 2),
+               "server_cores": round(med(x["server_cores"] for x in s["srv"]), 2),
                "errors": sum(x["errors"] for x in s["srv"]),
                "rounds_rps": [round(x["rps"]) for x in s["srv"]]}
+        # The ratio on the CPU keyferryd actually got: its rate per core it
+        # used against the raw rate per core. Shows what the per-request
+        # cost (TLS, HTTP, JSON, store) takes, apart from the load
+        # generator's share of the machine.
+        if raw_rps and row["server_cores"] > 0:
+            row["ratio_per_core"] = round(
+                (rps / row["server_cores"]) / (raw_rps / cores), 3)
         if o["goal"]:
             kind, want = o["goal"]
             got = row["ratio"] if kind == "ratio" else rps
@@ -399,18 +420,21 @@ def main():
     result["operations"] = rows
 
     print()
-    print("%-22s %12s %12s %7s %9s %9s %8s  %s" %
+    print("%-22s %12s %12s %7s %9s %9s %8s %8s %8s  %s" %
           ("operation", "keyferryd/s", "raw/s", "ratio", "p50 ms", "p99 ms",
-           "gen cpu", "goal"))
+           "kfd cpu", "gen cpu", "r/core", "goal"))
     for r in rows:
         goal = ""
         if "goal" in r:
             goal = ("met " if r["goal_met"] else "MISSED ") + r["goal"]
-        print("%-22s %12.0f %12s %7s %9.2f %9.2f %8.2f  %s" %
+        print("%-22s %12.0f %12s %7s %9.2f %9.2f %8.2f %8.2f %8s  %s" %
               (r["op"], r["keyferryd_rps"],
                "%.0f" % r["raw_rps"] if r["raw_rps"] else "-",
                "%.2f" % r["ratio"] if r["ratio"] else "-",
-               r["p50_ms"], r["p99_ms"], r["loadgen_cores"], goal))
+               r["p50_ms"], r["p99_ms"], r["server_cores"],
+               r["loadgen_cores"],
+               "%.2f" % r["ratio_per_core"] if "ratio_per_core" in r else "-",
+               goal))
     if "list_all" in result:
         la = result["list_all"]
         print("list all: %d keys paged in %.1f s (%d keys/s)" %

@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   using namespace keyferry;  // NOLINT: a small tool
   std::string dir, vault_name = "benchvault";
   long count = 0, first = 0;
-  int threads = 8;
+  int threads = 32;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i], v = argv[i + 1];
     if (a == "--data-dir") {
