@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/testing.h"
 #include "http/azure.h"
+#include "http/client.h"
 #include "http/router.h"
 #include "http/test_client.h"
 #include "http/tls_certs.h"
@@ -355,6 +356,23 @@ TEST_F(ServerTest, BlockingRequestDoesNotHoldUpItsIoThread) {
   stopper.join();
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "done");
+}
+
+TEST_F(ServerTest, HttpsCallVerifiesAndReadsTheAnswer) {
+  CallOptions o;
+  o.method = "POST";
+  o.url = "https://myvault.localhost:" + std::to_string(port_) + "/echo";
+  o.body = "{\"a\":1}";
+  o.ca_file = files_->ca_pem;
+  o.connect_address = "127.0.0.1";
+  ASSERT_OK_AND_ASSIGN(CallResult r, HttpsCall(o));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "7");  // the echo route answers the body length
+  // Another CA: the certificate does not verify.
+  o.ca_file = "/etc/ssl/certs/ca-certificates.crt";
+  EXPECT_THAT(HttpsCall(o), StatusIs(absl::StatusCode::kPermissionDenied));
+  o.url = "http://myvault.localhost/echo";
+  EXPECT_THAT(HttpsCall(o), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(ServerTest, ShutdownClosesIdleKeepAliveConnections) {

@@ -1,0 +1,71 @@
+// SealedCustody keeps another custody behind the seal (docs/sealing.md):
+// until Unseal hands it the custody made from the reassembled master key,
+// every operation fails with Unavailable "keyferryd is sealed"; Seal drops
+// that custody, and with it the master key, from memory. An operation in
+// flight when Seal is called finishes first (it holds a shared lock).
+//
+// Thread-safe.
+#ifndef KEYFERRY_CUSTODY_SEALED_CUSTODY_H_
+#define KEYFERRY_CUSTODY_SEALED_CUSTODY_H_
+
+#include <memory>
+#include <shared_mutex>
+#include <string>
+
+#include "custody/custody.h"
+
+namespace keyferry::custody {
+
+class SealedCustody : public Custody {
+ public:
+  SealedCustody() = default;
+
+  // Unseal puts `inner` to work (replacing any previous one).
+  void Unseal(std::unique_ptr<Custody> inner);
+  // Seal drops the inner custody once no operation uses it.
+  void Seal();
+  bool sealed() const;
+
+  std::string Kind() const override;
+  std::string Platform() const override;
+  absl::StatusOr<HeldKey> Generate(const KeyRequest& request,
+                                   std::span<const uint8_t> binding) override;
+  absl::StatusOr<HeldKey> ImportPrivate(
+      EVP_PKEY* key, std::span<const uint8_t> binding) override;
+  absl::StatusOr<HeldKey> ImportSecret(
+      const SecretBytes& key, std::span<const uint8_t> binding) override;
+  absl::StatusOr<HeldKey> ImportByok(const HeldKey& kek,
+                                     std::span<const uint8_t> kek_binding,
+                                     std::span<const uint8_t> ciphertext,
+                                     const KeyRequest& expected,
+                                     std::span<const uint8_t> binding) override;
+  absl::StatusOr<std::vector<uint8_t>> ProtectBackup(
+      std::span<const uint8_t> plaintext) override;
+  absl::StatusOr<std::vector<uint8_t>> UnprotectBackup(
+      std::span<const uint8_t> protected_backup) override;
+  absl::StatusOr<std::vector<uint8_t>> Sign(
+      const HeldKey& key, std::span<const uint8_t> binding, crypto::SignAlg alg,
+      std::span<const uint8_t> digest) override;
+  absl::StatusOr<CipherOutput> Encrypt(const HeldKey& key,
+                                       std::span<const uint8_t> binding,
+                                       const CipherInput& input) override;
+  absl::StatusOr<CipherOutput> Decrypt(const HeldKey& key,
+                                       std::span<const uint8_t> binding,
+                                       const CipherInput& input) override;
+  absl::StatusOr<HeldKey> Rebind(const HeldKey& key,
+                                 std::span<const uint8_t> old_binding,
+                                 std::span<const uint8_t> new_binding) override;
+
+ private:
+  // With runs `f` on the inner custody under a shared lock, or answers
+  // Unavailable while sealed.
+  template <typename F>
+  auto With(F f) const -> decltype(f(std::declval<Custody&>()));
+
+  mutable std::shared_mutex mu_;
+  std::unique_ptr<Custody> inner_;  // guarded by mu_
+};
+
+}  // namespace keyferry::custody
+
+#endif  // KEYFERRY_CUSTODY_SEALED_CUSTODY_H_
