@@ -76,8 +76,7 @@ class Server:
         return ["--data-dir", self.data_dir,
                 "--listen", "127.0.0.1:%d" % self.port,
                 "--identity-listen", "127.0.0.1:%d" % self.id_port,
-                "--vaults", VAULT, "--identity-principal", "bench",
-                "--log-level", "warning"]
+                "--vaults", VAULT, "--identity-principal", "bench"]
 
     def start(self):
         """Starts keyferryd; returns seconds from exec to the first 200 of /healthz."""

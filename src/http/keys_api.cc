@@ -355,7 +355,25 @@ absl::Status KeysApi::Register() {
       std::string key(ctx.Param("name"));
       auto done = [&](Response r, std::string_view principal) {
         if (options_.on_request) {
-          options_.on_request(ctx.vault, principal, op_name, key, r.status);
+          RequestRecord rec{.vault = ctx.vault,
+                            .principal = principal,
+                            .operation = op_name,
+                            .key = key,
+                            .version = ctx.Param("version"),
+                            .status = r.status,
+                            .error_code = {}};
+          std::string code;
+          if (r.status >= 400) {
+            // {"error":{"code":"…"…}} as AzureError writes it.
+            constexpr std::string_view kCode = "\"code\":\"";
+            size_t at = r.body.find(kCode);
+            if (at != std::string::npos) {
+              at += kCode.size();
+              code = r.body.substr(at, r.body.find('"', at) - at);
+            }
+            rec.error_code = code;
+          }
+          options_.on_request(rec);
         }
         return r;
       };

@@ -33,6 +33,18 @@ struct Grant {
 // it, e.g. "crypto-officer"); InvalidArgument otherwise.
 absl::StatusOr<Grant> ParseGrant(std::string_view text);
 
+// RequestRecord describes one answered request for the audit hook. It
+// never carries key material: names, the principal and the outcome only.
+struct RequestRecord {
+  std::string_view vault;
+  std::string_view principal;  // empty when the token was missing or refused
+  std::string_view operation;  // e.g. "sign", "create", "get"
+  std::string_view key;        // key name from the path; may be empty
+  std::string_view version;    // key version from the path; may be empty
+  int status = 0;
+  std::string_view error_code;  // Azure error code when status >= 400
+};
+
 struct KeysApiOptions {
   std::string domain = "localhost";
   std::vector<std::string> vaults;
@@ -41,10 +53,9 @@ struct KeysApiOptions {
   EVP_PKEY* token_key = nullptr;   // borrowed: verifies access tokens
   std::string subscription_id;     // for ARM's GET /subscriptions
   std::function<int64_t()> clock;  // Unix seconds; default system clock
-  std::function<void(std::string_view vault, std::string_view principal,
-                     std::string_view operation, std::string_view key,
-                     int status)>
-      on_request;  // audit/log hook; may be empty
+  // on_request (may be empty) is called once per routed request after its
+  // answer is made: the audit hook.
+  std::function<void(const RequestRecord&)> on_request;
 };
 
 // KeysApi answers requests for the vaults it serves.

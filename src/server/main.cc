@@ -358,15 +358,19 @@ int Serve(const std::vector<std::string>& args) {
     if (!grant.ok()) return Fail(grant.status());
     api_options.grants.push_back(*grant);
   }
-  api_options.on_request = [](std::string_view vault,
-                              std::string_view principal, std::string_view op,
-                              std::string_view key, int status) {
-    Log(status >= 500 ? LogLevel::kError : LogLevel::kInfo, "request",
-        {{"vault", std::string(vault)},
-         {"principal", std::string(principal)},
-         {"op", std::string(op)},
-         {"key", std::string(key)},
-         {"status", std::to_string(status)}});
+  api_options.on_request = [](const http::RequestRecord& r) {
+    // One line per request at debug level (the audit log is the record of
+    // every request); server errors always.
+    const LogLevel level =
+        r.status >= 500 ? LogLevel::kError : LogLevel::kDebug;
+    if (!LogEnabled(level)) return;
+    Log(level, "request",
+        {{"vault", std::string(r.vault)},
+         {"principal", std::string(r.principal)},
+         {"op", std::string(r.operation)},
+         {"key", std::string(r.key)},
+         {"status", std::to_string(r.status)},
+         {"code", std::string(r.error_code)}});
   };
   absl::StatusOr<std::unique_ptr<http::KeysApi>> api =
       http::KeysApi::New(std::move(api_options), &vault);
