@@ -26,6 +26,8 @@ std::vector<Command>
 KeyCommands();  // key.cc: key create/list/flags, kek import
 std::vector<Command> ExportCommands();   // export.cc
 std::vector<Command> InspectCommands();  // inspect.cc: inspect, verify
+std::vector<Command>
+VaultCommands();  // vault.cc: vault status/unseal/seal, audit verify
 
 // HsmOptions are the options every HSM-touching command accepts.
 std::vector<OptionSpec> HsmOptions();

@@ -13,8 +13,8 @@ namespace {
 
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
-  for (auto group :
-       {TokenCommands, KeyCommands, ExportCommands, InspectCommands}) {
+  for (auto group : {TokenCommands, KeyCommands, ExportCommands,
+                     InspectCommands, VaultCommands}) {
     auto cmds = group();
     all.insert(all.end(), cmds.begin(), cmds.end());
   }

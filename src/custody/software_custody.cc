@@ -16,6 +16,7 @@
 #include "crypto/errors.h"
 #include "crypto/random.h"
 #include "crypto/rsa_oaep.h"
+#include "custody/cipher_rules.h"
 
 namespace keyferry::custody {
 namespace {
@@ -45,76 +46,14 @@ std::vector<uint8_t> Aad(const std::vector<uint8_t>& header,
   return aad;
 }
 
-const char* KindName(KeyKind k) {
-  switch (k) {
-    case KeyKind::kRsa:
-      return "RSA";
-    case KeyKind::kEc:
-      return "EC";
-    case KeyKind::kOct:
-      return "oct";
-  }
-  return "?";
-}
-
-// The AES families of CipherAlg. KW is RFC 3394 (A*KW and
-// CKM_AES_KEY_WRAP); CKM_AES_KEY_WRAP_PAD, the only one left, is RFC 5649.
-bool IsGcm(CipherAlg a) {
-  return a == CipherAlg::kA128Gcm || a == CipherAlg::kA192Gcm ||
-         a == CipherAlg::kA256Gcm;
-}
-bool IsKw(CipherAlg a) {
-  return a == CipherAlg::kA128Kw || a == CipherAlg::kA192Kw ||
-         a == CipherAlg::kA256Kw || a == CipherAlg::kCkmAesKeyWrap;
-}
-bool IsCbc(CipherAlg a) {
-  return a == CipherAlg::kA128Cbc || a == CipherAlg::kA192Cbc ||
-         a == CipherAlg::kA256Cbc;
-}
-bool IsCbcPad(CipherAlg a) {
-  return a == CipherAlg::kA128CbcPad || a == CipherAlg::kA192CbcPad ||
-         a == CipherAlg::kA256CbcPad;
-}
-
 crypto::CbcPadding CbcPaddingOf(CipherAlg a) {
-  return IsCbcPad(a) ? crypto::CbcPadding::kPkcs7 : crypto::CbcPadding::kNone;
+  return IsAesCbcPad(a) ? crypto::CbcPadding::kPkcs7
+                        : crypto::CbcPadding::kNone;
 }
 
 crypto::OaepHash OaepOf(CipherAlg a) {
   return a == CipherAlg::kRsaOaep256 ? crypto::OaepHash::kSha256
                                      : crypto::OaepHash::kSha1;
-}
-
-// CheckFits says whether `alg` may run on `key`: RSA algorithms on RSA keys,
-// AES ones on oct keys of the size the algorithm names.
-absl::Status CheckFits(const HeldKey& key, CipherAlg alg) {
-  const absl::string_view name = Sv(CipherAlgName(alg));
-  if (IsRsaCipher(alg)) {
-    if (key.kind != KeyKind::kRsa) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("Algorithm ", name, " needs an RSA key; this key is ",
-                       KindName(key.kind), "."));
-    }
-    return absl::OkStatus();
-  }
-  if (key.kind != KeyKind::kOct) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Algorithm ", name, " needs an oct (AES) key; this key is ",
-        KindName(key.kind), "."));
-  }
-  const int need = CipherKeyBytes(alg);
-  if (need != 0 && need * 8 != key.bits) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Algorithm ", name, " needs a ", need * 8,
-                     "-bit oct key; this key has ", key.bits, " bits."));
-  }
-  return absl::OkStatus();
-}
-
-// Plain copies a decrypted plaintext out for the caller who asked for it.
-std::vector<uint8_t> Plain(const SecretBytes& s) {
-  std::span<const uint8_t> p = s.data(SecretAccess::Get());
-  return std::vector<uint8_t>(p.begin(), p.end());
 }
 
 // Backups: "KFB1" | nonce[12] | tag[16] | ct, AES-256-GCM under a key
@@ -341,8 +280,8 @@ absl::StatusOr<HeldKey> SoftwareCustody::ImportByok(
                                                   : KeyKind::kOct;
   if (got != expected.kind) {
     return absl::InvalidArgumentError(
-        absl::StrCat("the key in the blob is ", KindName(got),
-                     ", but kty asks for ", KindName(expected.kind)));
+        absl::StrCat("the key in the blob is ", KeyKindName(got),
+                     ", but kty asks for ", KeyKindName(expected.kind)));
   }
   if (got == KeyKind::kRsa && rk.bits < 2048) {
     return absl::InvalidArgumentError(
@@ -383,45 +322,17 @@ absl::StatusOr<crypto::EvpPkeyPtr> SoftwareCustody::RsaPublicKey(
 absl::StatusOr<CipherOutput> SoftwareCustody::Encrypt(
     const HeldKey& key, std::span<const uint8_t> binding,
     const CipherInput& in) {
-  RETURN_IF_ERROR(CheckFits(key, in.alg));
+  RETURN_IF_ERROR(CheckCipherFits(key, in.alg));
   CipherOutput out;
   if (IsRsaCipher(in.alg)) {
     ASSIGN_OR_RETURN(crypto::EvpPkeyPtr pub, RsaPublicKey(key, binding));
-    absl::StatusOr<std::vector<uint8_t>> ct =
-        in.alg == CipherAlg::kRsa15
-            ? crypto::RsaPkcs1Encrypt(pub.get(), in.value)
-            : crypto::RsaOaepEncrypt(pub.get(), OaepOf(in.alg), in.value);
-    if (!ct.ok()) {
-      if (ct.status().code() != absl::StatusCode::kInvalidArgument) {
-        return ct.status();
-      }
-      return absl::InvalidArgumentError(
-          absl::StrCat(Sv(CipherAlgName(in.alg)),
-                       " encryption failed: the plaintext is too long for this "
-                       "key"));
-    }
-    out.value = std::move(*ct);
+    ASSIGN_OR_RETURN(out.value, RsaPublicEncrypt(pub.get(), in.alg, in.value));
     return out;
   }
   // Malformed input is refused before the key is unsealed.
-  if (IsGcm(in.alg) && !in.iv.empty() &&
-      in.iv.size() != crypto::kGcmNonceBytes) {
-    return absl::InvalidArgumentError("AES-GCM needs a 12-byte iv");
-  }
-  if ((IsCbc(in.alg) || IsCbcPad(in.alg)) && !in.iv.empty() &&
-      in.iv.size() != crypto::kCbcIvBytes) {
-    return absl::InvalidArgumentError("AES-CBC needs a 16-byte iv");
-  }
-  if (IsKw(in.alg) && (in.value.size() < 16 || in.value.size() % 8 != 0)) {
-    return absl::InvalidArgumentError(
-        "AES key wrap (RFC 3394) needs a multiple of 8 bytes, at least 16");
-  }
-  if (in.alg == CipherAlg::kCkmAesKeyWrapPad && in.value.empty()) {
-    return absl::InvalidArgumentError(
-        "AES key wrap with padding (RFC 5649) needs at least 1 byte");
-  }
+  RETURN_IF_ERROR(CheckAesEncryptInput(in));
   ASSIGN_OR_RETURN(SecretBytes k, Unseal(key, binding));
-  if (IsGcm(in.alg)) {
+  if (IsAesGcm(in.alg)) {
     out.iv = in.iv;
     if (out.iv.empty()) {
       ASSIGN_OR_RETURN(out.iv, crypto::RandomBytes(crypto::kGcmNonceBytes));
@@ -432,7 +343,7 @@ absl::StatusOr<CipherOutput> SoftwareCustody::Encrypt(
     out.tag = std::move(sealed.tag);
     return out;
   }
-  if (IsCbc(in.alg) || IsCbcPad(in.alg)) {
+  if (IsAesCbc(in.alg) || IsAesCbcPad(in.alg)) {
     out.iv = in.iv;
     if (out.iv.empty()) {
       ASSIGN_OR_RETURN(out.iv, crypto::RandomBytes(crypto::kCbcIvBytes));
@@ -444,7 +355,7 @@ absl::StatusOr<CipherOutput> SoftwareCustody::Encrypt(
   // The plaintext of a key wrap is normally key material: keep it in a
   // zeroizing buffer while it is wrapped.
   SecretBytes plaintext(in.value);
-  if (IsKw(in.alg)) {
+  if (IsAesKw(in.alg)) {
     ASSIGN_OR_RETURN(out.value, crypto::KwWrap(k, plaintext));
   } else {
     ASSIGN_OR_RETURN(out.value, crypto::KwpWrap(k, plaintext));
@@ -455,16 +366,8 @@ absl::StatusOr<CipherOutput> SoftwareCustody::Encrypt(
 absl::StatusOr<CipherOutput> SoftwareCustody::Decrypt(
     const HeldKey& key, std::span<const uint8_t> binding,
     const CipherInput& in) {
-  RETURN_IF_ERROR(CheckFits(key, in.alg));
-  if (IsGcm(in.alg) && (in.iv.size() != crypto::kGcmNonceBytes ||
-                        in.tag.size() != crypto::kGcmTagBytes)) {
-    return absl::InvalidArgumentError(
-        "AES-GCM decryption needs a 12-byte iv and a 16-byte tag");
-  }
-  if ((IsCbc(in.alg) || IsCbcPad(in.alg)) &&
-      in.iv.size() != crypto::kCbcIvBytes) {
-    return absl::InvalidArgumentError("AES-CBC decryption needs a 16-byte iv");
-  }
+  RETURN_IF_ERROR(CheckCipherFits(key, in.alg));
+  RETURN_IF_ERROR(CheckAesDecryptInput(in));
   SecretBytes plaintext;
   if (IsRsaCipher(in.alg)) {
     ASSIGN_OR_RETURN(crypto::EvpPkeyPtr priv, PrivateKey(key, binding));
@@ -475,20 +378,20 @@ absl::StatusOr<CipherOutput> SoftwareCustody::Decrypt(
             : crypto::RsaOaepDecrypt(priv.get(), OaepOf(in.alg), in.value));
   } else {
     ASSIGN_OR_RETURN(SecretBytes k, Unseal(key, binding));
-    if (IsGcm(in.alg)) {
+    if (IsAesGcm(in.alg)) {
       ASSIGN_OR_RETURN(
           plaintext, crypto::AesGcmDecrypt(k, in.iv, in.value, in.tag, in.aad));
-    } else if (IsCbc(in.alg) || IsCbcPad(in.alg)) {
+    } else if (IsAesCbc(in.alg) || IsAesCbcPad(in.alg)) {
       ASSIGN_OR_RETURN(plaintext, crypto::AesCbcDecrypt(k, in.iv, in.value,
                                                         CbcPaddingOf(in.alg)));
-    } else if (IsKw(in.alg)) {
+    } else if (IsAesKw(in.alg)) {
       ASSIGN_OR_RETURN(plaintext, crypto::KwUnwrap(k, in.value));
     } else {
       ASSIGN_OR_RETURN(plaintext, crypto::KwpUnwrap(k, in.value));
     }
   }
   CipherOutput out;
-  out.value = Plain(plaintext);
+  out.value = PlainCopy(plaintext);
   return out;
 }
 

@@ -233,4 +233,81 @@ absl::Status Session::Destroy(ObjectHandle h) {
                      "C_DestroyObject");
 }
 
+absl::StatusOr<std::vector<uint8_t>> Session::Sign(
+    const Mechanism& m, ObjectHandle key, std::span<const uint8_t> data) {
+  CK_FUNCTION_LIST* fn = module_->functions();
+  CK_MECHANISM mech = ToCk(m);
+  RETURN_IF_ERROR(
+      CkrToStatus(fn->C_SignInit(handle_, &mech, key), "C_SignInit"));
+  CK_ULONG len = 0;
+  CK_RV rv = fn->C_Sign(handle_, const_cast<uint8_t*>(data.data()), data.size(),
+                        nullptr, &len);
+  // A failed size query ends the operation (PKCS#11 §5.2); report it.
+  RETURN_IF_ERROR(CkrToStatus(rv, "C_Sign"));
+  std::vector<uint8_t> out(len);
+  rv = fn->C_Sign(handle_, const_cast<uint8_t*>(data.data()), data.size(),
+                  out.data(), &len);
+  RETURN_IF_ERROR(CkrToStatus(rv, "C_Sign"));
+  out.resize(len);
+  return out;
+}
+
+absl::Status Session::Verify(const Mechanism& m, ObjectHandle key,
+                             std::span<const uint8_t> data,
+                             std::span<const uint8_t> signature) {
+  CK_FUNCTION_LIST* fn = module_->functions();
+  CK_MECHANISM mech = ToCk(m);
+  RETURN_IF_ERROR(
+      CkrToStatus(fn->C_VerifyInit(handle_, &mech, key), "C_VerifyInit"));
+  CK_RV rv =
+      fn->C_Verify(handle_, const_cast<uint8_t*>(data.data()), data.size(),
+                   const_cast<uint8_t*>(signature.data()), signature.size());
+  if (rv == CKR_SIGNATURE_INVALID || rv == CKR_SIGNATURE_LEN_RANGE) {
+    return absl::InvalidArgumentError("signature does not verify");
+  }
+  return CkrToStatus(rv, "C_Verify");
+}
+
+absl::StatusOr<std::vector<uint8_t>> Session::Encrypt(
+    const Mechanism& m, ObjectHandle key, std::span<const uint8_t> data) {
+  CK_FUNCTION_LIST* fn = module_->functions();
+  CK_MECHANISM mech = ToCk(m);
+  RETURN_IF_ERROR(
+      CkrToStatus(fn->C_EncryptInit(handle_, &mech, key), "C_EncryptInit"));
+  CK_ULONG len = 0;
+  RETURN_IF_ERROR(
+      CkrToStatus(fn->C_Encrypt(handle_, const_cast<uint8_t*>(data.data()),
+                                data.size(), nullptr, &len),
+                  "C_Encrypt"));
+  std::vector<uint8_t> out(len);
+  RETURN_IF_ERROR(
+      CkrToStatus(fn->C_Encrypt(handle_, const_cast<uint8_t*>(data.data()),
+                                data.size(), out.data(), &len),
+                  "C_Encrypt"));
+  out.resize(len);
+  return out;
+}
+
+absl::StatusOr<SecretBytes> Session::Decrypt(const Mechanism& m,
+                                             ObjectHandle key,
+                                             std::span<const uint8_t> data) {
+  CK_FUNCTION_LIST* fn = module_->functions();
+  CK_MECHANISM mech = ToCk(m);
+  RETURN_IF_ERROR(
+      CkrToStatus(fn->C_DecryptInit(handle_, &mech, key), "C_DecryptInit"));
+  CK_ULONG len = 0;
+  RETURN_IF_ERROR(
+      CkrToStatus(fn->C_Decrypt(handle_, const_cast<uint8_t*>(data.data()),
+                                data.size(), nullptr, &len),
+                  "C_Decrypt"));
+  SecretBytes out(len);
+  auto o = out.mutable_data(SecretAccess::Get());
+  RETURN_IF_ERROR(
+      CkrToStatus(fn->C_Decrypt(handle_, const_cast<uint8_t*>(data.data()),
+                                data.size(), o.data(), &len),
+                  "C_Decrypt"));
+  out.Resize(len);
+  return out;
+}
+
 }  // namespace keyferry::hsm

@@ -83,6 +83,25 @@ class Session {
                                          const Template& t);
   absl::Status Destroy(ObjectHandle h);
 
+  // Sign runs C_SignInit + C_Sign (single part) with the size query.
+  absl::StatusOr<std::vector<uint8_t>> Sign(const Mechanism& m,
+                                            ObjectHandle key,
+                                            std::span<const uint8_t> data);
+  // Verify runs C_VerifyInit + C_Verify. A signature that does not verify
+  // is InvalidArgument "signature does not verify"; other failures carry
+  // their CK_RV.
+  absl::Status Verify(const Mechanism& m, ObjectHandle key,
+                      std::span<const uint8_t> data,
+                      std::span<const uint8_t> signature);
+  // Encrypt runs C_EncryptInit + C_Encrypt (single part).
+  absl::StatusOr<std::vector<uint8_t>> Encrypt(const Mechanism& m,
+                                               ObjectHandle key,
+                                               std::span<const uint8_t> data);
+  // Decrypt runs C_DecryptInit + C_Decrypt (single part) into a zeroizing
+  // buffer: the plaintext may be key material.
+  absl::StatusOr<SecretBytes> Decrypt(const Mechanism& m, ObjectHandle key,
+                                      std::span<const uint8_t> data);
+
   SlotId slot() const { return slot_; }
   Module& module() const { return *module_; }
 

@@ -847,4 +847,33 @@ absl::Status KeysApi::Register() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> KeysApi::Operator(const Request& req) const {
+  std::optional<std::string_view> authz = req.headers.Get("Authorization");
+  if (!authz.has_value() || authz->size() < 8 ||
+      !EqualsIgnoreCase(authz->substr(0, 7), "Bearer ")) {
+    return absl::UnauthenticatedError("a bearer token is required");
+  }
+  absl::StatusOr<auth::Claims> claims =
+      tokens_.Verify(authz->substr(7), options_.token_key,
+                     router_->ChallengeResource(req), options_.clock());
+  if (!claims.ok()) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "the access token was rejected: ", claims.status().message()));
+  }
+  for (const std::string& vault : options_.vaults) {
+    bool officer = false;
+    for (const Grant& g : options_.grants) {
+      officer |= g.principal == claims->subject &&
+                 (g.vault == "*" || g.vault == vault) &&
+                 g.role == auth::Role::kCryptoOfficer;
+    }
+    if (!officer) {
+      return absl::PermissionDeniedError(
+          absl::StrCat(claims->subject, " is not Crypto Officer on vault ",
+                       vault, "; only an officer of every vault may seal"));
+    }
+  }
+  return claims->subject;
+}
+
 }  // namespace keyferry::http

@@ -74,6 +74,13 @@ class KeysApi {
   // Handle answers one request (any host: unknown vault hosts get 404).
   Response Handle(const Request& request) const;
 
+  // Operator returns the principal of `request`'s bearer token (audience:
+  // the challenge resource of its host, as for the keys API) when that
+  // principal is Crypto Officer on every vault served: the right to seal
+  // keyferryd. Unauthenticated for a missing or refused token,
+  // PermissionDenied for anyone else.
+  absl::StatusOr<std::string> Operator(const Request& request) const;
+
  private:
   KeysApi(KeysApiOptions options, vault::KeyVault* vault);
   absl::Status Register();

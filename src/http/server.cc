@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "base/status.h"
@@ -152,8 +153,13 @@ class Session : public std::enable_shared_from_this<Session> {
       // Answer at once, then read and discard a declared body of moderate
       // size before closing: closing while the client still sends would
       // reset the connection before it reads the 413.
-      if (auto len = parser_->content_length(); len.has_value()) {
-        uint64_t rest = *len > buffer_.size() ? *len - buffer_.size() : 0;
+      // Beast reports the limit while still parsing the header, where
+      // content_length() may not be asked yet: read the field itself.
+      uint64_t len = 0;
+      const auto field = parser_->get()[bhttp::field::content_length];
+      if (absl::SimpleAtoi(absl::string_view(field.data(), field.size()),
+                           &len)) {
+        uint64_t rest = len > buffer_.size() ? len - buffer_.size() : 0;
         drain_remaining_ = rest <= kMaxDrainBytes ? rest : 0;
       }
       buffer_.consume(buffer_.size());

@@ -25,7 +25,20 @@ const std::vector<ConfigKey> kConfigKeys = {
     {"vaults", "comma-separated vault names to serve (default myvault)"},
     {"tls-cert", "PEM certificate chain to serve instead of the generated one"},
     {"tls-key", "PEM private key for --tls-cert"},
-    {"custody", "where key material lives: software (default)"},
+    {"custody",
+     "where key material lives: software (default; sealed with key shares "
+     "after `keyferryd init`) or pkcs11"},
+    {"pkcs11-module",
+     "PKCS#11 module for custody pkcs11 (default "
+     "/usr/lib/softhsm/libsofthsm2.so)"},
+    {"pkcs11-token",
+     "token label, or a pkcs11: URI (token=, module-path=, "
+     "pin-source=file:…|env:…), for custody pkcs11"},
+    {"pkcs11-pin-file",
+     "file holding the token's user PIN (else $KEYFERRY_PKCS11_PIN)"},
+    {"audit-log",
+     "hash-chained audit log (default <data-dir>/audit.log; verify with "
+     "`keyferry audit verify`)"},
     {"store", "where metadata lives: sqlite (default)"},
     {"identity-listen",
      "loopback address:port of the managed-identity endpoint (default "
@@ -105,10 +118,15 @@ absl::Status Validate(Config& c) {
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     return Bad("tls-cert", "tls-cert and tls-key go together");
   }
-  if (c.custody != "software") {
-    return Bad("custody",
-               absl::StrCat("'", c.custody, "' is not available (software)"));
+  if (c.custody != "software" && c.custody != "pkcs11") {
+    return Bad(
+        "custody",
+        absl::StrCat("'", c.custody, "' is not available (software, pkcs11)"));
   }
+  if (c.custody == "pkcs11" && c.pkcs11_token.empty()) {
+    return Bad("pkcs11-token", "custody pkcs11 needs the token's label or URI");
+  }
+  if (c.audit_log.empty()) c.audit_log = c.data_dir + "/audit.log";
   if (c.store != "sqlite") {
     return Bad("store",
                absl::StrCat("'", c.store, "' is not available (sqlite)"));
@@ -160,6 +178,22 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
   }
   if (key == "custody") {
     c.custody = v;
+    return absl::OkStatus();
+  }
+  if (key == "pkcs11-module") {
+    c.pkcs11_module = v;
+    return absl::OkStatus();
+  }
+  if (key == "pkcs11-token") {
+    c.pkcs11_token = v;
+    return absl::OkStatus();
+  }
+  if (key == "pkcs11-pin-file") {
+    c.pkcs11_pin_file = v;
+    return absl::OkStatus();
+  }
+  if (key == "audit-log") {
+    c.audit_log = v;
     return absl::OkStatus();
   }
   if (key == "store") {

@@ -22,8 +22,16 @@ struct Config {
   std::vector<std::string> vaults = {"myvault"};
   std::string tls_cert;  // empty: keyferryd makes a private CA and certificate
   std::string tls_key;
-  std::string custody = "software";  // software | pkcs11 (later)
-  std::string store = "sqlite";      // sqlite | postgres (later)
+  std::string custody = "software";  // software | pkcs11
+  // PKCS#11 custody: the module, the token (label or a pkcs11: URI with
+  // token=…, optionally module-path=… and pin-source=file:…|env:…), and
+  // the user PIN from a file or $KEYFERRY_PKCS11_PIN.
+  std::string pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string pkcs11_token;
+  std::string pkcs11_pin_file;
+  // Audit log (docs/audit.md); default <data_dir>/audit.log.
+  std::string audit_log;
+  std::string store = "sqlite";  // sqlite | postgres (later)
   std::string identity_address = "127.0.0.1";
   uint16_t identity_port = 8081;
   std::string log_level = "info";

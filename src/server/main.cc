@@ -7,6 +7,8 @@
 //                                                      mint an access token
 //   keyferryd vault add NAME | vault list [flags]      vaults kept in the
 //                                                      data directory
+//   keyferryd init --shares N --threshold K --share-dir DIR
+//                  [--passphrase-file F …] [flags]     seal the master key
 //   keyferryd --help | --version
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +31,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "audit/audit_log.h"
 #include "auth/identity.h"
 #include "auth/jwt.h"
 #include "auth/signing_key.h"
@@ -38,13 +41,14 @@
 #include "base/status.h"
 #include "base/strings.h"
 #include "crypto/random.h"
-#include "custody/master_key.h"
 #include "custody/software_custody.h"
 #include "http/azure.h"
 #include "http/keys_api.h"
 #include "http/server.h"
 #include "http/tls_certs.h"
 #include "server/config.h"
+#include "server/custody_setup.h"
+#include "server/seal_service.h"
 #include "store/sqlite_store.h"
 #include "vault/key_vault.h"
 
@@ -56,6 +60,8 @@ constexpr char kUsage[] =
     "       keyferryd token --principal NAME [--resource URL] "
     "[--lifetime SECONDS] [--key value ...]\n"
     "       keyferryd vault add NAME | vault list [--key value ...]\n"
+    "       keyferryd init --shares N --threshold K --share-dir DIR\n"
+    "                      [--passphrase-file FILE ...] [--key value ...]\n"
     "       keyferryd --help | --version\n";
 
 // Fail prints one line and returns the exit code for `s`.
@@ -256,6 +262,59 @@ int Token(const std::vector<std::string>& args) {
   return 0;
 }
 
+int InitCommand(const std::vector<std::string>& args) {
+  InitOptions o;
+  std::vector<std::string> rest;
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto value = [&]() -> std::optional<std::string> {
+      if (i + 1 >= args.size()) return std::nullopt;
+      return args[++i];
+    };
+    const std::string& a = args[i];
+    if (a == "--shares" || a == "--threshold") {
+      std::optional<std::string> v = value();
+      int n = 0;
+      if (!v || !absl::SimpleAtoi(*v, &n)) {
+        return Fail(absl::InvalidArgumentError(a + " needs a number"));
+      }
+      (a == "--shares" ? o.shares : o.threshold) = n;
+    } else if (a == "--share-dir") {
+      std::optional<std::string> v = value();
+      if (!v)
+        return Fail(
+            absl::InvalidArgumentError("--share-dir needs a directory"));
+      o.share_dir = *v;
+    } else if (a == "--passphrase-file") {
+      std::optional<std::string> v = value();
+      if (!v)
+        return Fail(
+            absl::InvalidArgumentError("--passphrase-file needs a file"));
+      o.passphrase_files.push_back(*v);
+    } else {
+      rest.push_back(a);
+    }
+  }
+  if (o.shares == 0 || o.threshold == 0 || o.share_dir.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "init needs --shares N --threshold K --share-dir DIR"));
+  }
+  absl::StatusOr<Config> c = LoadConfig(rest);
+  if (!c.ok()) return Fail(c.status());
+  if (absl::Status s = EnsureDataDir(c->data_dir); !s.ok()) return Fail(s);
+  absl::StatusOr<std::vector<std::string>> paths = Init(*c, o);
+  if (!paths.ok()) return Fail(paths.status());
+  std::printf(
+      "keyferryd initialized: the master key is split into %d key shares, "
+      "any %d of which unseal it.\n",
+      o.shares, o.threshold);
+  for (const std::string& p : *paths) std::printf("  %s\n", p.c_str());
+  std::printf(
+      "Hand each share to its own operator and remove it from this machine. "
+      "keyferryd now starts sealed: unseal with `keyferry vault unseal "
+      "--share FILE`.\n");
+  return 0;
+}
+
 // IdentityHandler serves the managed-identity endpoint on loopback.
 http::Response IdentityHandler(const auth::IdentityConfig& config,
                                EVP_PKEY* key, const http::Request& req) {
@@ -303,19 +362,18 @@ int Serve(const std::vector<std::string>& args) {
   absl::StatusOr<Deployment> d = OpenDeployment(c);
   if (!d.ok()) return Fail(d.status());
 
-  bool created = false;
-  absl::StatusOr<SecretBytes> master =
-      custody::LoadOrCreateMasterKey(Path(c, "master.key"), &created);
-  if (!master.ok()) return Fail(master.status());
-  Log(created ? LogLevel::kWarning : LogLevel::kInfo, "master_key",
-      {{"path", Path(c, "master.key")},
-       {"created", created ? "true" : "false"},
-       {"note",
-        "development default: the master key is a plain 0600 file; "
-        "keyferryd is the security boundary"}});
-  absl::StatusOr<std::unique_ptr<custody::SoftwareCustody>> custody =
-      custody::SoftwareCustody::New(std::move(*master));
+  absl::StatusOr<CustodySetup> custody = OpenCustody(c);
   if (!custody.ok()) return Fail(custody.status());
+  const bool dev_key = c.custody == "software" && custody->sealed == nullptr;
+  Log(dev_key ? LogLevel::kWarning : LogLevel::kInfo, "custody",
+      {{"kind", custody->custody->Kind()}, {"summary", custody->summary}});
+
+  // Every request that reaches the keys API, and every seal/unseal, is
+  // appended to the hash-chained audit log (docs/audit.md).
+  absl::StatusOr<std::unique_ptr<audit::AuditLog>> audit_log =
+      audit::AuditLog::Open(c.audit_log);
+  if (!audit_log.ok()) return Fail(audit_log.status());
+  audit::AuditLog* audit = audit_log->get();
 
   absl::StatusOr<std::unique_ptr<store::SqliteKeyStore>> store =
       store::SqliteKeyStore::Open({.path = Path(c, "keys.db")});
@@ -337,7 +395,7 @@ int Serve(const std::vector<std::string>& args) {
   }
 
   vault::KeyVault vault(
-      store->get(), custody->get(), vault::SystemClock,
+      store->get(), custody->custody.get(), vault::SystemClock,
       {.recoverable_days = c.recoverable_days,
        .recovery_level = c.recoverable_days < 90
                              ? "CustomizedRecoverable+Purgeable"
@@ -358,7 +416,16 @@ int Serve(const std::vector<std::string>& args) {
     if (!grant.ok()) return Fail(grant.status());
     api_options.grants.push_back(*grant);
   }
-  api_options.on_request = [](const http::RequestRecord& r) {
+  api_options.on_request = [audit](const http::RequestRecord& r) {
+    audit::Record rec;
+    rec.principal = r.principal;
+    rec.vault = r.vault;
+    rec.operation = r.operation;
+    rec.key = r.key;
+    rec.version = r.version;
+    rec.status = r.status;
+    rec.error_code = r.error_code;
+    audit->Append(std::move(rec));
     // One line per request at debug level (the audit log is the record of
     // every request); server errors always.
     const LogLevel level =
@@ -382,10 +449,55 @@ int Serve(const std::vector<std::string>& args) {
   so.cert_pem_path = cert;
   so.key_pem_path = key;
   so.threads = c.threads;
-  so.blocking = http::KeysApi::MayBlock;
   http::KeysApi* api_ptr = api->get();
+  // A sealed custody answers /sys only; everything else waits for unseal.
+  std::unique_ptr<SealService> seal_service;
+  if (custody->sealed != nullptr) {
+    SealServiceOptions seal_options;
+    seal_options.info = *custody->seal_info;
+    seal_options.custody = custody->sealed;
+    seal_options.open = [](SecretBytes master)
+        -> absl::StatusOr<std::unique_ptr<custody::Custody>> {
+      ASSIGN_OR_RETURN(std::unique_ptr<custody::SoftwareCustody> sw,
+                       custody::SoftwareCustody::New(std::move(master)));
+      return std::unique_ptr<custody::Custody>(std::move(sw));
+    };
+    seal_options.authorize_seal = [api_ptr](const http::Request& r) {
+      return api_ptr->Operator(r);
+    };
+    seal_options.on_event = [audit](std::string_view op,
+                                    std::string_view principal, int status,
+                                    std::string_view code) {
+      audit::Record rec;
+      rec.principal = principal;
+      rec.operation = op;
+      rec.status = status;
+      rec.error_code = code;
+      audit->Append(std::move(rec));
+    };
+    seal_service = std::make_unique<SealService>(std::move(seal_options));
+  }
+  SealService* seal_ptr = seal_service.get();
+  custody::SealedCustody* sealed = custody->sealed;
+  so.blocking = [](const http::Request& r) {
+    return SealService::IsSysPath(r) || http::KeysApi::MayBlock(r);
+  };
   absl::StatusOr<std::unique_ptr<http::Server>> server = http::Server::New(
-      so, [api_ptr](const http::Request& r) { return api_ptr->Handle(r); });
+      so, [api_ptr, seal_ptr, sealed](const http::Request& r) {
+        if (SealService::IsSysPath(r)) {
+          if (seal_ptr == nullptr) {
+            return http::AzureError(
+                404, "NotFound",
+                "this keyferryd is not sealed with key shares (see "
+                "`keyferryd init`)");
+          }
+          return seal_ptr->Handle(r);
+        }
+        if (sealed != nullptr && sealed->sealed()) {
+          return SealService::SealedResponse();
+        }
+        return api_ptr->Handle(r);
+      });
   if (!server.ok()) return Fail(server.status());
 
   auth::IdentityConfig idc;
@@ -420,6 +532,7 @@ int Serve(const std::vector<std::string>& args) {
     std::unique_lock<std::mutex> lock(mu);
     while (
         !cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; })) {
+      if (sealed != nullptr && sealed->sealed()) continue;  // nothing to do
       lock.unlock();
       absl::StatusOr<std::pair<int, int>> done = vault.RunDueWork();
       if (!done.ok()) {
@@ -448,7 +561,9 @@ int Serve(const std::vector<std::string>& args) {
                                           (*identity)->port(), "/msi/token")},
        {"identity_header_file", Path(c, "identity-header")},
        {"identity_principal", c.identity_principal},
-       {"data_dir", c.data_dir}});
+       {"data_dir", c.data_dir},
+       {"audit_log", c.audit_log},
+       {"sealed", sealed != nullptr && sealed->sealed() ? "true" : "false"}});
   std::fprintf(stderr,
                "keyferryd ready: %s\n  trust the CA: %s\n"
                "  identity endpoint: https://%s:%u/msi/token (header secret "
@@ -486,6 +601,9 @@ int Main(int argc, char** argv) {
   }
   if (!args.empty() && args[0] == "vault") {
     return VaultCommand(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  if (!args.empty() && args[0] == "init") {
+    return InitCommand(std::vector<std::string>(args.begin() + 1, args.end()));
   }
   if (!args.empty() && args[0] == "serve") args.erase(args.begin());
   return Serve(args);

@@ -61,8 +61,24 @@ kf_cleanup() {
   fi
 }
 
+# KF_CUSTODY=pkcs11 runs keyferryd on a private SoftHSMv2 token
+# (kf_softhsm_token); the default is the software custody.
+KF_CUSTODY_ARGS=()
+kf_softhsm_token() {
+  local dir="$KF_STATE/softhsm"
+  mkdir -p "$dir/tokens"
+  printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' \
+    "$dir/tokens" >"$dir/softhsm2.conf"
+  export SOFTHSM2_CONF="$dir/softhsm2.conf"
+  softhsm2-util --init-token --free --label keyferryd --so-pin 87654321 \
+    --pin 1234 >/dev/null
+  (umask 077 && printf '1234\n' >"$dir/pin")
+  KF_CUSTODY_ARGS=(--custody pkcs11 --pkcs11-token keyferryd
+                   --pkcs11-pin-file "$dir/pin")
+}
+
 # kf_launch starts keyferryd on the current state (used again after a
-# restart) and waits until it answers.
+# restart) and waits until it answers (a sealed keyferryd answers 503).
 kf_launch() {
   "$KEYFERRYD" serve \
     --data-dir "$KF_DATA_DIR" \
@@ -76,14 +92,18 @@ kf_launch() {
     --grant svcenc:myvault:crypto-service-encryption-user \
     --grant reader:myvault:reader \
     --recoverable-days 7 \
-    "$@" 2>>"$KF_STATE/keyferryd.log" &
+    "${KF_CUSTODY_ARGS[@]}" "$@" 2>>"$KF_STATE/keyferryd.log" &
   KF_PID=$!
   local i
   for i in $(seq 1 300); do
-    if [ -f "$KF_DATA_DIR/tls/ca.pem" ] &&
-       curl -sf --cacert "$KF_DATA_DIR/tls/ca.pem" \
-         "https://localhost:$KF_PORT/healthz" >/dev/null 2>&1; then
-      return 0
+    if [ -f "$KF_DATA_DIR/tls/ca.pem" ]; then
+      local code
+      code=$(curl -s -o /dev/null -w '%{http_code}' \
+        --cacert "$KF_DATA_DIR/tls/ca.pem" \
+        "https://localhost:$KF_PORT/healthz" 2>/dev/null || true)
+      if [ "$code" = 200 ] || [ "$code" = 503 ]; then
+        return 0
+      fi
     fi
     if ! kill -0 "$KF_PID" 2>/dev/null; then
       echo "harness: keyferryd exited; its log:" >&2
@@ -104,6 +124,13 @@ kf_start() {
   KF_PORT=$(kf_free_port)
   KF_ID_PORT=$(kf_free_port)
   trap kf_cleanup EXIT
+  if [ "${KF_CUSTODY:-software}" = pkcs11 ]; then
+    kf_softhsm_token || return 1
+  fi
+  # A test may prepare the data directory first (e.g. keyferryd init).
+  if declare -F kf_pre_launch >/dev/null; then
+    kf_pre_launch || return 1
+  fi
   kf_launch "$@" || return 1
   KF_CA="$KF_DATA_DIR/tls/ca.pem"
   cat /etc/ssl/certs/ca-certificates.crt "$KF_CA" >"$KF_STATE/bundle.pem"

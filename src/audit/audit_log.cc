@@ -1,0 +1,458 @@
+#include "audit/audit_log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
+
+#include "base/encoding.h"
+#include "base/file.h"
+#include "base/log.h"
+#include "base/status.h"
+
+namespace keyferry::audit {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+constexpr size_t kMaxLine = size_t{16} << 20;
+// The members of a line, in their fixed order.
+constexpr std::array<const char*, 12> kOrder = {
+    "seq",     "time",   "principal", "vault",      "operation", "key",
+    "version", "status", "error",     "request_id", "prev",      "hash"};
+
+std::string Dump(const ojson& j) {
+  return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), d, &n, EVP_sha256(), nullptr);
+  return HexEncode(std::span<const uint8_t>(d, n));
+}
+
+bool IsHash(const std::string& s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+std::string NowRfc3339() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char buf[64];
+  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+           tm.tm_sec, ts.tv_nsec / 1000000);
+  return buf;
+}
+
+absl::Status ErrnoError(const std::string& what, const std::string& path,
+                        int err) {
+  return absl::InternalError(what + " " + path + ": " + strerror(err));
+}
+
+// Middle returns the serialized members time..request_id, without braces,
+// so the line body is `{"seq":N,` + Middle + `,"prev":"…"}`.
+std::string Middle(const Record& r) {
+  ojson j;
+  j["time"] = r.time;
+  j["principal"] = r.principal;
+  j["vault"] = r.vault;
+  j["operation"] = r.operation;
+  j["key"] = r.key;
+  j["version"] = r.version;
+  j["status"] = r.status;
+  j["error"] = r.error_code;
+  j["request_id"] = r.request_id;
+  std::string s = Dump(j);
+  return s.substr(1, s.size() - 2);
+}
+
+struct ParsedLine {
+  uint64_t seq = 0;
+  std::string prev;
+  std::string hash;      // As written in the line.
+  bool hash_ok = false;  // SHA-256 of the body equals `hash`.
+};
+
+// ParseLine checks that `line` (no newline) is a canonical audit record.
+// nullopt when it is not; hash_ok tells whether its contents match its hash.
+std::optional<ParsedLine> ParseLine(const std::string& line) {
+  ojson j = ojson::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || j.size() != kOrder.size()) return std::nullopt;
+  size_t i = 0;
+  for (const auto& [k, v] : j.items()) {
+    if (k != kOrder[i]) return std::nullopt;
+    bool ok = (k == std::string("seq"))      ? v.is_number_unsigned()
+              : (k == std::string("status")) ? v.is_number_integer()
+                                             : v.is_string();
+    if (!ok) return std::nullopt;
+    ++i;
+  }
+  ParsedLine p;
+  p.seq = j["seq"].get<uint64_t>();
+  p.prev = j["prev"].get<std::string>();
+  p.hash = j["hash"].get<std::string>();
+  if (p.seq == 0 || !IsHash(p.prev) || !IsHash(p.hash)) return std::nullopt;
+  j.erase("hash");
+  std::string body = Dump(j);
+  // Canonical form: the line is exactly the body with the hash member
+  // appended.
+  if (line !=
+      body.substr(0, body.size() - 1) + ",\"hash\":\"" + p.hash + "\"}") {
+    return std::nullopt;
+  }
+  p.hash_ok = Sha256Hex(body) == p.hash;
+  return p;
+}
+
+struct Head {
+  uint64_t seq = 0;
+  std::string hash;
+};
+
+// ReadHead returns nullopt when there is no head file.
+absl::StatusOr<std::optional<Head>> ReadHead(const std::string& log_path) {
+  std::string path = HeadPath(log_path);
+  auto text = ReadFile(path, 4096);
+  if (absl::IsNotFound(text.status())) return std::optional<Head>();
+  if (!text.ok()) return text.status();
+  ojson j = ojson::parse(*text, nullptr, false);
+  if (!j.is_object() || !j.contains("seq") || !j["seq"].is_number_unsigned() ||
+      !j.contains("hash") || !j["hash"].is_string() ||
+      !IsHash(j["hash"].get<std::string>())) {
+    return absl::DataLossError("the head file " + path + " is not valid");
+  }
+  return std::optional<Head>(
+      Head{j["seq"].get<uint64_t>(), j["hash"].get<std::string>()});
+}
+
+absl::Status WriteHead(const std::string& log_path, uint64_t seq,
+                       const std::string& hash) {
+  ojson j;
+  j["seq"] = seq;
+  j["hash"] = hash;
+  std::string text = Dump(j) + "\n";
+  return WriteFileAtomic(HeadPath(log_path), AsBytes(text), 0600);
+}
+
+absl::Status SyncDir(const std::string& path) {
+  auto pos = path.rfind('/');
+  std::string dir = pos == std::string::npos ? "."
+                    : pos == 0               ? "/"
+                                             : path.substr(0, pos);
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("cannot open directory", dir, errno);
+  int rc = fsync(fd);
+  int err = errno;
+  close(fd);
+  if (rc != 0) return ErrnoError("cannot fsync directory", dir, err);
+  return absl::OkStatus();
+}
+
+// ResumeState reads the last complete line of the open log `fd`, truncating
+// a partial trailing line. Returns {seq, hash} of the last record.
+absl::StatusOr<Head> ResumeState(const std::string& path, int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return ErrnoError("cannot stat", path, errno);
+  const off_t size = st.st_size;
+  std::string tail;
+  off_t pos = size;
+  size_t last = std::string::npos, before = std::string::npos;
+  for (;;) {
+    if (pos == 0) break;
+    size_t chunk = static_cast<size_t>(std::min<off_t>(pos, 65536));
+    pos -= static_cast<off_t>(chunk);
+    std::string buf(chunk, '\0');
+    size_t got = 0;
+    while (got < chunk) {
+      ssize_t n = pread(fd, buf.data() + got, chunk - got,
+                        pos + static_cast<off_t>(got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return ErrnoError("cannot read", path, errno);
+      if (n == 0) return absl::InternalError(path + ": file shrank");
+      got += static_cast<size_t>(n);
+    }
+    tail.insert(0, buf);
+    last = tail.rfind('\n');
+    if (last != std::string::npos && last > 0) {
+      before = tail.rfind('\n', last - 1);
+      if (before != std::string::npos) break;
+    }
+    if (tail.size() > kMaxLine) {
+      return absl::DataLossError(path + ": the last record is longer than " +
+                                 std::to_string(kMaxLine) + " bytes");
+    }
+  }
+  // `tail` starts at file offset `pos`.
+  off_t complete_end =
+      last == std::string::npos ? 0 : pos + static_cast<off_t>(last) + 1;
+  if (complete_end < size) {
+    Log(LogLevel::kWarning, "audit_partial_line_truncated",
+        {{"path", path},
+         {"bytes", std::to_string(size - complete_end)},
+         {"offset", std::to_string(complete_end)}});
+    if (ftruncate(fd, complete_end) != 0 || fdatasync(fd) != 0) {
+      return ErrnoError("cannot truncate the partial last line of", path,
+                        errno);
+    }
+  }
+  if (last == std::string::npos) return Head{0, kGenesisHash};
+  size_t start = before == std::string::npos ? 0 : before + 1;
+  std::string line = tail.substr(start, last - start);
+  auto p = ParseLine(line);
+  if (!p.has_value() || !p->hash_ok) {
+    return absl::DataLossError(
+        path + ": the last record is not a valid audit record (" +
+        (p.has_value() ? "its hash does not match its contents"
+                       : "it does not parse") +
+        "); run `keyferry audit verify`");
+  }
+  return Head{p->seq, p->hash};
+}
+
+}  // namespace
+
+std::string HeadPath(const std::string& path) { return path + ".head"; }
+
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
+    const std::string& path) {
+  return Open(path, AuditLogOptions{});
+}
+
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
+    const std::string& path, const AuditLogOptions& options) {
+  bool created = false;
+  int fd = open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    fd = open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC,
+              0600);
+    created = fd >= 0;
+  }
+  if (fd < 0) return ErrnoError("cannot open audit log", path, errno);
+  auto fail = [fd](absl::Status s) {
+    close(fd);
+    return s;
+  };
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return fail(absl::FailedPreconditionError(
+          "audit log " + path + " is in use by another process"));
+    }
+    return fail(ErrnoError("cannot lock audit log", path, errno));
+  }
+  if (created) {
+    if (absl::Status s = SyncDir(path); !s.ok()) return fail(s);
+  }
+  auto state = ResumeState(path, fd);
+  if (!state.ok()) return fail(state.status());
+  auto head = ReadHead(path);
+  if (!head.ok()) return fail(head.status());
+  if (head->has_value()) {
+    const Head& h = **head;
+    if (h.seq > state->seq) {
+      return fail(absl::DataLossError(
+          path + ": the log ends at record " + std::to_string(state->seq) +
+          " but its head says " + std::to_string(h.seq) +
+          " (records removed from the end)"));
+    }
+    if (h.seq == state->seq && h.hash != state->hash) {
+      return fail(absl::DataLossError(
+          path + ": record " + std::to_string(h.seq) +
+          " does not have the hash its head records (altered or replaced)"));
+    }
+  }
+  return std::unique_ptr<AuditLog>(
+      new AuditLog(path, fd, options, state->seq, std::move(state->hash)));
+}
+
+AuditLog::AuditLog(std::string path, int fd, AuditLogOptions options,
+                   uint64_t seq, std::string last_hash)
+    : path_(std::move(path)),
+      fd_(fd),
+      options_(options),
+      seq_(seq),
+      last_hash_(std::move(last_hash)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+AuditLog::~AuditLog() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  if (absl::Status s = Flush(); !s.ok()) {
+    Log(LogLevel::kError, "audit_flush_failed",
+        {{"path", path_}, {"error", s.ToString()}});
+  }
+  close(fd_);
+}
+
+void AuditLog::Run() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stop_) {
+    cv_.wait_for(l, options_.flush_interval, [this] {
+      return stop_ || buffer_.size() >= options_.max_buffer_bytes;
+    });
+    if (stop_) break;
+    l.unlock();
+    if (absl::Status s = Flush(); !s.ok()) {
+      Log(LogLevel::kError, "audit_flush_failed",
+          {{"path", path_}, {"error", s.ToString()}});
+    }
+    l.lock();
+  }
+}
+
+void AuditLog::Append(Record r) {
+  if (r.time.empty()) r.time = NowRfc3339();
+  const std::string middle = Middle(r);  // Outside the lock.
+  bool wake;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    const uint64_t seq = seq_ + 1;
+    std::string body = "{\"seq\":" + std::to_string(seq) + "," + middle +
+                       ",\"prev\":\"" + last_hash_ + "\"}";
+    std::string hash = Sha256Hex(body);
+    body.pop_back();
+    buffer_ += body;
+    buffer_ += ",\"hash\":\"";
+    buffer_ += hash;
+    buffer_ += "\"}\n";
+    seq_ = seq;
+    last_hash_ = std::move(hash);
+    wake = buffer_.size() >= options_.max_buffer_bytes;
+  }
+  if (wake) cv_.notify_one();
+}
+
+absl::Status AuditLog::Flush() {
+  std::lock_guard<std::mutex> fl(flush_mu_);
+  std::string data;
+  uint64_t seq;
+  std::string hash;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (buffer_.empty()) return absl::OkStatus();
+    data.swap(buffer_);
+    seq = seq_;
+    hash = last_hash_;
+  }
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = write(fd_, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      std::lock_guard<std::mutex> l(mu_);
+      buffer_.insert(0, data, off, std::string::npos);
+      return ErrnoError("cannot write audit log", path_, err);
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (fdatasync(fd_) != 0) {
+    return ErrnoError("cannot fdatasync audit log", path_, errno);
+  }
+  return WriteHead(path_, seq, hash);
+}
+
+uint64_t AuditLog::last_seq() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return seq_;
+}
+
+absl::StatusOr<VerifyResult> Verify(
+    const std::string& path, std::optional<std::string> expected_head_hash) {
+  ASSIGN_OR_RETURN(std::optional<Head> head, ReadHead(path));
+  FILE* f = fopen(path.c_str(), "re");
+  if (f == nullptr) {
+    if (errno == ENOENT) return absl::NotFoundError("no audit log " + path);
+    return ErrnoError("cannot open audit log", path, errno);
+  }
+  std::unique_ptr<FILE, int (*)(FILE*)> closer(f, fclose);
+  VerifyResult result;
+  result.last_hash = kGenesisHash;
+  bool expected_seen = expected_head_hash.has_value() &&
+                       *expected_head_hash == std::string(kGenesisHash);
+  char* buf = nullptr;
+  size_t cap = 0;
+  std::unique_ptr<char, void (*)(void*)> buf_owner(nullptr, free);
+  uint64_t n = 0;
+  auto fail = [&](const std::string& msg) {
+    return absl::DataLossError(path + ": " + msg);
+  };
+  for (;;) {
+    errno = 0;
+    ssize_t len = getline(&buf, &cap, f);
+    buf_owner.release();
+    buf_owner.reset(buf);
+    if (len < 0) {
+      if (errno != 0 && !feof(f)) {
+        return ErrnoError("cannot read audit log", path, errno);
+      }
+      break;
+    }
+    ++n;
+    const std::string ln = "record " + std::to_string(n);
+    if (len == 0 || buf[len - 1] != '\n') {
+      return fail("line " + std::to_string(n) +
+                  " is incomplete: no newline (a crash during a write; "
+                  "reopening the log removes it)");
+    }
+    auto p = ParseLine(std::string(buf, static_cast<size_t>(len) - 1));
+    if (!p.has_value()) {
+      return fail("line " + std::to_string(n) + " is not a valid audit record");
+    }
+    if (!p->hash_ok) {
+      return fail(ln + ": hash does not match its contents (altered)");
+    }
+    if (p->seq != result.records + 1) {
+      return fail(ln + ": seq " + std::to_string(p->seq) + " follows " +
+                  std::to_string(result.records) +
+                  " (removed or reordered records)");
+    }
+    if (p->prev != result.last_hash) {
+      return fail(ln + ": prev does not match record " + std::to_string(n - 1) +
+                  " (removed or reordered)");
+    }
+    if (head.has_value() && head->seq == p->seq && head->hash != p->hash) {
+      return fail(ln +
+                  ": hash differs from the one the head file records "
+                  "(altered or replaced)");
+    }
+    if (expected_head_hash.has_value() && p->hash == *expected_head_hash) {
+      expected_seen = true;
+    }
+    result.records = p->seq;
+    result.last_hash = p->hash;
+  }
+  if (head.has_value() && head->seq > result.records) {
+    return fail("the log ends at record " + std::to_string(result.records) +
+                " but its head says " + std::to_string(head->seq) +
+                " (records removed from the end)");
+  }
+  if (expected_head_hash.has_value() && !expected_seen) {
+    return fail("no record has the expected head hash " + *expected_head_hash +
+                " (records removed from the end, or the log was replaced)");
+  }
+  return result;
+}
+
+}  // namespace keyferry::audit

@@ -1,0 +1,419 @@
+#include "audit/audit_log.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "base/encoding.h"
+#include "base/file.h"
+#include "base/testing.h"
+
+namespace keyferry::audit {
+namespace {
+
+using ::testing::HasSubstr;
+using ojson = nlohmann::ordered_json;
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/kf_audit_test.XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    path_ = dir_ + "/audit.log";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  static Record Rec(int i) {
+    Record r;
+    r.principal = "user-" + std::to_string(i);
+    r.vault = "main";
+    r.operation = "sign";
+    r.key = "key-" + std::to_string(i);
+    r.version = "v1";
+    r.status = 200;
+    r.request_id = "req-" + std::to_string(i);
+    return r;
+  }
+
+  // WriteRecords appends `n` records to the log and closes it.
+  void WriteRecords(int n) {
+    auto log = AuditLog::Open(path_);
+    ASSERT_OK(log);
+    for (int i = 0; i < n; ++i) (*log)->Append(Rec(i));
+    ASSERT_OK((*log)->Flush());
+  }
+
+  std::vector<std::string> Lines() {
+    std::ifstream in(path_);
+    std::vector<std::string> out;
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+  }
+  void SetLines(const std::vector<std::string>& lines) {
+    std::ofstream out(path_, std::ios::trunc);
+    for (const auto& l : lines) out << l << "\n";
+  }
+
+  std::string dir_;
+  std::string path_;
+};
+
+std::string Sha256Hex(const std::string& s) {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(s.data(), s.size(), d, &n, EVP_sha256(), nullptr);
+  return HexEncode(std::span<const uint8_t>(d, n));
+}
+
+// Canonical rebuilds a line from its parsed fields with a correct hash over
+// them, as an attacker who knows the format would.
+std::string Rehash(ojson j) {
+  j.erase("hash");
+  std::string body = j.dump();
+  return body.substr(0, body.size() - 1) + ",\"hash\":\"" + Sha256Hex(body) +
+         "\"}";
+}
+
+TEST_F(AuditLogTest, AppendFlushVerify) {
+  ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_));
+  EXPECT_EQ(log->last_seq(), 0u);
+  for (int i = 0; i < 3; ++i) log->Append(Rec(i));
+  EXPECT_EQ(log->last_seq(), 3u);
+  ASSERT_OK(log->Flush());
+
+  auto lines = Lines();
+  ASSERT_EQ(lines.size(), 3u);
+  ojson first = ojson::parse(lines[0]);
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : first.items()) keys.push_back(k);
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"seq", "time", "principal", "vault",
+                                      "operation", "key", "version", "status",
+                                      "error", "request_id", "prev", "hash"}));
+  EXPECT_EQ(first["seq"], 1);
+  EXPECT_EQ(first["prev"], kGenesisHash);
+  EXPECT_EQ(first["principal"], "user-0");
+  EXPECT_EQ(first["status"], 200);
+  // RFC 3339 UTC with milliseconds: 2024-01-02T03:04:05.678Z
+  std::string time = first["time"];
+  EXPECT_EQ(time.size(), 24u) << time;
+  EXPECT_EQ(time.back(), 'Z');
+  EXPECT_EQ(ojson::parse(lines[1])["prev"], first["hash"]);
+
+  // The documented hash definition, computed independently.
+  std::string body = lines[0].substr(0, lines[0].find(",\"hash\":\"")) + "}";
+  EXPECT_EQ(first["hash"], Sha256Hex(body));
+
+  ASSERT_OK_AND_ASSIGN(auto result, Verify(path_));
+  EXPECT_EQ(result.records, 3u);
+  EXPECT_EQ(result.last_hash, ojson::parse(lines[2])["hash"]);
+  ASSERT_OK_AND_ASSIGN(auto with_head, Verify(path_, result.last_hash));
+  EXPECT_EQ(with_head.records, 3u);
+
+  struct stat st;
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(stat(HeadPath(path_).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_OK_AND_ASSIGN(auto head, ReadFile(HeadPath(path_)));
+  EXPECT_EQ(head, "{\"seq\":3,\"hash\":\"" + result.last_hash + "\"}\n");
+}
+
+TEST_F(AuditLogTest, KeepsCallerTime) {
+  ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_));
+  Record r = Rec(1);
+  r.time = "2024-01-02T03:04:05.678Z";
+  log->Append(r);
+  ASSERT_OK(log->Flush());
+  EXPECT_EQ(ojson::parse(Lines()[0])["time"], "2024-01-02T03:04:05.678Z");
+}
+
+TEST_F(AuditLogTest, EmptyLogVerifies) {
+  { ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_)); }
+  ASSERT_OK_AND_ASSIGN(auto result, Verify(path_));
+  EXPECT_EQ(result.records, 0u);
+  EXPECT_EQ(result.last_hash, kGenesisHash);
+  EXPECT_THAT(Verify(dir_ + "/missing.log"),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(AuditLogTest, ReopenContinuesChain) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_));
+    log->Append(Rec(0));
+    log->Append(Rec(1));
+    // No explicit Flush: the destructor flushes.
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_));
+    EXPECT_EQ(log->last_seq(), 2u);
+    log->Append(Rec(2));
+  }
+  auto lines = Lines();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(ojson::parse(lines[2])["seq"], 3);
+  EXPECT_EQ(ojson::parse(lines[2])["prev"], ojson::parse(lines[1])["hash"]);
+  ASSERT_OK_AND_ASSIGN(auto result, Verify(path_));
+  EXPECT_EQ(result.records, 3u);
+}
+
+TEST_F(AuditLogTest, SecondOpenIsRefused) {
+  ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_));
+  EXPECT_THAT(AuditLog::Open(path_),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(AuditLogTest, AlteringAnyFieldIsDetected) {
+  WriteRecords(5);
+  const auto original = Lines();
+  ojson j = ojson::parse(original[2]);
+  for (const auto& [field, value] : j.items()) {
+    SCOPED_TRACE(field);
+    ojson altered = j;
+    if (value.is_number()) {
+      altered[field] = value.get<int64_t>() + 1;
+    } else if (field == "prev" || field == "hash") {
+      std::string h = value;
+      h[0] = h[0] == 'a' ? 'b' : 'a';
+      altered[field] = h;
+    } else {
+      altered[field] = value.get<std::string>() + "x";
+    }
+    auto lines = original;
+    lines[2] = altered.dump();
+    SetLines(lines);
+    auto result = Verify(path_);
+    EXPECT_THAT(result, StatusIs(absl::StatusCode::kDataLoss));
+    EXPECT_THAT(result,
+                StatusHasMessage("record 3: hash does not match its contents "
+                                 "(altered)"))
+        << result.status();
+  }
+  // A byte-level edit that breaks the canonical form.
+  auto lines = original;
+  lines[2].insert(1, " ");
+  SetLines(lines);
+  EXPECT_THAT(Verify(path_),
+              StatusHasMessage("line 3 is not a valid audit record"));
+  lines[2] = "not json";
+  SetLines(lines);
+  EXPECT_THAT(Verify(path_),
+              StatusHasMessage("line 3 is not a valid audit record"));
+}
+
+TEST_F(AuditLogTest, RehashedRecordBreaksTheChain) {
+  WriteRecords(5);
+  auto lines = Lines();
+  ojson j = ojson::parse(lines[2]);
+  j["prev"] = kGenesisHash;
+  lines[2] = Rehash(j);
+  SetLines(lines);
+  auto result = Verify(path_);
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(result, StatusHasMessage(
+                          "record 3: prev does not match record 2 (removed "
+                          "or reordered)"))
+      << result.status();
+}
+
+TEST_F(AuditLogTest, DeletingAMiddleLineIsDetected) {
+  WriteRecords(5);
+  auto lines = Lines();
+  lines.erase(lines.begin() + 2);
+  SetLines(lines);
+  auto result = Verify(path_);
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(result, StatusHasMessage("record 3: seq 4 follows 2"))
+      << result.status();
+}
+
+TEST_F(AuditLogTest, SwappingLinesIsDetected) {
+  WriteRecords(5);
+  auto lines = Lines();
+  std::swap(lines[1], lines[2]);
+  SetLines(lines);
+  auto result = Verify(path_);
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(result, StatusHasMessage("record 2: seq 3 follows 1"))
+      << result.status();
+}
+
+TEST_F(AuditLogTest, TruncatingTheTailIsDetectedByTheHead) {
+  WriteRecords(5);
+  ASSERT_OK_AND_ASSIGN(auto full, Verify(path_));
+  auto lines = Lines();
+  lines.resize(3);
+  SetLines(lines);
+  auto result = Verify(path_);
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(result,
+              StatusHasMessage("the log ends at record 3 but its head says 5 "
+                               "(records removed from the end)"))
+      << result.status();
+  // The log refuses to resume over a truncated chain.
+  EXPECT_THAT(AuditLog::Open(path_), StatusIs(absl::StatusCode::kDataLoss));
+
+  // Without the head file only an externally kept head catches it.
+  std::filesystem::remove(HeadPath(path_));
+  ASSERT_OK_AND_ASSIGN(auto shortened, Verify(path_));
+  EXPECT_EQ(shortened.records, 3u);
+  auto with_external = Verify(path_, full.last_hash);
+  EXPECT_THAT(with_external, StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(with_external, StatusHasMessage("no record has the expected "
+                                              "head hash"));
+}
+
+TEST_F(AuditLogTest, HeadHashMismatchIsDetected) {
+  WriteRecords(3);
+  ASSERT_OK(WriteFileAtomic(
+      HeadPath(path_),
+      AsBytes("{\"seq\":3,\"hash\":\"" + std::string(kGenesisHash) + "\"}\n"),
+      0600));
+  EXPECT_THAT(Verify(path_), StatusHasMessage("record 3: hash differs from "
+                                              "the one the head file "
+                                              "records"));
+  EXPECT_THAT(AuditLog::Open(path_), StatusIs(absl::StatusCode::kDataLoss));
+}
+
+TEST_F(AuditLogTest, PartialTrailingLineIsTruncatedAtOpen) {
+  WriteRecords(3);
+  {
+    std::ofstream out(path_, std::ios::app);
+    out << "{\"seq\":4,\"time\":\"2024-";
+  }
+  EXPECT_THAT(Verify(path_), StatusHasMessage("line 4 is incomplete"));
+  {
+    ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_));
+    EXPECT_EQ(log->last_seq(), 3u);
+    log->Append(Rec(3));
+  }
+  auto lines = Lines();
+  ASSERT_EQ(lines.size(), 4u);
+  ASSERT_OK_AND_ASSIGN(auto result, Verify(path_));
+  EXPECT_EQ(result.records, 4u);
+}
+
+TEST_F(AuditLogTest, PartialOnlyLineIsTruncatedAtOpen) {
+  {
+    std::ofstream out(path_);
+    out << "{\"seq\":1,";
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_));
+    EXPECT_EQ(log->last_seq(), 0u);
+    log->Append(Rec(0));
+  }
+  ASSERT_OK_AND_ASSIGN(auto result, Verify(path_));
+  EXPECT_EQ(result.records, 1u);
+}
+
+TEST_F(AuditLogTest, CorruptLastRecordFailsOpen) {
+  WriteRecords(3);
+  auto lines = Lines();
+  lines[2] = "garbage";
+  SetLines(lines);
+  EXPECT_THAT(AuditLog::Open(path_), StatusIs(absl::StatusCode::kDataLoss));
+}
+
+TEST_F(AuditLogTest, ConcurrentAppends) {
+  {
+    ASSERT_OK_AND_ASSIGN(
+        auto log, AuditLog::Open(
+                      path_, {.flush_interval = std::chrono::milliseconds(5)}));
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&log, t] {
+        for (int i = 0; i < 1000; ++i) log->Append(Rec(t * 1000 + i));
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(log->last_seq(), 8000u);
+  }
+  ASSERT_OK_AND_ASSIGN(auto result, Verify(path_));
+  EXPECT_EQ(result.records, 8000u);
+}
+
+TEST_F(AuditLogTest, OddCharactersAreEscaped) {
+  const std::vector<std::string> odd = {"quote\"",
+                                        "line\nbreak",
+                                        "tab\there",
+                                        "back\\slash",
+                                        "ctl\x01\x1f",
+                                        "ключ 🔑",
+                                        "\xff\xfe not utf-8",
+                                        "</script>",
+                                        ""};
+  {
+    ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_));
+    for (const auto& s : odd) {
+      Record r = Rec(0);
+      r.principal = s;
+      r.key = s;
+      r.error_code = s;
+      log->Append(r);
+    }
+  }
+  auto lines = Lines();
+  ASSERT_EQ(lines.size(), odd.size());
+  EXPECT_EQ(ojson::parse(lines[0])["principal"], "quote\"");
+  EXPECT_EQ(ojson::parse(lines[1])["key"], "line\nbreak");
+  EXPECT_EQ(ojson::parse(lines[5])["principal"], "ключ 🔑");
+  ASSERT_OK_AND_ASSIGN(auto result, Verify(path_));
+  EXPECT_EQ(result.records, odd.size());
+  // Reopening resumes after a record full of escapes.
+  {
+    ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_));
+    EXPECT_EQ(log->last_seq(), odd.size());
+  }
+}
+
+// WaitForLines polls the file until it has `n` lines or a generous deadline
+// passes; the test asserts the outcome, not the timing.
+bool WaitForLines(const std::string& path, size_t n) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto text = ReadFile(path);
+    if (text.ok() && static_cast<size_t>(
+                         std::count(text->begin(), text->end(), '\n')) >= n) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+TEST_F(AuditLogTest, BackgroundFlushWithoutExplicitFlush) {
+  ASSERT_OK_AND_ASSIGN(
+      auto log,
+      AuditLog::Open(path_, {.flush_interval = std::chrono::milliseconds(10)}));
+  log->Append(Rec(0));
+  log->Append(Rec(1));
+  EXPECT_TRUE(WaitForLines(path_, 2));
+  // The head follows the flush.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!std::filesystem::exists(HeadPath(path_)) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_OK_AND_ASSIGN(auto result, Verify(path_));
+  EXPECT_EQ(result.records, 2u);
+}
+
+TEST_F(AuditLogTest, FullBufferFlushesEarly) {
+  ASSERT_OK_AND_ASSIGN(
+      auto log, AuditLog::Open(path_, {.flush_interval = std::chrono::hours(1),
+                                       .max_buffer_bytes = 1000}));
+  for (int i = 0; i < 10; ++i) log->Append(Rec(i));
+  EXPECT_TRUE(WaitForLines(path_, 3));
+}
+
+}  // namespace
+}  // namespace keyferry::audit

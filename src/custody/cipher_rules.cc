@@ -1,0 +1,117 @@
+#include "custody/cipher_rules.h"
+
+#include "absl/strings/str_cat.h"
+#include "base/strings.h"
+#include "crypto/cipher.h"
+#include "crypto/rsa_oaep.h"
+
+namespace keyferry::custody {
+
+const char* KeyKindName(KeyKind k) {
+  switch (k) {
+    case KeyKind::kRsa:
+      return "RSA";
+    case KeyKind::kEc:
+      return "EC";
+    case KeyKind::kOct:
+      return "oct";
+  }
+  return "?";
+}
+
+bool IsAesGcm(CipherAlg a) {
+  return a == CipherAlg::kA128Gcm || a == CipherAlg::kA192Gcm ||
+         a == CipherAlg::kA256Gcm;
+}
+bool IsAesKw(CipherAlg a) {
+  return a == CipherAlg::kA128Kw || a == CipherAlg::kA192Kw ||
+         a == CipherAlg::kA256Kw || a == CipherAlg::kCkmAesKeyWrap;
+}
+bool IsAesCbc(CipherAlg a) {
+  return a == CipherAlg::kA128Cbc || a == CipherAlg::kA192Cbc ||
+         a == CipherAlg::kA256Cbc;
+}
+bool IsAesCbcPad(CipherAlg a) {
+  return a == CipherAlg::kA128CbcPad || a == CipherAlg::kA192CbcPad ||
+         a == CipherAlg::kA256CbcPad;
+}
+
+absl::Status CheckCipherFits(const HeldKey& key, CipherAlg alg) {
+  const absl::string_view name = Sv(CipherAlgName(alg));
+  if (IsRsaCipher(alg)) {
+    if (key.kind != KeyKind::kRsa) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Algorithm ", name, " needs an RSA key; this key is ",
+                       KeyKindName(key.kind), "."));
+    }
+    return absl::OkStatus();
+  }
+  if (key.kind != KeyKind::kOct) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Algorithm ", name, " needs an oct (AES) key; this key is ",
+        KeyKindName(key.kind), "."));
+  }
+  const int need = CipherKeyBytes(alg);
+  if (need != 0 && need * 8 != key.bits) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Algorithm ", name, " needs a ", need * 8,
+                     "-bit oct key; this key has ", key.bits, " bits."));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckAesEncryptInput(const CipherInput& in) {
+  if (IsAesGcm(in.alg) && !in.iv.empty() && in.iv.size() != 12) {
+    return absl::InvalidArgumentError("AES-GCM needs a 12-byte iv");
+  }
+  if ((IsAesCbc(in.alg) || IsAesCbcPad(in.alg)) && !in.iv.empty() &&
+      in.iv.size() != 16) {
+    return absl::InvalidArgumentError("AES-CBC needs a 16-byte iv");
+  }
+  if (IsAesKw(in.alg) && (in.value.size() < 16 || in.value.size() % 8 != 0)) {
+    return absl::InvalidArgumentError(
+        "AES key wrap (RFC 3394) needs a multiple of 8 bytes, at least 16");
+  }
+  if (in.alg == CipherAlg::kCkmAesKeyWrapPad && in.value.empty()) {
+    return absl::InvalidArgumentError(
+        "AES key wrap with padding (RFC 5649) needs at least 1 byte");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckAesDecryptInput(const CipherInput& in) {
+  if (IsAesGcm(in.alg) && (in.iv.size() != 12 || in.tag.size() != 16)) {
+    return absl::InvalidArgumentError(
+        "AES-GCM decryption needs a 12-byte iv and a 16-byte tag");
+  }
+  if ((IsAesCbc(in.alg) || IsAesCbcPad(in.alg)) && in.iv.size() != 16) {
+    return absl::InvalidArgumentError("AES-CBC decryption needs a 16-byte iv");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<uint8_t>> RsaPublicEncrypt(
+    EVP_PKEY* pub, CipherAlg alg, std::span<const uint8_t> plaintext) {
+  absl::StatusOr<std::vector<uint8_t>> ct =
+      alg == CipherAlg::kRsa15
+          ? crypto::RsaPkcs1Encrypt(pub, plaintext)
+          : crypto::RsaOaepEncrypt(pub,
+                                   alg == CipherAlg::kRsaOaep256
+                                       ? crypto::OaepHash::kSha256
+                                       : crypto::OaepHash::kSha1,
+                                   plaintext);
+  if (!ct.ok() && ct.status().code() == absl::StatusCode::kInvalidArgument) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Sv(CipherAlgName(alg)),
+                     " encryption failed: the plaintext is too long for this "
+                     "key"));
+  }
+  return ct;
+}
+
+std::vector<uint8_t> PlainCopy(const SecretBytes& s) {
+  std::span<const uint8_t> p = s.data(SecretAccess::Get());
+  return std::vector<uint8_t>(p.begin(), p.end());
+}
+
+}  // namespace keyferry::custody

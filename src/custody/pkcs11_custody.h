@@ -1,0 +1,169 @@
+// Pkcs11Custody keeps key material inside a PKCS#11 token
+// (docs/security-model.md §3). Keys are generated or unwrapped inside the
+// token; what the store keeps is each key wrapped (C_WrapKey, RFC 5649) by
+// a non-extractable AES-256 master wrapping key that never leaves the token,
+// plus an HMAC-SHA256 made in the token that binds the wrapped key to its
+// vault, name and version. On use the blob is unwrapped into a session
+// object that is non-extractable (the master key's CKA_UNWRAP_TEMPLATE
+// forces it) and the private operation runs in the token: C_Sign, C_Decrypt,
+// C_UnwrapKey. BYOK import unwraps the transfer blob inside the token
+// (CKM_RSA_AES_KEY_WRAP where the token offers it, else RSA-OAEP-SHA1 into
+// a session AES key and RFC 5649 into the target): keyferryd never holds a
+// plaintext private key.
+//
+// Token objects: only the three master keys are token objects (labels
+// kWrapLabel, kMacLabel, kBackupLabel). Per-key objects are session
+// objects, so a crash leaves nothing behind; Reconcile removes token objects
+// with the kTransientPrefix label that an interrupted operation of any
+// version may have left.
+//
+// Limits are found by probes at start-up (known-answer tests), never by
+// version string, and an operation the token cannot do is InvalidArgument
+// naming the token's limit, never a software fallback.
+#ifndef KEYFERRY_CUSTODY_PKCS11_CUSTODY_H_
+#define KEYFERRY_CUSTODY_PKCS11_CUSTODY_H_
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "custody/custody.h"
+#include "hsm/module.h"
+#include "hsm/session.h"
+
+namespace keyferry::custody {
+
+struct Pkcs11Options {
+  std::string module_path;  // e.g. /usr/lib/softhsm/libsofthsm2.so
+  std::string token_label;
+  SecretBytes pin;
+  size_t sessions = 16;       // sessions opened and shared by all threads
+  size_t cached_keys = 1024;  // unwrapped session objects kept ready
+};
+
+// Pkcs11Limits is what the start-up probes found.
+struct Pkcs11Limits {
+  bool rsa_aes_key_wrap = false;   // CKM_RSA_AES_KEY_WRAP unwrap offered
+  bool oaep_sha256 = false;        // RSA-OAEP-256 decrypt passes its KAT
+  bool kwp_wrap_defect = false;    // RFC 5649 wrap pads like SoftHSM 2.6.1
+  bool aes_gcm = false;            // CKM_AES_GCM passes its KAT
+  bool secp256k1 = false;          // EC keys on secp256k1 can be generated
+  std::vector<std::string> notes;  // one line per limit, for the log
+};
+
+class Pkcs11Custody : public Custody {
+ public:
+  static constexpr const char* kWrapLabel = "keyferryd-master-wrap";
+  static constexpr const char* kMacLabel = "keyferryd-master-mac";
+  static constexpr const char* kBackupLabel = "keyferryd-master-backup";
+  static constexpr const char* kTransientPrefix = "keyferryd-transient-";
+
+  // Open loads the module, logs in to the token labelled
+  // options.token_label, finds or creates the master keys, removes
+  // transient token objects (Reconcile) and runs the probes. A token
+  // missing a mechanism keyferryd cannot work without (RSA-OAEP unwrap,
+  // RFC 5649 unwrap, HMAC-SHA256, RSA PKCS#1 and ECDSA signing) is
+  // FailedPrecondition naming it.
+  static absl::StatusOr<std::unique_ptr<Pkcs11Custody>> Open(
+      Pkcs11Options options);
+  ~Pkcs11Custody() override;
+
+  std::string Kind() const override { return "pkcs11"; }
+  std::string Platform() const override { return platform_; }
+  const Pkcs11Limits& limits() const { return limits_; }
+  // reconciled is how many transient token objects Open removed.
+  int reconciled() const { return reconciled_; }
+
+  absl::StatusOr<HeldKey> Generate(const KeyRequest& request,
+                                   std::span<const uint8_t> binding) override;
+  absl::StatusOr<HeldKey> ImportPrivate(
+      EVP_PKEY* key, std::span<const uint8_t> binding) override;
+  absl::StatusOr<HeldKey> ImportSecret(
+      const SecretBytes& key, std::span<const uint8_t> binding) override;
+  absl::StatusOr<HeldKey> ImportByok(const HeldKey& kek,
+                                     std::span<const uint8_t> kek_binding,
+                                     std::span<const uint8_t> ciphertext,
+                                     const KeyRequest& expected,
+                                     std::span<const uint8_t> binding) override;
+  absl::StatusOr<std::vector<uint8_t>> ProtectBackup(
+      std::span<const uint8_t> plaintext) override;
+  absl::StatusOr<std::vector<uint8_t>> UnprotectBackup(
+      std::span<const uint8_t> protected_backup) override;
+  absl::StatusOr<std::vector<uint8_t>> Sign(
+      const HeldKey& key, std::span<const uint8_t> binding, crypto::SignAlg alg,
+      std::span<const uint8_t> digest) override;
+  absl::StatusOr<CipherOutput> Encrypt(const HeldKey& key,
+                                       std::span<const uint8_t> binding,
+                                       const CipherInput& input) override;
+  absl::StatusOr<CipherOutput> Decrypt(const HeldKey& key,
+                                       std::span<const uint8_t> binding,
+                                       const CipherInput& input) override;
+  absl::StatusOr<HeldKey> Rebind(const HeldKey& key,
+                                 std::span<const uint8_t> old_binding,
+                                 std::span<const uint8_t> new_binding) override;
+
+  class Lease;     // a borrowed session (pkcs11_custody.cc)
+  class Resident;  // an unwrapped session object, destroyed when dropped
+
+ private:
+  explicit Pkcs11Custody(std::unique_ptr<hsm::Module> module);
+
+  absl::StatusOr<std::unique_ptr<hsm::Session>> Borrow();
+  void Return(std::unique_ptr<hsm::Session> s);
+  absl::Status FindOrCreateMasterKeys(hsm::Session& s);
+  absl::Status Probe(hsm::Session& s);
+
+  // Hold wraps the (extractable, session) object `obj` under the master key,
+  // MACs it with `binding` and destroys `obj`.
+  absl::StatusOr<HeldKey> Hold(hsm::Session& s, hsm::ObjectHandle obj,
+                               HeldKey held, std::span<const uint8_t> binding);
+  // HoldWithPublic sets the public JWK from `pub` and holds `obj`; `obj`
+  // is destroyed on any failure.
+  absl::StatusOr<HeldKey> HoldWithPublic(hsm::Session& s, hsm::ObjectHandle obj,
+                                         HeldKey held,
+                                         absl::StatusOr<crypto::EvpPkeyPtr> pub,
+                                         std::span<const uint8_t> binding);
+  absl::StatusOr<std::vector<uint8_t>> Mac(hsm::Session& s,
+                                           std::span<const uint8_t> header,
+                                           std::span<const uint8_t> binding,
+                                           std::span<const uint8_t> wrapped);
+  // Use returns the non-extractable session object for `key`, from the
+  // cache or by checking the MAC and unwrapping.
+  absl::StatusOr<std::shared_ptr<Resident>> Use(
+      hsm::Session& s, const HeldKey& key, std::span<const uint8_t> binding);
+  absl::Status CheckBlob(hsm::Session& s, const HeldKey& key,
+                         std::span<const uint8_t> binding);
+  absl::StatusOr<std::string> EcPublicJwk(hsm::Session& s,
+                                          hsm::ObjectHandle priv,
+                                          crypto::Curve curve);
+
+  std::unique_ptr<hsm::Module> module_;
+  hsm::SlotId slot_ = 0;
+  SecretBytes pin_;
+  std::string platform_;
+  Pkcs11Limits limits_;
+  int reconciled_ = 0;
+  hsm::ObjectHandle wrap_key_ = 0, mac_key_ = 0, backup_key_ = 0;
+
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<hsm::Session>> idle_;
+  size_t open_sessions_ = 0;
+  size_t max_sessions_ = 16;
+
+  // The janitor session destroys evicted session objects.
+  std::mutex janitor_mu_;
+  std::unique_ptr<hsm::Session> janitor_;
+
+  // Resident session objects by (binding, blob), least recently used first.
+  struct Cache;
+  std::mutex cache_mu_;
+  std::unique_ptr<Cache> cache_;
+  size_t cached_keys_ = 1024;
+};
+
+}  // namespace keyferry::custody
+
+#endif  // KEYFERRY_CUSTODY_PKCS11_CUSTODY_H_

@@ -1,0 +1,463 @@
+// Pkcs11Custody against a real SoftHSMv2 token in a private directory, with
+// independent checks: signatures verify with OpenSSL under the published
+// public key, ciphertexts come from or open with OpenSSL primitives, BYOK
+// blobs are made in software from the spec, and OpenSC's pkcs11-tool lists
+// what the token holds.
+#include "custody/pkcs11_custody.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include "base/encoding.h"
+#include "base/testing.h"
+#include "byok/envelope.h"
+#include "crypto/aead.h"
+#include "crypto/aes_wrap.h"
+#include "crypto/cipher.h"
+#include "crypto/keys.h"
+#include "crypto/random.h"
+#include "crypto/rsa_oaep.h"
+#include "crypto/sign.h"
+
+namespace keyferry::custody {
+namespace {
+
+constexpr char kModule[] = "/usr/lib/softhsm/libsofthsm2.so";
+constexpr char kToken[] = "kfd";
+constexpr char kPin[] = "4321";
+
+std::string Shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
+    out.append(buf.data(), n);
+  pclose(p);
+  return out;
+}
+
+std::vector<uint8_t> B(std::string_view s) {
+  return std::vector<uint8_t>(s.begin(), s.end());
+}
+
+class Pkcs11CustodyTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/kf_p11custody.XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    std::string tokens = dir_ + "/tokens";
+    ASSERT_EQ(mkdir(tokens.c_str(), 0700), 0);
+    std::ofstream(dir_ + "/softhsm2.conf")
+        << "directories.tokendir = " << tokens
+        << "\nobjectstore.backend = file\n"
+        << "log.level = ERROR\nslots.removable = false\n";
+    setenv("SOFTHSM2_CONF", (dir_ + "/softhsm2.conf").c_str(), 1);
+    std::string out =
+        Shell(std::string("softhsm2-util --init-token --free --label ") +
+              kToken + " --so-pin 87654321 --pin " + kPin);
+    ASSERT_NE(out.find("initialized"), std::string::npos) << out;
+    Reopen();
+  }
+  static void TearDownTestSuite() {
+    delete custody_;
+    custody_ = nullptr;
+    std::system(("rm -rf " + dir_).c_str());
+  }
+  static void Reopen() {
+    delete custody_;
+    custody_ = nullptr;
+    Pkcs11Options o;
+    o.module_path = kModule;
+    o.token_label = kToken;
+    o.pin = SecretBytes(AsBytes(kPin));
+    o.sessions = 4;
+    o.cached_keys = 8;
+    auto c = Pkcs11Custody::Open(std::move(o));
+    ASSERT_OK(c);
+    custody_ = c->release();
+  }
+  // Tool runs pkcs11-tool on the test token.
+  static std::string Tool(const std::string& args) {
+    return Shell(std::string("pkcs11-tool --module ") + kModule +
+                 " --token-label " + kToken + " --login --pin " + kPin + " " +
+                 args);
+  }
+
+  static std::string dir_;
+  static Pkcs11Custody* custody_;
+};
+std::string Pkcs11CustodyTest::dir_;
+Pkcs11Custody* Pkcs11CustodyTest::custody_ = nullptr;
+
+const std::vector<uint8_t> kBinding = B("myvault/k/1");
+
+TEST_F(Pkcs11CustodyTest, ProbesFindSoftHsmLimits) {
+  Pkcs11Custody& c = *custody_;
+  EXPECT_EQ(c.Kind(), "pkcs11");
+  EXPECT_NE(c.Platform().find("SoftHSM"), std::string::npos) << c.Platform();
+  EXPECT_NE(c.Platform().find("'kfd'"), std::string::npos) << c.Platform();
+  // SoftHSM 2.6.1 (shared reference softhsm-2.6.1.md §§2, 4, 5).
+  EXPECT_FALSE(c.limits().rsa_aes_key_wrap);
+  EXPECT_FALSE(c.limits().oaep_sha256);
+  EXPECT_TRUE(c.limits().kwp_wrap_defect);
+  EXPECT_TRUE(c.limits().aes_gcm);
+}
+
+struct SignCase {
+  KeyKind kind;
+  int bits;
+  std::optional<crypto::Curve> curve;
+  crypto::SignAlg alg;
+};
+
+TEST_F(Pkcs11CustodyTest, GeneratedKeysSignAndOpenSslVerifies) {
+  std::vector<SignCase> cases = {
+      {KeyKind::kRsa, 2048, std::nullopt, crypto::SignAlg::kRs256},
+      {KeyKind::kRsa, 2048, std::nullopt, crypto::SignAlg::kPs256},
+      {KeyKind::kRsa, 3072, std::nullopt, crypto::SignAlg::kRs384},
+      {KeyKind::kRsa, 2048, std::nullopt, crypto::SignAlg::kPs512},
+      {KeyKind::kEc, 0, crypto::Curve::kP256, crypto::SignAlg::kEs256},
+      {KeyKind::kEc, 0, crypto::Curve::kP384, crypto::SignAlg::kEs384},
+      {KeyKind::kEc, 0, crypto::Curve::kP521, crypto::SignAlg::kEs512},
+  };
+  if (custody_->limits().secp256k1) {
+    cases.push_back(
+        {KeyKind::kEc, 0, crypto::Curve::kSecp256k1, crypto::SignAlg::kEs256k});
+  }
+  for (const SignCase& sc : cases) {
+    SCOPED_TRACE(std::string(crypto::SignAlgName(sc.alg)));
+    KeyRequest r{sc.kind, sc.bits, sc.curve};
+    ASSERT_OK_AND_ASSIGN(HeldKey k, custody_->Generate(r, kBinding));
+    ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr pub,
+                         crypto::ParsePublicKey(AsBytes(k.public_jwk)));
+    // The size the rest of keyferry records (crypto::Describe).
+    ASSERT_OK_AND_ASSIGN(crypto::KeyDescription d, crypto::Describe(pub.get()));
+    EXPECT_EQ(k.bits, d.bits);
+    ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> digest,
+                         crypto::RandomBytes(crypto::DigestBytes(sc.alg)));
+    // Twice: the second use comes from the session-object cache.
+    for (int i = 0; i < 2; ++i) {
+      ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> sig,
+                           custody_->Sign(k, kBinding, sc.alg, digest));
+      ASSERT_OK_AND_ASSIGN(
+          bool ok, crypto::VerifyDigest(pub.get(), sc.alg, digest, sig));
+      EXPECT_TRUE(ok);
+    }
+    digest[0] ^= 1;
+    ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> sig,
+                         custody_->Sign(k, kBinding, sc.alg, digest));
+    digest[0] ^= 1;
+    ASSERT_OK_AND_ASSIGN(bool ok,
+                         crypto::VerifyDigest(pub.get(), sc.alg, digest, sig));
+    EXPECT_FALSE(ok);
+  }
+}
+
+TEST_F(Pkcs11CustodyTest, FailureWrongBindingTamperOrAlgorithm) {
+  ASSERT_OK_AND_ASSIGN(
+      HeldKey k,
+      custody_->Generate({KeyKind::kEc, 0, crypto::Curve::kP256}, kBinding));
+  std::vector<uint8_t> d(32, 7);
+  EXPECT_THAT(
+      custody_->Sign(k, B("myvault/other/1"), crypto::SignAlg::kEs256, d),
+      StatusIs(absl::StatusCode::kDataLoss));
+  HeldKey tampered = k;
+  tampered.sealed.back() ^= 1;
+  EXPECT_THAT(custody_->Sign(tampered, kBinding, crypto::SignAlg::kEs256, d),
+              StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(custody_->Sign(k, kBinding, crypto::SignAlg::kEs384,
+                             std::vector<uint8_t>(48, 1)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(custody_->Sign(k, kBinding, crypto::SignAlg::kRs256, d),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  // Rebind moves the key; the old binding no longer opens the new blob.
+  ASSERT_OK_AND_ASSIGN(HeldKey moved,
+                       custody_->Rebind(k, kBinding, B("othervault/k/1")));
+  EXPECT_OK(
+      custody_->Sign(moved, B("othervault/k/1"), crypto::SignAlg::kEs256, d));
+  EXPECT_THAT(custody_->Sign(moved, kBinding, crypto::SignAlg::kEs256, d),
+              StatusIs(absl::StatusCode::kDataLoss));
+}
+
+TEST_F(Pkcs11CustodyTest, RsaDecryptInTokenOfOpenSslCiphertexts) {
+  ASSERT_OK_AND_ASSIGN(HeldKey k,
+                       custody_->Generate({KeyKind::kRsa, 2048}, kBinding));
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr pub,
+                       crypto::ParsePublicKey(AsBytes(k.public_jwk)));
+  const std::vector<uint8_t> msg = B("attack at dawn");
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<uint8_t> oaep,
+      crypto::RsaOaepEncrypt(pub.get(), crypto::OaepHash::kSha1, msg));
+  ASSERT_OK_AND_ASSIGN(
+      CipherOutput o1,
+      custody_->Decrypt(k, kBinding, {CipherAlg::kRsaOaep, oaep}));
+  EXPECT_EQ(o1.value, msg);
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> v15,
+                       crypto::RsaPkcs1Encrypt(pub.get(), msg));
+  ASSERT_OK_AND_ASSIGN(
+      CipherOutput o2,
+      custody_->Decrypt(k, kBinding, {CipherAlg::kRsa15, v15}));
+  EXPECT_EQ(o2.value, msg);
+  // Encrypt (public half) then decrypt in the token.
+  ASSERT_OK_AND_ASSIGN(
+      CipherOutput e,
+      custody_->Encrypt(k, kBinding, {CipherAlg::kRsaOaep, msg}));
+  ASSERT_OK_AND_ASSIGN(
+      CipherOutput o3,
+      custody_->Decrypt(k, kBinding, {CipherAlg::kRsaOaep, e.value}));
+  EXPECT_EQ(o3.value, msg);
+  // One fixed message whatever the token said.
+  oaep[10] ^= 1;
+  EXPECT_THAT(custody_->Decrypt(k, kBinding, {CipherAlg::kRsaOaep, oaep}),
+              StatusHasMessage("RSA-OAEP decryption failed"));
+  // The token's limit, named, never a software fallback.
+  EXPECT_THAT(custody_->Decrypt(k, kBinding, {CipherAlg::kRsaOaep256, oaep}),
+              StatusHasMessage("SHA-1 only"));
+  EXPECT_THAT(custody_->Encrypt(k, kBinding, {CipherAlg::kRsaOaep256, msg}),
+              StatusHasMessage("SHA-1 only"));
+}
+
+TEST_F(Pkcs11CustodyTest, AesOperationsMatchOpenSsl) {
+  ASSERT_OK_AND_ASSIGN(SecretBytes key, crypto::RandomSecret(32));
+  ASSERT_OK_AND_ASSIGN(HeldKey k, custody_->ImportSecret(key, kBinding));
+  EXPECT_EQ(k.bits, 256);
+  const std::vector<uint8_t> msg = B("sixteen byte msg and some more bytes");
+  const std::vector<uint8_t> aad = B("header");
+  // GCM in the token, opened by OpenSSL; and the reverse.
+  ASSERT_OK_AND_ASSIGN(
+      CipherOutput g,
+      custody_->Encrypt(k, kBinding, {CipherAlg::kA256Gcm, msg, {}, aad}));
+  ASSERT_OK_AND_ASSIGN(SecretBytes gp,
+                       crypto::AesGcmDecrypt(key, g.iv, g.value, g.tag, aad));
+  EXPECT_TRUE(gp.ConstantTimeEquals(SecretBytes(msg)));
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> iv, crypto::RandomBytes(12));
+  ASSERT_OK_AND_ASSIGN(crypto::GcmSealed os,
+                       crypto::AesGcmEncrypt(key, iv, msg, aad));
+  ASSERT_OK_AND_ASSIGN(
+      CipherOutput gd,
+      custody_->Decrypt(k, kBinding,
+                        {CipherAlg::kA256Gcm, os.ciphertext, iv, aad, os.tag}));
+  EXPECT_EQ(gd.value, msg);
+  os.tag[0] ^= 1;
+  EXPECT_THAT(
+      custody_->Decrypt(k, kBinding,
+                        {CipherAlg::kA256Gcm, os.ciphertext, iv, aad, os.tag}),
+      StatusHasMessage("AES-GCM authentication failed"));
+  // CBC with padding.
+  ASSERT_OK_AND_ASSIGN(
+      CipherOutput c,
+      custody_->Encrypt(k, kBinding, {CipherAlg::kA256CbcPad, msg}));
+  ASSERT_OK_AND_ASSIGN(
+      SecretBytes cp,
+      crypto::AesCbcDecrypt(key, c.iv, c.value, crypto::CbcPadding::kPkcs7));
+  EXPECT_TRUE(cp.ConstantTimeEquals(SecretBytes(msg)));
+  // Key wrap (RFC 3394) of 32 bytes, both directions against OpenSSL.
+  ASSERT_OK_AND_ASSIGN(SecretBytes data, crypto::RandomSecret(32));
+  std::span<const uint8_t> dv = data.data(SecretAccess::Get());
+  std::vector<uint8_t> dvec(dv.begin(), dv.end());
+  ASSERT_OK_AND_ASSIGN(
+      CipherOutput w,
+      custody_->Encrypt(k, kBinding, {CipherAlg::kA256Kw, dvec}));
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> want, crypto::KwWrap(key, data));
+  EXPECT_EQ(w.value, want);
+  ASSERT_OK_AND_ASSIGN(
+      CipherOutput uw,
+      custody_->Decrypt(k, kBinding, {CipherAlg::kA256Kw, want}));
+  EXPECT_EQ(uw.value, dvec);
+  want[3] ^= 1;
+  EXPECT_THAT(custody_->Decrypt(k, kBinding, {CipherAlg::kA256Kw, want}),
+              StatusHasMessage("AES-KW unwrap failed"));
+  // RFC 5649 of a multiple of 8 is right on SoftHSM; other lengths are the
+  // token's named limit.
+  ASSERT_OK_AND_ASSIGN(
+      CipherOutput kwp,
+      custody_->Encrypt(k, kBinding, {CipherAlg::kCkmAesKeyWrapPad, dvec}));
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> kwp_want,
+                       crypto::KwpWrap(key, data));
+  EXPECT_EQ(kwp.value, kwp_want);
+  EXPECT_THAT(custody_->Encrypt(k, kBinding,
+                                {CipherAlg::kCkmAesKeyWrapPad, B("seven!!")}),
+              StatusHasMessage("multiple of 8"));
+}
+
+TEST_F(Pkcs11CustodyTest, OctSizesAndImportedPrivateKeys) {
+  for (int bits : {128, 192, 256}) {
+    ASSERT_OK_AND_ASSIGN(HeldKey k,
+                         custody_->Generate({KeyKind::kOct, bits}, kBinding));
+    EXPECT_EQ(k.bits, bits);
+    ASSERT_OK_AND_ASSIGN(CipherOutput c,
+                         custody_->Encrypt(k, kBinding,
+                                           {CipherAlg::kCkmAesKeyWrap,
+                                            std::vector<uint8_t>(16, 5)}));
+    ASSERT_OK_AND_ASSIGN(
+        CipherOutput p,
+        custody_->Decrypt(k, kBinding, {CipherAlg::kCkmAesKeyWrap, c.value}));
+    EXPECT_EQ(p.value, std::vector<uint8_t>(16, 5));
+  }
+  for (auto [make, alg] :
+       {std::pair{+[] { return crypto::GenerateRsa(2048); },
+                  crypto::SignAlg::kRs256},
+        std::pair{+[] { return crypto::GenerateEc(crypto::Curve::kP384); },
+                  crypto::SignAlg::kEs384}}) {
+    ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr key, make());
+    ASSERT_OK_AND_ASSIGN(HeldKey k,
+                         custody_->ImportPrivate(key.get(), kBinding));
+    ASSERT_OK_AND_ASSIGN(std::string jwk, crypto::PublicKeyToJwk(key.get()));
+    EXPECT_EQ(k.public_jwk, jwk);
+    std::vector<uint8_t> d(crypto::DigestBytes(alg), 9);
+    ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> sig,
+                         custody_->Sign(k, kBinding, alg, d));
+    ASSERT_OK_AND_ASSIGN(bool ok, crypto::VerifyDigest(key.get(), alg, d, sig));
+    EXPECT_TRUE(ok);
+    // The stored blob does not carry the PKCS#8 in the clear.
+    ASSERT_OK_AND_ASSIGN(SecretBytes p8,
+                         crypto::PrivateKeyToPkcs8Der(key.get()));
+    auto pv = p8.data(SecretAccess::Get());
+    auto tail = pv.subspan(pv.size() - 32);
+    EXPECT_EQ(
+        std::search(k.sealed.begin(), k.sealed.end(), tail.begin(), tail.end()),
+        k.sealed.end());
+  }
+}
+
+TEST_F(Pkcs11CustodyTest, ByokImportInTokenOfSpecBlobs) {
+  ASSERT_OK_AND_ASSIGN(HeldKey kek, custody_->Generate({KeyKind::kRsa, 2048},
+                                                       B("myvault/kek/1")));
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr kek_pub,
+                       crypto::ParsePublicKey(AsBytes(kek.public_jwk)));
+  // Targets made by OpenSSL, sealed in software from the spec.
+  struct Target {
+    crypto::EvpPkeyPtr key;
+    KeyRequest expect;
+    crypto::SignAlg alg;
+  };
+  std::vector<Target> targets;
+  {
+    ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr r, crypto::GenerateRsa(2048));
+    targets.push_back(
+        {std::move(r), {KeyKind::kRsa, 2048}, crypto::SignAlg::kPs256});
+    ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr e1,
+                         crypto::GenerateEc(crypto::Curve::kP256));
+    targets.push_back({std::move(e1),
+                       {KeyKind::kEc, 0, crypto::Curve::kP256},
+                       crypto::SignAlg::kEs256});
+    ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr e2,
+                         crypto::GenerateEc(crypto::Curve::kP521));
+    targets.push_back({std::move(e2),
+                       {KeyKind::kEc, 0, crypto::Curve::kP521},
+                       crypto::SignAlg::kEs512});
+  }
+  for (Target& t : targets) {
+    SCOPED_TRACE(std::string(crypto::SignAlgName(t.alg)));
+    ASSERT_OK_AND_ASSIGN(SecretBytes p8,
+                         crypto::PrivateKeyToPkcs8Der(t.key.get()));
+    ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> blob,
+                         byok::Seal(kek_pub.get(), p8));
+    ASSERT_OK_AND_ASSIGN(
+        HeldKey k, custody_->ImportByok(kek, B("myvault/kek/1"), blob, t.expect,
+                                        kBinding));
+    ASSERT_OK_AND_ASSIGN(std::string jwk, crypto::PublicKeyToJwk(t.key.get()));
+    EXPECT_EQ(k.public_jwk, jwk);  // EC: recovered from two signatures
+    std::vector<uint8_t> d(crypto::DigestBytes(t.alg), 3);
+    ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> sig,
+                         custody_->Sign(k, kBinding, t.alg, d));
+    ASSERT_OK_AND_ASSIGN(bool ok,
+                         crypto::VerifyDigest(t.key.get(), t.alg, d, sig));
+    EXPECT_TRUE(ok);
+  }
+  // AES-256 target; the imported key then agrees with OpenSSL.
+  ASSERT_OK_AND_ASSIGN(SecretBytes aes, crypto::RandomSecret(32));
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> ablob,
+                       byok::Seal(kek_pub.get(), aes));
+  ASSERT_OK_AND_ASSIGN(HeldKey ak,
+                       custody_->ImportByok(kek, B("myvault/kek/1"), ablob,
+                                            {KeyKind::kOct, 256}, kBinding));
+  EXPECT_EQ(ak.bits, 256);
+  std::vector<uint8_t> sixteen(16, 1);
+  ASSERT_OK_AND_ASSIGN(
+      CipherOutput w,
+      custody_->Encrypt(ak, kBinding, {CipherAlg::kA256Kw, sixteen}));
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> want,
+                       crypto::KwWrap(aes, SecretBytes(sixteen)));
+  EXPECT_EQ(w.value, want);
+
+  // Failures: kty mismatch, curve mismatch, wrong KEK, damaged blob.
+  EXPECT_THAT(custody_->ImportByok(kek, B("myvault/kek/1"), ablob,
+                                   {KeyKind::kRsa, 2048}, kBinding),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK_AND_ASSIGN(SecretBytes ep8,
+                       crypto::PrivateKeyToPkcs8Der(targets[1].key.get()));
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> eblob,
+                       byok::Seal(kek_pub.get(), ep8));
+  EXPECT_THAT(
+      custody_->ImportByok(kek, B("myvault/kek/1"), eblob,
+                           {KeyKind::kEc, 0, crypto::Curve::kP384}, kBinding),
+      StatusHasMessage("crv asks for P-384"));
+  ASSERT_OK_AND_ASSIGN(
+      HeldKey other_kek,
+      custody_->Generate({KeyKind::kRsa, 2048}, B("myvault/kek2/1")));
+  EXPECT_THAT(
+      custody_->ImportByok(other_kek, B("myvault/kek2/1"), eblob,
+                           {KeyKind::kEc, 0, crypto::Curve::kP256}, kBinding),
+      StatusHasMessage("does not decrypt with the KEK"));
+  eblob.back() ^= 1;
+  EXPECT_THAT(
+      custody_->ImportByok(kek, B("myvault/kek/1"), eblob,
+                           {KeyKind::kEc, 0, crypto::Curve::kP256}, kBinding),
+      StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(Pkcs11CustodyTest, BackupOpensOnlyHere) {
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> b,
+                       custody_->ProtectBackup(B("payload")));
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> p, custody_->UnprotectBackup(b));
+  EXPECT_EQ(p, B("payload"));
+  b.back() ^= 1;
+  EXPECT_THAT(custody_->UnprotectBackup(b),
+              StatusHasMessage("not made by this deployment"));
+}
+
+// Runs last in the suite order: reopens the custody.
+TEST_F(Pkcs11CustodyTest, TokenHoldsOnlyTheMasterKeysAndReconcileCleansUp) {
+  ASSERT_OK_AND_ASSIGN(
+      HeldKey k,
+      custody_->Generate({KeyKind::kEc, 0, crypto::Curve::kP256}, kBinding));
+  // What OpenSC sees in the token: the three master keys, sensitive and
+  // never extractable; no per-key objects.
+  std::string list = Tool("--list-objects --type secrkey");
+  for (const char* label : {Pkcs11Custody::kWrapLabel, Pkcs11Custody::kMacLabel,
+                            Pkcs11Custody::kBackupLabel}) {
+    EXPECT_NE(list.find(label), std::string::npos) << list;
+  }
+  EXPECT_EQ(Tool("--list-objects --type privkey").find("Private Key Object"),
+            std::string::npos);
+  size_t never = 0;
+  for (size_t at = list.find("never extractable"); at != std::string::npos;
+       at = list.find("never extractable", at + 1)) {
+    ++never;
+  }
+  EXPECT_EQ(never, 3u) << list;
+  // An object an interrupted operation left behind is removed at start-up.
+  std::string made =
+      Tool("--keygen --key-type AES:32 --label keyferryd-transient-leftover");
+  ASSERT_NE(Tool("--list-objects --type secrkey")
+                .find("keyferryd-transient-leftover"),
+            std::string::npos)
+      << made;
+  Reopen();
+  EXPECT_EQ(custody_->reconciled(), 1);
+  EXPECT_EQ(Tool("--list-objects --type secrkey").find("keyferryd-transient"),
+            std::string::npos);
+  // Keys held before the restart still work: the master keys persisted.
+  std::vector<uint8_t> d(32, 1);
+  EXPECT_OK(custody_->Sign(k, kBinding, crypto::SignAlg::kEs256, d));
+}
+
+}  // namespace
+}  // namespace keyferry::custody

@@ -1,0 +1,462 @@
+#include "seal/shares.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/encoding.h"
+#include "base/file.h"
+#include "base/status.h"
+#include "base/strings.h"
+#include "crypto/aead.h"
+#include "crypto/errors.h"
+#include "crypto/random.h"
+
+namespace keyferry::seal {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr char kCheckLabel[] = "keyferry seal check v1";
+constexpr size_t kSaltBytes = 16;
+constexpr size_t kShareKeyBytes = 32;
+// Upper bounds on a share file's scrypt cost, so a hostile file cannot make
+// the server allocate gigabytes: 128 * N * r <= 256 MiB.
+constexpr uint64_t kMaxScryptN = uint64_t{1} << 20;
+constexpr uint32_t kMaxScryptR = 32;
+constexpr uint32_t kMaxScryptP = 16;
+constexpr uint64_t kMaxScryptMem = uint64_t{256} << 20;
+
+void ZeroizeString(std::string& s) { Zeroize(s.data(), s.size()); }
+
+// ZeroizingJson wipes the strings of a JSON object that held secret text
+// (base64 of a clear share) when it goes out of scope.
+class ZeroizingJson {
+ public:
+  explicit ZeroizingJson(json& j, const char* key) : j_(j), key_(key) {}
+  ~ZeroizingJson() {
+    if (j_.is_object() && j_.contains(key_) && j_[key_].is_string()) {
+      ZeroizeString(j_[key_].get_ref<std::string&>());
+    }
+  }
+
+ private:
+  json& j_;
+  const char* key_;
+};
+
+absl::Status ValidateSplit(int shares, int threshold) {
+  if (shares < 1 || shares > kMaxShares) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("shares must be 1 to ", kMaxShares, ", not ", shares));
+  }
+  if (threshold < 1 || threshold > shares || (threshold == 1 && shares > 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "threshold ", threshold, " is not valid for ", shares, " shares"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateScrypt(const ScryptParams& k) {
+  if (k.n < 2 || k.n > kMaxScryptN || (k.n & (k.n - 1)) != 0 || k.r < 1 ||
+      k.r > kMaxScryptR || k.p < 1 || k.p > kMaxScryptP ||
+      128 * k.n * k.r > kMaxScryptMem) {
+    return absl::InvalidArgumentError(
+        "scrypt parameters are out of range (N a power of two up to 2^20, "
+        "r 1..32, p 1..16, 128*N*r at most 256 MiB)");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> GetString(const json& j, const char* key,
+                                      std::string_view what) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Sv(what), ": \"", key, "\" must be a string"));
+  }
+  return it->get<std::string>();
+}
+
+absl::StatusOr<int64_t> GetInt(const json& j, const char* key,
+                               std::string_view what) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number_integer()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Sv(what), ": \"", key, "\" must be an integer"));
+  }
+  return it->get<int64_t>();
+}
+
+absl::StatusOr<std::vector<uint8_t>> GetB64(const json& j, const char* key,
+                                            std::string_view what,
+                                            size_t want_len /* 0: any */) {
+  ASSIGN_OR_RETURN(std::string text, GetString(j, key, what));
+  auto bytes = Base64UrlDecode(text);
+  ZeroizeString(text);  // may be a clear share
+  if (!bytes.ok() || bytes->empty() ||
+      (want_len != 0 && bytes->size() != want_len)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Sv(what), ": \"", key, "\" must be base64url",
+        want_len != 0 ? absl::StrCat(" of ", want_len, " bytes") : ""));
+  }
+  return std::move(bytes).value();
+}
+
+absl::StatusOr<int> GetSmallInt(const json& j, const char* key,
+                                std::string_view what) {
+  ASSIGN_OR_RETURN(int64_t v, GetInt(j, key, what));
+  if (v < 0 || v > 1000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Sv(what), ": \"", key, "\" is out of range"));
+  }
+  return static_cast<int>(v);
+}
+
+absl::StatusOr<SecretBytes> Scrypt(const SecretBytes& passphrase,
+                                   std::span<const uint8_t> salt,
+                                   const ScryptParams& k) {
+  RETURN_IF_ERROR(ValidateScrypt(k));
+  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "SCRYPT", nullptr);
+  if (kdf == nullptr) {
+    return crypto::SslError(absl::StatusCode::kInternal, "scrypt");
+  }
+  EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
+  EVP_KDF_free(kdf);
+  if (ctx == nullptr) {
+    return crypto::SslError(absl::StatusCode::kInternal, "scrypt");
+  }
+  uint64_t n = k.n;
+  uint32_t r = k.r;
+  uint32_t p = k.p;
+  // OpenSSL needs 128*r*(N+2) + 128*r*p bytes; leave headroom.
+  uint64_t maxmem =
+      128 * uint64_t{r} * (n + 2) + 128 * uint64_t{r} * p + (uint64_t{1} << 20);
+  auto pw = passphrase.data(SecretAccess::Get());
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(
+          OSSL_KDF_PARAM_PASSWORD, const_cast<uint8_t*>(pw.data()), pw.size()),
+      OSSL_PARAM_construct_octet_string(
+          OSSL_KDF_PARAM_SALT, const_cast<uint8_t*>(salt.data()), salt.size()),
+      OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &n),
+      OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_R, &r),
+      OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_P, &p),
+      OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_MAXMEM, &maxmem),
+      OSSL_PARAM_construct_end()};
+  SecretBytes out(kShareKeyBytes);
+  int rc = EVP_KDF_derive(ctx, out.mutable_data(SecretAccess::Get()).data(),
+                          out.size(), params);
+  EVP_KDF_CTX_free(ctx);
+  if (rc != 1) {
+    return crypto::SslError(absl::StatusCode::kInternal, "scrypt derive");
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<uint8_t>> KeyCheckValue(const SecretBytes& master) {
+  if (master.empty()) {
+    return absl::InvalidArgumentError("master key is empty");
+  }
+  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (mac == nullptr) {
+    return crypto::SslError(absl::StatusCode::kInternal, "HMAC");
+  }
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
+  EVP_MAC_free(mac);
+  if (ctx == nullptr) {
+    return crypto::SslError(absl::StatusCode::kInternal, "HMAC");
+  }
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_end()};
+  auto key = master.data(SecretAccess::Get());
+  std::vector<uint8_t> out(kKeyCheckBytes);
+  size_t len = 0;
+  int ok = EVP_MAC_init(ctx, key.data(), key.size(), params) == 1 &&
+           EVP_MAC_update(ctx, reinterpret_cast<const uint8_t*>(kCheckLabel),
+                          sizeof kCheckLabel - 1) == 1 &&
+           EVP_MAC_final(ctx, out.data(), &len, out.size()) == 1 &&
+           len == kKeyCheckBytes;
+  EVP_MAC_CTX_free(ctx);
+  if (!ok) return crypto::SslError(absl::StatusCode::kInternal, "HMAC");
+  return out;
+}
+
+absl::StatusOr<std::string> EncodeSealInfo(const SealInfo& info) {
+  if (info.vault_id.empty()) {
+    return absl::InvalidArgumentError("seal info: vault_id is empty");
+  }
+  RETURN_IF_ERROR(ValidateSplit(info.shares, info.threshold));
+  if (info.check.size() != kKeyCheckBytes) {
+    return absl::InvalidArgumentError("seal info: check must be 32 bytes");
+  }
+  json j = {{"format", kSealFormat},
+            {"vault_id", info.vault_id},
+            {"shares", info.shares},
+            {"threshold", info.threshold},
+            {"check", Base64UrlEncode(info.check)}};
+  return j.dump(2) + "\n";
+}
+
+absl::StatusOr<SealInfo> ParseSealInfo(std::string_view text) {
+  constexpr std::string_view kWhat = "seal.json";
+  json j = json::parse(text.begin(), text.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::InvalidArgumentError("seal.json is not a JSON object");
+  }
+  ASSIGN_OR_RETURN(std::string format, GetString(j, "format", kWhat));
+  if (format != kSealFormat) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("seal.json: format must be \"", kSealFormat, "\""));
+  }
+  SealInfo info;
+  ASSIGN_OR_RETURN(info.vault_id, GetString(j, "vault_id", kWhat));
+  if (info.vault_id.empty()) {
+    return absl::InvalidArgumentError("seal.json: vault_id is empty");
+  }
+  ASSIGN_OR_RETURN(info.shares, GetSmallInt(j, "shares", kWhat));
+  ASSIGN_OR_RETURN(info.threshold, GetSmallInt(j, "threshold", kWhat));
+  RETURN_IF_ERROR(ValidateSplit(info.shares, info.threshold));
+  ASSIGN_OR_RETURN(info.check, GetB64(j, "check", kWhat, kKeyCheckBytes));
+  return info;
+}
+
+absl::Status WriteSealInfo(const std::string& path, const SealInfo& info) {
+  ASSIGN_OR_RETURN(std::string text, EncodeSealInfo(info));
+  return WriteFileAtomic(path, AsBytes(text), 0600);
+}
+
+absl::StatusOr<SealInfo> ReadSealInfo(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path, 1 << 16));
+  return ParseSealInfo(text);
+}
+
+std::string ShareAad(std::string_view vault_id, int index, int threshold,
+                     int shares) {
+  return absl::StrCat(kShareFormat, "|", Sv(vault_id), "|", index, "|",
+                      threshold, "|", shares);
+}
+
+absl::StatusOr<std::string> EncodeShareFile(
+    const Share& share, const SealInfo& info,
+    const std::optional<SecretBytes>& passphrase, const ScryptParams& kdf) {
+  if (info.vault_id.empty()) {
+    return absl::InvalidArgumentError("seal info: vault_id is empty");
+  }
+  RETURN_IF_ERROR(ValidateSplit(info.shares, info.threshold));
+  if (share.x < 1 || share.x > info.shares) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("share index ", share.x, " is outside 1..", info.shares));
+  }
+  if (share.y.empty()) return absl::InvalidArgumentError("share is empty");
+
+  json j = {{"format", kShareFormat},
+            {"vault_id", info.vault_id},
+            {"index", share.x},
+            {"threshold", info.threshold},
+            {"shares", info.shares}};
+  ZeroizingJson wipe(j, "share");
+  if (!passphrase.has_value()) {
+    j["protection"] = "none";
+    j["share"] = Base64UrlEncode(share.y.data(SecretAccess::Get()));
+    return j.dump(2) + "\n";
+  }
+  if (passphrase->empty()) {
+    return absl::InvalidArgumentError("passphrase is empty");
+  }
+  RETURN_IF_ERROR(ValidateScrypt(kdf));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> salt, crypto::RandomBytes(kSaltBytes));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> nonce,
+                   crypto::RandomBytes(crypto::kGcmNonceBytes));
+  ASSIGN_OR_RETURN(SecretBytes key, Scrypt(*passphrase, salt, kdf));
+  const std::string aad =
+      ShareAad(info.vault_id, share.x, info.threshold, info.shares);
+  ASSIGN_OR_RETURN(
+      crypto::GcmSealed sealed,
+      crypto::AesGcmEncrypt(key, nonce, share.y.data(SecretAccess::Get()),
+                            AsBytes(aad)));
+  j["protection"] = "passphrase";
+  j["kdf"] = {{"alg", "scrypt"},
+              {"N", kdf.n},
+              {"r", kdf.r},
+              {"p", kdf.p},
+              {"salt", Base64UrlEncode(salt)}};
+  j["nonce"] = Base64UrlEncode(nonce);
+  j["ciphertext"] = Base64UrlEncode(sealed.ciphertext);
+  j["tag"] = Base64UrlEncode(sealed.tag);
+  return j.dump(2) + "\n";
+}
+
+absl::StatusOr<ShareFile> ParseShareFile(std::string_view text) {
+  constexpr std::string_view kWhat = "share file";
+  json j = json::parse(text.begin(), text.end(), nullptr, false);
+  ZeroizingJson wipe(j, "share");
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::InvalidArgumentError("share file is not a JSON object");
+  }
+  ASSIGN_OR_RETURN(std::string format, GetString(j, "format", kWhat));
+  if (format != kShareFormat) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("share file: format must be \"", kShareFormat, "\""));
+  }
+  ShareFile f;
+  ASSIGN_OR_RETURN(f.vault_id, GetString(j, "vault_id", kWhat));
+  if (f.vault_id.empty()) {
+    return absl::InvalidArgumentError("share file: vault_id is empty");
+  }
+  ASSIGN_OR_RETURN(f.index, GetSmallInt(j, "index", kWhat));
+  ASSIGN_OR_RETURN(f.threshold, GetSmallInt(j, "threshold", kWhat));
+  ASSIGN_OR_RETURN(f.shares, GetSmallInt(j, "shares", kWhat));
+  RETURN_IF_ERROR(ValidateSplit(f.shares, f.threshold));
+  if (f.index < 1 || f.index > f.shares) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "share file: index ", f.index, " is outside 1..", f.shares));
+  }
+  ASSIGN_OR_RETURN(std::string protection, GetString(j, "protection", kWhat));
+  if (protection == "none") {
+    f.protection = Protection::kNone;
+    ASSIGN_OR_RETURN(std::vector<uint8_t> y, GetB64(j, "share", kWhat, 0));
+    f.share = SecretBytes(y);
+    Zeroize(y.data(), y.size());
+    return f;
+  }
+  if (protection != "passphrase") {
+    return absl::InvalidArgumentError(
+        "share file: protection must be \"none\" or \"passphrase\"");
+  }
+  f.protection = Protection::kPassphrase;
+  auto kdf = j.find("kdf");
+  if (kdf == j.end() || !kdf->is_object()) {
+    return absl::InvalidArgumentError("share file: \"kdf\" must be an object");
+  }
+  constexpr std::string_view kKdf = "share file kdf";
+  ASSIGN_OR_RETURN(std::string alg, GetString(*kdf, "alg", kKdf));
+  if (alg != "scrypt") {
+    return absl::InvalidArgumentError("share file: kdf alg must be \"scrypt\"");
+  }
+  ASSIGN_OR_RETURN(int64_t n, GetInt(*kdf, "N", kKdf));
+  ASSIGN_OR_RETURN(int64_t r, GetInt(*kdf, "r", kKdf));
+  ASSIGN_OR_RETURN(int64_t p, GetInt(*kdf, "p", kKdf));
+  if (n < 0 || r < 0 || p < 0 || r > kMaxScryptR || p > kMaxScryptP) {
+    return absl::InvalidArgumentError(
+        "share file: kdf parameters out of range");
+  }
+  f.kdf = {static_cast<uint64_t>(n), static_cast<uint32_t>(r),
+           static_cast<uint32_t>(p)};
+  RETURN_IF_ERROR(ValidateScrypt(f.kdf));
+  ASSIGN_OR_RETURN(f.salt, GetB64(*kdf, "salt", kKdf, kSaltBytes));
+  ASSIGN_OR_RETURN(f.nonce, GetB64(j, "nonce", kWhat, crypto::kGcmNonceBytes));
+  ASSIGN_OR_RETURN(f.ciphertext, GetB64(j, "ciphertext", kWhat, 0));
+  ASSIGN_OR_RETURN(f.tag, GetB64(j, "tag", kWhat, crypto::kGcmTagBytes));
+  return f;
+}
+
+absl::StatusOr<Share> OpenShareFile(
+    const ShareFile& file, const std::optional<SecretBytes>& passphrase) {
+  if (file.index < 1 || file.index > kMaxShares) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("share index ", file.index, " is not valid"));
+  }
+  Share out;
+  out.x = static_cast<uint8_t>(file.index);
+  if (file.protection == Protection::kNone) {
+    if (file.share.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("share ", file.index, " is empty"));
+    }
+    out.y = file.share;
+    return out;
+  }
+  if (!passphrase.has_value()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("share ", file.index, " is protected by a passphrase"));
+  }
+  const auto wrong = [] {
+    return absl::InvalidArgumentError("wrong passphrase or damaged share file");
+  };
+  if (passphrase->empty()) return wrong();
+  ASSIGN_OR_RETURN(SecretBytes key, Scrypt(*passphrase, file.salt, file.kdf));
+  const std::string aad =
+      ShareAad(file.vault_id, file.index, file.threshold, file.shares);
+  auto y = crypto::AesGcmDecrypt(key, file.nonce, file.ciphertext, file.tag,
+                                 AsBytes(aad));
+  if (!y.ok() || y->empty()) return wrong();
+  out.y = std::move(y).value();
+  return out;
+}
+
+absl::Status CheckShareFileMatches(const ShareFile& file,
+                                   const SealInfo& info) {
+  if (file.vault_id != info.vault_id) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("share ", file.index, " belongs to vault \"",
+                     file.vault_id, "\", not \"", info.vault_id, "\""));
+  }
+  if (file.shares != info.shares || file.threshold != info.threshold) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("share ", file.index, " is from a ", file.threshold,
+                     "-of-", file.shares, " split, but this vault is sealed ",
+                     info.threshold, "-of-", info.shares));
+  }
+  return absl::OkStatus();
+}
+
+Unsealer::Unsealer(SealInfo info) : info_(std::move(info)) {}
+
+absl::StatusOr<bool> Unsealer::Submit(Share share) {
+  if (!ValidateSplit(info_.shares, info_.threshold).ok()) {
+    return absl::FailedPreconditionError("the seal information is not valid");
+  }
+  if (share.x < 1 || share.x > info_.shares) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("share index ", share.x, " is outside 1..", info_.shares));
+  }
+  for (const Share& s : shares_) {
+    if (s.x == share.x) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("share ", share.x, " was already submitted"));
+    }
+  }
+  if (progress() >= info_.threshold) {
+    return absl::FailedPreconditionError(
+        "enough shares have been submitted; finish unsealing");
+  }
+  if (share.y.empty() ||
+      (!shares_.empty() && share.y.size() != shares_[0].y.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "share ", share.x, " has a different length from the others"));
+  }
+  shares_.push_back(std::move(share));
+  return progress() >= info_.threshold;
+}
+
+absl::StatusOr<SecretBytes> Unsealer::Finish() {
+  if (progress() < info_.threshold || info_.threshold < 1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "need ", info_.threshold, " shares to unseal, have ", progress()));
+  }
+  auto key = Combine(shares_);
+  Reset();
+  if (!key.ok()) return key.status();
+  ASSIGN_OR_RETURN(std::vector<uint8_t> check, KeyCheckValue(*key));
+  if (info_.check.size() != check.size() ||
+      CRYPTO_memcmp(check.data(), info_.check.data(), check.size()) != 0) {
+    return absl::InvalidArgumentError(
+        "the submitted shares do not reconstruct this vault's master key; "
+        "start again");
+  }
+  return std::move(key).value();
+}
+
+void Unsealer::Reset() { shares_.clear(); }
+
+}  // namespace keyferry::seal

@@ -1,0 +1,138 @@
+#include "server/seal_service.h"
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "base/encoding.h"
+#include "base/log.h"
+#include "base/strings.h"
+#include "http/azure.h"
+
+namespace keyferry::server {
+
+using json = nlohmann::json;
+
+SealService::SealService(SealServiceOptions options)
+    : options_(std::move(options)), unsealer_(options_.info) {}
+
+bool SealService::IsSysPath(const http::Request& r) {
+  return !r.path_segments.empty() && r.path_segments[0] == "sys";
+}
+
+http::Response SealService::SealedResponse() {
+  return http::AzureError(
+      503, "ServiceUnavailable",
+      "keyferryd is sealed: submit key shares with `keyferry vault unseal` "
+      "(POST /sys/unseal) before using the vault");
+}
+
+std::string SealService::StatusJson() {
+  return json{{"sealed", options_.custody->sealed()},
+              {"vault_id", options_.info.vault_id},
+              {"threshold", options_.info.threshold},
+              {"shares", options_.info.shares},
+              {"progress", unsealer_.progress()}}
+      .dump();
+}
+
+http::Response SealService::Handle(const http::Request& r) {
+  const std::string path =
+      r.path_segments.size() >= 2 ? r.path_segments[1] : std::string();
+  if (r.path_segments.size() == 2 && path == "seal-status" &&
+      r.method == "GET") {
+    std::lock_guard<std::mutex> lock(mu_);
+    return http::JsonResponse(200, StatusJson());
+  }
+  if (r.path_segments.size() == 2 && path == "unseal" && r.method == "POST") {
+    return Unseal(r);
+  }
+  if (r.path_segments.size() == 2 && path == "seal" && r.method == "POST") {
+    return Seal(r);
+  }
+  return http::AzureError(404, "NotFound",
+                          "unknown /sys endpoint: use GET /sys/seal-status, "
+                          "POST /sys/unseal or POST /sys/seal");
+}
+
+http::Response SealService::Unseal(const http::Request& r) {
+  std::string who = "share ?";
+  auto answer = [&](http::Response resp) {
+    if (options_.on_event) {
+      std::string code;
+      if (resp.status >= 400) {
+        json b = json::parse(resp.body, nullptr, false);
+        if (b.is_object() && b.contains("error")) {
+          code = b["error"].value("code", "");
+        }
+      }
+      options_.on_event("unseal", who, resp.status, code);
+    }
+    return resp;
+  };
+  json body = json::parse(r.body, nullptr, false);
+  if (!body.is_object() || !body.contains("share")) {
+    return answer(http::AzureError(
+        400, "BadParameter",
+        "the body must be {\"share\": <share file>, \"passphrase\"?: …}"));
+  }
+  std::string share_text = body["share"].is_string()
+                               ? body["share"].get<std::string>()
+                               : body["share"].dump();
+  absl::StatusOr<seal::ShareFile> file = seal::ParseShareFile(share_text);
+  Zeroize(share_text.data(), share_text.size());
+  if (!file.ok()) return answer(http::StatusResponse(file.status()));
+  who = absl::StrCat("share ", file->index);
+  std::optional<SecretBytes> passphrase;
+  if (body.contains("passphrase") && body["passphrase"].is_string()) {
+    std::string& p = body["passphrase"].get_ref<std::string&>();
+    passphrase = SecretBytes(AsBytes(p));
+    Zeroize(p.data(), p.size());
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!options_.custody->sealed()) {
+    return answer(http::JsonResponse(200, StatusJson()));
+  }
+  if (absl::Status s = seal::CheckShareFileMatches(*file, options_.info);
+      !s.ok()) {
+    return answer(http::StatusResponse(s));
+  }
+  absl::StatusOr<seal::Share> share = seal::OpenShareFile(*file, passphrase);
+  if (!share.ok()) {
+    return answer(http::StatusResponse(
+        share.status().code() == absl::StatusCode::kFailedPrecondition
+            ? absl::InvalidArgumentError(share.status().message())
+            : share.status()));
+  }
+  absl::StatusOr<bool> enough = unsealer_.Submit(std::move(*share));
+  if (!enough.ok()) return answer(http::StatusResponse(enough.status()));
+  if (*enough) {
+    absl::StatusOr<SecretBytes> master = unsealer_.Finish();
+    if (!master.ok()) return answer(http::StatusResponse(master.status()));
+    absl::StatusOr<std::unique_ptr<custody::Custody>> inner =
+        options_.open(std::move(*master));
+    if (!inner.ok()) return answer(http::StatusResponse(inner.status()));
+    options_.custody->Unseal(std::move(*inner));
+    Log(LogLevel::kWarning, "unsealed", {{"vault_id", options_.info.vault_id}});
+  }
+  return answer(http::JsonResponse(200, StatusJson()));
+}
+
+http::Response SealService::Seal(const http::Request& r) {
+  absl::StatusOr<std::string> principal = options_.authorize_seal(r);
+  if (!principal.ok()) {
+    http::Response resp = http::StatusResponse(principal.status());
+    if (options_.on_event) {
+      options_.on_event("seal", "", resp.status,
+                        http::AzureCodeFor(principal.status()));
+    }
+    return resp;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  options_.custody->Seal();
+  unsealer_.Reset();
+  Log(LogLevel::kWarning, "sealed", {{"principal", *principal}});
+  if (options_.on_event) options_.on_event("seal", *principal, 200, "");
+  return http::JsonResponse(200, StatusJson());
+}
+
+}  // namespace keyferry::server

@@ -1,0 +1,66 @@
+// SealService: the /sys endpoints of a sealed keyferryd (docs/sealing.md §5).
+//
+//   GET  /sys/seal-status   no token: {"sealed","vault_id","threshold",
+//                           "shares","progress"}
+//   POST /sys/unseal        {"share": <share file object>, "passphrase"?}:
+//                           the share is the credential; the K-th correct
+//                           share opens the custody
+//   POST /sys/seal          operator token (Crypto Officer on every vault):
+//                           drops the custody and the master key
+//
+// Errors use the Azure envelope {"error":{"code","message"}}. Thread-safe.
+#ifndef KEYFERRY_SERVER_SEAL_SERVICE_H_
+#define KEYFERRY_SERVER_SEAL_SERVICE_H_
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "custody/sealed_custody.h"
+#include "http/message.h"
+#include "seal/shares.h"
+
+namespace keyferry::server {
+
+struct SealServiceOptions {
+  seal::SealInfo info;
+  custody::SealedCustody* custody = nullptr;  // borrowed
+  // open makes the working custody from the reassembled master key.
+  std::function<absl::StatusOr<std::unique_ptr<custody::Custody>>(
+      SecretBytes master)>
+      open;
+  // authorize_seal returns the principal allowed to seal, or the refusal.
+  std::function<absl::StatusOr<std::string>(const http::Request&)>
+      authorize_seal;
+  // on_event (may be empty) is told of each unseal/seal attempt: the
+  // operation, the principal ("share N" for unseal), the HTTP status.
+  std::function<void(std::string_view op, std::string_view principal,
+                     int status, std::string_view error_code)>
+      on_event;
+};
+
+class SealService {
+ public:
+  explicit SealService(SealServiceOptions options);
+
+  // IsSysPath tells whether `request` is for /sys/...
+  static bool IsSysPath(const http::Request& request);
+  // Handle answers a /sys request.
+  http::Response Handle(const http::Request& request);
+  // SealedResponse is the 503 every other request gets while sealed.
+  static http::Response SealedResponse();
+
+ private:
+  std::string StatusJson();  // caller holds mu_
+  http::Response Unseal(const http::Request& request);
+  http::Response Seal(const http::Request& request);
+
+  SealServiceOptions options_;
+  std::mutex mu_;
+  seal::Unsealer unsealer_;
+};
+
+}  // namespace keyferry::server
+
+#endif  // KEYFERRY_SERVER_SEAL_SERVICE_H_
