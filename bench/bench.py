@@ -71,12 +71,13 @@ class Server:
         self.proc = None
         self.token = None
         self.ctx = None
+        self.extra = []  # e.g. the PKCS#11 custody flags
 
     def args(self):
         return ["--data-dir", self.data_dir,
                 "--listen", "127.0.0.1:%d" % self.port,
                 "--identity-listen", "127.0.0.1:%d" % self.id_port,
-                "--vaults", VAULT, "--identity-principal", "bench"]
+                "--vaults", VAULT, "--identity-principal", "bench"] + self.extra
 
     def start(self):
         """Starts keyferryd; returns seconds from exec to the first 200 of /healthz."""
@@ -330,6 +331,25 @@ def latency_probe(build, srv, ops, seconds):
     return out
 
 
+def softhsm_custody(work):
+    """Makes a SoftHSMv2 token in `work` for keyferryd and returns its flags."""
+    d = os.path.join(work, "softhsm")
+    os.makedirs(os.path.join(d, "tokens"))
+    with open(os.path.join(d, "softhsm2.conf"), "w") as f:
+        f.write("directories.tokendir = %s\nobjectstore.backend = file\n"
+                "log.level = ERROR\nslots.removable = false\n"
+                % os.path.join(d, "tokens"))
+    os.environ["SOFTHSM2_CONF"] = os.path.join(d, "softhsm2.conf")
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label",
+                    "bench", "--so-pin", "87654321", "--pin", "1234"],
+                   check=True, stdout=subprocess.DEVNULL)
+    pin = os.path.join(d, "pin")
+    with open(os.open(pin, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write("1234\n")
+    return ["--custody", "pkcs11", "--pkcs11-token", "bench",
+            "--pkcs11-pin-file", pin]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
@@ -343,6 +363,10 @@ def main():
                          "and at this many keys (e.g. 1000000)")
     ap.add_argument("--only", default="", help="comma-separated operations")
     ap.add_argument("--out", default="")
+    ap.add_argument("--custody", default="software",
+                    choices=("software", "pkcs11"),
+                    help="pkcs11: keyferryd keeps its keys in a private "
+                         "SoftHSMv2 token made for the run")
     args = ap.parse_args()
 
     cores = os.cpu_count()
@@ -350,11 +374,14 @@ def main():
     data = os.path.join(work, "data")
     log = open(os.path.join(work, "keyferryd.log"), "w")
     srv = Server(args.build, data, log)
+    if args.custody == "pkcs11":
+        srv.extra = softhsm_custody(work)
     result = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
               "host": platform.node(), "cores": cores,
               "cpu": platform.processor() or platform.machine(),
               "rounds": args.rounds, "seconds": args.seconds,
-              "connections": args.connections, "operations": [], "scale": {}}
+              "connections": args.connections, "custody": args.custody,
+              "operations": [], "scale": {}}
     try:
         srv.start()
         ops = setup(srv, work)
