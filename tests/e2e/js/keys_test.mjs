@@ -28,6 +28,13 @@ const vaultUrl = mustEnv("KF_VAULT_URL");
 const otherVaultUrl = process.env.KF_OTHER_VAULT_URL;
 const resource = mustEnv("KF_RESOURCE");
 const recoverableDays = 7; // tests/e2e/harness.sh starts keyferryd with --recoverable-days 7
+// KF_CUSTODY=pkcs11: keyferryd keeps its keys in a SoftHSMv2 token, whose
+// RSA-OAEP is SHA-1 only (docs/security-model.md §3). RSA-OAEP-256 must then
+// be a 400 naming that limit (checked below), never done in software.
+const HSM = process.env.KF_CUSTODY === "pkcs11";
+const RSA_CIPHERS = HSM ? ["RSA-OAEP", "RSA1_5"] : ["RSA-OAEP", "RSA-OAEP-256", "RSA1_5"];
+const RSA_WRAPS = HSM ? ["RSA-OAEP"] : ["RSA-OAEP", "RSA-OAEP-256"];
+const OAEP_STRONGEST = HSM ? "RSA-OAEP" : "RSA-OAEP-256";
 
 function mustEnv(name) {
   const v = process.env[name];
@@ -480,7 +487,7 @@ await test("RSA decrypt (RSA-OAEP, RSA-OAEP-256, RSA1_5) of node:crypto cipherte
   for (const key of [keys.rsa, keys.rsa3072]) {
     const cc = byId(key);
     const pub = nodePublicKey(key.key);
-    for (const alg of ["RSA-OAEP", "RSA-OAEP-256", "RSA1_5"]) {
+    for (const alg of RSA_CIPHERS) {
       const msg = crypto.randomBytes(48);
       const mark = wire.length;
       const d = await cc.decrypt({ algorithm: alg, ciphertext: nodeRsaEncrypt(alg, pub, msg) });
@@ -490,11 +497,24 @@ await test("RSA decrypt (RSA-OAEP, RSA-OAEP-256, RSA1_5) of node:crypto cipherte
   }
 });
 
+if (HSM) {
+  await test("HSM custody: RSA-OAEP-256 is a 400 naming the token's limit", async () => {
+    const cc = remoteOnly(keys.rsa);
+    const ct = nodeRsaEncrypt("RSA-OAEP-256", nodePublicKey(keys.rsa.key), Buffer.from("x"));
+    for (const call of [
+      () => cc.decrypt({ algorithm: "RSA-OAEP-256", ciphertext: ct }),
+      () => cc.encrypt({ algorithm: "RSA-OAEP-256", plaintext: Buffer.from("x") }),
+    ]) {
+      await assert.rejects(call, (e) => e.statusCode === 400 && /SHA-1 only/.test(e.message), "400 naming the limit");
+    }
+  });
+}
+
 await test("RSA encrypt on keyferryd (remote-only client) then decrypt on keyferryd; SDK-local encrypt too", async () => {
   const key = keys.rsa;
   const remote = remoteOnly(key);
   const local = byId(key);
-  for (const alg of ["RSA-OAEP", "RSA-OAEP-256", "RSA1_5"]) {
+  for (const alg of RSA_CIPHERS) {
     const msg = Buffer.from(`plaintext for ${alg} ${run}`);
     const mark = wire.length;
     const e = await remote.encrypt({ algorithm: alg, plaintext: msg });
@@ -585,7 +605,7 @@ await test("RSA-OAEP wrapKey/unwrapKey (SDK-local wrap and keyferryd wrap); RSA-
     ["SDK-local", local],
     ["keyferryd", remote],
   ]) {
-    for (const alg of ["RSA-OAEP", "RSA-OAEP-256"]) {
+    for (const alg of RSA_WRAPS) {
       const mark = wire.length;
       const w = await cc.wrapKey(alg, cek);
       assert.equal(w.result.length, 384, `${alg} wrapped length`);
@@ -642,7 +662,7 @@ await test("importKey RSA JWK from node:crypto: keyferryd signs, encrypts and wr
     const s = await remote.signData(alg, data);
     assert.ok(nodeVerify(alg, publicKey, data, s.result), `${alg} signature verifies with the original public key`);
   }
-  for (const alg of ["RSA-OAEP", "RSA-OAEP-256", "RSA1_5"]) {
+  for (const alg of RSA_CIPHERS) {
     const msg = Buffer.from(`to node ${alg}`);
     const e = await remote.encrypt({ algorithm: alg, plaintext: msg });
     assert.deepEqual(nodeRsaDecrypt(alg, privateKey, e.result), msg, `${alg} keyferryd ciphertext opens with node:crypto`);
@@ -777,7 +797,7 @@ await test("concurrent requests: 8 creates and 24 mixed operations at once", asy
     const msg = crypto.randomBytes(20);
     jobs.push(
       remoteOnly(keys.rsa)
-        .decrypt({ algorithm: "RSA-OAEP-256", ciphertext: nodeRsaEncrypt("RSA-OAEP-256", nodePublicKey(keys.rsa.key), msg) })
+        .decrypt({ algorithm: OAEP_STRONGEST, ciphertext: nodeRsaEncrypt(OAEP_STRONGEST, nodePublicKey(keys.rsa.key), msg) })
         .then((d) => assert.deepEqual(Buffer.from(d.result), msg, `parallel decrypt ${i}`)),
     );
     jobs.push(
