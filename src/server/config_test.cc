@@ -60,6 +60,23 @@ TEST(ConfigTest, FailureBadValues) {
               StatusHasMessage("config line 1"));
 }
 
+TEST(ConfigTest, Pkcs11CustodyAndAuditLog) {
+  ASSERT_OK_AND_ASSIGN(
+      Config c,
+      LoadConfig({"--data-dir", "/d", "--custody", "pkcs11", "--pkcs11-token",
+                  "pkcs11:token=prod", "--pkcs11-pin-file", "/etc/kf/pin"}));
+  EXPECT_EQ(c.custody, "pkcs11");
+  EXPECT_EQ(c.pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so");
+  EXPECT_EQ(c.pkcs11_token, "pkcs11:token=prod");
+  EXPECT_EQ(c.pkcs11_pin_file, "/etc/kf/pin");
+  EXPECT_EQ(c.audit_log, "/d/audit.log");
+  ASSERT_OK_AND_ASSIGN(Config d,
+                       LoadConfig({"--audit-log", "/var/log/kf.log"}));
+  EXPECT_EQ(d.audit_log, "/var/log/kf.log");
+  EXPECT_THAT(LoadConfig({"--custody", "pkcs11"}),
+              StatusHasMessage("needs the token"));
+}
+
 TEST(ConfigTest, HelpListsEveryKey) {
   std::string help = HelpText();
   for (const auto& k : kConfigKeys) {
