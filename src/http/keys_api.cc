@@ -361,7 +361,9 @@ absl::Status KeysApi::Register() {
                             .key = key,
                             .version = ctx.Param("version"),
                             .status = r.status,
-                            .error_code = {}};
+                            .error_code = {},
+                            .request_id = r.headers.Get("x-ms-request-id")
+                                              .value_or(std::string_view())};
           std::string code;
           if (r.status >= 400) {
             // {"error":{"code":"…"…}} as AzureError writes it.

@@ -43,6 +43,7 @@ struct RequestRecord {
   std::string_view version;    // key version from the path; may be empty
   int status = 0;
   std::string_view error_code;  // Azure error code when status >= 400
+  std::string_view request_id;  // the answer's x-ms-request-id
 };
 
 struct KeysApiOptions {

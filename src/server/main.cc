@@ -425,6 +425,7 @@ int Serve(const std::vector<std::string>& args) {
     rec.version = r.version;
     rec.status = r.status;
     rec.error_code = r.error_code;
+    rec.request_id = r.request_id;
     audit->Append(std::move(rec));
     // One line per request at debug level (the audit log is the record of
     // every request); server errors always.

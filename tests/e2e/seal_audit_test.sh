@@ -140,6 +140,9 @@ need = [("unseal", "share 1", "", 200),
 missing = [n for n in need if n not in ops]
 assert not missing, (missing, ops)
 assert [r["seq"] for r in recs] == list(range(1, len(recs) + 1))
+# Keys-API records carry the x-ms-request-id the client saw.
+api = [r for r in recs if r["operation"] not in ("seal", "unseal")]
+assert api and all(len(r["request_id"]) == 36 for r in api), api[:3]
 EOF
 # Sealed requests are refused before the keys API: they are not key
 # operations and are not in the log. The 503 "create before" above must
