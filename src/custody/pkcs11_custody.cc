@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <atomic>
 #include <list>
 #include <unordered_map>
 
@@ -96,6 +97,17 @@ std::vector<uint8_t> Concat(std::span<const uint8_t> a,
   std::vector<uint8_t> out(a.begin(), a.end());
   out.insert(out.end(), b.begin(), b.end());
   return out;
+}
+
+// Stale tells whether a failure means the token no longer knows our
+// session or object handles (it was reset, or every session was closed),
+// rather than anything about the request.
+bool Stale(const absl::Status& s) {
+  const std::optional<unsigned long> ckr = hsm::GetCkr(s);
+  return ckr &&
+         (*ckr == CKR_OBJECT_HANDLE_INVALID || *ckr == CKR_KEY_HANDLE_INVALID ||
+          *ckr == CKR_SESSION_HANDLE_INVALID || *ckr == CKR_SESSION_CLOSED ||
+          *ckr == CKR_USER_NOT_LOGGED_IN);
 }
 
 // The token's own words travel in errors (CKR names are not secret), under
@@ -194,6 +206,14 @@ class Pkcs11Custody::Lease {
     if (s_) c_->Return(std::move(s_));
   }
   Session& operator*() { return *s_; }
+  // Discard closes the session instead of returning it to the pool.
+  void Discard() {
+    if (!s_) return;
+    s_.reset();
+    std::lock_guard<std::mutex> lock(c_->pool_mu_);
+    --c_->open_sessions_;
+    c_->pool_cv_.notify_one();
+  }
 
  private:
   Pkcs11Custody* c_;
@@ -206,20 +226,24 @@ class Pkcs11Custody::Resident {
  public:
   Resident(Pkcs11Custody* c, ObjectHandle h) : c_(c), h_(h) {}
   ~Resident() {
+    // A handle the token lost may since name another object: never destroy.
+    if (lost_) return;
     std::lock_guard<std::mutex> lock(c_->janitor_mu_);
     if (c_->janitor_) {
       absl::Status s = c_->janitor_->Destroy(h_);
-      if (!s.ok()) {
+      if (!s.ok() && !Stale(s)) {
         Log(LogLevel::kWarning, "pkcs11_destroy_failed",
             {{"error", std::string(s.message())}});
       }
     }
   }
   ObjectHandle handle() const { return h_; }
+  void MarkLost() { lost_ = true; }
 
  private:
   Pkcs11Custody* c_;
   ObjectHandle h_;
+  std::atomic<bool> lost_{false};
 };
 
 struct Pkcs11Custody::Cache {
@@ -285,14 +309,22 @@ Pkcs11Custody::~Pkcs11Custody() {
   idle_.clear();
 }
 
-absl::StatusOr<std::unique_ptr<Session>> Pkcs11Custody::Borrow() {
+absl::StatusOr<std::unique_ptr<Session>> Pkcs11Custody::Borrow(bool check) {
   std::unique_lock<std::mutex> lock(pool_mu_);
   pool_cv_.wait(
       lock, [&] { return !idle_.empty() || open_sessions_ < max_sessions_; });
   if (!idle_.empty()) {
     std::unique_ptr<Session> s = std::move(idle_.back());
     idle_.pop_back();
-    return s;
+    if (!check) return s;
+    lock.unlock();
+    if (s->IsAlive()) return s;
+    s.reset();
+    lock.lock();
+    --open_sessions_;
+    lock.unlock();
+    TokenLost();
+    return Borrow(false);
   }
   ++open_sessions_;
   lock.unlock();
@@ -615,6 +647,7 @@ absl::StatusOr<std::shared_ptr<Pkcs11Custody::Resident>> Pkcs11Custody::Use(
   absl::StatusOr<ObjectHandle> h =
       s.UnwrapKey({CKM_AES_KEY_WRAP_PAD}, wrap_key_, wrapped, t);
   if (!h.ok()) {
+    if (Stale(h.status())) return h.status();
     return absl::DataLossError(
         absl::StrCat("the token could not unwrap this key's material: ",
                      h.status().message()));
@@ -655,7 +688,7 @@ absl::StatusOr<std::string> Pkcs11Custody::EcPublicJwk(Session& s,
 
 absl::StatusOr<HeldKey> Pkcs11Custody::Generate(
     const KeyRequest& r, std::span<const uint8_t> binding) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow());
+  ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow(/*check=*/true));
   Lease lease(this, std::move(ss));
   Session& s = *lease;
   HeldKey held;
@@ -765,7 +798,7 @@ absl::StatusOr<HeldKey> Pkcs11Custody::ImportPrivate(
   held.curve = d.curve;
   ASSIGN_OR_RETURN(held.public_jwk, crypto::PublicKeyToJwk(key));
   ASSIGN_OR_RETURN(SecretBytes p8, crypto::PrivateKeyToPkcs8Der(key));
-  ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow());
+  ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow(/*check=*/true));
   Lease lease(this, std::move(ss));
   Session& s = *lease;
   // Into the token through an ephemeral AES key: C_UnwrapKey parses the
@@ -791,7 +824,7 @@ absl::StatusOr<HeldKey> Pkcs11Custody::ImportSecret(
   if (key.size() != 16 && key.size() != 24 && key.size() != 32) {
     return absl::InvalidArgumentError("oct key must be 16, 24 or 32 bytes");
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow());
+  ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow(/*check=*/true));
   Lease lease(this, std::move(ss));
   Session& s = *lease;
   hsm::Template t = SecretTemplate(true);
@@ -812,7 +845,7 @@ absl::StatusOr<HeldKey> Pkcs11Custody::ImportByok(
   }
   const size_t k = static_cast<size_t>(kek.bits / 8);
   RETURN_IF_ERROR(byok::CheckCiphertextLength(ciphertext.size(), k));
-  ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow());
+  ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow(/*check=*/true));
   Lease lease(this, std::move(ss));
   Session& s = *lease;
   ASSIGN_OR_RETURN(std::shared_ptr<Resident> kek_obj, Use(s, kek, kek_binding));
@@ -944,7 +977,7 @@ absl::StatusOr<std::vector<uint8_t>> Pkcs11Custody::ProtectBackup(
     return absl::FailedPreconditionError(
         "backups need AES-GCM, which this token does not offer");
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow());
+  ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow(/*check=*/true));
   Lease lease(this, std::move(ss));
   ASSIGN_OR_RETURN(std::vector<uint8_t> iv, crypto::RandomBytes(12));
   CK_GCM_PARAMS p{iv.data(),           iv.size(),
@@ -970,7 +1003,7 @@ absl::StatusOr<std::vector<uint8_t>> Pkcs11Custody::UnprotectBackup(
       !limits_.aes_gcm) {
     return bad();
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow());
+  ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow(/*check=*/true));
   Lease lease(this, std::move(ss));
   std::vector<uint8_t> iv(b.begin() + 4, b.begin() + 16);
   CK_GCM_PARAMS p{iv.data(),           iv.size(),
@@ -980,6 +1013,64 @@ absl::StatusOr<std::vector<uint8_t>> Pkcs11Custody::UnprotectBackup(
       (*lease).Decrypt({CKM_AES_GCM, &p, sizeof p}, backup_key_, b.subspan(16));
   if (!pt.ok()) return bad();
   return PlainCopy(*pt);
+}
+
+void Pkcs11Custody::TokenLost() {
+  Log(LogLevel::kWarning, "pkcs11_sessions_lost",
+      {{"action", "dropping cached key objects and sessions; reopening"}});
+  std::list<Cache::Entry> dropped;
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    dropped.swap(cache_->lru);
+    cache_->index.clear();
+  }
+  for (Cache::Entry& e : dropped) e.second->MarkLost();
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    open_sessions_ -= idle_.size();
+    idle_.clear();
+    pool_cv_.notify_all();
+  }
+  {
+    std::lock_guard<std::mutex> lock(janitor_mu_);
+    janitor_.reset();
+    absl::StatusOr<std::unique_ptr<Session>> j =
+        Session::Open(*module_, slot_, pin_);
+    if (j.ok()) {
+      janitor_ = std::move(*j);
+      // Token object handles may be numbered anew after a reset.
+      absl::Status found = FindOrCreateMasterKeys(*janitor_);
+      if (!found.ok()) {
+        Log(LogLevel::kError, "pkcs11_master_keys_lost",
+            {{"error", std::string(found.message())}});
+      }
+    }
+  }
+}
+
+void Pkcs11Custody::CloseAllSessionsForTest() {
+  module_->functions()->C_CloseAllSessions(slot_);
+}
+
+template <typename T>
+absl::StatusOr<T> Pkcs11Custody::WithKey(
+    const HeldKey& key, std::span<const uint8_t> binding,
+    const std::function<absl::StatusOr<T>(hsm::Session&, hsm::ObjectHandle)>&
+        op) {
+  for (int attempt = 0;; ++attempt) {
+    ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow());
+    Lease lease(this, std::move(ss));
+    absl::StatusOr<std::shared_ptr<Resident>> obj = Use(*lease, key, binding);
+    if (obj.ok()) {
+      absl::StatusOr<T> r = op(*lease, (*obj)->handle());
+      if (r.ok() || attempt > 0 || !Stale(r.status())) return r;
+    } else if (attempt > 0 || !Stale(obj.status())) {
+      return obj.status();
+    }
+    // Once: the token lost our sessions; start over with fresh ones.
+    lease.Discard();
+    TokenLost();
+  }
 }
 
 absl::StatusOr<std::vector<uint8_t>> Pkcs11Custody::Sign(
@@ -1001,29 +1092,29 @@ absl::StatusOr<std::vector<uint8_t>> Pkcs11Custody::Sign(
     return absl::InvalidArgumentError(
         absl::StrCat(Sv(crypto::SignAlgName(alg)), " needs an RSA key"));
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow());
-  Lease lease(this, std::move(ss));
-  Session& s = *lease;
-  ASSIGN_OR_RETURN(std::shared_ptr<Resident> obj, Use(s, key, binding));
-  if (curve) return s.Sign({CKM_ECDSA}, obj->handle(), digest);
-  CK_MECHANISM_TYPE hash = digest.size() == 32   ? CKM_SHA256
-                           : digest.size() == 48 ? CKM_SHA384
-                                                 : CKM_SHA512;
-  const bool pss = alg == crypto::SignAlg::kPs256 ||
-                   alg == crypto::SignAlg::kPs384 ||
-                   alg == crypto::SignAlg::kPs512;
-  if (pss) {
-    CK_RSA_PKCS_MGF_TYPE mgf = digest.size() == 32   ? CKG_MGF1_SHA256
-                               : digest.size() == 48 ? CKG_MGF1_SHA384
-                                                     : CKG_MGF1_SHA512;
-    CK_RSA_PKCS_PSS_PARAMS p{hash, mgf, digest.size()};
-    return s.Sign({CKM_RSA_PKCS_PSS, &p, sizeof p}, obj->handle(), digest);
-  }
-  std::span<const uint8_t> info =
-      digest.size() == 32   ? std::span<const uint8_t>(kSha256Info)
-      : digest.size() == 48 ? std::span<const uint8_t>(kSha384Info)
-                            : std::span<const uint8_t>(kSha512Info);
-  return s.Sign({CKM_RSA_PKCS}, obj->handle(), Concat(info, digest));
+  using Out = std::vector<uint8_t>;
+  return WithKey<Out>(
+      key, binding, [&](Session& s, ObjectHandle h) -> absl::StatusOr<Out> {
+        if (curve) return s.Sign({CKM_ECDSA}, h, digest);
+        CK_MECHANISM_TYPE hash = digest.size() == 32   ? CKM_SHA256
+                                 : digest.size() == 48 ? CKM_SHA384
+                                                       : CKM_SHA512;
+        const bool pss = alg == crypto::SignAlg::kPs256 ||
+                         alg == crypto::SignAlg::kPs384 ||
+                         alg == crypto::SignAlg::kPs512;
+        if (pss) {
+          CK_RSA_PKCS_MGF_TYPE mgf = digest.size() == 32   ? CKG_MGF1_SHA256
+                                     : digest.size() == 48 ? CKG_MGF1_SHA384
+                                                           : CKG_MGF1_SHA512;
+          CK_RSA_PKCS_PSS_PARAMS p{hash, mgf, digest.size()};
+          return s.Sign({CKM_RSA_PKCS_PSS, &p, sizeof p}, h, digest);
+        }
+        std::span<const uint8_t> info =
+            digest.size() == 32   ? std::span<const uint8_t>(kSha256Info)
+            : digest.size() == 48 ? std::span<const uint8_t>(kSha384Info)
+                                  : std::span<const uint8_t>(kSha512Info);
+        return s.Sign({CKM_RSA_PKCS}, h, Concat(info, digest));
+      });
 }
 
 absl::StatusOr<CipherOutput> Pkcs11Custody::Encrypt(
@@ -1060,51 +1151,54 @@ absl::StatusOr<CipherOutput> Pkcs11Custody::Encrypt(
           "8 bytes (the SoftHSM 2.6.1 defect); wrap a multiple of 8 bytes"));
     }
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow());
-  Lease lease(this, std::move(ss));
-  Session& s = *lease;
-  ASSIGN_OR_RETURN(std::shared_ptr<Resident> obj, Use(s, key, binding));
-  if (IsAesGcm(in.alg)) {
+  // The IV is chosen once, outside a retry, so a retried call reuses it.
+  if ((IsAesGcm(in.alg) || IsAesCbc(in.alg) || IsAesCbcPad(in.alg)) &&
+      in.iv.empty()) {
+    ASSIGN_OR_RETURN(out.iv, crypto::RandomBytes(IsAesGcm(in.alg) ? 12 : 16));
+  } else {
     out.iv = in.iv;
-    if (out.iv.empty()) {
-      ASSIGN_OR_RETURN(out.iv, crypto::RandomBytes(12));
-    }
-    CK_GCM_PARAMS p{out.iv.data(),     out.iv.size(),
-                    out.iv.size() * 8, const_cast<uint8_t*>(in.aad.data()),
-                    in.aad.size(),     128};
-    ASSIGN_OR_RETURN(
-        std::vector<uint8_t> ct,
-        s.Encrypt({CKM_AES_GCM, &p, sizeof p}, obj->handle(), in.value));
-    if (ct.size() < 16) return absl::InternalError("AES-GCM output too short");
-    out.tag.assign(ct.end() - 16, ct.end());
-    ct.resize(ct.size() - 16);
-    out.value = std::move(ct);
-    return out;
   }
-  if (IsAesCbc(in.alg) || IsAesCbcPad(in.alg)) {
-    out.iv = in.iv;
-    if (out.iv.empty()) {
-      ASSIGN_OR_RETURN(out.iv, crypto::RandomBytes(16));
-    }
-    ASSIGN_OR_RETURN(
-        out.value, s.Encrypt({IsAesCbc(in.alg) ? CKM_AES_CBC : CKM_AES_CBC_PAD,
-                              out.iv.data(), out.iv.size()},
-                             obj->handle(), in.value));
-    return out;
-  }
-  // Key wrap of caller data: the data becomes a short-lived session object
-  // the oct key wraps (C_WrapKey), as tokens offer AES key wrap for
-  // wrap/unwrap only.
-  hsm::Template t = DataTemplate();
-  t.push_back(Attr::Secret(CKA_VALUE, SecretBytes(in.value)));
-  ASSIGN_OR_RETURN(ObjectHandle data, s.CreateObject(t));
-  absl::StatusOr<std::vector<uint8_t>> w =
-      s.WrapKey({IsAesKw(in.alg) ? CKM_AES_KEY_WRAP : CKM_AES_KEY_WRAP_PAD},
-                obj->handle(), data);
-  (void)s.Destroy(data);
-  if (!w.ok()) return w.status();
-  out.value = std::move(*w);
-  return out;
+  return WithKey<CipherOutput>(
+      key, binding,
+      [&](Session& s, ObjectHandle obj) -> absl::StatusOr<CipherOutput> {
+        CipherOutput result = out;
+        if (IsAesGcm(in.alg)) {
+          CK_GCM_PARAMS p{
+              result.iv.data(),     result.iv.size(),
+              result.iv.size() * 8, const_cast<uint8_t*>(in.aad.data()),
+              in.aad.size(),        128};
+          ASSIGN_OR_RETURN(
+              std::vector<uint8_t> ct,
+              s.Encrypt({CKM_AES_GCM, &p, sizeof p}, obj, in.value));
+          if (ct.size() < 16)
+            return absl::InternalError("AES-GCM output too short");
+          result.tag.assign(ct.end() - 16, ct.end());
+          ct.resize(ct.size() - 16);
+          result.value = std::move(ct);
+          return result;
+        }
+        if (IsAesCbc(in.alg) || IsAesCbcPad(in.alg)) {
+          ASSIGN_OR_RETURN(
+              result.value,
+              s.Encrypt({IsAesCbc(in.alg) ? CKM_AES_CBC : CKM_AES_CBC_PAD,
+                         result.iv.data(), result.iv.size()},
+                        obj, in.value));
+          return result;
+        }
+        // Key wrap of caller data: the data becomes a short-lived session
+        // object the oct key wraps (C_WrapKey), as tokens offer AES key wrap
+        // for wrap/unwrap only.
+        hsm::Template t = DataTemplate();
+        t.push_back(Attr::Secret(CKA_VALUE, SecretBytes(in.value)));
+        ASSIGN_OR_RETURN(ObjectHandle data, s.CreateObject(t));
+        absl::StatusOr<std::vector<uint8_t>> w = s.WrapKey(
+            {IsAesKw(in.alg) ? CKM_AES_KEY_WRAP : CKM_AES_KEY_WRAP_PAD}, obj,
+            data);
+        (void)s.Destroy(data);
+        if (!w.ok()) return w.status();
+        result.value = std::move(*w);
+        return result;
+      });
 }
 
 absl::StatusOr<CipherOutput> Pkcs11Custody::Decrypt(
@@ -1121,52 +1215,55 @@ absl::StatusOr<CipherOutput> Pkcs11Custody::Decrypt(
         "AES-GCM is not available on this vault's HSM (", platform_, ")"));
   }
   RETURN_IF_ERROR(CheckAesDecryptInput(in));
-  ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow());
-  Lease lease(this, std::move(ss));
-  Session& s = *lease;
-  ASSIGN_OR_RETURN(std::shared_ptr<Resident> obj, Use(s, key, binding));
   // One fixed message per family, whatever the token said (no oracle).
-  const char* failed = nullptr;
-  absl::StatusOr<SecretBytes> pt;
-  if (in.alg == CipherAlg::kRsa15) {
-    pt = s.Decrypt({CKM_RSA_PKCS}, obj->handle(), in.value);
-    failed = "RSA1_5 decryption failed";
-  } else if (IsRsaCipher(in.alg)) {
-    CK_RSA_PKCS_OAEP_PARAMS p = Oaep(in.alg == CipherAlg::kRsaOaep256);
-    pt = s.Decrypt({CKM_RSA_PKCS_OAEP, &p, sizeof p}, obj->handle(), in.value);
-    failed = "RSA-OAEP decryption failed";
-  } else if (IsAesGcm(in.alg)) {
-    std::vector<uint8_t> iv = in.iv;
-    CK_GCM_PARAMS p{iv.data(),     iv.size(),
-                    iv.size() * 8, const_cast<uint8_t*>(in.aad.data()),
-                    in.aad.size(), 128};
-    pt = s.Decrypt({CKM_AES_GCM, &p, sizeof p}, obj->handle(),
-                   Concat(in.value, in.tag));
-    failed = "AES-GCM authentication failed";
-  } else if (IsAesCbc(in.alg) || IsAesCbcPad(in.alg)) {
-    std::vector<uint8_t> iv = in.iv;
-    pt = s.Decrypt({IsAesCbc(in.alg) ? CKM_AES_CBC : CKM_AES_CBC_PAD, iv.data(),
-                    iv.size()},
-                   obj->handle(), in.value);
-    failed = "AES-CBC decryption failed";
-  } else {
-    const bool kw = IsAesKw(in.alg);
-    failed = kw ? "AES-KW unwrap failed: integrity check"
-                : "AES-KWP unwrap failed: integrity check";
-    if ((kw && (in.value.size() < 24 || in.value.size() % 8 != 0)) ||
-        (!kw && (in.value.size() < 16 || in.value.size() % 8 != 0))) {
-      return absl::InvalidArgumentError(failed);
-    }
-    absl::StatusOr<ObjectHandle> h =
-        s.UnwrapKey({kw ? CKM_AES_KEY_WRAP : CKM_AES_KEY_WRAP_PAD},
-                    obj->handle(), in.value, DataTemplate());
-    if (h.ok()) {
-      pt = s.GetSecretAttribute(*h, CKA_VALUE);
-      (void)s.Destroy(*h);
-    } else {
-      pt = h.status();
-    }
+  const bool kw = IsAesKw(in.alg);
+  const char* failed = in.alg == CipherAlg::kRsa15 ? "RSA1_5 decryption failed"
+                       : IsRsaCipher(in.alg) ? "RSA-OAEP decryption failed"
+                       : IsAesGcm(in.alg)    ? "AES-GCM authentication failed"
+                       : (IsAesCbc(in.alg) || IsAesCbcPad(in.alg))
+                           ? "AES-CBC decryption failed"
+                       : kw ? "AES-KW unwrap failed: integrity check"
+                            : "AES-KWP unwrap failed: integrity check";
+  if (!IsRsaCipher(in.alg) && !IsAesGcm(in.alg) && !IsAesCbc(in.alg) &&
+      !IsAesCbcPad(in.alg) &&
+      ((kw && (in.value.size() < 24 || in.value.size() % 8 != 0)) ||
+       (!kw && (in.value.size() < 16 || in.value.size() % 8 != 0)))) {
+    return absl::InvalidArgumentError(failed);
   }
+  absl::StatusOr<SecretBytes> pt = WithKey<SecretBytes>(
+      key, binding,
+      [&](Session& s, ObjectHandle obj) -> absl::StatusOr<SecretBytes> {
+        absl::StatusOr<SecretBytes> pt;
+        if (in.alg == CipherAlg::kRsa15) {
+          pt = s.Decrypt({CKM_RSA_PKCS}, obj, in.value);
+        } else if (IsRsaCipher(in.alg)) {
+          CK_RSA_PKCS_OAEP_PARAMS p = Oaep(in.alg == CipherAlg::kRsaOaep256);
+          pt = s.Decrypt({CKM_RSA_PKCS_OAEP, &p, sizeof p}, obj, in.value);
+        } else if (IsAesGcm(in.alg)) {
+          std::vector<uint8_t> iv = in.iv;
+          CK_GCM_PARAMS p{iv.data(),     iv.size(),
+                          iv.size() * 8, const_cast<uint8_t*>(in.aad.data()),
+                          in.aad.size(), 128};
+          pt = s.Decrypt({CKM_AES_GCM, &p, sizeof p}, obj,
+                         Concat(in.value, in.tag));
+        } else if (IsAesCbc(in.alg) || IsAesCbcPad(in.alg)) {
+          std::vector<uint8_t> iv = in.iv;
+          pt = s.Decrypt({IsAesCbc(in.alg) ? CKM_AES_CBC : CKM_AES_CBC_PAD,
+                          iv.data(), iv.size()},
+                         obj, in.value);
+        } else {
+          absl::StatusOr<ObjectHandle> h =
+              s.UnwrapKey({kw ? CKM_AES_KEY_WRAP : CKM_AES_KEY_WRAP_PAD}, obj,
+                          in.value, DataTemplate());
+          if (h.ok()) {
+            pt = s.GetSecretAttribute(*h, CKA_VALUE);
+            (void)s.Destroy(*h);
+          } else {
+            pt = h.status();
+          }
+        }
+        return pt;
+      });
   if (!pt.ok()) {
     const std::optional<unsigned long> ckr = hsm::GetCkr(pt.status());
     // Session/device failures are not the caller's input.
@@ -1185,7 +1282,7 @@ absl::StatusOr<CipherOutput> Pkcs11Custody::Decrypt(
 absl::StatusOr<HeldKey> Pkcs11Custody::Rebind(
     const HeldKey& key, std::span<const uint8_t> old_binding,
     std::span<const uint8_t> new_binding) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow());
+  ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow(/*check=*/true));
   Lease lease(this, std::move(ss));
   Session& s = *lease;
   RETURN_IF_ERROR(CheckBlob(s, key, old_binding));

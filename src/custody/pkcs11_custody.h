@@ -23,7 +23,9 @@
 #ifndef KEYFERRY_CUSTODY_PKCS11_CUSTODY_H_
 #define KEYFERRY_CUSTODY_PKCS11_CUSTODY_H_
 
+#include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -104,15 +106,34 @@ class Pkcs11Custody : public Custody {
                                  std::span<const uint8_t> old_binding,
                                  std::span<const uint8_t> new_binding) override;
 
+  // CloseAllSessionsForTest closes every session of the module on the
+  // token, as a token reset does (session objects and login are gone): for
+  // the test that keyferryd recovers.
+  void CloseAllSessionsForTest();
+
   class Lease;     // a borrowed session (pkcs11_custody.cc)
   class Resident;  // an unwrapped session object, destroyed when dropped
 
  private:
   explicit Pkcs11Custody(std::unique_ptr<hsm::Module> module);
 
-  absl::StatusOr<std::unique_ptr<hsm::Session>> Borrow();
+  // Borrow lends a session from the pool (opening one when below the
+  // limit). With `check`, an idle session is first asked whether it is
+  // still alive, and a dead one means the token was reset (TokenLost): for
+  // the calls that do not retry (generation, imports, backups).
+  absl::StatusOr<std::unique_ptr<hsm::Session>> Borrow(bool check = false);
   void Return(std::unique_ptr<hsm::Session> s);
   absl::Status FindOrCreateMasterKeys(hsm::Session& s);
+  // WithKey runs `op` on a borrowed session with `key`'s session object.
+  // When the token no longer knows the session or the object (a reset),
+  // it drops every cached object and idle session (TokenLost) and tries
+  // once more with fresh ones.
+  template <typename T>
+  absl::StatusOr<T> WithKey(
+      const HeldKey& key, std::span<const uint8_t> binding,
+      const std::function<absl::StatusOr<T>(hsm::Session&, hsm::ObjectHandle)>&
+          op);
+  void TokenLost();
   absl::Status Probe(hsm::Session& s);
 
   // Hold wraps the (extractable, session) object `obj` under the master key,
@@ -145,7 +166,9 @@ class Pkcs11Custody : public Custody {
   std::string platform_;
   Pkcs11Limits limits_;
   int reconciled_ = 0;
-  hsm::ObjectHandle wrap_key_ = 0, mac_key_ = 0, backup_key_ = 0;
+  // Token objects; found again after a token reset (TokenLost), which may
+  // renumber them.
+  std::atomic<hsm::ObjectHandle> wrap_key_{0}, mac_key_{0}, backup_key_{0};
 
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;

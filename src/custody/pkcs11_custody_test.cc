@@ -423,6 +423,47 @@ TEST_F(Pkcs11CustodyTest, BackupOpensOnlyHere) {
               StatusHasMessage("not made by this deployment"));
 }
 
+TEST_F(Pkcs11CustodyTest, RecoversWhenTheTokenDropsEverySession) {
+  ASSERT_OK_AND_ASSIGN(
+      HeldKey ec,
+      custody_->Generate({KeyKind::kEc, 0, crypto::Curve::kP256}, kBinding));
+  ASSERT_OK_AND_ASSIGN(HeldKey oct,
+                       custody_->Generate({KeyKind::kOct, 256}, kBinding));
+  std::vector<uint8_t> d(32, 4);
+  ASSERT_OK(custody_->Sign(ec, kBinding, crypto::SignAlg::kEs256, d));
+  ASSERT_OK(custody_->Encrypt(
+      oct, kBinding, {CipherAlg::kA256Kw, std::vector<uint8_t>(16, 1)}));
+  // As a token reset does: every session, login and session object gone.
+  custody_->CloseAllSessionsForTest();
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr pub,
+                       crypto::ParsePublicKey(AsBytes(ec.public_jwk)));
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<uint8_t> sig,
+      custody_->Sign(ec, kBinding, crypto::SignAlg::kEs256, d));
+  ASSERT_OK_AND_ASSIGN(
+      bool ok,
+      crypto::VerifyDigest(pub.get(), crypto::SignAlg::kEs256, d, sig));
+  EXPECT_TRUE(ok);
+  ASSERT_OK_AND_ASSIGN(
+      CipherOutput w,
+      custody_->Encrypt(oct, kBinding,
+                        {CipherAlg::kA256Kw, std::vector<uint8_t>(16, 1)}));
+  ASSERT_OK_AND_ASSIGN(
+      CipherOutput u,
+      custody_->Decrypt(oct, kBinding, {CipherAlg::kA256Kw, w.value}));
+  EXPECT_EQ(u.value, std::vector<uint8_t>(16, 1));
+  // New keys work too (fresh sessions, logged in again), also when a
+  // generation or an import is the first call after the reset.
+  EXPECT_OK(custody_->Generate({KeyKind::kOct, 128}, kBinding));
+  custody_->CloseAllSessionsForTest();
+  ASSERT_OK_AND_ASSIGN(SecretBytes raw, crypto::RandomSecret(16));
+  EXPECT_OK(custody_->ImportSecret(raw, kBinding));
+  custody_->CloseAllSessionsForTest();
+  EXPECT_OK(
+      custody_->Generate({KeyKind::kEc, 0, crypto::Curve::kP384}, kBinding));
+  EXPECT_OK(custody_->Sign(ec, kBinding, crypto::SignAlg::kEs256, d));
+}
+
 // Runs last in the suite order: reopens the custody.
 TEST_F(Pkcs11CustodyTest, TokenHoldsOnlyTheMasterKeysAndReconcileCleansUp) {
   ASSERT_OK_AND_ASSIGN(

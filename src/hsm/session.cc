@@ -233,6 +233,15 @@ absl::Status Session::Destroy(ObjectHandle h) {
                      "C_DestroyObject");
 }
 
+bool Session::IsAlive() {
+  CK_SESSION_INFO info;
+  if (module_->functions()->C_GetSessionInfo(handle_, &info) != CKR_OK) {
+    return false;
+  }
+  return info.state == CKS_RW_USER_FUNCTIONS ||
+         info.state == CKS_RO_USER_FUNCTIONS;
+}
+
 absl::StatusOr<std::vector<uint8_t>> Session::Sign(
     const Mechanism& m, ObjectHandle key, std::span<const uint8_t> data) {
   CK_FUNCTION_LIST* fn = module_->functions();

@@ -102,6 +102,11 @@ class Session {
   absl::StatusOr<SecretBytes> Decrypt(const Mechanism& m, ObjectHandle key,
                                       std::span<const uint8_t> data);
 
+  // IsAlive asks the token (C_GetSessionInfo) whether this session still
+  // exists with the user logged in; false after a token reset or
+  // C_CloseAllSessions.
+  bool IsAlive();
+
   SlotId slot() const { return slot_; }
   Module& module() const { return *module_; }
 
