@@ -19,6 +19,31 @@ const char* KeyKindName(KeyKind k) {
   return "?";
 }
 
+absl::Status CheckKeyRequest(const KeyRequest& r) {
+  switch (r.kind) {
+    case KeyKind::kRsa:
+      if (r.bits != 2048 && r.bits != 3072 && r.bits != 4096) {
+        return absl::InvalidArgumentError(
+            "RSA key size must be 2048, 3072 or 4096");
+      }
+      if (r.public_exponent < 3 || r.public_exponent % 2 == 0) {
+        return absl::InvalidArgumentError(
+            "RSA public exponent must be odd and at least 3");
+      }
+      return absl::OkStatus();
+    case KeyKind::kEc:
+      if (!r.curve) return absl::InvalidArgumentError("EC keys need a curve");
+      return absl::OkStatus();
+    case KeyKind::kOct:
+      if (r.bits != 128 && r.bits != 192 && r.bits != 256) {
+        return absl::InvalidArgumentError(
+            "oct key size must be 128, 192 or 256");
+      }
+      return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError("unknown key kind");
+}
+
 bool IsAesGcm(CipherAlg a) {
   return a == CipherAlg::kA128Gcm || a == CipherAlg::kA192Gcm ||
          a == CipherAlg::kA256Gcm;

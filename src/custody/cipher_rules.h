@@ -16,6 +16,11 @@ namespace keyferry::custody {
 // KeyKindName is "RSA", "EC" or "oct".
 const char* KeyKindName(KeyKind kind);
 
+// CheckKeyRequest refuses a key generation request no custody serves: RSA
+// of another size than 2048/3072/4096 or with an even or tiny exponent, EC
+// without a curve, oct of another size than 128/192/256.
+absl::Status CheckKeyRequest(const KeyRequest& request);
+
 // The AES families of CipherAlg. KW is RFC 3394 (A*KW and
 // CKM_AES_KEY_WRAP); CKM_AES_KEY_WRAP_PAD, the only one left, is RFC 5649.
 bool IsAesGcm(CipherAlg a);

@@ -688,6 +688,7 @@ absl::StatusOr<std::string> Pkcs11Custody::EcPublicJwk(Session& s,
 
 absl::StatusOr<HeldKey> Pkcs11Custody::Generate(
     const KeyRequest& r, std::span<const uint8_t> binding) {
+  RETURN_IF_ERROR(CheckKeyRequest(r));
   ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow(/*check=*/true));
   Lease lease(this, std::move(ss));
   Session& s = *lease;
@@ -695,14 +696,6 @@ absl::StatusOr<HeldKey> Pkcs11Custody::Generate(
   held.kind = r.kind;
   switch (r.kind) {
     case KeyKind::kRsa: {
-      if (r.bits != 2048 && r.bits != 3072 && r.bits != 4096) {
-        return absl::InvalidArgumentError(
-            "RSA key size must be 2048, 3072 or 4096");
-      }
-      if (r.public_exponent < 3 || r.public_exponent % 2 == 0) {
-        return absl::InvalidArgumentError(
-            "RSA public exponent must be odd and at least 3");
-      }
       std::vector<uint8_t> e;
       for (int shift : {24, 16, 8, 0}) {
         uint8_t b = static_cast<uint8_t>(r.public_exponent >> shift);
@@ -729,7 +722,6 @@ absl::StatusOr<HeldKey> Pkcs11Custody::Generate(
                             binding);
     }
     case KeyKind::kEc: {
-      if (!r.curve) return absl::InvalidArgumentError("EC keys need a curve");
       if (*r.curve == crypto::Curve::kSecp256k1 && !limits_.secp256k1) {
         return absl::InvalidArgumentError(
             absl::StrCat("P-256K keys are not available: ", platform_,
@@ -760,10 +752,6 @@ absl::StatusOr<HeldKey> Pkcs11Custody::Generate(
                             binding);
     }
     case KeyKind::kOct: {
-      if (r.bits != 128 && r.bits != 192 && r.bits != 256) {
-        return absl::InvalidArgumentError(
-            "oct key size must be 128, 192 or 256");
-      }
       hsm::Template t = SecretTemplate(true);
       t.push_back(Attr::Ulong(CKA_VALUE_LEN, r.bits / 8));
       absl::StatusOr<ObjectHandle> h = s.GenerateKey({CKM_AES_KEY_GEN}, t);

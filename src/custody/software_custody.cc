@@ -215,30 +215,18 @@ absl::StatusOr<HeldKey> SoftwareCustody::HoldPrivate(
 
 absl::StatusOr<HeldKey> SoftwareCustody::Generate(
     const KeyRequest& r, std::span<const uint8_t> binding) {
+  RETURN_IF_ERROR(CheckKeyRequest(r));
   switch (r.kind) {
     case KeyKind::kRsa: {
-      if (r.bits != 2048 && r.bits != 3072 && r.bits != 4096) {
-        return absl::InvalidArgumentError(
-            "RSA key size must be 2048, 3072 or 4096");
-      }
-      if (r.public_exponent < 3 || r.public_exponent % 2 == 0) {
-        return absl::InvalidArgumentError(
-            "RSA public exponent must be odd and at least 3");
-      }
       ASSIGN_OR_RETURN(crypto::EvpPkeyPtr k,
                        crypto::GenerateRsa(r.bits, r.public_exponent));
       return HoldPrivate(k.get(), binding);
     }
     case KeyKind::kEc: {
-      if (!r.curve) return absl::InvalidArgumentError("EC keys need a curve");
       ASSIGN_OR_RETURN(crypto::EvpPkeyPtr k, crypto::GenerateEc(*r.curve));
       return HoldPrivate(k.get(), binding);
     }
     case KeyKind::kOct: {
-      if (r.bits != 128 && r.bits != 192 && r.bits != 256) {
-        return absl::InvalidArgumentError(
-            "oct key size must be 128, 192 or 256");
-      }
       ASSIGN_OR_RETURN(SecretBytes v, crypto::RandomSecret(r.bits / 8));
       return ImportSecret(v, binding);
     }
