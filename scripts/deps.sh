@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_pkgs=(
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config ccache
   libabsl-dev libssl-dev openssl nlohmann-json3-dev
   libsqlite3-dev libboost1.74-dev libcpp-httplib-dev
   softhsm2 libp11-kit-dev

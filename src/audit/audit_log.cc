@@ -18,6 +18,7 @@
 
 #include "base/encoding.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/status.h"
 
@@ -93,7 +94,9 @@ struct ParsedLine {
 // ParseLine checks that `line` (no newline) is a canonical audit record.
 // nullopt when it is not; hash_ok tells whether its contents match its hash.
 std::optional<ParsedLine> ParseLine(const std::string& line) {
-  ojson j = ojson::parse(line, nullptr, /*allow_exceptions=*/false);
+  absl::StatusOr<ojson> parsed = ParseJson<ojson>(line);
+  if (!parsed.ok()) return std::nullopt;
+  ojson& j = *parsed;
   if (!j.is_object() || j.size() != kOrder.size()) return std::nullopt;
   size_t i = 0;
   for (const auto& [k, v] : j.items()) {
@@ -132,7 +135,8 @@ absl::StatusOr<std::optional<Head>> ReadHead(const std::string& log_path) {
   auto text = ReadFile(path, 4096);
   if (absl::IsNotFound(text.status())) return std::optional<Head>();
   if (!text.ok()) return text.status();
-  ojson j = ojson::parse(*text, nullptr, false);
+  absl::StatusOr<ojson> parsed = ParseJson<ojson>(*text);
+  ojson j = parsed.ok() ? std::move(*parsed) : ojson();
   if (!j.is_object() || !j.contains("seq") || !j["seq"].is_number_unsigned() ||
       !j.contains("hash") || !j["hash"].is_string() ||
       !IsHash(j["hash"].get<std::string>())) {

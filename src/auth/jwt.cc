@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/encoding.h"
+#include "base/json.h"
 #include "base/status.h"
 #include "base/strings.h"
 #include "crypto/sign.h"
@@ -28,16 +29,14 @@ std::vector<uint8_t> Sha256(std::string_view data) {
   return d;
 }
 
-absl::StatusOr<json> ParseObject(std::string_view b64) noexcept {
+absl::StatusOr<json> ParseObject(std::string_view b64) {
   auto raw = Base64UrlDecode(b64);
   if (!raw.ok()) return Denied("a part is not base64url");
-  try {
-    json j = json::parse(raw->begin(), raw->end());
-    if (!j.is_object()) return Denied("a part is not a JSON object");
-    return j;
-  } catch (const json::exception&) {
-    return Denied("a part is not JSON");
-  }
+  absl::StatusOr<json> j = ParseJson(std::string_view(
+      reinterpret_cast<const char*>(raw->data()), raw->size()));
+  if (!j.ok()) return Denied("a part is not JSON");
+  if (!j->is_object()) return Denied("a part is not a JSON object");
+  return j;
 }
 
 std::string_view TrimSlash(std::string_view s) {

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/encoding.h"
+#include "base/json.h"
 #include "base/status.h"
 #include "base/strings.h"
 
@@ -48,15 +49,11 @@ bool IsHost(std::string_view s) {
   return true;
 }
 
-// JSON parsing throws; this is the firewall that turns it into a Status.
-absl::StatusOr<json> ParseJson(std::string_view text) noexcept {
-  try {
-    return json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
-    return Bad(absl::StrCat("not valid JSON (at byte ", e.byte, ")"));
-  } catch (const json::exception&) {
-    return Bad("not valid JSON");
-  }
+// Bounded parsing (base/json.h); a .byok blob nests one level.
+absl::StatusOr<json> ParseBlobJson(std::string_view text) {
+  absl::StatusOr<json> j = keyferry::ParseJson(text);
+  if (!j.ok()) return Bad(StdSv(j.status().message()));
+  return j;
 }
 
 absl::StatusOr<std::string> StringMember(const json& obj, const char* name,
@@ -123,7 +120,7 @@ absl::StatusOr<Blob> ParseBlob(std::string_view text) {
   if (text.size() > kMaxBlobBytes) {
     return Bad(absl::StrCat("larger than ", kMaxBlobBytes, " bytes"));
   }
-  ASSIGN_OR_RETURN(json doc, ParseJson(text));
+  ASSIGN_OR_RETURN(json doc, ParseBlobJson(text));
   if (!doc.is_object()) return Bad("top level is not a JSON object");
   Blob blob;
   ASSIGN_OR_RETURN(blob.schema_version,

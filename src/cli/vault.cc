@@ -8,6 +8,7 @@
 #include "audit/audit_log.h"
 #include "base/encoding.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "base/status.h"
 #include "cli/command.h"
 #include "http/client.h"
@@ -45,7 +46,8 @@ absl::StatusOr<http::CallResult> Call(const Args& a, std::string method,
 
 // Answer turns keyferryd's reply into one line of status, or the error.
 absl::Status Answer(const http::CallResult& r) {
-  json b = json::parse(r.body, nullptr, false);
+  absl::StatusOr<json> parsed = ParseJson(r.body);
+  json b = parsed.ok() ? std::move(*parsed) : json();
   if (r.status != 200) {
     std::string msg = b.is_object() && b.contains("error")
                           ? b["error"].value("message", r.body)

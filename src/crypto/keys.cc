@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "base/encoding.h"
+#include "base/json.h"
 #include "base/status.h"
 #include "base/strings.h"
 #include "crypto/errors.h"
@@ -100,14 +101,12 @@ absl::StatusOr<EvpPkeyPtr> FromData(const char* type, int selection,
   return EvpPkeyPtr(raw);
 }
 
-// JWK parsing: nlohmann::json throws, so this is the firewall.
-absl::StatusOr<nlohmann::json> ParseJson(
-    std::span<const uint8_t> data) noexcept {
-  try {
-    return nlohmann::json::parse(data.begin(), data.end());
-  } catch (const nlohmann::json::exception&) {
-    return absl::InvalidArgumentError("not valid JSON");
-  }
+// JWK parsing, bounded (base/json.h).
+absl::StatusOr<nlohmann::json> ParseJwkJson(std::span<const uint8_t> data) {
+  absl::StatusOr<nlohmann::json> j = keyferry::ParseJson(std::string_view(
+      reinterpret_cast<const char*>(data.data()), data.size()));
+  if (!j.ok()) return absl::InvalidArgumentError("not valid JSON");
+  return j;
 }
 
 absl::StatusOr<std::vector<uint8_t>> JwkField(const nlohmann::json& j,
@@ -125,7 +124,7 @@ absl::StatusOr<std::vector<uint8_t>> JwkField(const nlohmann::json& j,
 }
 
 absl::StatusOr<EvpPkeyPtr> ParsePublicJwk(std::span<const uint8_t> data) {
-  ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(data));
+  ASSIGN_OR_RETURN(nlohmann::json j, ParseJwkJson(data));
   if (!j.is_object()) return absl::InvalidArgumentError("JWK is not an object");
   if (j.contains("key") && j["key"].is_object()) j = j["key"];  // a KeyBundle
   auto kty = j.find("kty");

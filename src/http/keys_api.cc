@@ -11,6 +11,7 @@
 #include "auth/identity.h"
 #include "auth/jwt.h"
 #include "base/encoding.h"
+#include "base/json.h"
 #include "base/status.h"
 #include "base/strings.h"
 #include "crypto/random.h"
@@ -51,15 +52,17 @@ Response Json(const json& j, int status = 200) {
   return JsonResponse(status, j.dump());
 }
 
-// ParseBody parses a JSON object body.
+// ParseBody parses a JSON object body, refusing deep nesting before
+// anything walks it (base/json.h).
 absl::StatusOr<json> ParseBody(const Request& r) {
   if (r.body.empty()) {
     return absl::InvalidArgumentError("The request body is empty.");
   }
-  json j = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
-    return absl::InvalidArgumentError(
-        "The request body is not a valid JSON object.");
+  absl::StatusOr<json> j = ParseJson(r.body);
+  if (!j.ok() || !j->is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "The request body is not a valid JSON object",
+        j.ok() ? "" : absl::StrCat(": ", j.status().message()), "."));
   }
   return j;
 }
@@ -104,8 +107,8 @@ std::string Kid(const store::KeyVersion& k, const std::string& url) {
 json KeyJson(const store::KeyVersion& k, const std::string& url) {
   json key = json::object();
   if (!k.public_jwk.empty()) {
-    key = json::parse(k.public_jwk, nullptr, false);
-    if (key.is_discarded()) key = json::object();
+    absl::StatusOr<json> parsed = ParseJson(k.public_jwk);
+    if (parsed.ok() && parsed->is_object()) key = std::move(*parsed);
   }
   key["kid"] = Kid(k, url);
   key["kty"] = k.kty;
@@ -140,8 +143,8 @@ class Renderer {
 
   void AddTags(json& out, const store::KeyVersion& k) const {
     if (k.tags_json.empty() || k.tags_json == "{}") return;
-    json t = json::parse(k.tags_json, nullptr, false);
-    if (!t.is_discarded()) out["tags"] = t;
+    absl::StatusOr<json> t = ParseJson(k.tags_json);
+    if (t.ok()) out["tags"] = std::move(*t);
   }
 
   json Bundle(const store::KeyVersion& k) const {
@@ -251,7 +254,7 @@ absl::StatusOr<vault::KeyProperties> ReadProperties(const json& body,
     }
   }
   if (body.contains("tags") && !body["tags"].is_null()) {
-    p.tags_json = body["tags"].dump();
+    ASSIGN_OR_RETURN(p.tags_json, vault::TagsFromJson(body["tags"]));
   }
   if (ops_holder.contains("key_ops") && !ops_holder["key_ops"].is_null()) {
     ASSIGN_OR_RETURN(p.key_ops, OpsField(ops_holder["key_ops"]));

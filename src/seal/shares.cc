@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/encoding.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "base/status.h"
 #include "base/strings.h"
 #include "crypto/aead.h"
@@ -209,10 +210,11 @@ absl::StatusOr<std::string> EncodeSealInfo(const SealInfo& info) {
 
 absl::StatusOr<SealInfo> ParseSealInfo(std::string_view text) {
   constexpr std::string_view kWhat = "seal.json";
-  json j = json::parse(text.begin(), text.end(), nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
+  absl::StatusOr<json> parsed = ParseJson(text);
+  if (!parsed.ok() || !parsed->is_object()) {
     return absl::InvalidArgumentError("seal.json is not a JSON object");
   }
+  json& j = *parsed;
   ASSIGN_OR_RETURN(std::string format, GetString(j, "format", kWhat));
   if (format != kSealFormat) {
     return absl::InvalidArgumentError(
@@ -298,9 +300,10 @@ absl::StatusOr<std::string> EncodeShareFile(
 
 absl::StatusOr<ShareFile> ParseShareFile(std::string_view text) {
   constexpr std::string_view kWhat = "share file";
-  json j = json::parse(text.begin(), text.end(), nullptr, false);
+  absl::StatusOr<json> parsed = ParseJson(text);
+  json j = parsed.ok() ? std::move(*parsed) : json();
   ZeroizingJson wipe(j, "share");
-  if (j.is_discarded() || !j.is_object()) {
+  if (!j.is_object()) {
     return absl::InvalidArgumentError("share file is not a JSON object");
   }
   ASSIGN_OR_RETURN(std::string format, GetString(j, "format", kWhat));

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/encoding.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "http/azure.h"
@@ -69,8 +70,11 @@ http::Response SealService::Unseal(const http::Request& r) {
     }
     return resp;
   };
-  json body = json::parse(r.body, nullptr, false);
-  if (!body.is_object() || !body.contains("share")) {
+  // Bounded parse (base/json.h): this body comes before any credential.
+  absl::StatusOr<json> parsed = ParseJson(r.body);
+  json body = parsed.ok() ? std::move(*parsed) : json();
+  if (!body.is_object() || !body.contains("share") ||
+      !(body["share"].is_string() || body["share"].is_object())) {
     return answer(http::AzureError(
         400, "BadParameter",
         "the body must be {\"share\": <share file>, \"passphrase\"?: …}"));

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "base/encoding.h"
 #include "base/error_code.h"
+#include "base/json.h"
 #include "base/status.h"
 #include "base/strings.h"
 #include "byok/blob.h"
@@ -56,8 +57,15 @@ bool IsPrivateOp(KeyOp op) {
 }
 
 absl::StatusOr<std::string> NormalizeTags(const std::string& tags_json) {
-  json t = json::parse(tags_json, nullptr, /*allow_exceptions=*/false);
-  if (t.is_discarded() || !t.is_object()) {
+  absl::StatusOr<json> t = ParseJson(tags_json);
+  if (!t.ok()) return absl::InvalidArgumentError("tags must be a JSON object");
+  return TagsFromJson(*t);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> TagsFromJson(const json& t) {
+  if (!t.is_object()) {
     return absl::InvalidArgumentError("tags must be a JSON object");
   }
   if (t.size() > 15) {
@@ -74,6 +82,8 @@ absl::StatusOr<std::string> NormalizeTags(const std::string& tags_json) {
   }
   return t.dump();
 }
+
+namespace {
 
 std::string DefaultRotationPolicy(std::string_view id) {
   json p = {
@@ -507,7 +517,7 @@ absl::StatusOr<std::vector<uint8_t>> KeyVault::Backup(std::string_view vault,
                    store_->AllVersions(vault, name));
   json versions = json::array();
   for (const store::KeyVersion& k : all) {
-    json tags = json::parse(k.tags_json, nullptr, false);
+    absl::StatusOr<json> tags = ParseJson(k.tags_json);
     versions.push_back({
         {"version", k.version},
         {"kty", k.kty},
@@ -522,7 +532,7 @@ absl::StatusOr<std::vector<uint8_t>> KeyVault::Backup(std::string_view vault,
         {"created", k.created},
         {"updated", k.updated},
         {"exportable", k.exportable},
-        {"tags", tags.is_discarded() ? json::object() : tags},
+        {"tags", tags.ok() ? std::move(*tags) : json::object()},
         {"managed", k.managed},
     });
   }
@@ -541,9 +551,10 @@ absl::StatusOr<store::KeyVersion> KeyVault::Restore(
     std::string_view vault, std::span<const uint8_t> backup) {
   ASSIGN_OR_RETURN(std::vector<uint8_t> plain,
                    custody_->UnprotectBackup(backup));
-  json doc = json::parse(plain.begin(), plain.end(), nullptr, false);
-  if (doc.is_discarded() || !doc.is_object() ||
-      doc.value("format", "") != kBackupFormat) {
+  absl::StatusOr<json> parsed = ParseJson(std::string_view(
+      reinterpret_cast<const char*>(plain.data()), plain.size()));
+  json doc = parsed.ok() ? std::move(*parsed) : json();
+  if (!doc.is_object() || doc.value("format", "") != kBackupFormat) {
     return absl::InvalidArgumentError("the backup is not a keyferry backup");
   }
   std::vector<store::KeyVersion> versions;
@@ -570,7 +581,7 @@ absl::StatusOr<store::KeyVersion> KeyVault::Restore(
       k.created = v.at("created").get<int64_t>();
       k.updated = v.at("updated").get<int64_t>();
       k.exportable = v.at("exportable").get<bool>();
-      k.tags_json = v.at("tags").dump();
+      ASSIGN_OR_RETURN(k.tags_json, TagsFromJson(v.at("tags")));
       k.managed = v.at("managed").get<bool>();
       versions.push_back(std::move(k));
     }
@@ -762,8 +773,9 @@ absl::StatusOr<std::string> KeyVault::GetRotationPolicy(
   ASSIGN_OR_RETURN(store::KeyName n, store_->GetName(vault, name));
   std::string id = absl::StrCat(Sv(key_url), "/rotationpolicy");
   if (n.rotation_policy_json.empty()) return DefaultRotationPolicy(id);
-  json doc = json::parse(n.rotation_policy_json, nullptr, false);
-  if (doc.is_discarded()) return absl::DataLossError("stored policy damaged");
+  absl::StatusOr<json> parsed = ParseJson(n.rotation_policy_json);
+  if (!parsed.ok()) return absl::DataLossError("stored policy damaged");
+  json& doc = *parsed;
   doc["id"] = id;
   return doc.dump();
 }
@@ -777,9 +789,11 @@ absl::StatusOr<std::string> KeyVault::SetRotationPolicy(
   const int64_t now = clock_();
   p.created = now;
   if (!n.rotation_policy_json.empty()) {  // a replaced policy keeps `created`
-    json old_doc = json::parse(n.rotation_policy_json, nullptr, false);
-    if (!old_doc.is_discarded()) {
-      p.created = old_doc["attributes"].value("created", now);
+    absl::StatusOr<json> old_doc = ParseJson(n.rotation_policy_json);
+    if (old_doc.ok() && old_doc->is_object() &&
+        old_doc->contains("attributes") &&
+        (*old_doc)["attributes"].is_object()) {
+      p.created = (*old_doc)["attributes"].value("created", now);
     }
   }
   p.updated = now;

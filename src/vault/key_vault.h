@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -206,6 +207,12 @@ class KeyVault {
   // much as an ECDSA verification with OpenSSL 3.0).
   custody::KeyCache public_keys_{4096};
 };
+
+// TagsFromJson validates a "tags" member (an object of at most 15 string
+// values; names at most 512 and values at most 256 characters) and returns
+// it as compact JSON. InvalidArgument otherwise. It looks at the object's
+// own members only, so a deep value is refused before anything walks it.
+absl::StatusOr<std::string> TagsFromJson(const nlohmann::json& tags);
 
 // HeldOf rebuilds the custody's view of a stored version.
 custody::HeldKey HeldOf(const store::KeyVersion& k);

@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "base/json.h"
 #include "base/status.h"
 #include "base/strings.h"
 
@@ -59,12 +60,13 @@ absl::StatusOr<IsoDuration> DurationField(const json& obj, const char* name) {
   return ParseIsoDuration(obj[name].get<std::string>());
 }
 
-absl::StatusOr<json> ParseJson(std::string_view text) noexcept {
-  try {
-    return json::parse(text.begin(), text.end());
-  } catch (const json::exception&) {
-    return absl::InvalidArgumentError("The rotation policy is not valid JSON.");
+absl::StatusOr<json> ParsePolicyJson(std::string_view text) {
+  absl::StatusOr<json> j = keyferry::ParseJson(text);
+  if (!j.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "The rotation policy is not valid: ", j.status().message(), "."));
   }
+  return j;
 }
 
 }  // namespace
@@ -122,7 +124,7 @@ int64_t SubtractDuration(int64_t t, const IsoDuration& d) {
 }
 
 absl::StatusOr<RotationPolicy> ParseRotationPolicy(std::string_view text) {
-  ASSIGN_OR_RETURN(json doc, ParseJson(text));
+  ASSIGN_OR_RETURN(json doc, ParsePolicyJson(text));
   if (!doc.is_object())
     return absl::InvalidArgumentError("The rotation policy must be an object.");
   RotationPolicy p;
