@@ -131,4 +131,34 @@ absl::Status WriteFileAtomic(const std::string& path,
   return absl::OkStatus();
 }
 
+absl::Status ShredFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return absl::InternalError(absl::StrCat("cannot open ", path));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+    std::vector<uint8_t> zeros(static_cast<size_t>(st.st_size), 0);
+    if (::write(fd, zeros.data(), zeros.size()) !=
+        static_cast<ssize_t>(zeros.size())) {
+      ::close(fd);
+      return absl::InternalError(absl::StrCat("cannot overwrite ", path));
+    }
+    ::fsync(fd);
+  }
+  ::close(fd);
+  if (::unlink(path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot remove ", path));
+  }
+  std::string dir = path.substr(0, path.find_last_of('/'));
+  if (path.find('/') == std::string::npos) dir = ".";
+  int dfd = ::open(dir.empty() ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace keyferry

@@ -30,6 +30,12 @@ absl::Status WriteFileAtomic(const std::string& path,
                              std::span<const uint8_t> data,
                              unsigned mode = 0644);
 
+// ShredFile overwrites the file at `path` with zeros, fsyncs it, removes it
+// and fsyncs its directory: for files that held a secret. (A journaling or
+// copy-on-write file system may still hold the old blocks; the docs say
+// so.) OK when there is no file.
+absl::Status ShredFile(const std::string& path);
+
 }  // namespace keyferry
 
 #endif  // KEYFERRY_BASE_FILE_H_

@@ -1,0 +1,110 @@
+#include "crypto/mac.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "crypto/errors.h"
+#include "crypto/ssl_ptr.h"
+
+namespace keyferry::crypto {
+namespace {
+
+using EvpMacCtxPtr =
+    std::unique_ptr<EVP_MAC_CTX, SslDeleter<EVP_MAC_CTX, EVP_MAC_CTX_free>>;
+using EvpKdfCtxPtr =
+    std::unique_ptr<EVP_KDF_CTX, SslDeleter<EVP_KDF_CTX, EVP_KDF_CTX_free>>;
+
+// The HMAC implementation, fetched once: a fetch costs a lock and a lookup
+// in OpenSSL's method store, more than the MAC of a short record.
+EVP_MAC* Hmac() {
+  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  return mac;
+}
+
+}  // namespace
+
+std::vector<uint8_t> Sha256(std::span<const uint8_t> data) {
+  std::vector<uint8_t> d(32);
+  unsigned int n = 0;
+  // EVP_Digest with a built-in digest fails only on allocation failure.
+  if (EVP_Digest(data.data(), data.size(), d.data(), &n, EVP_sha256(),
+                 nullptr) != 1) {
+    std::abort();
+  }
+  return d;
+}
+
+absl::StatusOr<std::vector<uint8_t>> HmacSha256(const SecretBytes& key,
+                                                std::span<const uint8_t> data) {
+  if (Hmac() == nullptr) return SslError(absl::StatusCode::kInternal, "HMAC");
+  EvpMacCtxPtr ctx(EVP_MAC_CTX_new(Hmac()));
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_end()};
+  auto k = key.data(SecretAccess::Get());
+  std::vector<uint8_t> out(kHmacSha256Bytes);
+  size_t n = 0;
+  if (ctx == nullptr ||
+      EVP_MAC_init(ctx.get(), k.data(), k.size(), params) != 1 ||
+      EVP_MAC_update(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_MAC_final(ctx.get(), out.data(), &n, out.size()) != 1 ||
+      n != kHmacSha256Bytes) {
+    return SslError(absl::StatusCode::kInternal, "HMAC-SHA256");
+  }
+  return out;
+}
+
+absl::Status VerifyHmacSha256(const SecretBytes& key,
+                              std::span<const uint8_t> data,
+                              std::span<const uint8_t> tag) {
+  absl::StatusOr<std::vector<uint8_t>> want = HmacSha256(key, data);
+  if (!want.ok()) return want.status();
+  if (tag.size() != want->size() ||
+      CRYPTO_memcmp(tag.data(), want->data(), want->size()) != 0) {
+    return absl::DataLossError("the HMAC-SHA256 tag does not verify");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SecretBytes> HkdfSha256(const SecretBytes& ikm,
+                                       std::span<const uint8_t> salt,
+                                       std::string_view info, size_t length) {
+  if (length == 0 || length > 255 * kHmacSha256Bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("HKDF-SHA256 cannot derive ", length, " bytes"));
+  }
+  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+  if (kdf == nullptr) return SslError(absl::StatusCode::kInternal, "HKDF");
+  EvpKdfCtxPtr ctx(EVP_KDF_CTX_new(kdf));
+  EVP_KDF_free(kdf);  // the context holds its own reference
+  if (ctx == nullptr) return SslError(absl::StatusCode::kInternal, "HKDF");
+  char digest[] = "SHA256";
+  auto k = ikm.data(SecretAccess::Get());
+  OSSL_PARAM params[5];
+  size_t i = 0;
+  params[i++] =
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
+  params[i++] = OSSL_PARAM_construct_octet_string(
+      OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(k.data()), k.size());
+  if (!salt.empty()) {
+    params[i++] = OSSL_PARAM_construct_octet_string(
+        OSSL_KDF_PARAM_SALT, const_cast<uint8_t*>(salt.data()), salt.size());
+  }
+  params[i++] = OSSL_PARAM_construct_octet_string(
+      OSSL_KDF_PARAM_INFO, const_cast<char*>(info.data()), info.size());
+  params[i] = OSSL_PARAM_construct_end();
+  SecretBytes out(length);
+  if (EVP_KDF_derive(ctx.get(), out.mutable_data(SecretAccess::Get()).data(),
+                     length, params) != 1) {
+    return SslError(absl::StatusCode::kInternal, "HKDF-SHA256 derive");
+  }
+  return out;
+}
+
+}  // namespace keyferry::crypto

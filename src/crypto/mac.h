@@ -1,0 +1,41 @@
+// SHA-256, HMAC-SHA256 (RFC 2104) and HKDF-SHA256 (RFC 5869) on OpenSSL
+// 3's EVP_Digest, EVP_MAC and EVP_KDF. Keys and derived keys are
+// SecretBytes.
+#ifndef KEYFERRY_CRYPTO_MAC_H_
+#define KEYFERRY_CRYPTO_MAC_H_
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "base/secret.h"
+
+namespace keyferry::crypto {
+
+inline constexpr size_t kHmacSha256Bytes = 32;
+
+// Sha256 returns the 32-byte SHA-256 digest of `data`.
+std::vector<uint8_t> Sha256(std::span<const uint8_t> data);
+
+// HmacSha256 returns the 32-byte HMAC-SHA256 of `data` under `key` (any
+// length). Internal on an OpenSSL failure.
+absl::StatusOr<std::vector<uint8_t>> HmacSha256(const SecretBytes& key,
+                                                std::span<const uint8_t> data);
+
+// VerifyHmacSha256 compares `tag` with HmacSha256(key, data) in constant
+// time: OK when equal, DataLoss when not (any length mismatch included).
+absl::Status VerifyHmacSha256(const SecretBytes& key,
+                              std::span<const uint8_t> data,
+                              std::span<const uint8_t> tag);
+
+// HkdfSha256 derives `length` bytes (at most 255 * 32) from `ikm` with the
+// given salt (may be empty) and `info` (extract-then-expand, RFC 5869).
+absl::StatusOr<SecretBytes> HkdfSha256(const SecretBytes& ikm,
+                                       std::span<const uint8_t> salt,
+                                       std::string_view info, size_t length);
+
+}  // namespace keyferry::crypto
+
+#endif  // KEYFERRY_CRYPTO_MAC_H_
