@@ -61,7 +61,7 @@ absl::StatusOr<std::map<std::string, std::string>> ParseFormBody(
 }
 
 absl::StatusOr<std::string> IssueIdentityToken(const IdentityConfig& config,
-                                               EVP_PKEY* key,
+                                               const Es256Signer& sign,
                                                const IdentityRequest& r,
                                                int64_t now) {
   std::string resource;
@@ -100,7 +100,7 @@ absl::StatusOr<std::string> IssueIdentityToken(const IdentityConfig& config,
   c.issued_at = now;
   c.not_before = now;
   c.expires = now + config.lifetime_seconds;
-  ASSIGN_OR_RETURN(std::string token, IssueToken(key, config.key_id, c));
+  ASSIGN_OR_RETURN(std::string token, IssueToken(sign, config.key_id, c));
   nlohmann::json body = {
       {"access_token", token},
       {"token_type", "Bearer"},

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "auth/jwt.h"
 #include "crypto/ssl_ptr.h"
 
 namespace keyferry::auth {
@@ -40,7 +41,7 @@ struct IdentityRequest {
 // response body: {"access_token","token_type":"Bearer","expires_on",
 // "expires_in","resource"}. `key` signs (ES256); `now` is Unix seconds.
 absl::StatusOr<std::string> IssueIdentityToken(const IdentityConfig& config,
-                                               EVP_PKEY* key,
+                                               const Es256Signer& sign,
                                                const IdentityRequest& request,
                                                int64_t now);
 

@@ -5,6 +5,7 @@
 #include "auth/jwt.h"
 #include "base/testing.h"
 #include "crypto/keys.h"
+#include "crypto/sign.h"
 
 namespace keyferry::auth {
 namespace {
@@ -22,6 +23,11 @@ class IdentityTest : public ::testing::Test {
             "k1",
             3600};
   }
+  Es256Signer Signer() {
+    return [this](std::span<const uint8_t> digest) {
+      return crypto::SignDigest(key_.get(), crypto::SignAlg::kEs256, digest);
+    };
+  }
   crypto::EvpPkeyPtr key_;
   IdentityConfig cfg_;
 };
@@ -33,7 +39,7 @@ TEST_F(IdentityTest, AppServiceStyle) {
       {{"x-identity-header", "s3cret"}},
       ""};
   ASSERT_OK_AND_ASSIGN(std::string body,
-                       IssueIdentityToken(cfg_, key_.get(), r, kNow));
+                       IssueIdentityToken(cfg_, Signer(), r, kNow));
   auto j = nlohmann::json::parse(body);
   EXPECT_EQ(j["token_type"], "Bearer");
   EXPECT_EQ(j["expires_on"], std::to_string(kNow + 3600));
@@ -51,27 +57,27 @@ TEST_F(IdentityTest, LegacyMsiStyle) {
                     {{"metadata", "true"}},
                     "resource=https%3A%2F%2Fmanagement.core.windows.net%2F"};
   ASSERT_OK_AND_ASSIGN(std::string body,
-                       IssueIdentityToken(cfg_, key_.get(), r, kNow));
+                       IssueIdentityToken(cfg_, Signer(), r, kNow));
   auto j = nlohmann::json::parse(body);
   EXPECT_EQ(j["resource"], "https://management.core.windows.net/");
 }
 
 TEST_F(IdentityTest, FailureSecretHeader) {
   IdentityRequest r{"GET", {{"resource", "https://localhost:8443"}}, {}, ""};
-  EXPECT_THAT(IssueIdentityToken(cfg_, key_.get(), r, kNow),
+  EXPECT_THAT(IssueIdentityToken(cfg_, Signer(), r, kNow),
               StatusIs(absl::StatusCode::kPermissionDenied));
   r.headers["x-identity-header"] = "wrong";
-  EXPECT_THAT(IssueIdentityToken(cfg_, key_.get(), r, kNow),
+  EXPECT_THAT(IssueIdentityToken(cfg_, Signer(), r, kNow),
               StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST_F(IdentityTest, FailureMetadataHeaderAndResource) {
   IdentityRequest r{"POST", {}, {}, "resource=x"};
-  EXPECT_THAT(IssueIdentityToken(cfg_, key_.get(), r, kNow),
+  EXPECT_THAT(IssueIdentityToken(cfg_, Signer(), r, kNow),
               StatusHasMessage("Metadata"));
   r.headers["metadata"] = "true";
   r.body = "";
-  EXPECT_THAT(IssueIdentityToken(cfg_, key_.get(), r, kNow),
+  EXPECT_THAT(IssueIdentityToken(cfg_, Signer(), r, kNow),
               StatusHasMessage("no resource"));
 }
 

@@ -48,6 +48,16 @@ std::string_view TrimSlash(std::string_view s) {
 
 absl::StatusOr<std::string> IssueToken(EVP_PKEY* key, std::string_view key_id,
                                        const Claims& c) {
+  return IssueToken(
+      [key](std::span<const uint8_t> digest) {
+        return crypto::SignDigest(key, crypto::SignAlg::kEs256, digest);
+      },
+      key_id, c);
+}
+
+absl::StatusOr<std::string> IssueToken(const Es256Signer& sign,
+                                       std::string_view key_id,
+                                       const Claims& c) {
   json header = {
       {"alg", "ES256"}, {"typ", "JWT"}, {"kid", std::string(key_id)}};
   json body = {{"iss", c.issuer},     {"sub", c.subject}, {"oid", c.subject},
@@ -57,15 +67,17 @@ absl::StatusOr<std::string> IssueToken(EVP_PKEY* key, std::string_view key_id,
   std::string b = body.dump(-1, ' ', false, json::error_handler_t::replace);
   std::string signing_input = absl::StrCat(Base64UrlEncode(AsBytes(h)), ".",
                                            Base64UrlEncode(AsBytes(b)));
-  ASSIGN_OR_RETURN(
-      std::vector<uint8_t> sig,
-      crypto::SignDigest(key, crypto::SignAlg::kEs256, Sha256(signing_input)));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> sig, sign(Sha256(signing_input)));
+  if (sig.size() != 64) {
+    return absl::InternalError("the token signer returned no ES256 signature");
+  }
   return absl::StrCat(signing_input, ".", Base64UrlEncode(sig));
 }
 
 absl::StatusOr<Claims> VerifyToken(std::string_view token, EVP_PKEY* key,
                                    std::string_view audience, int64_t now,
                                    int64_t skew) {
+  if (key == nullptr) return Denied("no token key is loaded yet");
   std::vector<absl::string_view> parts = absl::StrSplit(Sv(token), '.');
   if (parts.size() != 3) return Denied("not a compact JWS (three parts)");
   ASSIGN_OR_RETURN(json header, ParseObject(StdSv(parts[0])));

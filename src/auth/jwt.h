@@ -6,10 +6,13 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "crypto/ssl_ptr.h"
@@ -26,8 +29,18 @@ struct Claims {
   int64_t expires = 0;     // exp
 };
 
-// IssueToken signs `claims` with the P-256 private key `key` (borrowed);
-// `key_id` goes into the header's "kid".
+// Es256Signer signs a 32-byte SHA-256 digest with the P-256 token key and
+// returns the JOSE signature r || s (64 bytes): keyferryd's signer runs in
+// the custody, so the private key is never in keyferryd's memory.
+using Es256Signer = std::function<absl::StatusOr<std::vector<uint8_t>>(
+    std::span<const uint8_t> digest)>;
+
+// IssueToken signs `claims` with `sign`; `key_id` goes into the header's
+// "kid".
+absl::StatusOr<std::string> IssueToken(const Es256Signer& sign,
+                                       std::string_view key_id,
+                                       const Claims& claims);
+// IssueToken with a P-256 private key in memory (`key`, borrowed): tests.
 absl::StatusOr<std::string> IssueToken(EVP_PKEY* key, std::string_view key_id,
                                        const Claims& claims);
 

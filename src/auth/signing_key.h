@@ -1,5 +1,8 @@
-// The ES256 key keyferryd signs its access tokens with: a P-256 private key
-// in a 0600 PEM file in the data directory, made on first start.
+// The ES256 key keyferryd signs its access tokens with. It is held by the
+// custody (server/token_signer.h); what lives here is what both the server
+// and the tools need: the key id, and reading the plain PEM file that
+// deployments before that change kept in the data directory, for its
+// one-time migration into the custody.
 #ifndef KEYFERRY_AUTH_SIGNING_KEY_H_
 #define KEYFERRY_AUTH_SIGNING_KEY_H_
 
@@ -10,15 +13,15 @@
 
 namespace keyferry::auth {
 
-struct SigningKey {
-  crypto::EvpPkeyPtr key;
-  std::string key_id;  // first 16 hex digits of SHA-256(SubjectPublicKeyInfo)
-};
+// TokenKeyId is the "kid" of a token key: the first 16 hex digits of
+// SHA-256 of its SubjectPublicKeyInfo. `key` may be public or private.
+absl::StatusOr<std::string> TokenKeyId(EVP_PKEY* key);
 
-// LoadOrCreateSigningKey reads the PEM at `path` or creates it (mode 0600).
-// Refuses a file that group or others can access, or that is not a P-256
-// private key.
-absl::StatusOr<SigningKey> LoadOrCreateSigningKey(const std::string& path);
+// LoadLegacySigningKey reads the P-256 private key PEM at `path`. Refuses a
+// file that group or others can access (PermissionDenied) or that is not a
+// P-256 private key (DataLoss); NotFound when there is no file.
+absl::StatusOr<crypto::EvpPkeyPtr> LoadLegacySigningKey(
+    const std::string& path);
 
 }  // namespace keyferry::auth
 

@@ -1,5 +1,6 @@
 #include "auth/signing_key.h"
 
+#include <openssl/pem.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,27 +17,54 @@ std::string TempDir() {
   return mkdtemp(t);
 }
 
-TEST(SigningKeyTest, CreateThenReload) {
-  std::string path = TempDir() + "/token-signing.pem";
-  ASSERT_OK_AND_ASSIGN(SigningKey a, LoadOrCreateSigningKey(path));
-  struct stat st;
-  ASSERT_EQ(stat(path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0600u);
-  ASSERT_OK_AND_ASSIGN(SigningKey b, LoadOrCreateSigningKey(path));
-  EXPECT_TRUE(crypto::PublicKeysEqual(a.key.get(), b.key.get()));
-  EXPECT_EQ(a.key_id, b.key_id);
-  EXPECT_EQ(a.key_id.size(), 16u);
+std::string PemOf(EVP_PKEY* key) {
+  crypto::OsslEncoderCtxPtr e(OSSL_ENCODER_CTX_new_for_pkey(
+      key, EVP_PKEY_KEYPAIR, "PEM", "PrivateKeyInfo", nullptr));
+  unsigned char* data = nullptr;
+  size_t len = 0;
+  EXPECT_EQ(OSSL_ENCODER_to_data(e.get(), &data, &len), 1);
+  std::string out(reinterpret_cast<char*>(data), len);
+  OPENSSL_free(data);
+  return out;
 }
 
-TEST(SigningKeyTest, FailureModeAndContent) {
+TEST(SigningKeyTest, KeyIdIsStableAndPublic) {
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr k,
+                       crypto::GenerateEc(crypto::Curve::kP256));
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr pub, crypto::PublicKeyOf(k.get()));
+  ASSERT_OK_AND_ASSIGN(std::string a, TokenKeyId(k.get()));
+  ASSERT_OK_AND_ASSIGN(std::string b, TokenKeyId(pub.get()));
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a.size(), 16u);
+}
+
+TEST(SigningKeyTest, LoadsALegacyPem) {
+  std::string path = TempDir() + "/token-signing-key.pem";
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr k,
+                       crypto::GenerateEc(crypto::Curve::kP256));
+  ASSERT_OK(WriteFileAtomic(path, AsBytes(PemOf(k.get())), 0600));
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr loaded, LoadLegacySigningKey(path));
+  EXPECT_TRUE(crypto::PublicKeysEqual(k.get(), loaded.get()));
+}
+
+TEST(SigningKeyTest, FailureMissingModeAndContent) {
   std::string dir = TempDir();
+  EXPECT_THAT(LoadLegacySigningKey(dir + "/none.pem"),
+              StatusIs(absl::StatusCode::kNotFound));
   std::string path = dir + "/k.pem";
-  ASSERT_OK(LoadOrCreateSigningKey(path).status());
-  chmod(path.c_str(), 0640);
-  EXPECT_THAT(LoadOrCreateSigningKey(path), StatusHasMessage("must be 0600"));
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr k,
+                       crypto::GenerateEc(crypto::Curve::kP256));
+  ASSERT_OK(WriteFileAtomic(path, AsBytes(PemOf(k.get())), 0640));
+  EXPECT_THAT(LoadLegacySigningKey(path), StatusHasMessage("must be 0600"));
   ASSERT_OK(WriteFileAtomic(dir + "/junk.pem", AsBytes("junk"), 0600));
-  EXPECT_THAT(LoadOrCreateSigningKey(dir + "/junk.pem"),
+  EXPECT_THAT(LoadLegacySigningKey(dir + "/junk.pem"),
               StatusIs(absl::StatusCode::kDataLoss));
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr p384,
+                       crypto::GenerateEc(crypto::Curve::kP384));
+  ASSERT_OK(
+      WriteFileAtomic(dir + "/p384.pem", AsBytes(PemOf(p384.get())), 0600));
+  EXPECT_THAT(LoadLegacySigningKey(dir + "/p384.pem"),
+              StatusHasMessage("not a P-256 key"));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "custody/cipher_rules.h"
 
 #include "absl/strings/str_cat.h"
+#include "base/status.h"
 #include "base/strings.h"
 #include "crypto/cipher.h"
 #include "crypto/rsa_oaep.h"
@@ -19,13 +20,18 @@ const char* KeyKindName(KeyKind k) {
   return "?";
 }
 
+absl::Status CheckRsaKeySize(int bits) {
+  if (bits != 2048 && bits != 3072 && bits != 4096) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "RSA keys must have 2048, 3072 or 4096 bits; this one has ", bits));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckKeyRequest(const KeyRequest& r) {
   switch (r.kind) {
     case KeyKind::kRsa:
-      if (r.bits != 2048 && r.bits != 3072 && r.bits != 4096) {
-        return absl::InvalidArgumentError(
-            "RSA key size must be 2048, 3072 or 4096");
-      }
+      RETURN_IF_ERROR(CheckRsaKeySize(r.bits));
       if (r.public_exponent < 3 || r.public_exponent % 2 == 0) {
         return absl::InvalidArgumentError(
             "RSA public exponent must be odd and at least 3");

@@ -16,6 +16,11 @@ namespace keyferry::custody {
 // KeyKindName is "RSA", "EC" or "oct".
 const char* KeyKindName(KeyKind kind);
 
+// CheckRsaKeySize is the one rule on RSA key sizes, for keys created,
+// imported as JWK and imported by BYOK alike: 2048, 3072 or 4096 bits,
+// else InvalidArgument naming the size.
+absl::Status CheckRsaKeySize(int bits);
+
 // CheckKeyRequest refuses a key generation request no custody serves: RSA
 // of another size than 2048/3072/4096 or with an even or tiny exponent, EC
 // without a curve, oct of another size than 128/192/256.

@@ -158,6 +158,20 @@ class Custody {
   virtual absl::StatusOr<HeldKey> Rebind(
       const HeldKey& key, std::span<const uint8_t> old_binding,
       std::span<const uint8_t> new_binding) = 0;
+
+  // AuthenticateRecord returns a 32-byte tag over `record` (bytes the vault
+  // builds from a stored key version's metadata, vault::AttestVersion)
+  // made with a secret only this custody holds: an HMAC-SHA256 key derived
+  // from the master key, or the token's master MAC key. Deterministic: the
+  // same record always gets the same tag, and a fixed record's tag is the
+  // deployment's check value (vault::CustodyCheckValue).
+  virtual absl::StatusOr<std::vector<uint8_t>> AuthenticateRecord(
+      std::span<const uint8_t> record) = 0;
+  // VerifyRecord checks `tag` against `record`: OK, DataLoss when the tag
+  // does not match (the record was altered, or made under another master
+  // key), Unavailable/Internal when the custody cannot answer.
+  virtual absl::Status VerifyRecord(std::span<const uint8_t> record,
+                                    std::span<const uint8_t> tag) = 0;
 };
 
 }  // namespace keyferry::custody

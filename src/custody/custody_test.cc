@@ -250,7 +250,7 @@ TEST_F(ByokImportTest, FailureMismatchesAndDamage) {
       custody_->ImportByok(kek_, kek_bind_,
                            SealFor(*crypto::PrivateKeyToPkcs8Der(small.get())),
                            {KeyKind::kRsa, 0, std::nullopt}, bind_),
-      StatusHasMessage("at least 2048"));
+      StatusHasMessage("2048, 3072 or 4096 bits; this one has 1024"));
   EXPECT_THAT(
       custody_->ImportByok(kek_, B("vault1/OTHER/v1"), ct,
                            {KeyKind::kEc, 0, crypto::Curve::kP256}, bind_),

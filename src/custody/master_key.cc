@@ -20,13 +20,21 @@ constexpr size_t kFileBytes = sizeof kMagic + kMasterKeyBytes;
 }  // namespace
 
 absl::StatusOr<SecretBytes> LoadOrCreateMasterKey(const std::string& path,
-                                                  bool* created) {
+                                                  bool* created,
+                                                  bool may_create) {
   *created = false;
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {
     if (errno != ENOENT) {
       return absl::PermissionDeniedError(absl::StrCat(
           "cannot stat master key file ", path, ": ", strerror(errno)));
+    }
+    if (!may_create) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the master key file ", path,
+          " is missing, but the store holds keys made under it: restore it "
+          "from your backup (keyferryd never makes a new master key for a "
+          "store that has keys)"));
     }
     ASSIGN_OR_RETURN(SecretBytes key, crypto::RandomSecret(kMasterKeyBytes));
     SecretBytes file(kFileBytes);

@@ -17,6 +17,7 @@
 #include "crypto/aes_wrap.h"
 #include "crypto/cipher.h"
 #include "crypto/ec_recover.h"
+#include "crypto/mac.h"
 #include "crypto/random.h"
 #include "crypto/rsa_oaep.h"
 #include "custody/cipher_rules.h"
@@ -108,6 +109,41 @@ bool Stale(const absl::Status& s) {
          (*ckr == CKR_OBJECT_HANDLE_INVALID || *ckr == CKR_KEY_HANDLE_INVALID ||
           *ckr == CKR_SESSION_HANDLE_INVALID || *ckr == CKR_SESSION_CLOSED ||
           *ckr == CKR_USER_NOT_LOGGED_IN);
+}
+
+// TokenFault tells whether a failed token call is the token's or
+// keyferryd's fault (a lost session, a device or memory error, a missing
+// token), which the client must not be told is its own. Anything else a
+// C_UnwrapKey or C_Decrypt of client data returns (SoftHSM answers
+// CKR_GENERAL_ERROR to a ciphertext that does not decrypt) is about the
+// data.
+bool TokenFault(const absl::Status& s) {
+  const std::optional<unsigned long> ckr = hsm::GetCkr(s);
+  if (!ckr) return s.code() != absl::StatusCode::kInvalidArgument;
+  if (Stale(s)) return true;
+  switch (*ckr) {
+    case CKR_HOST_MEMORY:
+    case CKR_DEVICE_ERROR:
+    case CKR_DEVICE_MEMORY:
+    case CKR_DEVICE_REMOVED:
+    case CKR_TOKEN_NOT_PRESENT:
+    case CKR_TOKEN_NOT_RECOGNIZED:
+    case CKR_SESSION_COUNT:
+    case CKR_CRYPTOKI_NOT_INITIALIZED:
+    case CKR_FUNCTION_CANCELED:
+    case CKR_OPERATION_ACTIVE:
+    case CKR_BUFFER_TOO_SMALL:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// AsTokenFault answers a token fault as Unavailable (the token, not the
+// request, failed) with the step named.
+absl::Status AsTokenFault(const absl::Status& s, std::string_view what) {
+  return absl::UnavailableError(
+      absl::StrCat("the token failed while ", Sv(what), ": ", s.message()));
 }
 
 // The token's own words travel in errors (CKR names are not secret), under
@@ -291,7 +327,7 @@ absl::StatusOr<std::unique_ptr<Pkcs11Custody>> Pkcs11Custody::Open(
   {
     ASSIGN_OR_RETURN(std::unique_ptr<Session> s, c->Borrow());
     Lease lease(c.get(), std::move(s));
-    RETURN_IF_ERROR(c->FindOrCreateMasterKeys(*lease));
+    RETURN_IF_ERROR(c->FindOrCreateMasterKeys(*lease, o.create_master_keys));
     RETURN_IF_ERROR(c->Probe(*lease));
   }
   return c;
@@ -345,7 +381,7 @@ void Pkcs11Custody::Return(std::unique_ptr<Session> s) {
   pool_cv_.notify_one();
 }
 
-absl::Status Pkcs11Custody::FindOrCreateMasterKeys(Session& s) {
+absl::Status Pkcs11Custody::FindOrCreateMasterKeys(Session& s, bool create) {
   // Reconcile: transient token objects an interrupted operation left.
   ASSIGN_OR_RETURN(std::vector<ObjectHandle> all,
                    s.Find({Attr::Bool(CKA_TOKEN, true)}));
@@ -381,6 +417,12 @@ absl::Status Pkcs11Custody::FindOrCreateMasterKeys(Session& s) {
           "'; keyferryd needs exactly one (remove the extra ones)"));
     }
     if (h.size() == 1) return h[0];
+    if (!create) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the token has no master key '", label,
+          "', but the store holds keys made under one: this is not the token "
+          "(or not the token contents) this deployment was made with"));
+    }
     hsm::Template t = {Attr::Ulong(CKA_CLASS, CKO_SECRET_KEY),
                        Attr::Ulong(CKA_KEY_TYPE, type),
                        Attr::String(CKA_LABEL, label),
@@ -848,6 +890,9 @@ absl::StatusOr<HeldKey> Pkcs11Custody::ImportByok(
     got = s.UnwrapKey({CKM_RSA_AES_KEY_WRAP, &p, sizeof p}, kek_obj->handle(),
                       ciphertext, target);
     if (!got.ok()) {
+      if (TokenFault(got.status())) {
+        return AsTokenFault(got.status(), "unwrapping the BYOK blob");
+      }
       return absl::InvalidArgumentError(
           absl::StrCat("the token could not unwrap the BYOK blob with the KEK "
                        "(CKM_RSA_AES_KEY_WRAP): ",
@@ -868,6 +913,9 @@ absl::StatusOr<HeldKey> Pkcs11Custody::ImportByok(
         s.UnwrapKey({CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep}, kek_obj->handle(),
                     ciphertext.subspan(0, k), eph);
     if (!eh.ok()) {
+      if (TokenFault(eh.status())) {
+        return AsTokenFault(eh.status(), "decrypting the BYOK transfer key");
+      }
       return absl::InvalidArgumentError(
           "the transfer key does not decrypt with the KEK (RSA-OAEP-SHA1 in "
           "the token failed): wrong KEK or damaged blob");
@@ -876,6 +924,9 @@ absl::StatusOr<HeldKey> Pkcs11Custody::ImportByok(
         s.UnwrapKey({CKM_AES_KEY_WRAP_PAD}, *eh, ciphertext.subspan(k), target);
     (void)s.Destroy(*eh);
     if (!got.ok()) {
+      if (TokenFault(got.status())) {
+        return AsTokenFault(got.status(), "unwrapping the BYOK target key");
+      }
       return absl::InvalidArgumentError(absl::StrCat(
           "the target key does not unwrap as ",
           expected.kind == KeyKind::kOct
@@ -923,10 +974,8 @@ absl::StatusOr<HeldKey> Pkcs11Custody::ImportByok(
     size_t lead = 0;
     while (lead < n->size() && (*n)[lead] == 0) ++lead;
     held.bits = static_cast<int>((n->size() - lead) * 8);
-    if (held.bits < 2048) {
-      return fail(absl::InvalidArgumentError(
-          absl::StrCat("the RSA key in the blob has ", held.bits,
-                       " bits; at least 2048 are required")));
+    if (absl::Status size = CheckRsaKeySize(held.bits); !size.ok()) {
+      return fail(size);
     }
     absl::StatusOr<crypto::EvpPkeyPtr> pk = crypto::RsaPublicFromParts(*n, *e);
     if (!pk.ok()) return fail(pk.status());
@@ -1014,6 +1063,10 @@ void Pkcs11Custody::TokenLost() {
   }
   for (Cache::Entry& e : dropped) e.second->MarkLost();
   {
+    std::lock_guard<std::mutex> lock(verified_mu_);
+    verified_.clear();
+  }
+  {
     std::lock_guard<std::mutex> lock(pool_mu_);
     open_sessions_ -= idle_.size();
     idle_.clear();
@@ -1027,7 +1080,7 @@ void Pkcs11Custody::TokenLost() {
     if (j.ok()) {
       janitor_ = std::move(*j);
       // Token object handles may be numbered anew after a reset.
-      absl::Status found = FindOrCreateMasterKeys(*janitor_);
+      absl::Status found = FindOrCreateMasterKeys(*janitor_, /*create=*/false);
       if (!found.ok()) {
         Log(LogLevel::kError, "pkcs11_master_keys_lost",
             {{"error", std::string(found.message())}});
@@ -1284,6 +1337,69 @@ absl::StatusOr<HeldKey> Pkcs11Custody::Rebind(
   moved.sealed.insert(moved.sealed.end(), mac.begin(), mac.end());
   moved.sealed.insert(moved.sealed.end(), wrapped.begin(), wrapped.end());
   return moved;
+}
+
+template <typename T>
+absl::StatusOr<T> Pkcs11Custody::WithSession(
+    const std::function<absl::StatusOr<T>(hsm::Session&)>& op) {
+  for (int attempt = 0;; ++attempt) {
+    ASSIGN_OR_RETURN(std::unique_ptr<Session> ss, Borrow());
+    Lease lease(this, std::move(ss));
+    absl::StatusOr<T> r = op(*lease);
+    if (r.ok() || attempt > 0 || !Stale(r.status())) return r;
+    lease.Discard();
+    TokenLost();
+  }
+}
+
+namespace {
+
+// Records are MACed with a domain prefix of their own: blob MACs start
+// with a "KFP1" header, so no blob MAC input is a record MAC input.
+constexpr uint8_t kRecordMagic[] = {'K', 'F', 'R', '1'};
+
+std::vector<uint8_t> RecordMacInput(std::span<const uint8_t> record) {
+  std::vector<uint8_t> in(kRecordMagic, kRecordMagic + sizeof kRecordMagic);
+  in.insert(in.end(), record.begin(), record.end());
+  return in;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<uint8_t>> Pkcs11Custody::AuthenticateRecord(
+    std::span<const uint8_t> record) {
+  const std::vector<uint8_t> in = RecordMacInput(record);
+  return WithSession<std::vector<uint8_t>>(
+      [&](Session& s) { return s.Sign({CKM_SHA256_HMAC}, mac_key_, in); });
+}
+
+absl::Status Pkcs11Custody::VerifyRecord(std::span<const uint8_t> record,
+                                         std::span<const uint8_t> tag) {
+  if (tag.size() != kMacBytes) {
+    return absl::DataLossError("the record's tag has the wrong length");
+  }
+  std::vector<uint8_t> pair(record.begin(), record.end());
+  pair.insert(pair.end(), tag.begin(), tag.end());
+  const std::vector<uint8_t> digest = crypto::Sha256(pair);
+  std::string id(digest.begin(), digest.end());
+  {
+    std::lock_guard<std::mutex> lock(verified_mu_);
+    if (verified_.count(id) > 0) return absl::OkStatus();
+  }
+  const std::vector<uint8_t> in = RecordMacInput(record);
+  absl::StatusOr<bool> ok =
+      WithSession<bool>([&](Session& s) -> absl::StatusOr<bool> {
+        absl::Status v = s.Verify({CKM_SHA256_HMAC}, mac_key_, in, tag);
+        if (v.code() == absl::StatusCode::kInvalidArgument) return false;
+        if (!v.ok()) return v;
+        return true;
+      });
+  if (!ok.ok()) return ok.status();
+  if (!*ok) return absl::DataLossError("the record's tag does not verify");
+  std::lock_guard<std::mutex> lock(verified_mu_);
+  if (verified_.size() >= kMaxVerified) verified_.clear();
+  verified_.insert(std::move(id));
+  return absl::OkStatus();
 }
 
 }  // namespace keyferry::custody

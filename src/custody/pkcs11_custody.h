@@ -29,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "custody/custody.h"
@@ -43,6 +44,10 @@ struct Pkcs11Options {
   SecretBytes pin;
   size_t sessions = 16;       // sessions opened and shared by all threads
   size_t cached_keys = 1024;  // unwrapped session objects kept ready
+  // Whether Open may generate missing master keys. Only for a new
+  // deployment: a store that already holds keys needs the master keys it
+  // was made with, and new ones would silently orphan it.
+  bool create_master_keys = true;
 };
 
 // Pkcs11Limits is what the start-up probes found.
@@ -105,6 +110,10 @@ class Pkcs11Custody : public Custody {
   absl::StatusOr<HeldKey> Rebind(const HeldKey& key,
                                  std::span<const uint8_t> old_binding,
                                  std::span<const uint8_t> new_binding) override;
+  absl::StatusOr<std::vector<uint8_t>> AuthenticateRecord(
+      std::span<const uint8_t> record) override;
+  absl::Status VerifyRecord(std::span<const uint8_t> record,
+                            std::span<const uint8_t> tag) override;
 
   // CloseAllSessionsForTest closes every session of the module on the
   // token, as a token reset does (session objects and login are gone): for
@@ -123,7 +132,14 @@ class Pkcs11Custody : public Custody {
   // the calls that do not retry (generation, imports, backups).
   absl::StatusOr<std::unique_ptr<hsm::Session>> Borrow(bool check = false);
   void Return(std::unique_ptr<hsm::Session> s);
-  absl::Status FindOrCreateMasterKeys(hsm::Session& s);
+  // FindOrCreateMasterKeys finds the three master keys by label; a missing
+  // one is generated when `create`, else FailedPrecondition naming it.
+  absl::Status FindOrCreateMasterKeys(hsm::Session& s, bool create);
+  // WithSession runs `op` on a borrowed session, once more on a fresh
+  // session after a token reset (TokenLost).
+  template <typename T>
+  absl::StatusOr<T> WithSession(
+      const std::function<absl::StatusOr<T>(hsm::Session&)>& op);
   // WithKey runs `op` on a borrowed session with `key`'s session object.
   // When the token no longer knows the session or the object (a reset),
   // it drops every cached object and idle session (TokenLost) and tries
@@ -185,6 +201,14 @@ class Pkcs11Custody : public Custody {
   std::mutex cache_mu_;
   std::unique_ptr<Cache> cache_;
   size_t cached_keys_ = 1024;
+
+  // SHA-256 of (record, tag) pairs the token verified (VerifyRecord). A
+  // pair verified once stays valid while the master MAC key is the same,
+  // so entries are dropped only when the set is full (all at once) or the
+  // token is lost (TokenLost), never one by one.
+  std::mutex verified_mu_;
+  std::unordered_set<std::string> verified_;  // guarded by verified_mu_
+  static constexpr size_t kMaxVerified = 1 << 16;
 };
 
 }  // namespace keyferry::custody

@@ -105,4 +105,14 @@ absl::StatusOr<HeldKey> SealedCustody::Rebind(
       [&](Custody& c) { return c.Rebind(key, old_binding, new_binding); });
 }
 
+absl::StatusOr<std::vector<uint8_t>> SealedCustody::AuthenticateRecord(
+    std::span<const uint8_t> record) {
+  return With([&](Custody& c) { return c.AuthenticateRecord(record); });
+}
+
+absl::Status SealedCustody::VerifyRecord(std::span<const uint8_t> record,
+                                         std::span<const uint8_t> tag) {
+  return With([&](Custody& c) { return c.VerifyRecord(record, tag); });
+}
+
 }  // namespace keyferry::custody

@@ -55,6 +55,10 @@ class SealedCustody : public Custody {
   absl::StatusOr<HeldKey> Rebind(const HeldKey& key,
                                  std::span<const uint8_t> old_binding,
                                  std::span<const uint8_t> new_binding) override;
+  absl::StatusOr<std::vector<uint8_t>> AuthenticateRecord(
+      std::span<const uint8_t> record) override;
+  absl::Status VerifyRecord(std::span<const uint8_t> record,
+                            std::span<const uint8_t> tag) override;
 
  private:
   // With runs `f` on the inner custody under a shared lock, or answers

@@ -1,8 +1,5 @@
 #include "custody/software_custody.h"
 
-#include <openssl/core_names.h>
-#include <openssl/kdf.h>
-
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +11,7 @@
 #include "crypto/aes_wrap.h"
 #include "crypto/cipher.h"
 #include "crypto/errors.h"
+#include "crypto/mac.h"
 #include "crypto/random.h"
 #include "crypto/rsa_oaep.h"
 #include "custody/cipher_rules.h"
@@ -60,32 +58,9 @@ crypto::OaepHash OaepOf(CipherAlg a) {
 // derived from the master key, AAD "KFB1".
 constexpr uint8_t kBackupMagic[] = {'K', 'F', 'B', '1'};
 
-absl::StatusOr<SecretBytes> DeriveBackupKey(const SecretBytes& master) {
-  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-  if (kdf == nullptr)
-    return crypto::SslError(absl::StatusCode::kInternal, "HKDF");
-  EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
-  EVP_KDF_free(kdf);
-  if (ctx == nullptr)
-    return crypto::SslError(absl::StatusCode::kInternal, "HKDF");
-  char digest[] = "SHA256";
-  char info[] = "keyferry backup v1";
-  auto m = master.data(SecretAccess::Get());
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_octet_string(
-          OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(m.data()), m.size()),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info,
-                                        sizeof info - 1),
-      OSSL_PARAM_construct_end()};
-  SecretBytes out(32);
-  int rc = EVP_KDF_derive(ctx, out.mutable_data(SecretAccess::Get()).data(), 32,
-                          params);
-  EVP_KDF_CTX_free(ctx);
-  if (rc != 1)
-    return crypto::SslError(absl::StatusCode::kInternal, "HKDF derive");
-  return out;
-}
+// Keys derived from the master key, one per purpose (HKDF-SHA256, no salt).
+constexpr std::string_view kBackupInfo = "keyferry backup v1";
+constexpr std::string_view kRecordInfo = "keyferry record v1";
 
 }  // namespace
 
@@ -94,9 +69,13 @@ absl::StatusOr<std::unique_ptr<SoftwareCustody>> SoftwareCustody::New(
   if (master_key.size() != 32) {
     return absl::InvalidArgumentError("master key must be 32 bytes");
   }
-  ASSIGN_OR_RETURN(SecretBytes backup_key, DeriveBackupKey(master_key));
-  return std::unique_ptr<SoftwareCustody>(new SoftwareCustody(
-      std::move(master_key), std::move(backup_key), cached_keys));
+  ASSIGN_OR_RETURN(SecretBytes backup_key,
+                   crypto::HkdfSha256(master_key, {}, kBackupInfo, 32));
+  ASSIGN_OR_RETURN(SecretBytes record_key,
+                   crypto::HkdfSha256(master_key, {}, kRecordInfo, 32));
+  return std::unique_ptr<SoftwareCustody>(
+      new SoftwareCustody(std::move(master_key), std::move(backup_key),
+                          std::move(record_key), cached_keys));
 }
 
 absl::StatusOr<std::vector<uint8_t>> SoftwareCustody::ProtectBackup(
@@ -271,11 +250,7 @@ absl::StatusOr<HeldKey> SoftwareCustody::ImportByok(
         absl::StrCat("the key in the blob is ", KeyKindName(got),
                      ", but kty asks for ", KeyKindName(expected.kind)));
   }
-  if (got == KeyKind::kRsa && rk.bits < 2048) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the RSA key in the blob has ", rk.bits,
-                     " bits; at least 2048 are required"));
-  }
+  if (got == KeyKind::kRsa) RETURN_IF_ERROR(CheckRsaKeySize(rk.bits));
   if (got == KeyKind::kEc && expected.curve && rk.curve != expected.curve) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the EC key in the blob is on ", Sv(crypto::CurveJwkName(*rk.curve)),
@@ -390,6 +365,16 @@ absl::StatusOr<HeldKey> SoftwareCustody::Rebind(
   HeldKey moved = key;
   RETURN_IF_ERROR(Seal(moved, material, new_binding));
   return moved;
+}
+
+absl::StatusOr<std::vector<uint8_t>> SoftwareCustody::AuthenticateRecord(
+    std::span<const uint8_t> record) {
+  return crypto::HmacSha256(record_key_, record);
+}
+
+absl::Status SoftwareCustody::VerifyRecord(std::span<const uint8_t> record,
+                                           std::span<const uint8_t> tag) {
+  return crypto::VerifyHmacSha256(record_key_, record, tag);
 }
 
 }  // namespace keyferry::custody

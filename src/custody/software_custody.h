@@ -52,12 +52,17 @@ class SoftwareCustody : public Custody {
   absl::StatusOr<HeldKey> Rebind(const HeldKey& key,
                                  std::span<const uint8_t> old_binding,
                                  std::span<const uint8_t> new_binding) override;
+  absl::StatusOr<std::vector<uint8_t>> AuthenticateRecord(
+      std::span<const uint8_t> record) override;
+  absl::Status VerifyRecord(std::span<const uint8_t> record,
+                            std::span<const uint8_t> tag) override;
 
  private:
   SoftwareCustody(SecretBytes master, SecretBytes backup_key,
-                  size_t cached_keys)
+                  SecretBytes record_key, size_t cached_keys)
       : master_(std::move(master)),
         backup_key_(std::move(backup_key)),
+        record_key_(std::move(record_key)),
         private_keys_(cached_keys),
         public_keys_(cached_keys) {}
   // Seal encrypts `plaintext` (PKCS#8 DER or raw oct bytes) into `held`.
@@ -76,6 +81,7 @@ class SoftwareCustody : public Custody {
 
   const SecretBytes master_;       // immutable after construction
   const SecretBytes backup_key_;   // HKDF-SHA256(master, "keyferry backup v1")
+  const SecretBytes record_key_;   // HKDF-SHA256(master, "keyferry record v1")
   mutable KeyCache private_keys_;  // by (sealed, binding)
   mutable KeyCache public_keys_;   // by public_jwk
 };

@@ -306,12 +306,16 @@ absl::StatusOr<Grant> ParseGrant(std::string_view text) {
 }
 
 KeysApi::KeysApi(KeysApiOptions options, vault::KeyVault* vault)
-    : options_(std::move(options)), vault_(vault) {}
+    : options_(std::move(options)),
+      vault_(vault),
+      token_key_(options_.token_key) {}
+
+void KeysApi::SetTokenKey(EVP_PKEY* key) { token_key_.store(key); }
 
 absl::StatusOr<std::unique_ptr<KeysApi>> KeysApi::New(KeysApiOptions options,
                                                       vault::KeyVault* vault) {
-  if (options.token_key == nullptr || vault == nullptr) {
-    return absl::InvalidArgumentError("KeysApi needs a token key and a vault");
+  if (vault == nullptr) {
+    return absl::InvalidArgumentError("KeysApi needs a vault");
   }
   if (!options.clock) options.clock = vault::SystemClock;
   auto api = std::unique_ptr<KeysApi>(new KeysApi(std::move(options), vault));
@@ -388,7 +392,7 @@ absl::Status KeysApi::Register() {
         return done(ChallengeResponse(resource, options_.tenant), "");
       }
       absl::StatusOr<auth::Claims> claims = tokens_.Verify(
-          authz->substr(7), options_.token_key, resource, options_.clock());
+          authz->substr(7), token_key_.load(), resource, options_.clock());
       if (!claims.ok()) {
         Response r = ChallengeResponse(resource, options_.tenant);
         r.body = AzureError(401, "Unauthorized",
@@ -491,6 +495,7 @@ absl::Status KeysApi::Register() {
         }
         const json& key = (*body)["key"];
         vault::ImportKeyRequest ir;
+        ir.vault_host = c.vault_url.substr(std::string_view("https://").size());
         absl::StatusOr<vault::Kty> kty =
             vault::ParseKty(StringField(key, "kty"));
         if (!kty.ok()) return Error(kty.status());
@@ -835,7 +840,7 @@ absl::Status KeysApi::Register() {
              {std::string_view(resource),
               std::string_view("https://management.core.windows.net/"),
               std::string_view("https://management.azure.com/")}) {
-          if (auth::VerifyToken(token, options_.token_key, aud, now).ok()) {
+          if (auth::VerifyToken(token, token_key_.load(), aud, now).ok()) {
             ok = true;
             break;
           }
@@ -859,7 +864,7 @@ absl::StatusOr<std::string> KeysApi::Operator(const Request& req) const {
     return absl::UnauthenticatedError("a bearer token is required");
   }
   absl::StatusOr<auth::Claims> claims =
-      tokens_.Verify(authz->substr(7), options_.token_key,
+      tokens_.Verify(authz->substr(7), token_key_.load(),
                      router_->ChallengeResource(req), options_.clock());
   if (!claims.ok()) {
     return absl::UnauthenticatedError(absl::StrCat(

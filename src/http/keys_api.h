@@ -7,6 +7,7 @@
 
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -50,8 +51,11 @@ struct KeysApiOptions {
   std::string domain = "localhost";
   std::vector<std::string> vaults;
   std::vector<Grant> grants;
-  std::string tenant;              // tid in the challenge
-  EVP_PKEY* token_key = nullptr;   // borrowed: verifies access tokens
+  std::string tenant;  // tid in the challenge
+  // token_key (borrowed) verifies access tokens; null until the custody
+  // holding the token key is open (SetTokenKey), and every token is
+  // refused meanwhile.
+  EVP_PKEY* token_key = nullptr;
   std::string subscription_id;     // for ARM's GET /subscriptions
   std::function<int64_t()> clock;  // Unix seconds; default system clock
   // on_request (may be empty) is called once per routed request after its
@@ -72,6 +76,10 @@ class KeysApi {
   // backup and rng never do. For http::ServerOptions::blocking.
   static bool MayBlock(const Request& request);
 
+  // SetTokenKey sets the key that verifies access tokens (borrowed; it must
+  // outlive the KeysApi). Set once, when the custody first opens.
+  void SetTokenKey(EVP_PKEY* key);
+
   // Handle answers one request (any host: unknown vault hosts get 404).
   Response Handle(const Request& request) const;
 
@@ -90,6 +98,7 @@ class KeysApi {
   vault::KeyVault* vault_;
   std::unique_ptr<Router> router_;
   mutable auth::VerifiedTokens tokens_;
+  std::atomic<EVP_PKEY*> token_key_;
 };
 
 }  // namespace keyferry::http

@@ -55,6 +55,10 @@ const std::vector<ConfigKey> kConfigKeys = {
     {"recoverable-days",
      "days a deleted key stays recoverable before it is purged (7-90, "
      "default 90)"},
+    {"upgrade-store",
+     "true: authenticate, once, the key versions of a store written before "
+     "record authentication (schema 1) as they are now (default false: "
+     "such a store is refused)"},
 };
 
 namespace {
@@ -222,6 +226,11 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
       return Bad(key, "principal:vault:role");
     }
     c.grants.push_back(v);
+    return absl::OkStatus();
+  }
+  if (key == "upgrade-store") {
+    if (v != "true" && v != "false") return Bad(key, "true or false");
+    c.upgrade_store = v == "true";
     return absl::OkStatus();
   }
   if (key == "recoverable-days") {

@@ -42,6 +42,9 @@ struct Config {
   // identity principal is Crypto Officer on every vault.
   std::vector<std::string> grants;
   int recoverable_days = 90;  // soft-delete retention, 7 to 90
+  // Authenticate the versions of a schema-1 store as they are (operator
+  // opt-in: docs/storage.md §3).
+  bool upgrade_store = false;
 };
 
 struct ConfigKey {

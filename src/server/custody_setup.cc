@@ -35,39 +35,11 @@ void DropTrailingNewline(SecretBytes& s) {
   s.Resize(n);
 }
 
-// Shred overwrites the old master key file with zeros, syncs, removes it
-// and syncs the directory. (A journaling or copy-on-write file system may
-// still hold old blocks; docs/sealing.md says so.)
-absl::Status Shred(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY);
-  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open ", path));
-  struct stat st;
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
-    std::vector<uint8_t> zeros(static_cast<size_t>(st.st_size), 0);
-    if (::write(fd, zeros.data(), zeros.size()) !=
-        static_cast<ssize_t>(zeros.size())) {
-      ::close(fd);
-      return absl::InternalError(absl::StrCat("cannot overwrite ", path));
-    }
-    ::fsync(fd);
-  }
-  ::close(fd);
-  if (::unlink(path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot remove ", path));
-  }
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::unique_ptr<custody::Custody>> OpenPkcs11(
-    const Config& c, std::string* summary) {
+    const Config& c, bool new_deployment, std::string* summary) {
   custody::Pkcs11Options o;
   o.module_path = c.pkcs11_module;
+  o.create_master_keys = new_deployment;
   std::optional<std::string> pin_source;
   if (hsm::IsPkcs11Uri(c.pkcs11_token)) {
     ASSIGN_OR_RETURN(hsm::Pkcs11Uri uri, hsm::ParsePkcs11Uri(c.pkcs11_token));
@@ -123,10 +95,10 @@ absl::StatusOr<SecretBytes> ReadPin(const std::optional<std::string>& source,
   return pin;
 }
 
-absl::StatusOr<CustodySetup> OpenCustody(const Config& c) {
+absl::StatusOr<CustodySetup> OpenCustody(const Config& c, bool new_deployment) {
   CustodySetup out;
   if (c.custody == "pkcs11") {
-    ASSIGN_OR_RETURN(out.custody, OpenPkcs11(c, &out.summary));
+    ASSIGN_OR_RETURN(out.custody, OpenPkcs11(c, new_deployment, &out.summary));
     return out;
   }
   const std::string seal_path = InDir(c, "seal.json");
@@ -150,8 +122,8 @@ absl::StatusOr<CustodySetup> OpenCustody(const Config& c) {
     return out;
   }
   bool created = false;
-  ASSIGN_OR_RETURN(SecretBytes master,
-                   custody::LoadOrCreateMasterKey(key_path, &created));
+  ASSIGN_OR_RETURN(SecretBytes master, custody::LoadOrCreateMasterKey(
+                                           key_path, &created, new_deployment));
   ASSIGN_OR_RETURN(std::unique_ptr<custody::SoftwareCustody> sw,
                    custody::SoftwareCustody::New(std::move(master)));
   out.custody = std::move(sw);
@@ -161,6 +133,57 @@ absl::StatusOr<CustodySetup> OpenCustody(const Config& c) {
       ": the development default, where the key file is the whole secret; "
       "run `keyferryd init --shares N --threshold K` to seal it");
   return out;
+}
+
+absl::StatusOr<std::unique_ptr<custody::Custody>> OpenCustodyForTool(
+    const Config& c, const std::vector<std::string>& share_files,
+    const std::vector<std::string>& passphrase_files) {
+  const std::string seal_path = InDir(c, "seal.json");
+  if (c.custody != "software" || !std::filesystem::exists(seal_path)) {
+    if (!share_files.empty()) {
+      return absl::InvalidArgumentError(
+          "--share is for a deployment sealed with key shares; this one is "
+          "not");
+    }
+    ASSIGN_OR_RETURN(CustodySetup setup,
+                     OpenCustody(c, /*new_deployment=*/false));
+    return std::move(setup.custody);
+  }
+  ASSIGN_OR_RETURN(seal::SealInfo info, seal::ReadSealInfo(seal_path));
+  if (static_cast<int>(share_files.size()) < info.threshold) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "this deployment is sealed: give --share for ", info.threshold,
+        " of its ", info.shares, " key share files"));
+  }
+  if (passphrase_files.size() > 1 &&
+      passphrase_files.size() != share_files.size()) {
+    return absl::InvalidArgumentError(
+        "give --passphrase-file once (for every share) or once per share");
+  }
+  seal::Unsealer unsealer(info);
+  for (size_t i = 0; i < share_files.size(); ++i) {
+    ASSIGN_OR_RETURN(std::string text, ReadFile(share_files[i], 1 << 16));
+    absl::StatusOr<seal::ShareFile> file = seal::ParseShareFile(text);
+    Zeroize(text.data(), text.size());
+    if (!file.ok()) return file.status();
+    RETURN_IF_ERROR(seal::CheckShareFileMatches(*file, info));
+    std::optional<SecretBytes> pass;
+    if (!passphrase_files.empty()) {
+      ASSIGN_OR_RETURN(
+          SecretBytes p,
+          ReadSecretFile(passphrase_files[passphrase_files.size() == 1 ? 0 : i],
+                         4096));
+      DropTrailingNewline(p);
+      pass = std::move(p);
+    }
+    ASSIGN_OR_RETURN(seal::Share share, seal::OpenShareFile(*file, pass));
+    ASSIGN_OR_RETURN(bool enough, unsealer.Submit(std::move(share)));
+    if (enough) break;
+  }
+  ASSIGN_OR_RETURN(SecretBytes master, unsealer.Finish());
+  ASSIGN_OR_RETURN(std::unique_ptr<custody::SoftwareCustody> sw,
+                   custody::SoftwareCustody::New(std::move(master)));
+  return std::unique_ptr<custody::Custody>(std::move(sw));
 }
 
 absl::StatusOr<std::vector<std::string>> Init(const Config& c,
@@ -242,7 +265,7 @@ absl::StatusOr<std::vector<std::string>> Init(const Config& c,
   }
   // seal.json last: until it exists the deployment is unchanged.
   RETURN_IF_ERROR(seal::WriteSealInfo(seal_path, info));
-  if (migrate) RETURN_IF_ERROR(Shred(key_path));
+  if (migrate) RETURN_IF_ERROR(ShredFile(key_path));
   return paths;
 }
 

@@ -31,10 +31,23 @@ struct CustodySetup {
   std::string summary;  // one line for the start-up log
 };
 
-// OpenCustody builds the custody. FailedPrecondition when both seal.json
-// and master.key exist (an interrupted init or a restored copy: the
-// operator must decide which one is right).
-absl::StatusOr<CustodySetup> OpenCustody(const Config& config);
+// OpenCustody builds the custody. A new master key (master.key, or the
+// token's master keys) is made only when `new_deployment` (the store holds
+// no keys and no custody check value); otherwise a missing one is
+// FailedPrecondition. FailedPrecondition when both seal.json and master.key
+// exist (an interrupted init or a restored copy: the operator must decide
+// which one is right).
+absl::StatusOr<CustodySetup> OpenCustody(const Config& config,
+                                         bool new_deployment);
+
+// OpenCustodyForTool opens the custody of an existing deployment for an
+// offline tool (`keyferryd token`): never a new master key. A sealed
+// deployment needs `share_files` (at least its threshold) and their
+// passphrases (`passphrase_files`: none, one for every share, or one per
+// share); the master key they rebuild must match seal.json.
+absl::StatusOr<std::unique_ptr<custody::Custody>> OpenCustodyForTool(
+    const Config& config, const std::vector<std::string>& share_files,
+    const std::vector<std::string>& passphrase_files);
 
 // ReadPin returns the PKCS#11 user PIN: from the URI's pin-source
 // (file:/path or env:NAME), else `pin_file`, else $KEYFERRY_PKCS11_PIN.

@@ -84,7 +84,8 @@ TEST_F(CustodySetupTest, InitSplitsTheExistingKeyAndRemovesTheFile) {
   EXPECT_TRUE(rebuilt.ConstantTimeEquals(master));
 
   // Sealed now: the custody starts sealed; a second init is refused.
-  ASSERT_OK_AND_ASSIGN(CustodySetup setup, OpenCustody(config_));
+  ASSERT_OK_AND_ASSIGN(CustodySetup setup,
+                       OpenCustody(config_, /*new_deployment=*/false));
   ASSERT_NE(setup.sealed, nullptr);
   EXPECT_TRUE(setup.sealed->sealed());
   EXPECT_THAT(Init(config_, Opts(3, 2, dir_ + "/shares2")),
@@ -93,7 +94,23 @@ TEST_F(CustodySetupTest, InitSplitsTheExistingKeyAndRemovesTheFile) {
   ASSERT_OK(
       custody::LoadOrCreateMasterKey(config_.data_dir + "/master.key", &created)
           .status());
-  EXPECT_THAT(OpenCustody(config_), StatusHasMessage("both"));
+  EXPECT_THAT(OpenCustody(config_, /*new_deployment=*/false),
+              StatusHasMessage("both"));
+}
+
+// keyferryd makes a master key only for a new deployment: a store with
+// keys whose master.key went missing stops the start, and nothing is made.
+TEST_F(CustodySetupTest, FailureMasterKeyMissingForAStoreWithKeys) {
+  const std::string key = config_.data_dir + "/master.key";
+  EXPECT_THAT(OpenCustody(config_, /*new_deployment=*/false),
+              StatusHasMessage("is missing, but the store holds keys"));
+  EXPECT_FALSE(std::filesystem::exists(key));
+  ASSERT_OK_AND_ASSIGN(CustodySetup made,
+                       OpenCustody(config_, /*new_deployment=*/true));
+  EXPECT_EQ(made.sealed, nullptr);
+  EXPECT_TRUE(std::filesystem::exists(key));
+  // Once it exists it is used, new deployment or not.
+  EXPECT_OK(OpenCustody(config_, /*new_deployment=*/false).status());
 }
 
 TEST_F(CustodySetupTest, FailureBadInitOptions) {

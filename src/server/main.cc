@@ -49,7 +49,9 @@
 #include "server/config.h"
 #include "server/custody_setup.h"
 #include "server/seal_service.h"
+#include "server/token_signer.h"
 #include "store/sqlite_store.h"
+#include "vault/attest.h"
 #include "vault/key_vault.h"
 
 namespace keyferry::server {
@@ -128,7 +130,6 @@ LogLevel ParseLevel(const std::string& s) {
 
 // Deployment holds what every subcommand reads from the data directory.
 struct Deployment {
-  auth::SigningKey signing;
   std::string tenant;
   std::string identity_secret;
 };
@@ -136,13 +137,70 @@ struct Deployment {
 absl::StatusOr<Deployment> OpenDeployment(const Config& c) {
   RETURN_IF_ERROR(EnsureDataDir(c.data_dir));
   Deployment d;
-  ASSIGN_OR_RETURN(d.signing, auth::LoadOrCreateSigningKey(
-                                  Path(c, "token-signing-key.pem")));
   ASSIGN_OR_RETURN(d.tenant, LoadOrCreateText(Path(c, "tenant-id"), NewUuid));
   ASSIGN_OR_RETURN(d.identity_secret,
                    LoadOrCreateText(Path(c, "identity-header"),
                                     [] { return RandomHex(24); }));
   return d;
+}
+
+// OpenStore opens <data-dir>/keys.db. A store that is new (missing or
+// empty) while the audit log already holds records is refused: the store
+// of a deployment that has served requests was lost, and starting empty
+// would hide that.
+absl::StatusOr<std::unique_ptr<store::SqliteKeyStore>> OpenStore(
+    const Config& c, uint64_t audit_records) {
+  ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteKeyStore> store,
+                   store::SqliteKeyStore::Open({.path = Path(c, "keys.db")}));
+  if (store->created() && audit_records > 0) {
+    store.reset();
+    // Leave no empty database behind: the next start must refuse again.
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(Path(c, absl::StrCat("keys.db", suffix)));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        Path(c, "keys.db"), " is missing or empty, but the audit log ",
+        c.audit_log, " holds ", audit_records,
+        " records: this deployment's store is lost. Restore keys.db from "
+        "your backup; for a new deployment use a new data directory"));
+  }
+  return store;
+}
+
+// IsNewDeployment tells whether `store` belongs to no master key yet: no
+// custody check value and no key version. Only then may a new master key
+// be made.
+absl::StatusOr<bool> IsNewDeployment(store::KeyStore& store) {
+  ASSIGN_OR_RETURN(std::optional<std::string> check,
+                   store.GetMeta(vault::kCustodyCheckMeta));
+  if (check.has_value()) return false;
+  ASSIGN_OR_RETURN(bool has_versions, store.HasVersions());
+  return !has_versions;
+}
+
+// BindCustody ties an open custody to the store
+// (vault::BindStoreToCustody): at start, or at unseal before the custody is
+// put to work.
+absl::Status BindCustody(const Config& c, store::KeyStore& store,
+                         custody::Custody& custody) {
+  int64_t upgraded = 0;
+  RETURN_IF_ERROR(
+      vault::BindStoreToCustody(store, custody, c.upgrade_store, &upgraded));
+  if (upgraded > 0) {
+    Log(LogLevel::kWarning, "store_upgraded",
+        {{"authenticated_versions", std::to_string(upgraded)},
+         {"note",
+          "schema-1 key versions were authenticated as they are now "
+          "(upgrade-store)"}});
+  }
+  return absl::OkStatus();
+}
+
+// LoadSigner loads (or makes) the token signing key the custody holds.
+absl::StatusOr<std::unique_ptr<TokenSigner>> LoadSigner(
+    const Config& c, store::KeyStore& store, custody::Custody& custody) {
+  return TokenSigner::LoadOrCreate(store, custody,
+                                   Path(c, "token-signing-key.pem"));
 }
 
 // AddedVaults reads the vaults created with `keyferryd vault add`, one name
@@ -217,7 +275,7 @@ int VaultCommand(const std::vector<std::string>& args) {
 int Token(const std::vector<std::string>& args) {
   std::string principal, resource;
   int64_t lifetime = 3600;
-  std::vector<std::string> rest;
+  std::vector<std::string> rest, shares, passphrases;
   for (size_t i = 0; i < args.size(); ++i) {
     auto take = [&](std::string& out) {
       if (i + 1 >= args.size()) return false;
@@ -235,6 +293,13 @@ int Token(const std::vector<std::string>& args) {
       if (!take(lt) || !absl::SimpleAtoi(lt, &lifetime)) {
         return Fail(absl::InvalidArgumentError("--lifetime needs seconds"));
       }
+    } else if (args[i] == "--share" || args[i] == "--passphrase-file") {
+      const std::string flag = args[i];
+      std::string file;
+      if (!take(file)) {
+        return Fail(absl::InvalidArgumentError(flag + " needs a file"));
+      }
+      (flag == "--share" ? shares : passphrases).push_back(file);
     } else {
       rest.push_back(args[i]);
     }
@@ -246,6 +311,24 @@ int Token(const std::vector<std::string>& args) {
   if (!c.ok()) return Fail(c.status());
   absl::StatusOr<Deployment> d = OpenDeployment(*c);
   if (!d.ok()) return Fail(d.status());
+  // The token key is held by the custody: minting needs what using a key
+  // needs (the master key file, K key shares, or the token's PIN).
+  if (!std::filesystem::exists(Path(*c, "keys.db"))) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat(
+        "no store in ", c->data_dir, ": start keyferryd once first")));
+  }
+  absl::StatusOr<std::unique_ptr<custody::Custody>> custody =
+      OpenCustodyForTool(*c, shares, passphrases);
+  if (!custody.ok()) return Fail(custody.status());
+  absl::StatusOr<std::unique_ptr<store::SqliteKeyStore>> store =
+      store::SqliteKeyStore::Open({.path = Path(*c, "keys.db")});
+  if (!store.ok()) return Fail(store.status());
+  if (absl::Status s = BindCustody(*c, **store, **custody); !s.ok()) {
+    return Fail(s);
+  }
+  absl::StatusOr<std::unique_ptr<TokenSigner>> signer =
+      LoadSigner(*c, **store, **custody);
+  if (!signer.ok()) return Fail(signer.status());
   const int64_t now = vault::SystemClock();
   auth::Claims claims;
   claims.issuer = absl::StrCat(Resource(*c), "/identity");
@@ -255,8 +338,7 @@ int Token(const std::vector<std::string>& args) {
   claims.issued_at = now;
   claims.not_before = std::min(now, now + lifetime) - 1;
   claims.expires = now + lifetime;
-  absl::StatusOr<std::string> token =
-      auth::IssueToken(d->signing.key.get(), d->signing.key_id, claims);
+  absl::StatusOr<std::string> token = (*signer)->Issue(claims);
   if (!token.ok()) return Fail(token.status());
   std::printf("%s\n", token->c_str());
   return 0;
@@ -301,6 +383,22 @@ int InitCommand(const std::vector<std::string>& args) {
   absl::StatusOr<Config> c = LoadConfig(rest);
   if (!c.ok()) return Fail(c.status());
   if (absl::Status s = EnsureDataDir(c->data_dir); !s.ok()) return Fail(s);
+  // Init splits master.key, or makes a master key for a new deployment:
+  // never a new one for a store that already has keys.
+  if (std::filesystem::exists(Path(*c, "keys.db")) &&
+      !std::filesystem::exists(Path(*c, "master.key"))) {
+    absl::StatusOr<std::unique_ptr<store::SqliteKeyStore>> store =
+        store::SqliteKeyStore::Open({.path = Path(*c, "keys.db")});
+    if (!store.ok()) return Fail(store.status());
+    absl::StatusOr<bool> fresh = IsNewDeployment(**store);
+    if (!fresh.ok()) return Fail(fresh.status());
+    if (!*fresh) {
+      return Fail(absl::FailedPreconditionError(
+          "the store holds keys but master.key is missing: restore master.key "
+          "before `keyferryd init` splits it (a new master key would orphan "
+          "the keys)"));
+    }
+  }
   absl::StatusOr<std::vector<std::string>> paths = Init(*c, o);
   if (!paths.ok()) return Fail(paths.status());
   std::printf(
@@ -316,8 +414,10 @@ int InitCommand(const std::vector<std::string>& args) {
 }
 
 // IdentityHandler serves the managed-identity endpoint on loopback.
-http::Response IdentityHandler(const auth::IdentityConfig& config,
-                               EVP_PKEY* key, const http::Request& req) {
+// `signer` is null until the custody holding the token key is open.
+http::Response IdentityHandler(auth::IdentityConfig config,
+                               const TokenSigner* signer,
+                               const http::Request& req) {
   bool path_ok =
       req.path_segments.size() >= 2 && req.path_segments[0] == "msi" &&
       req.path_segments[1] == "token" &&
@@ -329,6 +429,12 @@ http::Response IdentityHandler(const auth::IdentityConfig& config,
                              ",\"error_description\":", JsonEscape(msg), "}"));
   };
   if (!path_ok) return error(404, "not_found", "use /msi/token");
+  if (signer == nullptr) {
+    return error(503, "temporarily_unavailable",
+                 "keyferryd is sealed: no token can be issued until it is "
+                 "unsealed");
+  }
+  config.key_id = signer->key_id();
   auth::IdentityRequest ir;
   ir.method = req.method;
   for (const auto& [k, v] : req.query) ir.query[k] = v;
@@ -336,11 +442,13 @@ http::Response IdentityHandler(const auth::IdentityConfig& config,
     ir.headers[absl::AsciiStrToLower(k)] = v;
   }
   ir.body = req.body;
-  absl::StatusOr<std::string> body =
-      auth::IssueIdentityToken(config, key, ir, vault::SystemClock());
+  absl::StatusOr<std::string> body = auth::IssueIdentityToken(
+      config, signer->signer(), ir, vault::SystemClock());
   if (!body.ok()) {
     int status =
-        body.status().code() == absl::StatusCode::kPermissionDenied ? 401 : 400;
+        body.status().code() == absl::StatusCode::kPermissionDenied  ? 401
+        : body.status().code() == absl::StatusCode::kInvalidArgument ? 400
+                                                                     : 503;
     Log(LogLevel::kWarning, "identity_refused",
         {{"reason", std::string(body.status().message())}});
     return error(status, status == 401 ? "unauthorized" : "invalid_request",
@@ -362,12 +470,6 @@ int Serve(const std::vector<std::string>& args) {
   absl::StatusOr<Deployment> d = OpenDeployment(c);
   if (!d.ok()) return Fail(d.status());
 
-  absl::StatusOr<CustodySetup> custody = OpenCustody(c);
-  if (!custody.ok()) return Fail(custody.status());
-  const bool dev_key = c.custody == "software" && custody->sealed == nullptr;
-  Log(dev_key ? LogLevel::kWarning : LogLevel::kInfo, "custody",
-      {{"kind", custody->custody->Kind()}, {"summary", custody->summary}});
-
   // Every request that reaches the keys API, and every seal/unseal, is
   // appended to the hash-chained audit log (docs/audit.md).
   absl::StatusOr<std::unique_ptr<audit::AuditLog>> audit_log =
@@ -375,9 +477,35 @@ int Serve(const std::vector<std::string>& args) {
   if (!audit_log.ok()) return Fail(audit_log.status());
   audit::AuditLog* audit = audit_log->get();
 
+  // The store first: whether it already belongs to a master key decides
+  // whether a new one may be made (never for a store that has keys).
   absl::StatusOr<std::unique_ptr<store::SqliteKeyStore>> store =
-      store::SqliteKeyStore::Open({.path = Path(c, "keys.db")});
+      OpenStore(c, audit->last_seq());
   if (!store.ok()) return Fail(store.status());
+  absl::StatusOr<bool> new_deployment = IsNewDeployment(**store);
+  if (!new_deployment.ok()) return Fail(new_deployment.status());
+
+  absl::StatusOr<CustodySetup> custody = OpenCustody(c, *new_deployment);
+  if (!custody.ok()) return Fail(custody.status());
+  const bool dev_key = c.custody == "software" && custody->sealed == nullptr;
+  Log(dev_key ? LogLevel::kWarning : LogLevel::kInfo, "custody",
+      {{"kind", custody->custody->Kind()}, {"summary", custody->summary}});
+
+  // The token signing key lives in the custody: loaded now, or at the
+  // first unseal. Set once and kept until exit (readers see it through
+  // `signer`).
+  std::unique_ptr<TokenSigner> signer_owner;
+  std::atomic<const TokenSigner*> signer{nullptr};
+  if (custody->sealed == nullptr) {
+    if (absl::Status s = BindCustody(c, **store, *custody->custody); !s.ok()) {
+      return Fail(s);
+    }
+    absl::StatusOr<std::unique_ptr<TokenSigner>> s =
+        LoadSigner(c, **store, *custody->custody);
+    if (!s.ok()) return Fail(s.status());
+    signer_owner = std::move(*s);
+    signer = signer_owner.get();
+  }
 
   std::string cert = c.tls_cert, key = c.tls_key, ca;
   if (cert.empty()) {
@@ -405,7 +533,7 @@ int Serve(const std::vector<std::string>& args) {
   api_options.domain = c.domain;
   api_options.vaults = c.vaults;
   api_options.tenant = d->tenant;
-  api_options.token_key = d->signing.key.get();
+  api_options.token_key = signer_owner ? signer_owner->public_key() : nullptr;
   api_options.subscription_id = d->tenant;
   std::vector<std::string> grants = c.grants;
   if (grants.empty()) {
@@ -457,11 +585,25 @@ int Serve(const std::vector<std::string>& args) {
     SealServiceOptions seal_options;
     seal_options.info = *custody->seal_info;
     seal_options.custody = custody->sealed;
-    seal_options.open = [](SecretBytes master)
+    store::KeyStore* store_ptr = store->get();
+    seal_options.open = [&c, store_ptr](SecretBytes master)
         -> absl::StatusOr<std::unique_ptr<custody::Custody>> {
       ASSIGN_OR_RETURN(std::unique_ptr<custody::SoftwareCustody> sw,
                        custody::SoftwareCustody::New(std::move(master)));
+      // The shares rebuilt seal.json's key; it must also be the store's.
+      RETURN_IF_ERROR(BindCustody(c, *store_ptr, *sw));
       return std::unique_ptr<custody::Custody>(std::move(sw));
+    };
+    // The first unseal loads the token key; later ones find it loaded.
+    seal_options.on_unsealed = [&c, store_ptr, &signer_owner, &signer, api_ptr,
+                                sealed_custody =
+                                    custody->sealed]() -> absl::Status {
+      if (signer.load() != nullptr) return absl::OkStatus();
+      ASSIGN_OR_RETURN(signer_owner,
+                       LoadSigner(c, *store_ptr, *sealed_custody));
+      api_ptr->SetTokenKey(signer_owner->public_key());
+      signer = signer_owner.get();
+      return absl::OkStatus();
     };
     seal_options.authorize_seal = [api_ptr](const http::Request& r) {
       return api_ptr->Operator(r);
@@ -506,8 +648,7 @@ int Serve(const std::vector<std::string>& args) {
   idc.tenant = d->tenant;
   idc.principal = c.identity_principal;
   idc.header_secret = d->identity_secret;
-  idc.key_id = d->signing.key_id;
-  EVP_PKEY* signing_key = d->signing.key.get();
+  std::atomic<const TokenSigner*>* signer_ptr = &signer;
   http::ServerOptions io;
   io.listen_address = c.identity_address;
   io.port = c.identity_port;
@@ -515,8 +656,8 @@ int Serve(const std::vector<std::string>& args) {
   io.key_pem_path = key;
   io.threads = 1;
   absl::StatusOr<std::unique_ptr<http::Server>> identity =
-      http::Server::New(io, [idc, signing_key](const http::Request& r) {
-        return IdentityHandler(idc, signing_key, r);
+      http::Server::New(io, [idc, signer_ptr](const http::Request& r) {
+        return IdentityHandler(idc, signer_ptr->load(), r);
       });
   if (!identity.ok()) return Fail(identity.status());
 

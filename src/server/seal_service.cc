@@ -116,6 +116,12 @@ http::Response SealService::Unseal(const http::Request& r) {
         options_.open(std::move(*master));
     if (!inner.ok()) return answer(http::StatusResponse(inner.status()));
     options_.custody->Unseal(std::move(*inner));
+    if (options_.on_unsealed) {
+      if (absl::Status s = options_.on_unsealed(); !s.ok()) {
+        options_.custody->Seal();
+        return answer(http::StatusResponse(s));
+      }
+    }
     Log(LogLevel::kWarning, "unsealed", {{"vault_id", options_.info.vault_id}});
   }
   return answer(http::JsonResponse(200, StatusJson()));

@@ -30,6 +30,10 @@ struct SealServiceOptions {
   std::function<absl::StatusOr<std::unique_ptr<custody::Custody>>(
       SecretBytes master)>
       open;
+  // on_unsealed (may be empty) runs once the opened custody is at work in
+  // `custody`; when it fails, keyferryd seals again and the unseal answers
+  // its error.
+  std::function<absl::Status()> on_unsealed;
   // authorize_seal returns the principal allowed to seal, or the refusal.
   std::function<absl::StatusOr<std::string>(const http::Request&)>
       authorize_seal;

@@ -14,6 +14,7 @@
 #define KEYFERRY_STORE_KEY_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,6 +46,10 @@ struct KeyVersion {
   bool exportable = false;
   std::string tags_json = "{}";  // JSON object of string values
   bool managed = false;
+  // attest authenticates every other field under the custody's master
+  // secret (vault::AttestVersion, docs/security-model.md §6); empty only
+  // for a version stored before schema 2 and not yet authenticated.
+  std::vector<uint8_t> attest;
 };
 
 // KeyName is the per-name state: soft-delete and the rotation policy.
@@ -157,6 +162,36 @@ class KeyStore {
   // CountKeys returns the number of key names of `vault` (active and
   // deleted).
   virtual absl::StatusOr<int64_t> CountKeys(std::string_view vault) = 0;
+
+  // --- the deployment this store belongs to --------------------------------
+
+  // created tells whether the store held nothing before this process
+  // opened it (its schema was made by this Open): a new deployment, or a
+  // lost store. Constant after Open.
+  virtual bool created() const = 0;
+
+  // GetMeta returns the store's own metadata value under `key` (e.g.
+  // "custody_check"), or nullopt when none is stored.
+  virtual absl::StatusOr<std::optional<std::string>> GetMeta(
+      std::string_view key) = 0;
+
+  // SetMetaIfAbsent stores `value` under `key` unless a value is already
+  // there, in one durable transaction, and returns the value now stored:
+  // `value`, or the one found (so concurrent first writers agree).
+  virtual absl::StatusOr<std::string> SetMetaIfAbsent(
+      std::string_view key, std::string_view value) = 0;
+
+  // HasVersions tells whether any key version exists (any vault, active or
+  // deleted).
+  virtual absl::StatusOr<bool> HasVersions() = 0;
+
+  // AuthenticateVersions sets `attest` of every version whose attest is
+  // empty (versions stored before schema 2) to `attest(version)`, all in one
+  // transaction, and returns how many it set. If `attest` fails for any
+  // version nothing changes and its error is returned.
+  virtual absl::StatusOr<int64_t> AuthenticateVersions(
+      const std::function<
+          absl::StatusOr<std::vector<uint8_t>>(const KeyVersion&)>& attest) = 0;
 };
 
 }  // namespace keyferry::store

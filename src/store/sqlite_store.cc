@@ -23,7 +23,8 @@
 namespace keyferry::store {
 namespace {
 
-// Schema version 1 (docs/storage.md §2).
+// Schema version 2 (docs/storage.md §2). Version 1 lacked
+// key_versions.attest; Open adds it (kUpgradeFrom1).
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(
   k TEXT PRIMARY KEY,
@@ -65,15 +66,22 @@ CREATE TABLE IF NOT EXISTS key_versions(
   exportable INTEGER NOT NULL,
   tags TEXT NOT NULL,
   managed INTEGER NOT NULL,
+  attest BLOB NOT NULL DEFAULT x'',
   UNIQUE(vault, name_lc, version)
 );
 CREATE INDEX IF NOT EXISTS key_versions_name ON key_versions(vault, name_lc, seq);
 )sql";
 
+constexpr const char* kUpgradeFrom1 =
+    "ALTER TABLE key_versions ADD COLUMN attest BLOB NOT NULL DEFAULT x''";
+
+// The columns ReadVersion reads, in its order; queries that select more put
+// them after these (kVersionColumnCount onwards).
 constexpr const char* kVersionColumns =
     "v.seq, n.name, v.version, v.kty, v.bits, v.curve, v.key_ops, "
     "v.public_jwk, v.sealed, v.enabled, v.nbf, v.exp, v.created, v.updated, "
-    "v.exportable, v.tags, v.managed, v.vault";
+    "v.exportable, v.tags, v.managed, v.vault, v.attest";
+constexpr int kVersionColumnCount = 19;
 
 struct DbCloser {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -137,9 +145,15 @@ class Stmt {
     }
     return *this;
   }
+  // BindBlob binds `v`; an empty one as a zero-length blob (SQLite would
+  // read a null data pointer as NULL).
   Stmt& BindBlob(int i, const std::vector<uint8_t>& v) {
-    sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()),
-                      SQLITE_TRANSIENT);
+    if (v.empty()) {
+      sqlite3_bind_zeroblob(s_, i, 0);
+    } else {
+      sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()),
+                        SQLITE_TRANSIENT);
+    }
     return *this;
   }
   // Step returns true for a row, false when done.
@@ -290,6 +304,7 @@ KeyVersion ReadVersion(const Stmt& s) {
   k.tags_json = s.Text(15);
   k.managed = s.Int(16) != 0;
   k.vault = s.Text(17);
+  k.attest = s.Blob(18);
   return k;
 }
 
@@ -316,8 +331,8 @@ absl::Status InsertVersion(Connection& c, const KeyVersion& k,
       auto s,
       c.Prepare("INSERT INTO key_versions(vault, name_lc, version, kty, bits, "
                 "curve, key_ops, public_jwk, sealed, enabled, nbf, exp, "
-                "created, updated, exportable, tags, managed) VALUES "
-                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING seq"));
+                "created, updated, exportable, tags, managed, attest) VALUES "
+                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING seq"));
   s->Bind(1, k.vault)
       .Bind(2, Lower(k.name))
       .Bind(3, k.version)
@@ -334,7 +349,8 @@ absl::Status InsertVersion(Connection& c, const KeyVersion& k,
       .Bind(14, k.updated)
       .Bind(15, int64_t{k.exportable})
       .Bind(16, k.tags_json)
-      .Bind(17, int64_t{k.managed});
+      .Bind(17, int64_t{k.managed})
+      .BindBlob(18, k.attest);
   ASSIGN_OR_RETURN(bool row, s->Step());
   if (!row) return absl::InternalError("store: insert returned no seq");
   *seq_out = s->Int(0);
@@ -370,6 +386,7 @@ absl::Status RunOne(Connection& c, Stmt& s, std::string_view name) {
 
 struct SqliteKeyStore::Impl {
   std::string path;
+  bool created = false;  // set by Open; constant afterwards
   std::mutex write_mu;
   std::unique_ptr<Connection> writer;  // guarded by write_mu
 
@@ -525,24 +542,28 @@ absl::StatusOr<std::unique_ptr<SqliteKeyStore>> SqliteKeyStore::Open(
     ASSIGN_OR_RETURN(auto s,
                      w.Prepare("SELECT v FROM meta WHERE k='schema_version'"));
     ASSIGN_OR_RETURN(bool row, s->Step());
+    int version = 0;
     if (row) {
-      int v = 0;
-      if (!absl::SimpleAtoi(s->Text(0), &v)) {
+      if (!absl::SimpleAtoi(s->Text(0), &version) || version < 1) {
         return absl::DataLossError("store: unreadable schema_version");
       }
-      if (v > kSchemaVersion) {
+      if (version > kSchemaVersion) {
         return absl::FailedPreconditionError(
-            absl::StrCat("store: database schema version ", v,
+            absl::StrCat("store: database schema version ", version,
                          " is newer than this keyferryd understands (",
                          kSchemaVersion, ")"));
       }
     } else {
-      ASSIGN_OR_RETURN(auto ins, w.Prepare("INSERT INTO meta(k, v) VALUES "
-                                           "('schema_version', ?)"));
-      ins->Bind(1, std::to_string(kSchemaVersion));
-      RETURN_IF_ERROR(ins->Run());
+      impl->created = true;  // an empty database: the schema was just made
     }
     s.reset();
+    if (version == 1) RETURN_IF_ERROR(w.Exec(kUpgradeFrom1));
+    if (version != kSchemaVersion) {
+      ASSIGN_OR_RETURN(auto put, w.Prepare("INSERT OR REPLACE INTO meta(k, v) "
+                                           "VALUES ('schema_version', ?)"));
+      put->Bind(1, std::to_string(kSchemaVersion));
+      RETURN_IF_ERROR(put->Run());
+    }
     RETURN_IF_ERROR(tx.Commit());
   }
   for (const char* f : {"-wal", "-shm"}) {
@@ -617,17 +638,18 @@ absl::Status SqliteKeyStore::UpdateVersion(const KeyVersion& key) {
     if (!deleted.has_value() || *deleted) return KeyNotFound(key.name);
     ASSIGN_OR_RETURN(
         auto s, c.Prepare("UPDATE key_versions SET enabled=?, nbf=?, exp=?, "
-                          "updated=?, tags=?, key_ops=? WHERE vault=? AND "
-                          "name_lc=? AND version=?"));
+                          "updated=?, tags=?, key_ops=?, attest=? WHERE "
+                          "vault=? AND name_lc=? AND version=?"));
     s->Bind(1, int64_t{key.enabled})
         .Bind(2, key.not_before)
         .Bind(3, key.expires)
         .Bind(4, key.updated)
         .Bind(5, key.tags_json)
         .Bind(6, JoinOps(key.key_ops))
-        .Bind(7, key.vault)
-        .Bind(8, name_lc)
-        .Bind(9, key.version);
+        .BindBlob(7, key.attest)
+        .Bind(8, key.vault)
+        .Bind(9, name_lc)
+        .Bind(10, key.version);
     RETURN_IF_ERROR(RunOne(c, *s, key.name));
     return absl::OkStatus();
   });
@@ -655,7 +677,7 @@ absl::StatusOr<Page<KeyVersion>> SqliteKeyStore::ListLatest(
       break;
     }
     page.items.push_back(ReadVersion(*s));
-    last = s->Text(18);
+    last = s->Text(kVersionColumnCount);
   }
   return page;
 }
@@ -771,8 +793,9 @@ SqliteKeyStore::ListDeleted(std::string_view vault, std::string_view after,
       page.next = last;
       break;
     }
-    page.items.emplace_back(ReadName(*s, 19), ReadVersion(*s));
-    last = s->Text(18);
+    page.items.emplace_back(ReadName(*s, kVersionColumnCount + 1),
+                            ReadVersion(*s));
+    last = s->Text(kVersionColumnCount);
   }
   return page;
 }
@@ -897,6 +920,80 @@ absl::StatusOr<int64_t> SqliteKeyStore::CountKeys(std::string_view vault) {
   s->Bind(1, vault);
   ASSIGN_OR_RETURN(bool row, s->Step());
   return row ? s->Int(0) : 0;
+}
+
+bool SqliteKeyStore::created() const { return impl_->created; }
+
+absl::StatusOr<std::optional<std::string>> SqliteKeyStore::GetMeta(
+    std::string_view key) {
+  ASSIGN_OR_RETURN(auto r, impl_->Read());
+  ASSIGN_OR_RETURN(auto s, (*r)->Prepare("SELECT v FROM meta WHERE k=?"));
+  s->Bind(1, key);
+  ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(s->Text(0));
+}
+
+absl::StatusOr<std::string> SqliteKeyStore::SetMetaIfAbsent(
+    std::string_view key, std::string_view value) {
+  std::string stored;
+  RETURN_IF_ERROR(impl_->Write([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(auto ins, c.Prepare("INSERT OR IGNORE INTO meta(k, v) "
+                                         "VALUES (?, ?)"));
+    ins->Bind(1, key).Bind(2, value);
+    RETURN_IF_ERROR(ins->Run());
+    ASSIGN_OR_RETURN(auto s, c.Prepare("SELECT v FROM meta WHERE k=?"));
+    s->Bind(1, key);
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return absl::InternalError("store: meta row vanished");
+    stored = s->Text(0);
+    return absl::OkStatus();
+  }));
+  return stored;
+}
+
+absl::StatusOr<bool> SqliteKeyStore::HasVersions() {
+  ASSIGN_OR_RETURN(auto r, impl_->Read());
+  ASSIGN_OR_RETURN(auto s,
+                   (*r)->Prepare("SELECT EXISTS(SELECT 1 FROM key_versions)"));
+  ASSIGN_OR_RETURN(bool row, s->Step());
+  return row && s->Int(0) != 0;
+}
+
+absl::StatusOr<int64_t> SqliteKeyStore::AuthenticateVersions(
+    const std::function<
+        absl::StatusOr<std::vector<uint8_t>>(const KeyVersion&)>& attest) {
+  int64_t done = 0;
+  RETURN_IF_ERROR(impl_->Write([&](Connection& c) -> absl::Status {
+    done = 0;
+    ASSIGN_OR_RETURN(
+        auto s, c.Prepare(absl::StrCat(
+                    "SELECT ", kVersionColumns,
+                    " FROM key_versions v JOIN key_names n ON v.vault = "
+                    "n.vault AND v.name_lc = n.name_lc WHERE length(v.attest) "
+                    "= 0 ORDER BY v.seq")));
+    std::vector<KeyVersion> todo;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      todo.push_back(ReadVersion(*s));
+    }
+    s.reset();
+    for (KeyVersion& k : todo) {
+      ASSIGN_OR_RETURN(k.attest, attest(k));
+      ASSIGN_OR_RETURN(auto u, c.Prepare("UPDATE key_versions SET attest=? "
+                                         "WHERE vault=? AND name_lc=? AND "
+                                         "version=?"));
+      u->BindBlob(1, k.attest)
+          .Bind(2, k.vault)
+          .Bind(3, Lower(k.name))
+          .Bind(4, k.version);
+      RETURN_IF_ERROR(RunOne(c, *u, k.name));
+      ++done;
+    }
+    return absl::OkStatus();
+  }));
+  return done;
 }
 
 }  // namespace keyferry::store

@@ -63,9 +63,20 @@ class SqliteKeyStore : public KeyStore {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DuePurges(
       int64_t now, int limit) override;
   absl::StatusOr<int64_t> CountKeys(std::string_view vault) override;
+  bool created() const override;
+  absl::StatusOr<std::optional<std::string>> GetMeta(
+      std::string_view key) override;
+  absl::StatusOr<std::string> SetMetaIfAbsent(std::string_view key,
+                                              std::string_view value) override;
+  absl::StatusOr<bool> HasVersions() override;
+  absl::StatusOr<int64_t> AuthenticateVersions(
+      const std::function<absl::StatusOr<std::vector<uint8_t>>(
+          const KeyVersion&)>& attest) override;
 
   // kSchemaVersion is the schema this build writes (docs/storage.md).
-  static constexpr int kSchemaVersion = 1;
+  // Version 1 (before record authentication) is upgraded by Open: its
+  // versions get an empty `attest` until AuthenticateVersions fills it.
+  static constexpr int kSchemaVersion = 2;
 
  private:
   struct Impl;

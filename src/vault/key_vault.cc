@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/encoding.h"
@@ -14,6 +15,8 @@
 #include "base/status.h"
 #include "base/strings.h"
 #include "byok/blob.h"
+#include "custody/cipher_rules.h"
+#include "vault/attest.h"
 
 namespace keyferry::vault {
 namespace {
@@ -23,6 +26,12 @@ using json = nlohmann::json;
 constexpr std::string_view kBackupFormat = "keyferry-backup/1";
 
 std::string Lower(std::string_view s) { return absl::AsciiStrToLower(Sv(s)); }
+
+// WithoutDefaultPort drops an explicit ":443" from "host[:port]".
+std::string WithoutDefaultPort(std::string host) {
+  if (absl::EndsWith(host, ":443")) host.resize(host.size() - 4);
+  return host;
+}
 
 absl::Status Forbidden(std::string message, std::string_view inner) {
   return WithErrorCode(absl::PermissionDeniedError(message), "Forbidden",
@@ -213,6 +222,7 @@ absl::StatusOr<store::KeyVersion> KeyVault::Store(
   if (properties.tags_json) {
     ASSIGN_OR_RETURN(k.tags_json, NormalizeTags(*properties.tags_json));
   }
+  RETURN_IF_ERROR(Attest(*custody_, k));
   absl::Status s = store_->AddVersion(k, options_.recoverable_days);
   if (s.code() == absl::StatusCode::kFailedPrecondition) {
     return WithErrorCode(
@@ -230,16 +240,16 @@ absl::StatusOr<store::KeyVersion> KeyVault::Store(
 
 namespace {
 
-// CheckOps validates a key_ops list for a key type: "import" only on an RSA
-// KEK, and then alone.
+// CheckOps validates a key_ops list for a key type: "import" only on an
+// RSA-HSM key exchange key (Azure's BYOK specification), and then alone.
 absl::Status CheckOps(Kty kty, const std::optional<std::vector<KeyOp>>& ops) {
   if (!ops) return absl::OkStatus();
   bool has_import =
       std::find(ops->begin(), ops->end(), KeyOp::kImport) != ops->end();
   if (has_import) {
-    if (KindOf(kty) != custody::KeyKind::kRsa) {
+    if (kty != Kty::kRsaHsm) {
       return absl::InvalidArgumentError(
-          "key_ops 'import' is only valid on an RSA key exchange key");
+          "key_ops 'import' is only valid on an RSA-HSM key exchange key");
     }
     if (ops->size() != 1) {
       return absl::InvalidArgumentError(
@@ -261,10 +271,7 @@ absl::StatusOr<store::KeyVersion> KeyVault::Create(
   switch (kr.kind) {
     case custody::KeyKind::kRsa: {
       kr.bits = request.key_size.value_or(2048);
-      if (kr.bits != 2048 && kr.bits != 3072 && kr.bits != 4096) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "RSA key_size must be 2048, 3072 or 4096, not ", kr.bits));
-      }
+      RETURN_IF_ERROR(custody::CheckRsaKeySize(kr.bits));
       kr.public_exponent = request.public_exponent.value_or(65537);
       if (kr.public_exponent < 3 || kr.public_exponent % 2 == 0) {
         return absl::InvalidArgumentError(
@@ -311,11 +318,14 @@ absl::StatusOr<custody::HeldKey> KeyVault::ImportByok(
         "key_hsm is not a valid BYOK blob: ", blob.status().message()));
   }
   ASSIGN_OR_RETURN(byok::KeyId kid, byok::ParseKeyId(blob->kid));
-  std::string host = Lower(kid.host);
-  std::string first_label = host.substr(0, host.find('.'));
-  if (first_label != vault) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the blob's kid names a key of another vault (", kid.host, ")"));
+  // The whole vault URL must match the one the client addressed (host and
+  // port, the default port 443 implied), not just its first label.
+  if (request.vault_host.empty() ||
+      WithoutDefaultPort(Lower(kid.host)) !=
+          WithoutDefaultPort(Lower(request.vault_host))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the blob's kid names a key of another vault (https://",
+                     kid.host, "), not of https://", request.vault_host));
   }
   absl::StatusOr<store::KeyVersion> kek =
       store_->GetVersion(vault, kid.name, Lower(kid.version));
@@ -327,6 +337,7 @@ absl::StatusOr<custody::HeldKey> KeyVault::ImportByok(
     }
     return kek.status();
   }
+  RETURN_IF_ERROR(CheckAttested(*custody_, *kek));
   ASSIGN_OR_RETURN(Kty kek_kty, ParseKty(kek->kty));
   if (!IsKek(kek_kty, kek->bits, OpsOf(*kek))) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -342,15 +353,12 @@ absl::StatusOr<custody::HeldKey> KeyVault::ImportByok(
   custody::KeyRequest expected;
   expected.kind = KindOf(request.kty);
   expected.curve = request.curve;
-  absl::StatusOr<custody::HeldKey> held = custody_->ImportByok(
-      HeldOf(*kek), Binding(vault, kek->name, kek->version), blob->ciphertext,
-      expected, binding);
-  if (!held.ok() &&
-      held.status().code() != absl::StatusCode::kInvalidArgument) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the BYOK blob could not be imported: ", held.status().message()));
-  }
-  return held;
+  // The custody's InvalidArgument is the blob's fault (400); anything else
+  // (a damaged KEK record, a token failure) is the server's and keeps its
+  // code.
+  return custody_->ImportByok(HeldOf(*kek),
+                              Binding(vault, kek->name, kek->version),
+                              blob->ciphertext, expected, binding);
 }
 
 absl::StatusOr<store::KeyVersion> KeyVault::Import(std::string_view vault,
@@ -385,9 +393,8 @@ absl::StatusOr<store::KeyVersion> KeyVault::Import(std::string_view vault,
       return absl::InvalidArgumentError(
           "the key's material does not match its kty");
     }
-    if (d.type == crypto::KeyType::kRsa && d.bits < 2048) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "RSA keys must have at least 2048 bits; this one has ", d.bits));
+    if (d.type == crypto::KeyType::kRsa) {
+      RETURN_IF_ERROR(custody::CheckRsaKeySize(d.bits));
     }
     ASSIGN_OR_RETURN(
         held, custody_->ImportPrivate(request.private_key.get(), binding));
@@ -415,6 +422,7 @@ absl::StatusOr<store::KeyVersion> KeyVault::Get(std::string_view vault,
   absl::StatusOr<store::KeyVersion> k =
       store_->GetVersion(vault, name, version);
   if (!k.ok()) return NotFoundAs(k.status(), name);
+  RETURN_IF_ERROR(CheckAttested(*custody_, *k));
   return k;
 }
 
@@ -442,6 +450,7 @@ absl::StatusOr<store::KeyVersion> KeyVault::Update(std::string_view vault,
     ASSIGN_OR_RETURN(k.tags_json, NormalizeTags(*p.tags_json));
   }
   k.updated = clock_();
+  RETURN_IF_ERROR(Attest(*custody_, k));
   absl::Status s = store_->UpdateVersion(k);
   if (!s.ok()) return NotFoundAs(s, name);
   return k;
@@ -449,7 +458,11 @@ absl::StatusOr<store::KeyVersion> KeyVault::Update(std::string_view vault,
 
 absl::StatusOr<store::Page<store::KeyVersion>> KeyVault::List(
     std::string_view vault, std::string_view after, int limit) {
-  return store_->ListLatest(vault, after, limit);
+  ASSIGN_OR_RETURN(auto page, store_->ListLatest(vault, after, limit));
+  for (const store::KeyVersion& k : page.items) {
+    RETURN_IF_ERROR(CheckAttested(*custody_, k));
+  }
+  return page;
 }
 
 absl::StatusOr<store::Page<store::KeyVersion>> KeyVault::ListVersions(
@@ -457,6 +470,9 @@ absl::StatusOr<store::Page<store::KeyVersion>> KeyVault::ListVersions(
     int limit) {
   auto page = store_->ListVersions(vault, name, after, limit);
   if (!page.ok()) return NotFoundAs(page.status(), name);
+  for (const store::KeyVersion& k : page->items) {
+    RETURN_IF_ERROR(CheckAttested(*custody_, k));
+  }
   return page;
 }
 
@@ -486,13 +502,18 @@ absl::StatusOr<DeletedKey> KeyVault::GetDeleted(std::string_view vault,
   }
   ASSIGN_OR_RETURN(std::vector<store::KeyVersion> all,
                    store_->AllVersions(vault, name));
+  RETURN_IF_ERROR(CheckAttested(*custody_, all.back()));
   return DeletedKey{*n, all.back()};
 }
 
 absl::StatusOr<store::Page<std::pair<store::KeyName, store::KeyVersion>>>
 KeyVault::ListDeleted(std::string_view vault, std::string_view after,
                       int limit) {
-  return store_->ListDeleted(vault, after, limit);
+  ASSIGN_OR_RETURN(auto page, store_->ListDeleted(vault, after, limit));
+  for (const auto& [n, k] : page.items) {
+    RETURN_IF_ERROR(CheckAttested(*custody_, k));
+  }
+  return page;
 }
 
 absl::StatusOr<store::KeyVersion> KeyVault::Recover(std::string_view vault,
@@ -517,6 +538,7 @@ absl::StatusOr<std::vector<uint8_t>> KeyVault::Backup(std::string_view vault,
                    store_->AllVersions(vault, name));
   json versions = json::array();
   for (const store::KeyVersion& k : all) {
+    RETURN_IF_ERROR(CheckAttested(*custody_, k));
     absl::StatusOr<json> tags = ParseJson(k.tags_json);
     versions.push_back({
         {"version", k.version},
@@ -600,6 +622,9 @@ absl::StatusOr<store::KeyVersion> KeyVault::Restore(
                            Binding(vault, name, k.version)));
       k.sealed = std::move(moved.sealed);
     }
+  }
+  for (store::KeyVersion& k : versions) {
+    RETURN_IF_ERROR(Attest(*custody_, k));
   }
   absl::Status s = store_->Restore(versions, options_.recoverable_days);
   if (s.code() == absl::StatusCode::kAlreadyExists) {
@@ -763,6 +788,7 @@ absl::Status KeyVault::Reschedule(std::string_view vault,
                    ParseRotationPolicy(n.rotation_policy_json));
   ASSIGN_OR_RETURN(store::KeyVersion latest,
                    store_->GetVersion(vault, name, ""));
+  RETURN_IF_ERROR(CheckAttested(*custody_, latest));
   std::optional<int64_t> due = RotationDue(p, latest.created, latest.expires);
   return store_->SetRotationPolicy(vault, name, n.rotation_policy_json, due);
 }

@@ -65,6 +65,10 @@ struct CreateKeyRequest {
 // (`key_hsm`, the raw .byok file bytes).
 struct ImportKeyRequest {
   Kty kty = Kty::kRsa;
+  // The vault host the client addressed, "host[:port]" (e.g.
+  // "myvault.localhost:8443"): a BYOK blob's kid must name exactly this
+  // vault (the default port 443 may be written or left out).
+  std::string vault_host;
   bool hsm = false;                    // the body's "Hsm"
   std::optional<crypto::Curve> curve;  // BYOK EC: the requested crv
   crypto::EvpPkeyPtr private_key;

@@ -281,6 +281,7 @@ TEST_F(KeyVaultTest, ByokImportUnderKekAndItsRules) {
     ImportKeyRequest r;
     r.kty = Kty::kEcHsm;
     r.curve = crypto::Curve::kP384;
+    r.vault_host = "myvault.localhost:8443";
     r.key_hsm = std::vector<uint8_t>(t.begin(), t.end());
     r.properties.key_ops = std::vector<KeyOp>{KeyOp::kSign, KeyOp::kVerify};
     return r;
@@ -322,8 +323,27 @@ TEST_F(KeyVaultTest, ByokImportUnderKekAndItsRules) {
   // Not JSON.
   EXPECT_THAT(vault_->Import("myvault", "t6", request("not json")),
               StatusIs(absl::StatusCode::kInvalidArgument));
+  // The kid must name this vault's whole URL, not just its first label.
+  for (std::string host :
+       {"myvault.evil.com", "myvault.localhost:9999", "myvault.localhost",
+        "othervault.localhost:8443", "myvault.localhost.evil.com:8443"}) {
+    byok::Blob moved = blob;
+    moved.kid = "https://" + host + "/keys/kek/" + kek.version;
+    EXPECT_THAT(
+        vault_->Import("myvault", "t7", request(byok::SerializeBlob(moved))),
+        StatusHasMessage("names a key of another vault"))
+        << host;
+  }
+  // The default port may be written or not; case does not matter.
+  ImportKeyRequest on443 = request(text);
+  on443.vault_host = "myvault.localhost";
+  byok::Blob explicit443 = blob;
+  explicit443.kid = "https://MyVault.localhost:443/keys/kek/" + kek.version;
+  const std::string moved443 = byok::SerializeBlob(explicit443);
+  on443.key_hsm = std::vector<uint8_t>(moved443.begin(), moved443.end());
+  EXPECT_OK(vault_->Import("myvault", "t8", std::move(on443)).status());
   ASSERT_OK_AND_ASSIGN(int64_t count, store_->CountKeys("myvault"));
-  EXPECT_EQ(count, 3);  // kek, target, plain
+  EXPECT_EQ(count, 4);  // kek, target, plain, t8
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ import hashlib
 import http.client
 import json
 import os
+import shlex
 import ssl
 import subprocess
 import sys
@@ -106,7 +107,8 @@ SSL_CTX = ssl.create_default_context(cafile=CA)
 def mint(principal):
     return subprocess.check_output(
         [KEYFERRYD, "token", "--data-dir", DATA_DIR, "--principal", principal,
-         "--resource", RESOURCE]).decode().strip()
+         "--resource", RESOURCE]
+        + shlex.split(os.environ.get("KF_CUSTODY_FLAGS", ""))).decode().strip()
 
 
 TOKEN = mint("officer")

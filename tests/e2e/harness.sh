@@ -4,7 +4,8 @@
 # Needs: KEYFERRYD (the binary) and KF_SOURCE_DIR (set by ctest).
 # Exports after kf_start:
 #   KF_STATE KF_DATA_DIR KF_PORT KF_ID_PORT KF_VAULT_URL KF_OTHER_VAULT_URL
-#   KF_RESOURCE KF_CA REQUESTS_CA_BUNDLE SSL_CERT_FILE NODE_EXTRA_CA_CERTS
+#   KF_RESOURCE KF_CA KF_CUSTODY_FLAGS REQUESTS_CA_BUNDLE SSL_CERT_FILE
+#   NODE_EXTRA_CA_CERTS
 #   IDENTITY_ENDPOINT IDENTITY_HEADER MSI_ENDPOINT
 # Principals on myvault: officer (Crypto Officer, also the managed identity),
 # user (Crypto User), svcenc (Crypto Service Encryption User), reader
@@ -135,6 +136,9 @@ kf_start() {
   KF_CA="$KF_DATA_DIR/tls/ca.pem"
   cat /etc/ssl/certs/ca-certificates.crt "$KF_CA" >"$KF_STATE/bundle.pem"
   export KF_STATE KF_DATA_DIR KF_PORT KF_ID_PORT KF_CA
+  # The custody flags, for clients that mint tokens themselves (the token
+  # key is held by the custody: `keyferryd token` opens it too).
+  export KF_CUSTODY_FLAGS="${KF_CUSTODY_ARGS[*]}"
   export KF_VAULT_URL="https://myvault.localhost:$KF_PORT"
   export KF_OTHER_VAULT_URL="https://othervault.localhost:$KF_PORT"
   export KF_RESOURCE="https://localhost:$KF_PORT"
@@ -147,8 +151,14 @@ kf_start() {
   export IDENTITY_HEADER
 }
 
-# kf_token PRINCIPAL [LIFETIME_SECONDS] prints an access token for the vaults.
+# kf_token PRINCIPAL [LIFETIME_SECONDS [ARGS...]] prints an access token for
+# the vaults. The token key is held by the custody, so minting opens it as
+# keyferryd does (the token's PIN; a sealed deployment needs ARGS
+# --share F ... --passphrase-file F).
 kf_token() {
+  local principal=$1 lifetime=${2:-3600}
+  shift $(($# < 2 ? $# : 2))
   "$KEYFERRYD" token --data-dir "$KF_DATA_DIR" --listen "127.0.0.1:$KF_PORT" \
-    --principal "$1" --resource "$KF_RESOURCE" --lifetime "${2:-3600}"
+    --principal "$principal" --resource "$KF_RESOURCE" --lifetime "$lifetime" \
+    "${KF_CUSTODY_ARGS[@]}" "$@"
 }

@@ -21,6 +21,7 @@ import http.client
 import json
 import logging
 import os
+import shlex
 import re
 import ssl
 import subprocess
@@ -123,7 +124,8 @@ def mint(principal, lifetime=3600, resource=RESOURCE):
     out = subprocess.run(
         [KEYFERRYD, "token", "--data-dir", DATA_DIR, "--listen",
          f"127.0.0.1:{PORT}", "--principal", principal, "--resource",
-         resource, "--lifetime", str(lifetime)],
+         resource, "--lifetime", str(lifetime)]
+        + shlex.split(os.environ.get("KF_CUSTODY_FLAGS", "")),
         check=True, capture_output=True)
     return out.stdout.decode().strip()
 

@@ -57,8 +57,14 @@ refuse "init twice" "already initialized" \
   --share-dir "$KF_STATE/shares2"
 
 # --- sealed: only /sys answers ---------------------------------------------
-OFFICER=$(kf_token officer)
-READER=$(kf_token reader)
+# The token key is held by the custody: while sealed, minting takes K key
+# shares, as unsealing does; without them it is refused.
+refuse "token without shares" "sealed: give --share" \
+  "$KEYFERRYD" token --data-dir "$KF_DATA_DIR" --principal officer
+SHARE_ARGS=(--share "$SHARES/share-1.json" --share "$SHARES/share-3.json"
+            --passphrase-file "$KF_STATE/pass")
+OFFICER=$(kf_token officer 3600 "${SHARE_ARGS[@]}")
+READER=$(kf_token reader 3600 "${SHARE_ARGS[@]}")
 printf '%s\n' "$OFFICER" >"$KF_STATE/officer.token"
 printf '%s\n' "$READER" >"$KF_STATE/reader.token"
 api_q() {  # api_q METHOD PATH [BODY] -> prints "<body> <status>"

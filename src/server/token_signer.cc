@@ -1,0 +1,160 @@
+#include "server/token_signer.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "auth/signing_key.h"
+#include "base/encoding.h"
+#include "base/file.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "crypto/keys.h"
+#include "crypto/random.h"
+#include "crypto/sign.h"
+
+namespace keyferry::server {
+namespace {
+
+using json = nlohmann::json;
+
+// The token key's sealed blob is bound to this name, which no key of a
+// vault can have (vault bindings are vault/name/version).
+constexpr std::string_view kBinding = "keyferryd:token-signing-key";
+
+std::span<const uint8_t> Binding() { return AsBytes(kBinding); }
+
+// TagInput is what the record's tag covers: a domain prefix, then the key
+// id, the public JWK and the sealed blob, each length-prefixed.
+std::vector<uint8_t> TagInput(const std::string& kid, const std::string& jwk,
+                              const std::vector<uint8_t>& sealed) {
+  std::vector<uint8_t> out = {'K', 'F', 'T', '1'};
+  auto add = [&](std::span<const uint8_t> b) {
+    const uint32_t n = static_cast<uint32_t>(b.size());
+    for (int shift : {24, 16, 8, 0}) {
+      out.push_back(static_cast<uint8_t>(n >> shift));
+    }
+    out.insert(out.end(), b.begin(), b.end());
+  };
+  add(AsBytes(kid));
+  add(AsBytes(jwk));
+  add(sealed);
+  return out;
+}
+
+absl::StatusOr<std::string> Encode(custody::Custody& custody,
+                                   const std::string& kid,
+                                   const custody::HeldKey& held) {
+  ASSIGN_OR_RETURN(
+      std::vector<uint8_t> tag,
+      custody.AuthenticateRecord(TagInput(kid, held.public_jwk, held.sealed)));
+  return json{{"kid", kid},
+              {"public_jwk", held.public_jwk},
+              {"sealed", Base64UrlEncode(held.sealed)},
+              {"tag", Base64UrlEncode(tag)}}
+      .dump();
+}
+
+}  // namespace
+
+auth::Es256Signer TokenSigner::signer() const {
+  return [this](std::span<const uint8_t> digest) {
+    return custody_->Sign(held_, Binding(), crypto::SignAlg::kEs256, digest);
+  };
+}
+
+absl::StatusOr<std::string> TokenSigner::Issue(
+    const auth::Claims& claims) const {
+  return auth::IssueToken(signer(), key_id_, claims);
+}
+
+absl::StatusOr<std::unique_ptr<TokenSigner>> TokenSigner::LoadOrCreate(
+    store::KeyStore& store, custody::Custody& custody,
+    const std::string& legacy_pem_path) {
+  ASSIGN_OR_RETURN(std::optional<std::string> text,
+                   store.GetMeta(kTokenKeyMeta));
+  if (!text.has_value()) {
+    // First start of this store (or of this version): make the key in the
+    // custody, or take over the plain PEM an older keyferryd wrote.
+    std::string kid;
+    custody::HeldKey held;
+    absl::StatusOr<crypto::EvpPkeyPtr> legacy =
+        auth::LoadLegacySigningKey(legacy_pem_path);
+    if (legacy.ok()) {
+      ASSIGN_OR_RETURN(held, custody.ImportPrivate(legacy->get(), Binding()));
+      ASSIGN_OR_RETURN(kid, auth::TokenKeyId(legacy->get()));
+    } else if (legacy.status().code() == absl::StatusCode::kNotFound) {
+      ASSIGN_OR_RETURN(held, custody.Generate({custody::KeyKind::kEc, 256,
+                                               crypto::Curve::kP256},
+                                              Binding()));
+      ASSIGN_OR_RETURN(crypto::EvpPkeyPtr pub,
+                       crypto::ParsePublicKey(AsBytes(held.public_jwk)));
+      ASSIGN_OR_RETURN(kid, auth::TokenKeyId(pub.get()));
+    } else {
+      return legacy.status();
+    }
+    ASSIGN_OR_RETURN(std::string encoded, Encode(custody, kid, held));
+    ASSIGN_OR_RETURN(text, store.SetMetaIfAbsent(kTokenKeyMeta, encoded));
+  }
+  // Whatever the store holds now (ours, or a key another node stored
+  // first) is checked like any stored record.
+  absl::StatusOr<json> j = ParseJson(*text);
+  if (!j.ok() || !j->is_object() || !(*j)["kid"].is_string() ||
+      !(*j)["public_jwk"].is_string() || !(*j)["sealed"].is_string() ||
+      !(*j)["tag"].is_string()) {
+    return absl::DataLossError(
+        "the store's token signing key record is damaged");
+  }
+  auto signer = std::unique_ptr<TokenSigner>(new TokenSigner());
+  signer->custody_ = &custody;
+  signer->key_id_ = (*j)["kid"].get<std::string>();
+  signer->held_.kind = custody::KeyKind::kEc;
+  signer->held_.bits = 256;
+  signer->held_.curve = crypto::Curve::kP256;
+  signer->held_.public_jwk = (*j)["public_jwk"].get<std::string>();
+  absl::StatusOr<std::vector<uint8_t>> sealed =
+      Base64UrlDecode((*j)["sealed"].get<std::string>());
+  absl::StatusOr<std::vector<uint8_t>> tag =
+      Base64UrlDecode((*j)["tag"].get<std::string>());
+  if (!sealed.ok() || !tag.ok()) {
+    return absl::DataLossError(
+        "the store's token signing key record is damaged");
+  }
+  signer->held_.sealed = std::move(*sealed);
+  absl::Status verified = custody.VerifyRecord(
+      TagInput(signer->key_id_, signer->held_.public_jwk, signer->held_.sealed),
+      *tag);
+  if (verified.code() == absl::StatusCode::kDataLoss) {
+    return absl::DataLossError(
+        "the store's token signing key record fails its integrity check: the "
+        "database was altered outside keyferryd");
+  }
+  RETURN_IF_ERROR(verified);
+  ASSIGN_OR_RETURN(signer->public_key_,
+                   crypto::ParsePublicKey(AsBytes(signer->held_.public_jwk)));
+  ASSIGN_OR_RETURN(std::string kid,
+                   auth::TokenKeyId(signer->public_key_.get()));
+  if (kid != signer->key_id_) {
+    return absl::DataLossError("the token signing key's id does not match it");
+  }
+  // The custody must sign under the stored public key.
+  ASSIGN_OR_RETURN(std::vector<uint8_t> probe, crypto::RandomBytes(32));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> sig, signer->signer()(probe));
+  ASSIGN_OR_RETURN(bool good,
+                   crypto::VerifyDigest(signer->public_key_.get(),
+                                        crypto::SignAlg::kEs256, probe, sig));
+  if (!good) {
+    return absl::DataLossError(
+        "the token signing key does not sign under its stored public key");
+  }
+  if (std::filesystem::exists(legacy_pem_path)) {
+    RETURN_IF_ERROR(ShredFile(legacy_pem_path));
+    Log(LogLevel::kInfo, "token_key_migrated",
+        {{"removed", legacy_pem_path},
+         {"kid", signer->key_id_},
+         {"now", "held by the custody"}});
+  }
+  return signer;
+}
+
+}  // namespace keyferry::server

@@ -1,0 +1,60 @@
+// TokenSigner: the ES256 key keyferryd signs access tokens with, held by the
+// custody like any key (docs/security-model.md §7). The store keeps it as
+// metadata "token_signing_key": the custody's sealed blob, its public JWK,
+// its key id and a custody tag over the three, so the data directory holds
+// nothing that mints a token without the master key (or the token), and a
+// public key swapped in the database is refused.
+//
+// Thread-safe after construction.
+#ifndef KEYFERRY_SERVER_TOKEN_SIGNER_H_
+#define KEYFERRY_SERVER_TOKEN_SIGNER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "auth/jwt.h"
+#include "crypto/ssl_ptr.h"
+#include "custody/custody.h"
+#include "store/key_store.h"
+
+namespace keyferry::server {
+
+// kTokenKeyMeta is the store metadata key of the sealed token key.
+inline constexpr char kTokenKeyMeta[] = "token_signing_key";
+
+class TokenSigner {
+ public:
+  // LoadOrCreate returns the deployment's token key from `store`, checking
+  // its tag (DataLoss when it does not verify) and that the custody's
+  // signature verifies under the stored public key. When the store has none
+  // it is made in the custody, or, when `legacy_pem_path` names the plain
+  // PEM file of an older deployment, that key is imported into the custody
+  // (keeping its key id, so tokens already issued stay valid) and the file
+  // is overwritten and removed once the store holds the sealed key. With
+  // several nodes the first one to store a key wins and the others load
+  // it. `custody` is borrowed and must outlive the signer.
+  static absl::StatusOr<std::unique_ptr<TokenSigner>> LoadOrCreate(
+      store::KeyStore& store, custody::Custody& custody,
+      const std::string& legacy_pem_path);
+
+  const std::string& key_id() const { return key_id_; }
+  // public_key verifies tokens (borrowed; lives as long as the signer).
+  EVP_PKEY* public_key() const { return public_key_.get(); }
+  // signer signs in the custody (Unavailable while it is sealed).
+  auth::Es256Signer signer() const;
+  // Issue signs `claims` (auth::IssueToken) in the custody.
+  absl::StatusOr<std::string> Issue(const auth::Claims& claims) const;
+
+ private:
+  TokenSigner() = default;
+
+  custody::Custody* custody_ = nullptr;
+  custody::HeldKey held_;
+  std::string key_id_;
+  crypto::EvpPkeyPtr public_key_;
+};
+
+}  // namespace keyferry::server
+
+#endif  // KEYFERRY_SERVER_TOKEN_SIGNER_H_

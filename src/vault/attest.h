@@ -1,0 +1,74 @@
+// Authenticated store records (docs/security-model.md §6).
+//
+// The store is outside keyferryd's trust boundary: whoever can write the
+// database file (for instance while the vault is sealed) must not be able
+// to change what a key is or may do. Every stored key version therefore
+// carries `attest`, a tag the custody makes over AttestInput(version) with
+// a secret only it holds (Custody::AuthenticateRecord), and the vault
+// refuses a version whose tag does not verify (DataLoss), never using it.
+//
+// The store also remembers which custody it belongs to: the tag of a fixed
+// record, kept as the store's "custody_check" metadata. BindStoreToCustody
+// compares it at start (or unseal), so a missing, replaced or foreign
+// master key is a refusal to start, never a silent new key.
+#ifndef KEYFERRY_VAULT_ATTEST_H_
+#define KEYFERRY_VAULT_ATTEST_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "custody/custody.h"
+#include "store/key_store.h"
+
+namespace keyferry::vault {
+
+// AttestInput is the byte string a version's tag covers: "KFV1" and then
+// every field of `k` except `attest`, each length-prefixed (u32be) so no
+// two different versions encode alike: vault, lower-cased name, name,
+// version, kty, bits, curve, key_ops, public_jwk, sealed, enabled, nbf,
+// exp, created, updated, exportable, tags, managed, and a release-policy
+// slot (empty until release policies exist).
+std::vector<uint8_t> AttestInput(const store::KeyVersion& k);
+
+// Attest sets `k.attest` to the custody's tag over AttestInput(k).
+absl::Status Attest(custody::Custody& custody, store::KeyVersion& k);
+
+// CheckAttested verifies `k.attest`. DataLoss (and an error log line
+// "stored_record_altered" naming the vault, key and version) when the tag
+// is missing or does not verify; the custody's own error (e.g. Unavailable
+// while sealed) otherwise.
+absl::Status CheckAttested(custody::Custody& custody,
+                           const store::KeyVersion& k);
+
+// kCustodyCheckMeta is the store metadata key of the custody check value.
+inline constexpr char kCustodyCheckMeta[] = "custody_check";
+
+// CustodyCheckValue is the hex of the custody's tag over a fixed record: the
+// same for every custody holding the same master secret, different (with
+// overwhelming probability) for any other.
+absl::StatusOr<std::string> CustodyCheckValue(custody::Custody& custody);
+
+// BindStoreToCustody makes sure `store` belongs to `custody`, at start (or
+// at unseal, for a sealed custody):
+//  - a store with a check value: it must equal the custody's, else
+//    FailedPrecondition "the master key does not match the store …";
+//  - a store without one and without key versions (new): the custody's
+//    check value is recorded;
+//  - a store without one that holds versions: the custody must open one of
+//    them (FailedPrecondition otherwise); versions stored before schema 2
+//    (no tag) are then authenticated only when `authenticate_legacy` (the
+//    operator's `upgrade-store`), else FailedPrecondition saying so; then
+//    the check value is recorded.
+// `authenticated`, when set, receives how many legacy versions were
+// authenticated.
+absl::Status BindStoreToCustody(store::KeyStore& store,
+                                custody::Custody& custody,
+                                bool authenticate_legacy,
+                                int64_t* authenticated = nullptr);
+
+}  // namespace keyferry::vault
+
+#endif  // KEYFERRY_VAULT_ATTEST_H_
