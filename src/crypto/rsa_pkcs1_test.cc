@@ -238,6 +238,63 @@ TEST(ImplicitRejectionTest, DecodingRules) {
   }
 }
 
+// ReferenceSynthetic is the draft's §7.2 steps 3.b and 3.c written plainly
+// (branches, no masks) with OpenSSL's one-shot HMAC: the synthetic message
+// for KDK `kdk` and k octets.
+std::vector<uint8_t> ReferenceSynthetic(const std::vector<uint8_t>& kdk,
+                                        size_t k) {
+  auto irprf = [&](std::string_view label, size_t length) {
+    std::vector<uint8_t> out;
+    for (uint16_t i = 0; out.size() < length; ++i) {
+      std::vector<uint8_t> in = {static_cast<uint8_t>(i >> 8),
+                                 static_cast<uint8_t>(i)};
+      in.insert(in.end(), label.begin(), label.end());
+      in.push_back(static_cast<uint8_t>((length * 8) >> 8));
+      in.push_back(static_cast<uint8_t>(length * 8));
+      uint8_t mac[32];
+      size_t n = 0;
+      EXPECT_NE(
+          EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, kdk.data(),
+                    kdk.size(), in.data(), in.size(), mac, sizeof mac, &n),
+          nullptr);
+      out.insert(out.end(), mac, mac + n);
+    }
+    out.resize(length);
+    return out;
+  };
+  const std::vector<uint8_t> cl = irprf("length", 256);
+  const std::vector<uint8_t> am = irprf("message", k);
+  const size_t max_length = k - 11;
+  size_t bit_length = 0;
+  while ((max_length >> bit_length) != 0) ++bit_length;
+  size_t length = 0;
+  for (size_t i = 0; i < cl.size(); i += 2) {
+    const size_t candidate =
+        ((size_t{cl[i]} << 8) | cl[i + 1]) & ((size_t{1} << bit_length) - 1);
+    if (candidate <= max_length) length = candidate;
+  }
+  return std::vector<uint8_t>(am.end() - static_cast<ptrdiff_t>(length),
+                              am.end());
+}
+
+// The synthetic message against the plain reading of the draft, for sizes
+// where k - 10 is a power of two (138, 266: the candidate mask follows the
+// bit length of k - 11, as the draft says) and ordinary ones.
+TEST(ImplicitRejectionTest, SyntheticMessageFollowsTheDraftForEverySize) {
+  for (size_t k : {size_t{11}, size_t{64}, size_t{138}, size_t{256},
+                   size_t{257}, size_t{266}, size_t{384}, size_t{512}}) {
+    SCOPED_TRACE(k);
+    for (uint8_t seed : {1, 2, 3}) {
+      const std::vector<uint8_t> kdk(32, seed);
+      ASSERT_OK_AND_ASSIGN(
+          SecretBytes got,
+          RsaPkcs1DecodeImplicitRejection(
+              SecretBytes(std::vector<uint8_t>(k, 0)), SecretBytes(kdk)));
+      EXPECT_EQ(Bytes(got), ReferenceSynthetic(kdk, k));
+    }
+  }
+}
+
 TEST(ImplicitRejectionTest, FailureContracts) {
   ASSERT_OK_AND_ASSIGN(EvpPkeyPtr key, GenerateRsa(2048));
   ASSERT_OK_AND_ASSIGN(EvpPkeyPtr ec, GenerateEc(Curve::kP256));
