@@ -1,8 +1,6 @@
 #include "crypto/cipher.h"
 
-#include <openssl/core_names.h>
 #include <openssl/err.h>
-#include <openssl/params.h>
 #include <openssl/rsa.h>
 
 #include "absl/status/status.h"
@@ -54,24 +52,13 @@ bool IsRsa(EVP_PKEY* key) {
   return key != nullptr && EVP_PKEY_is_a(key, "RSA");
 }
 
-// RsaPkcs1Ctx makes a context for RSAES-PKCS1-v1_5 in direction `encrypt`.
-EvpPkeyCtxPtr RsaPkcs1Ctx(EVP_PKEY* key, bool encrypt) {
+// RsaPkcs1EncryptCtx makes a context for RSAES-PKCS1-v1_5 encryption.
+EvpPkeyCtxPtr RsaPkcs1EncryptCtx(EVP_PKEY* key) {
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
-  if (!ctx ||
-      (encrypt ? EVP_PKEY_encrypt_init(ctx.get())
-               : EVP_PKEY_decrypt_init(ctx.get())) != 1 ||
+  if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) != 1 ||
       EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1) {
     return nullptr;
   }
-#ifdef OSSL_ASYM_CIPHER_PARAM_IMPLICIT_REJECTION
-  if (!encrypt) {
-    unsigned int off = 0;
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_uint(
-                               OSSL_ASYM_CIPHER_PARAM_IMPLICIT_REJECTION, &off),
-                           OSSL_PARAM_construct_end()};
-    if (EVP_PKEY_CTX_set_params(ctx.get(), params) != 1) return nullptr;
-  }
-#endif
   return ctx;
 }
 
@@ -137,7 +124,7 @@ absl::StatusOr<SecretBytes> AesCbcDecrypt(const SecretBytes& key,
 absl::StatusOr<std::vector<uint8_t>> RsaPkcs1Encrypt(
     EVP_PKEY* pub, std::span<const uint8_t> plaintext) {
   if (!IsRsa(pub)) return absl::InvalidArgumentError("RSA1_5 needs an RSA key");
-  EvpPkeyCtxPtr ctx = RsaPkcs1Ctx(pub, /*encrypt=*/true);
+  EvpPkeyCtxPtr ctx = RsaPkcs1EncryptCtx(pub);
   if (!ctx) return SslError(absl::StatusCode::kInternal, "RSA1_5 setup");
   size_t len = 0;
   if (EVP_PKEY_encrypt(ctx.get(), nullptr, &len, plaintext.data(),
@@ -151,31 +138,6 @@ absl::StatusOr<std::vector<uint8_t>> RsaPkcs1Encrypt(
                     "RSA1_5 encrypt (message too long for the key?)");
   }
   out.resize(len);
-  return out;
-}
-
-absl::StatusOr<SecretBytes> RsaPkcs1Decrypt(
-    EVP_PKEY* priv, std::span<const uint8_t> ciphertext) {
-  const auto fail = [] {
-    ERR_clear_error();
-    return absl::InvalidArgumentError("RSA1_5 decryption failed");
-  };
-  if (!IsRsa(priv)) {
-    return absl::InvalidArgumentError("RSA1_5 needs an RSA key");
-  }
-  EvpPkeyCtxPtr ctx = RsaPkcs1Ctx(priv, /*encrypt=*/false);
-  if (!ctx) return SslError(absl::StatusCode::kInternal, "RSA1_5 setup");
-  size_t len = 0;
-  if (EVP_PKEY_decrypt(ctx.get(), nullptr, &len, ciphertext.data(),
-                       ciphertext.size()) != 1) {
-    return fail();
-  }
-  SecretBytes out(len);
-  if (EVP_PKEY_decrypt(ctx.get(), out.mutable_data(SecretAccess::Get()).data(),
-                       &len, ciphertext.data(), ciphertext.size()) != 1) {
-    return fail();
-  }
-  out.Resize(len);
   return out;
 }
 

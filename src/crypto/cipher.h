@@ -1,7 +1,8 @@
 // AES-CBC (NIST SP 800-38A, with or without PKCS#7 padding) and RSAES-PKCS1-
-// v1_5 (RFC 8017 §7.2, JOSE "RSA1_5") through EVP. Both exist for
-// compatibility with Key Vault's encrypt/decrypt; prefer AES-GCM and
-// RSA-OAEP (aead.h, rsa_oaep.h) for anything new.
+// v1_5 encryption (RFC 8017 §7.2.1, JOSE "RSA1_5") through EVP. Both exist
+// for compatibility with Key Vault's encrypt/decrypt; prefer AES-GCM and
+// RSA-OAEP (aead.h, rsa_oaep.h) for anything new. RSA1_5 decryption, with
+// implicit rejection, is in rsa_pkcs1.h.
 #ifndef KEYFERRY_CRYPTO_CIPHER_H_
 #define KEYFERRY_CRYPTO_CIPHER_H_
 
@@ -48,15 +49,6 @@ absl::StatusOr<SecretBytes> AesCbcDecrypt(const SecretBytes& key,
 // key that is not RSA or a plaintext that is too long.
 absl::StatusOr<std::vector<uint8_t>> RsaPkcs1Encrypt(
     EVP_PKEY* pub, std::span<const uint8_t> plaintext);
-
-// RsaPkcs1Decrypt decrypts with RSA private key `priv` (borrowed). Every
-// failure of the decryption is InvalidArgument "RSA1_5 decryption failed",
-// with no detail (no padding oracle through the message). On OpenSSL 3.2+
-// implicit rejection is turned off so that a bad ciphertext fails rather
-// than yielding random bytes. InvalidArgument "RSA1_5 needs an RSA key" for
-// another key type.
-absl::StatusOr<SecretBytes> RsaPkcs1Decrypt(
-    EVP_PKEY* priv, std::span<const uint8_t> ciphertext);
 
 }  // namespace keyferry::crypto
 

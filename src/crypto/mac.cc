@@ -8,14 +8,13 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "base/status.h"
 #include "crypto/errors.h"
 #include "crypto/ssl_ptr.h"
 
 namespace keyferry::crypto {
 namespace {
 
-using EvpMacCtxPtr =
-    std::unique_ptr<EVP_MAC_CTX, SslDeleter<EVP_MAC_CTX, EVP_MAC_CTX_free>>;
 using EvpKdfCtxPtr =
     std::unique_ptr<EVP_KDF_CTX, SslDeleter<EVP_KDF_CTX, EVP_KDF_CTX_free>>;
 
@@ -39,24 +38,43 @@ std::vector<uint8_t> Sha256(std::span<const uint8_t> data) {
   return d;
 }
 
-absl::StatusOr<std::vector<uint8_t>> HmacSha256(const SecretBytes& key,
-                                                std::span<const uint8_t> data) {
+absl::StatusOr<HmacSha256Context> HmacSha256Context::New() {
   if (Hmac() == nullptr) return SslError(absl::StatusCode::kInternal, "HMAC");
   EvpMacCtxPtr ctx(EVP_MAC_CTX_new(Hmac()));
+  if (!ctx) return SslError(absl::StatusCode::kInternal, "HMAC");
+  return HmacSha256Context(std::move(ctx));
+}
+
+absl::Status HmacSha256Context::Mac(
+    std::span<const uint8_t> key,
+    std::initializer_list<std::span<const uint8_t>> parts,
+    std::span<uint8_t> out) {
   char digest[] = "SHA256";
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
       OSSL_PARAM_construct_end()};
-  auto k = key.data(SecretAccess::Get());
-  std::vector<uint8_t> out(kHmacSha256Bytes);
-  size_t n = 0;
-  if (ctx == nullptr ||
-      EVP_MAC_init(ctx.get(), k.data(), k.size(), params) != 1 ||
-      EVP_MAC_update(ctx.get(), data.data(), data.size()) != 1 ||
-      EVP_MAC_final(ctx.get(), out.data(), &n, out.size()) != 1 ||
-      n != kHmacSha256Bytes) {
-    return SslError(absl::StatusCode::kInternal, "HMAC-SHA256");
+  if (out.size() != kHmacSha256Bytes ||
+      EVP_MAC_init(ctx_.get(), key.data(), key.size(), params) != 1) {
+    return SslError(absl::StatusCode::kInternal, "HMAC init");
   }
+  for (std::span<const uint8_t> p : parts) {
+    if (EVP_MAC_update(ctx_.get(), p.data(), p.size()) != 1) {
+      return SslError(absl::StatusCode::kInternal, "HMAC update");
+    }
+  }
+  size_t len = 0;
+  if (EVP_MAC_final(ctx_.get(), out.data(), &len, out.size()) != 1 ||
+      len != kHmacSha256Bytes) {
+    return SslError(absl::StatusCode::kInternal, "HMAC final");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<uint8_t>> HmacSha256(const SecretBytes& key,
+                                                std::span<const uint8_t> data) {
+  ASSIGN_OR_RETURN(HmacSha256Context ctx, HmacSha256Context::New());
+  std::vector<uint8_t> out(kHmacSha256Bytes);
+  RETURN_IF_ERROR(ctx.Mac(key.data(SecretAccess::Get()), {data}, out));
   return out;
 }
 

@@ -5,12 +5,14 @@
 #define KEYFERRY_CRYPTO_MAC_H_
 
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "base/secret.h"
+#include "crypto/ssl_ptr.h"
 
 namespace keyferry::crypto {
 
@@ -18,6 +20,24 @@ inline constexpr size_t kHmacSha256Bytes = 32;
 
 // Sha256 returns the 32-byte SHA-256 digest of `data`.
 std::vector<uint8_t> Sha256(std::span<const uint8_t> data);
+
+// HmacSha256Context computes HMAC-SHA256s of concatenated parts under any
+// key with one OpenSSL context, for many MACs in a row (a PRF's blocks).
+// Not thread-safe; movable.
+class HmacSha256Context {
+ public:
+  static absl::StatusOr<HmacSha256Context> New();
+
+  // Mac writes the 32-byte MAC under `key` of the concatenation of `parts`
+  // to `out` (which must be 32 bytes). Internal on an OpenSSL failure.
+  absl::Status Mac(std::span<const uint8_t> key,
+                   std::initializer_list<std::span<const uint8_t>> parts,
+                   std::span<uint8_t> out);
+
+ private:
+  explicit HmacSha256Context(EvpMacCtxPtr ctx) : ctx_(std::move(ctx)) {}
+  EvpMacCtxPtr ctx_;
+};
 
 // HmacSha256 returns the 32-byte HMAC-SHA256 of `data` under `key` (any
 // length). Internal on an OpenSSL failure.

@@ -32,6 +32,10 @@ using EvpCipherPtr =
     std::unique_ptr<EVP_CIPHER, SslDeleter<EVP_CIPHER, EVP_CIPHER_free>>;
 using EvpMdCtxPtr =
     std::unique_ptr<EVP_MD_CTX, SslDeleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
+using EvpMdPtr = std::unique_ptr<EVP_MD, SslDeleter<EVP_MD, EVP_MD_free>>;
+using EvpMacPtr = std::unique_ptr<EVP_MAC, SslDeleter<EVP_MAC, EVP_MAC_free>>;
+using EvpMacCtxPtr =
+    std::unique_ptr<EVP_MAC_CTX, SslDeleter<EVP_MAC_CTX, EVP_MAC_CTX_free>>;
 using BioPtr = std::unique_ptr<BIO, SslDeleter<BIO, FreeBio>>;
 using BnPtr = std::unique_ptr<BIGNUM, SslDeleter<BIGNUM, BN_clear_free>>;
 using OsslDecoderCtxPtr =

@@ -149,7 +149,11 @@ class Custody {
                                                const CipherInput& input) = 0;
   // Decrypt runs a decrypt or unwrapKey with the private half (RSA) or the
   // oct key. Any failure of the cryptography itself is InvalidArgument with
-  // one fixed message per algorithm family (no padding oracle).
+  // one fixed message per algorithm family (no padding oracle). RSA1_5 does
+  // not fail on bad padding: implicit rejection (crypto/rsa_pkcs1.h) answers
+  // with a synthetic message, stable for the key and the ciphertext; it
+  // fails ("RSA1_5 decryption failed") only for a ciphertext longer than the
+  // modulus or not below it, both public facts.
   virtual absl::StatusOr<CipherOutput> Decrypt(const HeldKey& key,
                                                std::span<const uint8_t> binding,
                                                const CipherInput& input) = 0;

@@ -11,6 +11,7 @@
 #include "crypto/keys.h"
 #include "crypto/random.h"
 #include "crypto/rsa_oaep.h"
+#include "crypto/rsa_pkcs1.h"
 #include "crypto/sign.h"
 #include "custody/master_key.h"
 #include "custody/software_custody.h"
@@ -527,9 +528,43 @@ TEST_F(CipherTest, RsaMatchesIndependentPrimitives) {
                            rsa_key_.get(), crypto::OaepHash::kSha1, e1.value));
   EXPECT_TRUE(d1.ConstantTimeEquals(SecretBytes(msg)));
   ASSERT_OK_AND_ASSIGN(CipherOutput e15, Enc(rsa_, In(CipherAlg::kRsa15, msg)));
-  ASSERT_OK_AND_ASSIGN(SecretBytes d15,
-                       crypto::RsaPkcs1Decrypt(rsa_key_.get(), e15.value));
+  ASSERT_OK_AND_ASSIGN(
+      SecretBytes d15,
+      crypto::RsaPkcs1DecryptImplicitRejection(rsa_key_.get(), e15.value));
   EXPECT_TRUE(d15.ConstantTimeEquals(SecretBytes(msg)));
+}
+
+// RSA1_5 implicit rejection (draft-irtf-cfrg-rsa-guidance): a ciphertext
+// with bad padding is answered, not refused, with a message derived from the
+// key and the ciphertext: the same every time, of a plausible length, and
+// another for another key.
+TEST_F(CipherTest, Rsa15BadPaddingDecryptsToAStableSyntheticMessage) {
+  ASSERT_OK_AND_ASSIGN(auto pub,
+                       crypto::ParsePublicKey(AsBytes(rsa_.public_jwk)));
+  const std::vector<uint8_t> msg = B("a 32-byte content encryption key");
+  ASSERT_OK_AND_ASSIGN(auto good, crypto::RsaPkcs1Encrypt(pub.get(), msg));
+  ASSERT_OK_AND_ASSIGN(CipherOutput valid,
+                       Dec(rsa_, In(CipherAlg::kRsa15, good)));
+  EXPECT_EQ(valid.value, msg);
+  std::vector<uint8_t> bad = good;
+  bad[128] ^= 0x01;
+  ASSERT_OK_AND_ASSIGN(CipherOutput a, Dec(rsa_, In(CipherAlg::kRsa15, bad)));
+  ASSERT_OK_AND_ASSIGN(CipherOutput b, Dec(rsa_, In(CipherAlg::kRsa15, bad)));
+  EXPECT_EQ(a.value, b.value);
+  EXPECT_NE(a.value, msg);
+  EXPECT_LE(a.value.size(), 245u);
+  // A short ciphertext is read left-padded: still an answer.
+  EXPECT_OK(Dec(rsa_, In(CipherAlg::kRsa15, B("short"))));
+  // The same ciphertext under another key (same size, same vault).
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr other_key, crypto::GenerateRsa(2048));
+  ASSERT_OK_AND_ASSIGN(HeldKey other,
+                       custody_->ImportPrivate(other_key.get(), bind_));
+  bad[0] = 0;  // below either modulus
+  ASSERT_OK_AND_ASSIGN(CipherOutput mine,
+                       Dec(rsa_, In(CipherAlg::kRsa15, bad)));
+  ASSERT_OK_AND_ASSIGN(CipherOutput theirs,
+                       Dec(other, In(CipherAlg::kRsa15, bad)));
+  EXPECT_NE(mine.value, theirs.value);
 }
 
 TEST_F(CipherTest, RsaEncryptWithoutPublicJwkUsesThePrivateKey) {
@@ -719,18 +754,26 @@ TEST_F(CipherTest, FailureMalformedInput) {
 }
 
 TEST_F(CipherTest, FailureDecryptIsOneFixedMessagePerFamily) {
-  // c = 0 and c = 1 never carry valid padding.
+  // c = 0 and c = 1 never carry valid padding. RSA1_5 answers them with a
+  // synthetic message (implicit rejection, below).
   std::vector<uint8_t> zero(256), one(256);
   one.back() = 1;
   for (const auto& ct : {zero, one}) {
-    EXPECT_EQ(Dec(rsa_, In(CipherAlg::kRsa15, ct)).status().message(),
-              "RSA1_5 decryption failed");
+    EXPECT_OK(Dec(rsa_, In(CipherAlg::kRsa15, ct)));
     EXPECT_EQ(Dec(rsa_, In(CipherAlg::kRsaOaep, ct)).status().message(),
               "RSA-OAEP decryption failed");
     EXPECT_EQ(Dec(rsa_, In(CipherAlg::kRsaOaep256, ct)).status().message(),
               "RSA-OAEP decryption failed");
   }
-  EXPECT_EQ(Dec(rsa_, In(CipherAlg::kRsa15, B("short"))).status().message(),
+  // RSA1_5 fails only for what is public: longer than the modulus, or not
+  // below it.
+  EXPECT_EQ(Dec(rsa_, In(CipherAlg::kRsa15, std::vector<uint8_t>(257, 0)))
+                .status()
+                .message(),
+            "RSA1_5 decryption failed");
+  EXPECT_EQ(Dec(rsa_, In(CipherAlg::kRsa15, std::vector<uint8_t>(256, 0xff)))
+                .status()
+                .message(),
             "RSA1_5 decryption failed");
 
   // A block whose last byte is 0x00 is not PKCS#7 padding.

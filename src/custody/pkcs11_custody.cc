@@ -20,6 +20,7 @@
 #include "crypto/mac.h"
 #include "crypto/random.h"
 #include "crypto/rsa_oaep.h"
+#include "crypto/rsa_pkcs1.h"
 #include "custody/cipher_rules.h"
 #include "hsm/errors.h"
 #include "hsm/keys.h"
@@ -98,6 +99,26 @@ std::vector<uint8_t> Concat(std::span<const uint8_t> a,
   std::vector<uint8_t> out(a.begin(), a.end());
   out.insert(out.end(), b.begin(), b.end());
   return out;
+}
+
+// RSA1_5 implicit rejection in the token: the key derivation key is
+//   HMAC-SHA256(master MAC key, "KFIR1" || u32be(len(n)) || n || C)
+// for the key's modulus n (minimal big-endian) and the k-octet ciphertext C:
+// secret (only the token can compute it), one per key and ciphertext, and
+// apart from every other use of the MAC key by its prefix. n rather than the
+// binding, so that the answers stay those of the key when a backup is
+// restored into another vault (Rebind), as d makes them in software.
+constexpr uint8_t kKdkPrefix[] = {'K', 'F', 'I', 'R', '1'};
+
+std::vector<uint8_t> KdkInput(std::span<const uint8_t> n,
+                              std::span<const uint8_t> c) {
+  std::vector<uint8_t> in(kKdkPrefix, kKdkPrefix + sizeof kKdkPrefix);
+  const uint32_t len = static_cast<uint32_t>(n.size());
+  for (int shift : {24, 16, 8, 0})
+    in.push_back(static_cast<uint8_t>(len >> shift));
+  in.insert(in.end(), n.begin(), n.end());
+  in.insert(in.end(), c.begin(), c.end());
+  return in;
 }
 
 // Stale tells whether a failure means the token no longer knows our
@@ -487,7 +508,7 @@ absl::Status Pkcs11Custody::Probe(Session& s) {
       need(CKM_AES_KEY_WRAP_PAD, "keeping keys under the master key"));
   RETURN_IF_ERROR(need(CKM_RSA_PKCS_OAEP, "BYOK import"));
   RETURN_IF_ERROR(need(CKM_SHA256_HMAC, "binding keys to their names"));
-  RETURN_IF_ERROR(need(CKM_RSA_PKCS, "RS256/RS384/RS512 and RSA1_5"));
+  RETURN_IF_ERROR(need(CKM_RSA_PKCS, "RS256/RS384/RS512"));
   RETURN_IF_ERROR(need(CKM_ECDSA, "ES256/ES384/ES512/ES256K"));
 
   // RFC 5649: unwrap must be right; a wrap that zero-pads (SoftHSM 2.6.1)
@@ -561,6 +582,27 @@ absl::Status Pkcs11Custody::Probe(Session& s) {
     if (!pt.ConstantTimeEquals(msg)) {
       return absl::FailedPreconditionError(
           "the token's RSA-OAEP-SHA1 decrypt fails its known-answer test");
+    }
+  }
+  {
+    // Raw RSA (CKM_RSA_X_509), which RSA1_5 decryption with implicit
+    // rejection needs: an OpenSSL PKCS#1 v1.5 ciphertext comes back as an
+    // encoded message that decodes to the message.
+    ASSIGN_OR_RETURN(
+        std::vector<uint8_t> ct,
+        crypto::RsaPkcs1Encrypt(pub.get(), msg.data(SecretAccess::Get())));
+    absl::StatusOr<SecretBytes> em =
+        s.Decrypt({CKM_RSA_X_509}, probe.private_or_secret, ct);
+    const SecretBytes no_kdk(crypto::kImplicitRejectionKdkBytes);
+    absl::StatusOr<SecretBytes> pt =
+        em.ok() ? crypto::RsaPkcs1DecodeImplicitRejection(*em, no_kdk)
+                : absl::StatusOr<SecretBytes>(em.status());
+    limits_.rsa_raw = pt.ok() && pt->ConstantTimeEquals(msg);
+    if (!limits_.rsa_raw) {
+      limits_.notes.push_back(absl::StrCat(
+          "RSA1_5 decryption is not available: the token's raw RSA "
+          "(CKM_RSA_X_509) fails its known-answer test",
+          em.ok() ? "" : absl::StrCat(" (", em.status().message(), ")")));
     }
   }
   (void)s.Destroy(probe.private_or_secret);
@@ -1256,11 +1298,11 @@ absl::StatusOr<CipherOutput> Pkcs11Custody::Decrypt(
         "AES-GCM is not available on this vault's HSM (", platform_, ")"));
   }
   RETURN_IF_ERROR(CheckAesDecryptInput(in));
+  if (in.alg == CipherAlg::kRsa15) return DecryptRsa15(key, binding, in.value);
   // One fixed message per family, whatever the token said (no oracle).
   const bool kw = IsAesKw(in.alg);
-  const char* failed = in.alg == CipherAlg::kRsa15 ? "RSA1_5 decryption failed"
-                       : IsRsaCipher(in.alg) ? "RSA-OAEP decryption failed"
-                       : IsAesGcm(in.alg)    ? "AES-GCM authentication failed"
+  const char* failed = IsRsaCipher(in.alg) ? "RSA-OAEP decryption failed"
+                       : IsAesGcm(in.alg)  ? "AES-GCM authentication failed"
                        : (IsAesCbc(in.alg) || IsAesCbcPad(in.alg))
                            ? "AES-CBC decryption failed"
                        : kw ? "AES-KW unwrap failed: integrity check"
@@ -1275,9 +1317,7 @@ absl::StatusOr<CipherOutput> Pkcs11Custody::Decrypt(
       key, binding,
       [&](Session& s, ObjectHandle obj) -> absl::StatusOr<SecretBytes> {
         absl::StatusOr<SecretBytes> pt;
-        if (in.alg == CipherAlg::kRsa15) {
-          pt = s.Decrypt({CKM_RSA_PKCS}, obj, in.value);
-        } else if (IsRsaCipher(in.alg)) {
+        if (IsRsaCipher(in.alg)) {
           CK_RSA_PKCS_OAEP_PARAMS p = Oaep(in.alg == CipherAlg::kRsaOaep256);
           pt = s.Decrypt({CKM_RSA_PKCS_OAEP, &p, sizeof p}, obj, in.value);
         } else if (IsAesGcm(in.alg)) {
@@ -1317,6 +1357,51 @@ absl::StatusOr<CipherOutput> Pkcs11Custody::Decrypt(
   }
   CipherOutput out;
   out.value = PlainCopy(*pt);
+  return out;
+}
+
+absl::StatusOr<CipherOutput> Pkcs11Custody::DecryptRsa15(
+    const HeldKey& key, std::span<const uint8_t> binding,
+    std::span<const uint8_t> ciphertext) {
+  if (!limits_.rsa_raw) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "RSA1_5 decryption is not available on this vault's HSM (", platform_,
+        "): it offers no raw RSA (CKM_RSA_X_509), which RSA1_5 needs to "
+        "decrypt without a padding oracle; use RSA-OAEP"));
+  }
+  // Length and range are checked on the public key: they are public, and
+  // the token then never sees input it would refuse.
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr pub,
+                   crypto::ParsePublicKey(AsBytes(key.public_jwk)));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> c,
+                   crypto::PadRsaCiphertext(pub.get(), ciphertext));
+  ASSIGN_OR_RETURN(crypto::RsaPublicParts parts,
+                   crypto::GetRsaPublic(pub.get()));
+  const std::vector<uint8_t> kdk_input = KdkInput(parts.n, c);
+  struct InToken {
+    SecretBytes em, kdk;
+  };
+  // Both token calls run whatever the ciphertext holds: neither fails on
+  // padding, so timing and errors say nothing about it.
+  absl::StatusOr<InToken> t = WithKey<InToken>(
+      key, binding,
+      [&](Session& s, ObjectHandle obj) -> absl::StatusOr<InToken> {
+        InToken r;
+        ASSIGN_OR_RETURN(r.em, s.Decrypt({CKM_RSA_X_509}, obj, c));
+        ASSIGN_OR_RETURN(r.kdk,
+                         s.SignSecret({CKM_SHA256_HMAC}, mac_key_, kdk_input));
+        return r;
+      });
+  if (!t.ok()) return t.status();
+  if (t->em.size() != c.size() ||
+      t->kdk.size() != crypto::kImplicitRejectionKdkBytes) {
+    return absl::InternalError(
+        "RSA1_5: the token's raw RSA or HMAC answered with the wrong length");
+  }
+  ASSIGN_OR_RETURN(SecretBytes pt,
+                   crypto::RsaPkcs1DecodeImplicitRejection(t->em, t->kdk));
+  CipherOutput out;
+  out.value = PlainCopy(pt);
   return out;
 }
 

@@ -6,10 +6,11 @@
 // vault, name and version. On use the blob is unwrapped into a session
 // object that is non-extractable (the master key's CKA_UNWRAP_TEMPLATE
 // forces it) and the private operation runs in the token: C_Sign, C_Decrypt,
-// C_UnwrapKey. BYOK import unwraps the transfer blob inside the token
-// (CKM_RSA_AES_KEY_WRAP where the token offers it, else RSA-OAEP-SHA1 into
-// a session AES key and RFC 5649 into the target): keyferryd never holds a
-// plaintext private key.
+// C_UnwrapKey (RSA1_5 decrypts with raw RSA in the token and its padding
+// check in keyferryd, with implicit rejection: DecryptRsa15). BYOK import
+// unwraps the transfer blob inside the token (CKM_RSA_AES_KEY_WRAP where the
+// token offers it, else RSA-OAEP-SHA1 into a session AES key and RFC 5649 into
+// the target): keyferryd never holds a plaintext private key.
 //
 // Token objects: only the three master keys are token objects (labels
 // kWrapLabel, kMacLabel, kBackupLabel). Per-key objects are session
@@ -57,6 +58,8 @@ struct Pkcs11Limits {
   bool kwp_wrap_defect = false;    // RFC 5649 wrap pads like SoftHSM 2.6.1
   bool aes_gcm = false;            // CKM_AES_GCM passes its KAT
   bool secp256k1 = false;          // EC keys on secp256k1 can be generated
+  bool rsa_raw = false;            // raw RSA decrypt (CKM_RSA_X_509) passes
+                                   // its KAT: RSA1_5 with implicit rejection
   std::vector<std::string> notes;  // one line per limit, for the log
 };
 
@@ -175,6 +178,13 @@ class Pkcs11Custody : public Custody {
   absl::StatusOr<std::string> EcPublicJwk(hsm::Session& s,
                                           hsm::ObjectHandle priv,
                                           crypto::Curve curve);
+  // DecryptRsa15 is RSA1_5 decryption with implicit rejection: the raw RSA
+  // in the token (CKM_RSA_X_509), the key derivation key an HMAC of the
+  // token's master MAC key (the token never gives out d), the padding check
+  // and the synthetic message in crypto::RsaPkcs1DecodeImplicitRejection.
+  absl::StatusOr<CipherOutput> DecryptRsa15(
+      const HeldKey& key, std::span<const uint8_t> binding,
+      std::span<const uint8_t> ciphertext);
 
   std::unique_ptr<hsm::Module> module_;
   hsm::SlotId slot_ = 0;

@@ -21,7 +21,9 @@
 #include "crypto/keys.h"
 #include "crypto/random.h"
 #include "crypto/rsa_oaep.h"
+#include "crypto/rsa_pkcs1.h"
 #include "crypto/sign.h"
+#include "custody/cipher_rules.h"
 
 namespace keyferry::custody {
 namespace {
@@ -107,6 +109,7 @@ TEST_F(Pkcs11CustodyTest, ProbesFindSoftHsmLimits) {
   EXPECT_FALSE(c.limits().oaep_sha256);
   EXPECT_TRUE(c.limits().kwp_wrap_defect);
   EXPECT_TRUE(c.limits().aes_gcm);
+  EXPECT_TRUE(c.limits().rsa_raw);
 }
 
 struct SignCase {
@@ -221,6 +224,69 @@ TEST_F(Pkcs11CustodyTest, RsaDecryptInTokenOfOpenSslCiphertexts) {
               StatusHasMessage("SHA-1 only"));
   EXPECT_THAT(custody_->Encrypt(k, kBinding, {CipherAlg::kRsaOaep256, msg}),
               StatusHasMessage("SHA-1 only"));
+}
+
+// RSA1_5 with implicit rejection: raw RSA in the token, the padding check
+// in software. Bad padding is answered (OK, as 200 over the API) with a
+// synthetic message, stable for the key and the ciphertext.
+TEST_F(Pkcs11CustodyTest, Rsa15BadPaddingDecryptsToAStableSyntheticMessage) {
+  ASSERT_OK_AND_ASSIGN(HeldKey k,
+                       custody_->Generate({KeyKind::kRsa, 2048}, kBinding));
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr pub,
+                       crypto::ParsePublicKey(AsBytes(k.public_jwk)));
+  const std::vector<uint8_t> msg = B("a 32-byte content encryption key");
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> ct,
+                       crypto::RsaPkcs1Encrypt(pub.get(), msg));
+  ASSERT_OK_AND_ASSIGN(CipherOutput valid,
+                       custody_->Decrypt(k, kBinding, {CipherAlg::kRsa15, ct}));
+  EXPECT_EQ(valid.value, msg);
+
+  std::vector<uint8_t> bad = ct;
+  bad[128] ^= 0x01;
+  bad[0] = 0;  // below any 2048-bit modulus, for the second key below
+  ASSERT_OK_AND_ASSIGN(
+      CipherOutput a, custody_->Decrypt(k, kBinding, {CipherAlg::kRsa15, bad}));
+  ASSERT_OK_AND_ASSIGN(
+      CipherOutput b, custody_->Decrypt(k, kBinding, {CipherAlg::kRsa15, bad}));
+  EXPECT_EQ(a.value, b.value);
+  EXPECT_NE(a.value, msg);
+  EXPECT_LE(a.value.size(), 245u);
+  // The answer belongs to the key, not to where it is kept: the same after
+  // a restore into another vault.
+  ASSERT_OK_AND_ASSIGN(HeldKey moved,
+                       custody_->Rebind(k, kBinding, B("othervault/k/1")));
+  ASSERT_OK_AND_ASSIGN(
+      CipherOutput after,
+      custody_->Decrypt(moved, B("othervault/k/1"), {CipherAlg::kRsa15, bad}));
+  EXPECT_EQ(after.value, a.value);
+  // Another key (imported: a known d), another answer; and not the one the
+  // draft's KDK from d would give (the token's KDK is its own).
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr other_key, crypto::GenerateRsa(2048));
+  ASSERT_OK_AND_ASSIGN(HeldKey other,
+                       custody_->ImportPrivate(other_key.get(), kBinding));
+  ASSERT_OK_AND_ASSIGN(
+      CipherOutput theirs,
+      custody_->Decrypt(other, kBinding, {CipherAlg::kRsa15, bad}));
+  EXPECT_NE(theirs.value, a.value);
+  ASSERT_OK_AND_ASSIGN(
+      SecretBytes software,
+      crypto::RsaPkcs1DecryptImplicitRejection(other_key.get(), bad));
+  EXPECT_NE(PlainCopy(software), theirs.value);
+  // Valid padding under the imported key: the same plaintext as OpenSSL.
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> ct2,
+                       crypto::RsaPkcs1Encrypt(other_key.get(), msg));
+  ASSERT_OK_AND_ASSIGN(
+      CipherOutput ok2,
+      custody_->Decrypt(other, kBinding, {CipherAlg::kRsa15, ct2}));
+  EXPECT_EQ(ok2.value, msg);
+  // Only public facts fail: longer than the modulus, or not below it.
+  EXPECT_THAT(custody_->Decrypt(k, kBinding,
+                                {CipherAlg::kRsa15, std::vector<uint8_t>(257)}),
+              StatusHasMessage("RSA1_5 decryption failed"));
+  EXPECT_THAT(
+      custody_->Decrypt(k, kBinding,
+                        {CipherAlg::kRsa15, std::vector<uint8_t>(256, 0xff)}),
+      StatusHasMessage("RSA1_5 decryption failed"));
 }
 
 TEST_F(Pkcs11CustodyTest, AesOperationsMatchOpenSsl) {

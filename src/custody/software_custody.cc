@@ -14,6 +14,7 @@
 #include "crypto/mac.h"
 #include "crypto/random.h"
 #include "crypto/rsa_oaep.h"
+#include "crypto/rsa_pkcs1.h"
 #include "custody/cipher_rules.h"
 
 namespace keyferry::custody {
@@ -337,7 +338,7 @@ absl::StatusOr<CipherOutput> SoftwareCustody::Decrypt(
     ASSIGN_OR_RETURN(
         plaintext,
         in.alg == CipherAlg::kRsa15
-            ? crypto::RsaPkcs1Decrypt(priv.get(), in.value)
+            ? crypto::RsaPkcs1DecryptImplicitRejection(priv.get(), in.value)
             : crypto::RsaOaepDecrypt(priv.get(), OaepOf(in.alg), in.value));
   } else {
     ASSIGN_OR_RETURN(SecretBytes k, Unseal(key, binding));

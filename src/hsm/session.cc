@@ -1,6 +1,7 @@
 #include "hsm/session.h"
 
 #include <cstring>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
@@ -242,22 +243,54 @@ bool Session::IsAlive() {
          info.state == CKS_RO_USER_FUNCTIONS;
 }
 
-absl::StatusOr<std::vector<uint8_t>> Session::Sign(
-    const Mechanism& m, ObjectHandle key, std::span<const uint8_t> data) {
-  CK_FUNCTION_LIST* fn = module_->functions();
+namespace {
+
+// SignInto runs C_SignInit + C_Sign (single part) with the size query into
+// `out`, a std::vector<uint8_t> or a SecretBytes.
+template <typename Out>
+absl::Status SignInto(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session,
+                      const Mechanism& m, ObjectHandle key,
+                      std::span<const uint8_t> data, Out& out) {
   CK_MECHANISM mech = ToCk(m);
   RETURN_IF_ERROR(
-      CkrToStatus(fn->C_SignInit(handle_, &mech, key), "C_SignInit"));
+      CkrToStatus(fn->C_SignInit(session, &mech, key), "C_SignInit"));
   CK_ULONG len = 0;
-  CK_RV rv = fn->C_Sign(handle_, const_cast<uint8_t*>(data.data()), data.size(),
+  CK_RV rv = fn->C_Sign(session, const_cast<uint8_t*>(data.data()), data.size(),
                         nullptr, &len);
   // A failed size query ends the operation (PKCS#11 §5.2); report it.
   RETURN_IF_ERROR(CkrToStatus(rv, "C_Sign"));
-  std::vector<uint8_t> out(len);
-  rv = fn->C_Sign(handle_, const_cast<uint8_t*>(data.data()), data.size(),
-                  out.data(), &len);
+  out = Out(len);
+  uint8_t* p;
+  if constexpr (std::is_same_v<Out, SecretBytes>) {
+    p = out.mutable_data(SecretAccess::Get()).data();
+  } else {
+    p = out.data();
+  }
+  rv = fn->C_Sign(session, const_cast<uint8_t*>(data.data()), data.size(), p,
+                  &len);
   RETURN_IF_ERROR(CkrToStatus(rv, "C_Sign"));
-  out.resize(len);
+  if constexpr (std::is_same_v<Out, SecretBytes>) {
+    out.Resize(len);
+  } else {
+    out.resize(len);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<uint8_t>> Session::Sign(
+    const Mechanism& m, ObjectHandle key, std::span<const uint8_t> data) {
+  std::vector<uint8_t> out;
+  RETURN_IF_ERROR(SignInto(module_->functions(), handle_, m, key, data, out));
+  return out;
+}
+
+absl::StatusOr<SecretBytes> Session::SignSecret(const Mechanism& m,
+                                                ObjectHandle key,
+                                                std::span<const uint8_t> data) {
+  SecretBytes out;
+  RETURN_IF_ERROR(SignInto(module_->functions(), handle_, m, key, data, out));
   return out;
 }
 

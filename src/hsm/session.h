@@ -87,6 +87,10 @@ class Session {
   absl::StatusOr<std::vector<uint8_t>> Sign(const Mechanism& m,
                                             ObjectHandle key,
                                             std::span<const uint8_t> data);
+  // SignSecret is Sign into a zeroizing buffer, for a MAC that serves as a
+  // key (a key derivation key made with a token's HMAC key).
+  absl::StatusOr<SecretBytes> SignSecret(const Mechanism& m, ObjectHandle key,
+                                         std::span<const uint8_t> data);
   // Verify runs C_VerifyInit + C_Verify. A signature that does not verify
   // is InvalidArgument "signature does not verify"; other failures carry
   // their CK_RV.

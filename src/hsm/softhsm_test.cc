@@ -131,6 +131,30 @@ TEST_F(SoftHsmTest, KwpProbeDetectsSoftHsmPaddingDefect) {
   EXPECT_FALSE(p.padding_defect);
 }
 
+// SignSecret (a MAC into a zeroizing buffer) against RFC 4231 §4.7, test
+// case 6: HMAC-SHA-256 with a 131-byte key.
+TEST_F(SoftHsmTest, SignSecretHmacMatchesRfc4231) {
+  ASSERT_OK_AND_ASSIGN(
+      ObjectHandle key,
+      session_->CreateObject(
+          {Attr::Ulong(CKA_CLASS, CKO_SECRET_KEY),
+           Attr::Ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET),
+           Attr::Bool(CKA_TOKEN, false), Attr::Bool(CKA_SIGN, true),
+           Attr::Secret(CKA_VALUE,
+                        SecretBytes(std::vector<uint8_t>(131, 0xaa)))}));
+  const std::string_view data =
+      "Test Using Larger Than Block-Size Key - Hash Key First";
+  ASSERT_OK_AND_ASSIGN(
+      SecretBytes mac,
+      session_->SignSecret({CKM_SHA256_HMAC}, key, AsBytes(data)));
+  EXPECT_EQ(HexEncode(mac.data(SecretAccess::Get())),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> plain,
+                       session_->Sign({CKM_SHA256_HMAC}, key, AsBytes(data)));
+  EXPECT_EQ(HexEncode(plain), HexEncode(mac.data(SecretAccess::Get())));
+  ASSERT_OK(session_->Destroy(key));
+}
+
 TEST_F(SoftHsmTest, FailureNonExtractableCarriesCkr) {
   ASSERT_OK_AND_ASSIGN(KeySpec spec, ParseKeySpec("aes", 256, std::nullopt));
   spec.label = "locked";

@@ -629,6 +629,36 @@ def rsa_keys():
         check(f"{alg} unwraps a key wrapped by cryptography",
               lc.unwrap_key(KeyWrapAlgorithm(alg), w2).key == cek)
 
+    # RSA1_5 implicit rejection (draft-irtf-cfrg-rsa-guidance, as OpenSSL
+    # 3.2 and Azure answer): a corrupted ciphertext is not refused, which
+    # would be a padding oracle; it decrypts (200) to a synthetic message
+    # derived from the key and the ciphertext: the same every time, of a
+    # length a real message could have (at most k - 11 = 245 bytes), and not
+    # the message. decrypt and unwrapKey are one operation.
+    msg = b"rsa1_5 implicit rejection"
+    bad = bytearray(pub.encrypt(msg, RSA_PADDING["RSA1_5"]))
+    bad[128] ^= 0x01
+    bad = bytes(bad)
+    answers = []
+    for call in (lambda: rc.decrypt(EncryptionAlgorithm.rsa1_5, bad).plaintext,
+                 lambda: rc.decrypt(EncryptionAlgorithm.rsa1_5, bad).plaintext,
+                 lambda: rc.unwrap_key(KeyWrapAlgorithm.rsa1_5, bad).key):
+        try:
+            answers.append(call())
+        except HttpResponseError as err:
+            answers.append(err)
+    check("RSA1_5 corrupted ciphertext answered 200, not refused",
+          all(isinstance(a, bytes) for a in answers), str(answers[0]))
+    if all(isinstance(a, bytes) for a in answers):
+        check("RSA1_5 corrupted ciphertext: the same message every time",
+              answers[0] == answers[1] == answers[2])
+        check("RSA1_5 corrupted ciphertext: a plausible length, not the "
+              "message", len(answers[0]) <= 245 and answers[0] != msg,
+              str(len(answers[0])))
+    check("RSA1_5 valid ciphertext still decrypts after that",
+          rc.decrypt(EncryptionAlgorithm.rsa1_5,
+                     pub.encrypt(msg, RSA_PADDING["RSA1_5"])).plaintext == msg)
+
 
 def officer_sign(key, alg, digest, principal="officer"):
     return local_crypto(key, principal).sign(SignatureAlgorithm(alg),

@@ -497,6 +497,28 @@ await test("RSA decrypt (RSA-OAEP, RSA-OAEP-256, RSA1_5) of node:crypto cipherte
   }
 });
 
+// RSA1_5 implicit rejection (draft-irtf-cfrg-rsa-guidance, as OpenSSL 3.2
+// and Azure answer): a corrupted ciphertext is not refused (that would be a
+// padding oracle) but decrypts to a synthetic message derived from the key
+// and the ciphertext: the same every time, at most k - 11 bytes, not the
+// message. decrypt and unwrapKey are one operation.
+await test("RSA1_5 corrupted ciphertext decrypts to a stable synthetic message, never an error", async () => {
+  const key = keys.rsa;
+  const cc = remoteOnly(key);
+  const msg = Buffer.from(`rsa1_5 implicit rejection ${run}`);
+  const bad = Buffer.from(nodeRsaEncrypt("RSA1_5", nodePublicKey(key.key), msg));
+  bad[128] ^= 0x01;
+  const mark = wire.length;
+  const a = Buffer.from((await cc.decrypt({ algorithm: "RSA1_5", ciphertext: bad })).result);
+  const b = Buffer.from((await cc.decrypt({ algorithm: "RSA1_5", ciphertext: bad })).result);
+  const u = Buffer.from((await cc.unwrapKey("RSA1_5", bad)).result);
+  assert.equal(served(mark, key.name, "decrypt").length, 2, "decrypt served by keyferryd");
+  assert.deepEqual(b, a, "the same answer twice");
+  assert.deepEqual(u, a, "unwrapKey answers as decrypt");
+  assert.ok(a.length <= key.key.n.length - 11, `a plausible length (${a.length})`);
+  assert.notDeepEqual(a, msg, "not the message");
+});
+
 if (HSM) {
   await test("HSM custody: RSA-OAEP-256 is a 400 naming the token's limit", async () => {
     const cc = remoteOnly(keys.rsa);
