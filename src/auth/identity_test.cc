@@ -40,7 +40,10 @@ TEST_F(IdentityTest, AppServiceStyle) {
   EXPECT_EQ(j["resource"], "https://localhost:8443");
   ASSERT_OK_AND_ASSIGN(
       Claims c, VerifyToken(j["access_token"].get<std::string>(), key_.get(),
-                            "https://localhost:8443", kNow));
+                            {.issuer = "https://localhost:8443/identity",
+                             .tenant = "tenant-1",
+                             .audience = "https://localhost:8443"},
+                            kNow));
   EXPECT_EQ(c.subject, "principal-1");
   EXPECT_EQ(c.tenant, "tenant-1");
 }

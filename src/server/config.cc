@@ -55,6 +55,9 @@ const std::vector<ConfigKey> kConfigKeys = {
     {"recoverable-days",
      "days a deleted key stays recoverable before it is purged (7-90, "
      "default 90)"},
+    {"token-max-lifetime",
+     "longest lifetime (exp - nbf/iat) of an access token the vault accepts "
+     "and `keyferryd token` mints, in seconds (3600-2592000, default 86400)"},
 };
 
 namespace {
@@ -231,6 +234,16 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
     }
     return absl::OkStatus();
   }
+  if (key == "token-max-lifetime") {
+    if (!absl::SimpleAtoi(v, &c.token_max_lifetime) ||
+        c.token_max_lifetime < kMinTokenMaxLifetime ||
+        c.token_max_lifetime > kMaxTokenMaxLifetime) {
+      return Bad(key,
+                 absl::StrCat("a number of seconds from ", kMinTokenMaxLifetime,
+                              " to ", kMaxTokenMaxLifetime));
+    }
+    return absl::OkStatus();
+  }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown option '", Sv(key), "'"));
 }
@@ -289,6 +302,13 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& argv) {
   }
   RETURN_IF_ERROR(Validate(c));
   return c;
+}
+
+absl::Status CheckTokenLifetime(const Config& c, int64_t lifetime_seconds) {
+  if (lifetime_seconds <= c.token_max_lifetime) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--lifetime ", lifetime_seconds, " is above token-max-lifetime (",
+      c.token_max_lifetime, " s): the vault would refuse the token"));
 }
 
 std::string HelpText() {

@@ -42,7 +42,15 @@ struct Config {
   // identity principal is Crypto Officer on every vault.
   std::vector<std::string> grants;
   int recoverable_days = 90;  // soft-delete retention, 7 to 90
+  // The longest an access token may live (exp - nbf/iat), in seconds: the
+  // keys API refuses longer ones and `keyferryd token` will not mint them.
+  // From kMinTokenMaxLifetime (the identity endpoint's tokens live 3600 s)
+  // to kMaxTokenMaxLifetime.
+  int64_t token_max_lifetime = 24 * 3600;
 };
+
+inline constexpr int64_t kMinTokenMaxLifetime = 3600;
+inline constexpr int64_t kMaxTokenMaxLifetime = 30 * 24 * 3600;
 
 struct ConfigKey {
   const char* name;
@@ -64,6 +72,11 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
 // The result is validated: port numbers, vault names (^[0-9a-z-]{3,24}$),
 // domain, custody and store kinds, and tls_cert/tls_key given together.
 absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& argv);
+
+// CheckTokenLifetime returns InvalidArgument, naming token-max-lifetime, when
+// `lifetime_seconds` exceeds config.token_max_lifetime (a token keyferryd
+// would refuse).
+absl::Status CheckTokenLifetime(const Config& config, int64_t lifetime_seconds);
 
 // HelpText documents the flags and file keys.
 std::string HelpText();

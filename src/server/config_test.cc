@@ -77,6 +77,26 @@ TEST(ConfigTest, Pkcs11CustodyAndAuditLog) {
               StatusHasMessage("needs the token"));
 }
 
+TEST(ConfigTest, TokenMaxLifetime) {
+  ASSERT_OK_AND_ASSIGN(Config c, LoadConfig({}));
+  EXPECT_EQ(c.token_max_lifetime, 86400);
+  EXPECT_OK(CheckTokenLifetime(c, 86400));
+  EXPECT_OK(CheckTokenLifetime(c, -120));  // an expired token, for tests
+  EXPECT_THAT(CheckTokenLifetime(c, 86401),
+              StatusHasMessage("above token-max-lifetime (86400 s)"));
+  EXPECT_THAT(CheckTokenLifetime(c, 86401),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK_AND_ASSIGN(Config d, LoadConfig({"--token-max-lifetime", "3600"}));
+  EXPECT_EQ(d.token_max_lifetime, 3600);
+  EXPECT_THAT(CheckTokenLifetime(d, 3601), StatusHasMessage("3600 s"));
+  EXPECT_THAT(LoadConfig({"--token-max-lifetime", "3599"}),
+              StatusHasMessage("3600 to 2592000"));
+  EXPECT_THAT(LoadConfig({"--token-max-lifetime", "2592001"}),
+              StatusHasMessage("3600 to 2592000"));
+  EXPECT_THAT(LoadConfig({"--token-max-lifetime", "1d"}),
+              StatusHasMessage("token-max-lifetime"));
+}
+
 TEST(ConfigTest, HelpListsEveryKey) {
   std::string help = HelpText();
   for (const auto& k : kConfigKeys) {

@@ -119,6 +119,11 @@ std::string Resource(const Config& c) {
                        : absl::StrCat("https://", c.domain, ":", c.port);
 }
 
+// Issuer is the iss of every token this keyferryd mints and accepts.
+std::string Issuer(const Config& c) {
+  return absl::StrCat(Resource(c), "/identity");
+}
+
 LogLevel ParseLevel(const std::string& s) {
   if (s == "debug") return LogLevel::kDebug;
   if (s == "warning") return LogLevel::kWarning;
@@ -244,16 +249,21 @@ int Token(const std::vector<std::string>& args) {
   }
   absl::StatusOr<Config> c = LoadConfig(rest);
   if (!c.ok()) return Fail(c.status());
+  if (absl::Status s = CheckTokenLifetime(*c, lifetime); !s.ok()) {
+    return Fail(s);
+  }
   absl::StatusOr<Deployment> d = OpenDeployment(*c);
   if (!d.ok()) return Fail(d.status());
   const int64_t now = vault::SystemClock();
   auth::Claims claims;
-  claims.issuer = absl::StrCat(Resource(*c), "/identity");
+  claims.issuer = Issuer(*c);
   claims.subject = principal;
   claims.audience = resource.empty() ? Resource(*c) : resource;
   claims.tenant = d->tenant;
   claims.issued_at = now;
-  claims.not_before = std::min(now, now + lifetime) - 1;
+  // exp - nbf is the lifetime asked for (a negative one, for tests, makes
+  // an expired token valid for the second before exp).
+  claims.not_before = std::min(now, now + lifetime - 1);
   claims.expires = now + lifetime;
   absl::StatusOr<std::string> token =
       auth::IssueToken(d->signing.key.get(), d->signing.key_id, claims);
@@ -406,6 +416,8 @@ int Serve(const std::vector<std::string>& args) {
   api_options.vaults = c.vaults;
   api_options.tenant = d->tenant;
   api_options.token_key = d->signing.key.get();
+  api_options.token_issuer = Issuer(c);
+  api_options.token_max_lifetime = c.token_max_lifetime;
   api_options.subscription_id = d->tenant;
   std::vector<std::string> grants = c.grants;
   if (grants.empty()) {
@@ -502,7 +514,7 @@ int Serve(const std::vector<std::string>& args) {
   if (!server.ok()) return Fail(server.status());
 
   auth::IdentityConfig idc;
-  idc.issuer = absl::StrCat(Resource(c), "/identity");
+  idc.issuer = Issuer(c);
   idc.tenant = d->tenant;
   idc.principal = c.identity_principal;
   idc.header_secret = d->identity_secret;

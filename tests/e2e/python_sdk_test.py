@@ -1335,6 +1335,27 @@ def authentication_failures():
     check("the good token still works",
           raw("GET", f"/keys/sdk-auth/?api-version={API}",
               token=good).status == 200)
+    check("minted token names keyferryd's issuer and tenant",
+          claims_of(good).get("iss") == f"{RESOURCE}/identity" and
+          claims_of(good).get("tid"), str(claims_of(good)))
+    # token-max-lifetime (default 24 h): the mint refuses more, in one line
+    # with exit 2, and a token of exactly the maximum is accepted.
+    day = mint("officer", lifetime=86400)
+    c = claims_of(day)
+    check("24 h token: exp - nbf is the lifetime",
+          c["exp"] - c["nbf"] == 86400 and c["exp"] - c["iat"] == 86400,
+          str(c))
+    check("24 h token accepted",
+          raw("GET", f"/keys/sdk-auth/?api-version={API}",
+              token=day).status == 200)
+    too_long = subprocess.run(
+        [KEYFERRYD, "token", "--data-dir", DATA_DIR, "--listen",
+         f"127.0.0.1:{PORT}", "--principal", "officer", "--lifetime",
+         "86401"], capture_output=True, text=True)
+    check("mint above token-max-lifetime refused (exit 2, one line)",
+          too_long.returncode == 2 and not too_long.stdout and
+          too_long.stderr.count("\n") == 1 and
+          "token-max-lifetime" in too_long.stderr, repr(too_long))
 
 
 @case
