@@ -1,5 +1,7 @@
 #include "server/config.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -48,6 +50,13 @@ const std::vector<ConfigKey> kConfigKeys = {
     {"identity-principal",
      "the principal the managed-identity endpoint issues tokens to "
      "(default keyferry-admin)"},
+    {"identity-legacy-uids",
+     "comma-separated local uids (numbers, or self for keyferryd's own) "
+     "whose processes may get the identity principal's token WITHOUT the "
+     "identity secret (legacy MSI style: POST with Metadata: true), checked "
+     "against the owner of the client's socket; default: none, that style "
+     "is refused. Any process of these uids can act as the identity "
+     "principal"},
     {"grant",
      "principal:vault:role, repeatable (vault * for all; roles "
      "crypto-officer, crypto-user, crypto-service-encryption-user, reader); "
@@ -218,6 +227,27 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
       return Bad(key, "a non-empty name without ':'");
     }
     c.identity_principal = v;
+    return absl::OkStatus();
+  }
+  if (key == "identity-legacy-uids") {
+    c.identity_legacy_uids.clear();
+    for (absl::string_view part :
+         absl::StrSplit(v, ',', absl::SkipWhitespace())) {
+      part = absl::StripAsciiWhitespace(part);
+      uint32_t uid = 0;
+      if (part == "self") {
+        uid = static_cast<uint32_t>(::geteuid());
+      } else if (!absl::SimpleAtoi(part, &uid) ||
+                 uid == static_cast<uint32_t>(-1)) {
+        return Bad(key,
+                   absl::StrCat("'", part, "' is not a numeric uid or 'self'"));
+      }
+      if (std::find(c.identity_legacy_uids.begin(),
+                    c.identity_legacy_uids.end(),
+                    uid) == c.identity_legacy_uids.end()) {
+        c.identity_legacy_uids.push_back(uid);
+      }
+    }
     return absl::OkStatus();
   }
   if (key == "grant") {

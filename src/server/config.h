@@ -38,6 +38,11 @@ struct Config {
   int threads = 0;  // 0: one per core
   // The one principal the managed-identity endpoint issues tokens to.
   std::string identity_principal = "keyferry-admin";
+  // Local uids whose processes may get that principal's token without the
+  // identity secret (the legacy MSI style: POST with Metadata: true), found
+  // from the client's socket. Empty (the default): that style is refused.
+  // "self" in the setting stands for keyferryd's own effective uid.
+  std::vector<uint32_t> identity_legacy_uids;
   // Role grants "principal:vault:role" (vault "*" for all). Empty: the
   // identity principal is Crypto Officer on every vault.
   std::vector<std::string> grants;

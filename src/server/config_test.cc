@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "base/encoding.h"
 #include "base/file.h"
 #include "base/testing.h"
@@ -95,6 +97,28 @@ TEST(ConfigTest, TokenMaxLifetime) {
               StatusHasMessage("3600 to 2592000"));
   EXPECT_THAT(LoadConfig({"--token-max-lifetime", "1d"}),
               StatusHasMessage("token-max-lifetime"));
+}
+
+TEST(ConfigTest, IdentityLegacyUids) {
+  ASSERT_OK_AND_ASSIGN(Config off, LoadConfig({}));
+  EXPECT_TRUE(off.identity_legacy_uids.empty());  // refused by default
+  ASSERT_OK_AND_ASSIGN(
+      Config c, LoadConfig({"--identity-legacy-uids", "1000, self,0,1000"}));
+  // Duplicates (self may be 0 or 1000 here) are dropped, order kept.
+  std::vector<uint32_t> want = {1000};
+  for (uint32_t u : {static_cast<uint32_t>(::geteuid()), 0u}) {
+    if (std::find(want.begin(), want.end(), u) == want.end()) want.push_back(u);
+  }
+  EXPECT_EQ(c.identity_legacy_uids, want);
+  ASSERT_OK_AND_ASSIGN(
+      Config empty, LoadConfig({"--identity-legacy-uids=", "--threads", "1"}));
+  EXPECT_TRUE(empty.identity_legacy_uids.empty());
+  EXPECT_THAT(LoadConfig({"--identity-legacy-uids", "root"}),
+              StatusHasMessage("not a numeric uid or 'self'"));
+  EXPECT_THAT(LoadConfig({"--identity-legacy-uids", "-1"}),
+              StatusHasMessage("not a numeric uid"));
+  EXPECT_THAT(LoadConfig({"--identity-legacy-uids", "4294967295"}),
+              StatusHasMessage("not a numeric uid"));
 }
 
 TEST(ConfigTest, HelpListsEveryKey) {

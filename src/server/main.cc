@@ -48,6 +48,7 @@
 #include "http/tls_certs.h"
 #include "server/config.h"
 #include "server/custody_setup.h"
+#include "server/identity_service.h"
 #include "server/seal_service.h"
 #include "store/sqlite_store.h"
 #include "vault/key_vault.h"
@@ -325,40 +326,20 @@ int InitCommand(const std::vector<std::string>& args) {
   return 0;
 }
 
-// IdentityHandler serves the managed-identity endpoint on loopback.
-http::Response IdentityHandler(const auth::IdentityConfig& config,
-                               EVP_PKEY* key, const http::Request& req) {
-  bool path_ok =
-      req.path_segments.size() >= 2 && req.path_segments[0] == "msi" &&
-      req.path_segments[1] == "token" &&
-      (req.path_segments.size() == 2 ||
-       (req.path_segments.size() == 3 && req.path_segments[2].empty()));
-  auto error = [](int status, std::string_view code, std::string_view msg) {
-    return http::JsonResponse(
-        status, absl::StrCat("{\"error\":", JsonEscape(code),
-                             ",\"error_description\":", JsonEscape(msg), "}"));
+// IdentityAuditHook appends every identity-endpoint token request, minted
+// or refused, to the audit log (operation identity-token:<style>,
+// server/identity_service.h).
+std::function<void(std::string_view, std::string_view, int, std::string_view)>
+IdentityAuditHook(audit::AuditLog* audit) {
+  return [audit](std::string_view op, std::string_view principal, int status,
+                 std::string_view code) {
+    audit::Record rec;
+    rec.principal = principal;
+    rec.operation = op;
+    rec.status = status;
+    rec.error_code = code;
+    audit->Append(std::move(rec));
   };
-  if (!path_ok) return error(404, "not_found", "use /msi/token");
-  auth::IdentityRequest ir;
-  ir.method = req.method;
-  for (const auto& [k, v] : req.query) ir.query[k] = v;
-  for (const auto& [k, v] : req.headers.fields()) {
-    ir.headers[absl::AsciiStrToLower(k)] = v;
-  }
-  ir.body = req.body;
-  absl::StatusOr<std::string> body =
-      auth::IssueIdentityToken(config, key, ir, vault::SystemClock());
-  if (!body.ok()) {
-    int status =
-        body.status().code() == absl::StatusCode::kPermissionDenied ? 401 : 400;
-    Log(LogLevel::kWarning, "identity_refused",
-        {{"reason", std::string(body.status().message())}});
-    return error(status, status == 401 ? "unauthorized" : "invalid_request",
-                 StdSv(body.status().message()));
-  }
-  Log(LogLevel::kInfo, "identity_token_issued",
-      {{"principal", config.principal}});
-  return http::JsonResponse(200, *body);
 }
 
 int Serve(const std::vector<std::string>& args) {
@@ -519,7 +500,13 @@ int Serve(const std::vector<std::string>& args) {
   idc.principal = c.identity_principal;
   idc.header_secret = d->identity_secret;
   idc.key_id = d->signing.key_id;
-  EVP_PKEY* signing_key = d->signing.key.get();
+  idc.legacy_uids = c.identity_legacy_uids;
+  auto identity_service = std::make_shared<const IdentityService>(
+      IdentityServiceOptions{.config = idc,
+                             .key = d->signing.key.get(),
+                             .clock = vault::SystemClock,
+                             .peer_uid = PeerSocketOwner,
+                             .on_event = IdentityAuditHook(audit)});
   http::ServerOptions io;
   io.listen_address = c.identity_address;
   io.port = c.identity_port;
@@ -527,8 +514,8 @@ int Serve(const std::vector<std::string>& args) {
   io.key_pem_path = key;
   io.threads = 1;
   absl::StatusOr<std::unique_ptr<http::Server>> identity =
-      http::Server::New(io, [idc, signing_key](const http::Request& r) {
-        return IdentityHandler(idc, signing_key, r);
+      http::Server::New(io, [identity_service](const http::Request& r) {
+        return identity_service->Handle(r);
       });
   if (!identity.ok()) return Fail(identity.status());
 
