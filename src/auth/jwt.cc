@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -74,9 +75,34 @@ absl::StatusOr<std::string> IssueToken(const Es256Signer& sign,
   return absl::StrCat(signing_input, ".", Base64UrlEncode(sig));
 }
 
+int64_t TokenLifetime(const Claims& c) {
+  return c.expires - std::min(c.not_before, c.issued_at);
+}
+
+absl::Status CheckClaims(const Claims& c, const TokenRequirements& want,
+                         int64_t now) {
+  if (c.issuer != want.issuer) {
+    return Denied("issuer (iss) is not this keyferryd's");
+  }
+  if (c.tenant != want.tenant) {
+    return Denied("tenant (tid) is not this deployment's");
+  }
+  if (TrimSlash(c.audience) != TrimSlash(want.audience)) {
+    return Denied("audience does not match this vault's resource");
+  }
+  if (TokenLifetime(c) > want.max_lifetime_seconds) {
+    return Denied(absl::StrCat("lifetime (exp - nbf/iat) exceeds the ",
+                               want.max_lifetime_seconds, " s maximum"));
+  }
+  if (now >= c.expires + want.skew_seconds) return Denied("token expired");
+  if (now + want.skew_seconds < c.not_before) {
+    return Denied("token not yet valid");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Claims> VerifyToken(std::string_view token, EVP_PKEY* key,
-                                   std::string_view audience, int64_t now,
-                                   int64_t skew) {
+                                   const TokenRequirements& want, int64_t now) {
   if (key == nullptr) return Denied("no token key is loaded yet");
   std::vector<absl::string_view> parts = absl::StrSplit(Sv(token), '.');
   if (parts.size() != 3) return Denied("not a compact JWS (three parts)");
@@ -110,43 +136,34 @@ absl::StatusOr<Claims> VerifyToken(std::string_view token, EVP_PKEY* key,
   c.not_before = num("nbf").value_or(0);
   c.issued_at = num("iat").value_or(0);
   if (c.subject.empty()) return Denied("no subject (oid/sub) claim");
-  if (TrimSlash(c.audience) != TrimSlash(audience)) {
-    return Denied("audience does not match this vault's resource");
-  }
-  if (now >= c.expires + skew) return Denied("token expired");
-  if (now + skew < c.not_before) return Denied("token not yet valid");
+  RETURN_IF_ERROR(CheckClaims(c, want, now));
   return c;
 }
 
 absl::StatusOr<Claims> VerifiedTokens::Verify(std::string_view token,
                                               EVP_PKEY* key,
-                                              std::string_view audience,
-                                              int64_t now,
-                                              int64_t skew_seconds) {
-  std::string id;
-  id.reserve(audience.size() + 1 + token.size());
-  id.append(audience).push_back('\n');
-  id.append(token);
+                                              const TokenRequirements& want,
+                                              int64_t now) {
   {
     std::lock_guard<std::mutex> l(mu_);
-    auto it = claims_.find(id);
+    auto it = claims_.find(std::string(token));
     if (it != claims_.end()) {
       const Claims& c = it->second;
-      if (c.not_before - skew_seconds <= now &&
-          now < c.expires + skew_seconds) {
+      if (now < c.expires + want.skew_seconds) {
+        RETURN_IF_ERROR(CheckClaims(c, want, now));
         return c;
       }
-      claims_.erase(it);  // outside its window: verify (and refuse) afresh
+      claims_.erase(it);  // past its window: verify (and refuse) afresh
     }
   }
-  ASSIGN_OR_RETURN(Claims c,
-                   VerifyToken(token, key, audience, now, skew_seconds));
+  ASSIGN_OR_RETURN(Claims c, VerifyToken(token, key, want, now));
   std::lock_guard<std::mutex> l(mu_);
   if (capacity_ == 0) return c;
   while (claims_.size() >= capacity_ && !order_.empty()) {
     claims_.erase(order_.front());
     order_.pop_front();
   }
+  std::string id(token);
   if (claims_.emplace(id, c).second) order_.push_back(std::move(id));
   // order_ may name entries already erased as expired; bound it too.
   while (order_.size() > 2 * capacity_) order_.pop_front();

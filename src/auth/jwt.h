@@ -29,6 +29,28 @@ struct Claims {
   int64_t expires = 0;     // exp
 };
 
+// kDefaultMaxTokenLifetime is the longest a token may live (exp minus the
+// earlier of nbf and iat) unless the deployment configures another maximum:
+// 24 hours.
+inline constexpr int64_t kDefaultMaxTokenLifetime = 24 * 3600;
+
+// TokenLifetime is how long `claims` make a token live: exp minus the earlier
+// of nbf and iat. An absent nbf or iat counts as 0, so a token lacking either
+// lives "since 1970" and exceeds any maximum.
+int64_t TokenLifetime(const Claims& claims);
+
+// TokenRequirements is what a token must say to be accepted by one call.
+// The views are borrowed for the duration of that call.
+struct TokenRequirements {
+  std::string_view issuer;    // iss must equal this exactly
+  std::string_view tenant;    // tid must equal this exactly
+  std::string_view audience;  // aud, a single trailing '/' ignored each side
+  // TokenLifetime(claims) must not exceed this.
+  int64_t max_lifetime_seconds = kDefaultMaxTokenLifetime;
+  // nbf - skew <= now < exp + skew.
+  int64_t skew_seconds = 60;
+};
+
 // Es256Signer signs a 32-byte SHA-256 digest with the P-256 token key and
 // returns the JOSE signature r || s (64 bytes): keyferryd's signer runs in
 // the custody, so the private key is never in keyferryd's memory.
@@ -45,22 +67,28 @@ absl::StatusOr<std::string> IssueToken(EVP_PKEY* key, std::string_view key_id,
                                        const Claims& claims);
 
 // VerifyToken checks the compact JWS `token`: exactly three base64url parts,
-// header alg ES256, a valid signature under `key`, `aud` equal to
-// `audience` (a single trailing '/' ignored on either side), and
-// nbf - skew <= now < exp + skew. Unauthenticated with a message that says
-// which check failed (never the token itself).
+// header alg ES256, a valid signature under `key`, a subject (oid or sub),
+// then every claim against `want` (CheckClaims). Unauthenticated with a
+// message that says which check failed (never the token itself).
 absl::StatusOr<Claims> VerifyToken(std::string_view token, EVP_PKEY* key,
-                                   std::string_view audience, int64_t now,
-                                   int64_t skew_seconds = 60);
+                                   const TokenRequirements& want, int64_t now);
 
-// VerifiedTokens remembers the tokens VerifyToken accepted, so a client
-// that reuses its token (every SDK does, for about an hour) pays for the
-// ES256 verification once. A hit is only for the same token and audience
-// under the same `key` (one VerifiedTokens per signing key), and the
-// time window (nbf, exp with skew) is checked again on every call; an
-// expired entry is dropped and the token verified afresh (and refused).
-// Holds at most `capacity` tokens; when full, the oldest is forgotten.
-// Thread-safe.
+// CheckClaims checks already verified `claims` against `want`: iss, tid,
+// aud, the lifetime and the time window at `now`. Unauthenticated naming the
+// failed check.
+absl::Status CheckClaims(const Claims& claims, const TokenRequirements& want,
+                         int64_t now);
+
+// VerifiedTokens remembers the tokens whose signature VerifyToken accepted,
+// so a client that reuses its token (every SDK does, for about an hour) pays
+// for the ES256 verification once. An entry stands for "this token carries
+// these claims, signed by `key`" (one VerifiedTokens per signing key), so a
+// hit skips the signature and nothing else: CheckClaims runs on every call
+// against that call's TokenRequirements, and a hit with another issuer,
+// tenant, audience or maximum lifetime is refused exactly as a miss would be.
+// Who invalidates an entry: a call that finds it past exp + skew drops it
+// (the token is then verified afresh, and refused); when `capacity` tokens
+// are held, the oldest is forgotten. Thread-safe.
 class VerifiedTokens {
  public:
   explicit VerifiedTokens(size_t capacity = 10000) : capacity_(capacity) {}
@@ -69,8 +97,7 @@ class VerifiedTokens {
 
   // Verify is VerifyToken with the cache in front.
   absl::StatusOr<Claims> Verify(std::string_view token, EVP_PKEY* key,
-                                std::string_view audience, int64_t now,
-                                int64_t skew_seconds = 60);
+                                const TokenRequirements& want, int64_t now);
 
  private:
   const size_t capacity_;

@@ -317,6 +317,12 @@ absl::StatusOr<std::unique_ptr<KeysApi>> KeysApi::New(KeysApiOptions options,
   if (vault == nullptr) {
     return absl::InvalidArgumentError("KeysApi needs a vault");
   }
+  if (options.token_issuer.empty() || options.tenant.empty() ||
+      options.token_max_lifetime < 1) {
+    return absl::InvalidArgumentError(
+        "KeysApi needs the token issuer, the tenant and a positive maximum "
+        "token lifetime");
+  }
   if (!options.clock) options.clock = vault::SystemClock;
   auto api = std::unique_ptr<KeysApi>(new KeysApi(std::move(options), vault));
   RETURN_IF_ERROR(api->Register());
@@ -336,6 +342,13 @@ bool KeysApi::MayBlock(const Request& r) {
     if (EqualsIgnoreCase(last, op)) return false;
   }
   return true;
+}
+
+auth::TokenRequirements KeysApi::TokenRules(std::string_view audience) const {
+  return {.issuer = options_.token_issuer,
+          .tenant = options_.tenant,
+          .audience = audience,
+          .max_lifetime_seconds = options_.token_max_lifetime};
 }
 
 Response KeysApi::Handle(const Request& request) const {
@@ -391,8 +404,9 @@ absl::Status KeysApi::Register() {
           !EqualsIgnoreCase(authz->substr(0, 7), "Bearer ")) {
         return done(ChallengeResponse(resource, options_.tenant), "");
       }
-      absl::StatusOr<auth::Claims> claims = tokens_.Verify(
-          authz->substr(7), token_key_.load(), resource, options_.clock());
+      absl::StatusOr<auth::Claims> claims =
+          tokens_.Verify(authz->substr(7), token_key_.load(),
+                         TokenRules(resource), options_.clock());
       if (!claims.ok()) {
         Response r = ChallengeResponse(resource, options_.tenant);
         r.body = AzureError(401, "Unauthorized",
@@ -840,7 +854,8 @@ absl::Status KeysApi::Register() {
              {std::string_view(resource),
               std::string_view("https://management.core.windows.net/"),
               std::string_view("https://management.azure.com/")}) {
-          if (auth::VerifyToken(token, token_key_.load(), aud, now).ok()) {
+          if (auth::VerifyToken(token, token_key_.load(), TokenRules(aud), now)
+                  .ok()) {
             ok = true;
             break;
           }
@@ -863,9 +878,9 @@ absl::StatusOr<std::string> KeysApi::Operator(const Request& req) const {
       !EqualsIgnoreCase(authz->substr(0, 7), "Bearer ")) {
     return absl::UnauthenticatedError("a bearer token is required");
   }
-  absl::StatusOr<auth::Claims> claims =
-      tokens_.Verify(authz->substr(7), token_key_.load(),
-                     router_->ChallengeResource(req), options_.clock());
+  absl::StatusOr<auth::Claims> claims = tokens_.Verify(
+      authz->substr(7), token_key_.load(),
+      TokenRules(router_->ChallengeResource(req)), options_.clock());
   if (!claims.ok()) {
     return absl::UnauthenticatedError(absl::StrCat(
         "the access token was rejected: ", claims.status().message()));

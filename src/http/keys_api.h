@@ -51,11 +51,15 @@ struct KeysApiOptions {
   std::string domain = "localhost";
   std::vector<std::string> vaults;
   std::vector<Grant> grants;
-  std::string tenant;  // tid in the challenge
+  std::string tenant;  // tid in the challenge; every token's tid must match
   // token_key (borrowed) verifies access tokens; null until the custody
   // holding the token key is open (SetTokenKey), and every token is
   // refused meanwhile.
   EVP_PKEY* token_key = nullptr;
+  // Every token's iss must equal this (keyferryd's "<resource>/identity").
+  std::string token_issuer;
+  // The longest lifetime (exp - nbf/iat) a token may have, in seconds.
+  int64_t token_max_lifetime = auth::kDefaultMaxTokenLifetime;
   std::string subscription_id;     // for ARM's GET /subscriptions
   std::function<int64_t()> clock;  // Unix seconds; default system clock
   // on_request (may be empty) is called once per routed request after its
@@ -66,6 +70,8 @@ struct KeysApiOptions {
 // KeysApi answers requests for the vaults it serves.
 class KeysApi {
  public:
+  // New checks the options: InvalidArgument without a token key, issuer,
+  // tenant or vault, or with a token_max_lifetime below 1.
   static absl::StatusOr<std::unique_ptr<KeysApi>> New(KeysApiOptions options,
                                                       vault::KeyVault* vault);
 
@@ -81,6 +87,9 @@ class KeysApi {
   void SetTokenKey(EVP_PKEY* key);
 
   // Handle answers one request (any host: unknown vault hosts get 404).
+  // Every bearer token (keys API, ARM's /subscriptions, Operator) must be
+  // signed by token_key and name token_issuer, tenant and the audience of
+  // its route, and live at most token_max_lifetime seconds.
   Response Handle(const Request& request) const;
 
   // Operator returns the principal of `request`'s bearer token (audience:
@@ -93,6 +102,8 @@ class KeysApi {
  private:
   KeysApi(KeysApiOptions options, vault::KeyVault* vault);
   absl::Status Register();
+  // TokenRules is what a token must say to be accepted for `audience`.
+  auth::TokenRequirements TokenRules(std::string_view audience) const;
 
   KeysApiOptions options_;
   vault::KeyVault* vault_;

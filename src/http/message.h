@@ -53,7 +53,13 @@ struct Request {
   std::string host;                   // Host header without port, lower case
   std::optional<uint16_t> host_port;  // port from the Host header, if any
   std::string body;
-  std::string remote_address;  // peer IP address, for logs
+  // The connection's two ends as numeric IP literals and ports (the server
+  // fills them from the accepted socket; empty/0 when unknown). The peer's
+  // socket has them swapped: its local end is remote_address:remote_port.
+  std::string remote_address;  // peer IP address
+  uint16_t remote_port = 0;
+  std::string local_address;  // the address the server accepted on
+  uint16_t local_port = 0;
 
   // QueryParam returns the first value of the query parameter `name`
   // (names compare case-insensitively, as Azure does), or nullopt.

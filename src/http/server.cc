@@ -97,6 +97,10 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ec;
     tcp::endpoint peer = Tcp().socket().remote_endpoint(ec);
     if (!ec) remote_ = peer.address().to_string();
+    if (!ec) remote_port_ = peer.port();
+    tcp::endpoint local = Tcp().socket().local_endpoint(ec);
+    if (!ec) local_ = local.address().to_string();
+    if (!ec) local_port_ = local.port();
     asio::dispatch(stream_.get_executor(),
                    [self = shared_from_this()] { self->Handshake(); });
   }
@@ -196,6 +200,9 @@ class Session : public std::enable_shared_from_this<Session> {
     req.method = std::string(Std(msg.method_string()));
     req.target = std::string(Std(msg.target()));
     req.remote_address = remote_;
+    req.remote_port = remote_port_;
+    req.local_address = local_;
+    req.local_port = local_port_;
     for (const auto& field : msg) {
       req.headers.Add(Std(field.name_string()), Std(field.value()));
     }
@@ -297,6 +304,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::response<bhttp::string_body> res_;
   std::string remote_;
+  uint16_t remote_port_ = 0;
+  std::string local_;  // our end of the connection
+  uint16_t local_port_ = 0;
   bool busy_ = false;  // between a complete header and the response written
   std::vector<uint8_t> drain_;    // scratch for discarding an oversized body
   uint64_t drain_remaining_ = 0;  // bytes of a refused body still to read

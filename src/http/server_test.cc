@@ -10,8 +10,12 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "base/file.h"
 #include "base/log.h"
+#include "base/socket_owner.h"
 #include "base/testing.h"
 #include "http/azure.h"
 #include "http/client.h"
@@ -82,6 +86,15 @@ class ServerTest : public ::testing::Test {
                              r.body = std::to_string(req.body.size());
                              return r;
                            }));
+    ASSERT_OK(router_->Add(
+        "GET", "/endpoints",
+        [](const Request& req, const RouteContext&) {
+          Response r;
+          r.body = absl::StrCat(req.local_address, " ", req.local_port, " ",
+                                req.remote_address, " ", req.remote_port);
+          return r;
+        },
+        RouteScope::kService));
     ASSERT_OK(router_->Add("POST", "/slow",
                            [this](const Request&, const RouteContext&) {
                              entered_.set_value();
@@ -212,6 +225,27 @@ TEST_F(ServerTest, KeepAliveReusesConnection) {
     EXPECT_TRUE(r.keep_alive);
   }
   EXPECT_EQ(calls_.load(), 3);
+}
+
+// The request carries both ends of its connection; swapped, they name the
+// client's own socket (what the identity endpoint looks up).
+TEST_F(ServerTest, RequestNamesBothEndsOfTheConnection) {
+  ASSERT_OK_AND_ASSIGN(auto client, TestClient::Connect(port_, Opts()));
+  ASSERT_OK_AND_ASSIGN(ClientResponse r,
+                       client->Call("GET", "/endpoints", Host()));
+  ASSERT_EQ(r.status, 200);
+  std::vector<std::string> f = absl::StrSplit(r.body, ' ');
+  ASSERT_EQ(f.size(), 4u) << r.body;
+  EXPECT_EQ(f[0], "127.0.0.1");
+  EXPECT_EQ(f[1], std::to_string(port_));
+  EXPECT_EQ(f[2], "127.0.0.1");
+  uint32_t remote_port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(f[3], &remote_port));
+  ASSERT_TRUE(remote_port != 0 && remote_port <= 65535) << f[3];
+  ASSERT_OK_AND_ASSIGN(
+      uint32_t uid,
+      TcpSocketOwner({f[2], static_cast<uint16_t>(remote_port), f[0], port_}));
+  EXPECT_EQ(uid, ::getuid());
 }
 
 TEST_F(ServerTest, BodyAtLimitIsServed) {

@@ -1,5 +1,7 @@
 #include "server/config.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -48,6 +50,13 @@ const std::vector<ConfigKey> kConfigKeys = {
     {"identity-principal",
      "the principal the managed-identity endpoint issues tokens to "
      "(default keyferry-admin)"},
+    {"identity-legacy-uids",
+     "comma-separated local uids (numbers, or self for keyferryd's own) "
+     "whose processes may get the identity principal's token WITHOUT the "
+     "identity secret (legacy MSI style: POST with Metadata: true), checked "
+     "against the owner of the client's socket; default: none, that style "
+     "is refused. Any process of these uids can act as the identity "
+     "principal"},
     {"grant",
      "principal:vault:role, repeatable (vault * for all; roles "
      "crypto-officer, crypto-user, crypto-service-encryption-user, reader); "
@@ -59,6 +68,9 @@ const std::vector<ConfigKey> kConfigKeys = {
      "true: authenticate, once, the key versions of a store written before "
      "record authentication (schema 1) as they are now (default false: "
      "such a store is refused)"},
+    {"token-max-lifetime",
+     "longest lifetime (exp - nbf/iat) of an access token the vault accepts "
+     "and `keyferryd token` mints, in seconds (3600-2592000, default 86400)"},
 };
 
 namespace {
@@ -221,6 +233,27 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
     c.identity_principal = v;
     return absl::OkStatus();
   }
+  if (key == "identity-legacy-uids") {
+    c.identity_legacy_uids.clear();
+    for (absl::string_view part :
+         absl::StrSplit(v, ',', absl::SkipWhitespace())) {
+      part = absl::StripAsciiWhitespace(part);
+      uint32_t uid = 0;
+      if (part == "self") {
+        uid = static_cast<uint32_t>(::geteuid());
+      } else if (!absl::SimpleAtoi(part, &uid) ||
+                 uid == static_cast<uint32_t>(-1)) {
+        return Bad(key,
+                   absl::StrCat("'", part, "' is not a numeric uid or 'self'"));
+      }
+      if (std::find(c.identity_legacy_uids.begin(),
+                    c.identity_legacy_uids.end(),
+                    uid) == c.identity_legacy_uids.end()) {
+        c.identity_legacy_uids.push_back(uid);
+      }
+    }
+    return absl::OkStatus();
+  }
   if (key == "grant") {
     if (std::count(v.begin(), v.end(), ':') != 2) {
       return Bad(key, "principal:vault:role");
@@ -237,6 +270,16 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
     if (!absl::SimpleAtoi(v, &c.recoverable_days) || c.recoverable_days < 7 ||
         c.recoverable_days > 90) {
       return Bad(key, "a number of days from 7 to 90");
+    }
+    return absl::OkStatus();
+  }
+  if (key == "token-max-lifetime") {
+    if (!absl::SimpleAtoi(v, &c.token_max_lifetime) ||
+        c.token_max_lifetime < kMinTokenMaxLifetime ||
+        c.token_max_lifetime > kMaxTokenMaxLifetime) {
+      return Bad(key,
+                 absl::StrCat("a number of seconds from ", kMinTokenMaxLifetime,
+                              " to ", kMaxTokenMaxLifetime));
     }
     return absl::OkStatus();
   }
@@ -298,6 +341,13 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& argv) {
   }
   RETURN_IF_ERROR(Validate(c));
   return c;
+}
+
+absl::Status CheckTokenLifetime(const Config& c, int64_t lifetime_seconds) {
+  if (lifetime_seconds <= c.token_max_lifetime) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--lifetime ", lifetime_seconds, " is above token-max-lifetime (",
+      c.token_max_lifetime, " s): the vault would refuse the token"));
 }
 
 std::string HelpText() {

@@ -38,6 +38,11 @@ struct Config {
   int threads = 0;  // 0: one per core
   // The one principal the managed-identity endpoint issues tokens to.
   std::string identity_principal = "keyferry-admin";
+  // Local uids whose processes may get that principal's token without the
+  // identity secret (the legacy MSI style: POST with Metadata: true), found
+  // from the client's socket. Empty (the default): that style is refused.
+  // "self" in the setting stands for keyferryd's own effective uid.
+  std::vector<uint32_t> identity_legacy_uids;
   // Role grants "principal:vault:role" (vault "*" for all). Empty: the
   // identity principal is Crypto Officer on every vault.
   std::vector<std::string> grants;
@@ -45,7 +50,15 @@ struct Config {
   // Authenticate the versions of a schema-1 store as they are (operator
   // opt-in: docs/storage.md §3).
   bool upgrade_store = false;
+  // The longest an access token may live (exp - nbf/iat), in seconds: the
+  // keys API refuses longer ones and `keyferryd token` will not mint them.
+  // From kMinTokenMaxLifetime (the identity endpoint's tokens live 3600 s)
+  // to kMaxTokenMaxLifetime.
+  int64_t token_max_lifetime = 24 * 3600;
 };
+
+inline constexpr int64_t kMinTokenMaxLifetime = 3600;
+inline constexpr int64_t kMaxTokenMaxLifetime = 30 * 24 * 3600;
 
 struct ConfigKey {
   const char* name;
@@ -67,6 +80,11 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
 // The result is validated: port numbers, vault names (^[0-9a-z-]{3,24}$),
 // domain, custody and store kinds, and tls_cert/tls_key given together.
 absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& argv);
+
+// CheckTokenLifetime returns InvalidArgument, naming token-max-lifetime, when
+// `lifetime_seconds` exceeds config.token_max_lifetime (a token keyferryd
+// would refuse).
+absl::Status CheckTokenLifetime(const Config& config, int64_t lifetime_seconds);
 
 // HelpText documents the flags and file keys.
 std::string HelpText();

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "base/encoding.h"
 #include "base/file.h"
 #include "base/testing.h"
@@ -75,6 +77,48 @@ TEST(ConfigTest, Pkcs11CustodyAndAuditLog) {
   EXPECT_EQ(d.audit_log, "/var/log/kf.log");
   EXPECT_THAT(LoadConfig({"--custody", "pkcs11"}),
               StatusHasMessage("needs the token"));
+}
+
+TEST(ConfigTest, TokenMaxLifetime) {
+  ASSERT_OK_AND_ASSIGN(Config c, LoadConfig({}));
+  EXPECT_EQ(c.token_max_lifetime, 86400);
+  EXPECT_OK(CheckTokenLifetime(c, 86400));
+  EXPECT_OK(CheckTokenLifetime(c, -120));  // an expired token, for tests
+  EXPECT_THAT(CheckTokenLifetime(c, 86401),
+              StatusHasMessage("above token-max-lifetime (86400 s)"));
+  EXPECT_THAT(CheckTokenLifetime(c, 86401),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK_AND_ASSIGN(Config d, LoadConfig({"--token-max-lifetime", "3600"}));
+  EXPECT_EQ(d.token_max_lifetime, 3600);
+  EXPECT_THAT(CheckTokenLifetime(d, 3601), StatusHasMessage("3600 s"));
+  EXPECT_THAT(LoadConfig({"--token-max-lifetime", "3599"}),
+              StatusHasMessage("3600 to 2592000"));
+  EXPECT_THAT(LoadConfig({"--token-max-lifetime", "2592001"}),
+              StatusHasMessage("3600 to 2592000"));
+  EXPECT_THAT(LoadConfig({"--token-max-lifetime", "1d"}),
+              StatusHasMessage("token-max-lifetime"));
+}
+
+TEST(ConfigTest, IdentityLegacyUids) {
+  ASSERT_OK_AND_ASSIGN(Config off, LoadConfig({}));
+  EXPECT_TRUE(off.identity_legacy_uids.empty());  // refused by default
+  ASSERT_OK_AND_ASSIGN(
+      Config c, LoadConfig({"--identity-legacy-uids", "1000, self,0,1000"}));
+  // Duplicates (self may be 0 or 1000 here) are dropped, order kept.
+  std::vector<uint32_t> want = {1000};
+  for (uint32_t u : {static_cast<uint32_t>(::geteuid()), 0u}) {
+    if (std::find(want.begin(), want.end(), u) == want.end()) want.push_back(u);
+  }
+  EXPECT_EQ(c.identity_legacy_uids, want);
+  ASSERT_OK_AND_ASSIGN(
+      Config empty, LoadConfig({"--identity-legacy-uids=", "--threads", "1"}));
+  EXPECT_TRUE(empty.identity_legacy_uids.empty());
+  EXPECT_THAT(LoadConfig({"--identity-legacy-uids", "root"}),
+              StatusHasMessage("not a numeric uid or 'self'"));
+  EXPECT_THAT(LoadConfig({"--identity-legacy-uids", "-1"}),
+              StatusHasMessage("not a numeric uid"));
+  EXPECT_THAT(LoadConfig({"--identity-legacy-uids", "4294967295"}),
+              StatusHasMessage("not a numeric uid"));
 }
 
 TEST(ConfigTest, HelpListsEveryKey) {

@@ -48,6 +48,7 @@
 #include "http/tls_certs.h"
 #include "server/config.h"
 #include "server/custody_setup.h"
+#include "server/identity_service.h"
 #include "server/seal_service.h"
 #include "server/token_signer.h"
 #include "store/sqlite_store.h"
@@ -119,6 +120,11 @@ absl::StatusOr<std::string> NewUuid() {
 std::string Resource(const Config& c) {
   return c.port == 443 ? absl::StrCat("https://", c.domain)
                        : absl::StrCat("https://", c.domain, ":", c.port);
+}
+
+// Issuer is the iss of every token this keyferryd mints and accepts.
+std::string Issuer(const Config& c) {
+  return absl::StrCat(Resource(c), "/identity");
 }
 
 LogLevel ParseLevel(const std::string& s) {
@@ -309,6 +315,9 @@ int Token(const std::vector<std::string>& args) {
   }
   absl::StatusOr<Config> c = LoadConfig(rest);
   if (!c.ok()) return Fail(c.status());
+  if (absl::Status s = CheckTokenLifetime(*c, lifetime); !s.ok()) {
+    return Fail(s);
+  }
   absl::StatusOr<Deployment> d = OpenDeployment(*c);
   if (!d.ok()) return Fail(d.status());
   // The token key is held by the custody: minting needs what using a key
@@ -331,12 +340,14 @@ int Token(const std::vector<std::string>& args) {
   if (!signer.ok()) return Fail(signer.status());
   const int64_t now = vault::SystemClock();
   auth::Claims claims;
-  claims.issuer = absl::StrCat(Resource(*c), "/identity");
+  claims.issuer = Issuer(*c);
   claims.subject = principal;
   claims.audience = resource.empty() ? Resource(*c) : resource;
   claims.tenant = d->tenant;
   claims.issued_at = now;
-  claims.not_before = std::min(now, now + lifetime) - 1;
+  // exp - nbf is the lifetime asked for (a negative one, for tests, makes
+  // an expired token valid for the second before exp).
+  claims.not_before = std::min(now, now + lifetime - 1);
   claims.expires = now + lifetime;
   absl::StatusOr<std::string> token = (*signer)->Issue(claims);
   if (!token.ok()) return Fail(token.status());
@@ -413,50 +424,20 @@ int InitCommand(const std::vector<std::string>& args) {
   return 0;
 }
 
-// IdentityHandler serves the managed-identity endpoint on loopback.
-// `signer` is null until the custody holding the token key is open.
-http::Response IdentityHandler(auth::IdentityConfig config,
-                               const TokenSigner* signer,
-                               const http::Request& req) {
-  bool path_ok =
-      req.path_segments.size() >= 2 && req.path_segments[0] == "msi" &&
-      req.path_segments[1] == "token" &&
-      (req.path_segments.size() == 2 ||
-       (req.path_segments.size() == 3 && req.path_segments[2].empty()));
-  auto error = [](int status, std::string_view code, std::string_view msg) {
-    return http::JsonResponse(
-        status, absl::StrCat("{\"error\":", JsonEscape(code),
-                             ",\"error_description\":", JsonEscape(msg), "}"));
+// IdentityAuditHook appends every identity-endpoint token request, minted
+// or refused, to the audit log (operation identity-token:<style>,
+// server/identity_service.h).
+std::function<void(std::string_view, std::string_view, int, std::string_view)>
+IdentityAuditHook(audit::AuditLog* audit) {
+  return [audit](std::string_view op, std::string_view principal, int status,
+                 std::string_view code) {
+    audit::Record rec;
+    rec.principal = principal;
+    rec.operation = op;
+    rec.status = status;
+    rec.error_code = code;
+    audit->Append(std::move(rec));
   };
-  if (!path_ok) return error(404, "not_found", "use /msi/token");
-  if (signer == nullptr) {
-    return error(503, "temporarily_unavailable",
-                 "keyferryd is sealed: no token can be issued until it is "
-                 "unsealed");
-  }
-  config.key_id = signer->key_id();
-  auth::IdentityRequest ir;
-  ir.method = req.method;
-  for (const auto& [k, v] : req.query) ir.query[k] = v;
-  for (const auto& [k, v] : req.headers.fields()) {
-    ir.headers[absl::AsciiStrToLower(k)] = v;
-  }
-  ir.body = req.body;
-  absl::StatusOr<std::string> body = auth::IssueIdentityToken(
-      config, signer->signer(), ir, vault::SystemClock());
-  if (!body.ok()) {
-    int status =
-        body.status().code() == absl::StatusCode::kPermissionDenied  ? 401
-        : body.status().code() == absl::StatusCode::kInvalidArgument ? 400
-                                                                     : 503;
-    Log(LogLevel::kWarning, "identity_refused",
-        {{"reason", std::string(body.status().message())}});
-    return error(status, status == 401 ? "unauthorized" : "invalid_request",
-                 StdSv(body.status().message()));
-  }
-  Log(LogLevel::kInfo, "identity_token_issued",
-      {{"principal", config.principal}});
-  return http::JsonResponse(200, *body);
 }
 
 int Serve(const std::vector<std::string>& args) {
@@ -534,6 +515,8 @@ int Serve(const std::vector<std::string>& args) {
   api_options.vaults = c.vaults;
   api_options.tenant = d->tenant;
   api_options.token_key = signer_owner ? signer_owner->public_key() : nullptr;
+  api_options.token_issuer = Issuer(c);
+  api_options.token_max_lifetime = c.token_max_lifetime;
   api_options.subscription_id = d->tenant;
   std::vector<std::string> grants = c.grants;
   if (grants.empty()) {
@@ -644,11 +627,27 @@ int Serve(const std::vector<std::string>& args) {
   if (!server.ok()) return Fail(server.status());
 
   auth::IdentityConfig idc;
-  idc.issuer = absl::StrCat(Resource(c), "/identity");
+  idc.issuer = Issuer(c);
   idc.tenant = d->tenant;
   idc.principal = c.identity_principal;
   idc.header_secret = d->identity_secret;
+  idc.legacy_uids = c.identity_legacy_uids;
   std::atomic<const TokenSigner*>* signer_ptr = &signer;
+  auto identity_service =
+      std::make_shared<const IdentityService>(IdentityServiceOptions{
+          .config = idc,
+          .token_key = [signer_ptr]() -> absl::StatusOr<TokenKey> {
+            const TokenSigner* s = signer_ptr->load();
+            if (s == nullptr) {
+              return absl::UnavailableError(
+                  "keyferryd is sealed: no token can be issued until it is "
+                  "unsealed");
+            }
+            return TokenKey{s->key_id(), s->signer()};
+          },
+          .clock = vault::SystemClock,
+          .peer_uid = PeerSocketOwner,
+          .on_event = IdentityAuditHook(audit)});
   http::ServerOptions io;
   io.listen_address = c.identity_address;
   io.port = c.identity_port;
@@ -656,8 +655,8 @@ int Serve(const std::vector<std::string>& args) {
   io.key_pem_path = key;
   io.threads = 1;
   absl::StatusOr<std::unique_ptr<http::Server>> identity =
-      http::Server::New(io, [idc, signer_ptr](const http::Request& r) {
-        return IdentityHandler(idc, signer_ptr->load(), r);
+      http::Server::New(io, [identity_service](const http::Request& r) {
+        return identity_service->Handle(r);
       });
   if (!identity.ok()) return Fail(identity.status());
 

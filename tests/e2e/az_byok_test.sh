@@ -131,6 +131,11 @@ export AZURE_CONFIG_DIR="$KF_STATE/azcfg" AZURE_CORE_COLLECT_TELEMETRY=false
 export PYTHONPATH="$KF_SOURCE_DIR/tests/e2e/azcompat"
 export PYTHONDONTWRITEBYTECODE=1   # keep the source tree free of __pycache__
 export AZURE_CORE_ONLY_SHOW_ERRORS=true AZURE_CORE_NO_COLOR=true
+# az 2.45 (msrestazure) asks MSI_ENDPOINT in the App Service 2017-09-01 style,
+# GET with header "secret: $MSI_SECRET", when APPSETTING_WEBSITE_SITE_NAME is
+# set; without it, az would POST the secretless legacy MSI style, which
+# keyferryd refuses unless identity-legacy-uids allows it.
+export APPSETTING_WEBSITE_SITE_NAME=keyferry MSI_SECRET="$IDENTITY_HEADER"
 
 # `az cloud register` with only --endpoint-resource-manager makes az fetch the
 # cloud's AD endpoints from GET <arm>/metadata/endpoints?api-version=2015-01-01
@@ -150,6 +155,12 @@ expect_eq "LocalKV resource manager" "$(out)" "https://localhost:$KF_PORT/"
 az login --identity --allow-no-subscriptions
 az account show --query user.assignedIdentityInfo -o tsv
 expect_eq "az login --identity" "$(out)" "MSI"
+# Every token az got came through the secret-checked 2017 style.
+sleep 1.5   # the audit log flushes every second
+styles=$($PY -c 'import json,sys
+print(" ".join(sorted({r["operation"] + ":" + str(r["status"]) for r in map(json.loads, open(sys.argv[1]))
+                       if r["operation"].startswith("identity-token")})))' "$KF_DATA_DIR/audit.log")
+expect_eq "audited identity requests of az login" "$styles" "identity-token:app-service-2017:200"
 
 # ---------------------------------------------------------------------------
 # 2. The KEK, as the BYOK documentation creates it.

@@ -1367,6 +1367,27 @@ def authentication_failures():
     check("the good token still works",
           raw("GET", f"/keys/sdk-auth/?api-version={API}",
               token=good).status == 200)
+    check("minted token names keyferryd's issuer and tenant",
+          claims_of(good).get("iss") == f"{RESOURCE}/identity" and
+          claims_of(good).get("tid"), str(claims_of(good)))
+    # token-max-lifetime (default 24 h): the mint refuses more, in one line
+    # with exit 2, and a token of exactly the maximum is accepted.
+    day = mint("officer", lifetime=86400)
+    c = claims_of(day)
+    check("24 h token: exp - nbf is the lifetime",
+          c["exp"] - c["nbf"] == 86400 and c["exp"] - c["iat"] == 86400,
+          str(c))
+    check("24 h token accepted",
+          raw("GET", f"/keys/sdk-auth/?api-version={API}",
+              token=day).status == 200)
+    too_long = subprocess.run(
+        [KEYFERRYD, "token", "--data-dir", DATA_DIR, "--listen",
+         f"127.0.0.1:{PORT}", "--principal", "officer", "--lifetime",
+         "86401"], capture_output=True, text=True)
+    check("mint above token-max-lifetime refused (exit 2, one line)",
+          too_long.returncode == 2 and not too_long.stdout and
+          too_long.stderr.count("\n") == 1 and
+          "token-max-lifetime" in too_long.stderr, repr(too_long))
 
 
 @case
@@ -1631,7 +1652,13 @@ def bad_requests():
 
 @case
 def identity_endpoint_and_arm():
-    """The managed-identity endpoint in both styles, and ARM's routes."""
+    """The managed-identity endpoint's styles, and ARM's routes.
+
+    App Service 2019-08-01 (X-IDENTITY-HEADER) and 2017-09-01 (secret, as
+    msrestazure sends it for az) both need the identity secret; the
+    secretless legacy MSI POST is refused by default (identity-legacy-uids
+    enables it: tests/e2e/identity_legacy_test.sh).
+    """
     from urllib.parse import quote, urlparse
     ep = urlparse(os.environ["IDENTITY_ENDPOINT"])
 
@@ -1656,16 +1683,34 @@ def identity_endpoint_and_arm():
     check("token names the one configured principal",
           claims["sub"] == "officer" and claims["aud"] == RESOURCE,
           str(claims))
+    check("token names keyferryd's issuer",
+          claims["iss"] == f"{RESOURCE}/identity", str(claims))
+    check("identity token lives 3600 s",
+          claims["exp"] - claims["nbf"] == 3600, str(claims))
     check("no X-IDENTITY-HEADER -> refused", ident("GET", q)[0] in (400, 401))
     check("wrong X-IDENTITY-HEADER -> refused",
           ident("GET", q, headers={"X-IDENTITY-HEADER": "wrong"})[0]
           in (400, 401))
-    form = "resource=" + quote("https://management.core.windows.net/", safe="")
+    # App Service 2017-09-01 exactly as msrestazure's get_msi_token_webapp
+    # builds it: MSI_ENDPOINT + "/?resource=R&api-version=2017-09-01" (R not
+    # encoded) with header "secret".
+    mgmt = "https://management.core.windows.net/"
+    q17 = f"{ep.path}/?resource={mgmt}&api-version=2017-09-01"
+    st, arm = ident("GET", q17, headers={"secret": os.environ["IDENTITY_HEADER"]})
+    check("App Service 2017 style token", st == 200 and
+          "access_token" in arm and arm["resource"] == mgmt and
+          arm["expires_on"].isdigit(), str(arm))
+    check("2017 style without secret -> 401", ident("GET", q17)[0] == 401)
+    check("2017 style with the wrong secret -> 401",
+          ident("GET", q17, headers={"secret": "wrong"})[0] == 401)
+    form = "resource=" + quote(mgmt, safe="")
     form_type = {"Content-Type": "application/x-www-form-urlencoded"}
-    st, arm = ident("POST", ep.path, body=form,
-                    headers={"Metadata": "true", **form_type})
-    check("legacy MSI style token", st == 200 and "access_token" in arm and
-          "expires_on" in arm, str(arm))
+    st, legacy = ident("POST", ep.path, body=form,
+                       headers={"Metadata": "true", **form_type})
+    check("legacy MSI style (no secret) refused by default",
+          st == 401 and legacy.get("error") == "unauthorized" and
+          "disabled" in legacy.get("error_description", "") and
+          "access_token" not in legacy, str(legacy))
     check("legacy MSI without Metadata -> refused",
           ident("POST", ep.path, body=form, headers=form_type)[0] in (400, 401))
     # ARM, as `az cloud register` and `az login --identity` call it.

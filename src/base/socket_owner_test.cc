@@ -1,0 +1,225 @@
+#include "base/socket_owner.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "base/testing.h"
+
+namespace keyferry {
+namespace {
+
+// Loopback is one real TCP connection on loopback: a listener, a client
+// and the accepted server end.
+class Loopback {
+ public:
+  // Connect builds the connection on `family` (AF_INET or AF_INET6); false
+  // when that family has no loopback here.
+  bool Connect(int family) {
+    family_ = family;
+    listener_ = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listener_ < 0) return false;
+    sockaddr_storage a;
+    socklen_t len = Any(a);
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
+        ::listen(listener_, 4) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      return false;
+    }
+    client_ = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (client_ < 0 ||
+        ::connect(client_, reinterpret_cast<sockaddr*>(&a), len) != 0) {
+      return false;
+    }
+    server_ = ::accept(listener_, nullptr, nullptr);
+    return server_ >= 0;
+  }
+  ~Loopback() {
+    for (int fd : {client_, server_, listener_}) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+
+  // ClientTuple names the client's socket: local = the client's end.
+  TcpFourTuple ClientTuple() const { return Tuple(client_); }
+  // ServerTuple names the accepted socket.
+  TcpFourTuple ServerTuple() const { return Tuple(server_); }
+  uint16_t ListenerPort() const {
+    sockaddr_storage a;
+    socklen_t len = sizeof(a);
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len);
+    return PortOf(a);
+  }
+  void CloseClient() {
+    ::close(client_);
+    client_ = -1;
+  }
+
+ private:
+  socklen_t Any(sockaddr_storage& a) const {
+    std::memset(&a, 0, sizeof(a));
+    if (family_ == AF_INET) {
+      auto* v4 = reinterpret_cast<sockaddr_in*>(&a);
+      v4->sin_family = AF_INET;
+      v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      return sizeof(sockaddr_in);
+    }
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&a);
+    v6->sin6_family = AF_INET6;
+    v6->sin6_addr = in6addr_loopback;
+    return sizeof(sockaddr_in6);
+  }
+  static std::string Address(const sockaddr_storage& a) {
+    char text[INET6_ADDRSTRLEN] = {};
+    if (a.ss_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&a)->sin_addr,
+                text, sizeof(text));
+    } else {
+      inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&a)->sin6_addr,
+                text, sizeof(text));
+    }
+    return text;
+  }
+  static uint16_t PortOf(const sockaddr_storage& a) {
+    return ntohs(a.ss_family == AF_INET
+                     ? reinterpret_cast<const sockaddr_in*>(&a)->sin_port
+                     : reinterpret_cast<const sockaddr_in6*>(&a)->sin6_port);
+  }
+  static TcpFourTuple Tuple(int fd) {
+    sockaddr_storage local, remote;
+    socklen_t l = sizeof(local), r = sizeof(remote);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &l);
+    ::getpeername(fd, reinterpret_cast<sockaddr*>(&remote), &r);
+    return {Address(local), PortOf(local), Address(remote), PortOf(remote)};
+  }
+
+  int family_ = AF_INET;
+  int listener_ = -1;
+  int client_ = -1;
+  int server_ = -1;
+};
+
+// Swapped is the other end of `t`.
+TcpFourTuple Swapped(const TcpFourTuple& t) {
+  return {t.remote_address, t.remote_port, t.local_address, t.local_port};
+}
+
+TEST(SocketOwnerTest, FindsOwnUidIpv4) {
+  Loopback c;
+  ASSERT_TRUE(c.Connect(AF_INET));
+  EXPECT_EQ(c.ClientTuple().local_address, "127.0.0.1");
+  ASSERT_OK_AND_ASSIGN(uint32_t uid, TcpSocketOwner(c.ClientTuple()));
+  EXPECT_EQ(uid, ::geteuid());
+  EXPECT_EQ(uid, ::getuid());
+  // As a server asks it: the peer of the accepted socket.
+  ASSERT_OK_AND_ASSIGN(uint32_t peer, TcpSocketOwner(Swapped(c.ServerTuple())));
+  EXPECT_EQ(peer, ::getuid());
+  ASSERT_OK_AND_ASSIGN(uint32_t self, TcpSocketOwner(c.ServerTuple()));
+  EXPECT_EQ(self, ::getuid());
+}
+
+TEST(SocketOwnerTest, FindsOwnUidIpv6) {
+  Loopback c;
+  if (!c.Connect(AF_INET6)) GTEST_SKIP() << "no IPv6 loopback here";
+  EXPECT_EQ(c.ClientTuple().local_address, "::1");
+  ASSERT_OK_AND_ASSIGN(uint32_t uid, TcpSocketOwner(Swapped(c.ServerTuple())));
+  EXPECT_EQ(uid, ::getuid());
+}
+
+// The answer is the peer's uid, not ours: a child process that became
+// nobody (65534) connects; needs root to change uid, skipped otherwise.
+TEST(SocketOwnerTest, FindsAnotherUid) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run a client as nobody";
+  constexpr uid_t kNobody = 65534;
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), len), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  int done[2];
+  ASSERT_EQ(::pipe(done), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(done[1]);
+    if (::setresgid(kNobody, kNobody, kNobody) != 0 ||
+        ::setresuid(kNobody, kNobody, kNobody) != 0) {
+      ::_exit(2);
+    }
+    int c = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (c < 0 || ::connect(c, reinterpret_cast<sockaddr*>(&a), len) != 0) {
+      ::_exit(3);
+    }
+    char byte;
+    (void)!::read(done[0], &byte, 1);  // until the parent has looked
+    ::_exit(0);
+  }
+  ::close(done[0]);
+  int server = ::accept(listener, nullptr, nullptr);
+  ASSERT_GE(server, 0);
+  sockaddr_in local{}, remote{};
+  socklen_t l = sizeof(local), r = sizeof(remote);
+  ::getsockname(server, reinterpret_cast<sockaddr*>(&local), &l);
+  ::getpeername(server, reinterpret_cast<sockaddr*>(&remote), &r);
+  absl::StatusOr<uint32_t> uid =
+      TcpSocketOwner({"127.0.0.1", ntohs(remote.sin_port), "127.0.0.1",
+                      ntohs(local.sin_port)});
+  absl::StatusOr<uint32_t> own =
+      TcpSocketOwner({"127.0.0.1", ntohs(local.sin_port), "127.0.0.1",
+                      ntohs(remote.sin_port)});
+  ::close(done[1]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ::close(server);
+  ::close(listener);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ASSERT_OK(uid);
+  EXPECT_EQ(*uid, kNobody);
+  ASSERT_OK(own);
+  EXPECT_EQ(*own, 0u);
+}
+
+TEST(SocketOwnerTest, FailureNoSuchSocket) {
+  Loopback c;
+  ASSERT_TRUE(c.Connect(AF_INET));
+  TcpFourTuple t = c.ClientTuple();
+  // A 4-tuple that does not exist (the client port plus one, to a peer port
+  // nobody uses).
+  t.local_port = static_cast<uint16_t>(t.local_port + 1);
+  t.remote_port = 1;
+  EXPECT_THAT(TcpSocketOwner(t), StatusIs(absl::StatusCode::kNotFound));
+  // The listener's address with a peer that never connected: the kernel's
+  // lookup falls back to the listening socket, which is not an answer.
+  TcpFourTuple to_listener{"127.0.0.1", c.ListenerPort(), "127.0.0.1", 1};
+  EXPECT_THAT(TcpSocketOwner(to_listener),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+// A client that sends and closes at once leaves a socket the kernel keeps
+// alone (FIN_WAIT, then a time-wait socket reporting uid 0): no owner.
+TEST(SocketOwnerTest, FailureClosedSocket) {
+  Loopback c;
+  ASSERT_TRUE(c.Connect(AF_INET));
+  const TcpFourTuple client = c.ClientTuple();
+  ASSERT_OK(TcpSocketOwner(client));
+  c.CloseClient();
+  EXPECT_THAT(TcpSocketOwner(client), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(SocketOwnerTest, FailureBadAddresses) {
+  EXPECT_THAT(TcpSocketOwner({"localhost", 1, "127.0.0.1", 2}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(TcpSocketOwner({"127.0.0.1", 1, "::1", 2}),
+              StatusHasMessage("different families"));
+}
+
+}  // namespace
+}  // namespace keyferry
