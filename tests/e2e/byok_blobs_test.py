@@ -106,7 +106,8 @@ SSL_CTX = ssl.create_default_context(cafile=CA)
 
 def mint(principal):
     return subprocess.check_output(
-        [KEYFERRYD, "token", "--data-dir", DATA_DIR, "--principal", principal,
+        [KEYFERRYD, "token", "--data-dir", DATA_DIR, "--listen",
+         f"127.0.0.1:{os.environ['KF_PORT']}", "--principal", principal,
          "--resource", RESOURCE]
         + shlex.split(os.environ.get("KF_CUSTODY_FLAGS", ""))).decode().strip()
 
@@ -681,6 +682,13 @@ def negatives():
         # Our KEK's kid with the host of the other vault.
         neg("kid naming another vault's host", "neg-kid-host", t_ec,
             kid=k2.kid.replace(VAULT, OTHER_VAULT))
+    # The whole vault URL must match, not only its first label.
+    host = urllib.parse.urlparse(VAULT).netloc          # myvault.localhost:PORT
+    label, _, rest = host.partition(".")
+    neg("kid with this vault's label under another domain", "neg-kid-evil",
+        t_ec, kid=k2.kid.replace(host, f"{label}.evil.example:{rest.split(':')[-1]}"))
+    neg("kid with this vault's host on another port", "neg-kid-port", t_ec,
+        kid=k2.kid.replace(host, f"{host.split(':')[0]}:1"))
 
     # Container fields.
     neg("wrong enc", "neg-enc", t_ec, enc="CKM_AES_KEY_WRAP_PAD")
