@@ -55,6 +55,10 @@ const std::vector<ConfigKey> kConfigKeys = {
     {"recoverable-days",
      "days a deleted key stays recoverable before it is purged (7-90, "
      "default 90)"},
+    {"allow-core-dumps",
+     "true lets keyferryd write core files and be traced by its user; "
+     "default false: no core dumps, not dumpable (a core file would hold key "
+     "material)"},
 };
 
 namespace {
@@ -79,6 +83,15 @@ absl::Status ParseHostPort(std::string_view key, std::string_view v,
   host = h;
   port = static_cast<uint16_t>(p);
   return absl::OkStatus();
+}
+
+// ParseBool accepts exactly "true" or "false".
+absl::Status ParseBool(std::string_view key, std::string_view v, bool& out) {
+  if (v == "true" || v == "false") {
+    out = v == "true";
+    return absl::OkStatus();
+  }
+  return Bad(key, "true or false");
 }
 
 bool IsVaultName(std::string_view s) {
@@ -230,6 +243,9 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
       return Bad(key, "a number of days from 7 to 90");
     }
     return absl::OkStatus();
+  }
+  if (key == "allow-core-dumps") {
+    return ParseBool(key, v, c.allow_core_dumps);
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown option '", Sv(key), "'"));

@@ -42,6 +42,9 @@ struct Config {
   // identity principal is Crypto Officer on every vault.
   std::vector<std::string> grants;
   int recoverable_days = 90;  // soft-delete retention, 7 to 90
+  // false (default): keyferryd sets RLIMIT_CORE to 0 and makes itself not
+  // dumpable at start (server/process.h), so no core file holds key material.
+  bool allow_core_dumps = false;
 };
 
 struct ConfigKey {

@@ -48,6 +48,7 @@
 #include "http/tls_certs.h"
 #include "server/config.h"
 #include "server/custody_setup.h"
+#include "server/process.h"
 #include "server/seal_service.h"
 #include "store/sqlite_store.h"
 #include "vault/key_vault.h"
@@ -358,6 +359,10 @@ int Serve(const std::vector<std::string>& args) {
   if (!config.ok()) return Fail(config.status());
   const Config& c = *config;
   SetLogLevel(ParseLevel(c.log_level));
+  // Before the first secret is read (signing key, PIN, master key).
+  if (absl::Status s = RestrictCoreDumps(c.allow_core_dumps); !s.ok()) {
+    return Fail(s);
+  }
 
   absl::StatusOr<Deployment> d = OpenDeployment(c);
   if (!d.ok()) return Fail(d.status());
