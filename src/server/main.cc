@@ -397,6 +397,8 @@ int Serve(const std::vector<std::string>& args) {
     cert = files->server_pem;
     key = files->server_key_pem;
     ca = files->ca_pem;
+  } else if (absl::Status s = http::CheckPrivateKeyFile(key); !s.ok()) {
+    return Fail(s);  // the operator's tls-key, as for master.key
   }
 
   vault::KeyVault vault(

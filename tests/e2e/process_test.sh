@@ -5,8 +5,10 @@
 # dumpable. The kernel is the oracle: /proc/<pid>/limits, and the owner of
 # /proc/<pid>/status, which the kernel sets to root for a process that is
 # not dumpable. So keyferryd must not run as root here: when this test runs
-# as root it starts keyferryd as nobody (setpriv). Needs KEYFERRYD,
-# KF_SOURCE_DIR.
+# as root it starts keyferryd as nobody (setpriv). Also: keyferryd refuses to
+# start, with one line naming the file and its mode, when its TLS private key
+# (generated or the operator's tls-key) is open to group or others, and
+# changes nothing. Needs KEYFERRYD, KF_SOURCE_DIR.
 set -euo pipefail
 source "$KF_SOURCE_DIR/tests/e2e/harness.sh"
 
@@ -65,6 +67,45 @@ want=$(awk '/^Max core file size/ {print $5, $6}' "/proc/$$/limits")  # ours
   bad "opt-in: /proc/$KF_PID/status owned by $(proc_owner), want $RUN_UID (dumpable)"
 grep -q '"event":"core_dumps_allowed"' "$KF_STATE/keyferryd.log" && ok ||
   bad "no core_dumps_allowed log line: $(cat "$KF_STATE/keyferryd.log")"
+kf_stop
+
+# --- TLS private keys open to group or others: keyferryd refuses to start ---
+# refused_start NAME WANT ARGS...: keyferryd must exit non-zero, its last
+# stderr line must be exactly WANT (a keyferryd that starts is stopped after
+# 30 s and counts as a failure).
+refused_start() {
+  local name=$1 want=$2; shift 2
+  if timeout 30 "$KEYFERRYD" serve --data-dir "$KF_DATA_DIR" --listen 127.0.0.1:0 \
+      --identity-listen 127.0.0.1:0 "$@" 2>"$KF_STATE/refused.log"; then
+    bad "$name: keyferryd started"
+  elif [ "$(tail -n 1 "$KF_STATE/refused.log")" != "$want" ]; then
+    bad "$name: last line '$(tail -n 1 "$KF_STATE/refused.log")', want '$want'"
+  else
+    ok
+  fi
+}
+KEY=$KF_DATA_DIR/tls/server-key.pem
+before=$(sha256sum "$KEY" "$KF_DATA_DIR/tls/server.pem" "$KF_DATA_DIR/tls/ca.pem")
+chmod 644 "$KEY"
+refused_start "generated key 0644" \
+  "keyferryd: TLS private key file $KEY is accessible to group or others (mode 0644); it must be 0600 or stricter"
+[ "$(stat -c %a "$KEY")" = 644 ] && ok || bad "key mode changed to $(stat -c %a "$KEY")"
+[ "$(sha256sum "$KEY" "$KF_DATA_DIR/tls/server.pem" "$KF_DATA_DIR/tls/ca.pem")" = "$before" ] &&
+  ok || bad "TLS files changed by a refused start"
+chmod 600 "$KEY"
+# The operator's own certificate and key (tls-cert, tls-key).
+OP=$KF_STATE/operator
+mkdir -p "$OP"
+cp "$KF_DATA_DIR/tls/server.pem" "$OP/cert.pem"
+cp "$KEY" "$OP/key.pem"
+chown -R "$(stat -c %u:%g "$KF_DATA_DIR")" "$OP"
+chmod 640 "$OP/key.pem"
+refused_start "operator key 0640" \
+  "keyferryd: TLS private key file $OP/key.pem is accessible to group or others (mode 0640); it must be 0600 or stricter" \
+  --tls-cert "$OP/cert.pem" --tls-key "$OP/key.pem"
+chmod 600 "$OP/key.pem"
+kf_launch --tls-cert "$OP/cert.pem" --tls-key "$OP/key.pem" && ok ||
+  bad "operator key 0600 refused"
 kf_stop
 
 # --- a bad value is refused before anything starts ---------------------------
