@@ -212,6 +212,11 @@ absl::StatusOr<std::vector<std::string>> Init(const Config& c,
   info.shares = o.shares;
   info.threshold = o.threshold;
   ASSIGN_OR_RETURN(info.check, seal::KeyCheckValue(master));
+  for (const seal::Share& s : shares) {
+    ASSIGN_OR_RETURN(std::vector<uint8_t> check,
+                     seal::ShareCheckValue(info.vault_id, s));
+    info.share_checks.push_back(std::move(check));
+  }
 
   std::error_code ec;
   std::filesystem::create_directories(o.share_dir, ec);

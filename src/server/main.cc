@@ -473,6 +473,10 @@ int Serve(const std::vector<std::string>& args) {
     seal_options.authorize_seal = [api_ptr](const http::Request& r) {
       return api_ptr->Operator(r);
     };
+    seal_options.save_info =
+        [path = Path(c, "seal.json")](const seal::SealInfo& info) {
+          return seal::WriteSealInfo(path, info);
+        };
     seal_options.on_event = [audit](std::string_view op,
                                     std::string_view principal, int status,
                                     std::string_view code) {
