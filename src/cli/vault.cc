@@ -44,8 +44,41 @@ absl::StatusOr<http::CallResult> Call(const Args& a, std::string method,
   return r;
 }
 
-// Answer turns keyferryd's reply into one line of status, or the error.
-absl::Status Answer(const http::CallResult& r) {
+// Text, Int and Flag read a member of keyferryd's JSON answer, or the
+// default when it is missing or of another type (never throw).
+std::string Text(const json& b, const char* key) {
+  auto it = b.find(key);
+  return it != b.end() && it->is_string() ? it->get<std::string>() : "";
+}
+int Int(const json& b, const char* key) {
+  auto it = b.find(key);
+  return it != b.end() && it->is_number_integer() ? it->get<int>() : 0;
+}
+bool Flag(const json& b, const char* key, bool otherwise) {
+  auto it = b.find(key);
+  return it != b.end() && it->is_boolean() ? it->get<bool>() : otherwise;
+}
+
+// PrintStatus prints a seal status as one line (and a warning line when the
+// shares in do not reconstruct the key).
+void PrintStatus(const json& b) {
+  const std::string nonce = Text(b, "nonce");
+  std::printf("%s (%d of %d shares submitted; %d needed; vault id %s%s%s)\n",
+              Flag(b, "sealed", true) ? "sealed" : "unsealed",
+              Int(b, "progress"), Int(b, "shares"), Int(b, "threshold"),
+              Text(b, "vault_id").c_str(), nonce.empty() ? "" : "; attempt ",
+              nonce.c_str());
+  if (Flag(b, "reconstruction_failed", false)) {
+    std::printf(
+        "the shares submitted so far do not reconstruct the master key: at "
+        "least one is wrong. Further shares are tried with them; to start "
+        "over, a holder runs `keyferry vault unseal --reset --share FILE`.\n");
+  }
+}
+
+// StatusOf returns keyferryd's JSON seal status from a reply, or its error
+// as one line.
+absl::StatusOr<json> StatusOf(const http::CallResult& r) {
   absl::StatusOr<json> parsed = ParseJson(r.body);
   json b = parsed.ok() ? std::move(*parsed) : json();
   if (r.status != 200) {
@@ -56,10 +89,13 @@ absl::Status Answer(const http::CallResult& r) {
         absl::StrCat("keyferryd answered ", r.status, ": ", msg));
   }
   if (!b.is_object()) return absl::InternalError("keyferryd sent no JSON");
-  std::printf("%s (%d of %d shares submitted; %d needed; vault id %s)\n",
-              b.value("sealed", true) ? "sealed" : "unsealed",
-              b.value("progress", 0), b.value("shares", 0),
-              b.value("threshold", 0), b.value("vault_id", "").c_str());
+  return b;
+}
+
+// Answer prints keyferryd's reply as a status line, or returns the error.
+absl::Status Answer(const http::CallResult& r) {
+  ASSIGN_OR_RETURN(json b, StatusOf(r));
+  PrintStatus(b);
   return absl::OkStatus();
 }
 
@@ -91,9 +127,20 @@ absl::Status Unseal(const Args& a) {
   info.vault_id = file.vault_id;
   info.shares = file.shares;
   info.threshold = file.threshold;
+  // The attempt in progress, if any: its nonce goes with the share, so the
+  // share counts for the attempt this holder saw and no other.
+  ASSIGN_OR_RETURN(http::CallResult sr, Call(a, "GET", "/sys/seal-status", ""));
+  ASSIGN_OR_RETURN(json status, StatusOf(sr));
+  if (!Flag(status, "sealed", true)) {
+    PrintStatus(status);  // already unsealed: nothing to submit
+    return absl::OkStatus();
+  }
+  const std::string nonce = Text(status, "nonce");
   ASSIGN_OR_RETURN(std::string clear,
                    seal::EncodeShareFile(share, info, std::nullopt));
-  std::string body = absl::StrCat("{\"share\":", clear, "}");
+  std::string body =
+      absl::StrCat("{\"share\":", clear, ",\"nonce\":", json(nonce).dump(),
+                   a.Has("reset") ? ",\"reset\":true" : "", "}");
   Zeroize(clear.data(), clear.size());
   ASSIGN_OR_RETURN(http::CallResult r,
                    Call(a, "POST", "/sys/unseal", std::move(body)));
@@ -140,10 +187,15 @@ std::vector<Command> VaultCommands() {
   return {
       {"vault status", "show whether keyferryd is sealed", With({}), "",
        Status},
-      {"vault unseal", "submit one key share to a sealed keyferryd",
+      {"vault unseal",
+       "submit one key share to a sealed keyferryd (for the attempt in "
+       "progress, named by its nonce from seal-status)",
        With({{"share", false, "the share file (share-N.json)"},
              {"passphrase-file", false,
-              "file holding the share's passphrase, if it has one"}}),
+              "file holding the share's passphrase, if it has one"},
+             {"reset", true,
+              "discard the attempt in progress instead (needs a share of "
+              "this vault)"}}),
        "", Unseal},
       {"vault seal", "seal keyferryd: drop its master key from memory",
        With({{"token-file", false,

@@ -1,6 +1,7 @@
 #include "http/tls_certs.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/decoder.h>
@@ -9,8 +10,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <memory>
@@ -43,6 +47,9 @@ using X509ExtensionPtr =
 using GeneralNamesPtr =
     std::unique_ptr<GENERAL_NAMES,
                     SslDeleter<GENERAL_NAMES, GENERAL_NAMES_free>>;
+using NameConstraintsPtr =
+    std::unique_ptr<NAME_CONSTRAINTS,
+                    SslDeleter<NAME_CONSTRAINTS, NAME_CONSTRAINTS_free>>;
 
 constexpr long kDay = 24 * 60 * 60;
 constexpr long kCaDays = 3650;
@@ -55,10 +62,136 @@ bool IsIpAddress(const std::string& name) {
          inet_pton(AF_INET6, name.c_str(), buf) == 1;
 }
 
+// IpBytes returns the 4 or 16 bytes of an IP address, empty for a DNS name.
+std::vector<uint8_t> IpBytes(const std::string& name) {
+  uint8_t buf[16];
+  if (inet_pton(AF_INET, name.c_str(), buf) == 1) {
+    return std::vector<uint8_t>(buf, buf + 4);
+  }
+  if (inet_pton(AF_INET6, name.c_str(), buf) == 1) {
+    return std::vector<uint8_t>(buf, buf + 16);
+  }
+  return {};
+}
+
 bool IsDnsName(const std::string& name) {
   return !name.empty() && name.size() <= 253 &&
          name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-*") ==
              std::string::npos;
+}
+
+// InDnsSubtree reports whether DNS name `name` lies in the RFC 5280 dNSName
+// subtree `base`: equal, or `base` with labels added on the left.
+bool InDnsSubtree(std::string_view name, std::string_view base) {
+  if (base.empty()) return true;
+  if (name.size() == base.size()) {
+    return absl::EqualsIgnoreCase(Sv(name), Sv(base));
+  }
+  return name.size() > base.size() &&
+         name[name.size() - base.size() - 1] == '.' &&
+         absl::EndsWithIgnoreCase(Sv(name), Sv(base));
+}
+
+// PermittedSubtrees returns the CA's Name Constraints (RFC 5280 §4.2.1.10)
+// for `names` (ServerNames): each IP address as a single-address subtree,
+// and each DNS name not already inside another's subtree. keyferryd passes
+// the vault domain among the names, so every <vault>.<domain>, including
+// vaults added later, stays inside the domain's subtree.
+std::vector<std::string> PermittedSubtrees(
+    const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  for (const std::string& n : names) {
+    if (IsIpAddress(n)) {
+      out.push_back(n);
+      continue;
+    }
+    bool inside = false;
+    for (const std::string& m : names) {
+      inside = inside || (m != n && !IsIpAddress(m) && InDnsSubtree(n, m));
+    }
+    if (!inside) out.push_back(n);
+  }
+  return out;
+}
+
+// NameConstraintsConf is the X509V3 configuration of the critical Name
+// Constraints extension permitting exactly `subtrees`.
+std::string NameConstraintsConf(const std::vector<std::string>& subtrees) {
+  std::string conf = "critical";
+  for (const std::string& t : subtrees) {
+    std::vector<uint8_t> ip = IpBytes(t);
+    if (ip.empty()) {
+      absl::StrAppend(&conf, ",permitted;DNS:", t);
+    } else {
+      absl::StrAppend(&conf, ",permitted;IP:", t,
+                      ip.size() == 4
+                          ? "/255.255.255.255"
+                          : "/ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+    }
+  }
+  return conf;
+}
+
+// CaScope tells how a stored CA's Name Constraints relate to the names the
+// leaf needs.
+enum class CaScope {
+  kUnconstrained,  // no Name Constraints: a CA made before keyferry had them
+  kPermits,        // every name lies inside a permitted subtree
+  kTooNarrow,      // some name does not (the domain or the names changed)
+};
+
+bool SubtreePermits(const GENERAL_NAME* base, const std::string& name) {
+  std::vector<uint8_t> ip = IpBytes(name);
+  if (!ip.empty()) {
+    if (base->type != GEN_IPADD) return false;
+    const ASN1_OCTET_STRING* s = base->d.iPAddress;
+    if (static_cast<size_t>(ASN1_STRING_length(s)) != 2 * ip.size()) {
+      return false;
+    }
+    const unsigned char* d = ASN1_STRING_get0_data(s);
+    for (size_t i = 0; i < ip.size(); ++i) {
+      const uint8_t mask = d[ip.size() + i];
+      if ((ip[i] & mask) != (d[i] & mask)) return false;
+    }
+    return true;
+  }
+  if (base->type != GEN_DNS) return false;
+  const ASN1_IA5STRING* s = base->d.dNSName;
+  return InDnsSubtree(
+      name,
+      std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                       static_cast<size_t>(ASN1_STRING_length(s))));
+}
+
+// ScopeOf compares `ca`'s Name Constraints with `names`; `outside` gets the
+// first name they do not permit.
+CaScope ScopeOf(X509* ca, const std::vector<std::string>& names,
+                std::string* outside) {
+  int critical = -1;
+  NameConstraintsPtr nc(static_cast<NAME_CONSTRAINTS*>(
+      X509_get_ext_d2i(ca, NID_name_constraints, &critical, nullptr)));
+  if (nc == nullptr) {
+    ERR_clear_error();
+    return critical == -1 ? CaScope::kUnconstrained : CaScope::kTooNarrow;
+  }
+  // keyferry writes permitted subtrees only; anything else is not ours.
+  if (nc->excludedSubtrees != nullptr || nc->permittedSubtrees == nullptr) {
+    *outside = "(unexpected Name Constraints)";
+    return CaScope::kTooNarrow;
+  }
+  for (const std::string& n : names) {
+    bool permitted = false;
+    for (int i = 0;
+         !permitted && i < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees); ++i) {
+      permitted = SubtreePermits(
+          sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, i)->base, n);
+    }
+    if (!permitted) {
+      *outside = n;
+      return CaScope::kTooNarrow;
+    }
+  }
+  return CaScope::kPermits;
 }
 
 // ValidFor reports whether `cert` is valid now and `days` from now.
@@ -179,14 +312,17 @@ struct Ca {
   EvpPkeyPtr key;
 };
 
-absl::StatusOr<Ca> IssueCa(const TlsFiles& files) {
+absl::StatusOr<Ca> IssueCa(const TlsFiles& files,
+                           const std::vector<std::string>& names) {
   ASSIGN_OR_RETURN(EvpPkeyPtr key, crypto::GenerateEc(crypto::Curve::kP256));
   ASSIGN_OR_RETURN(X509Ptr cert,
                    NewCert(key.get(), "keyferry local CA", nullptr, kCaDays));
   RETURN_IF_ERROR(AddExtension(cert.get(), cert.get(), NID_basic_constraints,
-                               "critical,CA:TRUE"));
+                               "critical,CA:TRUE,pathlen:0"));
   RETURN_IF_ERROR(AddExtension(cert.get(), cert.get(), NID_key_usage,
                                "critical,keyCertSign,cRLSign"));
+  RETURN_IF_ERROR(AddExtension(cert.get(), cert.get(), NID_name_constraints,
+                               NameConstraintsConf(PermittedSubtrees(names))));
   RETURN_IF_ERROR(
       AddExtension(cert.get(), cert.get(), NID_subject_key_identifier, "hash"));
   RETURN_IF_ERROR(Sign(cert.get(), key.get()));
@@ -273,7 +409,35 @@ absl::Status IssueLeaf(const TlsFiles& files, const Ca& ca,
   return WriteFileAtomic(files.server_pem, AsBytes(leaf_pem + ca_pem), 0644);
 }
 
+// CheckKeyFileIfPresent is CheckPrivateKeyFile for a file keyferryd made
+// and may make again: a missing file is fine.
+absl::Status CheckKeyFileIfPresent(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 && errno == ENOENT) {
+    return absl::OkStatus();
+  }
+  return CheckPrivateKeyFile(path);
+}
+
 }  // namespace
+
+absl::Status CheckPrivateKeyFile(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat("cannot stat TLS private key file ",
+                                            path, ": ", strerror(errno)));
+  }
+  if ((st.st_mode & 077) != 0) {
+    char mode[16];
+    std::snprintf(mode, sizeof mode, "%04o",
+                  static_cast<unsigned>(st.st_mode & 07777));
+    return absl::PermissionDeniedError(
+        absl::StrCat("TLS private key file ", path,
+                     " is accessible to group or others (mode ", mode,
+                     "); it must be 0600 or stricter"));
+  }
+  return absl::OkStatus();
+}
 
 TlsFiles TlsFilesIn(const std::string& dir) {
   TlsFiles f;
@@ -315,9 +479,36 @@ absl::StatusOr<TlsFiles> EnsureTlsCertificates(const TlsCertOptions& options) {
         absl::StrCat("creating ", options.dir, ": ", ec.message()));
   }
   TlsFiles files = TlsFilesIn(options.dir);
+  RETURN_IF_ERROR(CheckKeyFileIfPresent(files.ca_key_pem));
+  RETURN_IF_ERROR(CheckKeyFileIfPresent(files.server_key_pem));
   std::optional<Ca> ca = LoadCa(files);
+  std::string outside;
+  switch (ca.has_value() ? ScopeOf(ca->cert.get(), names, &outside)
+                         : CaScope::kPermits) {
+    case CaScope::kPermits:
+      break;
+    case CaScope::kUnconstrained:
+      // Kept: clients trust this CA, and a new one would break every one of
+      // them while the old one stays in their trust stores anyway.
+      Log(LogLevel::kWarning, "tls_ca_unconstrained",
+          {{"path", files.ca_pem},
+           {"note",
+            "this CA has no Name Constraints: whoever steals ca-key.pem can "
+            "issue certificates for any host that its clients accept. Remove "
+            "ca.pem and ca-key.pem to get a constrained CA at the next "
+            "start, trust the new ca.pem and stop trusting the old one"}});
+      break;
+    case CaScope::kTooNarrow:
+      Log(LogLevel::kWarning, "tls_ca_replaced",
+          {{"path", files.ca_pem},
+           {"reason",
+            absl::StrCat("its Name Constraints do not permit ", outside)},
+           {"note", "clients must trust the new ca.pem"}});
+      ca.reset();
+      break;
+  }
   if (!ca.has_value()) {
-    ASSIGN_OR_RETURN(Ca fresh, IssueCa(files));
+    ASSIGN_OR_RETURN(Ca fresh, IssueCa(files, names));
     ca = std::move(fresh);
     files.ca_issued = true;
     Log(LogLevel::kInfo, "tls_ca_issued", {{"path", files.ca_pem}});

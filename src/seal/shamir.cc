@@ -89,6 +89,11 @@ absl::StatusOr<std::vector<Share>> Split(const SecretBytes& secret, int shares,
 }
 
 absl::StatusOr<SecretBytes> Combine(std::span<const Share> shares) {
+  return Interpolate(shares, 0);
+}
+
+absl::StatusOr<SecretBytes> Interpolate(std::span<const Share> shares,
+                                        uint8_t x) {
   if (shares.empty()) {
     return absl::InvalidArgumentError("no shares to combine");
   }
@@ -108,15 +113,15 @@ absl::StatusOr<SecretBytes> Combine(std::span<const Share> shares) {
       return absl::InvalidArgumentError("shares have different lengths");
     }
   }
-  // Lagrange basis at 0: l_i = prod_{j != i} x_j / (x_j - x_i); in GF(2^8)
-  // subtraction is XOR. The x are public, but the arithmetic is the same
-  // constant-time code anyway.
+  // Lagrange basis at x: l_i = prod_{j != i} (x - x_j) / (x_i - x_j); in
+  // GF(2^8) subtraction is XOR (at x = 0: x_j / (x_j - x_i)). The x are
+  // public, but the arithmetic is the same constant-time code anyway.
   std::vector<uint8_t> basis(shares.size());
   for (size_t i = 0; i < shares.size(); ++i) {
     uint8_t num = 1, den = 1;
     for (size_t j = 0; j < shares.size(); ++j) {
       if (j == i) continue;
-      num = GfMul(num, shares[j].x);
+      num = GfMul(num, static_cast<uint8_t>(x ^ shares[j].x));
       den = GfMul(den, static_cast<uint8_t>(shares[j].x ^ shares[i].x));
     }
     basis[i] = GfMul(num, GfInv(den));

@@ -39,6 +39,12 @@ absl::StatusOr<std::vector<Share>> Split(const SecretBytes& secret, int shares,
 // shares of different lengths.
 absl::StatusOr<SecretBytes> Combine(std::span<const Share> shares);
 
+// Interpolate evaluates the shares' polynomials at `x` (Lagrange); x = 0 is
+// Combine. Given `threshold` shares of a split, Interpolate(shares, i) is
+// share i's y. Same errors as Combine.
+absl::StatusOr<SecretBytes> Interpolate(std::span<const Share> shares,
+                                        uint8_t x);
+
 namespace internal {
 // Constant-time GF(2^8) arithmetic (no secret-indexed tables or branches).
 uint8_t GfMul(uint8_t a, uint8_t b);

@@ -53,6 +53,19 @@ TEST(GfTest, EveryNonZeroHasInverseAndMulCommutes) {
   }
 }
 
+TEST(ShamirTest, InterpolateAtAnIndexGivesThatShare) {
+  SecretBytes secret = Secret();
+  ASSERT_OK_AND_ASSIGN(std::vector<Share> shares, Split(secret, 5, 3));
+  std::vector<Share> three = Pick(shares, {4, 0, 2});
+  for (int x = 1; x <= 5; ++x) {
+    ASSERT_OK_AND_ASSIGN(SecretBytes y,
+                         Interpolate(three, static_cast<uint8_t>(x)));
+    EXPECT_TRUE(y.ConstantTimeEquals(shares[x - 1].y)) << x;
+  }
+  ASSERT_OK_AND_ASSIGN(SecretBytes at0, Interpolate(three, 0));
+  EXPECT_TRUE(at0.ConstantTimeEquals(secret));
+}
+
 TEST(ShamirTest, SplitCombineEveryKSubset) {
   struct Case {
     int n, k;

@@ -25,6 +25,7 @@ namespace {
 using json = nlohmann::json;
 
 constexpr char kCheckLabel[] = "keyferry seal check v1";
+constexpr char kShareCheckLabel[] = "keyferry share check v1";
 constexpr size_t kSaltBytes = 16;
 constexpr size_t kShareKeyBytes = 32;
 // Upper bounds on a share file's scrypt cost, so a hostile file cannot make
@@ -160,12 +161,9 @@ absl::StatusOr<SecretBytes> Scrypt(const SecretBytes& passphrase,
   return out;
 }
 
-}  // namespace
-
-absl::StatusOr<std::vector<uint8_t>> KeyCheckValue(const SecretBytes& master) {
-  if (master.empty()) {
-    return absl::InvalidArgumentError("master key is empty");
-  }
+// HmacSha256 returns HMAC-SHA256(key, message).
+absl::StatusOr<std::vector<uint8_t>> HmacSha256(std::span<const uint8_t> key,
+                                                std::string_view message) {
   EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
   if (mac == nullptr) {
     return crypto::SslError(absl::StatusCode::kInternal, "HMAC");
@@ -179,16 +177,51 @@ absl::StatusOr<std::vector<uint8_t>> KeyCheckValue(const SecretBytes& master) {
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
       OSSL_PARAM_construct_end()};
-  auto key = master.data(SecretAccess::Get());
   std::vector<uint8_t> out(kKeyCheckBytes);
   size_t len = 0;
   int ok = EVP_MAC_init(ctx, key.data(), key.size(), params) == 1 &&
-           EVP_MAC_update(ctx, reinterpret_cast<const uint8_t*>(kCheckLabel),
-                          sizeof kCheckLabel - 1) == 1 &&
+           EVP_MAC_update(ctx, reinterpret_cast<const uint8_t*>(message.data()),
+                          message.size()) == 1 &&
            EVP_MAC_final(ctx, out.data(), &len, out.size()) == 1 &&
            len == kKeyCheckBytes;
   EVP_MAC_CTX_free(ctx);
   if (!ok) return crypto::SslError(absl::StatusCode::kInternal, "HMAC");
+  return out;
+}
+
+bool SameCheck(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  return a.size() == b.size() &&
+         CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<uint8_t>> KeyCheckValue(const SecretBytes& master) {
+  if (master.empty()) {
+    return absl::InvalidArgumentError("master key is empty");
+  }
+  return HmacSha256(master.data(SecretAccess::Get()), kCheckLabel);
+}
+
+absl::StatusOr<std::vector<uint8_t>> ShareCheckValue(std::string_view vault_id,
+                                                     const Share& share) {
+  if (share.y.empty()) return absl::InvalidArgumentError("share is empty");
+  return HmacSha256(share.y.data(SecretAccess::Get()),
+                    absl::StrCat(kShareCheckLabel, "|", Sv(vault_id), "|",
+                                 static_cast<int>(share.x)));
+}
+
+absl::StatusOr<std::vector<std::vector<uint8_t>>> ShareCheckValues(
+    const SealInfo& info, std::span<const Share> shares) {
+  std::vector<std::vector<uint8_t>> out;
+  for (int x = 1; x <= info.shares; ++x) {
+    Share s;
+    s.x = static_cast<uint8_t>(x);
+    ASSIGN_OR_RETURN(s.y, Interpolate(shares, s.x));
+    ASSIGN_OR_RETURN(std::vector<uint8_t> check,
+                     ShareCheckValue(info.vault_id, s));
+    out.push_back(std::move(check));
+  }
   return out;
 }
 
@@ -205,6 +238,20 @@ absl::StatusOr<std::string> EncodeSealInfo(const SealInfo& info) {
             {"shares", info.shares},
             {"threshold", info.threshold},
             {"check", Base64UrlEncode(info.check)}};
+  if (!info.share_checks.empty()) {
+    if (static_cast<int>(info.share_checks.size()) != info.shares) {
+      return absl::InvalidArgumentError("seal info: one share check per share");
+    }
+    json checks = json::array();
+    for (const std::vector<uint8_t>& c : info.share_checks) {
+      if (c.size() != kKeyCheckBytes) {
+        return absl::InvalidArgumentError(
+            "seal info: a share check must be 32 bytes");
+      }
+      checks.push_back(Base64UrlEncode(c));
+    }
+    j["share_checks"] = std::move(checks);
+  }
   return j.dump(2) + "\n";
 }
 
@@ -229,6 +276,19 @@ absl::StatusOr<SealInfo> ParseSealInfo(std::string_view text) {
   ASSIGN_OR_RETURN(info.threshold, GetSmallInt(j, "threshold", kWhat));
   RETURN_IF_ERROR(ValidateSplit(info.shares, info.threshold));
   ASSIGN_OR_RETURN(info.check, GetB64(j, "check", kWhat, kKeyCheckBytes));
+  if (auto it = j.find("share_checks"); it != j.end()) {
+    if (!it->is_array() || static_cast<int>(it->size()) != info.shares) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("seal.json: \"share_checks\" must be an array of ",
+                       info.shares, " strings"));
+    }
+    for (const json& c : *it) {
+      json one = {{"share_check", c}};
+      ASSIGN_OR_RETURN(std::vector<uint8_t> check,
+                       GetB64(one, "share_check", kWhat, kKeyCheckBytes));
+      info.share_checks.push_back(std::move(check));
+    }
+  }
   return info;
 }
 
@@ -415,7 +475,26 @@ absl::Status CheckShareFileMatches(const ShareFile& file,
 
 Unsealer::Unsealer(SealInfo info) : info_(std::move(info)) {}
 
-absl::StatusOr<bool> Unsealer::Submit(Share share) {
+absl::Status Unsealer::CheckNonce(std::string_view nonce) const {
+  if (nonce == nonce_) return absl::OkStatus();
+  if (nonce.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "an unseal attempt is in progress (", progress(), " of ",
+        info_.threshold,
+        " shares): send its nonce, from GET /sys/seal-status, with the share"));
+  }
+  if (nonce_.empty()) {
+    return absl::AbortedError(absl::StrCat(
+        "nonce ", Sv(nonce),
+        " does not name the unseal attempt in progress: that attempt is over "
+        "and none has started; submit without a nonce to start one"));
+  }
+  return absl::AbortedError(absl::StrCat(
+      "nonce ", Sv(nonce), " does not name the unseal attempt in progress (",
+      nonce_, "); read /sys/seal-status and submit again"));
+}
+
+absl::Status Unsealer::CheckShare(const Share& share) const {
   if (!ValidateSplit(info_.shares, info_.threshold).ok()) {
     return absl::FailedPreconditionError("the seal information is not valid");
   }
@@ -423,43 +502,94 @@ absl::StatusOr<bool> Unsealer::Submit(Share share) {
     return absl::InvalidArgumentError(
         absl::StrCat("share index ", share.x, " is outside 1..", info_.shares));
   }
+  if (share.y.empty() ||
+      (!shares_.empty() && share.y.size() != shares_[0].y.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "share ", share.x, " has a different length from the others"));
+  }
+  if (!info_.share_checks.empty()) {
+    ASSIGN_OR_RETURN(std::vector<uint8_t> check,
+                     ShareCheckValue(info_.vault_id, share));
+    if (static_cast<size_t>(share.x) > info_.share_checks.size() ||
+        !SameCheck(check, info_.share_checks[share.x - 1])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "share ", share.x,
+          " does not match this vault's seal (its share check value): it is "
+          "not share ",
+          share.x, " of this split, or it was altered"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<SecretBytes>> Unsealer::Submit(
+    Share share, std::string_view nonce) {
+  RETURN_IF_ERROR(CheckNonce(nonce));
+  RETURN_IF_ERROR(CheckShare(share));
   for (const Share& s : shares_) {
     if (s.x == share.x) {
       return absl::AlreadyExistsError(
           absl::StrCat("share ", share.x, " was already submitted"));
     }
   }
-  if (progress() >= info_.threshold) {
-    return absl::FailedPreconditionError(
-        "enough shares have been submitted; finish unsealing");
-  }
-  if (share.y.empty() ||
-      (!shares_.empty() && share.y.size() != shares_[0].y.size())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "share ", share.x, " has a different length from the others"));
+  const bool starts = shares_.empty();
+  if (starts) {
+    ASSIGN_OR_RETURN(std::vector<uint8_t> id, crypto::RandomBytes(16));
+    nonce_ = HexEncode(id);
   }
   shares_.push_back(std::move(share));
-  return progress() >= info_.threshold;
+  if (progress() < info_.threshold) return std::optional<SecretBytes>();
+  absl::StatusOr<std::optional<SecretBytes>> out = Reconstruct();
+  if (!out.ok()) {  // an internal failure: take the share back out
+    shares_.pop_back();
+    if (starts) nonce_.clear();
+  }
+  return out;
 }
 
-absl::StatusOr<SecretBytes> Unsealer::Finish() {
-  if (progress() < info_.threshold || info_.threshold < 1) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "need ", info_.threshold, " shares to unseal, have ", progress()));
+absl::StatusOr<std::optional<SecretBytes>> Unsealer::Reconstruct() {
+  // Combinations of threshold - 1 earlier shares, plus the newest: those
+  // without it were tried when their own newest share came in.
+  const int k = info_.threshold;
+  const int earlier = progress() - 1;
+  std::vector<int> pick(static_cast<size_t>(k - 1));
+  for (int i = 0; i < k - 1; ++i) pick[i] = i;
+  for (int tried = 0; tried < kMaxCombinations; ++tried) {
+    std::vector<Share> subset;
+    for (int i : pick) subset.push_back(shares_[i]);
+    subset.push_back(shares_.back());
+    ASSIGN_OR_RETURN(SecretBytes key, Combine(subset));
+    ASSIGN_OR_RETURN(std::vector<uint8_t> check, KeyCheckValue(key));
+    if (SameCheck(check, info_.check)) {
+      if (info_.share_checks.empty()) {
+        ASSIGN_OR_RETURN(info_.share_checks, ShareCheckValues(info_, subset));
+      }
+      Reset();
+      return std::optional<SecretBytes>(std::move(key));
+    }
+    // Next combination of k - 1 out of `earlier`, in lexicographic order.
+    int i = k - 2;
+    while (i >= 0 && pick[i] == earlier - (k - 1) + i) --i;
+    if (i < 0) break;
+    ++pick[i];
+    for (int j = i + 1; j < k - 1; ++j) pick[j] = pick[j - 1] + 1;
   }
-  auto key = Combine(shares_);
+  reconstruction_failed_ = true;
+  return std::optional<SecretBytes>();
+}
+
+absl::Status Unsealer::ResetAttempt(std::string_view nonce,
+                                    const Share& share) {
+  RETURN_IF_ERROR(CheckNonce(nonce));
+  RETURN_IF_ERROR(CheckShare(share));
   Reset();
-  if (!key.ok()) return key.status();
-  ASSIGN_OR_RETURN(std::vector<uint8_t> check, KeyCheckValue(*key));
-  if (info_.check.size() != check.size() ||
-      CRYPTO_memcmp(check.data(), info_.check.data(), check.size()) != 0) {
-    return absl::InvalidArgumentError(
-        "the submitted shares do not reconstruct this vault's master key; "
-        "start again");
-  }
-  return std::move(key).value();
+  return absl::OkStatus();
 }
 
-void Unsealer::Reset() { shares_.clear(); }
+void Unsealer::Reset() {
+  shares_.clear();
+  nonce_.clear();
+  reconstruction_failed_ = false;
+}
 
 }  // namespace keyferry::seal

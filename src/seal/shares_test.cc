@@ -255,82 +255,239 @@ TEST(ShareFileTest, CheckMatches) {
               StatusHasMessage("3-of-5 split"));
 }
 
-TEST(UnsealerTest, CorrectShares) {
+// WithShareChecks returns `s` with seal.json's share check values, as
+// `keyferryd init` writes them.
+Split3of5 WithShareChecks(Split3of5 s) {
+  for (const Share& sh : s.shares) {
+    s.info.share_checks.push_back(*ShareCheckValue(s.info.vault_id, sh));
+  }
+  return s;
+}
+
+// Bogus returns a well-formed share for index `x` that is not the real one,
+// as anyone who can read seal-status can make.
+Share Bogus(int x) {
+  Share b;
+  b.x = static_cast<uint8_t>(x);
+  b.y = *crypto::RandomSecret(32);
+  return b;
+}
+
+using Got = absl::StatusOr<std::optional<SecretBytes>>;
+bool NotYet(const Got& g) { return g.ok() && !g->has_value(); }
+bool Opened(const Got& g, const SecretBytes& master) {
+  return g.ok() && g->has_value() && (*g)->ConstantTimeEquals(master);
+}
+
+TEST(ShareCheckValueTest, PerShareVaultAndIndexBound) {
   Split3of5 s = MakeSplit();
+  ASSERT_OK_AND_ASSIGN(auto c1, ShareCheckValue("vault-a", s.shares[0]));
+  ASSERT_OK_AND_ASSIGN(auto c1b, ShareCheckValue("vault-a", s.shares[0]));
+  ASSERT_OK_AND_ASSIGN(auto c2, ShareCheckValue("vault-a", s.shares[1]));
+  ASSERT_OK_AND_ASSIGN(auto other, ShareCheckValue("vault-b", s.shares[0]));
+  Share moved = s.shares[0];
+  moved.x = 2;
+  ASSERT_OK_AND_ASSIGN(auto c_moved, ShareCheckValue("vault-a", moved));
+  EXPECT_EQ(c1.size(), 32u);
+  EXPECT_EQ(c1, c1b);
+  EXPECT_NE(c1, c2);
+  EXPECT_NE(c1, other);
+  EXPECT_NE(c2, c_moved);
+  // ShareCheckValues interpolates every share from any threshold of them.
+  std::vector<Share> three = {s.shares[4], s.shares[1], s.shares[2]};
+  ASSERT_OK_AND_ASSIGN(auto all, ShareCheckValues(s.info, three));
+  ASSERT_EQ(all.size(), 5u);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(all[i], *ShareCheckValue("vault-a", s.shares[i])) << i;
+  }
+}
+
+TEST(ShareCheckValueTest, KnownAnswer) {
+  // HMAC-SHA256(key = 32 zero bytes, "keyferry share check v1|v|2"),
+  // computed with Python's hmac module.
+  Share z;
+  z.x = 2;
+  z.y = SecretBytes(32);
+  ASSERT_OK_AND_ASSIGN(auto c, ShareCheckValue("v", z));
+  EXPECT_EQ(HexEncode(c),
+            "75d10a2c1b5e005bd7dafc363a57a6b952780a36a610facc5eb058f8f8b90b86");
+}
+
+TEST(SealInfoTest, ShareChecksRoundTripAndAreOptional) {
+  Split3of5 s = WithShareChecks(MakeSplit());
+  ASSERT_OK_AND_ASSIGN(std::string text, EncodeSealInfo(s.info));
+  ASSERT_OK_AND_ASSIGN(SealInfo back, ParseSealInfo(text));
+  EXPECT_EQ(back.share_checks, s.info.share_checks);
+  // A seal.json from before share checks still parses, without them.
+  json old = json::parse(text);
+  old.erase("share_checks");
+  ASSERT_OK_AND_ASSIGN(SealInfo legacy, ParseSealInfo(old.dump()));
+  EXPECT_TRUE(legacy.share_checks.empty());
+  EXPECT_EQ(legacy.check, s.info.check);
+  json bad = json::parse(text);
+  bad["share_checks"].erase(0);
+  EXPECT_THAT(ParseSealInfo(bad.dump()), StatusHasMessage("share_checks"));
+  bad = json::parse(text);
+  bad["share_checks"][1] = "AAAA";
+  EXPECT_THAT(ParseSealInfo(bad.dump()), StatusHasMessage("32 bytes"));
+}
+
+TEST(UnsealerTest, CorrectShares) {
+  Split3of5 s = WithShareChecks(MakeSplit());
   Unsealer u(s.info);
   EXPECT_EQ(u.progress(), 0);
   EXPECT_EQ(u.threshold(), 3);
-  ASSERT_OK_AND_ASSIGN(bool done, u.Submit(s.shares[4]));
-  EXPECT_FALSE(done);
+  EXPECT_EQ(u.nonce(), "");
+  EXPECT_TRUE(NotYet(u.Submit(s.shares[4], "")));
   EXPECT_EQ(u.progress(), 1);
-  ASSERT_OK_AND_ASSIGN(done, u.Submit(s.shares[0]));
-  EXPECT_FALSE(done);
-  EXPECT_THAT(u.Finish(), StatusHasMessage("need 3 shares to unseal, have 2"));
-  EXPECT_EQ(u.progress(), 2);
-  ASSERT_OK_AND_ASSIGN(done, u.Submit(s.shares[2]));
-  EXPECT_TRUE(done);
-  EXPECT_EQ(u.progress(), 3);
-  EXPECT_THAT(u.Submit(s.shares[3]),
-              StatusIs(absl::StatusCode::kFailedPrecondition));
-  ASSERT_OK_AND_ASSIGN(SecretBytes key, u.Finish());
-  EXPECT_TRUE(key.ConstantTimeEquals(s.master));
+  const std::string nonce = u.nonce();
+  EXPECT_EQ(nonce.size(), 32u);
+  EXPECT_TRUE(NotYet(u.Submit(s.shares[0], nonce)));
+  EXPECT_EQ(u.nonce(), nonce);  // one attempt, one nonce
+  Got g = u.Submit(s.shares[2], nonce);
+  EXPECT_TRUE(Opened(g, s.master));
   EXPECT_EQ(u.progress(), 0);
+  EXPECT_EQ(u.nonce(), "");
+  // The next attempt gets another nonce.
+  EXPECT_TRUE(NotYet(u.Submit(s.shares[1], "")));
+  EXPECT_NE(u.nonce(), nonce);
 }
 
 TEST(UnsealerTest, ThroughShareFiles) {
-  Split3of5 s = MakeSplit();
+  Split3of5 s = WithShareChecks(MakeSplit());
   Unsealer u(s.info);
-  bool done = false;
+  Got g = std::optional<SecretBytes>();
   for (int i : {1, 3, 4}) {
     std::string text =
         *EncodeShareFile(s.shares[i], s.info, Pass("pw"), kFastKdf);
     ASSERT_OK_AND_ASSIGN(ShareFile f, ParseShareFile(text));
     ASSERT_OK(CheckShareFileMatches(f, s.info));
     ASSERT_OK_AND_ASSIGN(Share sh, OpenShareFile(f, Pass("pw")));
-    ASSERT_OK_AND_ASSIGN(done, u.Submit(std::move(sh)));
+    g = u.Submit(std::move(sh), u.nonce());
   }
-  EXPECT_TRUE(done);
-  ASSERT_OK_AND_ASSIGN(SecretBytes key, u.Finish());
-  EXPECT_TRUE(key.ConstantTimeEquals(s.master));
+  EXPECT_TRUE(Opened(g, s.master));
 }
 
-TEST(UnsealerTest, WrongShareSetFailsCheckAndResets) {
-  Split3of5 s = MakeSplit();
+TEST(UnsealerTest, FailureWrongOrMissingNonceChangesNothing) {
+  Split3of5 s = WithShareChecks(MakeSplit());
+  Unsealer u(s.info);
+  // No attempt yet: a nonce names nothing.
+  EXPECT_THAT(u.Submit(s.shares[0], "0123"),
+              StatusIs(absl::StatusCode::kAborted));
+  EXPECT_EQ(u.progress(), 0);
+  ASSERT_TRUE(NotYet(u.Submit(s.shares[0], "")));
+  const std::string nonce = u.nonce();
+  Got missing = u.Submit(s.shares[1], "");
+  EXPECT_THAT(missing, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(missing, StatusHasMessage("send its nonce"));
+  Got wrong = u.Submit(s.shares[1], "ffff");
+  EXPECT_THAT(wrong, StatusIs(absl::StatusCode::kAborted));
+  EXPECT_THAT(wrong, StatusHasMessage("does not name the unseal attempt"));
+  EXPECT_THAT(u.ResetAttempt("", s.shares[1]),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(u.ResetAttempt("ffff", s.shares[1]),
+              StatusIs(absl::StatusCode::kAborted));
+  EXPECT_EQ(u.progress(), 1);
+  EXPECT_EQ(u.nonce(), nonce);
+  // The honest holders carry on.
+  ASSERT_TRUE(NotYet(u.Submit(s.shares[1], nonce)));
+  EXPECT_TRUE(Opened(u.Submit(s.shares[2], nonce), s.master));
+}
+
+TEST(UnsealerTest, BogusShareIsRefusedAloneWithShareChecks) {
+  Split3of5 s = WithShareChecks(MakeSplit());
   Split3of5 other = MakeSplit();  // another split of another key
   Unsealer u(s.info);
-  ASSERT_OK(u.Submit(s.shares[0]));
-  ASSERT_OK(u.Submit(other.shares[1]));
-  ASSERT_OK(u.Submit(s.shares[2]));
-  auto r = u.Finish();
-  EXPECT_THAT(r, StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(r,
-              StatusHasMessage("do not reconstruct this vault's master key"));
+  // Refused even as the first share: no attempt starts.
+  EXPECT_THAT(u.Submit(Bogus(2), ""), StatusHasMessage("does not match"));
+  EXPECT_EQ(u.nonce(), "");
+  ASSERT_TRUE(NotYet(u.Submit(s.shares[0], "")));
+  const std::string nonce = u.nonce();
+  for (const Share& bad : {Bogus(2), other.shares[1], Bogus(3)}) {
+    Got g = u.Submit(bad, nonce);
+    EXPECT_THAT(g, StatusIs(absl::StatusCode::kInvalidArgument));
+    EXPECT_THAT(g, StatusHasMessage("does not match this vault's seal"));
+    EXPECT_EQ(u.progress(), 1);
+    EXPECT_EQ(u.nonce(), nonce);
+  }
+  // A genuine share under another index does not pass either.
+  Share moved = s.shares[1];
+  moved.x = 4;
+  EXPECT_THAT(u.Submit(moved, nonce), StatusHasMessage("does not match"));
+  // Nor can a bogus share reset the attempt.
+  EXPECT_THAT(u.ResetAttempt(nonce, Bogus(2)),
+              StatusHasMessage("does not match"));
+  EXPECT_EQ(u.progress(), 1);
+  ASSERT_TRUE(NotYet(u.Submit(s.shares[1], nonce)));
+  EXPECT_TRUE(Opened(u.Submit(s.shares[2], nonce), s.master));
+}
+
+TEST(UnsealerTest, LegacySealKeepsSharesAndFindsTheRightCombination) {
+  Split3of5 s = MakeSplit();  // seal.json without share checks
+  Unsealer u(s.info);
+  ASSERT_TRUE(NotYet(u.Submit(s.shares[0], "")));
+  const std::string nonce = u.nonce();
+  ASSERT_TRUE(NotYet(u.Submit(Bogus(2), nonce)));  // cannot be told apart
+  // The third share completes a combination that fails the key check: the
+  // shares stay, nobody starts over.
+  ASSERT_TRUE(NotYet(u.Submit(s.shares[2], nonce)));
+  EXPECT_TRUE(u.reconstruction_failed());
+  EXPECT_EQ(u.progress(), 3);
+  EXPECT_EQ(u.nonce(), nonce);
+  // One more genuine share: {1, 3, 4} reconstructs the key.
+  EXPECT_TRUE(Opened(u.Submit(s.shares[3], nonce), s.master));
+  EXPECT_FALSE(u.reconstruction_failed());
+  // And the seal has learnt every share's check value.
+  ASSERT_EQ(u.info().share_checks.size(), 5u);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(u.info().share_checks[i],
+              *ShareCheckValue(s.info.vault_id, s.shares[i]));
+  }
+  // So from now on a bogus share is refused at once.
+  ASSERT_TRUE(NotYet(u.Submit(s.shares[0], "")));
+  EXPECT_THAT(u.Submit(Bogus(2), u.nonce()),
+              StatusHasMessage("does not match"));
+}
+
+TEST(UnsealerTest, ResetNeedsNonceAndAShare) {
+  Split3of5 s = WithShareChecks(MakeSplit());
+  Unsealer u(s.info);
+  EXPECT_OK(u.ResetAttempt("", s.shares[3]));  // nothing to reset
+  ASSERT_TRUE(NotYet(u.Submit(s.shares[0], "")));
+  ASSERT_TRUE(NotYet(u.Submit(s.shares[1], u.nonce())));
+  const std::string nonce = u.nonce();
+  EXPECT_OK(u.ResetAttempt(nonce, s.shares[3]));
   EXPECT_EQ(u.progress(), 0);
-  // Starting again with good shares works.
-  for (int i : {0, 1, 2}) ASSERT_OK(u.Submit(s.shares[i]));
-  ASSERT_OK_AND_ASSIGN(SecretBytes key, u.Finish());
-  EXPECT_TRUE(key.ConstantTimeEquals(s.master));
+  EXPECT_EQ(u.nonce(), "");
+  // The old nonce is stale now.
+  EXPECT_THAT(u.Submit(s.shares[0], nonce),
+              StatusIs(absl::StatusCode::kAborted));
+  ASSERT_TRUE(NotYet(u.Submit(s.shares[0], "")));
+  ASSERT_TRUE(NotYet(u.Submit(s.shares[1], u.nonce())));
+  EXPECT_TRUE(Opened(u.Submit(s.shares[4], u.nonce()), s.master));
 }
 
 TEST(UnsealerTest, DuplicateAndOutOfRange) {
   Split3of5 s = MakeSplit();
   Unsealer u(s.info);
-  ASSERT_OK(u.Submit(s.shares[1]));
-  auto dup = u.Submit(s.shares[1]);
+  ASSERT_TRUE(NotYet(u.Submit(s.shares[1], "")));
+  const std::string n = u.nonce();
+  auto dup = u.Submit(s.shares[1], n);
   EXPECT_THAT(dup, StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_THAT(dup, StatusHasMessage("share 2 was already submitted"));
   Share bad = s.shares[0];
   bad.x = 6;
-  EXPECT_THAT(u.Submit(bad), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(u.Submit(bad, n), StatusIs(absl::StatusCode::kInvalidArgument));
   bad.x = 0;
-  EXPECT_THAT(u.Submit(bad), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(u.Submit(bad, n), StatusIs(absl::StatusCode::kInvalidArgument));
   Share shorter = s.shares[3];
   shorter.y.Resize(16);
-  EXPECT_THAT(u.Submit(shorter), StatusHasMessage("different length"));
+  EXPECT_THAT(u.Submit(shorter, n), StatusHasMessage("different length"));
   EXPECT_EQ(u.progress(), 1);
   u.Reset();
   EXPECT_EQ(u.progress(), 0);
-  EXPECT_OK(u.Submit(s.shares[1]));
+  EXPECT_EQ(u.nonce(), "");
+  EXPECT_TRUE(NotYet(u.Submit(s.shares[1], "")));
 }
 
 }  // namespace

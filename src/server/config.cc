@@ -71,6 +71,10 @@ const std::vector<ConfigKey> kConfigKeys = {
     {"token-max-lifetime",
      "longest lifetime (exp - nbf/iat) of an access token the vault accepts "
      "and `keyferryd token` mints, in seconds (3600-2592000, default 86400)"},
+    {"allow-core-dumps",
+     "true lets keyferryd write core files and be traced by its user; "
+     "default false: no core dumps, not dumpable (a core file would hold key "
+     "material)"},
 };
 
 namespace {
@@ -95,6 +99,15 @@ absl::Status ParseHostPort(std::string_view key, std::string_view v,
   host = h;
   port = static_cast<uint16_t>(p);
   return absl::OkStatus();
+}
+
+// ParseBool accepts exactly "true" or "false".
+absl::Status ParseBool(std::string_view key, std::string_view v, bool& out) {
+  if (v == "true" || v == "false") {
+    out = v == "true";
+    return absl::OkStatus();
+  }
+  return Bad(key, "true or false");
 }
 
 bool IsVaultName(std::string_view s) {
@@ -261,11 +274,7 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
     c.grants.push_back(v);
     return absl::OkStatus();
   }
-  if (key == "upgrade-store") {
-    if (v != "true" && v != "false") return Bad(key, "true or false");
-    c.upgrade_store = v == "true";
-    return absl::OkStatus();
-  }
+  if (key == "upgrade-store") return ParseBool(key, v, c.upgrade_store);
   if (key == "recoverable-days") {
     if (!absl::SimpleAtoi(v, &c.recoverable_days) || c.recoverable_days < 7 ||
         c.recoverable_days > 90) {
@@ -282,6 +291,9 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
                               " to ", kMaxTokenMaxLifetime));
     }
     return absl::OkStatus();
+  }
+  if (key == "allow-core-dumps") {
+    return ParseBool(key, v, c.allow_core_dumps);
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown option '", Sv(key), "'"));

@@ -55,6 +55,9 @@ struct Config {
   // From kMinTokenMaxLifetime (the identity endpoint's tokens live 3600 s)
   // to kMaxTokenMaxLifetime.
   int64_t token_max_lifetime = 24 * 3600;
+  // false (default): keyferryd sets RLIMIT_CORE to 0 and makes itself not
+  // dumpable at start (server/process.h), so no core file holds key material.
+  bool allow_core_dumps = false;
 };
 
 inline constexpr int64_t kMinTokenMaxLifetime = 3600;

@@ -121,6 +121,26 @@ TEST(ConfigTest, IdentityLegacyUids) {
               StatusHasMessage("not a numeric uid"));
 }
 
+TEST(ConfigTest, AllowCoreDumpsIsOffUnlessExactlyTrue) {
+  ASSERT_OK_AND_ASSIGN(Config d, LoadConfig({}));
+  EXPECT_FALSE(d.allow_core_dumps);
+  Config c;
+  ASSERT_OK(ParseConfigText("allow-core-dumps = true\n", c));
+  EXPECT_TRUE(c.allow_core_dumps);
+  ASSERT_OK(ParseConfigText("allow-core-dumps = false\n", c));
+  EXPECT_FALSE(c.allow_core_dumps);
+  ASSERT_OK_AND_ASSIGN(Config f, LoadConfig({"--allow-core-dumps=true"}));
+  EXPECT_TRUE(f.allow_core_dumps);
+  // Anything else is refused and leaves the setting as it was.
+  for (const char* v : {"yes", "1", "TRUE", ""}) {
+    Config k;
+    EXPECT_THAT(ParseConfigText(std::string("allow-core-dumps = ") + v, k),
+                StatusHasMessage("true or false"))
+        << v;
+    EXPECT_FALSE(k.allow_core_dumps) << v;
+  }
+}
+
 TEST(ConfigTest, HelpListsEveryKey) {
   std::string help = HelpText();
   for (const auto& k : kConfigKeys) {

@@ -161,6 +161,7 @@ absl::StatusOr<std::unique_ptr<custody::Custody>> OpenCustodyForTool(
         "give --passphrase-file once (for every share) or once per share");
   }
   seal::Unsealer unsealer(info);
+  std::optional<SecretBytes> master;
   for (size_t i = 0; i < share_files.size(); ++i) {
     ASSIGN_OR_RETURN(std::string text, ReadFile(share_files[i], 1 << 16));
     absl::StatusOr<seal::ShareFile> file = seal::ParseShareFile(text);
@@ -177,12 +178,16 @@ absl::StatusOr<std::unique_ptr<custody::Custody>> OpenCustodyForTool(
       pass = std::move(p);
     }
     ASSIGN_OR_RETURN(seal::Share share, seal::OpenShareFile(*file, pass));
-    ASSIGN_OR_RETURN(bool enough, unsealer.Submit(std::move(share)));
-    if (enough) break;
+    ASSIGN_OR_RETURN(master,
+                     unsealer.Submit(std::move(share), unsealer.nonce()));
+    if (master.has_value()) break;
   }
-  ASSIGN_OR_RETURN(SecretBytes master, unsealer.Finish());
+  if (!master.has_value()) {
+    return absl::InvalidArgumentError(
+        "the given key shares do not reconstruct this vault's master key");
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<custody::SoftwareCustody> sw,
-                   custody::SoftwareCustody::New(std::move(master)));
+                   custody::SoftwareCustody::New(std::move(*master)));
   return std::unique_ptr<custody::Custody>(std::move(sw));
 }
 
@@ -235,6 +240,11 @@ absl::StatusOr<std::vector<std::string>> Init(const Config& c,
   info.shares = o.shares;
   info.threshold = o.threshold;
   ASSIGN_OR_RETURN(info.check, seal::KeyCheckValue(master));
+  for (const seal::Share& s : shares) {
+    ASSIGN_OR_RETURN(std::vector<uint8_t> check,
+                     seal::ShareCheckValue(info.vault_id, s));
+    info.share_checks.push_back(std::move(check));
+  }
 
   std::error_code ec;
   std::filesystem::create_directories(o.share_dir, ec);

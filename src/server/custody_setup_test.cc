@@ -73,15 +73,20 @@ TEST_F(CustodySetupTest, InitSplitsTheExistingKeyAndRemovesTheFile) {
   ASSERT_OK_AND_ASSIGN(seal::SealInfo info,
                        seal::ReadSealInfo(config_.data_dir + "/seal.json"));
   // Shares 1 and 3 rebuild the key that was in the file.
+  // seal.json records each share's check value.
+  ASSERT_EQ(info.share_checks.size(), 3u);
   seal::Unsealer u(info);
+  std::optional<SecretBytes> rebuilt;
   for (int i : {0, 2}) {
     ASSERT_OK_AND_ASSIGN(std::string text, ReadFile(paths[i]));
     ASSERT_OK_AND_ASSIGN(seal::ShareFile f, seal::ParseShareFile(text));
     ASSERT_OK_AND_ASSIGN(seal::Share s, seal::OpenShareFile(f, std::nullopt));
-    ASSERT_OK(u.Submit(std::move(s)));
+    ASSERT_OK_AND_ASSIGN(auto check, seal::ShareCheckValue(info.vault_id, s));
+    EXPECT_EQ(check, info.share_checks[i]);
+    ASSERT_OK_AND_ASSIGN(rebuilt, u.Submit(std::move(s), u.nonce()));
   }
-  ASSERT_OK_AND_ASSIGN(SecretBytes rebuilt, u.Finish());
-  EXPECT_TRUE(rebuilt.ConstantTimeEquals(master));
+  ASSERT_TRUE(rebuilt.has_value());
+  EXPECT_TRUE(rebuilt->ConstantTimeEquals(master));
 
   // Sealed now: the custody starts sealed; a second init is refused.
   ASSERT_OK_AND_ASSIGN(CustodySetup setup,

@@ -49,6 +49,7 @@
 #include "server/config.h"
 #include "server/custody_setup.h"
 #include "server/identity_service.h"
+#include "server/process.h"
 #include "server/seal_service.h"
 #include "server/token_signer.h"
 #include "store/sqlite_store.h"
@@ -447,6 +448,10 @@ int Serve(const std::vector<std::string>& args) {
   if (!config.ok()) return Fail(config.status());
   const Config& c = *config;
   SetLogLevel(ParseLevel(c.log_level));
+  // Before the first secret is read (signing key, PIN, master key).
+  if (absl::Status s = RestrictCoreDumps(c.allow_core_dumps); !s.ok()) {
+    return Fail(s);
+  }
 
   absl::StatusOr<Deployment> d = OpenDeployment(c);
   if (!d.ok()) return Fail(d.status());
@@ -501,6 +506,8 @@ int Serve(const std::vector<std::string>& args) {
     cert = files->server_pem;
     key = files->server_key_pem;
     ca = files->ca_pem;
+  } else if (absl::Status s = http::CheckPrivateKeyFile(key); !s.ok()) {
+    return Fail(s);  // the operator's tls-key, as for master.key
   }
 
   vault::KeyVault vault(
@@ -591,6 +598,10 @@ int Serve(const std::vector<std::string>& args) {
     seal_options.authorize_seal = [api_ptr](const http::Request& r) {
       return api_ptr->Operator(r);
     };
+    seal_options.save_info =
+        [path = Path(c, "seal.json")](const seal::SealInfo& info) {
+          return seal::WriteSealInfo(path, info);
+        };
     seal_options.on_event = [audit](std::string_view op,
                                     std::string_view principal, int status,
                                     std::string_view code) {

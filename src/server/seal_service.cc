@@ -32,8 +32,26 @@ std::string SealService::StatusJson() {
               {"vault_id", options_.info.vault_id},
               {"threshold", options_.info.threshold},
               {"shares", options_.info.shares},
-              {"progress", unsealer_.progress()}}
+              {"progress", unsealer_.progress()},
+              {"nonce", unsealer_.nonce()},
+              {"reconstruction_failed", unsealer_.reconstruction_failed()}}
       .dump();
+}
+
+void SealService::SaveLearnedShareChecks() {
+  const seal::SealInfo& learned = unsealer_.info();
+  if (!options_.info.share_checks.empty() || learned.share_checks.empty() ||
+      !options_.save_info) {
+    return;
+  }
+  if (absl::Status s = options_.save_info(learned); !s.ok()) {
+    Log(LogLevel::kWarning, "seal_share_checks_not_saved",
+        {{"error", std::string(s.message())}});
+    return;
+  }
+  options_.info = learned;
+  Log(LogLevel::kInfo, "seal_share_checks_added",
+      {{"vault_id", learned.vault_id}});
 }
 
 http::Response SealService::Handle(const http::Request& r) {
@@ -79,13 +97,22 @@ http::Response SealService::Unseal(const http::Request& r) {
         400, "BadParameter",
         "the body must be {\"share\": <share file>, \"passphrase\"?: …}"));
   }
+  if ((body.contains("nonce") && !body["nonce"].is_string()) ||
+      (body.contains("reset") && !body["reset"].is_boolean())) {
+    return answer(
+        http::AzureError(400, "BadParameter",
+                         "\"nonce\" must be the attempt's nonce (a string from "
+                         "/sys/seal-status) and \"reset\" true or false"));
+  }
+  const std::string nonce = body.value("nonce", "");
+  const bool reset = body.value("reset", false);
   std::string share_text = body["share"].is_string()
                                ? body["share"].get<std::string>()
                                : body["share"].dump();
   absl::StatusOr<seal::ShareFile> file = seal::ParseShareFile(share_text);
   Zeroize(share_text.data(), share_text.size());
   if (!file.ok()) return answer(http::StatusResponse(file.status()));
-  who = absl::StrCat("share ", file->index);
+  who = absl::StrCat("share ", file->index, reset ? " (reset)" : "");
   std::optional<SecretBytes> passphrase;
   if (body.contains("passphrase") && body["passphrase"].is_string()) {
     std::string& p = body["passphrase"].get_ref<std::string&>();
@@ -95,6 +122,11 @@ http::Response SealService::Unseal(const http::Request& r) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!options_.custody->sealed()) {
     return answer(http::JsonResponse(200, StatusJson()));
+  }
+  // The nonce first: a submission for another attempt is refused before
+  // any work (scrypt) and changes nothing.
+  if (absl::Status s = unsealer_.CheckNonce(nonce); !s.ok()) {
+    return answer(http::StatusResponse(s));
   }
   if (absl::Status s = seal::CheckShareFileMatches(*file, options_.info);
       !s.ok()) {
@@ -107,13 +139,19 @@ http::Response SealService::Unseal(const http::Request& r) {
             ? absl::InvalidArgumentError(share.status().message())
             : share.status()));
   }
-  absl::StatusOr<bool> enough = unsealer_.Submit(std::move(*share));
-  if (!enough.ok()) return answer(http::StatusResponse(enough.status()));
-  if (*enough) {
-    absl::StatusOr<SecretBytes> master = unsealer_.Finish();
-    if (!master.ok()) return answer(http::StatusResponse(master.status()));
+  if (reset) {
+    if (absl::Status s = unsealer_.ResetAttempt(nonce, *share); !s.ok()) {
+      return answer(http::StatusResponse(s));
+    }
+    Log(LogLevel::kWarning, "unseal_reset", {{"principal", who}});
+    return answer(http::JsonResponse(200, StatusJson()));
+  }
+  absl::StatusOr<std::optional<SecretBytes>> master =
+      unsealer_.Submit(std::move(*share), nonce);
+  if (!master.ok()) return answer(http::StatusResponse(master.status()));
+  if (master->has_value()) {
     absl::StatusOr<std::unique_ptr<custody::Custody>> inner =
-        options_.open(std::move(*master));
+        options_.open(std::move(**master));
     if (!inner.ok()) return answer(http::StatusResponse(inner.status()));
     options_.custody->Unseal(std::move(*inner));
     if (options_.on_unsealed) {
@@ -123,6 +161,7 @@ http::Response SealService::Unseal(const http::Request& r) {
       }
     }
     Log(LogLevel::kWarning, "unsealed", {{"vault_id", options_.info.vault_id}});
+    SaveLearnedShareChecks();
   }
   return answer(http::JsonResponse(200, StatusJson()));
 }

@@ -1,10 +1,14 @@
 // SealService: the /sys endpoints of a sealed keyferryd (docs/sealing.md §5).
 //
 //   GET  /sys/seal-status   no token: {"sealed","vault_id","threshold",
-//                           "shares","progress"}
-//   POST /sys/unseal        {"share": <share file object>, "passphrase"?}:
-//                           the share is the credential; the K-th correct
-//                           share opens the custody
+//                           "shares","progress","nonce",
+//                           "reconstruction_failed"}
+//   POST /sys/unseal        {"share": <share file object>, "nonce"?,
+//                           "passphrase"?, "reset"?}: the share is the
+//                           credential; once an attempt is in progress every
+//                           submission names its nonce (seal::Unsealer); the
+//                           K-th correct share opens the custody. With
+//                           "reset": true the attempt is discarded instead.
 //   POST /sys/seal          operator token (Crypto Officer on every vault):
 //                           drops the custody and the master key
 //
@@ -42,6 +46,11 @@ struct SealServiceOptions {
   std::function<void(std::string_view op, std::string_view principal,
                      int status, std::string_view error_code)>
       on_event;
+  // save_info (may be empty) writes seal.json. It is called once, after an
+  // unseal of a seal without share check values, with those values added
+  // (derived from the shares that reconstructed the key); a failure is
+  // logged and the unseal stands.
+  std::function<absl::Status(const seal::SealInfo&)> save_info;
 };
 
 class SealService {
@@ -57,6 +66,9 @@ class SealService {
 
  private:
   std::string StatusJson();  // caller holds mu_
+  // SaveLearnedShareChecks hands share check values the Unsealer derived to
+  // save_info; caller holds mu_.
+  void SaveLearnedShareChecks();
   http::Response Unseal(const http::Request& request);
   http::Response Seal(const http::Request& request);
 

@@ -390,9 +390,17 @@ struct SqliteKeyStore::Impl {
   std::mutex write_mu;
   std::unique_ptr<Connection> writer;  // guarded by write_mu
 
+  // The reader pool: at most max_readers connections exist; idle ones wait
+  // in `readers`, a read borrows one (or opens one while fewer than
+  // max_readers exist) and returns it when done; beyond that, reads wait on
+  // pool_cv for a returned connection.
   std::mutex pool_mu;
-  std::vector<std::unique_ptr<Connection>> readers;  // guarded by pool_mu
+  std::condition_variable pool_cv;
+  std::vector<std::unique_ptr<Connection>> readers;  // idle; guarded by pool_mu
   int max_readers = 4;
+  int open_readers = 0;  // idle + borrowed + being opened; guarded by pool_mu
+  int waiting_readers = 0;                     // guarded by pool_mu
+  std::function<void(ReaderEvent)> on_reader;  // test hook, may be empty
 
   // Reader is a connection borrowed from the pool for one read call.
   class Reader {
@@ -400,8 +408,11 @@ struct SqliteKeyStore::Impl {
     Reader(Impl* impl, std::unique_ptr<Connection> c)
         : impl_(impl), c_(std::move(c)) {}
     ~Reader() {
-      std::lock_guard<std::mutex> l(impl_->pool_mu);
-      impl_->readers.push_back(std::move(c_));
+      {
+        std::lock_guard<std::mutex> l(impl_->pool_mu);
+        impl_->readers.push_back(std::move(c_));
+      }
+      impl_->pool_cv.notify_one();
     }
     Connection& operator*() { return *c_; }
     Connection* operator->() { return c_.get(); }
@@ -491,23 +502,62 @@ struct SqliteKeyStore::Impl {
   std::vector<PendingWrite*> queue;  // guarded by queue_mu
   bool committing = false;           // guarded by queue_mu
 
+  // Read borrows a reader connection: an idle one, a new one while fewer
+  // than max_readers exist, or else the next one returned.
   absl::StatusOr<std::unique_ptr<Reader>> Read() {
+    std::unique_ptr<Connection> c;
     {
-      std::lock_guard<std::mutex> l(pool_mu);
+      std::unique_lock<std::mutex> l(pool_mu);
+      auto available = [&] {
+        return !readers.empty() || open_readers < max_readers;
+      };
+      if (!available()) {
+        ++waiting_readers;
+        if (on_reader) {
+          l.unlock();
+          on_reader(ReaderEvent::kWaiting);
+          l.lock();
+        }
+        pool_cv.wait(l, available);
+        --waiting_readers;
+      }
       if (!readers.empty()) {
-        auto c = std::move(readers.back());
+        c = std::move(readers.back());
         readers.pop_back();
-        return std::make_unique<Reader>(this, std::move(c));
+      } else {
+        ++open_readers;  // reserved while it is opened below
       }
     }
-    ASSIGN_OR_RETURN(auto c, Connection::Open(path, /*writer=*/false));
-    return std::make_unique<Reader>(this, std::move(c));
+    if (c == nullptr) {
+      absl::StatusOr<std::unique_ptr<Connection>> opened =
+          Connection::Open(path, /*writer=*/false);
+      if (!opened.ok()) {
+        {
+          std::lock_guard<std::mutex> l(pool_mu);
+          --open_readers;
+        }
+        pool_cv.notify_one();
+        return opened.status();
+      }
+      c = std::move(opened).value();
+    }
+    auto reader = std::make_unique<Reader>(this, std::move(c));
+    if (on_reader) on_reader(ReaderEvent::kBorrowed);
+    return reader;
   }
 };
 
 SqliteKeyStore::SqliteKeyStore(std::unique_ptr<Impl> impl)
     : impl_(std::move(impl)) {}
 SqliteKeyStore::~SqliteKeyStore() = default;
+
+ReaderPoolState SqliteKeyStore::reader_pool_state() {
+  std::lock_guard<std::mutex> l(impl_->pool_mu);
+  const int idle = static_cast<int>(impl_->readers.size());
+  return {.open = impl_->open_readers,
+          .in_use = impl_->open_readers - idle,
+          .waiting = impl_->waiting_readers};
+}
 
 absl::StatusOr<std::unique_ptr<SqliteKeyStore>> SqliteKeyStore::Open(
     const SqliteOptions& options) {
@@ -533,6 +583,7 @@ absl::StatusOr<std::unique_ptr<SqliteKeyStore>> SqliteKeyStore::Open(
   auto impl = std::make_unique<Impl>();
   impl->path = options.path;
   impl->max_readers = std::max(1, options.readers);
+  impl->on_reader = options.on_reader_for_test;
   ASSIGN_OR_RETURN(impl->writer, Connection::Open(options.path, true));
   Connection& w = *impl->writer;
   {

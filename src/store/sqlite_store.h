@@ -3,11 +3,14 @@
 // durable when its COMMIT returns; every mutating call is one IMMEDIATE
 // transaction. The file is created with mode 0600.
 //
-// Thread-safe: one writer connection behind a mutex, and a small pool of
-// reader connections so reads run beside a write (WAL snapshots).
+// Thread-safe: one writer connection behind a mutex, and a pool of at most
+// `SqliteOptions::readers` reader connections so reads run beside a write
+// (WAL snapshots); a read that finds every reader connection busy waits for
+// one to come back.
 #ifndef KEYFERRY_STORE_SQLITE_STORE_H_
 #define KEYFERRY_STORE_SQLITE_STORE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -16,9 +19,30 @@
 
 namespace keyferry::store {
 
+// ReaderEvent is what SqliteOptions::on_reader_for_test is told.
+enum class ReaderEvent {
+  kWaiting,   // every reader connection is busy; this read waits for one
+  kBorrowed,  // this read holds a reader connection and is about to run
+};
+
+// ReaderPoolState counts the reader pool's connections.
+struct ReaderPoolState {
+  int open = 0;     // reader connections that exist (idle or borrowed)
+  int in_use = 0;   // borrowed by a read in progress
+  int waiting = 0;  // reads waiting for a connection
+};
+
 struct SqliteOptions {
   std::string path;  // database file; ":memory:" is refused
-  int readers = 4;   // reader connections in the pool
+  // At most this many reader connections (values below 1 count as 1).
+  // Connections are opened on demand and kept for reuse; a read beyond the
+  // limit waits until another read returns its connection.
+  int readers = 4;
+  // Tests only (leave empty): called on the reading thread, with no store
+  // lock held, when a read starts waiting and when it has borrowed a
+  // connection (before it runs). It may block; it must not read from the
+  // store on the same thread.
+  std::function<void(ReaderEvent)> on_reader_for_test = {};
 };
 
 class SqliteKeyStore : public KeyStore {
@@ -29,6 +53,9 @@ class SqliteKeyStore : public KeyStore {
   static absl::StatusOr<std::unique_ptr<SqliteKeyStore>> Open(
       const SqliteOptions& options);
   ~SqliteKeyStore() override;
+
+  // reader_pool_state returns the reader pool's counts at this moment.
+  ReaderPoolState reader_pool_state();
 
   absl::Status AddVersion(const KeyVersion& key, int recoverable_days) override;
   absl::StatusOr<KeyVersion> GetVersion(std::string_view vault,

@@ -4,8 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -118,6 +122,116 @@ TEST_F(SqliteStoreTest, ConcurrentWritesKeepTheirOwnResults) {
         store_->GetVersion("myvault", "k" + std::to_string(t) + "-7", ""));
     EXPECT_EQ(k.version, std::string(32, 'b'));
   }
+}
+
+// OpenDbFiles counts this process's file descriptors on `path`: one per
+// SQLite connection to the database (the writer and each reader).
+int OpenDbFiles(const std::string& path) {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(e.path(), ec) == path) ++n;
+  }
+  return n;
+}
+
+// With readers = 2, five concurrent reads: two hold a connection (parked in
+// the test hook) while the other three wait; none opens a third connection.
+// The test proceeds on events from the hook, never on elapsed time; the
+// timeouts only bound a failure.
+TEST_F(SqliteStoreTest, ReaderPoolNeverExceedsItsLimit) {
+  constexpr int kLimit = 2, kReads = 5;
+  std::mutex mu;
+  std::condition_variable cv;
+  int borrowed = 0, waiting_events = 0, max_in_use = 0, max_open = 0;
+  bool release = false;
+  SqliteKeyStore* store = nullptr;
+  auto hook = [&](ReaderEvent e) {
+    std::unique_lock<std::mutex> l(mu);
+    ReaderPoolState st = store->reader_pool_state();
+    max_in_use = std::max(max_in_use, st.in_use);
+    max_open = std::max(max_open, st.open);
+    if (e == ReaderEvent::kWaiting) ++waiting_events;
+    if (e == ReaderEvent::kBorrowed) ++borrowed;
+    cv.notify_all();
+    if (e == ReaderEvent::kBorrowed) cv.wait(l, [&] { return release; });
+  };
+  ASSERT_OK(store_->AddVersion(Version("k", std::string(32, 'a')), 90));
+  store_.reset();
+  ASSERT_OK_AND_ASSIGN(
+      store_,
+      SqliteKeyStore::Open(
+          {.path = path_, .readers = kLimit, .on_reader_for_test = hook}));
+  store = store_.get();
+  const int files_before = OpenDbFiles(path_);  // the writer's
+
+  std::vector<absl::StatusOr<KeyVersion>> got(kReads,
+                                              absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kReads; ++i) {
+    threads.emplace_back(
+        [&, i] { got[i] = store->GetVersion("myvault", "k", ""); });
+  }
+  {
+    std::unique_lock<std::mutex> l(mu);
+    const bool parked = cv.wait_for(l, std::chrono::seconds(30), [&] {
+      return borrowed == kLimit && waiting_events == kReads - kLimit;
+    });
+    EXPECT_TRUE(parked) << "borrowed " << borrowed << ", waiting "
+                        << waiting_events;
+    ReaderPoolState st = store->reader_pool_state();
+    EXPECT_EQ(st.open, kLimit);
+    EXPECT_EQ(st.in_use, kLimit);
+    EXPECT_EQ(st.waiting, kReads - kLimit);
+    EXPECT_EQ(OpenDbFiles(path_), files_before + kLimit);
+    release = true;
+    cv.notify_all();
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kReads; ++i) {
+    ASSERT_OK(got[i]);
+    EXPECT_EQ(got[i]->version, std::string(32, 'a'));
+  }
+  EXPECT_EQ(borrowed, kReads);
+  EXPECT_EQ(max_in_use, kLimit);
+  EXPECT_EQ(max_open, kLimit);
+  ReaderPoolState after = store->reader_pool_state();
+  EXPECT_EQ(after.open, kLimit);  // kept for reuse
+  EXPECT_EQ(after.in_use, 0);
+  EXPECT_EQ(after.waiting, 0);
+  EXPECT_EQ(OpenDbFiles(path_), files_before + kLimit);
+}
+
+// One reader connection serves any number of threads, one read at a time.
+TEST_F(SqliteStoreTest, SingleReaderServesManyThreads) {
+  ASSERT_OK(store_->AddVersion(Version("k", std::string(32, 'a')), 90));
+  store_.reset();
+  std::atomic<int> inside{0}, max_inside{0};
+  auto hook = [&](ReaderEvent e) {
+    if (e != ReaderEvent::kBorrowed) return;
+    int now = ++inside;
+    int seen = max_inside.load();
+    while (now > seen && !max_inside.compare_exchange_weak(seen, now)) {
+    }
+    --inside;
+  };
+  ASSERT_OK_AND_ASSIGN(store_,
+                       SqliteKeyStore::Open({.path = path_,
+                                             .readers = 0,  // as 1
+                                             .on_reader_for_test = hook}));
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        if (store_->GetVersion("myvault", "k", "").ok()) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 200);
+  EXPECT_EQ(max_inside.load(), 1);
+  EXPECT_EQ(store_->reader_pool_state().open, 1);
 }
 
 TEST_F(SqliteStoreTest, UpdateChangesOnlyMutableFields) {

@@ -3,7 +3,9 @@
 # key into 3 shares (2 needed, passphrase-protected), keyferryd starts
 # sealed and answers only /sys until `keyferry vault unseal` gets 2 shares,
 # `keyferry vault seal` (officer token) drops the key, a restart comes up
-# sealed and the same shares open the same keys. Then `keyferry audit
+# sealed and the same shares open the same keys. A stranger's made-up share
+# (no nonce, a wrong nonce, or the right nonce) is refused and leaves the
+# attempt as it was; a holder can reset it. Then `keyferry audit
 # verify` accepts the log keyferryd wrote and refuses an altered, a removed,
 # a reordered and a truncated one. Needs KEYFERRYD, KEYFERRY, KF_SOURCE_DIR.
 set -euo pipefail
@@ -89,6 +91,55 @@ expect "unseal share 1" vault unseal --share "$SHARES/share-1.json" \
 grep -q "^sealed (1 of 3" "$KF_STATE/out" && ok || bad "progress 1: $(cat "$KF_STATE/out")"
 refuse "same share twice" "already submitted" \
   vault unseal --share "$SHARES/share-1.json" --passphrase-file "$KF_STATE/pass"
+
+# --- strangers cannot disturb the attempt (docs/sealing.md §5) --------------
+# A well-formed share with made-up bytes for index 2, as anyone who can read
+# /sys/seal-status can build; posted with curl, the way a stranger would.
+status_json() { curl -s --cacert "$KF_CA" "$URL/sys/seal-status"; }
+NONCE=$(status_json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("nonce", ""))')
+[ ${#NONCE} = 32 ] && ok || bad "seal-status nonce: '$NONCE'"
+bogus() {  # bogus NONCE [RESET]: the JSON body of a made-up share 2
+  status_json | python3 -c '
+import base64, json, os, sys
+st = json.load(sys.stdin)
+share = {"format": "keyferry-share-v1", "vault_id": st["vault_id"], "index": 2,
+         "threshold": st["threshold"], "shares": st["shares"],
+         "protection": "none",
+         "share": base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()}
+body = {"share": share}
+if sys.argv[1]: body["nonce"] = sys.argv[1]
+if sys.argv[2:]: body["reset"] = True
+print(json.dumps(body))' "$@"
+}
+post_unseal() {  # post_unseal BODY -> prints "<body> <status>"
+  curl -s --cacert "$KF_CA" -X POST -w ' %{http_code}' \
+    -H 'Content-Type: application/json' "$URL/sys/unseal" --data "$1"
+}
+unchanged() {  # unchanged NAME: still share 1 alone, same attempt
+  local st
+  st=$(status_json)
+  [[ "$st" == *'"progress":1'* && "$st" == *"\"nonce\":\"$NONCE\""* &&
+     "$st" == *'"sealed":true'* ]] && ok || bad "$1 changed the attempt: $st"
+}
+out=$(post_unseal "$(bogus '')")
+[[ "$out" == *'"code":"BadParameter"'*'send its nonce'*' 400' ]] && ok ||
+  bad "bogus share without nonce: $out"
+unchanged "bogus share without nonce"
+out=$(post_unseal "$(bogus 0123456789abcdef0123456789abcdef)")
+[[ "$out" == *'"code":"Conflict"'*'does not name the unseal attempt'*' 409' ]] && ok ||
+  bad "bogus share with a wrong nonce: $out"
+unchanged "bogus share with a wrong nonce"
+out=$(post_unseal "$(bogus "$NONCE")")
+[[ "$out" == *"does not match this vault's seal"*' 400' ]] && ok ||
+  bad "bogus share with the nonce: $out"
+unchanged "bogus share with the nonce"
+out=$(post_unseal "$(bogus "$NONCE" reset)")
+[[ "$out" == *"does not match this vault's seal"*' 400' ]] && ok ||
+  bad "reset with a bogus share: $out"
+unchanged "reset with a bogus share"
+expect "status shows the attempt" vault status
+grep -q "^sealed (1 of 3 shares submitted; 2 needed; vault id .*; attempt $NONCE)" \
+  "$KF_STATE/out" && ok || bad "status attempt: $(cat "$KF_STATE/out")"
 expect "unseal share 3" vault unseal --share "$SHARES/share-3.json" \
   --passphrase-file "$KF_STATE/pass"
 grep -q "^unsealed" "$KF_STATE/out" && ok || bad "unsealed: $(cat "$KF_STATE/out")"
@@ -119,6 +170,14 @@ kf_stop
 kf_launch
 out=$(sign)
 [[ "$out" == *' 503' ]] && ok || bad "sign after restart: $out"
+# A holder may discard an attempt (with the nonce, sent by the CLI, and a
+# share of this vault); the holders then start again.
+expect "unseal 1 after restart" vault unseal --share "$SHARES/share-1.json" \
+  --passphrase-file "$KF_STATE/pass"
+expect "reset by holder 3" vault unseal --reset --share "$SHARES/share-3.json" \
+  --passphrase-file "$KF_STATE/pass"
+grep -q "^sealed (0 of 3 shares submitted" "$KF_STATE/out" && ok ||
+  bad "after reset: $(cat "$KF_STATE/out")"
 expect "unseal 2 after restart" vault unseal --share "$SHARES/share-2.json" \
   --passphrase-file "$KF_STATE/pass"
 expect "unseal 3 after restart" vault unseal --share "$SHARES/share-3.json" \
@@ -140,7 +199,10 @@ import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 ops = [(r["operation"], r["principal"], r["key"], r["status"]) for r in recs]
 need = [("unseal", "share 1", "", 200),
-        ("unseal", "share 1", "", 409), ("create", "officer", "sealed-ec", 200),
+        ("unseal", "share 1", "", 409), ("unseal", "share 2", "", 400),
+        ("unseal", "share 2", "", 409), ("unseal", "share 2 (reset)", "", 400),
+        ("unseal", "share 3 (reset)", "", 200),
+        ("create", "officer", "sealed-ec", 200),
         ("sign", "officer", "sealed-ec", 200), ("seal", "", "", 403),
         ("seal", "officer", "", 200), ("unseal", "share 2", "", 200)]
 missing = [n for n in need if n not in ops]
