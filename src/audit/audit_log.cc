@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "base/encoding.h"
 #include "base/file.h"
 #include "base/json.h"
@@ -281,15 +282,19 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
           " does not have the hash its head records (altered or replaced)"));
     }
   }
-  return std::unique_ptr<AuditLog>(
-      new AuditLog(path, fd, options, state->seq, std::move(state->hash)));
+  struct stat st;
+  if (fstat(fd, &st) != 0) return fail(ErrnoError("cannot stat", path, errno));
+  return std::unique_ptr<AuditLog>(new AuditLog(
+      path, fd, options, state->seq, std::move(state->hash), st.st_size));
 }
 
 AuditLog::AuditLog(std::string path, int fd, AuditLogOptions options,
-                   uint64_t seq, std::string last_hash)
+                   uint64_t seq, std::string last_hash, off_t durable_size)
     : path_(std::move(path)),
       fd_(fd),
-      options_(options),
+      options_(std::move(options)),
+      durable_size_(durable_size),
+      head_seq_(seq),
       seq_(seq),
       last_hash_(std::move(last_hash)) {
   thread_ = std::thread([this] { Run(); });
@@ -306,45 +311,148 @@ AuditLog::~AuditLog() {
     Log(LogLevel::kError, "audit_flush_failed",
         {{"path", path_}, {"error", s.ToString()}});
   }
+  {
+    std::lock_guard<std::mutex> fl(flush_mu_);
+    std::string hash;
+    uint64_t seq;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      // Only what is on disk: a buffer the last Flush could not write
+      // stays out of the head.
+      seq = buffer_.empty() ? seq_ : head_seq_;
+      hash = last_hash_;
+    }
+    if (seq != head_seq_) WriteHeadIfDue(seq, hash, /*force=*/true);
+  }
   close(fd_);
 }
 
 void AuditLog::Run() {
   std::unique_lock<std::mutex> l(mu_);
   while (!stop_) {
-    cv_.wait_for(l, options_.flush_interval, [this] {
-      return stop_ || buffer_.size() >= options_.max_buffer_bytes;
-    });
+    // Healthy: write as soon as there is something (the write and sync of
+    // one batch is the time the next batch gathers). Unhealthy: retry.
+    if (healthy_) {
+      cv_.wait(l, [this] { return stop_ || !buffer_.empty(); });
+    } else {
+      cv_.wait_for(l, options_.retry_interval,
+                   [this] { return stop_ || (healthy_ && !buffer_.empty()); });
+    }
     if (stop_) break;
     l.unlock();
-    if (absl::Status s = Flush(); !s.ok()) {
-      Log(LogLevel::kError, "audit_flush_failed",
-          {{"path", path_}, {"error", s.ToString()}});
-    }
+    absl::Status s = Flush();
     l.lock();
+    if (!s.ok() && refused_ + lost_ == 0) {
+      Log(LogLevel::kError, "audit_write_failed",
+          {{"path", path_},
+           {"error", s.ToString()},
+           {"effect",
+            "requests are refused (503) until the audit log can be "
+            "written again"}});
+    }
   }
 }
 
-void AuditLog::Append(Record r) {
+bool AuditLog::Buffer(Record r) {
+  if (buffer_.size() >= 4 * options_.max_buffer_bytes) {
+    ++lost_;
+    return false;
+  }
   if (r.time.empty()) r.time = NowRfc3339();
-  const std::string middle = Middle(r);  // Outside the lock.
-  bool wake;
+  const uint64_t seq = seq_ + 1;
+  std::string body = "{\"seq\":" + std::to_string(seq) + "," + Middle(r) +
+                     ",\"prev\":\"" + last_hash_ + "\"}";
+  std::string hash = Sha256Hex(body);
+  body.pop_back();
+  buffer_ += body;
+  buffer_ += ",\"hash\":\"";
+  buffer_ += hash;
+  buffer_ += "\"}\n";
+  seq_ = seq;
+  last_hash_ = std::move(hash);
+  return true;
+}
+
+void AuditLog::Append(Record r) {
   {
     std::lock_guard<std::mutex> l(mu_);
-    const uint64_t seq = seq_ + 1;
-    std::string body = "{\"seq\":" + std::to_string(seq) + "," + middle +
-                       ",\"prev\":\"" + last_hash_ + "\"}";
-    std::string hash = Sha256Hex(body);
-    body.pop_back();
-    buffer_ += body;
-    buffer_ += ",\"hash\":\"";
-    buffer_ += hash;
-    buffer_ += "\"}\n";
-    seq_ = seq;
-    last_hash_ = std::move(hash);
-    wake = buffer_.size() >= options_.max_buffer_bytes;
+    Buffer(std::move(r));
   }
-  if (wake) cv_.notify_one();
+  cv_.notify_one();
+}
+
+void AuditLog::AppendDurable(Record r, std::function<void(absl::Status)> done) {
+  bool buffered, healthy;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    buffered = Buffer(std::move(r));
+    healthy = healthy_;
+    if (buffered && healthy) waiters_.push_back({seq_, std::move(done)});
+  }
+  if (buffered && healthy) {
+    cv_.notify_one();
+    return;
+  }
+  done(absl::UnavailableError(
+      buffered ? "the audit log cannot be written; the record is kept and "
+                 "written once it can"
+               : "the audit log cannot be written and its memory is full; "
+                 "the record is lost"));
+}
+
+absl::Status AuditLog::AppendAndWait(Record r) {
+  std::mutex m;
+  std::condition_variable cv;
+  std::optional<absl::Status> result;
+  AppendDurable(std::move(r), [&](absl::Status s) {
+    std::lock_guard<std::mutex> l(m);
+    result = std::move(s);
+    cv.notify_one();
+  });
+  std::unique_lock<std::mutex> l(m);
+  cv.wait(l, [&] { return result.has_value(); });
+  return *result;
+}
+
+bool AuditLog::healthy() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return healthy_ && buffer_.size() < options_.max_buffer_bytes;
+}
+
+void AuditLog::NoteRefused() {
+  std::lock_guard<std::mutex> l(mu_);
+  ++refused_;
+}
+
+absl::Status AuditLog::WriteAll(const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n =
+        options_.write_fn
+            ? options_.write_fn(fd_, data.data() + off, data.size() - off)
+            : write(fd_, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError("cannot write audit log", path_, errno);
+    off += static_cast<size_t>(n);
+  }
+  if ((options_.sync_fn ? options_.sync_fn(fd_) : fdatasync(fd_)) != 0) {
+    return ErrnoError("cannot fdatasync audit log", path_, errno);
+  }
+  return absl::OkStatus();
+}
+
+void AuditLog::WriteHeadIfDue(uint64_t seq, const std::string& hash,
+                              bool force) {
+  const auto now = std::chrono::steady_clock::now();
+  if (!force && now - last_head_ < options_.head_interval) return;
+  if (absl::Status s = WriteHead(path_, seq, hash); !s.ok()) {
+    // The records are durable; a stale head only names an earlier record.
+    Log(LogLevel::kWarning, "audit_head_write_failed",
+        {{"path", path_}, {"error", s.ToString()}});
+    return;
+  }
+  last_head_ = now;
+  head_seq_ = seq;
 }
 
 absl::Status AuditLog::Flush() {
@@ -352,29 +460,60 @@ absl::Status AuditLog::Flush() {
   std::string data;
   uint64_t seq;
   std::string hash;
+  std::vector<Waiter> waiters;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (buffer_.empty()) return absl::OkStatus();
     data.swap(buffer_);
+    waiters.swap(waiters_);
     seq = seq_;
     hash = last_hash_;
   }
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = write(fd_, data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      std::lock_guard<std::mutex> l(mu_);
-      buffer_.insert(0, data, off, std::string::npos);
-      return ErrnoError("cannot write audit log", path_, err);
+  absl::Status written = WriteAll(data);
+  if (!written.ok()) {
+    // Whatever part of the batch reached the file is cut off again, so the
+    // log holds whole records only; the batch is retried in chain order.
+    if (ftruncate(fd_, durable_size_) != 0) {
+      Log(LogLevel::kError, "audit_truncate_failed",
+          {{"path", path_}, {"error", strerror(errno)}});
     }
-    off += static_cast<size_t>(n);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      buffer_.insert(0, data);
+      healthy_ = false;
+    }
+    const absl::Status failed = absl::UnavailableError(written.message());
+    for (Waiter& w : waiters) w.done(failed);
+    return failed;
   }
-  if (fdatasync(fd_) != 0) {
-    return ErrnoError("cannot fdatasync audit log", path_, errno);
+  durable_size_ += static_cast<off_t>(data.size());
+  bool recovered = false;
+  uint64_t refused = 0, lost = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    recovered = !healthy_;
+    healthy_ = true;
+    if (recovered) {
+      refused = std::exchange(refused_, 0);
+      lost = std::exchange(lost_, 0);
+    }
   }
-  return WriteHead(path_, seq, hash);
+  for (Waiter& w : waiters) w.done(absl::OkStatus());
+  WriteHeadIfDue(seq, hash, /*force=*/false);
+  if (recovered) {
+    Log(LogLevel::kWarning, "audit_log_recovered",
+        {{"path", path_},
+         {"refused_requests", std::to_string(refused)},
+         {"lost_records", std::to_string(lost)}});
+    Record r;
+    r.principal = "keyferryd";
+    r.operation = "audit-log-unavailable";
+    r.status = 503;
+    r.error_code = "AuditLogUnavailable";
+    r.key = absl::StrCat(refused, " requests refused, ", lost, " records lost");
+    Append(std::move(r));
+  }
+  return absl::OkStatus();
 }
 
 uint64_t AuditLog::last_seq() const {

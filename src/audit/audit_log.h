@@ -10,11 +10,13 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -42,14 +44,34 @@ inline constexpr char kGenesisHash[] =
 std::string HeadPath(const std::string& path);
 
 struct AuditLogOptions {
-  // The background thread flushes (write + fdatasync + head) this often.
-  std::chrono::milliseconds flush_interval{1000};
-  // A buffer larger than this wakes the flush thread early.
+  // While the log cannot be written, the flush thread retries this often.
+  std::chrono::milliseconds retry_interval{1000};
+  // The head file is rewritten at most this often, and at close.
+  std::chrono::milliseconds head_interval{100};
+  // More records than this waiting to be written make healthy() false, so
+  // new requests are refused until the disk catches up; records of
+  // requests already answered are kept up to four times this, and past
+  // that counted as lost (and the loss recorded once the log recovers).
   size_t max_buffer_bytes = size_t{1} << 20;
+  // Fault injection for tests: stand-ins for write(2) and fdatasync(2) on
+  // the log file (same contract: -1 with errno on failure).
+  std::function<ssize_t(int fd, const void* data, size_t size)> write_fn;
+  std::function<int(int fd)> sync_fn;
 };
 
-// AuditLog appends records to one log file. Thread-safe. One process at a
-// time: Open takes an exclusive flock on the file.
+// AuditLog appends records to one log file. Records are written by one
+// flush thread as soon as they come, many per write and fdatasync (group
+// commit): a request is answered only once its record is durable
+// (AppendDurable), which costs one fdatasync per batch, not per request.
+//
+// Fail closed: when a write or a sync fails (a full disk, an I/O error) the
+// log is unhealthy: callers refuse new requests (503) while healthy() is
+// false, and the waiting records are kept in memory (bounded) and written
+// by the retries, in chain order, once the disk recovers. A failed write
+// is truncated away, so the file only ever holds whole, synced records.
+//
+// Thread-safe. One process at a time: Open takes an exclusive flock on the
+// file.
 class AuditLog {
  public:
   // Open creates `path` (mode 0600) or opens it and resumes its chain from
@@ -67,13 +89,40 @@ class AuditLog {
   // Stops the flush thread and flushes what is buffered.
   ~AuditLog();
 
-  // Append formats `r` and buffers it; seq and prev are assigned under the
-  // lock, so buffer order is chain order. No I/O.
+  // Append formats `r` and buffers it for the flush thread; seq and prev
+  // are assigned under the lock, so buffer order is chain order. No I/O,
+  // no waiting: for tools and tests; request records use AppendDurable.
   void Append(Record r);
 
-  // Flush writes the buffered lines with one write(), fdatasyncs the file
-  // and then rewrites the head file. OK with nothing to do when the buffer
-  // is empty. On a write error the unwritten lines stay buffered.
+  // AppendDurable appends `r` (as Append) and calls `done` exactly once:
+  // OK when the record is written and fdatasynced, Unavailable when it
+  // could not be (the log is unhealthy, or this batch's write or sync
+  // failed). The record is kept either way and written once the log
+  // recovers, unless memory is full (then it is counted as lost). `done`
+  // runs on the flush thread, or inline while the log is unhealthy; it
+  // must not block.
+  void AppendDurable(Record r, std::function<void(absl::Status)> done);
+
+  // AppendAndWait is AppendDurable that blocks the caller until `done`:
+  // for the rare answers that are made on a thread that may wait (seal,
+  // unseal, tokens of the identity endpoint).
+  absl::Status AppendAndWait(Record r);
+
+  // healthy tells whether new requests may be served: the last write and
+  // sync succeeded and the records waiting fit max_buffer_bytes.
+  bool healthy() const;
+
+  // NoteRefused counts one request refused because the log was unhealthy.
+  // Once the log recovers, one record (operation "audit-log-unavailable",
+  // status 503) says how many were refused and how many records were
+  // lost.
+  void NoteRefused();
+
+  // Flush writes what is buffered now with one write() and fdatasyncs the
+  // file (then the head file, when head_interval has passed). OK with
+  // nothing to do. On failure the lines stay buffered (the partial write
+  // is truncated away), the log is unhealthy, and the status is
+  // Unavailable.
   absl::Status Flush();
 
   // last_seq is the seq of the last appended record (flushed or not); 0 for
@@ -81,21 +130,39 @@ class AuditLog {
   uint64_t last_seq() const;
 
  private:
+  struct Waiter {
+    uint64_t seq;
+    std::function<void(absl::Status)> done;
+  };
+
   AuditLog(std::string path, int fd, AuditLogOptions options, uint64_t seq,
-           std::string last_hash);
+           std::string last_hash, off_t durable_size);
   void Run();
+  // Buffer formats and buffers `r`; caller holds mu_. False when memory is
+  // full (the record is counted as lost instead).
+  bool Buffer(Record r);
+  // WriteAll writes `data` at the end of the file and syncs it.
+  absl::Status WriteAll(const std::string& data);
+  void WriteHeadIfDue(uint64_t seq, const std::string& hash, bool force);
 
   const std::string path_;
   const int fd_;
   const AuditLogOptions options_;
 
   std::mutex flush_mu_;  // Serializes Flush; taken before mu_.
+  off_t durable_size_;   // Guarded by flush_mu_: the synced file size.
+  std::chrono::steady_clock::time_point last_head_;  // Guarded by flush_mu_.
+  uint64_t head_seq_ = 0;                            // Guarded by flush_mu_.
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  uint64_t seq_;           // Guarded by mu_.
-  std::string last_hash_;  // Guarded by mu_.
-  std::string buffer_;     // Guarded by mu_.
-  bool stop_ = false;      // Guarded by mu_.
+  uint64_t seq_;                 // Guarded by mu_.
+  std::string last_hash_;        // Guarded by mu_.
+  std::string buffer_;           // Guarded by mu_.
+  std::vector<Waiter> waiters_;  // Guarded by mu_: callers of buffered lines.
+  bool healthy_ = true;          // Guarded by mu_.
+  uint64_t refused_ = 0;         // Guarded by mu_: since the log failed.
+  uint64_t lost_ = 0;            // Guarded by mu_: since the log failed.
+  bool stop_ = false;            // Guarded by mu_.
   std::thread thread_;
 };
 

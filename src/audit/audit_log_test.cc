@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -325,9 +326,7 @@ TEST_F(AuditLogTest, CorruptLastRecordFailsOpen) {
 
 TEST_F(AuditLogTest, ConcurrentAppends) {
   {
-    ASSERT_OK_AND_ASSIGN(
-        auto log, AuditLog::Open(
-                      path_, {.flush_interval = std::chrono::milliseconds(5)}));
+    ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_));
     std::vector<std::thread> threads;
     for (int t = 0; t < 8; ++t) {
       threads.emplace_back([&log, t] {
@@ -391,9 +390,7 @@ bool WaitForLines(const std::string& path, size_t n) {
 }
 
 TEST_F(AuditLogTest, BackgroundFlushWithoutExplicitFlush) {
-  ASSERT_OK_AND_ASSIGN(
-      auto log,
-      AuditLog::Open(path_, {.flush_interval = std::chrono::milliseconds(10)}));
+  ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_));
   log->Append(Rec(0));
   log->Append(Rec(1));
   EXPECT_TRUE(WaitForLines(path_, 2));
@@ -407,12 +404,157 @@ TEST_F(AuditLogTest, BackgroundFlushWithoutExplicitFlush) {
   EXPECT_EQ(result.records, 2u);
 }
 
-TEST_F(AuditLogTest, FullBufferFlushesEarly) {
-  ASSERT_OK_AND_ASSIGN(
-      auto log, AuditLog::Open(path_, {.flush_interval = std::chrono::hours(1),
-                                       .max_buffer_bytes = 1000}));
-  for (int i = 0; i < 10; ++i) log->Append(Rec(i));
-  EXPECT_TRUE(WaitForLines(path_, 3));
+// AppendDurable answers only once the record is in the file and synced.
+TEST_F(AuditLogTest, AppendDurableAnswersAfterTheSync) {
+  std::atomic<int> syncs{0};
+  AuditLogOptions o;
+  o.sync_fn = [&](int fd) {
+    ++syncs;
+    return fdatasync(fd);
+  };
+  ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_, o));
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_OK(log->AppendAndWait(Rec(i)));
+    // The record is in the file when the answer comes.
+    auto lines = Lines();
+    ASSERT_EQ(lines.size(), static_cast<size_t>(i + 1));
+    EXPECT_EQ(ojson::parse(lines.back())["key"], "key-" + std::to_string(i));
+  }
+  EXPECT_GE(syncs.load(), 20);
+  ASSERT_OK_AND_ASSIGN(auto result, Verify(path_));
+  EXPECT_EQ(result.records, 20u);
+}
+
+// Many writers share writes and syncs (group commit), and each is answered
+// after its own record is durable.
+TEST_F(AuditLogTest, ConcurrentDurableAppendsShareSyncs) {
+  std::atomic<int> syncs{0};
+  AuditLogOptions o;
+  o.sync_fn = [&](int fd) {
+    ++syncs;
+    return fdatasync(fd);
+  };
+  {
+    ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_, o));
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&log, t] {
+        for (int i = 0; i < 100; ++i) {
+          EXPECT_OK(log->AppendAndWait(Rec(t * 100 + i)));
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  }
+  ASSERT_OK_AND_ASSIGN(auto result, Verify(path_));
+  EXPECT_EQ(result.records, 800u);
+  EXPECT_LE(syncs.load(), 800 + 1);
+}
+
+// A full disk: the write fails part-way. The caller is told (Unavailable),
+// the log turns unhealthy, the partial write is cut off, and the record is
+// written, in chain order, once the disk has room again.
+TEST_F(AuditLogTest, FailureDiskFullFailsClosedAndRecovers) {
+  std::atomic<bool> full{false};
+  AuditLogOptions o;
+  // No background retry during the test: it flushes by hand, so nothing
+  // writes while it reads the file.
+  o.retry_interval = std::chrono::hours(1);
+  o.write_fn = [&](int fd, const void* data, size_t size) -> ssize_t {
+    if (full) {
+      // Half of it lands, then ENOSPC, as a real full disk does.
+      ssize_t n = write(fd, data, size / 2);
+      if (n < 0) return n;
+      errno = ENOSPC;
+      return -1;
+    }
+    return write(fd, data, size);
+  };
+  ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_, o));
+  ASSERT_OK(log->AppendAndWait(Rec(0)));
+  EXPECT_TRUE(log->healthy());
+  full = true;
+  absl::Status s = log->AppendAndWait(Rec(1));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_FALSE(log->healthy());
+  // While unhealthy: answered at once, not durable, but kept.
+  EXPECT_EQ(log->AppendAndWait(Rec(2)).code(), absl::StatusCode::kUnavailable);
+  log->NoteRefused();
+  log->NoteRefused();
+  // The file holds only whole records: the one before the disk filled.
+  ASSERT_OK_AND_ASSIGN(auto partial, Verify(path_));
+  EXPECT_EQ(partial.records, 1u);
+  EXPECT_EQ(log->Flush().code(), absl::StatusCode::kUnavailable);  // full
+  full = false;
+  ASSERT_OK(log->Flush());  // records 1 and 2; the summary is buffered
+  EXPECT_TRUE(log->healthy());
+  ASSERT_OK(log->AppendAndWait(Rec(4)));
+  auto lines = Lines();
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(ojson::parse(lines[1])["key"], "key-1");
+  EXPECT_EQ(ojson::parse(lines[2])["key"], "key-2");
+  EXPECT_EQ(ojson::parse(lines[3])["operation"], "audit-log-unavailable");
+  EXPECT_EQ(ojson::parse(lines[3])["key"],
+            "2 requests refused, 0 records lost");
+  ASSERT_OK_AND_ASSIGN(auto result, Verify(path_));
+  EXPECT_EQ(result.records, 5u);
+}
+
+// A failed sync is a failed write too: the batch is cut off and rewritten.
+TEST_F(AuditLogTest, FailureSyncErrorIsRetried) {
+  std::atomic<int> fail_syncs{1};
+  AuditLogOptions o;
+  o.retry_interval = std::chrono::milliseconds(5);
+  o.sync_fn = [&](int fd) {
+    if (fail_syncs.fetch_sub(1) > 0) {
+      errno = EIO;
+      return -1;
+    }
+    return fdatasync(fd);
+  };
+  ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_, o));
+  EXPECT_EQ(log->AppendAndWait(Rec(0)).code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(WaitForLines(path_, 2));  // the record and the summary
+  ASSERT_OK_AND_ASSIGN(auto result, Verify(path_));
+  EXPECT_EQ(result.records, 2u);
+  auto lines = Lines();
+  EXPECT_EQ(ojson::parse(lines[0])["key"], "key-0");  // written once only
+}
+
+// Past its memory bound the log keeps no more records and says so.
+TEST_F(AuditLogTest, FailureMemoryBoundCountsLostRecords) {
+  std::atomic<bool> full{true};
+  AuditLogOptions o;
+  o.retry_interval = std::chrono::milliseconds(5);
+  o.max_buffer_bytes = 1000;  // about four records, kept up to 4000 bytes
+  o.write_fn = [&](int fd, const void* data, size_t size) -> ssize_t {
+    if (full) {
+      errno = ENOSPC;
+      return -1;
+    }
+    return write(fd, data, size);
+  };
+  ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_, o));
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_EQ(log->AppendAndWait(Rec(i)).code(),
+              absl::StatusCode::kUnavailable);
+  }
+  EXPECT_FALSE(log->healthy());
+  full = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!log->healthy() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(log->healthy());
+  ASSERT_OK(log->AppendAndWait(Rec(99)));
+  auto lines = Lines();
+  ASSERT_GE(lines.size(), 3u);
+  const size_t kept = lines.size() - 2;  // minus the summary and Rec(99)
+  EXPECT_LT(kept, 40u);
+  EXPECT_EQ(
+      ojson::parse(lines[kept])["key"],
+      "0 requests refused, " + std::to_string(40 - kept) + " records lost");
+  ASSERT_OK(Verify(path_).status());
 }
 
 }  // namespace

@@ -60,7 +60,9 @@ Response AzureError(int status, std::string_view code, std::string_view message,
     body += ",\"innererror\":{\"code\":" + JsonEscape(inner_code) + "}";
   }
   body += "}}";
-  return JsonResponse(status, std::move(body));
+  Response r = JsonResponse(status, std::move(body));
+  r.error_code = std::string(code);
+  return r;
 }
 
 Response ChallengeResponse(std::string_view resource, std::string_view tenant) {

@@ -52,6 +52,16 @@ Response Json(const json& j, int status = 200) {
   return JsonResponse(status, j.dump());
 }
 
+// KeyAnswer answers `j` about version `k`, which the audit record names
+// (for a create, import, rotate or restore: the version made).
+Response KeyAnswer(const json& j, const store::KeyVersion& k) {
+  Response r = Json(j);
+  r.audit.emplace();
+  r.audit->key = k.name;
+  r.audit->version = k.version;
+  return r;
+}
+
 // ParseBody parses a JSON object body, refusing deep nesting before
 // anything walks it (base/json.h).
 absl::StatusOr<json> ParseBody(const Request& r) {
@@ -373,30 +383,18 @@ absl::Status KeysApi::Register() {
                                    const RouteContext& ctx) -> Response {
       const std::string resource = router_->ChallengeResource(req);
       std::string key(ctx.Param("name"));
+      // Every routed answer carries its audit note; a handler may have
+      // named the key and version it acted on (the version created, the
+      // latest one used).
       auto done = [&](Response r, std::string_view principal) {
-        if (options_.on_request) {
-          RequestRecord rec{.vault = ctx.vault,
-                            .principal = principal,
-                            .operation = op_name,
-                            .key = key,
-                            .version = ctx.Param("version"),
-                            .status = r.status,
-                            .error_code = {},
-                            .request_id = r.headers.Get("x-ms-request-id")
-                                              .value_or(std::string_view())};
-          std::string code;
-          if (r.status >= 400) {
-            // {"error":{"code":"…"…}} as AzureError writes it.
-            constexpr std::string_view kCode = "\"code\":\"";
-            size_t at = r.body.find(kCode);
-            if (at != std::string::npos) {
-              at += kCode.size();
-              code = r.body.substr(at, r.body.find('"', at) - at);
-            }
-            rec.error_code = code;
-          }
-          options_.on_request(rec);
-        }
+        AuditNote note = r.audit.value_or(AuditNote{});
+        note.vault = std::string(ctx.vault);
+        note.principal = std::string(principal);
+        note.operation = std::string(op_name);
+        if (note.key.empty()) note.key = key;
+        if (note.version.empty())
+          note.version = std::string(ctx.Param("version"));
+        r.audit = std::move(note);
         return r;
       };
       std::optional<std::string_view> authz = req.headers.Get("Authorization");
@@ -495,7 +493,7 @@ absl::Status KeysApi::Register() {
         absl::StatusOr<store::KeyVersion> k =
             v.Create(c.ctx.vault, c.Param("name"), cr);
         if (!k.ok()) return Error(k.status());
-        return Json(Renderer(v, c).Bundle(*k));
+        return KeyAnswer(Renderer(v, c).Bundle(*k), *k);
       }));
 
   RETURN_IF_ERROR(add(
@@ -548,7 +546,7 @@ absl::Status KeysApi::Register() {
         absl::StatusOr<store::KeyVersion> k =
             v.Import(c.ctx.vault, c.Param("name"), std::move(ir));
         if (!k.ok()) return Error(k.status());
-        return Json(Renderer(v, c).Bundle(*k));
+        return KeyAnswer(Renderer(v, c).Bundle(*k), *k);
       }));
 
   RETURN_IF_ERROR(add("GET", "/keys", Operation::kList, "list",
@@ -621,7 +619,7 @@ absl::Status KeysApi::Register() {
                         absl::StatusOr<store::KeyVersion> k =
                             v.Rotate(c.ctx.vault, c.Param("name"));
                         if (!k.ok()) return Error(k.status());
-                        return Json(Renderer(v, c).Bundle(*k));
+                        return KeyAnswer(Renderer(v, c).Bundle(*k), *k);
                       }));
 
   // --- backup and restore --------------------------------------------------
@@ -642,7 +640,7 @@ absl::Status KeysApi::Register() {
                         absl::StatusOr<store::KeyVersion> k =
                             v.Restore(c.ctx.vault, *b);
                         if (!k.ok()) return Error(k.status());
-                        return Json(Renderer(v, c).Bundle(*k));
+                        return KeyAnswer(Renderer(v, c).Bundle(*k), *k);
                       }));
 
   // --- cryptographic operations ------------------------------------------
@@ -657,8 +655,9 @@ absl::Status KeysApi::Register() {
     auto r =
         v.Sign(c.ctx.vault, c.Param("name"), c.Param("version"), *alg, *digest);
     if (!r.ok()) return Error(r.status());
-    return Json({{"kid", Kid(r->first, c.vault_url)},
-                 {"value", Base64UrlEncode(r->second)}});
+    return KeyAnswer({{"kid", Kid(r->first, c.vault_url)},
+                      {"value", Base64UrlEncode(r->second)}},
+                     r->first);
   };
   auto verify = [&v](const Call& c) -> Response {
     absl::StatusOr<json> body = ParseBody(c.req);
@@ -689,7 +688,7 @@ absl::Status KeysApi::Register() {
       if (!r->second.iv.empty()) out["iv"] = Base64UrlEncode(r->second.iv);
       if (!r->second.tag.empty()) out["tag"] = Base64UrlEncode(r->second.tag);
       if (!in->aad.empty()) out["aad"] = Base64UrlEncode(in->aad);
-      return Json(out);
+      return KeyAnswer(out, r->first);
     };
   };
   struct CryptoRoute {
@@ -719,7 +718,7 @@ absl::Status KeysApi::Register() {
                         absl::StatusOr<store::KeyVersion> k = v.Get(
                             c.ctx.vault, c.Param("name"), c.Param("version"));
                         if (!k.ok()) return Error(k.status());
-                        return Json(Renderer(v, c).Bundle(*k));
+                        return KeyAnswer(Renderer(v, c).Bundle(*k), *k);
                       }));
   RETURN_IF_ERROR(add("PATCH", "/keys/{name}/{version?}", Operation::kUpdate,
                       "update", [&v](const Call& c) -> Response {
@@ -732,7 +731,7 @@ absl::Status KeysApi::Register() {
                             v.Update(c.ctx.vault, c.Param("name"),
                                      c.Param("version"), *props);
                         if (!k.ok()) return Error(k.status());
-                        return Json(Renderer(v, c).Bundle(*k));
+                        return KeyAnswer(Renderer(v, c).Bundle(*k), *k);
                       }));
   RETURN_IF_ERROR(add("DELETE", "/keys/{name}", Operation::kDelete, "delete",
                       [&v](const Call& c) -> Response {
@@ -782,7 +781,7 @@ absl::Status KeysApi::Register() {
                         absl::StatusOr<store::KeyVersion> k =
                             v.Recover(c.ctx.vault, c.Param("name"));
                         if (!k.ok()) return Error(k.status());
-                        return Json(Renderer(v, c).Bundle(*k));
+                        return KeyAnswer(Renderer(v, c).Bundle(*k), *k);
                       }));
   RETURN_IF_ERROR(add("DELETE", "/deletedkeys/{name}", Operation::kPurge,
                       "purge", [&v](const Call& c) -> Response {

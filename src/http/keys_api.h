@@ -34,19 +34,6 @@ struct Grant {
 // it, e.g. "crypto-officer"); InvalidArgument otherwise.
 absl::StatusOr<Grant> ParseGrant(std::string_view text);
 
-// RequestRecord describes one answered request for the audit hook. It
-// never carries key material: names, the principal and the outcome only.
-struct RequestRecord {
-  std::string_view vault;
-  std::string_view principal;  // empty when the token was missing or refused
-  std::string_view operation;  // e.g. "sign", "create", "get"
-  std::string_view key;        // key name from the path; may be empty
-  std::string_view version;    // key version from the path; may be empty
-  int status = 0;
-  std::string_view error_code;  // Azure error code when status >= 400
-  std::string_view request_id;  // the answer's x-ms-request-id
-};
-
 struct KeysApiOptions {
   std::string domain = "localhost";
   std::vector<std::string> vaults;
@@ -62,9 +49,6 @@ struct KeysApiOptions {
   int64_t token_max_lifetime = auth::kDefaultMaxTokenLifetime;
   std::string subscription_id;     // for ARM's GET /subscriptions
   std::function<int64_t()> clock;  // Unix seconds; default system clock
-  // on_request (may be empty) is called once per routed request after its
-  // answer is made: the audit hook.
-  std::function<void(const RequestRecord&)> on_request;
 };
 
 // KeysApi answers requests for the vaults it serves.

@@ -66,12 +66,31 @@ struct Request {
   std::optional<std::string_view> QueryParam(std::string_view name) const;
 };
 
+// AuditNote is what the audit log records of an answered request, set by
+// the handler that made the answer (the keys API, the seal service, the
+// identity endpoint). It never carries key material: names, the principal
+// and the outcome only. The server's finish hook (ServerOptions::finish)
+// adds the status, error code and request id.
+struct AuditNote {
+  std::string vault;
+  std::string principal;  // empty when the token was missing or refused
+  std::string operation;  // e.g. "sign", "create", "unseal"
+  std::string key;        // key name; may be empty
+  std::string version;    // key version (the one created, for create,
+                          // import, rotate and restore); may be empty
+};
+
 // Response is what a Handler returns. The server adds Content-Length and the
 // standard Azure headers (see azure.h) when they are missing.
 struct Response {
   int status = 200;
   Headers headers;
   std::string body;
+  // error_code is the Azure error code of an error answer (AzureError sets
+  // it, with the body), so nothing needs to parse the body to find it.
+  std::string error_code;
+  // audit is set on answers the audit log must record before they are sent.
+  std::optional<AuditNote> audit;
 };
 
 // PercentDecode decodes %XX escapes; with `plus_is_space`, '+' becomes ' '

@@ -52,6 +52,9 @@ constexpr std::chrono::seconds kCloseTimeout{1};
 // An oversized body up to this size is read and discarded before the 413.
 constexpr uint64_t kMaxDrainBytes = 16 << 20;
 constexpr std::chrono::seconds kDrainTimeout{2};
+// After shutdown_grace, how long handlers already running may take to
+// finish and answer before the I/O threads stop regardless.
+constexpr std::chrono::seconds kRefuseGrace{30};
 
 std::string_view Std(beast::string_view s) { return {s.data(), s.size()}; }
 beast::string_view Bv(std::string_view s) { return {s.data(), s.size()}; }
@@ -68,6 +71,10 @@ struct Shared {
   const Handler handler;
   asio::ssl::context ssl{asio::ssl::context::tls_server};
   std::atomic<bool> stopping{false};
+  // refusing is set when shutdown_grace has passed: requests whose handler
+  // has not started yet are answered 503 without running it, so nothing
+  // changes after the answer is known to be lost.
+  std::atomic<bool> refusing{false};
   // The pool for ServerOptions::blocking requests (null when unset); joined
   // by Shutdown after the I/O threads stopped.
   std::unique_ptr<asio::thread_pool> pool;
@@ -223,23 +230,43 @@ class Session : public std::enable_shared_from_this<Session> {
       // io_context.
       asio::post(*shared_->pool, [self = shared_from_this(),
                                   req = std::move(req), keep_alive, head] {
-        Response res = self->shared_->handler(req);
-        LogRequest(self->remote_, req, res);
-        asio::post(self->stream_.get_executor(),
-                   [self, res = std::move(res), keep_alive, head]() mutable {
-                     self->Send(std::move(res),
-                                keep_alive && !self->shared_->stopping, head);
-                   });
+        self->Answer(req, self->Run(req), keep_alive, head);
       });
       return;
     }
     Response res = parsed.ok()
-                       ? shared_->handler(req)
+                       ? Run(req)
                        : AzureError(400, "BadParameter",
                                     absl::StrCat("Malformed HTTP request: ",
                                                  parsed.message(), "."));
+    Answer(req, std::move(res), keep_alive, head);
+  }
+
+  // Run calls the handler, unless shutdown has passed its grace period.
+  Response Run(const Request& req) {
+    if (shared_->refusing) {
+      return AzureError(503, "ServiceUnavailable",
+                        "keyferryd is shutting down; the request was not run");
+    }
+    return shared_->handler(req);
+  }
+
+  // Answer hands `res` to the finish hook (which may hold it, e.g. until
+  // the audit record is durable) and sends what comes back on this
+  // connection's io_context. Any thread.
+  void Answer(const Request& req, Response res, bool keep_alive, bool head) {
     LogRequest(remote_, req, res);
-    Send(std::move(res), keep_alive && !shared_->stopping, head);
+    auto send = [self = shared_from_this(), keep_alive, head](Response r) {
+      asio::post(self->stream_.get_executor(), [self, r = std::move(r),
+                                                keep_alive, head]() mutable {
+        self->Send(std::move(r), keep_alive && !self->shared_->stopping, head);
+      });
+    };
+    if (shared_->options.finish) {
+      shared_->options.finish(req, std::move(res), std::move(send));
+    } else {
+      send(std::move(res));
+    }
   }
 
   static void LogRequest(const std::string& remote, const Request& req,
@@ -501,7 +528,17 @@ void Server::Shutdown() {
     bool drained = shared.cv.wait_until(
         lock, deadline, [&] { return shared.sessions.empty(); });
     if (!drained) {
-      Log(LogLevel::kWarning, "http_shutdown_forced",
+      // Past the grace period: requests not yet started are refused (503)
+      // before they change anything; the handlers already running finish
+      // and their answers are sent, within kRefuseGrace.
+      shared.refusing = true;
+      Log(LogLevel::kWarning, "http_shutdown_refusing",
+          {{"connections", std::to_string(shared.sessions.size())}});
+      drained = shared.cv.wait_for(lock, kRefuseGrace,
+                                   [&] { return shared.sessions.empty(); });
+    }
+    if (!drained) {
+      Log(LogLevel::kError, "http_shutdown_forced",
           {{"connections", std::to_string(shared.sessions.size())}});
     }
   }

@@ -54,6 +54,14 @@ struct ServerOptions {
   int blocking_threads = 64;
   // shutdown_grace bounds how long Shutdown waits for in-flight requests.
   std::chrono::milliseconds shutdown_grace{10'000};
+  // finish (may be null) receives every answer a Handler made, before it
+  // is sent, with `send`, which sends it: it may hold the answer (until the
+  // audit record of the request is durable) and replace it (with a 503
+  // when that record cannot be written). `send` must be called exactly
+  // once, from any thread; it never blocks. finish itself must not block.
+  std::function<void(const Request& request, Response response,
+                     std::function<void(Response)> send)>
+      finish;
 };
 
 class Server {

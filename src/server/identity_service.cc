@@ -122,9 +122,10 @@ http::Response IdentityService::Handle(const http::Request& req) const {
          {"style", std::string(auth::IdentityStyleName(style))},
          {"reason", std::string(body.status().message())}});
   }
-  if (options_.on_event) {
-    options_.on_event(operation, principal, res.status, code);
-  }
+  res.audit.emplace();
+  res.audit->operation = operation;
+  res.audit->principal = principal;
+  res.error_code = std::string(code);
   return res;
 }
 

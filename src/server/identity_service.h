@@ -5,8 +5,9 @@
 //     IdentityConfig::legacy_uids names uids, and then the uid owning the
 //     client's TCP socket (sock_diag, base/socket_owner.h) must be one of
 //     them; the lookup runs for legacy requests only;
-//   - every answered token request, minted or refused, goes to `on_event`
-//     (the audit hook) as operation "identity-token:<style>"
+//   - every answered token request, minted or refused, carries an audit
+//     note (recorded before the answer is sent): operation
+//     "identity-token:<style>"
 //     (app-service-2019, app-service-2017, legacy-msi; "identity-token"
 //     for a method that is no style), principal = the identity principal
 //     (" (uid N)" appended when the peer's uid was looked up, " (uid
@@ -53,11 +54,6 @@ struct IdentityServiceOptions {
   // PeerSocketOwner. Called only for legacy-style requests while
   // config.legacy_uids is not empty.
   std::function<absl::StatusOr<uint32_t>(const http::Request&)> peer_uid;
-  // on_event (may be empty) is told of every token request answered: the
-  // audit hook (see the top of this file).
-  std::function<void(std::string_view operation, std::string_view principal,
-                     int status, std::string_view error_code)>
-      on_event;
 };
 
 // PeerSocketOwner returns the uid owning the client's end of the

@@ -61,12 +61,17 @@ class IdentityServiceTest : public ::testing::Test {
       if (!peer_.has_value()) return absl::NotFoundError("no such socket");
       return *peer_;
     };
-    o.on_event = [this](std::string_view op, std::string_view who, int status,
-                        std::string_view code) {
-      events_.push_back(
-          {std::string(op), std::string(who), status, std::string(code)});
-    };
     service_ = std::make_unique<IdentityService>(std::move(o));
+  }
+
+  // Handle answers `r` and keeps its audit note as an event.
+  http::Response Handle(const http::Request& r) {
+    http::Response res = service_->Handle(r);
+    if (res.audit) {
+      events_.push_back({res.audit->operation, res.audit->principal, res.status,
+                         res.error_code});
+    }
+    return res;
   }
 
   http::Request Legacy() {
@@ -86,7 +91,7 @@ class IdentityServiceTest : public ::testing::Test {
 
 TEST_F(IdentityServiceTest, AppService2019And2017StylesAreAudited) {
   Start({});
-  http::Response r = service_->Handle(
+  http::Response r = Handle(
       Req("GET",
           "/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Flocalhost"
           "%3A8443",
@@ -94,11 +99,11 @@ TEST_F(IdentityServiceTest, AppService2019And2017StylesAreAudited) {
   EXPECT_EQ(r.status, 200) << r.body;
   // msrestazure appends "/?resource=R&api-version=2017-09-01" to
   // MSI_ENDPOINT, R not encoded.
-  http::Response r2 = service_->Handle(
-      Req("GET",
-          "/msi/token/?resource=https://management.core.windows.net/"
-          "&api-version=2017-09-01",
-          {{"secret", "s3cret"}}));
+  http::Response r2 =
+      Handle(Req("GET",
+                 "/msi/token/?resource=https://management.core.windows.net/"
+                 "&api-version=2017-09-01",
+                 {{"secret", "s3cret"}}));
   ASSERT_EQ(r2.status, 200) << r2.body;
   auto j = nlohmann::json::parse(r2.body);
   EXPECT_EQ(j["resource"], "https://management.core.windows.net/");
@@ -114,9 +119,9 @@ TEST_F(IdentityServiceTest, AppService2019And2017StylesAreAudited) {
 
 TEST_F(IdentityServiceTest, FailureWrongSecretIs401AndAudited) {
   Start({});
-  http::Response r = service_->Handle(
-      Req("GET", "/msi/token/?resource=x&api-version=2017-09-01",
-          {{"secret", "guess"}}));
+  http::Response r =
+      Handle(Req("GET", "/msi/token/?resource=x&api-version=2017-09-01",
+                 {{"secret", "guess"}}));
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(nlohmann::json::parse(r.body)["error"], "unauthorized");
   ASSERT_EQ(events_.size(), 1u);
@@ -128,7 +133,7 @@ TEST_F(IdentityServiceTest, FailureWrongSecretIs401AndAudited) {
 TEST_F(IdentityServiceTest, FailureLegacyStyleOffByDefault) {
   Start({});
   peer_ = 0;
-  http::Response r = service_->Handle(Legacy());
+  http::Response r = Handle(Legacy());
   EXPECT_EQ(r.status, 401);
   auto j = nlohmann::json::parse(r.body);
   EXPECT_EQ(j["error"], "unauthorized");
@@ -144,7 +149,7 @@ TEST_F(IdentityServiceTest, FailureLegacyStyleOffByDefault) {
 TEST_F(IdentityServiceTest, LegacyStyleForAnAllowedUid) {
   Start({1000});
   peer_ = 1000;
-  http::Response r = service_->Handle(Legacy());
+  http::Response r = Handle(Legacy());
   ASSERT_EQ(r.status, 200) << r.body;
   auto j = nlohmann::json::parse(r.body);
   EXPECT_OK(auth::VerifyToken(j["access_token"].get<std::string>(), key_.get(),
@@ -162,11 +167,11 @@ TEST_F(IdentityServiceTest, LegacyStyleForAnAllowedUid) {
 TEST_F(IdentityServiceTest, FailureLegacyStyleOtherOrUnknownUid) {
   Start({1000});
   peer_ = 65534;
-  http::Response r = service_->Handle(Legacy());
+  http::Response r = Handle(Legacy());
   EXPECT_EQ(r.status, 401);
   EXPECT_NE(r.body.find("uid 65534 may not"), std::string::npos) << r.body;
   peer_.reset();
-  EXPECT_EQ(service_->Handle(Legacy()).status, 401);
+  EXPECT_EQ(Handle(Legacy()).status, 401);
   ASSERT_EQ(events_.size(), 2u);
   EXPECT_EQ(events_[0].principal, "officer (uid 65534)");
   EXPECT_EQ(events_[0].status, 401);
@@ -178,7 +183,7 @@ TEST_F(IdentityServiceTest, FailureLegacyStyleOtherOrUnknownUid) {
 TEST_F(IdentityServiceTest, FailureSealedIs503AndAudited) {
   Start({});
   sealed_ = true;
-  http::Response r = service_->Handle(
+  http::Response r = Handle(
       Req("GET",
           "/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Flocalhost"
           "%3A8443",
@@ -192,9 +197,9 @@ TEST_F(IdentityServiceTest, FailureSealedIs503AndAudited) {
 
 TEST_F(IdentityServiceTest, OtherPathsAndMethods) {
   Start({});
-  EXPECT_EQ(service_->Handle(Req("GET", "/token")).status, 404);
+  EXPECT_EQ(Handle(Req("GET", "/token")).status, 404);
   EXPECT_TRUE(events_.empty());  // not a token request
-  http::Response r = service_->Handle(
+  http::Response r = Handle(
       Req("PUT", "/msi/token?resource=x", {{"X-IDENTITY-HEADER", "s3cret"}}));
   EXPECT_EQ(r.status, 400);
   ASSERT_EQ(events_.size(), 1u);

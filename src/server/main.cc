@@ -425,19 +425,58 @@ int InitCommand(const std::vector<std::string>& args) {
   return 0;
 }
 
-// IdentityAuditHook appends every identity-endpoint token request, minted
-// or refused, to the audit log (operation identity-token:<style>,
-// server/identity_service.h).
-std::function<void(std::string_view, std::string_view, int, std::string_view)>
-IdentityAuditHook(audit::AuditLog* audit) {
-  return [audit](std::string_view op, std::string_view principal, int status,
-                 std::string_view code) {
+// IsHealthCheck tells whether `r` is GET /healthz.
+bool IsHealthCheck(const http::Request& r) {
+  return r.path_segments.size() == 1 && r.path_segments[0] == "healthz";
+}
+
+// AuditUnavailable is the answer to every request while the audit log
+// cannot be written: nothing is done that would go unrecorded.
+http::Response AuditUnavailable() {
+  return http::AzureError(
+      503, "ServiceUnavailable",
+      "keyferryd cannot write its audit log (the disk may be full); no "
+      "request is served until it can");
+}
+
+// AuditFinish is the servers' finish hook (http::ServerOptions::finish):
+// an answer with an audit note is sent only once its record is durable,
+// and becomes a 503 when the record cannot be written. Answers without a
+// note (health, metadata, transport errors) go at once.
+std::function<void(const http::Request&, http::Response,
+                   std::function<void(http::Response)>)>
+AuditFinish(audit::AuditLog* audit) {
+  return [audit](const http::Request&, http::Response res,
+                 std::function<void(http::Response)> send) {
+    if (!res.audit.has_value()) return send(std::move(res));
     audit::Record rec;
-    rec.principal = principal;
-    rec.operation = op;
-    rec.status = status;
-    rec.error_code = code;
-    audit->Append(std::move(rec));
+    rec.principal = res.audit->principal;
+    rec.vault = res.audit->vault;
+    rec.operation = res.audit->operation;
+    rec.key = res.audit->key;
+    rec.version = res.audit->version;
+    rec.status = res.status;
+    rec.error_code = res.error_code;
+    rec.request_id = std::string(
+        res.headers.Get("x-ms-request-id").value_or(std::string_view()));
+    // One line per request at debug level (the audit log is the record of
+    // every request); server errors always.
+    const LogLevel level =
+        res.status >= 500 ? LogLevel::kError : LogLevel::kDebug;
+    if (LogEnabled(level)) {
+      Log(level, "request",
+          {{"vault", rec.vault},
+           {"principal", rec.principal},
+           {"op", rec.operation},
+           {"key", rec.key},
+           {"status", std::to_string(rec.status)},
+           {"code", rec.error_code}});
+    }
+    audit->AppendDurable(
+        std::move(rec), [res = std::move(res),
+                         send = std::move(send)](absl::Status written) mutable {
+          send(written.ok() ? std::move(res) : AuditUnavailable());
+        });
   };
 }
 
@@ -534,30 +573,6 @@ int Serve(const std::vector<std::string>& args) {
     if (!grant.ok()) return Fail(grant.status());
     api_options.grants.push_back(*grant);
   }
-  api_options.on_request = [audit](const http::RequestRecord& r) {
-    audit::Record rec;
-    rec.principal = r.principal;
-    rec.vault = r.vault;
-    rec.operation = r.operation;
-    rec.key = r.key;
-    rec.version = r.version;
-    rec.status = r.status;
-    rec.error_code = r.error_code;
-    rec.request_id = r.request_id;
-    audit->Append(std::move(rec));
-    // One line per request at debug level (the audit log is the record of
-    // every request); server errors always.
-    const LogLevel level =
-        r.status >= 500 ? LogLevel::kError : LogLevel::kDebug;
-    if (!LogEnabled(level)) return;
-    Log(level, "request",
-        {{"vault", std::string(r.vault)},
-         {"principal", std::string(r.principal)},
-         {"op", std::string(r.operation)},
-         {"key", std::string(r.key)},
-         {"status", std::to_string(r.status)},
-         {"code", std::string(r.error_code)}});
-  };
   absl::StatusOr<std::unique_ptr<http::KeysApi>> api =
       http::KeysApi::New(std::move(api_options), &vault);
   if (!api.ok()) return Fail(api.status());
@@ -602,16 +617,6 @@ int Serve(const std::vector<std::string>& args) {
         [path = Path(c, "seal.json")](const seal::SealInfo& info) {
           return seal::WriteSealInfo(path, info);
         };
-    seal_options.on_event = [audit](std::string_view op,
-                                    std::string_view principal, int status,
-                                    std::string_view code) {
-      audit::Record rec;
-      rec.principal = principal;
-      rec.operation = op;
-      rec.status = status;
-      rec.error_code = code;
-      audit->Append(std::move(rec));
-    };
     seal_service = std::make_unique<SealService>(std::move(seal_options));
   }
   SealService* seal_ptr = seal_service.get();
@@ -619,8 +624,15 @@ int Serve(const std::vector<std::string>& args) {
   so.blocking = [](const http::Request& r) {
     return SealService::IsSysPath(r) || http::KeysApi::MayBlock(r);
   };
+  so.finish = AuditFinish(audit);
   absl::StatusOr<std::unique_ptr<http::Server>> server = http::Server::New(
-      so, [api_ptr, seal_ptr, sealed](const http::Request& r) {
+      so, [api_ptr, seal_ptr, sealed, audit](const http::Request& r) {
+        // Fail closed: while the audit log cannot be written nothing runs
+        // (/healthz still answers, and says so).
+        if (!audit->healthy() && !IsHealthCheck(r)) {
+          audit->NoteRefused();
+          return AuditUnavailable();
+        }
         if (SealService::IsSysPath(r)) {
           if (seal_ptr == nullptr) {
             return http::AzureError(
@@ -657,16 +669,20 @@ int Serve(const std::vector<std::string>& args) {
             return TokenKey{s->key_id(), s->signer()};
           },
           .clock = vault::SystemClock,
-          .peer_uid = PeerSocketOwner,
-          .on_event = IdentityAuditHook(audit)});
+          .peer_uid = PeerSocketOwner});
   http::ServerOptions io;
   io.listen_address = c.identity_address;
   io.port = c.identity_port;
   io.cert_pem_path = cert;
   io.key_pem_path = key;
   io.threads = 1;
+  io.finish = AuditFinish(audit);
   absl::StatusOr<std::unique_ptr<http::Server>> identity =
-      http::Server::New(io, [identity_service](const http::Request& r) {
+      http::Server::New(io, [identity_service, audit](const http::Request& r) {
+        if (!audit->healthy()) {
+          audit->NoteRefused();
+          return AuditUnavailable();
+        }
         return identity_service->Handle(r);
       });
   if (!identity.ok()) return Fail(identity.status());

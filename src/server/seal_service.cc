@@ -76,16 +76,9 @@ http::Response SealService::Handle(const http::Request& r) {
 http::Response SealService::Unseal(const http::Request& r) {
   std::string who = "share ?";
   auto answer = [&](http::Response resp) {
-    if (options_.on_event) {
-      std::string code;
-      if (resp.status >= 400) {
-        json b = json::parse(resp.body, nullptr, false);
-        if (b.is_object() && b.contains("error")) {
-          code = b["error"].value("code", "");
-        }
-      }
-      options_.on_event("unseal", who, resp.status, code);
-    }
+    resp.audit.emplace();
+    resp.audit->operation = "unseal";
+    resp.audit->principal = who;
     return resp;
   };
   // Bounded parse (base/json.h): this body comes before any credential.
@@ -170,18 +163,19 @@ http::Response SealService::Seal(const http::Request& r) {
   absl::StatusOr<std::string> principal = options_.authorize_seal(r);
   if (!principal.ok()) {
     http::Response resp = http::StatusResponse(principal.status());
-    if (options_.on_event) {
-      options_.on_event("seal", "", resp.status,
-                        http::AzureCodeFor(principal.status()));
-    }
+    resp.audit.emplace();
+    resp.audit->operation = "seal";
     return resp;
   }
   std::lock_guard<std::mutex> lock(mu_);
   options_.custody->Seal();
   unsealer_.Reset();
   Log(LogLevel::kWarning, "sealed", {{"principal", *principal}});
-  if (options_.on_event) options_.on_event("seal", *principal, 200, "");
-  return http::JsonResponse(200, StatusJson());
+  http::Response resp = http::JsonResponse(200, StatusJson());
+  resp.audit.emplace();
+  resp.audit->operation = "seal";
+  resp.audit->principal = *principal;
+  return resp;
 }
 
 }  // namespace keyferry::server

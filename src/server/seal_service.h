@@ -12,7 +12,10 @@
 //   POST /sys/seal          operator token (Crypto Officer on every vault):
 //                           drops the custody and the master key
 //
-// Errors use the Azure envelope {"error":{"code","message"}}. Thread-safe.
+// Errors use the Azure envelope {"error":{"code","message"}}. Every unseal
+// and seal answer carries its audit note (operation "unseal" with principal
+// "share N", or "seal" with the operator), recorded before it is sent.
+// Thread-safe.
 #ifndef KEYFERRY_SERVER_SEAL_SERVICE_H_
 #define KEYFERRY_SERVER_SEAL_SERVICE_H_
 
@@ -41,11 +44,6 @@ struct SealServiceOptions {
   // authorize_seal returns the principal allowed to seal, or the refusal.
   std::function<absl::StatusOr<std::string>(const http::Request&)>
       authorize_seal;
-  // on_event (may be empty) is told of each unseal/seal attempt: the
-  // operation, the principal ("share N" for unseal), the HTTP status.
-  std::function<void(std::string_view op, std::string_view principal,
-                     int status, std::string_view error_code)>
-      on_event;
   // save_info (may be empty) writes seal.json. It is called once, after an
   // unseal of a seal without share check values, with those values added
   // (derived from the shares that reconstructed the key); a failure is

@@ -55,11 +55,6 @@ class SealServiceTest : public ::testing::Test {
       if (!allow_seal_) return absl::PermissionDeniedError("not an officer");
       return std::string("officer");
     };
-    o.on_event = [this](std::string_view op, std::string_view who, int status,
-                        std::string_view) {
-      events_.push_back(std::string(op) + " " + std::string(who) + " " +
-                        std::to_string(status));
-    };
     o.save_info = [this](const seal::SealInfo& i) {
       saved_.push_back(i);
       return absl::OkStatus();
@@ -94,11 +89,21 @@ class SealServiceTest : public ::testing::Test {
     if (reset) b["reset"] = true;
     return b.dump();
   }
+  // Handle answers `r` and keeps the audit note of the answer as an event
+  // "operation principal status".
+  http::Response Handle(const http::Request& r) {
+    http::Response resp = service_->Handle(r);
+    if (resp.audit) {
+      events_.push_back(resp.audit->operation + " " + resp.audit->principal +
+                        " " + std::to_string(resp.status));
+    }
+    return resp;
+  }
   http::Response Post(const std::string& body) {
-    return service_->Handle(Req("POST", "/sys/unseal", body));
+    return Handle(Req("POST", "/sys/unseal", body));
   }
   json Status() {
-    http::Response r = service_->Handle(Req("GET", "/sys/seal-status"));
+    http::Response r = Handle(Req("GET", "/sys/seal-status"));
     EXPECT_EQ(r.status, 200);
     return json::parse(r.body);
   }
@@ -120,16 +125,14 @@ TEST_F(SealServiceTest, UnsealWithThresholdSharesThenSeal) {
                                AsBytes("b")),
               StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ(Status()["nonce"], "");
-  http::Response r1 =
-      service_->Handle(Req("POST", "/sys/unseal", ShareBody(0)));
+  http::Response r1 = Handle(Req("POST", "/sys/unseal", ShareBody(0)));
   EXPECT_EQ(r1.status, 200) << r1.body;
   EXPECT_EQ(json::parse(r1.body)["progress"], 1);
   const std::string nonce = json::parse(r1.body)["nonce"];
   EXPECT_EQ(nonce.size(), 32u);
   EXPECT_EQ(Status()["nonce"], nonce);
   EXPECT_TRUE(sealed_.sealed());
-  http::Response r2 =
-      service_->Handle(Req("POST", "/sys/unseal", WithNonce(2, nonce)));
+  http::Response r2 = Handle(Req("POST", "/sys/unseal", WithNonce(2, nonce)));
   EXPECT_EQ(r2.status, 200) << r2.body;
   EXPECT_EQ(json::parse(r2.body)["sealed"], false);
   EXPECT_EQ(json::parse(r2.body)["nonce"], "");
@@ -139,11 +142,11 @@ TEST_F(SealServiceTest, UnsealWithThresholdSharesThenSeal) {
                              AsBytes("b")));
 
   allow_seal_ = false;
-  http::Response refused = service_->Handle(Req("POST", "/sys/seal"));
+  http::Response refused = Handle(Req("POST", "/sys/seal"));
   EXPECT_EQ(refused.status, 403);
   EXPECT_FALSE(sealed_.sealed());
   allow_seal_ = true;
-  http::Response s = service_->Handle(Req("POST", "/sys/seal"));
+  http::Response s = Handle(Req("POST", "/sys/seal"));
   EXPECT_EQ(s.status, 200);
   EXPECT_TRUE(sealed_.sealed());
   EXPECT_EQ(Status()["progress"], 0);
@@ -187,7 +190,7 @@ TEST_F(SealServiceTest, FailureWrongDuplicateOrProtectedShares) {
   EXPECT_EQ(json::parse(right.body)["sealed"], false);
 
   // Another vault's share file.
-  ASSERT_EQ(service_->Handle(Req("POST", "/sys/seal")).status, 200);
+  ASSERT_EQ(Handle(Req("POST", "/sys/seal")).status, 200);
   info_.vault_id = "v2";
   EXPECT_EQ(Post(ShareBody(0)).status, 400);
   EXPECT_EQ(Post("{}").status, 400);
@@ -195,7 +198,7 @@ TEST_F(SealServiceTest, FailureWrongDuplicateOrProtectedShares) {
   EXPECT_EQ(Post(R"({"share": {}, "nonce": 7})").status, 400);
   EXPECT_EQ(Post(R"({"share": {}, "reset": "yes"})").status, 400);
   EXPECT_EQ(Status()["progress"], 0);
-  EXPECT_EQ(service_->Handle(Req("GET", "/sys/other")).status, 404);
+  EXPECT_EQ(Handle(Req("GET", "/sys/other")).status, 404);
 }
 
 TEST_F(SealServiceTest, FailureBogusShareWithoutNonceChangesNothing) {
@@ -239,7 +242,7 @@ TEST_F(SealServiceTest, FailureWrongNonceChangesNothing) {
   }
   // With no attempt in progress, a stale nonce is refused too.
   ASSERT_EQ(Post(WithNonce(1, before["nonce"])).status, 200);  // unsealed
-  ASSERT_EQ(service_->Handle(Req("POST", "/sys/seal")).status, 200);
+  ASSERT_EQ(Handle(Req("POST", "/sys/seal")).status, 200);
   EXPECT_EQ(Post(WithNonce(1, before["nonce"])).status, 409);
   EXPECT_EQ(Status()["progress"], 0);
 }
@@ -312,7 +315,7 @@ TEST_F(SealServiceTest, LegacySealKeepsProgressAndLearnsShareChecks) {
   }
   EXPECT_EQ(saved_[0].check, info_.check);
   // After sealing again, a bogus share is refused at once.
-  ASSERT_EQ(service_->Handle(Req("POST", "/sys/seal")).status, 200);
+  ASSERT_EQ(Handle(Req("POST", "/sys/seal")).status, 200);
   ASSERT_EQ(Post(ShareBody(0)).status, 200);
   EXPECT_EQ(Post(BogusBody(2, Status()["nonce"])).status, 400);
   EXPECT_EQ(Status()["progress"], 1);
