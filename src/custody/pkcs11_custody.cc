@@ -1343,17 +1343,21 @@ absl::StatusOr<CipherOutput> Pkcs11Custody::Decrypt(
             pt = h.status();
           }
         }
+        // What the token refuses about the caller's data is one fixed
+        // message per family (no oracle); a token fault stays one (and a
+        // lost session is retried by WithKey).
+        if (!pt.ok() && !TokenFault(pt.status())) {
+          return absl::InvalidArgumentError(failed);
+        }
         return pt;
       });
   if (!pt.ok()) {
-    const std::optional<unsigned long> ckr = hsm::GetCkr(pt.status());
-    // Session/device failures are not the caller's input.
-    if (ckr && (*ckr == CKR_DEVICE_ERROR || *ckr == CKR_DEVICE_REMOVED ||
-                *ckr == CKR_SESSION_HANDLE_INVALID ||
-                *ckr == CKR_DEVICE_MEMORY || *ckr == CKR_HOST_MEMORY)) {
-      return pt.status();
+    // A damaged key record (DataLoss) or a token fault is the server's
+    // failure, never the caller's 400.
+    if (hsm::GetCkr(pt.status()) && TokenFault(pt.status())) {
+      return AsTokenFault(pt.status(), "decrypting");
     }
-    return absl::InvalidArgumentError(failed);
+    return pt.status();
   }
   CipherOutput out;
   out.value = PlainCopy(*pt);

@@ -31,6 +31,7 @@ namespace {
 constexpr char kModule[] = "/usr/lib/softhsm/libsofthsm2.so";
 constexpr char kToken[] = "kfd";
 constexpr char kPin[] = "4321";
+constexpr char kEmptyToken[] = "emptytoken";  // not a prefix match of kToken
 
 std::string Shell(const std::string& cmd) {
   std::string out;
@@ -63,6 +64,12 @@ class Pkcs11CustodyTest : public ::testing::Test {
     std::string out =
         Shell(std::string("softhsm2-util --init-token --free --label ") +
               kToken + " --so-pin 87654321 --pin " + kPin);
+    ASSERT_NE(out.find("initialized"), std::string::npos) << out;
+    // A second token that never gets master keys
+    // (FailureNoMasterKeysAndNoneMayBeMade); made before the module is
+    // loaded, which is when SoftHSM reads its tokens.
+    out = Shell(std::string("softhsm2-util --init-token --free --label ") +
+                kEmptyToken + " --so-pin 87654321 --pin " + kPin);
     ASSERT_NE(out.find("initialized"), std::string::npos) << out;
     Reopen();
   }
@@ -186,6 +193,85 @@ TEST_F(Pkcs11CustodyTest, FailureWrongBindingTamperOrAlgorithm) {
       custody_->Sign(moved, B("othervault/k/1"), crypto::SignAlg::kEs256, d));
   EXPECT_THAT(custody_->Sign(moved, kBinding, crypto::SignAlg::kEs256, d),
               StatusIs(absl::StatusCode::kDataLoss));
+}
+
+// A damaged key record is the server's fault: DataLoss (a 500), never the
+// 400 a bad ciphertext gets.
+TEST_F(Pkcs11CustodyTest, FailureDamagedKeyIsNotTheCallersFault) {
+  ASSERT_OK_AND_ASSIGN(HeldKey rsa,
+                       custody_->Generate({KeyKind::kRsa, 2048}, kBinding));
+  ASSERT_OK_AND_ASSIGN(HeldKey aes,
+                       custody_->Generate({KeyKind::kOct, 256}, kBinding));
+  HeldKey bad_rsa = rsa, bad_aes = aes;
+  bad_rsa.sealed.back() ^= 1;
+  bad_aes.sealed.back() ^= 1;
+  const std::vector<uint8_t> c(256, 1);
+  EXPECT_THAT(custody_->Decrypt(bad_rsa, kBinding, {CipherAlg::kRsaOaep, c}),
+              StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(custody_->Decrypt(bad_rsa, kBinding, {CipherAlg::kRsa15, c}),
+              StatusIs(absl::StatusCode::kDataLoss));
+  CipherInput gcm{CipherAlg::kA256Gcm,
+                  std::vector<uint8_t>(32, 2),
+                  std::vector<uint8_t>(12, 3),
+                  {},
+                  std::vector<uint8_t>(16, 4)};
+  EXPECT_THAT(custody_->Decrypt(bad_aes, kBinding, gcm),
+              StatusIs(absl::StatusCode::kDataLoss));
+  // The same inputs on the intact keys are the caller's fault.
+  EXPECT_THAT(custody_->Decrypt(rsa, kBinding, {CipherAlg::kRsaOaep, c}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(custody_->Decrypt(aes, kBinding, gcm),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// Record tags are HMACs by the token's master MAC key: deterministic,
+// verified in the token (and remembered once verified), never accepting an
+// altered record.
+TEST_F(Pkcs11CustodyTest, RecordTagsAreMadeAndCheckedInTheToken) {
+  const std::vector<uint8_t> rec = B("a stored key version");
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> tag,
+                       custody_->AuthenticateRecord(rec));
+  EXPECT_EQ(tag.size(), 32u);
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> again,
+                       custody_->AuthenticateRecord(rec));
+  EXPECT_EQ(tag, again);
+  for (int i = 0; i < 2; ++i) {  // the second time from the verified set
+    EXPECT_OK(custody_->VerifyRecord(rec, tag));
+    std::vector<uint8_t> altered = rec;
+    altered[0] ^= 1;
+    EXPECT_THAT(custody_->VerifyRecord(altered, tag),
+                StatusIs(absl::StatusCode::kDataLoss));
+    std::vector<uint8_t> bad_tag = tag;
+    bad_tag[5] ^= 1;
+    EXPECT_THAT(custody_->VerifyRecord(rec, bad_tag),
+                StatusIs(absl::StatusCode::kDataLoss));
+  }
+  EXPECT_THAT(custody_->VerifyRecord(rec, {}),
+              StatusIs(absl::StatusCode::kDataLoss));
+  // A record tag is not a key blob's MAC: blob and record inputs are
+  // domain-separated ("KFP1" header vs "KFR1").
+  ASSERT_OK_AND_ASSIGN(HeldKey k,
+                       custody_->Generate({KeyKind::kOct, 128}, kBinding));
+  EXPECT_THAT(
+      custody_->VerifyRecord(std::span<const uint8_t>(k.sealed).subspan(36),
+                             std::span<const uint8_t>(k.sealed).subspan(4, 32)),
+      StatusIs(absl::StatusCode::kDataLoss));
+}
+
+// A store with keys needs the token its keys were made with: on a token
+// without the master keys Open refuses and makes nothing.
+TEST_F(Pkcs11CustodyTest, FailureNoMasterKeysAndNoneMayBeMade) {
+  Pkcs11Options o;
+  o.module_path = kModule;
+  o.token_label = kEmptyToken;
+  o.pin = SecretBytes(AsBytes(kPin));
+  o.create_master_keys = false;
+  EXPECT_THAT(Pkcs11Custody::Open(std::move(o)),
+              StatusHasMessage("has no master key 'keyferryd-master-wrap'"));
+  std::string objects =
+      Shell(std::string("pkcs11-tool --module ") + kModule + " --token-label " +
+            kEmptyToken + " --login --pin " + kPin + " --list-objects");
+  EXPECT_EQ(objects.find("keyferryd-master"), std::string::npos) << objects;
 }
 
 TEST_F(Pkcs11CustodyTest, RsaDecryptInTokenOfOpenSslCiphertexts) {

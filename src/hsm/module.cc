@@ -3,6 +3,8 @@
 #include <dlfcn.h>
 
 #include <cstring>
+#include <map>
+#include <mutex>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -74,6 +76,21 @@ std::string MechanismName(uint64_t type) {
   }
 }
 
+namespace {
+
+// How many live Modules use each initialized function list (a dlopen of
+// the same library returns the same one).
+std::mutex& InitMu() {
+  static std::mutex mu;
+  return mu;
+}
+std::map<CK_FUNCTION_LIST*, int>& InitUsers() {
+  static auto* users = new std::map<CK_FUNCTION_LIST*, int>();
+  return *users;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Module>> Module::Load(const std::string& path) {
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
@@ -88,13 +105,24 @@ absl::StatusOr<std::unique_ptr<Module>> Module::Load(const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, " is not a PKCS#11 module (no C_GetFunctionList)"));
   }
-  CK_C_INITIALIZE_ARGS args;
-  std::memset(&args, 0, sizeof args);
-  args.flags = CKF_OS_LOCKING_OK;
-  CK_RV rv = fn->C_Initialize(&args);
-  if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-    dlclose(handle);
-    return CkrToStatus(rv, absl::StrCat("C_Initialize of ", path));
+  // A module is initialized once per process, however many Modules load
+  // it: the first Load initializes it and the last one to go finalizes it
+  // (C_Finalize by one user would end every other user's sessions).
+  {
+    std::lock_guard<std::mutex> lock(InitMu());
+    int& users = InitUsers()[fn];
+    if (users == 0) {
+      CK_C_INITIALIZE_ARGS args;
+      std::memset(&args, 0, sizeof args);
+      args.flags = CKF_OS_LOCKING_OK;
+      CK_RV rv = fn->C_Initialize(&args);
+      if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+        InitUsers().erase(fn);
+        dlclose(handle);
+        return CkrToStatus(rv, absl::StrCat("C_Initialize of ", path));
+      }
+    }
+    ++users;
   }
   std::unique_ptr<Module> m(new Module(handle, fn, path));
   CK_INFO info;
@@ -108,7 +136,14 @@ absl::StatusOr<std::unique_ptr<Module>> Module::Load(const std::string& path) {
 }
 
 Module::~Module() {
-  fn_->C_Finalize(nullptr);
+  {
+    std::lock_guard<std::mutex> lock(InitMu());
+    auto it = InitUsers().find(fn_);
+    if (it != InitUsers().end() && --it->second == 0) {
+      fn_->C_Finalize(nullptr);
+      InitUsers().erase(it);
+    }
+  }
   dlclose(handle_);
 }
 

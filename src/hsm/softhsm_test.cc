@@ -76,6 +76,22 @@ TEST_F(SoftHsmTest, TokenInfoAndMechanisms) {
               StatusIs(absl::StatusCode::kNotFound));
 }
 
+// The library is initialized once per process: a second Module of it, and
+// its destruction, leave the first one's sessions working (C_Finalize only
+// when the last user goes).
+TEST_F(SoftHsmTest, SecondModuleOfTheSameLibraryDoesNotFinalizeIt) {
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Module> second, Module::Load(kModule));
+    ASSERT_OK(second->GetTokenInfo(slot_).status());
+  }
+  EXPECT_TRUE(session_->IsAlive());
+  ASSERT_OK_AND_ASSIGN(TokenInfo info, module_->GetTokenInfo(slot_));
+  EXPECT_EQ(info.label, "unit");
+  ASSERT_OK_AND_ASSIGN(auto again,
+                       Session::Open(*module_, slot_, Pin("user-pin-1")));
+  EXPECT_TRUE(again->IsAlive());
+}
+
 TEST_F(SoftHsmTest, FailureWrongPin) {
   session_.reset();  // login is per application: log the fixture's session out
   auto s = Session::Open(*module_, slot_, Pin("nope"));
