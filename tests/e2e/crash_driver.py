@@ -6,11 +6,16 @@
                                        threads until keyferryd dies; every
                                        attempt and every acknowledgement goes
                                        to STATE/journal-ROUND.jsonl
-  crash_driver.py verify STATE         after the last restart: every
+  crash_driver.py verify STATE [LOG]   after the last restart: every
                                        acknowledged key is there and works,
                                        every unacknowledged one is absent or
                                        complete, and the vault holds nothing
-                                       else
+                                       else; with LOG (keyferryd's audit
+                                       log), every acknowledged request has
+                                       its record, every acknowledged create
+                                       and import with the version made, and
+                                       every create or import the log says
+                                       succeeded is in the vault
 
 Keys are made four ways: create EC P-256, create oct-HSM 256, import a JWK
 EC key made here, and BYOK-import an AES-256 key made here (RSA-OAEP-SHA1 +
@@ -54,6 +59,8 @@ class Conn:
     def __init__(self):
         self.c = http.client.HTTPSConnection(U.hostname, U.port, context=CTX,
                                              timeout=30)
+        self.rid = ""     # x-ms-request-id of the last answer
+        self.acked = []   # (request id, method path) of every 200 answer
 
     def req(self, method, path, body=None):
         sep = "&" if "?" in path else "?"
@@ -63,7 +70,14 @@ class Conn:
                                 "Content-Type": "application/json"})
         r = self.c.getresponse()
         text = r.read().decode()
+        self.rid = r.getheader("x-ms-request-id") or ""
+        if r.status == 200:
+            self.acked.append((self.rid, f"{method} {path}"))
         return r.status, (json.loads(text) if text else {})
+
+
+def version_of(kid):
+    return urllib.parse.urlparse(kid).path.split("/")[3]
 
 
 def setup(state):
@@ -72,7 +86,8 @@ def setup(state):
                    {"kty": "RSA-HSM", "key_size": 2048, "key_ops": ["import"]})
     assert st == 200, (st, js)
     json.dump({"kid": js["key"]["kid"], "n": js["key"]["n"],
-               "e": js["key"]["e"]}, open(f"{state}/kek.json", "w"))
+               "e": js["key"]["e"], "rid": c.rid},
+              open(f"{state}/kek.json", "w"))
 
 
 def kek_public(state):
@@ -146,6 +161,7 @@ def load(state, rnd):
                 return
             log({"event": "ack", "name": name, "kind": kind,
                  "kid": js["key"]["kid"],
+                 "version": version_of(js["key"]["kid"]), "rid": conn.rid,
                  "x": js["key"].get("x"), "y": js["key"].get("y")})
 
     threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
@@ -196,7 +212,61 @@ def proves(conn, kind, kid, rec, secret):
     return None
 
 
-def verify(state):
+def check_audit(log_path, state, acks, attempts, conn):
+    """The audit log against what the clients were told: every request
+    answered 200 has its record (same x-ms-request-id, status 200); every
+    acknowledged create or import is recorded with its key, operation and
+    the version made; every create or import recorded as done is in the
+    vault with that version. Returns the number of failures."""
+    recs = []
+    for line in open(log_path):
+        try:
+            recs.append(json.loads(line))
+        except ValueError:
+            print(f"FAIL audit log line {len(recs) + 1} is not a record",
+                  file=sys.stderr)
+            return 1
+    by_rid = {}
+    for r in recs:
+        if r["request_id"]:
+            by_rid.setdefault(r["request_id"], []).append(r)
+    fails = 0
+    kek = json.load(open(f"{state}/kek.json"))
+    answered = [(kek["rid"], "POST /keys/crash-kek/create")]
+    answered += [(a["rid"], f"ack {name}") for name, a in acks.items()]
+    answered += conn.acked  # verify's own requests
+    for rid, what in answered:
+        rs = by_rid.get(rid, [])
+        if not rid or len(rs) != 1 or rs[0]["status"] != 200:
+            print(f"FAIL {what} was answered 200 (x-ms-request-id {rid!r}) "
+                  f"but the audit log has {rs}", file=sys.stderr)
+            fails += 1
+    for name, a in acks.items():
+        op = "create" if a["kind"].startswith("create") else "import"
+        rs = by_rid.get(a["rid"], [])
+        if not (len(rs) == 1 and rs[0]["operation"] == op and
+                rs[0]["key"] == name and rs[0]["version"] == a["version"] and
+                rs[0]["status"] == 200 and rs[0]["vault"] == "myvault"):
+            print(f"FAIL acknowledged {op} of {name} version {a['version']}: "
+                  f"its record is {rs}", file=sys.stderr)
+            fails += 1
+    done = [r for r in recs if r["operation"] in ("create", "import") and
+            r["status"] == 200 and r["key"] in attempts]
+    for r in done:
+        st, js = conn.req("GET", f"/keys/{r['key']}/{r['version']}")
+        if st != 200:
+            print(f"FAIL the audit log says {r['operation']} of {r['key']} "
+                  f"version {r['version']} succeeded, but GET answers {st}",
+                  file=sys.stderr)
+            fails += 1
+    print(f"crash audit: {len(recs)} records checked against "
+          f"{len(answered)} requests answered 200, {len(acks)} acknowledged "
+          f"creates and imports, {len(done)} creates and imports recorded "
+          f"as done; {fails} failures")
+    return fails
+
+
+def verify(state, log_path=None):
     attempts, acks = {}, {}
     for f in sorted(os.listdir(state)):
         if not f.startswith("journal-"):
@@ -264,6 +334,8 @@ def verify(state):
           f"(all present and working), {present_unacked} unacknowledged but "
           f"complete, {len(attempts) - len(acks) - present_unacked} absent; "
           f"{len(listed)} keys listed; {fails} failures")
+    if log_path:
+        fails += check_audit(log_path, state, acks, attempts, conn)
     return 1 if fails or not acks else 0
 
 
@@ -274,4 +346,4 @@ if __name__ == "__main__":
     elif cmd == "load":
         load(state, int(sys.argv[3]))
     else:
-        sys.exit(verify(state))
+        sys.exit(verify(state, sys.argv[3] if len(sys.argv) > 3 else None))
