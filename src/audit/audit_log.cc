@@ -494,10 +494,21 @@ absl::Status AuditLog::Flush() {
     recovered = !healthy_;
     healthy_ = true;
     if (recovered) {
+      // The summary is chained right after the records kept while the log
+      // was down, before any record of a request served since.
       refused = std::exchange(refused_, 0);
       lost = std::exchange(lost_, 0);
+      Record r;
+      r.principal = "keyferryd";
+      r.operation = "audit-log-unavailable";
+      r.status = 503;
+      r.error_code = "AuditLogUnavailable";
+      r.key =
+          absl::StrCat(refused, " requests refused, ", lost, " records lost");
+      Buffer(std::move(r));
     }
   }
+  if (recovered) cv_.notify_one();
   for (Waiter& w : waiters) w.done(absl::OkStatus());
   WriteHeadIfDue(seq, hash, /*force=*/false);
   if (recovered) {
@@ -505,13 +516,6 @@ absl::Status AuditLog::Flush() {
         {{"path", path_},
          {"refused_requests", std::to_string(refused)},
          {"lost_records", std::to_string(lost)}});
-    Record r;
-    r.principal = "keyferryd";
-    r.operation = "audit-log-unavailable";
-    r.status = 503;
-    r.error_code = "AuditLogUnavailable";
-    r.key = absl::StrCat(refused, " requests refused, ", lost, " records lost");
-    Append(std::move(r));
   }
   return absl::OkStatus();
 }

@@ -84,7 +84,9 @@ std::string Rehash(ojson j) {
 }
 
 TEST_F(AuditLogTest, AppendFlushVerify) {
-  ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_));
+  AuditLogOptions o;
+  o.head_interval = std::chrono::milliseconds(0);  // the head after every write
+  ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_, o));
   EXPECT_EQ(log->last_seq(), 0u);
   for (int i = 0; i < 3; ++i) log->Append(Rec(i));
   EXPECT_EQ(log->last_seq(), 3u);

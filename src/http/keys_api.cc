@@ -815,8 +815,15 @@ absl::Status KeysApi::Register() {
   // --- service routes (parent domain) --------------------------------------
   RETURN_IF_ERROR(router_->Add(
       "GET", "/healthz",
-      [](const Request&, const RouteContext&) {
-        return JsonResponse(200, R"({"status":"ok"})");
+      [this](const Request&, const RouteContext&) {
+        Health h = options_.health ? options_.health() : Health{};
+        json out = {{"status", h.ok ? "ok" : "unavailable"}};
+        if (h.details.is_object()) {
+          for (auto it = h.details.begin(); it != h.details.end(); ++it) {
+            out[it.key()] = it.value();
+          }
+        }
+        return Json(out, h.ok ? 200 : 503);
       },
       RouteScope::kService));
   // ARM's cloud metadata, which `az cloud register

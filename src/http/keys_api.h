@@ -34,6 +34,14 @@ struct Grant {
 // it, e.g. "crypto-officer"); InvalidArgument otherwise.
 absl::StatusOr<Grant> ParseGrant(std::string_view text);
 
+// Health is what GET /healthz reports: {"status":"ok"|"unavailable", and
+// the members of `details`}; 503 when not ok (so a load balancer stops
+// sending requests).
+struct Health {
+  bool ok = true;
+  nlohmann::json details = nlohmann::json::object();
+};
+
 struct KeysApiOptions {
   std::string domain = "localhost";
   std::vector<std::string> vaults;
@@ -47,6 +55,8 @@ struct KeysApiOptions {
   std::string token_issuer;
   // The longest lifetime (exp - nbf/iat) a token may have, in seconds.
   int64_t token_max_lifetime = auth::kDefaultMaxTokenLifetime;
+  // health (may be empty) fills GET /healthz; called on every health check.
+  std::function<Health()> health;
   std::string subscription_id;     // for ARM's GET /subscriptions
   std::function<int64_t()> clock;  // Unix seconds; default system clock
 };

@@ -573,6 +573,28 @@ int Serve(const std::vector<std::string>& args) {
     if (!grant.ok()) return Fail(grant.status());
     api_options.grants.push_back(*grant);
   }
+  // /healthz: unavailable while the audit log cannot be written; background
+  // work waiting for a retry is listed (it does not make the node
+  // unavailable: one key's failed rotation is no reason to stop serving).
+  api_options.health = [audit, &vault]() {
+    http::Health h;
+    h.ok = audit->healthy();
+    h.details["audit_log"] = h.ok ? "ok" : "cannot be written";
+    std::vector<vault::DueWorkFailure> failing = vault.DueWorkFailures();
+    nlohmann::json items = nlohmann::json::array();
+    for (const vault::DueWorkFailure& f : failing) {
+      if (items.size() == 20) break;
+      items.push_back({{"work", f.work},
+                       {"vault", f.vault},
+                       {"key", f.name},
+                       {"failures", f.failures},
+                       {"next_attempt", f.next_attempt},
+                       {"error", f.error}});
+    }
+    h.details["background"] = {{"failing", failing.size()},
+                               {"items", std::move(items)}};
+    return h;
+  };
   absl::StatusOr<std::unique_ptr<http::KeysApi>> api =
       http::KeysApi::New(std::move(api_options), &vault);
   if (!api.ok()) return Fail(api.status());
@@ -701,10 +723,29 @@ int Serve(const std::vector<std::string>& args) {
     while (
         !cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; })) {
       if (sealed != nullptr && sealed->sealed()) continue;  // nothing to do
+      if (!audit->healthy()) continue;  // nothing unrecorded, as requests
       lock.unlock();
-      absl::StatusOr<std::pair<int, int>> done = vault.RunDueWork();
+      // Rotations and purges keyferryd makes on its own are audited like
+      // requests (principal "keyferryd"), and written before the next.
+      absl::StatusOr<std::pair<int, int>> done =
+          vault.RunDueWork([audit](const vault::DueWorkEvent& e) {
+            audit::Record rec;
+            rec.principal = "keyferryd";
+            rec.vault = e.vault;
+            rec.operation =
+                e.work == "rotate" ? "rotate (policy)" : "purge (scheduled)";
+            rec.key = e.name;
+            rec.version = e.version;
+            rec.status = http::HttpStatusFor(e.status);
+            if (!e.status.ok()) rec.error_code = http::AzureCodeFor(e.status);
+            if (absl::Status s = audit->AppendAndWait(std::move(rec));
+                !s.ok()) {
+              Log(LogLevel::kError, "audit_background_record_failed",
+                  {{"error", std::string(s.message())}});
+            }
+          });
       if (!done.ok()) {
-        Log(LogLevel::kError, "due_work_failed",
+        Log(LogLevel::kError, "due_work_query_failed",
             {{"error", std::string(done.status().message())}});
       } else if (done->first + done->second > 0) {
         Log(LogLevel::kInfo, "due_work",

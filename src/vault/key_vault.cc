@@ -12,6 +12,7 @@
 #include "base/encoding.h"
 #include "base/error_code.h"
 #include "base/json.h"
+#include "base/log.h"
 #include "base/status.h"
 #include "base/strings.h"
 #include "byok/blob.h"
@@ -831,26 +832,98 @@ absl::StatusOr<std::string> KeyVault::SetRotationPolicy(
   return doc.dump();
 }
 
-absl::StatusOr<std::pair<int, int>> KeyVault::RunDueWork() {
+absl::StatusOr<std::pair<int, int>> KeyVault::RunDueWork(
+    const std::function<void(const DueWorkEvent&)>& on_work) {
+  auto tell = [&](std::string_view work, const std::string& vault,
+                  const std::string& name, std::string version,
+                  absl::Status status) {
+    if (on_work) {
+      on_work(DueWorkEvent{std::string(work), vault, name, std::move(version),
+                           std::move(status)});
+    }
+  };
   const int64_t now = clock_();
   int rotated = 0, purged = 0;
+  // Done records a success; Failed a failure, and returns when to retry.
+  auto id = [](std::string_view work, std::string_view vault,
+               std::string_view name) {
+    return absl::StrCat(Sv(work), "/", Sv(vault), "/", Lower(name));
+  };
+  auto done = [&](const std::string& key) {
+    std::lock_guard<std::mutex> l(due_mu_);
+    due_failures_.erase(key);
+  };
+  auto failed = [&](std::string_view work, const std::string& vault,
+                    const std::string& name,
+                    const absl::Status& error) -> int64_t {
+    std::lock_guard<std::mutex> l(due_mu_);
+    DueWorkFailure& f = due_failures_[id(work, vault, name)];
+    f.vault = vault;
+    f.name = name;
+    f.work = std::string(work);
+    f.error = std::string(error.message());
+    ++f.failures;
+    const int64_t backoff = std::min<int64_t>(
+        int64_t{1} << std::min(f.failures - 1, 20), kMaxDueWorkBackoff);
+    f.next_attempt = now + backoff;
+    Log(LogLevel::kError, "due_work_failed",
+        {{"work", f.work},
+         {"vault", vault},
+         {"key", name},
+         {"failures", std::to_string(f.failures)},
+         {"retry_in_seconds", std::to_string(backoff)},
+         {"error", f.error}});
+    return f.next_attempt;
+  };
   ASSIGN_OR_RETURN(auto due, store_->DueRotations(now, 100));
   for (const auto& [vault, name] : due) {
     absl::StatusOr<store::KeyVersion> r = Rotate(vault, name);
-    if (!r.ok()) {
-      // Never retry in a tight loop: clear the schedule; the policy stays.
-      ASSIGN_OR_RETURN(store::KeyName n, store_->GetName(vault, name));
-      RETURN_IF_ERROR(store_->SetRotationPolicy(
-          vault, name, n.rotation_policy_json, std::nullopt));
+    tell("rotate", vault, name, r.ok() ? r->version : "", r.status());
+    if (r.ok()) {
+      done(id("rotate", vault, name));
+      ++rotated;
       continue;
     }
-    ++rotated;
+    const int64_t retry = failed("rotate", vault, name, r.status());
+    // The policy stays; the next attempt is the retry (persisted, so the
+    // query does not return the key again before then).
+    absl::StatusOr<store::KeyName> n = store_->GetName(vault, name);
+    absl::Status moved = n.ok()
+                             ? store_->SetRotationPolicy(
+                                   vault, name, n->rotation_policy_json, retry)
+                             : n.status();
+    if (moved.code() == absl::StatusCode::kNotFound) {
+      done(id("rotate", vault, name));  // deleted meanwhile
+    } else if (!moved.ok()) {
+      return moved;
+    }
   }
   ASSIGN_OR_RETURN(auto purges, store_->DuePurges(now, 100));
   for (const auto& [vault, name] : purges) {
-    if (store_->Purge(vault, name).ok()) ++purged;
+    const std::string key = id("purge", vault, name);
+    {
+      std::lock_guard<std::mutex> l(due_mu_);
+      auto it = due_failures_.find(key);
+      if (it != due_failures_.end() && it->second.next_attempt > now) continue;
+    }
+    absl::Status s = store_->Purge(vault, name);
+    if (s.code() != absl::StatusCode::kNotFound)
+      tell("purge", vault, name, "", s);
+    if (s.ok() || s.code() == absl::StatusCode::kNotFound) {
+      done(key);
+      if (s.ok()) ++purged;
+    } else {
+      failed("purge", vault, name, s);
+    }
   }
   return std::make_pair(rotated, purged);
+}
+
+std::vector<DueWorkFailure> KeyVault::DueWorkFailures() const {
+  std::lock_guard<std::mutex> l(due_mu_);
+  std::vector<DueWorkFailure> out;
+  for (const auto& [key, f] : due_failures_) out.push_back(f);
+  return out;
 }
 
 }  // namespace keyferry::vault

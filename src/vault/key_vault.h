@@ -14,6 +14,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -75,6 +77,26 @@ struct ImportKeyRequest {
   std::optional<SecretBytes> secret;
   std::optional<std::vector<uint8_t>> key_hsm;
   KeyProperties properties;
+};
+
+// DueWorkFailure is background work (a policy rotation or a scheduled
+// purge) that failed and waits for its retry.
+struct DueWorkFailure {
+  std::string vault;
+  std::string name;
+  std::string work;          // "rotate" or "purge"
+  std::string error;         // the last failure's message (no key material)
+  int failures = 0;          // consecutive failures
+  int64_t next_attempt = 0;  // Unix seconds
+};
+
+// DueWorkEvent is one rotation or purge the background work attempted.
+struct DueWorkEvent {
+  std::string work;  // "rotate" or "purge"
+  std::string vault;
+  std::string name;
+  std::string version;  // the version a rotation made
+  absl::Status status;  // OK, or why it failed
 };
 
 // DeletedKey is a soft-deleted key with its deletion dates.
@@ -180,8 +202,17 @@ class KeyVault {
 
   // RunDueWork rotates every key whose policy says so and purges every
   // deleted key past its scheduled purge date. Returns how many keys it
-  // rotated and purged.
-  absl::StatusOr<std::pair<int, int>> RunDueWork();
+  // rotated and purged. A key whose rotation or purge fails is logged
+  // ("due_work_failed") and retried with exponential backoff (1 s doubling
+  // to kMaxDueWorkBackoff); a failed rotation keeps its policy and has its
+  // next rotation moved to the retry time. DueWorkFailures lists what is
+  // waiting for a retry. Errors of the store's own queries are returned.
+  // `on_work` (may be empty) is told of each rotation or purge attempted,
+  // for the audit log.
+  absl::StatusOr<std::pair<int, int>> RunDueWork(
+      const std::function<void(const DueWorkEvent&)>& on_work = nullptr);
+  std::vector<DueWorkFailure> DueWorkFailures() const;
+  static constexpr int64_t kMaxDueWorkBackoff = 3600;
 
   // Binding is what sealed material is bound to: vault, name, version.
   static std::vector<uint8_t> Binding(std::string_view vault,
@@ -210,6 +241,11 @@ class KeyVault {
   // Parsed public keys for verify, by public_jwk (parsing costs about as
   // much as an ECDSA verification with OpenSSL 3.0).
   custody::KeyCache public_keys_{4096};
+  // Background work waiting for a retry, by "work/vault/name". Written by
+  // RunDueWork (one thread), read by DueWorkFailures; an entry goes when
+  // its work succeeds or its key is gone.
+  mutable std::mutex due_mu_;
+  std::map<std::string, DueWorkFailure> due_failures_;  // guarded by due_mu_
 };
 
 // TagsFromJson validates a "tags" member (an object of at most 15 string

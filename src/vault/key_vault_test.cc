@@ -1,5 +1,6 @@
 #include "vault/key_vault.h"
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -211,6 +212,79 @@ TEST_F(KeyVaultTest, RotationPolicyRotatesWhenDue) {
                                 "https://myvault.localhost/keys/rot"));
   EXPECT_THAT(doc, HasSubstr("\"timeAfterCreate\":\"P7D\""));
   EXPECT_THAT(doc, HasSubstr("/keys/rot/rotationpolicy"));
+}
+
+// Background work that fails is logged, kept with its error for /healthz,
+// and retried with backoff, never dropped: a rotation keeps its policy.
+// The failures are real: a key row altered on disk (rotation refuses it)
+// and a store that refuses deletes (an SQLite trigger).
+TEST_F(KeyVaultTest, FailedDueWorkIsRetriedWithBackoffAndReported) {
+  ASSERT_OK(vault_->Create("myvault", "rot", Ec()).status());
+  ASSERT_OK(
+      vault_
+          ->SetRotationPolicy(
+              "myvault", "rot",
+              R"({"lifetimeActions":[{"trigger":{"timeAfterCreate":"P7D"},)"
+              R"("action":{"type":"Rotate"}}]})",
+              "https://myvault.localhost/keys/rot")
+          .status());
+  ASSERT_OK(vault_->Create("myvault", "gone", Ec()).status());
+  ASSERT_OK(vault_->Delete("myvault", "gone").status());
+  auto sql = [&](const std::string& q) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ + "/k.db").c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    int rc = sqlite3_exec(db, q.c_str(), nullptr, nullptr, &err);
+    std::string msg = err ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(db);
+    ASSERT_EQ(rc, SQLITE_OK) << msg;
+  };
+  sql("CREATE TABLE authentic AS SELECT * FROM key_versions "
+      "WHERE name_lc='rot'");
+  sql("UPDATE key_versions SET key_ops='sign,verify,decrypt' "
+      "WHERE name_lc='rot'");
+  sql("CREATE TRIGGER no_purge BEFORE DELETE ON key_names "
+      "BEGIN SELECT RAISE(FAIL, 'the disk said no'); END");
+  now_ += 8 * 86400;  // both due
+  ASSERT_OK_AND_ASSIGN(auto work, vault_->RunDueWork());
+  EXPECT_EQ(work, std::make_pair(0, 0));
+  std::vector<DueWorkFailure> f = vault_->DueWorkFailures();
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(f[0].work, "purge");
+  EXPECT_EQ(f[0].name, "gone");
+  EXPECT_THAT(f[0].error, HasSubstr("the disk said no"));
+  EXPECT_EQ(f[1].work, "rotate");
+  EXPECT_EQ(f[1].name, "rot");
+  EXPECT_THAT(f[1].error, HasSubstr("integrity check"));
+  EXPECT_EQ(f[1].failures, 1);
+  EXPECT_EQ(f[1].next_attempt, now_ + 1);
+  // The policy is kept and the next rotation is the retry, not cleared.
+  ASSERT_OK_AND_ASSIGN(store::KeyName n, store_->GetName("myvault", "rot"));
+  EXPECT_FALSE(n.rotation_policy_json.empty());
+  EXPECT_EQ(n.next_rotation, now_ + 1);
+  // Not retried before the backoff; then retried, and the backoff doubles.
+  ASSERT_OK(vault_->RunDueWork().status());
+  EXPECT_EQ(vault_->DueWorkFailures()[1].failures, 1);
+  now_ += 1;
+  ASSERT_OK(vault_->RunDueWork().status());
+  f = vault_->DueWorkFailures();
+  EXPECT_EQ(f[1].failures, 2);
+  EXPECT_EQ(f[1].next_attempt, now_ + 2);
+  EXPECT_EQ(f[0].failures, 2);
+  // The causes go away: the next attempts succeed and the failures clear.
+  sql("DELETE FROM key_versions WHERE name_lc='rot'; "
+      "INSERT INTO key_versions SELECT * FROM authentic");
+  sql("DROP TRIGGER no_purge");
+  now_ += 2;
+  ASSERT_OK_AND_ASSIGN(work, vault_->RunDueWork());
+  EXPECT_EQ(work, std::make_pair(1, 1));
+  EXPECT_TRUE(vault_->DueWorkFailures().empty());
+  ASSERT_OK_AND_ASSIGN(auto versions,
+                       vault_->ListVersions("myvault", "rot", "", 25));
+  EXPECT_EQ(versions.items.size(), 2u);
+  EXPECT_THAT(vault_->GetDeleted("myvault", "gone"),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(KeyVaultTest, OctCipherAndRsaCipher) {
