@@ -488,6 +488,8 @@ absl::Status Server::Start() {
 
 uint16_t Server::port() const { return impl_->port; }
 
+bool Server::refusing() const { return impl_->shared->refusing; }
+
 void Server::Shutdown() {
   std::lock_guard<std::mutex> serial(impl_->shutdown_mu);
   {

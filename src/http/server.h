@@ -86,8 +86,17 @@ class Server {
 
   // Shutdown stops accepting, closes idle connections, lets requests in
   // flight finish and answer (with "Connection: close") for up to
-  // shutdown_grace, then stops the I/O threads and returns. Idempotent.
+  // shutdown_grace. Past it, requests not started yet (queued for the
+  // blocking pool, or read meanwhile) are answered 503 without running,
+  // so nothing changes whose answer would be lost; handlers already running
+  // get up to 30 s more to finish and answer. Then it stops the I/O threads
+  // and returns. Idempotent.
   void Shutdown();
+
+  // refusing tells whether a Shutdown has passed its grace period: from then
+  // on a request whose handler has not started is answered 503 without
+  // running it.
+  bool refusing() const;
 
   // Wait blocks until the server has shut down: by Shutdown from another
   // thread, or by a signal registered with StopOnSignals, in which case Wait

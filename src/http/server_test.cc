@@ -114,7 +114,8 @@ class ServerTest : public ::testing::Test {
 
   absl::StatusOr<std::unique_ptr<Server>> StartServer(
       std::chrono::milliseconds grace, int threads = 2,
-      std::function<bool(const Request&)> blocking = nullptr) {
+      std::function<bool(const Request&)> blocking = nullptr,
+      int blocking_threads = 64) {
     ServerOptions opts;
     opts.listen_address = "127.0.0.1";
     opts.port = 0;
@@ -122,6 +123,7 @@ class ServerTest : public ::testing::Test {
     opts.key_pem_path = files_->server_key_pem;
     opts.threads = threads;
     opts.blocking = std::move(blocking);
+    opts.blocking_threads = blocking_threads;
     opts.max_body_bytes = kMaxBody;
     opts.shutdown_grace = grace;
     ASSIGN_OR_RETURN(std::unique_ptr<Server> server,
@@ -390,6 +392,51 @@ TEST_F(ServerTest, BlockingRequestDoesNotHoldUpItsIoThread) {
   stopper.join();
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "done");
+}
+
+// SIGTERM with work queued: past the grace period a request whose handler
+// has not started is answered 503 and never runs (its effects would commit
+// with the answer lost); the one already running finishes and answers.
+TEST_F(ServerTest, ShutdownPastGraceRefusesQueuedRequestsBeforeTheyRun) {
+  server_->Shutdown();
+  std::atomic<bool> echo_queued{false};
+  ASSERT_OK_AND_ASSIGN(server_,
+                       StartServer(
+                           std::chrono::milliseconds(50), /*threads=*/1,
+                           [&echo_queued](const Request& r) {
+                             // Asked once the whole request is read, as it
+                             // is queued for the pool.
+                             if (r.target == "/echo") echo_queued = true;
+                             return r.method == "POST";  // all on the pool
+                           },
+                           /*blocking_threads=*/1));
+  port_ = server_->port();
+  ASSERT_OK_AND_ASSIGN(auto slow, TestClient::Connect(port_, Opts()));
+  ASSERT_OK(slow->Send("POST", "/slow", Host()));
+  entered_.get_future().wait();  // the only pool thread is busy
+  ASSERT_OK_AND_ASSIGN(auto queued, TestClient::Connect(port_, Opts()));
+  ASSERT_OK(queued->Send("POST", "/echo", Host(), "payload"));
+  auto read_by = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!echo_queued && std::chrono::steady_clock::now() < read_by) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(echo_queued);
+  const int calls_before = calls_;
+  std::thread stopper([&] { server_->Shutdown(); });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!server_->refusing() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(server_->refusing());
+  release_.set_value();
+  ASSERT_OK_AND_ASSIGN(ClientResponse r, slow->Read());
+  ASSERT_OK_AND_ASSIGN(ClientResponse q, queued->Read());
+  stopper.join();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "done");
+  EXPECT_EQ(q.status, 503);
+  EXPECT_NE(q.body.find("shutting down"), std::string::npos) << q.body;
+  EXPECT_EQ(calls_, calls_before);  // the queued handler never ran
 }
 
 TEST_F(ServerTest, HttpsCallVerifiesAndReadsTheAnswer) {

@@ -475,7 +475,15 @@ AuditFinish(audit::AuditLog* audit) {
     audit->AppendDurable(
         std::move(rec), [res = std::move(res),
                          send = std::move(send)](absl::Status written) mutable {
-          send(written.ok() ? std::move(res) : AuditUnavailable());
+          if (written.ok()) return send(std::move(res));
+          // The operation ran and its record stays queued (written, with the
+          // operation's own status, once the log recovers): the 503 keeps
+          // the request id the record carries, so the two can be matched.
+          http::Response refused = AuditUnavailable();
+          if (auto id = res.headers.Get("x-ms-request-id")) {
+            refused.headers.Set("x-ms-request-id", *id);
+          }
+          send(std::move(refused));
         });
   };
 }
