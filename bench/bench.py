@@ -363,11 +363,18 @@ def main():
                          "and at this many keys (e.g. 1000000)")
     ap.add_argument("--only", default="", help="comma-separated operations")
     ap.add_argument("--out", default="")
+    ap.add_argument("--compare-build", default="",
+                    help="a build of another version (e.g. before a change): "
+                         "both keyferryds run side by side, each operation "
+                         "measured on one then the other in every round, and "
+                         "a before/after table is printed")
     ap.add_argument("--custody", default="software",
                     choices=("software", "pkcs11"),
                     help="pkcs11: keyferryd keeps its keys in a private "
                          "SoftHSMv2 token made for the run")
     args = ap.parse_args()
+    if args.compare_build:
+        return compare(args)
 
     cores = os.cpu_count()
     work = tempfile.mkdtemp(prefix="kf_bench.")
@@ -477,6 +484,87 @@ def main():
     print("written " + out)
     shutil.rmtree(work, ignore_errors=True)
     errors = sum(r["errors"] for r in rows)
+    return 1 if errors else 0
+
+
+def compare(args):
+    """Before/after: the same operations against two builds, interleaved.
+
+    `--compare-build` is the "before" keyferryd (with its own kf_seed), the
+    `--build` one the "after"; the load generator is the --build one for
+    both. Each runs on its own data directory; in every round each operation
+    is measured on before, then on after, so drift of the machine hits both.
+    """
+    work = tempfile.mkdtemp(prefix="kf_compare.")
+    builds = {"before": args.compare_build, "after": args.build}
+    srvs, ops, logs = {}, {}, []
+    result = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
+              "host": platform.node(), "cores": os.cpu_count(),
+              "rounds": args.rounds, "seconds": args.seconds,
+              "connections": args.connections, "builds": builds,
+              "operations": []}
+    try:
+        for name, build in builds.items():
+            d = os.path.join(work, name)
+            os.makedirs(d)
+            log = open(os.path.join(d, "keyferryd.log"), "w")
+            logs.append(log)
+            srv = Server(build, os.path.join(d, "data"), log)
+            if args.custody == "pkcs11":
+                srv.extra = softhsm_custody(d)
+            srv.start()
+            o = setup(srv, d)
+            if args.only:
+                keep = set(args.only.split(","))
+                o = [x for x in o if x["op"] in keep]
+            if any(x["op"] == "list-keys" for x in o) and args.list_keys > 0:
+                srv.stop()
+                seed(build, srv, args.list_keys)
+                srv.start()
+            srvs[name], ops[name] = srv, o
+        samples = {x["op"]: {"before": [], "after": []} for x in ops["after"]}
+        for rnd in range(args.rounds):
+            for i, o in enumerate(ops["after"]):
+                for name in ("before", "after"):
+                    r = loadgen(args.build, srvs[name], ops[name][i],
+                                args.seconds, args.connections)
+                    samples[o["op"]][name].append(r)
+                    print("round %d %-22s %-6s %9.0f req/s" %
+                          (rnd + 1, o["op"], name, r["rps"]), flush=True)
+    finally:
+        for srv in srvs.values():
+            srv.stop()
+        for log in logs:
+            log.close()
+    med = statistics.median
+    print()
+    print("%-22s %12s %12s %8s %11s %11s" %
+          ("operation", "before/s", "after/s", "change", "p50 before",
+           "p50 after"))
+    errors = 0
+    for o in ops["after"]:
+        s = samples[o["op"]]
+        b = med(x["rps"] for x in s["before"])
+        a = med(x["rps"] for x in s["after"])
+        pb = med(x["p50_ms"] for x in s["before"])
+        pa = med(x["p50_ms"] for x in s["after"])
+        errors += sum(x["errors"] for x in s["before"] + s["after"])
+        result["operations"].append(
+            {"op": o["op"], "before_rps": round(b, 1), "after_rps": round(a, 1),
+             "change": round(a / b - 1, 3), "p50_before_ms": round(pb, 3),
+             "p50_after_ms": round(pa, 3),
+             "rounds_before": [round(x["rps"]) for x in s["before"]],
+             "rounds_after": [round(x["rps"]) for x in s["after"]]})
+        print("%-22s %12.0f %12.0f %+7.1f%% %11.2f %11.2f" %
+              (o["op"], b, a, 100 * (a / b - 1), pb, pa))
+    out = args.out or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "results",
+        "%s-compare.json" % datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        json.dump(result, f, indent=1)
+    print("written " + out)
+    shutil.rmtree(work, ignore_errors=True)
     return 1 if errors else 0
 
 
