@@ -16,6 +16,7 @@
 #include "crypto/random.h"
 #include "custody/software_custody.h"
 #include "store/sqlite_store.h"
+#include "vault/testing.h"
 
 namespace keyferry::http {
 namespace {
@@ -28,17 +29,7 @@ constexpr char kTenant[] = "tenant-1";
 class KeysApiTokenTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/kf_keys_api_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    ASSERT_OK_AND_ASSIGN(store_,
-                         store::SqliteKeyStore::Open({.path = dir_ + "/k.db"}));
-    ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> mk, crypto::RandomBytes(32));
-    ASSERT_OK_AND_ASSIGN(custody_,
-                         custody::SoftwareCustody::New(SecretBytes(mk)));
-    vault_ = std::make_unique<vault::KeyVault>(
-        store_.get(), custody_.get(), [] { return kNow; },
-        vault::VaultOptions{.recoverable_days = 7});
+    ASSERT_OK_AND_ASSIGN(t_, vault::TestVault::New([] { return kNow; }));
     ASSERT_OK_AND_ASSIGN(key_, crypto::GenerateEc(crypto::Curve::kP256));
     KeysApiOptions o;
     o.vaults = {"myvault"};
@@ -50,14 +41,12 @@ class KeysApiTokenTest : public ::testing::Test {
     o.clock = [] { return kNow; };
     ASSERT_OK_AND_ASSIGN(Grant g, ParseGrant("officer:*:crypto-officer"));
     o.grants.push_back(g);
-    ASSERT_OK_AND_ASSIGN(api_, KeysApi::New(std::move(o), vault_.get()));
+    ASSERT_OK_AND_ASSIGN(api_, KeysApi::New(std::move(o), &t_->vault()));
     claims_ = {kIssuer, "officer", kResource, kTenant, kNow, kNow, kNow + 3600};
   }
   void TearDown() override {
     api_.reset();
-    vault_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
+    t_.reset();
   }
 
   std::string Token() {
@@ -95,10 +84,7 @@ class KeysApiTokenTest : public ::testing::Test {
     return api_->Operator(r);
   }
 
-  std::string dir_;
-  std::unique_ptr<store::SqliteKeyStore> store_;
-  std::unique_ptr<custody::SoftwareCustody> custody_;
-  std::unique_ptr<vault::KeyVault> vault_;
+  std::unique_ptr<vault::TestVault> t_;
   crypto::EvpPkeyPtr key_;
   std::unique_ptr<KeysApi> api_;
   auth::Claims claims_;
@@ -177,11 +163,11 @@ TEST_F(KeysApiTokenTest, FailureNewWithoutIssuerOrTenant) {
   o.vaults = {"myvault"};
   o.token_key = key_.get();
   o.tenant = kTenant;
-  EXPECT_THAT(KeysApi::New(o, vault_.get()),
+  EXPECT_THAT(KeysApi::New(o, &t_->vault()),
               StatusIs(absl::StatusCode::kInvalidArgument));
   o.token_issuer = kIssuer;
   o.tenant = "";
-  EXPECT_THAT(KeysApi::New(o, vault_.get()),
+  EXPECT_THAT(KeysApi::New(o, &t_->vault()),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 

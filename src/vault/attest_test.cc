@@ -4,11 +4,6 @@
 // custody it was made with.
 #include "vault/attest.h"
 
-#include <sqlite3.h>
-#include <unistd.h>
-
-#include <filesystem>
-
 #include "base/encoding.h"
 #include "base/testing.h"
 #include "crypto/keys.h"
@@ -18,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "store/sqlite_store.h"
 #include "vault/key_vault.h"
+#include "vault/testing.h"
 
 namespace keyferry::vault {
 namespace {
@@ -30,35 +26,19 @@ std::unique_ptr<custody::SoftwareCustody> NewCustody() {
 class AttestTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/kf_attest_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/k.db";
-    ASSERT_OK_AND_ASSIGN(store_, store::SqliteKeyStore::Open({.path = path_}));
-    custody_ = NewCustody();
-    vault_ = std::make_unique<KeyVault>(store_.get(), custody_.get(),
-                                        [] { return int64_t{1'700'000'000}; });
-  }
-  void TearDown() override {
-    vault_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
+    ASSERT_OK_AND_ASSIGN(t_,
+                         TestVault::New([] { return int64_t{1'700'000'000}; }));
+    store_ = &t_->store();
+    custody_ = &t_->custody();
+    vault_ = &t_->vault();
+    path_ = t_->db_path();
   }
 
-  // Sql changes the database behind keyferryd's back, as someone with
-  // write access to the file but without the master key can. The
+  // Sql changes the database behind keyferryd's back (TamperSql). The
   // statement must change at least one row, so no test passes because a
   // tamper did nothing (unless `must_change` is false).
   void Sql(const std::string& sql, bool must_change = true) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-    char* err = nullptr;
-    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-    std::string msg = err ? err : "";
-    sqlite3_free(err);
-    const int changed = sqlite3_total_changes(db);
-    sqlite3_close(db);
-    ASSERT_EQ(rc, SQLITE_OK) << msg;
+    ASSERT_OK_AND_ASSIGN(int changed, TamperSql(path_, sql));
     if (must_change) {
       ASSERT_GT(changed, 0) << sql;
     }
@@ -71,10 +51,11 @@ class AttestTest : public ::testing::Test {
     return vault_->Create("myvault", name, r).value();
   }
 
-  std::string dir_, path_;
-  std::unique_ptr<store::SqliteKeyStore> store_;
-  std::unique_ptr<custody::SoftwareCustody> custody_;
-  std::unique_ptr<KeyVault> vault_;
+  std::unique_ptr<TestVault> t_;
+  std::string path_;
+  store::SqliteKeyStore* store_ = nullptr;
+  custody::SoftwareCustody* custody_ = nullptr;
+  KeyVault* vault_ = nullptr;
 };
 
 TEST_F(AttestTest, AttestInputCoversEveryField) {
@@ -228,9 +209,9 @@ TEST_F(AttestTest, FailureBindWithAnotherMasterKey) {
   ASSERT_OK_AND_ASSIGN(auto stored, store_->GetMeta(kCustodyCheckMeta));
   EXPECT_EQ(*stored, CustodyCheckValue(*custody_).value());
   // A store reopened from disk is not "created".
-  store_.reset();
-  vault_.reset();
-  ASSERT_OK_AND_ASSIGN(store_, store::SqliteKeyStore::Open({.path = path_}));
+  ASSERT_OK(t_->Reopen([] { return int64_t{1'700'000'000}; }));
+  store_ = &t_->store();
+  vault_ = &t_->vault();
   EXPECT_FALSE(store_->created());
   EXPECT_THAT(BindStoreToCustody(*store_, *other, true),
               StatusIs(absl::StatusCode::kFailedPrecondition));

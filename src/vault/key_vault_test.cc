@@ -1,6 +1,5 @@
 #include "vault/key_vault.h"
 
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -17,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "store/sqlite_store.h"
+#include "vault/testing.h"
 
 namespace keyferry::vault {
 namespace {
@@ -31,22 +31,9 @@ std::string InnerCode(const absl::Status& s) {
 class KeyVaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/kf_vault_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    ASSERT_OK_AND_ASSIGN(store_,
-                         store::SqliteKeyStore::Open({.path = dir_ + "/k.db"}));
-    ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> mk, crypto::RandomBytes(32));
-    ASSERT_OK_AND_ASSIGN(custody_,
-                         custody::SoftwareCustody::New(SecretBytes(mk)));
-    vault_ = std::make_unique<KeyVault>(
-        store_.get(), custody_.get(), [this] { return now_; },
-        VaultOptions{.recoverable_days = 7});
-  }
-  void TearDown() override {
-    vault_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
+    ASSERT_OK_AND_ASSIGN(t_, TestVault::New([this] { return now_; }));
+    store_ = &t_->store();
+    vault_ = &t_->vault();
   }
 
   CreateKeyRequest Ec(crypto::Curve c = crypto::Curve::kP256) {
@@ -56,11 +43,10 @@ class KeyVaultTest : public ::testing::Test {
     return r;
   }
 
-  std::string dir_;
   int64_t now_ = 1'700'000'000;
-  std::unique_ptr<store::SqliteKeyStore> store_;
-  std::unique_ptr<custody::SoftwareCustody> custody_;
-  std::unique_ptr<KeyVault> vault_;
+  std::unique_ptr<TestVault> t_;
+  store::SqliteKeyStore* store_ = nullptr;
+  KeyVault* vault_ = nullptr;
 };
 
 TEST_F(KeyVaultTest, CreateSignVerifyWithVersions) {
@@ -231,14 +217,7 @@ TEST_F(KeyVaultTest, FailedDueWorkIsRetriedWithBackoffAndReported) {
   ASSERT_OK(vault_->Create("myvault", "gone", Ec()).status());
   ASSERT_OK(vault_->Delete("myvault", "gone").status());
   auto sql = [&](const std::string& q) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((dir_ + "/k.db").c_str(), &db), SQLITE_OK);
-    char* err = nullptr;
-    int rc = sqlite3_exec(db, q.c_str(), nullptr, nullptr, &err);
-    std::string msg = err ? err : "";
-    sqlite3_free(err);
-    sqlite3_close(db);
-    ASSERT_EQ(rc, SQLITE_OK) << msg;
+    ASSERT_OK(TamperSql(t_->db_path(), q).status());
   };
   sql("CREATE TABLE authentic AS SELECT * FROM key_versions "
       "WHERE name_lc='rot'");
