@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <random>
 
 namespace keyferry {
@@ -151,9 +152,9 @@ absl::Status ShredFile(const std::string& path) {
   if (::unlink(path.c_str()) != 0) {
     return absl::InternalError(absl::StrCat("cannot remove ", path));
   }
-  std::string dir = path.substr(0, path.find_last_of('/'));
-  if (path.find('/') == std::string::npos) dir = ".";
-  int dfd = ::open(dir.empty() ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);

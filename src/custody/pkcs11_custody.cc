@@ -1448,8 +1448,9 @@ namespace {
 constexpr uint8_t kRecordMagic[] = {'K', 'F', 'R', '1'};
 
 std::vector<uint8_t> RecordMacInput(std::span<const uint8_t> record) {
-  std::vector<uint8_t> in(kRecordMagic, kRecordMagic + sizeof kRecordMagic);
-  in.insert(in.end(), record.begin(), record.end());
+  std::vector<uint8_t> in(sizeof kRecordMagic + record.size());
+  std::copy(std::begin(kRecordMagic), std::end(kRecordMagic), in.begin());
+  std::copy(record.begin(), record.end(), in.begin() + sizeof kRecordMagic);
   return in;
 }
 
