@@ -332,8 +332,12 @@ void AuditLog::Run() {
   while (!stop_) {
     // Healthy: write as soon as there is something (the write and sync of
     // one batch is the time the next batch gathers). Unhealthy: retry.
-    if (healthy_) {
+    if (healthy_ && options_.durability == AuditDurability::kSync) {
       cv_.wait(l, [this] { return stop_ || !buffer_.empty(); });
+    } else if (healthy_) {
+      // kWrite: also wake once a second to sync what was written.
+      cv_.wait_for(l, std::chrono::seconds(1),
+                   [this] { return stop_ || !buffer_.empty(); });
     } else {
       cv_.wait_for(l, options_.retry_interval,
                    [this] { return stop_ || (healthy_ && !buffer_.empty()); });
@@ -435,9 +439,15 @@ absl::Status AuditLog::WriteAll(const std::string& data) {
     if (n < 0) return ErrnoError("cannot write audit log", path_, errno);
     off += static_cast<size_t>(n);
   }
+  return absl::OkStatus();
+}
+
+absl::Status AuditLog::Sync() {
   if ((options_.sync_fn ? options_.sync_fn(fd_) : fdatasync(fd_)) != 0) {
     return ErrnoError("cannot fdatasync audit log", path_, errno);
   }
+  last_sync_ = std::chrono::steady_clock::now();
+  unsynced_ = false;
   return absl::OkStatus();
 }
 
@@ -461,15 +471,38 @@ absl::Status AuditLog::Flush() {
   uint64_t seq;
   std::string hash;
   std::vector<Waiter> waiters;
+  const bool sync_each = options_.durability == AuditDurability::kSync;
+  const bool sync_due =
+      std::chrono::steady_clock::now() - last_sync_ >= std::chrono::seconds(1);
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (buffer_.empty()) return absl::OkStatus();
+    if (buffer_.empty()) {
+      // kWrite: what was answered after its write is synced within 1 s.
+      if (!unsynced_ || !sync_due) return absl::OkStatus();
+    }
     data.swap(buffer_);
     waiters.swap(waiters_);
     seq = seq_;
     hash = last_hash_;
   }
-  absl::Status written = WriteAll(data);
+  absl::Status written = data.empty() ? absl::OkStatus() : WriteAll(data);
+  if (written.ok() && (sync_each || sync_due)) {
+    written = Sync();
+    if (!written.ok() && !sync_each) {
+      // kWrite: the lines were answered after their write and stay; the
+      // log is unhealthy (new requests refused) until a sync succeeds.
+      durable_size_ += static_cast<off_t>(data.size());
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        healthy_ = false;
+      }
+      for (Waiter& w : waiters) w.done(absl::OkStatus());
+      unsynced_ = true;
+      return absl::UnavailableError(written.message());
+    }
+  } else if (written.ok()) {
+    unsynced_ = true;
+  }
   if (!written.ok()) {
     // Whatever part of the batch reached the file is cut off again, so the
     // log holds whole records only; the batch is retried in chain order.

@@ -43,11 +43,22 @@ inline constexpr char kGenesisHash[] =
 // HeadPath returns the head file kept beside the log: `<path>.head`.
 std::string HeadPath(const std::string& path);
 
+// AuditDurability is what an answer waits for.
+enum class AuditDurability {
+  // The record is written and fdatasynced (default): survives a power loss.
+  kSync,
+  // The record is written to the file (the kernel has it): survives the
+  // process's crash or kill -9, not a power loss or kernel crash; the file
+  // is fdatasynced at least once a second and at close.
+  kWrite,
+};
+
 struct AuditLogOptions {
+  AuditDurability durability = AuditDurability::kSync;
   // While the log cannot be written, the flush thread retries this often.
   std::chrono::milliseconds retry_interval{1000};
   // The head file is rewritten at most this often, and at close.
-  std::chrono::milliseconds head_interval{100};
+  std::chrono::milliseconds head_interval{1000};
   // More records than this waiting to be written make healthy() false, so
   // new requests are refused until the disk catches up; records of
   // requests already answered are kept up to four times this, and past
@@ -141,8 +152,9 @@ class AuditLog {
   // Buffer formats and buffers `r`; caller holds mu_. False when memory is
   // full (the record is counted as lost instead).
   bool Buffer(Record r);
-  // WriteAll writes `data` at the end of the file and syncs it.
+  // WriteAll writes `data` at the end of the file; Sync fdatasyncs it.
   absl::Status WriteAll(const std::string& data);
+  absl::Status Sync();
   void WriteHeadIfDue(uint64_t seq, const std::string& hash, bool force);
 
   const std::string path_;
@@ -150,7 +162,10 @@ class AuditLog {
   const AuditLogOptions options_;
 
   std::mutex flush_mu_;  // Serializes Flush; taken before mu_.
-  off_t durable_size_;   // Guarded by flush_mu_: the synced file size.
+  off_t durable_size_;   // Guarded by flush_mu_: the file size answered for.
+  // kWrite: written but not yet synced, and when the file was last synced.
+  bool unsynced_ = false;                            // Guarded by flush_mu_.
+  std::chrono::steady_clock::time_point last_sync_;  // Guarded by flush_mu_.
   std::chrono::steady_clock::time_point last_head_;  // Guarded by flush_mu_.
   uint64_t head_seq_ = 0;                            // Guarded by flush_mu_.
   mutable std::mutex mu_;

@@ -453,6 +453,29 @@ TEST_F(AuditLogTest, ConcurrentDurableAppendsShareSyncs) {
   EXPECT_LE(syncs.load(), 800 + 1);
 }
 
+// kWrite: the answer waits for the write only; the file is synced at most
+// once a second (and at close), not per batch.
+TEST_F(AuditLogTest, WriteDurabilityAnswersAfterTheWriteAndSyncsLater) {
+  std::atomic<int> syncs{0};
+  AuditLogOptions o;
+  o.durability = AuditDurability::kWrite;
+  o.sync_fn = [&](int fd) {
+    ++syncs;
+    return fdatasync(fd);
+  };
+  {
+    ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(path_, o));
+    for (int i = 0; i < 20; ++i) {
+      ASSERT_OK(log->AppendAndWait(Rec(i)));
+      ASSERT_EQ(Lines().size(), static_cast<size_t>(i + 1));
+    }
+    EXPECT_LT(syncs.load(), 20);  // not once per record
+  }
+  EXPECT_GE(syncs.load(), 1);  // synced by the close at the latest
+  ASSERT_OK_AND_ASSIGN(auto result, Verify(path_));
+  EXPECT_EQ(result.records, 20u);
+}
+
 // A full disk: the write fails part-way. The caller is told (Unavailable),
 // the log turns unhealthy, the partial write is cut off, and the record is
 // written, in chain order, once the disk has room again.

@@ -41,6 +41,10 @@ const std::vector<ConfigKey> kConfigKeys = {
     {"audit-log",
      "hash-chained audit log (default <data-dir>/audit.log; verify with "
      "`keyferry audit verify`)"},
+    {"audit-durability",
+     "what an answer waits for: sync (default: its audit record written and "
+     "fdatasynced; survives a power loss) or write (written; survives kill "
+     "-9, a power loss may lose the last second of records)"},
     {"store", "where metadata lives: sqlite (default)"},
     {"identity-listen",
      "loopback address:port of the managed-identity endpoint (default "
@@ -223,6 +227,11 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
   }
   if (key == "audit-log") {
     c.audit_log = v;
+    return absl::OkStatus();
+  }
+  if (key == "audit-durability") {
+    if (v != "sync" && v != "write") return Bad(key, "sync or write");
+    c.audit_durability = v;
     return absl::OkStatus();
   }
   if (key == "store") {

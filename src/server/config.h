@@ -31,6 +31,9 @@ struct Config {
   std::string pkcs11_pin_file;
   // Audit log (docs/audit.md); default <data_dir>/audit.log.
   std::string audit_log;
+  // What an answer waits for: "sync" (its record fdatasynced, the default)
+  // or "write" (its record written; synced within a second).
+  std::string audit_durability = "sync";
   std::string store = "sqlite";  // sqlite | postgres (later)
   std::string identity_address = "127.0.0.1";
   uint16_t identity_port = 8081;

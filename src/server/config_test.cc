@@ -41,6 +41,13 @@ data-dir = /var/lib/keyferry
   EXPECT_EQ(c.threads, 4);
 }
 
+TEST(ConfigTest, AuditDurabilityIsSyncUnlessAskedOtherwise) {
+  ASSERT_OK_AND_ASSIGN(Config d, LoadConfig({}));
+  EXPECT_EQ(d.audit_durability, "sync");
+  ASSERT_OK_AND_ASSIGN(Config w, LoadConfig({"--audit-durability", "write"}));
+  EXPECT_EQ(w.audit_durability, "write");
+}
+
 TEST(ConfigTest, FailureBadValues) {
   EXPECT_THAT(LoadConfig({"--listen", "8443"}),
               StatusHasMessage("address:port"));
@@ -56,6 +63,8 @@ TEST(ConfigTest, FailureBadValues) {
               StatusHasMessage("loopback"));
   EXPECT_THAT(LoadConfig({"--frobnicate", "1"}),
               StatusHasMessage("unknown option"));
+  EXPECT_THAT(LoadConfig({"--audit-durability", "never"}),
+              StatusHasMessage("sync or write"));
   EXPECT_THAT(LoadConfig({"--listen"}), StatusHasMessage("needs a value"));
   Config c;
   EXPECT_THAT(ParseConfigText("listen 1", c),

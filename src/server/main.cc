@@ -505,8 +505,12 @@ int Serve(const std::vector<std::string>& args) {
 
   // Every request that reaches the keys API, and every seal/unseal, is
   // appended to the hash-chained audit log (docs/audit.md).
+  audit::AuditLogOptions audit_options;
+  audit_options.durability = c.audit_durability == "write"
+                                 ? audit::AuditDurability::kWrite
+                                 : audit::AuditDurability::kSync;
   absl::StatusOr<std::unique_ptr<audit::AuditLog>> audit_log =
-      audit::AuditLog::Open(c.audit_log);
+      audit::AuditLog::Open(c.audit_log, audit_options);
   if (!audit_log.ok()) return Fail(audit_log.status());
   audit::AuditLog* audit = audit_log->get();
 
