@@ -394,6 +394,15 @@ void AuditLog::AppendDurable(Record r, std::function<void(absl::Status)> done) {
     if (buffered && healthy) waiters_.push_back({seq_, std::move(done)});
   }
   if (buffered && healthy) {
+    // kWrite: the caller writes the batch itself when no write is under
+    // way (no hand-off to the writer thread and back); the writer thread
+    // still syncs once a second.
+    if (options_.durability == AuditDurability::kWrite &&
+        flush_mu_.try_lock()) {
+      std::lock_guard<std::mutex> fl(flush_mu_, std::adopt_lock);
+      (void)FlushLocked(/*may_sync=*/false);  // failures are the waiters'
+      return;
+    }
     cv_.notify_one();
     return;
   }
@@ -467,13 +476,18 @@ void AuditLog::WriteHeadIfDue(uint64_t seq, const std::string& hash,
 
 absl::Status AuditLog::Flush() {
   std::lock_guard<std::mutex> fl(flush_mu_);
+  return FlushLocked(/*may_sync=*/true);
+}
+
+absl::Status AuditLog::FlushLocked(bool may_sync) {
   std::string data;
   uint64_t seq;
   std::string hash;
   std::vector<Waiter> waiters;
   const bool sync_each = options_.durability == AuditDurability::kSync;
-  const bool sync_due =
-      std::chrono::steady_clock::now() - last_sync_ >= std::chrono::seconds(1);
+  const bool sync_due = may_sync && std::chrono::steady_clock::now() -
+                                            last_sync_ >=
+                                        std::chrono::seconds(1);
   {
     std::lock_guard<std::mutex> l(mu_);
     if (buffer_.empty()) {

@@ -152,6 +152,9 @@ class AuditLog {
   // Buffer formats and buffers `r`; caller holds mu_. False when memory is
   // full (the record is counted as lost instead).
   bool Buffer(Record r);
+  // FlushLocked is Flush with flush_mu_ held; without `may_sync` it never
+  // syncs (kWrite's inline writes).
+  absl::Status FlushLocked(bool may_sync);
   // WriteAll writes `data` at the end of the file; Sync fdatasyncs it.
   absl::Status WriteAll(const std::string& data);
   absl::Status Sync();
