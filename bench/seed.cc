@@ -51,7 +51,9 @@ int main(int argc, char** argv) {
   }
   if (dir.empty() || count <= 0) Die("needs --data-dir and --count");
   bool created = false;
-  auto master = custody::LoadOrCreateMasterKey(dir + "/master.key", &created);
+  // The keyferryd this seeds has started once: its master key exists.
+  auto master = custody::LoadOrCreateMasterKey(
+      dir + "/master.key", &created, custody::MasterKeyPolicy::kMustExist);
   if (!master.ok()) Die(std::string(master.status().message()));
   auto custody = custody::SoftwareCustody::New(std::move(*master));
   if (!custody.ok()) Die(std::string(custody.status().message()));

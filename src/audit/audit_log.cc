@@ -156,20 +156,6 @@ absl::Status WriteHead(const std::string& log_path, uint64_t seq,
   return WriteFileAtomic(HeadPath(log_path), AsBytes(text), 0600);
 }
 
-absl::Status SyncDir(const std::string& path) {
-  auto pos = path.rfind('/');
-  std::string dir = pos == std::string::npos ? "."
-                    : pos == 0               ? "/"
-                                             : path.substr(0, pos);
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("cannot open directory", dir, errno);
-  int rc = fsync(fd);
-  int err = errno;
-  close(fd);
-  if (rc != 0) return ErrnoError("cannot fsync directory", dir, err);
-  return absl::OkStatus();
-}
-
 // ResumeState reads the last complete line of the open log `fd`, truncating
 // a partial trailing line. Returns {seq, hash} of the last record.
 absl::StatusOr<Head> ResumeState(const std::string& path, int fd) {
@@ -262,7 +248,7 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
     return fail(ErrnoError("cannot lock audit log", path, errno));
   }
   if (created) {
-    if (absl::Status s = SyncDir(path); !s.ok()) return fail(s);
+    if (absl::Status s = SyncDirectory(path); !s.ok()) return fail(s);
   }
   auto state = ResumeState(path, fd);
   if (!state.ok()) return fail(state.status());
@@ -485,9 +471,9 @@ absl::Status AuditLog::FlushLocked(bool may_sync) {
   std::string hash;
   std::vector<Waiter> waiters;
   const bool sync_each = options_.durability == AuditDurability::kSync;
-  const bool sync_due = may_sync && std::chrono::steady_clock::now() -
-                                            last_sync_ >=
-                                        std::chrono::seconds(1);
+  const bool sync_due =
+      may_sync &&
+      std::chrono::steady_clock::now() - last_sync_ >= std::chrono::seconds(1);
   {
     std::lock_guard<std::mutex> l(mu_);
     if (buffer_.empty()) {

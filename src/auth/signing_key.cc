@@ -1,10 +1,5 @@
 #include "auth/signing_key.h"
 
-#include <errno.h>
-#include <sys/stat.h>
-
-#include <cstring>
-
 #include "absl/strings/str_cat.h"
 #include "base/encoding.h"
 #include "base/file.h"
@@ -22,18 +17,7 @@ absl::StatusOr<std::string> TokenKeyId(EVP_PKEY* key) {
 
 absl::StatusOr<crypto::EvpPkeyPtr> LoadLegacySigningKey(
     const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return absl::NotFoundError(path);
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot stat ", path, ": ", strerror(errno)));
-  }
-  if ((st.st_mode & 077) != 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("token signing key ", path,
-                     " is accessible to group or others; it must be 0600"));
-  }
-  ASSIGN_OR_RETURN(SecretBytes pem, ReadSecretFile(path, 16384));
+  ASSIGN_OR_RETURN(SecretBytes pem, ReadOwnerOnlySecretFile(path, 16384));
   auto key = crypto::ParsePrivateKey(pem);
   if (!key.ok()) {
     return absl::DataLossError(absl::StrCat(path, " is not a private key"));

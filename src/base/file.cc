@@ -133,9 +133,13 @@ absl::Status WriteFileAtomic(const std::string& path,
 }
 
 absl::Status ShredFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     if (errno == ENOENT) return absl::OkStatus();
+    if (errno == ELOOP) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, " is a symbolic link; it is not followed nor overwritten"));
+    }
     return absl::InternalError(absl::StrCat("cannot open ", path));
   }
   struct stat st;
@@ -152,14 +156,91 @@ absl::Status ShredFile(const std::string& path) {
   if (::unlink(path.c_str()) != 0) {
     return absl::InternalError(absl::StrCat("cannot remove ", path));
   }
+  return SyncDirectory(path);
+}
+
+absl::Status SyncDirectory(const std::string& path) {
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
   if (dir.empty()) dir = ".";
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
+  if (dfd < 0) {
+    return absl::InternalError(absl::StrCat(
+        "cannot open directory ", dir.string(), ": ", strerror(errno)));
+  }
+  const int rc = ::fsync(dfd);
+  const int err = errno;
+  ::close(dfd);
+  if (rc != 0) {
+    return absl::InternalError(absl::StrCat("cannot fsync directory ",
+                                            dir.string(), ": ", strerror(err)));
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status ModeError(std::string_view what, const std::string& path,
+                       mode_t mode) {
+  char octal[8];
+  std::snprintf(octal, sizeof octal, "%04o",
+                static_cast<unsigned>(mode & 07777));
+  return absl::PermissionDeniedError(
+      absl::StrCat(absl::string_view(what.data(), what.size()), " ", path,
+                   " is accessible to group or others (mode ", octal,
+                   "); it must be 0600 or stricter"));
+}
+
+}  // namespace
+
+absl::Status CheckOwnerOnly(const std::string& path, std::string_view what) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::NotFoundError(path);
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot stat ", path, ": ", strerror(errno)));
+  }
+  if ((st.st_mode & 077) != 0) return ModeError(what, path, st.st_mode);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SecretBytes> ReadOwnerOnlySecretFile(const std::string& path,
+                                                    size_t max_bytes) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT) return absl::NotFoundError(path);
+    return absl::PermissionDeniedError(absl::StrCat(
+        "cannot open ", path, errno == ELOOP ? ": it is a symbolic link" : ": ",
+        strerror(errno)));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return absl::PermissionDeniedError(
+        absl::StrCat(path, " is not a regular file"));
+  }
+  if ((st.st_mode & 077) != 0) {
+    ::close(fd);
+    return ModeError("secret file", path, st.st_mode);
+  }
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    ::close(fd);
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is larger than ", max_bytes, " bytes"));
+  }
+  SecretBytes out(static_cast<size_t>(st.st_size));
+  auto buf = out.mutable_data(SecretAccess::Get());
+  size_t got = 0;
+  while (got < buf.size()) {
+    ssize_t n = ::read(fd, buf.data() + got, buf.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      return absl::InternalError(absl::StrCat("cannot read ", path));
+    }
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return out;
 }
 
 }  // namespace keyferry

@@ -30,10 +30,28 @@ absl::Status WriteFileAtomic(const std::string& path,
                              std::span<const uint8_t> data,
                              unsigned mode = 0644);
 
+// ReadOwnerOnlySecretFile reads a file that holds a secret, refusing it
+// unless it is a regular file (a symbolic link is not followed) that group
+// and others cannot access: PermissionDenied naming the file and its mode.
+// NotFound when there is no file; the mode is checked on the file read
+// (fstat), not on a name that could be swapped between check and read.
+absl::StatusOr<SecretBytes> ReadOwnerOnlySecretFile(const std::string& path,
+                                                    size_t max_bytes);
+
+// CheckOwnerOnly refuses (PermissionDenied, naming `what`, the file and its
+// mode in octal) a file that group or others can access; NotFound when
+// there is no file.
+absl::Status CheckOwnerOnly(const std::string& path, std::string_view what);
+
+// SyncDirectory fsyncs the directory holding `path`, so a file created,
+// renamed or removed there is durable.
+absl::Status SyncDirectory(const std::string& path);
+
 // ShredFile overwrites the file at `path` with zeros, fsyncs it, removes it
 // and fsyncs its directory: for files that held a secret. (A journaling or
 // copy-on-write file system may still hold the old blocks; the docs say
-// so.) OK when there is no file.
+// so.) OK when there is no file. A symbolic link is not followed (nor
+// overwritten): FailedPrecondition.
 absl::Status ShredFile(const std::string& path);
 
 }  // namespace keyferry

@@ -29,13 +29,17 @@ std::vector<uint8_t> B(std::string_view s) { return {s.begin(), s.end()}; }
 TEST(MasterKeyTest, CreateThenLoadSameKey) {
   std::string path = TempDir() + "/master.key";
   bool created = false;
-  ASSERT_OK_AND_ASSIGN(SecretBytes a, LoadOrCreateMasterKey(path, &created));
+  ASSERT_OK_AND_ASSIGN(
+      SecretBytes a,
+      LoadOrCreateMasterKey(path, &created, MasterKeyPolicy::kFindOrCreate));
   EXPECT_TRUE(created);
   EXPECT_EQ(a.size(), 32u);
   struct stat st;
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  ASSERT_OK_AND_ASSIGN(SecretBytes b, LoadOrCreateMasterKey(path, &created));
+  ASSERT_OK_AND_ASSIGN(
+      SecretBytes b,
+      LoadOrCreateMasterKey(path, &created, MasterKeyPolicy::kFindOrCreate));
   EXPECT_FALSE(created);
   EXPECT_TRUE(a.ConstantTimeEquals(b));
 }
@@ -43,18 +47,22 @@ TEST(MasterKeyTest, CreateThenLoadSameKey) {
 TEST(MasterKeyTest, FailureReadableByOthers) {
   std::string path = TempDir() + "/master.key";
   bool created;
-  ASSERT_OK(LoadOrCreateMasterKey(path, &created).status());
+  ASSERT_OK(
+      LoadOrCreateMasterKey(path, &created, MasterKeyPolicy::kFindOrCreate)
+          .status());
   chmod(path.c_str(), 0644);
-  EXPECT_THAT(LoadOrCreateMasterKey(path, &created),
-              StatusHasMessage("must be 0600"));
+  EXPECT_THAT(
+      LoadOrCreateMasterKey(path, &created, MasterKeyPolicy::kFindOrCreate),
+      StatusHasMessage("must be 0600"));
 }
 
 TEST(MasterKeyTest, FailureNotAMasterKey) {
   std::string path = TempDir() + "/master.key";
   ASSERT_OK(WriteFileAtomic(path, AsBytes("not a key"), 0600));
   bool created;
-  EXPECT_THAT(LoadOrCreateMasterKey(path, &created),
-              StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(
+      LoadOrCreateMasterKey(path, &created, MasterKeyPolicy::kFindOrCreate),
+      StatusIs(absl::StatusCode::kDataLoss));
 }
 
 class SoftwareCustodyTest : public ::testing::Test {

@@ -21,15 +21,19 @@ constexpr size_t kFileBytes = sizeof kMagic + kMasterKeyBytes;
 
 absl::StatusOr<SecretBytes> LoadOrCreateMasterKey(const std::string& path,
                                                   bool* created,
-                                                  bool may_create) {
+                                                  MasterKeyPolicy policy) {
   *created = false;
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    if (errno != ENOENT) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "cannot stat master key file ", path, ": ", strerror(errno)));
-    }
-    if (!may_create) {
+  absl::StatusOr<SecretBytes> file = ReadOwnerOnlySecretFile(path, 4096);
+  if (file.ok() && policy == MasterKeyPolicy::kMustBeNew) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the store is new (keys.db was missing or empty), but the master key "
+        "file ",
+        path,
+        " exists: this deployment's store is lost. Restore keys.db from your "
+        "backup; for a new deployment use a new data directory"));
+  }
+  if (absl::IsNotFound(file.status())) {
+    if (policy == MasterKeyPolicy::kMustExist) {
       return absl::FailedPreconditionError(absl::StrCat(
           "the master key file ", path,
           " is missing, but the store holds keys made under it: restore it "
@@ -37,23 +41,17 @@ absl::StatusOr<SecretBytes> LoadOrCreateMasterKey(const std::string& path,
           "store that has keys)"));
     }
     ASSIGN_OR_RETURN(SecretBytes key, crypto::RandomSecret(kMasterKeyBytes));
-    SecretBytes file(kFileBytes);
-    auto out = file.mutable_data(SecretAccess::Get());
-    std::memcpy(out.data(), kMagic, sizeof kMagic);
+    SecretBytes out(kFileBytes);
+    auto o = out.mutable_data(SecretAccess::Get());
+    std::memcpy(o.data(), kMagic, sizeof kMagic);
     auto k = key.data(SecretAccess::Get());
-    std::memcpy(out.data() + sizeof kMagic, k.data(), k.size());
-    RETURN_IF_ERROR(
-        WriteFileAtomic(path, file.data(SecretAccess::Get()), 0600));
+    std::memcpy(o.data() + sizeof kMagic, k.data(), k.size());
+    RETURN_IF_ERROR(WriteFileAtomic(path, out.data(SecretAccess::Get()), 0600));
     *created = true;
     return key;
   }
-  if ((st.st_mode & 077) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "master key file ", path, " is accessible to group or others (mode ",
-        absl::Hex(st.st_mode & 0777), "); it must be 0600"));
-  }
-  ASSIGN_OR_RETURN(SecretBytes file, ReadSecretFile(path, 4096));
-  auto d = file.data(SecretAccess::Get());
+  if (!file.ok()) return file.status();
+  auto d = file->data(SecretAccess::Get());
   if (d.size() != kFileBytes ||
       std::memcmp(d.data(), kMagic, sizeof kMagic) != 0) {
     return absl::DataLossError(absl::StrCat("master key file ", path,

@@ -348,7 +348,7 @@ absl::StatusOr<std::unique_ptr<Pkcs11Custody>> Pkcs11Custody::Open(
   {
     ASSIGN_OR_RETURN(std::unique_ptr<Session> s, c->Borrow());
     Lease lease(c.get(), std::move(s));
-    RETURN_IF_ERROR(c->FindOrCreateMasterKeys(*lease, o.create_master_keys));
+    RETURN_IF_ERROR(c->FindOrCreateMasterKeys(*lease, o.master_keys));
     RETURN_IF_ERROR(c->Probe(*lease));
   }
   return c;
@@ -402,7 +402,8 @@ void Pkcs11Custody::Return(std::unique_ptr<Session> s) {
   pool_cv_.notify_one();
 }
 
-absl::Status Pkcs11Custody::FindOrCreateMasterKeys(Session& s, bool create) {
+absl::Status Pkcs11Custody::FindOrCreateMasterKeys(Session& s,
+                                                   MasterKeyPolicy policy) {
   // Reconcile: transient token objects an interrupted operation left.
   ASSIGN_OR_RETURN(std::vector<ObjectHandle> all,
                    s.Find({Attr::Bool(CKA_TOKEN, true)}));
@@ -437,8 +438,17 @@ absl::Status Pkcs11Custody::FindOrCreateMasterKeys(Session& s, bool create) {
           h.size(), " token keys are labelled '", label,
           "'; keyferryd needs exactly one (remove the extra ones)"));
     }
+    if (h.size() == 1 && policy == MasterKeyPolicy::kMustBeNew) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the store is new (keys.db was missing or empty), but the token "
+          "already holds keyferryd's master key '",
+          label,
+          "': this deployment's store is lost. Restore keys.db from your "
+          "backup; for a new deployment use a token without keyferryd's "
+          "master keys"));
+    }
     if (h.size() == 1) return h[0];
-    if (!create) {
+    if (policy == MasterKeyPolicy::kMustExist) {
       return absl::FailedPreconditionError(absl::StrCat(
           "the token has no master key '", label,
           "', but the store holds keys made under one: this is not the token "
@@ -1122,7 +1132,8 @@ void Pkcs11Custody::TokenLost() {
     if (j.ok()) {
       janitor_ = std::move(*j);
       // Token object handles may be numbered anew after a reset.
-      absl::Status found = FindOrCreateMasterKeys(*janitor_, /*create=*/false);
+      absl::Status found =
+          FindOrCreateMasterKeys(*janitor_, MasterKeyPolicy::kMustExist);
       if (!found.ok()) {
         Log(LogLevel::kError, "pkcs11_master_keys_lost",
             {{"error", std::string(found.message())}});

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "custody/custody.h"
+#include "custody/master_key.h"
 #include "hsm/module.h"
 #include "hsm/session.h"
 
@@ -45,10 +46,11 @@ struct Pkcs11Options {
   SecretBytes pin;
   size_t sessions = 16;       // sessions opened and shared by all threads
   size_t cached_keys = 1024;  // unwrapped session objects kept ready
-  // Whether Open may generate missing master keys. Only for a new
-  // deployment: a store that already holds keys needs the master keys it
-  // was made with, and new ones would silently orphan it.
-  bool create_master_keys = true;
+  // Whether Open may generate missing master keys (master_key.h): only for
+  // a new deployment; a store that already holds keys needs the master keys
+  // it was made with, and a fresh store next to existing master keys is a
+  // lost store.
+  MasterKeyPolicy master_keys = MasterKeyPolicy::kMustExist;
 };
 
 // Pkcs11Limits is what the start-up probes found.
@@ -135,9 +137,10 @@ class Pkcs11Custody : public Custody {
   // the calls that do not retry (generation, imports, backups).
   absl::StatusOr<std::unique_ptr<hsm::Session>> Borrow(bool check = false);
   void Return(std::unique_ptr<hsm::Session> s);
-  // FindOrCreateMasterKeys finds the three master keys by label; a missing
-  // one is generated when `create`, else FailedPrecondition naming it.
-  absl::Status FindOrCreateMasterKeys(hsm::Session& s, bool create);
+  // FindOrCreateMasterKeys finds the three master keys by label and makes
+  // missing ones as `policy` allows (FailedPrecondition naming the key
+  // otherwise).
+  absl::Status FindOrCreateMasterKeys(hsm::Session& s, MasterKeyPolicy policy);
   // WithSession runs `op` on a borrowed session, once more on a fresh
   // session after a token reset (TokenLost).
   template <typename T>

@@ -87,6 +87,7 @@ class Pkcs11CustodyTest : public ::testing::Test {
     o.pin = SecretBytes(AsBytes(kPin));
     o.sessions = 4;
     o.cached_keys = 8;
+    o.master_keys = MasterKeyPolicy::kFindOrCreate;
     auto c = Pkcs11Custody::Open(std::move(o));
     ASSERT_OK(c);
     custody_ = c->release();
@@ -265,7 +266,7 @@ TEST_F(Pkcs11CustodyTest, FailureNoMasterKeysAndNoneMayBeMade) {
   o.module_path = kModule;
   o.token_label = kEmptyToken;
   o.pin = SecretBytes(AsBytes(kPin));
-  o.create_master_keys = false;
+  o.master_keys = MasterKeyPolicy::kMustExist;
   EXPECT_THAT(Pkcs11Custody::Open(std::move(o)),
               StatusHasMessage("has no master key 'keyferryd-master-wrap'"));
   std::string objects =

@@ -422,21 +422,12 @@ absl::Status CheckKeyFileIfPresent(const std::string& path) {
 }  // namespace
 
 absl::Status CheckPrivateKeyFile(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    return absl::NotFoundError(absl::StrCat("cannot stat TLS private key file ",
-                                            path, ": ", strerror(errno)));
+  absl::Status s = CheckOwnerOnly(path, "TLS private key file");
+  if (absl::IsNotFound(s)) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot stat TLS private key file ", path));
   }
-  if ((st.st_mode & 077) != 0) {
-    char mode[16];
-    std::snprintf(mode, sizeof mode, "%04o",
-                  static_cast<unsigned>(st.st_mode & 07777));
-    return absl::PermissionDeniedError(
-        absl::StrCat("TLS private key file ", path,
-                     " is accessible to group or others (mode ", mode,
-                     "); it must be 0600 or stricter"));
-  }
-  return absl::OkStatus();
+  return s;
 }
 
 TlsFiles TlsFilesIn(const std::string& dir) {

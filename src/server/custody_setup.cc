@@ -36,10 +36,11 @@ void DropTrailingNewline(SecretBytes& s) {
 }
 
 absl::StatusOr<std::unique_ptr<custody::Custody>> OpenPkcs11(
-    const Config& c, bool new_deployment, std::string* summary) {
+    const Config& c, custody::MasterKeyPolicy master_keys,
+    std::string* summary) {
   custody::Pkcs11Options o;
   o.module_path = c.pkcs11_module;
-  o.create_master_keys = new_deployment;
+  o.master_keys = master_keys;
   std::optional<std::string> pin_source;
   if (hsm::IsPkcs11Uri(c.pkcs11_token)) {
     ASSIGN_OR_RETURN(hsm::Pkcs11Uri uri, hsm::ParsePkcs11Uri(c.pkcs11_token));
@@ -95,10 +96,11 @@ absl::StatusOr<SecretBytes> ReadPin(const std::optional<std::string>& source,
   return pin;
 }
 
-absl::StatusOr<CustodySetup> OpenCustody(const Config& c, bool new_deployment) {
+absl::StatusOr<CustodySetup> OpenCustody(const Config& c,
+                                         custody::MasterKeyPolicy master_keys) {
   CustodySetup out;
   if (c.custody == "pkcs11") {
-    ASSIGN_OR_RETURN(out.custody, OpenPkcs11(c, new_deployment, &out.summary));
+    ASSIGN_OR_RETURN(out.custody, OpenPkcs11(c, master_keys, &out.summary));
     return out;
   }
   const std::string seal_path = InDir(c, "seal.json");
@@ -123,7 +125,7 @@ absl::StatusOr<CustodySetup> OpenCustody(const Config& c, bool new_deployment) {
   }
   bool created = false;
   ASSIGN_OR_RETURN(SecretBytes master, custody::LoadOrCreateMasterKey(
-                                           key_path, &created, new_deployment));
+                                           key_path, &created, master_keys));
   ASSIGN_OR_RETURN(std::unique_ptr<custody::SoftwareCustody> sw,
                    custody::SoftwareCustody::New(std::move(master)));
   out.custody = std::move(sw);
@@ -146,7 +148,7 @@ absl::StatusOr<std::unique_ptr<custody::Custody>> OpenCustodyForTool(
           "not");
     }
     ASSIGN_OR_RETURN(CustodySetup setup,
-                     OpenCustody(c, /*new_deployment=*/false));
+                     OpenCustody(c, custody::MasterKeyPolicy::kMustExist));
     return std::move(setup.custody);
   }
   ASSIGN_OR_RETURN(seal::SealInfo info, seal::ReadSealInfo(seal_path));
@@ -227,8 +229,9 @@ absl::StatusOr<std::vector<std::string>> Init(const Config& c,
   SecretBytes master;
   if (migrate) {
     bool created = false;
-    ASSIGN_OR_RETURN(master,
-                     custody::LoadOrCreateMasterKey(key_path, &created));
+    ASSIGN_OR_RETURN(
+        master, custody::LoadOrCreateMasterKey(
+                    key_path, &created, custody::MasterKeyPolicy::kMustExist));
   } else {
     ASSIGN_OR_RETURN(master, crypto::RandomSecret(custody::kMasterKeyBytes));
   }

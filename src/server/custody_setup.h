@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "custody/custody.h"
+#include "custody/master_key.h"
 #include "custody/sealed_custody.h"
 #include "seal/shares.h"
 #include "server/config.h"
@@ -31,14 +32,13 @@ struct CustodySetup {
   std::string summary;  // one line for the start-up log
 };
 
-// OpenCustody builds the custody. A new master key (master.key, or the
-// token's master keys) is made only when `new_deployment` (the store holds
-// no keys and no custody check value); otherwise a missing one is
-// FailedPrecondition. FailedPrecondition when both seal.json and master.key
-// exist (an interrupted init or a restored copy: the operator must decide
-// which one is right).
+// OpenCustody builds the custody. `master_keys` (decided by the store:
+// master_key.h) says whether a new master key (master.key, or the token's
+// master keys) may, or must, be made. FailedPrecondition when both
+// seal.json and master.key exist (an interrupted init or a restored copy:
+// the operator must decide which one is right).
 absl::StatusOr<CustodySetup> OpenCustody(const Config& config,
-                                         bool new_deployment);
+                                         custody::MasterKeyPolicy master_keys);
 
 // OpenCustodyForTool opens the custody of an existing deployment for an
 // offline tool (`keyferryd token`): never a new master key. A sealed

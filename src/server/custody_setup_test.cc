@@ -63,9 +63,10 @@ TEST_F(CustodySetupTest, ReadPinSources) {
 
 TEST_F(CustodySetupTest, InitSplitsTheExistingKeyAndRemovesTheFile) {
   bool created = false;
-  ASSERT_OK_AND_ASSIGN(SecretBytes master,
-                       custody::LoadOrCreateMasterKey(
-                           config_.data_dir + "/master.key", &created));
+  ASSERT_OK_AND_ASSIGN(
+      SecretBytes master,
+      custody::LoadOrCreateMasterKey(config_.data_dir + "/master.key", &created,
+                                     custody::MasterKeyPolicy::kFindOrCreate));
   InitOptions o = Opts(3, 2, dir_ + "/shares");
   ASSERT_OK_AND_ASSIGN(std::vector<std::string> paths, Init(config_, o));
   ASSERT_EQ(paths.size(), 3u);
@@ -89,17 +90,19 @@ TEST_F(CustodySetupTest, InitSplitsTheExistingKeyAndRemovesTheFile) {
   EXPECT_TRUE(rebuilt->ConstantTimeEquals(master));
 
   // Sealed now: the custody starts sealed; a second init is refused.
-  ASSERT_OK_AND_ASSIGN(CustodySetup setup,
-                       OpenCustody(config_, /*new_deployment=*/false));
+  ASSERT_OK_AND_ASSIGN(
+      CustodySetup setup,
+      OpenCustody(config_, custody::MasterKeyPolicy::kMustExist));
   ASSERT_NE(setup.sealed, nullptr);
   EXPECT_TRUE(setup.sealed->sealed());
   EXPECT_THAT(Init(config_, Opts(3, 2, dir_ + "/shares2")),
               StatusIs(absl::StatusCode::kAlreadyExists));
   // A master.key next to seal.json (restored copy) stops the start.
   ASSERT_OK(
-      custody::LoadOrCreateMasterKey(config_.data_dir + "/master.key", &created)
+      custody::LoadOrCreateMasterKey(config_.data_dir + "/master.key", &created,
+                                     custody::MasterKeyPolicy::kFindOrCreate)
           .status());
-  EXPECT_THAT(OpenCustody(config_, /*new_deployment=*/false),
+  EXPECT_THAT(OpenCustody(config_, custody::MasterKeyPolicy::kMustExist),
               StatusHasMessage("both"));
 }
 
@@ -107,15 +110,20 @@ TEST_F(CustodySetupTest, InitSplitsTheExistingKeyAndRemovesTheFile) {
 // keys whose master.key went missing stops the start, and nothing is made.
 TEST_F(CustodySetupTest, FailureMasterKeyMissingForAStoreWithKeys) {
   const std::string key = config_.data_dir + "/master.key";
-  EXPECT_THAT(OpenCustody(config_, /*new_deployment=*/false),
+  EXPECT_THAT(OpenCustody(config_, custody::MasterKeyPolicy::kMustExist),
               StatusHasMessage("is missing, but the store holds keys"));
   EXPECT_FALSE(std::filesystem::exists(key));
-  ASSERT_OK_AND_ASSIGN(CustodySetup made,
-                       OpenCustody(config_, /*new_deployment=*/true));
+  ASSERT_OK_AND_ASSIGN(
+      CustodySetup made,
+      OpenCustody(config_, custody::MasterKeyPolicy::kFindOrCreate));
   EXPECT_EQ(made.sealed, nullptr);
   EXPECT_TRUE(std::filesystem::exists(key));
   // Once it exists it is used, new deployment or not.
-  EXPECT_OK(OpenCustody(config_, /*new_deployment=*/false).status());
+  EXPECT_OK(
+      OpenCustody(config_, custody::MasterKeyPolicy::kMustExist).status());
+  // A fresh store next to an existing master key is a lost store.
+  EXPECT_THAT(OpenCustody(config_, custody::MasterKeyPolicy::kMustBeNew),
+              StatusHasMessage("this deployment's store is lost"));
 }
 
 TEST_F(CustodySetupTest, FailureBadInitOptions) {

@@ -151,63 +151,82 @@ absl::StatusOr<Deployment> OpenDeployment(const Config& c) {
   return d;
 }
 
-// OpenStore opens <data-dir>/keys.db. A store that is new (missing or
-// empty) while the audit log already holds records is refused: the store
-// of a deployment that has served requests was lost, and starting empty
-// would hide that.
+// OpenStore opens <data-dir>/keys.db. A store that is fresh (its file was
+// missing or empty) while the audit log already holds records, or while
+// the software custody's master key (master.key, or seal.json: `keyferryd
+// init` makes the store too) exists, is refused: that deployment's store
+// was lost, and starting empty would hide it. The fresh file this start
+// made is removed again, so the next start refuses too.
 absl::StatusOr<std::unique_ptr<store::SqliteKeyStore>> OpenStore(
     const Config& c, uint64_t audit_records) {
   ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteKeyStore> store,
                    store::SqliteKeyStore::Open({.path = Path(c, "keys.db")}));
-  if (store->created() && audit_records > 0) {
-    store.reset();
-    // Leave no empty database behind: the next start must refuse again.
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      std::filesystem::remove(Path(c, absl::StrCat("keys.db", suffix)));
-    }
-    return absl::FailedPreconditionError(absl::StrCat(
-        Path(c, "keys.db"), " is missing or empty, but the audit log ",
-        c.audit_log, " holds ", audit_records,
-        " records: this deployment's store is lost. Restore keys.db from "
-        "your backup; for a new deployment use a new data directory"));
+  if (!store->created()) return store;
+  std::string lost;
+  if (audit_records > 0) {
+    lost = absl::StrCat("the audit log ", c.audit_log, " holds ", audit_records,
+                        " records");
+  } else if (c.custody == "software" &&
+             std::filesystem::exists(Path(c, "seal.json"))) {
+    lost = absl::StrCat(Path(c, "seal.json"), " exists");
+  } else if (c.custody == "software" &&
+             std::filesystem::exists(Path(c, "master.key"))) {
+    lost = absl::StrCat(Path(c, "master.key"), " exists");
   }
-  return store;
+  if (lost.empty()) return store;
+  store.reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::filesystem::remove(Path(c, absl::StrCat("keys.db", suffix)));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      Path(c, "keys.db"), " is missing or empty, but ", lost,
+      ": this deployment's store is lost. Restore keys.db from your backup; "
+      "for a new deployment use a new data directory"));
 }
 
-// IsNewDeployment tells whether `store` belongs to no master key yet: no
-// custody check value and no key version. Only then may a new master key
-// be made.
-absl::StatusOr<bool> IsNewDeployment(store::KeyStore& store) {
+// MasterKeysFor says what the custody may do about its master key, from
+// the store: a fresh store needs a new one, a store without keys or check
+// value may make one, any other needs the one it was made with.
+absl::StatusOr<custody::MasterKeyPolicy> MasterKeysFor(store::KeyStore& store) {
+  if (store.created()) return custody::MasterKeyPolicy::kMustBeNew;
   ASSIGN_OR_RETURN(std::optional<std::string> check,
                    store.GetMeta(vault::kCustodyCheckMeta));
-  if (check.has_value()) return false;
+  if (check.has_value()) return custody::MasterKeyPolicy::kMustExist;
   ASSIGN_OR_RETURN(bool has_versions, store.HasVersions());
-  return !has_versions;
+  return has_versions ? custody::MasterKeyPolicy::kMustExist
+                      : custody::MasterKeyPolicy::kFindOrCreate;
 }
 
 // BindCustody ties an open custody to the store
 // (vault::BindStoreToCustody): at start, or at unseal before the custody is
-// put to work.
-absl::Status BindCustody(const Config& c, store::KeyStore& store,
-                         custody::Custody& custody) {
-  int64_t upgraded = 0;
-  RETURN_IF_ERROR(
-      vault::BindStoreToCustody(store, custody, c.upgrade_store, &upgraded));
-  if (upgraded > 0) {
+// put to work. Returns whether the store named this custody before.
+absl::StatusOr<bool> BindCustody(const Config& c, store::KeyStore& store,
+                                 custody::Custody& custody) {
+  ASSIGN_OR_RETURN(vault::StoreBinding b,
+                   vault::BindStoreToCustody(store, custody, c.upgrade_store));
+  if (b.authenticated > 0) {
     Log(LogLevel::kWarning, "store_upgraded",
-        {{"authenticated_versions", std::to_string(upgraded)},
+        {{"authenticated_versions", std::to_string(b.authenticated)},
          {"note",
           "schema-1 key versions were authenticated as they are now "
           "(upgrade-store)"}});
   }
-  return absl::OkStatus();
+  return b.bound_before;
 }
 
-// LoadSigner loads (or makes) the token signing key the custody holds.
+// LoadSigner loads the token signing key the custody holds; for a store
+// not bound before (`bound_before` false) it makes it (or takes over an
+// older deployment's plain PEM) and then records the custody check value,
+// so a start interrupted in between starts the same way again.
 absl::StatusOr<std::unique_ptr<TokenSigner>> LoadSigner(
-    const Config& c, store::KeyStore& store, custody::Custody& custody) {
-  return TokenSigner::LoadOrCreate(store, custody,
-                                   Path(c, "token-signing-key.pem"));
+    const Config& c, store::KeyStore& store, custody::Custody& custody,
+    bool bound_before) {
+  ASSIGN_OR_RETURN(std::unique_ptr<TokenSigner> signer,
+                   TokenSigner::LoadOrCreate(store, custody,
+                                             Path(c, "token-signing-key.pem"),
+                                             /*may_create=*/!bound_before));
+  if (!bound_before) RETURN_IF_ERROR(vault::RecordCustodyCheck(store, custody));
+  return signer;
 }
 
 // AddedVaults reads the vaults created with `keyferryd vault add`, one name
@@ -333,11 +352,10 @@ int Token(const std::vector<std::string>& args) {
   absl::StatusOr<std::unique_ptr<store::SqliteKeyStore>> store =
       store::SqliteKeyStore::Open({.path = Path(*c, "keys.db")});
   if (!store.ok()) return Fail(store.status());
-  if (absl::Status s = BindCustody(*c, **store, **custody); !s.ok()) {
-    return Fail(s);
-  }
+  absl::StatusOr<bool> bound = BindCustody(*c, **store, **custody);
+  if (!bound.ok()) return Fail(bound.status());
   absl::StatusOr<std::unique_ptr<TokenSigner>> signer =
-      LoadSigner(*c, **store, **custody);
+      LoadSigner(*c, **store, **custody, *bound);
   if (!signer.ok()) return Fail(signer.status());
   const int64_t now = vault::SystemClock();
   auth::Claims claims;
@@ -396,15 +414,16 @@ int InitCommand(const std::vector<std::string>& args) {
   if (!c.ok()) return Fail(c.status());
   if (absl::Status s = EnsureDataDir(c->data_dir); !s.ok()) return Fail(s);
   // Init splits master.key, or makes a master key for a new deployment:
-  // never a new one for a store that already has keys.
-  if (std::filesystem::exists(Path(*c, "keys.db")) &&
-      !std::filesystem::exists(Path(*c, "master.key"))) {
+  // never a new one for a store that already has keys. It makes the store
+  // too (empty), so that a store missing later is known to be lost.
+  {
+    const bool had_key = std::filesystem::exists(Path(*c, "master.key"));
     absl::StatusOr<std::unique_ptr<store::SqliteKeyStore>> store =
         store::SqliteKeyStore::Open({.path = Path(*c, "keys.db")});
     if (!store.ok()) return Fail(store.status());
-    absl::StatusOr<bool> fresh = IsNewDeployment(**store);
-    if (!fresh.ok()) return Fail(fresh.status());
-    if (!*fresh) {
+    absl::StatusOr<custody::MasterKeyPolicy> policy = MasterKeysFor(**store);
+    if (!policy.ok()) return Fail(policy.status());
+    if (*policy == custody::MasterKeyPolicy::kMustExist && !had_key) {
       return Fail(absl::FailedPreconditionError(
           "the store holds keys but master.key is missing: restore master.key "
           "before `keyferryd init` splits it (a new master key would orphan "
@@ -519,10 +538,10 @@ int Serve(const std::vector<std::string>& args) {
   absl::StatusOr<std::unique_ptr<store::SqliteKeyStore>> store =
       OpenStore(c, audit->last_seq());
   if (!store.ok()) return Fail(store.status());
-  absl::StatusOr<bool> new_deployment = IsNewDeployment(**store);
-  if (!new_deployment.ok()) return Fail(new_deployment.status());
+  absl::StatusOr<custody::MasterKeyPolicy> master_keys = MasterKeysFor(**store);
+  if (!master_keys.ok()) return Fail(master_keys.status());
 
-  absl::StatusOr<CustodySetup> custody = OpenCustody(c, *new_deployment);
+  absl::StatusOr<CustodySetup> custody = OpenCustody(c, *master_keys);
   if (!custody.ok()) return Fail(custody.status());
   const bool dev_key = c.custody == "software" && custody->sealed == nullptr;
   Log(dev_key ? LogLevel::kWarning : LogLevel::kInfo, "custody",
@@ -534,11 +553,10 @@ int Serve(const std::vector<std::string>& args) {
   std::unique_ptr<TokenSigner> signer_owner;
   std::atomic<const TokenSigner*> signer{nullptr};
   if (custody->sealed == nullptr) {
-    if (absl::Status s = BindCustody(c, **store, *custody->custody); !s.ok()) {
-      return Fail(s);
-    }
+    absl::StatusOr<bool> bound = BindCustody(c, **store, *custody->custody);
+    if (!bound.ok()) return Fail(bound.status());
     absl::StatusOr<std::unique_ptr<TokenSigner>> s =
-        LoadSigner(c, **store, *custody->custody);
+        LoadSigner(c, **store, *custody->custody, *bound);
     if (!s.ok()) return Fail(s.status());
     signer_owner = std::move(*s);
     signer = signer_owner.get();
@@ -625,21 +643,31 @@ int Serve(const std::vector<std::string>& args) {
     seal_options.info = *custody->seal_info;
     seal_options.custody = custody->sealed;
     store::KeyStore* store_ptr = store->get();
-    seal_options.open = [&c, store_ptr](SecretBytes master)
+    // Whether the store named this custody before the first unseal (set by
+    // `open`, read by `on_unsealed`; both run under the seal service's
+    // lock, one after the other).
+    auto bound_before = std::make_shared<bool>(false);
+    seal_options.open = [&c, store_ptr, bound_before](SecretBytes master)
         -> absl::StatusOr<std::unique_ptr<custody::Custody>> {
       ASSIGN_OR_RETURN(std::unique_ptr<custody::SoftwareCustody> sw,
                        custody::SoftwareCustody::New(std::move(master)));
-      // The shares rebuilt seal.json's key; it must also be the store's.
-      RETURN_IF_ERROR(BindCustody(c, *store_ptr, *sw));
+      // The shares rebuilt seal.json's key; it must also be the store's
+      // (a mismatch is the server's state, not the submitter's fault).
+      absl::StatusOr<bool> bound = BindCustody(c, *store_ptr, *sw);
+      if (!bound.ok()) {
+        return absl::InternalError(absl::StrCat(
+            "the key shares open seal.json, but: ", bound.status().message()));
+      }
+      *bound_before = *bound;
       return std::unique_ptr<custody::Custody>(std::move(sw));
     };
     // The first unseal loads the token key; later ones find it loaded.
-    seal_options.on_unsealed = [&c, store_ptr, &signer_owner, &signer, api_ptr,
-                                sealed_custody =
-                                    custody->sealed]() -> absl::Status {
+    seal_options.on_unsealed =
+        [&c, store_ptr, &signer_owner, &signer, api_ptr, bound_before,
+         sealed_custody = custody->sealed]() -> absl::Status {
       if (signer.load() != nullptr) return absl::OkStatus();
-      ASSIGN_OR_RETURN(signer_owner,
-                       LoadSigner(c, *store_ptr, *sealed_custody));
+      ASSIGN_OR_RETURN(signer_owner, LoadSigner(c, *store_ptr, *sealed_custody,
+                                                *bound_before));
       api_ptr->SetTokenKey(signer_owner->public_key());
       signer = signer_owner.get();
       return absl::OkStatus();

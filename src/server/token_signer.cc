@@ -70,9 +70,15 @@ absl::StatusOr<std::string> TokenSigner::Issue(
 
 absl::StatusOr<std::unique_ptr<TokenSigner>> TokenSigner::LoadOrCreate(
     store::KeyStore& store, custody::Custody& custody,
-    const std::string& legacy_pem_path) {
+    const std::string& legacy_pem_path, bool may_create) {
   ASSIGN_OR_RETURN(std::optional<std::string> text,
                    store.GetMeta(kTokenKeyMeta));
+  bool migrated = false;
+  if (!text.has_value() && !may_create) {
+    return absl::DataLossError(
+        "the store's token signing key record is missing: the database was "
+        "altered outside keyferryd (restore keys.db from your backup)");
+  }
   if (!text.has_value()) {
     // First start of this store (or of this version): make the key in the
     // custody, or take over the plain PEM an older keyferryd wrote.
@@ -83,6 +89,7 @@ absl::StatusOr<std::unique_ptr<TokenSigner>> TokenSigner::LoadOrCreate(
     if (legacy.ok()) {
       ASSIGN_OR_RETURN(held, custody.ImportPrivate(legacy->get(), Binding()));
       ASSIGN_OR_RETURN(kid, auth::TokenKeyId(legacy->get()));
+      migrated = true;
     } else if (legacy.status().code() == absl::StatusCode::kNotFound) {
       ASSIGN_OR_RETURN(held, custody.Generate({custody::KeyKind::kEc, 256,
                                                crypto::Curve::kP256},
@@ -147,7 +154,24 @@ absl::StatusOr<std::unique_ptr<TokenSigner>> TokenSigner::LoadOrCreate(
     return absl::DataLossError(
         "the token signing key does not sign under its stored public key");
   }
-  if (std::filesystem::exists(legacy_pem_path)) {
+  // The plain PEM goes once the store holds its key: right after the
+  // migration, or at a later start if that one was interrupted (then only
+  // if the file is that same key; anything else there is left alone).
+  if (!migrated && std::filesystem::is_regular_file(
+                       std::filesystem::symlink_status(legacy_pem_path))) {
+    absl::StatusOr<crypto::EvpPkeyPtr> left =
+        auth::LoadLegacySigningKey(legacy_pem_path);
+    absl::StatusOr<std::string> left_kid =
+        left.ok() ? auth::TokenKeyId(left->get())
+                  : absl::StatusOr<std::string>(left.status());
+    migrated = left_kid.ok() && *left_kid == signer->key_id_;
+    if (!migrated) {
+      Log(LogLevel::kWarning, "token_key_file_ignored",
+          {{"path", legacy_pem_path},
+           {"why", "not this deployment's token key; never used"}});
+    }
+  }
+  if (migrated) {
     RETURN_IF_ERROR(ShredFile(legacy_pem_path));
     Log(LogLevel::kInfo, "token_key_migrated",
         {{"removed", legacy_pem_path},

@@ -27,16 +27,20 @@ class TokenSigner {
  public:
   // LoadOrCreate returns the deployment's token key from `store`, checking
   // its tag (DataLoss when it does not verify) and that the custody's
-  // signature verifies under the stored public key. When the store has none
-  // it is made in the custody, or, when `legacy_pem_path` names the plain
-  // PEM file of an older deployment, that key is imported into the custody
-  // (keeping its key id, so tokens already issued stay valid) and the file
-  // is overwritten and removed once the store holds the sealed key. With
-  // several nodes the first one to store a key wins and the others load
-  // it. `custody` is borrowed and must outlive the signer.
+  // signature verifies under the stored public key. When the store has
+  // none and `may_create` (a store being bound to its custody for the first
+  // time: new, or upgraded from schema 1), it is made in the custody, or,
+  // when `legacy_pem_path` names the plain PEM file of an older deployment,
+  // that key is imported into the custody (keeping its key id, so tokens
+  // already issued stay valid) and the file is overwritten and removed once
+  // the store holds the sealed key. A bound store without the key is
+  // DataLoss: the record was removed, and a PEM dropped into the data
+  // directory is never adopted then. With several nodes the first one to
+  // store a key wins and the others load it. `custody` is borrowed and must
+  // outlive the signer.
   static absl::StatusOr<std::unique_ptr<TokenSigner>> LoadOrCreate(
       store::KeyStore& store, custody::Custody& custody,
-      const std::string& legacy_pem_path);
+      const std::string& legacy_pem_path, bool may_create);
 
   const std::string& key_id() const { return key_id_; }
   // public_key verifies tokens (borrowed; lives as long as the signer).

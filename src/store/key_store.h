@@ -72,6 +72,10 @@ struct Page {
   std::optional<std::string> next;
 };
 
+// kLegacyUnauthenticatedMeta marks a store upgraded from schema 1 whose
+// versions have not been authenticated yet (KeyStore::AuthenticateVersions).
+inline constexpr char kLegacyUnauthenticatedMeta[] = "legacy_unauthenticated";
+
 class KeyStore {
  public:
   virtual ~KeyStore() = default;
@@ -166,8 +170,9 @@ class KeyStore {
   // --- the deployment this store belongs to --------------------------------
 
   // created tells whether the store held nothing before this process
-  // opened it (its schema was made by this Open): a new deployment, or a
-  // lost store. Constant after Open.
+  // opened it (the file and its WAL were missing or empty, and the schema
+  // was made by this Open): a new deployment, or a lost store. Constant
+  // after Open.
   virtual bool created() const = 0;
 
   // GetMeta returns the store's own metadata value under `key` (e.g.
@@ -186,9 +191,12 @@ class KeyStore {
   virtual absl::StatusOr<bool> HasVersions() = 0;
 
   // AuthenticateVersions sets `attest` of every version whose attest is
-  // empty (versions stored before schema 2) to `attest(version)`, all in one
-  // transaction, and returns how many it set. If `attest` fails for any
-  // version nothing changes and its error is returned.
+  // empty to `attest(version)`, all in one transaction, and returns how many
+  // it set. Only for a store upgraded from schema 1 and not yet
+  // authenticated (its metadata has kLegacyUnauthenticatedMeta, which this
+  // removes): untagged versions in any other store are DataLoss, never
+  // tagged. If `attest` fails for any version nothing changes and its
+  // error is returned.
   virtual absl::StatusOr<int64_t> AuthenticateVersions(
       const std::function<
           absl::StatusOr<std::vector<uint8_t>>(const KeyVersion&)>& attest) = 0;

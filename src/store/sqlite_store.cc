@@ -571,6 +571,14 @@ absl::StatusOr<std::unique_ptr<SqliteKeyStore>> SqliteKeyStore::Open(
   static std::once_flag sqlite_config;
   std::call_once(sqlite_config,
                  [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+  // A store is new when neither the file nor its WAL holds anything yet;
+  // one that does but has no schema_version is not taken for new.
+  auto has_bytes = [](const std::string& p) {
+    struct stat st;
+    return ::stat(p.c_str(), &st) == 0 && st.st_size > 0;
+  };
+  const bool existed =
+      has_bytes(options.path) || has_bytes(options.path + "-wal");
   // Create the file 0600 before SQLite does, so it never exists wider.
   int fd = ::open(options.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
@@ -604,11 +612,24 @@ absl::StatusOr<std::unique_ptr<SqliteKeyStore>> SqliteKeyStore::Open(
                          " is newer than this keyferryd understands (",
                          kSchemaVersion, ")"));
       }
+    } else if (existed) {
+      return absl::DataLossError(absl::StrCat(
+          "store: ", options.path,
+          " holds data but no schema_version: not a keyferry store, or a "
+          "damaged one"));
     } else {
       impl->created = true;  // an empty database: the schema was just made
     }
     s.reset();
-    if (version == 1) RETURN_IF_ERROR(w.Exec(kUpgradeFrom1));
+    if (version == 1) {
+      // Versions of schema 1 carry no tag; the marker lets them (and only
+      // them) be authenticated once, by the operator's upgrade-store.
+      RETURN_IF_ERROR(w.Exec(kUpgradeFrom1));
+      RETURN_IF_ERROR(
+          w.Exec(absl::StrCat("INSERT OR REPLACE INTO meta(k, v) VALUES ('",
+                              kLegacyUnauthenticatedMeta, "', '1')")
+                     .c_str()));
+    }
     if (version != kSchemaVersion) {
       ASSIGN_OR_RETURN(auto put, w.Prepare("INSERT OR REPLACE INTO meta(k, v) "
                                            "VALUES ('schema_version', ?)"));
@@ -1030,6 +1051,17 @@ absl::StatusOr<int64_t> SqliteKeyStore::AuthenticateVersions(
       todo.push_back(ReadVersion(*s));
     }
     s.reset();
+    ASSIGN_OR_RETURN(auto m, c.Prepare("SELECT 1 FROM meta WHERE k=?"));
+    m->Bind(1, std::string_view(kLegacyUnauthenticatedMeta));
+    ASSIGN_OR_RETURN(bool legacy, m->Step());
+    m.reset();
+    if (!todo.empty() && !legacy) {
+      return absl::DataLossError(absl::StrCat(
+          "store: ", todo.size(),
+          " key versions have no authentication tag, but the store was not "
+          "upgraded from schema 1: the database was altered outside "
+          "keyferryd"));
+    }
     for (KeyVersion& k : todo) {
       ASSIGN_OR_RETURN(k.attest, attest(k));
       ASSIGN_OR_RETURN(auto u, c.Prepare("UPDATE key_versions SET attest=? "
@@ -1042,6 +1074,9 @@ absl::StatusOr<int64_t> SqliteKeyStore::AuthenticateVersions(
       RETURN_IF_ERROR(RunOne(c, *u, k.name));
       ++done;
     }
+    ASSIGN_OR_RETURN(auto d, c.Prepare("DELETE FROM meta WHERE k=?"));
+    d->Bind(1, std::string_view(kLegacyUnauthenticatedMeta));
+    RETURN_IF_ERROR(d->Run());
     return absl::OkStatus();
   }));
   return done;

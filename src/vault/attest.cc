@@ -95,11 +95,10 @@ absl::StatusOr<std::string> CustodyCheckValue(custody::Custody& custody) {
   return HexEncode(tag);
 }
 
-absl::Status BindStoreToCustody(store::KeyStore& store,
-                                custody::Custody& custody,
-                                bool authenticate_legacy,
-                                int64_t* authenticated) {
-  if (authenticated != nullptr) *authenticated = 0;
+absl::StatusOr<StoreBinding> BindStoreToCustody(store::KeyStore& store,
+                                                custody::Custody& custody,
+                                                bool authenticate_legacy) {
+  StoreBinding out;
   ASSIGN_OR_RETURN(std::string check, CustodyCheckValue(custody));
   ASSIGN_OR_RETURN(std::optional<std::string> stored,
                    store.GetMeta(kCustodyCheckMeta));
@@ -111,48 +110,52 @@ absl::Status BindStoreToCustody(store::KeyStore& store,
           "shares, or another token); start with the master key it was made "
           "with");
     }
-    return absl::OkStatus();
+    out.bound_before = true;
+    return out;
   }
   ASSIGN_OR_RETURN(bool has_versions, store.HasVersions());
-  if (has_versions) {
-    // A store from before check values: it must be this custody's. Every
-    // version is tried until one opens (a rebind to its own binding opens
-    // the sealed material and seals it again, in memory only).
-    bool opened = false;
-    absl::StatusOr<int64_t> n =
-        store.AuthenticateVersions([&](const store::KeyVersion& k)
-                                       -> absl::StatusOr<std::vector<uint8_t>> {
-          if (!opened) {
-            const std::vector<uint8_t> b =
-                KeyVault::Binding(k.vault, k.name, k.version);
-            absl::StatusOr<custody::HeldKey> r =
-                custody.Rebind(HeldOf(k), b, b);
-            if (!r.ok()) {
-              return absl::FailedPreconditionError(absl::StrCat(
-                  "the master key does not open the keys in the store (key ",
-                  k.name, ": ", r.status().message(),
-                  "); start with the master key the store was made with"));
-            }
-            opened = true;
-          }
-          if (!authenticate_legacy) {
-            return absl::FailedPreconditionError(
-                "the store predates record authentication (schema 1): its key "
-                "versions carry no tag. Start keyferryd once with "
-                "--upgrade-store to authenticate them as they are now");
-          }
-          return custody.AuthenticateRecord(AttestInput(k));
-        });
-    if (!n.ok()) return n.status();
-    if (authenticated != nullptr) *authenticated = *n;
-    if (*n == 0) {
-      // Versions exist but none lacks a tag, and there is no check value:
-      // the check value was removed from the database.
-      return absl::DataLossError(
-          "the store holds authenticated keys but no custody check value: "
-          "the database was altered outside keyferryd");
-    }
+  if (!has_versions) return out;
+  ASSIGN_OR_RETURN(std::optional<std::string> legacy,
+                   store.GetMeta(store::kLegacyUnauthenticatedMeta));
+  if (!legacy.has_value()) {
+    return absl::DataLossError(
+        "the store holds keys but no custody check value: the database was "
+        "altered outside keyferryd");
   }
+  // A store upgraded from schema 1: it must be this custody's. Versions are
+  // tried until one opens (a rebind to its own binding opens the sealed
+  // material and seals it again, in memory only).
+  bool opened = false;
+  absl::StatusOr<int64_t> n = store.AuthenticateVersions(
+      [&](const store::KeyVersion& k) -> absl::StatusOr<std::vector<uint8_t>> {
+        if (!opened) {
+          const std::vector<uint8_t> b =
+              KeyVault::Binding(k.vault, k.name, k.version);
+          absl::StatusOr<custody::HeldKey> r = custody.Rebind(HeldOf(k), b, b);
+          if (!r.ok()) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                "the master key does not open the keys in the store (key ",
+                k.name, ": ", r.status().message(),
+                "); start with the master key the store was made with"));
+          }
+          opened = true;
+        }
+        if (!authenticate_legacy) {
+          return absl::FailedPreconditionError(
+              "the store predates record authentication (schema 1): its key "
+              "versions carry no tag. Start keyferryd once with "
+              "--upgrade-store true to authenticate them as they are now");
+        }
+        return custody.AuthenticateRecord(AttestInput(k));
+      });
+  if (!n.ok()) return n.status();
+  out.authenticated = *n;
+  return out;
+}
+
+absl::Status RecordCustodyCheck(store::KeyStore& store,
+                                custody::Custody& custody) {
+  ASSIGN_OR_RETURN(std::string check, CustodyCheckValue(custody));
   ASSIGN_OR_RETURN(std::string now_stored,
                    store.SetMetaIfAbsent(kCustodyCheckMeta, check));
   if (now_stored != check) {

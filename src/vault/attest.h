@@ -51,23 +51,36 @@ inline constexpr char kCustodyCheckMeta[] = "custody_check";
 // overwhelming probability) for any other.
 absl::StatusOr<std::string> CustodyCheckValue(custody::Custody& custody);
 
+// StoreBinding is what BindStoreToCustody found.
+struct StoreBinding {
+  // The store already named this custody (its check value matched). When
+  // false the store is new or upgraded from schema 1, and the caller
+  // records the check value (RecordCustodyCheck) once whatever the first
+  // start makes (the token signing key) is in place.
+  bool bound_before = false;
+  int64_t authenticated = 0;  // schema-1 versions tagged now
+};
+
 // BindStoreToCustody makes sure `store` belongs to `custody`, at start (or
 // at unseal, for a sealed custody):
 //  - a store with a check value: it must equal the custody's, else
 //    FailedPrecondition "the master key does not match the store …";
-//  - a store without one and without key versions (new): the custody's
-//    check value is recorded;
-//  - a store without one that holds versions: the custody must open one of
-//    them (FailedPrecondition otherwise); versions stored before schema 2
-//    (no tag) are then authenticated only when `authenticate_legacy` (the
-//    operator's `upgrade-store`), else FailedPrecondition saying so; then
-//    the check value is recorded.
-// `authenticated`, when set, receives how many legacy versions were
-// authenticated.
-absl::Status BindStoreToCustody(store::KeyStore& store,
-                                custody::Custody& custody,
-                                bool authenticate_legacy,
-                                int64_t* authenticated = nullptr);
+//  - a store without one and without key versions: new (bound_before
+//    false);
+//  - a store without one that holds versions: only a store upgraded from
+//    schema 1 (its metadata marks it), else DataLoss (the check value was
+//    removed). The custody must open one of its versions
+//    (FailedPrecondition otherwise), and the versions are then tagged as
+//    they are, only when `authenticate_legacy` (the operator's
+//    upgrade-store), else FailedPrecondition saying so.
+absl::StatusOr<StoreBinding> BindStoreToCustody(store::KeyStore& store,
+                                                custody::Custody& custody,
+                                                bool authenticate_legacy);
+
+// RecordCustodyCheck stores the custody's check value in the store (when
+// absent; FailedPrecondition when another value got there first).
+absl::Status RecordCustodyCheck(store::KeyStore& store,
+                                custody::Custody& custody);
 
 }  // namespace keyferry::vault
 

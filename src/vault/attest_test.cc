@@ -185,22 +185,40 @@ TEST_F(AttestTest, DeletedKeysAreCheckedToo) {
               StatusIs(absl::StatusCode::kDataLoss));
 }
 
+// Bind (at start or unseal) then record (once the first start made what it
+// makes): the store names its custody from then on.
+absl::Status BindAndRecord(store::KeyStore& store, custody::Custody& custody) {
+  ASSIGN_OR_RETURN(StoreBinding b, BindStoreToCustody(store, custody, false));
+  if (!b.bound_before) RETURN_IF_ERROR(RecordCustodyCheck(store, custody));
+  return absl::OkStatus();
+}
+
 TEST_F(AttestTest, BindRecordsTheCheckValueOfANewStore) {
   EXPECT_TRUE(store_->created());
   ASSERT_OK_AND_ASSIGN(auto before, store_->GetMeta(kCustodyCheckMeta));
   EXPECT_FALSE(before.has_value());
-  ASSERT_OK(BindStoreToCustody(*store_, *custody_, false));
+  ASSERT_OK_AND_ASSIGN(StoreBinding b,
+                       BindStoreToCustody(*store_, *custody_, false));
+  EXPECT_FALSE(b.bound_before);
+  ASSERT_OK_AND_ASSIGN(auto unrecorded, store_->GetMeta(kCustodyCheckMeta));
+  EXPECT_FALSE(unrecorded.has_value());  // binding does not record
+  ASSERT_OK(RecordCustodyCheck(*store_, *custody_));
   ASSERT_OK_AND_ASSIGN(auto after, store_->GetMeta(kCustodyCheckMeta));
   ASSERT_TRUE(after.has_value());
   ASSERT_OK_AND_ASSIGN(std::string check, CustodyCheckValue(*custody_));
   EXPECT_EQ(*after, check);
   EXPECT_EQ(check.size(), 64u);
-  // Again: same custody, fine.
-  EXPECT_OK(BindStoreToCustody(*store_, *custody_, false));
+  // Again: same custody, bound now.
+  ASSERT_OK_AND_ASSIGN(b, BindStoreToCustody(*store_, *custody_, false));
+  EXPECT_TRUE(b.bound_before);
+  // Another custody cannot record over it.
+  auto other = NewCustody();
+  EXPECT_THAT(RecordCustodyCheck(*store_, *other),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST_F(AttestTest, FailureBindWithAnotherMasterKey) {
-  ASSERT_OK(BindStoreToCustody(*store_, *custody_, false));
+  ASSERT_OK(BindAndRecord(*store_, *custody_));
   CreateEc("k");
   auto other = NewCustody();
   EXPECT_THAT(BindStoreToCustody(*store_, *other, true),
@@ -215,11 +233,11 @@ TEST_F(AttestTest, FailureBindWithAnotherMasterKey) {
   EXPECT_FALSE(store_->created());
   EXPECT_THAT(BindStoreToCustody(*store_, *other, true),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_OK(BindStoreToCustody(*store_, *custody_, false));
+  EXPECT_OK(BindStoreToCustody(*store_, *custody_, false).status());
 }
 
 TEST_F(AttestTest, FailureCheckValueRemovedFromAStoreWithKeys) {
-  ASSERT_OK(BindStoreToCustody(*store_, *custody_, false));
+  ASSERT_OK(BindAndRecord(*store_, *custody_));
   CreateEc("k");
   Sql("DELETE FROM meta WHERE k='custody_check'");
   // Even the right custody is refused: the database was altered.
@@ -229,13 +247,41 @@ TEST_F(AttestTest, FailureCheckValueRemovedFromAStoreWithKeys) {
   EXPECT_FALSE(stored.has_value());
 }
 
-// A schema-1 store (versions without tags, no check value) is upgraded only
-// by the operator's explicit upgrade-store, and only with the custody that
-// opens its keys.
+// The attack the upgrade path must not open: a schema-2 store whose tags
+// and check value someone removed (after widening what the keys may do).
+// upgrade-store does not tag it: the store was never schema 1.
+TEST_F(AttestTest, FailureUpgradeStoreNeverTagsASchema2Store) {
+  ASSERT_OK(BindAndRecord(*store_, *custody_));
+  CreateEc("a");
+  Sql("DELETE FROM meta WHERE k='custody_check'");
+  Sql("UPDATE key_versions SET attest=x'', key_ops='sign,verify,decrypt'");
+  EXPECT_THAT(BindStoreToCustody(*store_, *custody_, /*upgrade=*/true),
+              StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(store_->AuthenticateVersions([](const store::KeyVersion&) {
+    return absl::StatusOr<std::vector<uint8_t>>(std::vector<uint8_t>(32));
+  }),
+              StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(vault_->Get("myvault", "a", ""),
+              StatusIs(absl::StatusCode::kDataLoss));
+}
+
+// A real schema-1 store (no attest column, schema_version 1) is upgraded by
+// Open, and its versions are authenticated only by the operator's explicit
+// upgrade-store, only with the custody that opens its keys, and only once.
 TEST_F(AttestTest, LegacyStoreNeedsTheOptInAndItsOwnCustody) {
   CreateEc("a");
   CreateEc("b");
-  Sql("UPDATE key_versions SET attest=x''");  // as schema 1 left them
+  // What keyferryd before schema 2 left on disk.
+  Sql("ALTER TABLE key_versions DROP COLUMN attest; "
+      "UPDATE meta SET v='1' WHERE k='schema_version'; "
+      "DELETE FROM meta WHERE k='custody_check'");
+  ASSERT_OK(t_->Reopen([] { return int64_t{1'700'000'000}; }));
+  store_ = &t_->store();
+  vault_ = &t_->vault();
+  EXPECT_FALSE(store_->created());
+  ASSERT_OK_AND_ASSIGN(auto marker,
+                       store_->GetMeta(store::kLegacyUnauthenticatedMeta));
+  EXPECT_TRUE(marker.has_value());
   auto other = NewCustody();
   EXPECT_THAT(BindStoreToCustody(*store_, *other, true),
               StatusHasMessage("does not open the keys"));
@@ -243,16 +289,36 @@ TEST_F(AttestTest, LegacyStoreNeedsTheOptInAndItsOwnCustody) {
               StatusHasMessage("--upgrade-store"));
   EXPECT_THAT(vault_->Get("myvault", "a", ""),
               StatusIs(absl::StatusCode::kDataLoss));
-  int64_t n = -1;
-  ASSERT_OK(BindStoreToCustody(*store_, *custody_, true, &n));
-  EXPECT_EQ(n, 2);
+  ASSERT_OK_AND_ASSIGN(StoreBinding b,
+                       BindStoreToCustody(*store_, *custody_, true));
+  EXPECT_EQ(b.authenticated, 2);
+  EXPECT_FALSE(b.bound_before);
+  ASSERT_OK(RecordCustodyCheck(*store_, *custody_));
   EXPECT_OK(vault_->Get("myvault", "a", "").status());
   EXPECT_OK(vault_
                 ->Sign("myvault", "b", "", crypto::SignAlg::kEs256,
                        std::vector<uint8_t>(32, 1))
                 .status());
-  ASSERT_OK_AND_ASSIGN(auto stored, store_->GetMeta(kCustodyCheckMeta));
-  EXPECT_TRUE(stored.has_value());
+  // Once: the marker is gone, so untagged rows from now on are DataLoss.
+  ASSERT_OK_AND_ASSIGN(marker,
+                       store_->GetMeta(store::kLegacyUnauthenticatedMeta));
+  EXPECT_FALSE(marker.has_value());
+}
+
+// A file that holds data but no schema_version is not taken for a new store.
+TEST(SqliteStoreOpen, FailureDataWithoutSchemaVersionIsNotNew) {
+  char tmpl[] = "/tmp/kf_attest_open_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string path = dir + "/k.db";
+  {
+    ASSERT_OK_AND_ASSIGN(auto s, store::SqliteKeyStore::Open({.path = path}));
+    EXPECT_TRUE(s->created());
+  }
+  ASSERT_OK(TamperSql(path, "DELETE FROM meta").status());
+  EXPECT_THAT(store::SqliteKeyStore::Open({.path = path}),
+              StatusIs(absl::StatusCode::kDataLoss));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
