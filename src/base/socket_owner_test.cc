@@ -1,13 +1,21 @@
 #include "base/socket_owner.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstring>
+#include <string>
+#include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "base/testing.h"
 
 namespace keyferry {
@@ -131,12 +139,18 @@ TEST(SocketOwnerTest, FindsOwnUidIpv6) {
 }
 
 // The answer is the peer's uid, not ours: a child process that became
-// nobody (65534) connects; needs root to change uid, skipped otherwise.
+// nobody (65534) connects; needs root to change uid, skipped otherwise, and
+// skipped when the child cannot become nobody (a user namespace where 65534
+// is not mapped). The parent never waits without a deadline: it polls the
+// listener and watches the child, so a child that exits (or hangs) before
+// connecting is a skip or a failure, not a hang until ctest's timeout.
 TEST(SocketOwnerTest, FindsAnotherUid) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to run a client as nobody";
   constexpr uid_t kNobody = 65534;
+  constexpr int kCannotBecomeNobody = 2, kCannotConnect = 3;
   int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ASSERT_GE(listener, 0);
+  absl::Cleanup close_listener = [listener] { ::close(listener); };
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -145,26 +159,74 @@ TEST(SocketOwnerTest, FindsAnotherUid) {
   ASSERT_EQ(::listen(listener, 1), 0);
   ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len), 0);
   int done[2];
-  ASSERT_EQ(::pipe(done), 0);
+  ASSERT_EQ(::pipe2(done, O_CLOEXEC), 0);
   pid_t child = ::fork();
-  ASSERT_GE(child, 0);
+  if (child < 0) {
+    ::close(done[0]);
+    ::close(done[1]);
+    FAIL() << "fork: " << std::strerror(errno);
+  }
   if (child == 0) {
     ::close(done[1]);
     if (::setresgid(kNobody, kNobody, kNobody) != 0 ||
         ::setresuid(kNobody, kNobody, kNobody) != 0) {
-      ::_exit(2);
+      ::_exit(kCannotBecomeNobody);
     }
     int c = ::socket(AF_INET, SOCK_STREAM, 0);
     if (c < 0 || ::connect(c, reinterpret_cast<sockaddr*>(&a), len) != 0) {
-      ::_exit(3);
+      ::_exit(kCannotConnect);
     }
     char byte;
     (void)!::read(done[0], &byte, 1);  // until the parent has looked
     ::_exit(0);
   }
   ::close(done[0]);
+  // Whatever way this test ends, the child is told to go (done[1] closes)
+  // and reaped; one still running then is killed first.
+  int status = -1;  // not "exited 0" until waitpid says so
+  bool reaped = false;
+  absl::Cleanup reap_child = [&] {
+    if (done[1] >= 0) ::close(done[1]);
+    if (reaped) return;
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (::waitpid(child, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        ::kill(child, SIGKILL);
+        ::waitpid(child, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  };
+
+  // Wait (30 s at most) for the child's connection, or for its end.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    pollfd p{.fd = listener, .events = POLLIN, .revents = 0};
+    const int ready = ::poll(&p, 1, 100);
+    ASSERT_GE(ready, 0) << "poll: " << std::strerror(errno);
+    if (ready == 1) break;
+    const pid_t gone = ::waitpid(child, &status, WNOHANG);
+    ASSERT_GE(gone, 0) << "waitpid: " << std::strerror(errno);
+    if (gone == child) {
+      reaped = true;
+      if (WIFEXITED(status) && WEXITSTATUS(status) == kCannotBecomeNobody) {
+        GTEST_SKIP() << "the child cannot become uid " << kNobody
+                     << " (setresgid/setresuid failed: a user namespace "
+                        "that does not map it?)";
+      }
+      FAIL() << "the child ended before its connection was accepted: "
+             << (WIFEXITED(status) && WEXITSTATUS(status) == kCannotConnect
+                     ? "it could not connect"
+                     : "wait status " + std::to_string(status));
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "the child, uid " << kNobody << ", did not connect in 30 s";
+  }
   int server = ::accept(listener, nullptr, nullptr);
-  ASSERT_GE(server, 0);
+  ASSERT_GE(server, 0) << "accept: " << std::strerror(errno);
   sockaddr_in local{}, remote{};
   socklen_t l = sizeof(local), r = sizeof(remote);
   ::getsockname(server, reinterpret_cast<sockaddr*>(&local), &l);
@@ -175,12 +237,12 @@ TEST(SocketOwnerTest, FindsAnotherUid) {
   absl::StatusOr<uint32_t> own =
       TcpSocketOwner({"127.0.0.1", ntohs(local.sin_port), "127.0.0.1",
                       ntohs(remote.sin_port)});
-  ::close(done[1]);
-  int status = 0;
-  ::waitpid(child, &status, 0);
+  ::close(done[1]);  // the child may go
+  done[1] = -1;
   ::close(server);
-  ::close(listener);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  std::move(reap_child).Invoke();
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "the child's wait status: " << status;
   ASSERT_OK(uid);
   EXPECT_EQ(*uid, kNobody);
   ASSERT_OK(own);
