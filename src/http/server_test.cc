@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -109,7 +110,35 @@ class ServerTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    // A test that failed while /slow waited: let it answer, or Shutdown
+    // would wait for it forever.
+    Release();
     if (server_) server_->Shutdown();
+  }
+
+  // Release lets /slow answer; idempotent.
+  void Release() {
+    std::call_once(released_, [this] { release_.set_value(); });
+  }
+  // SlowEntered waits (20 s at most) until /slow runs.
+  ::testing::AssertionResult SlowEntered() {
+    if (entered_future_.wait_for(std::chrono::seconds(20)) ==
+        std::future_status::ready) {
+      return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << "/slow did not start in 20 s";
+  }
+  // StopInBackground runs server_->Shutdown() on `stopper`, and returns the
+  // guard that, however the test leaves (a failed ASSERT returns early),
+  // lets /slow answer and joins `stopper`: a failure stays a failure, not
+  // std::terminate (a joinable thread destroyed) or a hang (Shutdown
+  // waiting for /slow).
+  auto StopInBackground(std::thread& stopper) {
+    stopper = std::thread([this] { server_->Shutdown(); });
+    return absl::Cleanup([this, &stopper] {
+      Release();
+      if (stopper.joinable()) stopper.join();
+    });
   }
 
   absl::StatusOr<std::unique_ptr<Server>> StartServer(
@@ -154,6 +183,8 @@ class ServerTest : public ::testing::Test {
   uint16_t port_ = 0;
   std::atomic<int> calls_{0};
   std::promise<void> entered_, release_;
+  std::future<void> entered_future_ = entered_.get_future();
+  std::once_flag released_;
 };
 
 std::string* ServerTest::dir_ = nullptr;
@@ -349,8 +380,9 @@ TEST_F(ServerTest, FailureTls11ClientRefused) {
 TEST_F(ServerTest, GracefulShutdownLetsInFlightRequestFinish) {
   ASSERT_OK_AND_ASSIGN(auto slow, TestClient::Connect(port_, Opts()));
   ASSERT_OK(slow->Send("POST", "/slow", Host()));
-  entered_.get_future().wait();
-  std::thread stopper([&] { server_->Shutdown(); });
+  ASSERT_TRUE(SlowEntered());
+  std::thread stopper;
+  auto join_stopper = StopInBackground(stopper);
   // Wait until the server no longer accepts connections.
   bool refused = false;
   for (int i = 0; i < 1000 && !refused; ++i) {
@@ -358,7 +390,7 @@ TEST_F(ServerTest, GracefulShutdownLetsInFlightRequestFinish) {
     if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_TRUE(refused);
-  release_.set_value();
+  Release();
   absl::StatusOr<ClientResponse> r = slow->Read();
   stopper.join();
   ASSERT_OK(r);
@@ -381,13 +413,14 @@ TEST_F(ServerTest, BlockingRequestDoesNotHoldUpItsIoThread) {
   port_ = server_->port();
   ASSERT_OK_AND_ASSIGN(auto slow, TestClient::Connect(port_, Opts()));
   ASSERT_OK(slow->Send("POST", "/slow", Host()));
-  entered_.get_future().wait();
+  ASSERT_TRUE(SlowEntered());
   ASSERT_OK_AND_ASSIGN(auto quick, TestClient::Connect(port_, Opts()));
   ASSERT_OK(quick->Send("GET", "/keys/k?api-version=7.4", Host()));
   ASSERT_OK_AND_ASSIGN(ClientResponse q, quick->Read());
   EXPECT_EQ(q.status, 200);
-  std::thread stopper([&] { server_->Shutdown(); });
-  release_.set_value();
+  std::thread stopper;
+  auto join_stopper = StopInBackground(stopper);
+  Release();
   ASSERT_OK_AND_ASSIGN(ClientResponse r, slow->Read());
   stopper.join();
   EXPECT_EQ(r.status, 200);
@@ -413,7 +446,7 @@ TEST_F(ServerTest, ShutdownPastGraceRefusesQueuedRequestsBeforeTheyRun) {
   port_ = server_->port();
   ASSERT_OK_AND_ASSIGN(auto slow, TestClient::Connect(port_, Opts()));
   ASSERT_OK(slow->Send("POST", "/slow", Host()));
-  entered_.get_future().wait();  // the only pool thread is busy
+  ASSERT_TRUE(SlowEntered());  // the only pool thread is busy
   ASSERT_OK_AND_ASSIGN(auto queued, TestClient::Connect(port_, Opts()));
   ASSERT_OK(queued->Send("POST", "/echo", Host(), "payload"));
   auto read_by = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -422,13 +455,14 @@ TEST_F(ServerTest, ShutdownPastGraceRefusesQueuedRequestsBeforeTheyRun) {
   }
   ASSERT_TRUE(echo_queued);
   const int calls_before = calls_;
-  std::thread stopper([&] { server_->Shutdown(); });
+  std::thread stopper;
+  auto join_stopper = StopInBackground(stopper);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (!server_->refusing() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   ASSERT_TRUE(server_->refusing());
-  release_.set_value();
+  Release();
   ASSERT_OK_AND_ASSIGN(ClientResponse r, slow->Read());
   ASSERT_OK_AND_ASSIGN(ClientResponse q, queued->Read());
   stopper.join();
