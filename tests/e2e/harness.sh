@@ -10,10 +10,29 @@
 # Principals on myvault: officer (Crypto Officer, also the managed identity),
 # user (Crypto User), svcenc (Crypto Service Encryption User), reader
 # (Reader); officer is also Crypto Officer on othervault.
+#
+# Ports: keyferryd chooses them (--listen 127.0.0.1:0) on its first launch
+# and kf_launch reads the ones it bound from its "ready" log line; a relaunch
+# (kf_stop, kf_launch) asks for the same ones again, as clients keep their
+# URLs and tokens carry the port. A port picked here and handed over would be
+# a race with every test running in parallel.
+#
+# Except, for now, the vaults' port (KF_PORT): keyferryd derives its tokens'
+# issuer (and `keyferryd token`'s default audience) from the *configured*
+# port (Resource/Issuer in src/server/main.cc), so with --listen
+# 127.0.0.1:0 they read https://localhost:0, and the tokens kf_token mints
+# for the real port are refused. So kf_start still picks that port
+# (kf_free_port: a small window in which another process may take it; the
+# launch then fails saying so). A test that uses no token minted with
+# kf_token sets KF_KEYFERRYD_CHOOSES_PORT=1 before kf_start: then keyferryd
+# chooses that port too. TODO: once keyferryd uses the port it bound, make
+# that the default and remove kf_free_port.
 
 : "${KEYFERRYD:?KEYFERRYD must name the keyferryd binary}"
 : "${KF_SOURCE_DIR:?KF_SOURCE_DIR must name the source tree}"
 
+# kf_free_port prints a port that was free a moment ago (see Ports above:
+# only for the vaults' port, until keyferryd's issuer follows the bound port).
 kf_free_port() {
   /usr/bin/python3 - <<'EOF'
 import socket
@@ -79,12 +98,21 @@ kf_softhsm_token() {
 }
 
 # kf_launch starts keyferryd on the current state (used again after a
-# restart) and waits until it answers (a sealed keyferryd answers 503).
+# restart) and waits for its "ready" log line (a sealed keyferryd is ready
+# too: it answers 503). It listens on KF_PORT and KF_ID_PORT, or on ports it
+# chooses where they are empty (the first launch), and sets them to the ports
+# it bound. The ready line is logged at level info: do not pass a higher
+# --log-level.
 kf_launch() {
+  local want_port=${KF_PORT:-0} want_id_port=${KF_ID_PORT:-0}
+  local log=$KF_STATE/keyferryd.log
+  touch "$log"
+  # This launch's lines start after what is in the log now.
+  local from=$(($(stat -c %s "$log") + 1))
   "$KEYFERRYD" serve \
     --data-dir "$KF_DATA_DIR" \
-    --listen "127.0.0.1:$KF_PORT" \
-    --identity-listen "127.0.0.1:$KF_ID_PORT" \
+    --listen "127.0.0.1:$want_port" \
+    --identity-listen "127.0.0.1:$want_id_port" \
     --vaults myvault,othervault \
     --identity-principal officer \
     --grant officer:myvault:crypto-officer \
@@ -93,37 +121,67 @@ kf_launch() {
     --grant svcenc:myvault:crypto-service-encryption-user \
     --grant reader:myvault:reader \
     --recoverable-days 7 \
-    "${KF_CUSTODY_ARGS[@]}" "$@" 2>>"$KF_STATE/keyferryd.log" &
+    "${KF_CUSTODY_ARGS[@]}" "$@" 2>>"$log" &
   KF_PID=$!
-  local i
-  for i in $(seq 1 300); do
-    if [ -f "$KF_DATA_DIR/tls/ca.pem" ]; then
-      local code
-      code=$(curl -s -o /dev/null -w '%{http_code}' \
-        --cacert "$KF_DATA_DIR/tls/ca.pem" \
-        "https://localhost:$KF_PORT/healthz" 2>/dev/null || true)
-      if [ "$code" = 200 ] || [ "$code" = 503 ]; then
-        return 0
-      fi
-    fi
+  local deadline=$(($(date +%s) + 60)) ready=
+  while :; do
+    # (A whole line: it ends with the JSON object's closing brace.)
+    ready=$(tail -c +"$from" "$log" | grep -m1 '"event":"ready".*}$' || true)
+    [ -n "$ready" ] && break
     if ! kill -0 "$KF_PID" 2>/dev/null; then
-      echo "harness: keyferryd exited; its log:" >&2
-      cat "$KF_STATE/keyferryd.log" >&2
+      wait "$KF_PID" 2>/dev/null || true
+      KF_PID=
+      local taken
+      taken=$(tail -c +"$from" "$log" |
+        sed -n 's/.*cannot listen on [^ ]*:\([0-9][0-9]*\): .*in use.*/\1/p' |
+        head -n1)
+      if [ -n "$taken" ] && [ "$taken" != 0 ]; then
+        echo "harness: port $taken was taken by another process before" \
+          "keyferryd could listen on it: it was keyferryd's before this" \
+          "relaunch, or kf_free_port picked it (see Ports in harness.sh)." \
+          "Rare: run the test again. keyferryd's log:" >&2
+      else
+        echo "harness: keyferryd exited; its log:" >&2
+      fi
+      tail -c +"$from" "$log" >&2
       return 1
     fi
-    sleep 0.1
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "harness: keyferryd did not become ready in 60 s; its log:" >&2
+      tail -c +"$from" "$log" >&2
+      return 1
+    fi
+    sleep 0.05
   done
-  echo "harness: keyferryd did not become ready; its log:" >&2
-  cat "$KF_STATE/keyferryd.log" >&2
-  return 1
+  local ports
+  ports=$(/usr/bin/python3 -c '
+import json, sys, urllib.parse
+r = json.loads(sys.argv[1])
+print(int(r["port"]), urllib.parse.urlsplit(r["identity_endpoint"]).port)
+' "$ready") || {
+    echo "harness: no ports in keyferryd's ready line: $ready" >&2
+    return 1
+  }
+  local port=${ports% *} id_port=${ports#* }
+  if { [ "$want_port" != 0 ] && [ "$port" != "$want_port" ]; } ||
+     { [ "$want_id_port" != 0 ] && [ "$id_port" != "$want_id_port" ]; }; then
+    echo "harness: keyferryd listens on $port and $id_port, not on" \
+      "$want_port and $want_id_port as asked: $ready" >&2
+    return 1
+  fi
+  KF_PORT=$port
+  KF_ID_PORT=$id_port
 }
 
 kf_start() {
   kf_hosts || return 1
   KF_STATE=$(mktemp -d /tmp/kf_e2e.XXXXXX)
   KF_DATA_DIR="$KF_STATE/data"
-  KF_PORT=$(kf_free_port)
-  KF_ID_PORT=$(kf_free_port)
+  KF_ID_PORT=  # keyferryd chooses (kf_launch)
+  KF_PORT=
+  if [ "${KF_KEYFERRYD_CHOOSES_PORT:-}" != 1 ]; then
+    KF_PORT=$(kf_free_port)  # see Ports above
+  fi
   trap kf_cleanup EXIT
   if [ "${KF_CUSTODY:-software}" = pkcs11 ]; then
     kf_softhsm_token || return 1

@@ -11,11 +11,13 @@
 # Every request is in the audit log as identity-token:<style> with the
 # peer's uid in the principal, and `keyferry audit verify` accepts the log.
 # The other-uid checks run the client with setpriv (util-linux), so they
-# need root; otherwise they are skipped (and said so).
+# need root; otherwise they are skipped (and said so). keyferryd chooses
+# both its ports: this test mints no token with kf_token (harness.sh, Ports).
 # Needs KEYFERRYD, KEYFERRY and KF_SOURCE_DIR (ctest sets them).
 set -euo pipefail
 : "${KEYFERRY:?KEYFERRY must name the keyferry binary}"
 source "$KF_SOURCE_DIR/tests/e2e/harness.sh"
+KF_KEYFERRYD_CHOOSES_PORT=1
 
 fails=0
 passes=0
