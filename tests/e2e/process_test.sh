@@ -8,8 +8,12 @@
 # as root it starts keyferryd as nobody (setpriv). Also: keyferryd refuses to
 # start, with one line naming the file and its mode, when its TLS private key
 # (generated or the operator's tls-key) is open to group or others, and
-# changes nothing. keyferryd chooses both its ports: this test mints no
-# token (harness.sh, Ports). Needs KEYFERRYD, KF_SOURCE_DIR.
+# changes nothing. When the hard core limit is already 0 (common in
+# containers) the opt-in core limit cannot be told from the default one:
+# that check is skipped (a SKIP line); the rest runs (the default limit 0,
+# and the dumpable flag, which the limit does not decide). keyferryd
+# chooses both its ports: this test mints no token (harness.sh, Ports).
+# Needs KEYFERRYD, KF_SOURCE_DIR.
 set -euo pipefail
 source "$KF_SOURCE_DIR/tests/e2e/harness.sh"
 KF_KEYFERRYD_CHOOSES_PORT=1
@@ -20,9 +24,11 @@ ok() { passes=$((passes + 1)); }
 bad() { fails=$((fails + 1)); echo "FAIL: $*" >&2; }
 
 # A core limit that is not 0, so "0" below can only come from keyferryd.
+# With a hard limit of 0 that is impossible: "0 0" below then proves
+# nothing by itself (the dumpable flag still does), and with
+# allow-core-dumps keyferryd keeps a limit of 0 too.
 ulimit -c "$(ulimit -Hc)"
 SHELL_CORE=$(ulimit -c)
-[ "$SHELL_CORE" != 0 ] || { echo "process_test: hard core limit is 0; cannot test" >&2; exit 1; }
 
 REAL_KEYFERRYD=$KEYFERRYD
 RUN_UID=$(id -u)
@@ -62,9 +68,14 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$KF_CA" \
 kf_stop
 : >"$KF_STATE/keyferryd.log"
 kf_launch --allow-core-dumps true
-limit=$(core_limit)
-want=$(awk '/^Max core file size/ {print $5, $6}' "/proc/$$/limits")  # ours
-[ "$limit" = "$want" ] && ok || bad "opt-in core limit: '$limit', want '$want'"
+if [ "$SHELL_CORE" = 0 ]; then
+  echo "SKIP: process_test: the hard core limit is 0 here: keyferryd's limit" \
+    "with allow-core-dumps cannot be told from the default one"
+else
+  limit=$(core_limit)
+  want=$(awk '/^Max core file size/ {print $5, $6}' "/proc/$$/limits")  # ours
+  [ "$limit" = "$want" ] && ok || bad "opt-in core limit: '$limit', want '$want'"
+fi
 [ "$(proc_owner)" = "$RUN_UID" ] && ok ||
   bad "opt-in: /proc/$KF_PID/status owned by $(proc_owner), want $RUN_UID (dumpable)"
 grep -q '"event":"core_dumps_allowed"' "$KF_STATE/keyferryd.log" && ok ||
