@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Crash safety: keyferryd is killed with SIGKILL at random moments while 4
 # clients stream key creations and imports (create EC, create oct-HSM, JWK
-# import, BYOK import), then restarted, KF_CRASH_ROUNDS times (default 4).
+# import, BYOK import), 0.4-2.0 s after the round's first acknowledged
+# request, then restarted, KF_CRASH_ROUNDS times (default 4).
 # Afterwards every acknowledged key must be there and work, every
 # unacknowledged one must be absent or complete, the vault must list
 # nothing else, the SQLite store must pass integrity_check and the audit
@@ -22,21 +23,39 @@ export KF_TOKEN
 KF_TOKEN=$(kf_token officer 7200)
 $DRIVER setup "$KF_STATE"
 
+fails=0
 for round in $(seq 1 "$ROUNDS"); do
+  journal=$KF_STATE/journal-$round.jsonl
   $DRIVER load "$KF_STATE" "$round" &
   driver=$!
-  # Kill at a random moment 0.4-2.0 s into the stream.
+  # The stream flows once a request of this round is acknowledged (however
+  # long the driver takes to start on a loaded machine); kill at a random
+  # moment 0.4-2.0 s after that.
+  deadline=$(($(date +%s) + 60))
+  until grep -qs '"event": "ack"' "$journal"; do
+    if ! kill -0 "$driver" 2>/dev/null; then
+      grep -qs '"event": "ack"' "$journal" && break
+      echo "FAIL: round $round: the driver exited before any acknowledged request" >&2
+      fails=$((fails + 1))
+      break
+    fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "FAIL: round $round: no request acknowledged in 60 s" >&2
+      fails=$((fails + 1))
+      break
+    fi
+    sleep 0.05
+  done
   sleep "$(/usr/bin/python3 -c 'import random; print(round(random.uniform(0.4, 2.0), 2))')"
   kill -KILL "$KF_PID"
   wait "$KF_PID" 2>/dev/null || true
   KF_PID=
   wait "$driver"
-  acked=$(grep -c '"event": "ack"' "$KF_STATE/journal-$round.jsonl" || true)
+  acked=$(grep -c '"event": "ack"' "$journal" || true)
   echo "round $round: killed keyferryd after $acked acknowledged requests"
   kf_launch
 done
 
-fails=0
 $DRIVER verify "$KF_STATE" "$KF_DATA_DIR/audit.log" || fails=$((fails + 1))
 kf_stop
 
