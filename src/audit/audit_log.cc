@@ -279,8 +279,12 @@ AuditLog::AuditLog(std::string path, int fd, AuditLogOptions options,
     : path_(std::move(path)),
       fd_(fd),
       options_(std::move(options)),
-      durable_size_(durable_size),
+      file_size_(durable_size),
       head_seq_(seq),
+      written_seq_(seq),
+      written_hash_(last_hash),
+      synced_seq_(seq),
+      synced_hash_(last_hash),
       seq_(seq),
       last_hash_(std::move(last_hash)) {
   thread_ = std::thread([this] { Run(); });
@@ -293,22 +297,15 @@ AuditLog::~AuditLog() {
   }
   cv_.notify_all();
   thread_.join();
-  if (absl::Status s = Flush(); !s.ok()) {
-    Log(LogLevel::kError, "audit_flush_failed",
-        {{"path", path_}, {"error", s.ToString()}});
-  }
   {
     std::lock_guard<std::mutex> fl(flush_mu_);
-    std::string hash;
-    uint64_t seq;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      // Only what is on disk: a buffer the last Flush could not write
-      // stays out of the head.
-      seq = buffer_.empty() ? seq_ : head_seq_;
-      hash = last_hash_;
+    // Everything written is synced at close, whatever the durability.
+    if (absl::Status s = FlushLocked(/*may_sync=*/true, /*force_sync=*/true);
+        !s.ok()) {
+      Log(LogLevel::kError, "audit_flush_failed",
+          {{"path", path_}, {"error", s.ToString()}});
     }
-    if (seq != head_seq_) WriteHeadIfDue(seq, hash, /*force=*/true);
+    WriteHeadIfDue(/*force=*/true);
   }
   close(fd_);
 }
@@ -386,7 +383,7 @@ void AuditLog::AppendDurable(Record r, std::function<void(absl::Status)> done) {
     if (options_.durability == AuditDurability::kWrite &&
         flush_mu_.try_lock()) {
       std::lock_guard<std::mutex> fl(flush_mu_, std::adopt_lock);
-      (void)FlushLocked(/*may_sync=*/false);  // failures are the waiters'
+      (void)FlushLocked(/*may_sync=*/false, /*force_sync=*/false);
       return;
     }
     cv_.notify_one();
@@ -443,70 +440,59 @@ absl::Status AuditLog::Sync() {
   }
   last_sync_ = std::chrono::steady_clock::now();
   unsynced_ = false;
+  synced_seq_ = written_seq_;
+  synced_hash_ = written_hash_;
   return absl::OkStatus();
 }
 
-void AuditLog::WriteHeadIfDue(uint64_t seq, const std::string& hash,
-                              bool force) {
+void AuditLog::WriteHeadIfDue(bool force) {
+  // The head names the last synced record only: never one a power loss
+  // could take away.
+  if (synced_seq_ == head_seq_) return;
   const auto now = std::chrono::steady_clock::now();
   if (!force && now - last_head_ < options_.head_interval) return;
-  if (absl::Status s = WriteHead(path_, seq, hash); !s.ok()) {
+  if (absl::Status s = WriteHead(path_, synced_seq_, synced_hash_); !s.ok()) {
     // The records are durable; a stale head only names an earlier record.
     Log(LogLevel::kWarning, "audit_head_write_failed",
         {{"path", path_}, {"error", s.ToString()}});
     return;
   }
   last_head_ = now;
-  head_seq_ = seq;
+  head_seq_ = synced_seq_;
 }
 
 absl::Status AuditLog::Flush() {
   std::lock_guard<std::mutex> fl(flush_mu_);
-  return FlushLocked(/*may_sync=*/true);
+  return FlushLocked(/*may_sync=*/true, /*force_sync=*/false);
 }
 
-absl::Status AuditLog::FlushLocked(bool may_sync) {
+absl::Status AuditLog::FlushLocked(bool may_sync, bool force_sync) {
+  const bool sync_each = options_.durability == AuditDurability::kSync;
+  const bool sync_due =
+      may_sync && (force_sync || std::chrono::steady_clock::now() -
+                                         last_sync_ >=
+                                     std::chrono::seconds(1));
   std::string data;
   uint64_t seq;
   std::string hash;
   std::vector<Waiter> waiters;
-  const bool sync_each = options_.durability == AuditDurability::kSync;
-  const bool sync_due =
-      may_sync &&
-      std::chrono::steady_clock::now() - last_sync_ >= std::chrono::seconds(1);
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (buffer_.empty()) {
-      // kWrite: what was answered after its write is synced within 1 s.
-      if (!unsynced_ || !sync_due) return absl::OkStatus();
-    }
+    // An inline write (kWrite) never runs while the log is down: the
+    // writer thread's retries decide when it is up again.
+    if (!may_sync && !healthy_) return absl::OkStatus();
+    // kWrite: what was answered after its write is synced within 1 s.
+    if (buffer_.empty() && !(unsynced_ && sync_due)) return absl::OkStatus();
     data.swap(buffer_);
     waiters.swap(waiters_);
     seq = seq_;
     hash = last_hash_;
   }
-  absl::Status written = data.empty() ? absl::OkStatus() : WriteAll(data);
-  if (written.ok() && (sync_each || sync_due)) {
-    written = Sync();
-    if (!written.ok() && !sync_each) {
-      // kWrite: the lines were answered after their write and stay; the
-      // log is unhealthy (new requests refused) until a sync succeeds.
-      durable_size_ += static_cast<off_t>(data.size());
-      {
-        std::lock_guard<std::mutex> l(mu_);
-        healthy_ = false;
-      }
-      for (Waiter& w : waiters) w.done(absl::OkStatus());
-      unsynced_ = true;
-      return absl::UnavailableError(written.message());
-    }
-  } else if (written.ok()) {
-    unsynced_ = true;
-  }
-  if (!written.ok()) {
-    // Whatever part of the batch reached the file is cut off again, so the
-    // log holds whole records only; the batch is retried in chain order.
-    if (ftruncate(fd_, durable_size_) != 0) {
+  // Fail undoes what reached the file of this batch (so the file holds
+  // whole records only), keeps the batch for the retries in chain order,
+  // and tells its waiters.
+  auto fail = [&](const absl::Status& error) {
+    if (ftruncate(fd_, file_size_) != 0) {
       Log(LogLevel::kError, "audit_truncate_failed",
           {{"path", path_}, {"error", strerror(errno)}});
     }
@@ -515,11 +501,31 @@ absl::Status AuditLog::FlushLocked(bool may_sync) {
       buffer_.insert(0, data);
       healthy_ = false;
     }
-    const absl::Status failed = absl::UnavailableError(written.message());
+    const absl::Status failed = absl::UnavailableError(error.message());
     for (Waiter& w : waiters) w.done(failed);
     return failed;
+  };
+  if (!data.empty()) {
+    if (absl::Status w = WriteAll(data); !w.ok()) return fail(w);
+    written_seq_ = seq;
+    written_hash_ = hash;
+    unsynced_ = true;
   }
-  durable_size_ += static_cast<off_t>(data.size());
+  if (sync_each || sync_due) {
+    if (absl::Status synced = Sync(); !synced.ok()) {
+      if (sync_each) return fail(synced);
+      // kWrite: these lines were answered after their write and stay; the
+      // log is down (new requests refused) until a sync succeeds.
+      file_size_ += static_cast<off_t>(data.size());
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        healthy_ = false;
+      }
+      for (Waiter& w : waiters) w.done(absl::OkStatus());
+      return absl::UnavailableError(synced.message());
+    }
+  }
+  file_size_ += static_cast<off_t>(data.size());
   bool recovered = false;
   uint64_t refused = 0, lost = 0;
   {
@@ -543,7 +549,7 @@ absl::Status AuditLog::FlushLocked(bool may_sync) {
   }
   if (recovered) cv_.notify_one();
   for (Waiter& w : waiters) w.done(absl::OkStatus());
-  WriteHeadIfDue(seq, hash, /*force=*/false);
+  WriteHeadIfDue(/*force=*/false);
   if (recovered) {
     Log(LogLevel::kWarning, "audit_log_recovered",
         {{"path", path_},

@@ -153,24 +153,33 @@ class AuditLog {
   // full (the record is counted as lost instead).
   bool Buffer(Record r);
   // FlushLocked is Flush with flush_mu_ held; without `may_sync` it never
-  // syncs (kWrite's inline writes).
-  absl::Status FlushLocked(bool may_sync);
+  // syncs (kWrite's inline writes), with `force_sync` it syncs whatever was
+  // written (close).
+  absl::Status FlushLocked(bool may_sync, bool force_sync);
   // WriteAll writes `data` at the end of the file; Sync fdatasyncs it.
   absl::Status WriteAll(const std::string& data);
   absl::Status Sync();
-  void WriteHeadIfDue(uint64_t seq, const std::string& hash, bool force);
+  // WriteHeadIfDue writes the head (the last synced record) when
+  // head_interval has passed, or now with `force`.
+  void WriteHeadIfDue(bool force);
 
   const std::string path_;
   const int fd_;
   const AuditLogOptions options_;
 
   std::mutex flush_mu_;  // Serializes Flush; taken before mu_.
-  off_t durable_size_;   // Guarded by flush_mu_: the file size answered for.
+  off_t file_size_;  // Guarded by flush_mu_: the size of the whole records.
   // kWrite: written but not yet synced, and when the file was last synced.
   bool unsynced_ = false;                            // Guarded by flush_mu_.
   std::chrono::steady_clock::time_point last_sync_;  // Guarded by flush_mu_.
   std::chrono::steady_clock::time_point last_head_;  // Guarded by flush_mu_.
   uint64_t head_seq_ = 0;                            // Guarded by flush_mu_.
+  // The last record written, and the last one synced (what the head may
+  // name). Guarded by flush_mu_.
+  uint64_t written_seq_;
+  std::string written_hash_;
+  uint64_t synced_seq_;
+  std::string synced_hash_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   uint64_t seq_;                 // Guarded by mu_.

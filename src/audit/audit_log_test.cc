@@ -427,13 +427,15 @@ TEST_F(AuditLogTest, AppendDurableAnswersAfterTheSync) {
   EXPECT_EQ(result.records, 20u);
 }
 
-// Many writers share writes and syncs (group commit), and each is answered
-// after its own record is durable.
+// Many writers share writes and syncs (group commit). A sync here takes
+// 2 ms, as a loaded disk's does, so while one runs the other writers'
+// records gather: far fewer syncs than records.
 TEST_F(AuditLogTest, ConcurrentDurableAppendsShareSyncs) {
   std::atomic<int> syncs{0};
   AuditLogOptions o;
   o.sync_fn = [&](int fd) {
     ++syncs;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
     return fdatasync(fd);
   };
   {
@@ -450,17 +452,23 @@ TEST_F(AuditLogTest, ConcurrentDurableAppendsShareSyncs) {
   }
   ASSERT_OK_AND_ASSIGN(auto result, Verify(path_));
   EXPECT_EQ(result.records, 800u);
-  EXPECT_LE(syncs.load(), 800 + 1);
+  // Eight writers each waiting for their own record: batches of several.
+  EXPECT_LE(syncs.load(), 400);
 }
 
 // kWrite: the answer waits for the write only; the file is synced at most
 // once a second (and at close), not per batch.
 TEST_F(AuditLogTest, WriteDurabilityAnswersAfterTheWriteAndSyncsLater) {
   std::atomic<int> syncs{0};
+  std::atomic<off_t> synced_size{-1};
   AuditLogOptions o;
   o.durability = AuditDurability::kWrite;
+  o.head_interval = std::chrono::milliseconds(0);
   o.sync_fn = [&](int fd) {
     ++syncs;
+    struct stat st;
+    fstat(fd, &st);
+    synced_size = st.st_size;
     return fdatasync(fd);
   };
   {
@@ -470,8 +478,20 @@ TEST_F(AuditLogTest, WriteDurabilityAnswersAfterTheWriteAndSyncsLater) {
       ASSERT_EQ(Lines().size(), static_cast<size_t>(i + 1));
     }
     EXPECT_LT(syncs.load(), 20);  // not once per record
+    // The head never names a record that was only written, not synced.
+    auto head = ReadFile(HeadPath(path_));
+    if (head.ok()) {
+      const uint64_t named = ojson::parse(*head)["seq"].get<uint64_t>();
+      EXPECT_LE(named * 1, static_cast<uint64_t>(Lines().size()));
+      std::string upto;
+      for (uint64_t i = 0; i < named; ++i) upto += Lines()[i] + "\n";
+      EXPECT_LE(static_cast<off_t>(upto.size()), synced_size.load());
+    }
   }
-  EXPECT_GE(syncs.load(), 1);  // synced by the close at the latest
+  // Close syncs everything written, however recent.
+  struct stat st;
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(synced_size.load(), st.st_size);
   ASSERT_OK_AND_ASSIGN(auto result, Verify(path_));
   EXPECT_EQ(result.records, 20u);
 }

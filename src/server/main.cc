@@ -768,7 +768,8 @@ int Serve(const std::vector<std::string>& args) {
       // Rotations and purges keyferryd makes on its own are audited like
       // requests (principal "keyferryd"), and written before the next.
       absl::StatusOr<std::pair<int, int>> done =
-          vault.RunDueWork([audit](const vault::DueWorkEvent& e) {
+          vault.RunDueWork([audit](const vault::DueWorkEvent& e)
+                               -> absl::Status {
             audit::Record rec;
             rec.principal = "keyferryd";
             rec.vault = e.vault;
@@ -778,14 +779,12 @@ int Serve(const std::vector<std::string>& args) {
             rec.version = e.version;
             rec.status = http::HttpStatusFor(e.status);
             if (!e.status.ok()) rec.error_code = http::AzureCodeFor(e.status);
-            if (absl::Status s = audit->AppendAndWait(std::move(rec));
-                !s.ok()) {
-              Log(LogLevel::kError, "audit_background_record_failed",
-                  {{"error", std::string(s.message())}});
-            }
+            // A record that cannot be written stops the run: no more
+            // work is done unrecorded until the audit log is back.
+            return audit->AppendAndWait(std::move(rec));
           });
       if (!done.ok()) {
-        Log(LogLevel::kError, "due_work_query_failed",
+        Log(LogLevel::kError, "due_work_stopped",
             {{"error", std::string(done.status().message())}});
       } else if (done->first + done->second > 0) {
         Log(LogLevel::kInfo, "due_work",

@@ -833,14 +833,13 @@ absl::StatusOr<std::string> KeyVault::SetRotationPolicy(
 }
 
 absl::StatusOr<std::pair<int, int>> KeyVault::RunDueWork(
-    const std::function<void(const DueWorkEvent&)>& on_work) {
+    const std::function<absl::Status(const DueWorkEvent&)>& on_work) {
   auto tell = [&](std::string_view work, const std::string& vault,
                   const std::string& name, std::string version,
-                  absl::Status status) {
-    if (on_work) {
-      on_work(DueWorkEvent{std::string(work), vault, name, std::move(version),
-                           std::move(status)});
-    }
+                  absl::Status status) -> absl::Status {
+    if (!on_work) return absl::OkStatus();
+    return on_work(DueWorkEvent{std::string(work), vault, name,
+                                std::move(version), std::move(status)});
   };
   const int64_t now = clock_();
   int rotated = 0, purged = 0;
@@ -878,7 +877,8 @@ absl::StatusOr<std::pair<int, int>> KeyVault::RunDueWork(
   ASSIGN_OR_RETURN(auto due, store_->DueRotations(now, 100));
   for (const auto& [vault, name] : due) {
     absl::StatusOr<store::KeyVersion> r = Rotate(vault, name);
-    tell("rotate", vault, name, r.ok() ? r->version : "", r.status());
+    RETURN_IF_ERROR(
+        tell("rotate", vault, name, r.ok() ? r->version : "", r.status()));
     if (r.ok()) {
       done(id("rotate", vault, name));
       ++rotated;
@@ -898,7 +898,15 @@ absl::StatusOr<std::pair<int, int>> KeyVault::RunDueWork(
       return moved;
     }
   }
-  ASSIGN_OR_RETURN(auto purges, store_->DuePurges(now, 100));
+  // Purges waiting for their retry stay due: ask for that many more, so
+  // they never crowd out the others.
+  size_t waiting = 0;
+  {
+    std::lock_guard<std::mutex> l(due_mu_);
+    for (const auto& [key, f] : due_failures_) waiting += f.work == "purge";
+  }
+  ASSIGN_OR_RETURN(auto purges,
+                   store_->DuePurges(now, 100 + static_cast<int>(waiting)));
   for (const auto& [vault, name] : purges) {
     const std::string key = id("purge", vault, name);
     {
@@ -907,14 +915,14 @@ absl::StatusOr<std::pair<int, int>> KeyVault::RunDueWork(
       if (it != due_failures_.end() && it->second.next_attempt > now) continue;
     }
     absl::Status s = store_->Purge(vault, name);
-    if (s.code() != absl::StatusCode::kNotFound)
-      tell("purge", vault, name, "", s);
     if (s.ok() || s.code() == absl::StatusCode::kNotFound) {
       done(key);
       if (s.ok()) ++purged;
     } else {
       failed("purge", vault, name, s);
     }
+    if (s.code() != absl::StatusCode::kNotFound)
+      RETURN_IF_ERROR(tell("purge", vault, name, "", s));
   }
   return std::make_pair(rotated, purged);
 }

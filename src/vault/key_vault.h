@@ -208,9 +208,12 @@ class KeyVault {
   // next rotation moved to the retry time. DueWorkFailures lists what is
   // waiting for a retry. Errors of the store's own queries are returned.
   // `on_work` (may be empty) is told of each rotation or purge attempted,
-  // for the audit log.
+  // for the audit log; when it fails (the record cannot be written) the
+  // run stops there and its error is returned: no more work is done
+  // unrecorded.
   absl::StatusOr<std::pair<int, int>> RunDueWork(
-      const std::function<void(const DueWorkEvent&)>& on_work = nullptr);
+      const std::function<absl::Status(const DueWorkEvent&)>& on_work =
+          nullptr);
   std::vector<DueWorkFailure> DueWorkFailures() const;
   static constexpr int64_t kMaxDueWorkBackoff = 3600;
 

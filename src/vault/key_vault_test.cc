@@ -145,6 +145,37 @@ TEST_F(KeyVaultTest, SoftDeleteRecoverPurgeAndNameReuse) {
   EXPECT_OK(vault_->Create("myvault", "gone", Ec()).status());
 }
 
+TEST_F(KeyVaultTest, DueWorkStopsWhenItCannotBeRecorded) {
+  for (const char* name : {"a", "b", "c"}) {
+    ASSERT_OK(vault_->Create("myvault", name, Ec()).status());
+    ASSERT_OK(vault_->Delete("myvault", name).status());
+  }
+  now_ += 7 * 86400;
+  int told = 0;
+  absl::StatusOr<std::pair<int, int>> run =
+      vault_->RunDueWork([&](const DueWorkEvent& e) -> absl::Status {
+        ++told;
+        EXPECT_EQ(e.work, "purge");
+        EXPECT_OK(e.status);
+        return absl::UnavailableError("audit log down");
+      });
+  EXPECT_THAT(run, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(run.status().message(), HasSubstr("audit log down"));
+  // One purge was done and told; the other two wait for a later run.
+  EXPECT_EQ(told, 1);
+  int left = 0;
+  for (const char* name : {"a", "b", "c"})
+    left += vault_->GetDeleted("myvault", name).ok();
+  EXPECT_EQ(left, 2);
+  ASSERT_OK_AND_ASSIGN(auto rest, vault_->RunDueWork(
+                                      [&](const DueWorkEvent&) {
+                                        ++told;
+                                        return absl::OkStatus();
+                                      }));
+  EXPECT_EQ(rest.second, 2);
+  EXPECT_EQ(told, 3);
+}
+
 TEST_F(KeyVaultTest, BackupRestoresOnlyHereAndAcrossVaults) {
   ASSERT_OK_AND_ASSIGN(store::KeyVersion k,
                        vault_->Create("myvault", "bk", Ec()));
