@@ -52,9 +52,6 @@ constexpr std::chrono::seconds kCloseTimeout{1};
 // An oversized body up to this size is read and discarded before the 413.
 constexpr uint64_t kMaxDrainBytes = 16 << 20;
 constexpr std::chrono::seconds kDrainTimeout{2};
-// After shutdown_grace, how long handlers already running may take to
-// finish and answer before the I/O threads stop regardless.
-constexpr std::chrono::seconds kRefuseGrace{30};
 
 std::string_view Std(beast::string_view s) { return {s.data(), s.size()}; }
 beast::string_view Bv(std::string_view s) { return {s.data(), s.size()}; }
@@ -374,9 +371,22 @@ struct Server::Impl {
     if (signals) signals->cancel(ec);
   }
 
+  ~Impl() {
+    if (keep_io) {
+      // See Shutdown: connections still alive refer to these; they are
+      // kept (reachable) for the rest of the process.
+      static std::mutex kept_mu;
+      static auto* kept = new std::vector<std::unique_ptr<asio::io_context>>;
+      std::lock_guard<std::mutex> lock(kept_mu);
+      for (auto& ioc : iocs) kept->push_back(std::move(ioc));
+      kept->push_back(std::move(accept_ioc));
+    }
+  }
+
   // Declaration order matters: the io_context (and the handlers it still
   // holds) is destroyed before `shared`, and the I/O objects before it.
   std::shared_ptr<Shared> shared;
+  bool keep_io = false;  // set by Shutdown
   // One io_context per I/O thread, plus one (with its own thread) for the
   // acceptor, signals and timers, so a busy handler never delays accepting
   // or shutting down. Each is kept running by a work guard until Shutdown
@@ -536,7 +546,7 @@ void Server::Shutdown() {
       shared.refusing = true;
       Log(LogLevel::kWarning, "http_shutdown_refusing",
           {{"connections", std::to_string(shared.sessions.size())}});
-      drained = shared.cv.wait_for(lock, kRefuseGrace,
+      drained = shared.cv.wait_for(lock, shared.options.refuse_grace,
                                    [&] { return shared.sessions.empty(); });
     }
     if (!drained) {
@@ -550,6 +560,19 @@ void Server::Shutdown() {
   if (shared.pool) shared.pool->join();
   impl_->threads.clear();
   impl_->CloseListeners();  // no I/O thread left: safe from here
+  {
+    // A connection still alive here is one whose answer `finish` holds (or
+    // a handler that never returned): its `send` may still run, and it
+    // posts to the connection's io_context. Those stay allocated (stopped,
+    // never run again) for the rest of the process rather than be freed
+    // under it.
+    std::lock_guard<std::mutex> lock(shared.mu);
+    if (!shared.sessions.empty()) {
+      impl_->keep_io = true;
+      Log(LogLevel::kError, "http_shutdown_answers_held",
+          {{"connections", std::to_string(shared.sessions.size())}});
+    }
+  }
   std::lock_guard<std::mutex> lock(impl_->state_mu);
   impl_->state = Impl::State::kStopped;
   impl_->state_cv.notify_all();

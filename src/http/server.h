@@ -52,8 +52,11 @@ struct ServerOptions {
   // I/O thread.
   std::function<bool(const Request&)> blocking;
   int blocking_threads = 64;
-  // shutdown_grace bounds how long Shutdown waits for in-flight requests.
+  // shutdown_grace bounds how long Shutdown waits for in-flight requests;
+  // refuse_grace how long, past it, handlers already running (and answers
+  // held by `finish`) still get to answer.
   std::chrono::milliseconds shutdown_grace{10'000};
+  std::chrono::milliseconds refuse_grace{30'000};
   // finish (may be null) receives every answer a Handler made, before it
   // is sent, with `send`, which sends it: it may hold the answer (until the
   // audit record of the request is durable) and replace it (with a 503
@@ -89,8 +92,11 @@ class Server {
   // shutdown_grace. Past it, requests not started yet (queued for the
   // blocking pool, or read meanwhile) are answered 503 without running,
   // so nothing changes whose answer would be lost; handlers already running
-  // get up to 30 s more to finish and answer. Then it stops the I/O threads
-  // and returns. Idempotent.
+  // (and answers `finish` holds) get refuse_grace more to finish and
+  // answer. Then it stops the I/O threads and returns. A connection whose
+  // answer is still held then keeps what it needs alive: its io_context is
+  // left allocated (never run again), so a late `send` is harmless.
+  // Idempotent.
   void Shutdown();
 
   // refusing tells whether a Shutdown has passed its grace period: from then

@@ -473,6 +473,67 @@ TEST_F(ServerTest, ShutdownPastGraceRefusesQueuedRequestsBeforeTheyRun) {
   EXPECT_EQ(calls_, calls_before);  // the queued handler never ran
 }
 
+// An answer the finish hook still holds when Shutdown gives up: the
+// connection's io_context is kept, so the late `send` (the audit record
+// became durable after all) touches nothing freed, with the server gone.
+TEST_F(ServerTest, AnswerHeldPastShutdownIsSentIntoNothingFreed) {
+  server_->Shutdown();
+  std::mutex mu;
+  std::function<void(Response)> held;  // by mu
+  ServerOptions opts;
+  opts.listen_address = "127.0.0.1";
+  opts.cert_pem_path = files_->server_pem;
+  opts.key_pem_path = files_->server_key_pem;
+  opts.threads = 1;
+  opts.shutdown_grace = std::chrono::milliseconds(20);
+  opts.refuse_grace = std::chrono::milliseconds(20);
+  opts.finish = [&](const Request&, Response,
+                    std::function<void(Response)> send) {
+    std::lock_guard<std::mutex> lock(mu);
+    held = std::move(send);
+  };
+  ASSERT_OK_AND_ASSIGN(server_, Server::New(opts, [this](const Request& r) {
+                         return router_->Handle(r);
+                       }));
+  ASSERT_OK(server_->Start());
+  port_ = server_->port();
+  ASSERT_OK_AND_ASSIGN(auto client, TestClient::Connect(port_, Opts()));
+  ASSERT_OK(client->Send("POST", "/echo", Host(), "x"));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  bool is_held = false;
+  while (!is_held && std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      is_held = static_cast<bool>(held);
+    }
+    if (!is_held) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(is_held);
+  std::string log;
+  {
+    std::lock_guard<std::mutex> lock(g_log_mu);
+    g_log = &log;
+  }
+  SetLogSink(CaptureLog);
+  server_->Shutdown();
+  server_.reset();
+  SetLogSink(nullptr);
+  {
+    std::lock_guard<std::mutex> lock(g_log_mu);
+    g_log = nullptr;
+  }
+  EXPECT_THAT(log, HasSubstr("http_shutdown_answers_held"));
+  std::function<void(Response)> send;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    send = std::move(held);
+  }
+  Response late;
+  late.body = "late";
+  send(std::move(late));  // under ASan: no use after free
+  send = nullptr;
+}
+
 TEST_F(ServerTest, HttpsCallVerifiesAndReadsTheAnswer) {
   CallOptions o;
   o.method = "POST";

@@ -110,12 +110,16 @@ http::Response IdentityService::Handle(const http::Request& req) const {
          {"style", std::string(auth::IdentityStyleName(style))}});
   } else {
     const absl::StatusCode c = body.status().code();
+    // Refused callers 401, bad requests 400, a sealed or failing custody
+    // 503 (worth a retry); anything else is ours: 500.
     const int status = c == absl::StatusCode::kPermissionDenied  ? 401
                        : c == absl::StatusCode::kInvalidArgument ? 400
-                                                                 : 503;
+                       : c == absl::StatusCode::kUnavailable     ? 503
+                                                                 : 500;
     code = status == 401   ? "unauthorized"
            : status == 400 ? "invalid_request"
-                           : "temporarily_unavailable";
+           : status == 503 ? "temporarily_unavailable"
+                           : "server_error";
     res = ErrorResponse(status, code, StdSv(body.status().message()));
     Log(LogLevel::kWarning, "identity_refused",
         {{"principal", principal},

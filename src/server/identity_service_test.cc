@@ -50,7 +50,10 @@ class IdentityServiceTest : public ::testing::Test {
     o.config.legacy_uids = std::move(legacy_uids);
     o.token_key = [this]() -> absl::StatusOr<TokenKey> {
       if (sealed_) return absl::UnavailableError("sealed");
-      return TokenKey{"k1", [this](std::span<const uint8_t> digest) {
+      return TokenKey{"k1", [this](std::span<const uint8_t> digest)
+                                -> absl::StatusOr<std::vector<uint8_t>> {
+                        if (sign_fails_)
+                          return absl::InternalError("the token said no");
                         return crypto::SignDigest(
                             key_.get(), crypto::SignAlg::kEs256, digest);
                       }};
@@ -83,6 +86,7 @@ class IdentityServiceTest : public ::testing::Test {
 
   crypto::EvpPkeyPtr key_;
   bool sealed_ = false;
+  bool sign_fails_ = false;
   std::unique_ptr<IdentityService> service_;
   std::optional<uint32_t> peer_;
   int lookups_ = 0;
@@ -193,6 +197,22 @@ TEST_F(IdentityServiceTest, FailureSealedIs503AndAudited) {
   ASSERT_EQ(events_.size(), 1u);
   EXPECT_EQ(events_[0].status, 503);
   EXPECT_EQ(events_[0].code, "temporarily_unavailable");
+}
+
+// A signing failure that is not "try later" is the server's: 500.
+TEST_F(IdentityServiceTest, FailureSigningErrorIs500AndAudited) {
+  Start({});
+  sign_fails_ = true;
+  http::Response r = Handle(
+      Req("GET",
+          "/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Flocalhost"
+          "%3A8443",
+          {{"X-IDENTITY-HEADER", "s3cret"}}));
+  EXPECT_EQ(r.status, 500) << r.body;
+  EXPECT_NE(r.body.find("server_error"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("access_token"), std::string::npos);
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].status, 500);
 }
 
 TEST_F(IdentityServiceTest, OtherPathsAndMethods) {

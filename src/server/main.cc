@@ -335,6 +335,10 @@ int Token(const std::vector<std::string>& args) {
   }
   absl::StatusOr<Config> c = LoadConfig(rest);
   if (!c.ok()) return Fail(c.status());
+  // Secrets are read below (PIN, master key, shares), as in Serve.
+  if (absl::Status s = RestrictCoreDumps(c->allow_core_dumps); !s.ok()) {
+    return Fail(s);
+  }
   if (absl::Status s = CheckTokenLifetime(*c, lifetime); !s.ok()) {
     return Fail(s);
   }
@@ -412,6 +416,10 @@ int InitCommand(const std::vector<std::string>& args) {
   }
   absl::StatusOr<Config> c = LoadConfig(rest);
   if (!c.ok()) return Fail(c.status());
+  // Init holds the master key and the shares in memory, as Serve.
+  if (absl::Status s = RestrictCoreDumps(c->allow_core_dumps); !s.ok()) {
+    return Fail(s);
+  }
   if (absl::Status s = EnsureDataDir(c->data_dir); !s.ok()) return Fail(s);
   // Init splits master.key, or makes a master key for a new deployment:
   // never a new one for a store that already has keys. It makes the store
@@ -738,6 +746,10 @@ int Serve(const std::vector<std::string>& args) {
   io.cert_pem_path = cert;
   io.key_pem_path = key;
   io.threads = 1;
+  // Every identity request may wait: on the audit record, on a custody
+  // (token signing by the HSM). Off the single I/O thread.
+  io.blocking = [](const http::Request&) { return true; };
+  io.blocking_threads = 8;
   io.finish = AuditFinish(audit);
   absl::StatusOr<std::unique_ptr<http::Server>> identity =
       http::Server::New(io, [identity_service, audit](const http::Request& r) {

@@ -169,7 +169,7 @@ absl::Status CheckOperation(const Attributes& a, const std::vector<KeyOp>& ops,
 }
 
 bool IsKek(Kty kty, int bits, const std::vector<KeyOp>& ops) {
-  return (kty == Kty::kRsaHsm || kty == Kty::kRsa) &&
+  return kty == Kty::kRsaHsm &&
          (bits == 2048 || bits == 3072 || bits == 4096) && ops.size() == 1 &&
          ops[0] == KeyOp::kImport;
 }

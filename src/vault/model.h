@@ -73,8 +73,9 @@ absl::Status CheckUsable(const Attributes& a, int64_t now);
 absl::Status CheckOperation(const Attributes& a, const std::vector<KeyOp>& ops,
                             KeyOp op, int64_t now);
 
-// IsKek tells whether `ops` is exactly {import} and `kty` is RSA-HSM (or
-// RSA) with 2048/3072/4096 bits: a Key Exchange Key for BYOK.
+// IsKek tells whether `ops` is exactly {import} and `kty` is RSA-HSM
+// with 2048/3072/4096 bits: a Key Exchange Key for BYOK (Azure makes KEKs
+// only as RSA-HSM; keyferry refuses `import` on any other kty).
 bool IsKek(Kty kty, int bits, const std::vector<KeyOp>& ops);
 
 }  // namespace keyferry::vault
