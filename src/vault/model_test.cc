@@ -53,6 +53,7 @@ TEST(ModelTest, KekCanOnlyImport) {
   EXPECT_TRUE(IsKek(Kty::kRsaHsm, 4096, kek_ops));
   EXPECT_FALSE(IsKek(Kty::kRsaHsm, 1024, kek_ops));
   EXPECT_FALSE(IsKek(Kty::kEcHsm, 256, kek_ops));
+  EXPECT_FALSE(IsKek(Kty::kRsa, 2048, kek_ops));  // software RSA: never
   EXPECT_FALSE(IsKek(Kty::kRsaHsm, 2048, {KeyOp::kImport, KeyOp::kSign}));
   Attributes a;
   EXPECT_THAT(CheckOperation(a, kek_ops, KeyOp::kSign, 0),
