@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -22,6 +21,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "crypto/mac.h"
 
 namespace keyferry::audit {
 namespace {
@@ -39,10 +39,7 @@ std::string Dump(const ojson& j) {
 }
 
 std::string Sha256Hex(std::string_view data) {
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(data.data(), data.size(), d, &n, EVP_sha256(), nullptr);
-  return HexEncode(std::span<const uint8_t>(d, n));
+  return HexEncode(crypto::Sha256(AsBytes(data)));
 }
 
 bool IsHash(const std::string& s) {
@@ -469,9 +466,9 @@ absl::Status AuditLog::Flush() {
 absl::Status AuditLog::FlushLocked(bool may_sync, bool force_sync) {
   const bool sync_each = options_.durability == AuditDurability::kSync;
   const bool sync_due =
-      may_sync && (force_sync || std::chrono::steady_clock::now() -
-                                         last_sync_ >=
-                                     std::chrono::seconds(1));
+      may_sync &&
+      (force_sync || std::chrono::steady_clock::now() - last_sync_ >=
+                         std::chrono::seconds(1));
   std::string data;
   uint64_t seq;
   std::string hash;

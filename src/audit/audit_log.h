@@ -114,9 +114,10 @@ class AuditLog {
   // must not block.
   void AppendDurable(Record r, std::function<void(absl::Status)> done);
 
-  // AppendAndWait is AppendDurable that blocks the caller until `done`:
-  // for the rare answers that are made on a thread that may wait (seal,
-  // unseal, tokens of the identity endpoint).
+  // AppendAndWait is AppendDurable that blocks the caller until `done`,
+  // for work that is not a request and may wait: keyferryd's own
+  // rotations and purges (requests use AppendDurable through the server's
+  // finish hook).
   absl::Status AppendAndWait(Record r);
 
   // healthy tells whether new requests may be served: the last write and

@@ -11,6 +11,7 @@
 #include "base/json.h"
 #include "base/status.h"
 #include "base/strings.h"
+#include "crypto/mac.h"
 #include "crypto/sign.h"
 
 namespace keyferry::auth {
@@ -21,13 +22,6 @@ using json = nlohmann::json;
 absl::Status Denied(std::string_view why) {
   return absl::UnauthenticatedError(
       absl::StrCat("access token rejected: ", Sv(why)));
-}
-
-std::vector<uint8_t> Sha256(std::string_view data) {
-  std::vector<uint8_t> d(32);
-  unsigned int n = 0;
-  EVP_Digest(data.data(), data.size(), d.data(), &n, EVP_sha256(), nullptr);
-  return d;
 }
 
 absl::StatusOr<json> ParseObject(std::string_view b64) {
@@ -68,7 +62,8 @@ absl::StatusOr<std::string> IssueToken(const Es256Signer& sign,
   std::string b = body.dump(-1, ' ', false, json::error_handler_t::replace);
   std::string signing_input = absl::StrCat(Base64UrlEncode(AsBytes(h)), ".",
                                            Base64UrlEncode(AsBytes(b)));
-  ASSIGN_OR_RETURN(std::vector<uint8_t> sig, sign(Sha256(signing_input)));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> sig,
+                   sign(crypto::Sha256(AsBytes(signing_input))));
   if (sig.size() != 64) {
     return absl::InternalError("the token signer returned no ES256 signature");
   }
@@ -114,7 +109,7 @@ absl::StatusOr<Claims> VerifyToken(std::string_view token, EVP_PKEY* key,
   if (!sig.ok()) return Denied("signature is not base64url");
   std::string signing_input = absl::StrCat(parts[0], ".", parts[1]);
   auto ok = crypto::VerifyDigest(key, crypto::SignAlg::kEs256,
-                                 Sha256(signing_input), *sig);
+                                 crypto::Sha256(AsBytes(signing_input)), *sig);
   if (!ok.ok() || !*ok) return Denied("signature does not verify");
   ASSIGN_OR_RETURN(json body, ParseObject(StdSv(parts[1])));
   Claims c;

@@ -147,4 +147,12 @@ absl::StatusOr<std::vector<uint8_t>> Base64Decode(std::string_view text) {
   return Decode64(text, kStd, "base64");
 }
 
+LengthPrefixed& LengthPrefixed::Add(std::span<const uint8_t> field) {
+  const uint32_t n = static_cast<uint32_t>(field.size());
+  for (int shift : {24, 16, 8, 0})
+    out_.push_back(static_cast<uint8_t>(n >> shift));
+  out_.insert(out_.end(), field.begin(), field.end());
+  return *this;
+}
+
 }  // namespace keyferry

@@ -41,6 +41,27 @@ inline std::string AsString(std::span<const uint8_t> b) {
   return std::string(reinterpret_cast<const char*>(b.data()), b.size());
 }
 
+// LengthPrefixed builds an unambiguous byte string for a MAC or KDF to
+// cover: a fixed domain prefix (`magic`, as is), then fields, each a
+// 4-byte big-endian length and the bytes; Raw appends bytes without a
+// length (for a last field of fixed meaning). Two different field lists
+// never encode the same.
+class LengthPrefixed {
+ public:
+  explicit LengthPrefixed(std::string_view magic)
+      : out_(AsBytes(magic).begin(), AsBytes(magic).end()) {}
+  LengthPrefixed& Add(std::span<const uint8_t> field);
+  LengthPrefixed& Add(std::string_view field) { return Add(AsBytes(field)); }
+  LengthPrefixed& Raw(std::span<const uint8_t> bytes) {
+    out_.insert(out_.end(), bytes.begin(), bytes.end());
+    return *this;
+  }
+  std::vector<uint8_t> Take() { return std::move(out_); }
+
+ private:
+  std::vector<uint8_t> out_;
+};
+
 }  // namespace keyferry
 
 #endif  // KEYFERRY_BASE_ENCODING_H_

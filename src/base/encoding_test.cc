@@ -77,4 +77,16 @@ TEST(Base64Test, FailureWhitespace) {
 }
 
 }  // namespace
+TEST(LengthPrefixedTest, MagicThenLengthPrefixedFieldsThenRaw) {
+  const std::vector<uint8_t> raw = {0xff};
+  std::vector<uint8_t> got =
+      LengthPrefixed("KF").Add("ab").Add(std::string_view()).Raw(raw).Take();
+  const std::vector<uint8_t> want = {'K', 'F', 0, 0, 0, 2,   'a',
+                                     'b', 0,   0, 0, 0, 0xff};
+  EXPECT_EQ(got, want);
+  // Moving a byte across the field boundary changes the encoding.
+  EXPECT_NE(LengthPrefixed("").Add("a").Add("bc").Take(),
+            LengthPrefixed("").Add("ab").Add("c").Take());
+}
+
 }  // namespace keyferry

@@ -108,17 +108,11 @@ std::vector<uint8_t> Concat(std::span<const uint8_t> a,
 // apart from every other use of the MAC key by its prefix. n rather than the
 // binding, so that the answers stay those of the key when a backup is
 // restored into another vault (Rebind), as d makes them in software.
-constexpr uint8_t kKdkPrefix[] = {'K', 'F', 'I', 'R', '1'};
+constexpr char kKdkPrefix[] = "KFIR1";
 
 std::vector<uint8_t> KdkInput(std::span<const uint8_t> n,
                               std::span<const uint8_t> c) {
-  std::vector<uint8_t> in(kKdkPrefix, kKdkPrefix + sizeof kKdkPrefix);
-  const uint32_t len = static_cast<uint32_t>(n.size());
-  for (int shift : {24, 16, 8, 0})
-    in.push_back(static_cast<uint8_t>(len >> shift));
-  in.insert(in.end(), n.begin(), n.end());
-  in.insert(in.end(), c.begin(), c.end());
-  return in;
+  return LengthPrefixed(kKdkPrefix).Add(n).Raw(c).Take();
 }
 
 // Stale tells whether a failure means the token no longer knows our

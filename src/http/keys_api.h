@@ -64,8 +64,9 @@ struct KeysApiOptions {
 // KeysApi answers requests for the vaults it serves.
 class KeysApi {
  public:
-  // New checks the options: InvalidArgument without a token key, issuer,
-  // tenant or vault, or with a token_max_lifetime below 1.
+  // New checks the options: InvalidArgument without a vault, token issuer
+  // or tenant, or with a token_max_lifetime below 1 (a null token_key is
+  // allowed: while sealed every token is refused).
   static absl::StatusOr<std::unique_ptr<KeysApi>> New(KeysApiOptions options,
                                                       vault::KeyVault* vault);
 

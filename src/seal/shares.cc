@@ -17,6 +17,7 @@
 #include "base/strings.h"
 #include "crypto/aead.h"
 #include "crypto/errors.h"
+#include "crypto/mac.h"
 #include "crypto/random.h"
 
 namespace keyferry::seal {
@@ -161,34 +162,6 @@ absl::StatusOr<SecretBytes> Scrypt(const SecretBytes& passphrase,
   return out;
 }
 
-// HmacSha256 returns HMAC-SHA256(key, message).
-absl::StatusOr<std::vector<uint8_t>> HmacSha256(std::span<const uint8_t> key,
-                                                std::string_view message) {
-  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  if (mac == nullptr) {
-    return crypto::SslError(absl::StatusCode::kInternal, "HMAC");
-  }
-  EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
-  EVP_MAC_free(mac);
-  if (ctx == nullptr) {
-    return crypto::SslError(absl::StatusCode::kInternal, "HMAC");
-  }
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_end()};
-  std::vector<uint8_t> out(kKeyCheckBytes);
-  size_t len = 0;
-  int ok = EVP_MAC_init(ctx, key.data(), key.size(), params) == 1 &&
-           EVP_MAC_update(ctx, reinterpret_cast<const uint8_t*>(message.data()),
-                          message.size()) == 1 &&
-           EVP_MAC_final(ctx, out.data(), &len, out.size()) == 1 &&
-           len == kKeyCheckBytes;
-  EVP_MAC_CTX_free(ctx);
-  if (!ok) return crypto::SslError(absl::StatusCode::kInternal, "HMAC");
-  return out;
-}
-
 bool SameCheck(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
   return a.size() == b.size() &&
          CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -200,15 +173,15 @@ absl::StatusOr<std::vector<uint8_t>> KeyCheckValue(const SecretBytes& master) {
   if (master.empty()) {
     return absl::InvalidArgumentError("master key is empty");
   }
-  return HmacSha256(master.data(SecretAccess::Get()), kCheckLabel);
+  return crypto::HmacSha256(master, AsBytes(kCheckLabel));
 }
 
 absl::StatusOr<std::vector<uint8_t>> ShareCheckValue(std::string_view vault_id,
                                                      const Share& share) {
   if (share.y.empty()) return absl::InvalidArgumentError("share is empty");
-  return HmacSha256(share.y.data(SecretAccess::Get()),
-                    absl::StrCat(kShareCheckLabel, "|", Sv(vault_id), "|",
-                                 static_cast<int>(share.x)));
+  return crypto::HmacSha256(
+      share.y, AsBytes(absl::StrCat(kShareCheckLabel, "|", Sv(vault_id), "|",
+                                    static_cast<int>(share.x))));
 }
 
 absl::StatusOr<std::vector<std::vector<uint8_t>>> ShareCheckValues(

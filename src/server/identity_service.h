@@ -17,13 +17,11 @@
 // Answers: 200 with the token body; 401 "unauthorized" for a refused
 // credential (PermissionDenied); 400 "invalid_request" for a malformed
 // request; 503 "temporarily_unavailable" while sealed or when the custody
-// cannot sign; always
-// {"error","error_description"} as the App Service endpoint does.
+// is unavailable (Unavailable); 500 "server_error" for any other failure;
+// always {"error","error_description"} as the App Service endpoint does.
 // Thread-safe (Handle only reads).
 #ifndef KEYFERRY_SERVER_IDENTITY_SERVICE_H_
 #define KEYFERRY_SERVER_IDENTITY_SERVICE_H_
-
-#include <openssl/evp.h>
 
 #include <cstdint>
 #include <functional>

@@ -336,7 +336,9 @@ int Token(const std::vector<std::string>& args) {
   absl::StatusOr<Config> c = LoadConfig(rest);
   if (!c.ok()) return Fail(c.status());
   // Secrets are read below (PIN, master key, shares), as in Serve.
-  if (absl::Status s = RestrictCoreDumps(c->allow_core_dumps); !s.ok()) {
+  if (absl::Status s =
+          RestrictCoreDumps(c->allow_core_dumps, /*log_outcome=*/false);
+      !s.ok()) {
     return Fail(s);
   }
   if (absl::Status s = CheckTokenLifetime(*c, lifetime); !s.ok()) {
@@ -417,7 +419,9 @@ int InitCommand(const std::vector<std::string>& args) {
   absl::StatusOr<Config> c = LoadConfig(rest);
   if (!c.ok()) return Fail(c.status());
   // Init holds the master key and the shares in memory, as Serve.
-  if (absl::Status s = RestrictCoreDumps(c->allow_core_dumps); !s.ok()) {
+  if (absl::Status s =
+          RestrictCoreDumps(c->allow_core_dumps, /*log_outcome=*/false);
+      !s.ok()) {
     return Fail(s);
   }
   if (absl::Status s = EnsureDataDir(c->data_dir); !s.ok()) return Fail(s);
@@ -523,7 +527,9 @@ int Serve(const std::vector<std::string>& args) {
   const Config& c = *config;
   SetLogLevel(ParseLevel(c.log_level));
   // Before the first secret is read (signing key, PIN, master key).
-  if (absl::Status s = RestrictCoreDumps(c.allow_core_dumps); !s.ok()) {
+  if (absl::Status s =
+          RestrictCoreDumps(c.allow_core_dumps, /*log_outcome=*/true);
+      !s.ok()) {
     return Fail(s);
   }
 
@@ -779,9 +785,8 @@ int Serve(const std::vector<std::string>& args) {
       lock.unlock();
       // Rotations and purges keyferryd makes on its own are audited like
       // requests (principal "keyferryd"), and written before the next.
-      absl::StatusOr<std::pair<int, int>> done =
-          vault.RunDueWork([audit](const vault::DueWorkEvent& e)
-                               -> absl::Status {
+      absl::StatusOr<std::pair<int, int>> done = vault.RunDueWork(
+          [audit](const vault::DueWorkEvent& e) -> absl::Status {
             audit::Record rec;
             rec.principal = "keyferryd";
             rec.vault = e.vault;

@@ -12,8 +12,9 @@
 
 namespace keyferry::server {
 
-absl::Status RestrictCoreDumps(bool allow_core_dumps) {
+absl::Status RestrictCoreDumps(bool allow_core_dumps, bool log_outcome) {
   if (allow_core_dumps) {
+    if (!log_outcome) return absl::OkStatus();
     struct rlimit rl = {};
     std::string limit = "unknown";
     if (getrlimit(RLIMIT_CORE, &rl) == 0) {
@@ -37,8 +38,10 @@ absl::Status RestrictCoreDumps(bool allow_core_dumps) {
     return absl::InternalError(
         absl::StrCat("prctl(PR_SET_DUMPABLE, 0): ", std::strerror(errno)));
   }
-  Log(LogLevel::kInfo, "core_dumps_disabled",
-      {{"rlimit_core", "0"}, {"dumpable", "0"}});
+  if (log_outcome) {
+    Log(LogLevel::kInfo, "core_dumps_disabled",
+        {{"rlimit_core", "0"}, {"dumpable", "0"}});
+  }
   return absl::OkStatus();
 }
 

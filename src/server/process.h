@@ -15,10 +15,12 @@ namespace keyferry::server {
 //   - prctl(PR_SET_DUMPABLE, 0): no core file even if the limit were
 //     raised, no ptrace attach by other processes of the same user without
 //     CAP_SYS_PTRACE, and /proc/<pid>/{mem,environ,maps,…} owned by root.
-// With `allow_core_dumps` nothing is changed. Either way one log line says
-// what holds. Internal naming the failing call when the kernel refuses
-// (keyferryd then does not start).
-absl::Status RestrictCoreDumps(bool allow_core_dumps);
+// With `allow_core_dumps` nothing is changed. With `log_outcome` (the
+// server) one log line says what holds; the one-shot commands (token, init)
+// pass false so that their output stays the one line or token they print.
+// Internal naming the failing call when the kernel refuses (keyferryd then
+// does not start).
+absl::Status RestrictCoreDumps(bool allow_core_dumps, bool log_outcome);
 
 }  // namespace keyferry::server
 

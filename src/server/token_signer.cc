@@ -28,18 +28,7 @@ std::span<const uint8_t> Binding() { return AsBytes(kBinding); }
 // id, the public JWK and the sealed blob, each length-prefixed.
 std::vector<uint8_t> TagInput(const std::string& kid, const std::string& jwk,
                               const std::vector<uint8_t>& sealed) {
-  std::vector<uint8_t> out = {'K', 'F', 'T', '1'};
-  auto add = [&](std::span<const uint8_t> b) {
-    const uint32_t n = static_cast<uint32_t>(b.size());
-    for (int shift : {24, 16, 8, 0}) {
-      out.push_back(static_cast<uint8_t>(n >> shift));
-    }
-    out.insert(out.end(), b.begin(), b.end());
-  };
-  add(AsBytes(kid));
-  add(AsBytes(jwk));
-  add(sealed);
-  return out;
+  return LengthPrefixed("KFT1").Add(kid).Add(jwk).Add(sealed).Take();
 }
 
 absl::StatusOr<std::string> Encode(custody::Custody& custody,

@@ -12,18 +12,13 @@
 namespace keyferry::vault {
 namespace {
 
-constexpr uint8_t kVersionMagic[] = {'K', 'F', 'V', '1'};
+constexpr char kVersionMagic[] = "KFV1";
 constexpr std::string_view kCheckRecord = "keyferry custody check v1";
 
 class Encoder {
  public:
-  Encoder() : out_(kVersionMagic, kVersionMagic + sizeof kVersionMagic) {}
   Encoder& Bytes(std::span<const uint8_t> b) {
-    const uint32_t n = static_cast<uint32_t>(b.size());
-    for (int shift : {24, 16, 8, 0}) {
-      out_.push_back(static_cast<uint8_t>(n >> shift));
-    }
-    out_.insert(out_.end(), b.begin(), b.end());
+    out_.Add(b);
     return *this;
   }
   Encoder& Str(std::string_view s) { return Bytes(AsBytes(s)); }
@@ -32,10 +27,10 @@ class Encoder {
     return v ? Int(*v) : Str("");
   }
   Encoder& Bool(bool b) { return Str(b ? "1" : "0"); }
-  std::vector<uint8_t> Take() { return std::move(out_); }
+  std::vector<uint8_t> Take() { return out_.Take(); }
 
  private:
-  std::vector<uint8_t> out_;
+  LengthPrefixed out_{kVersionMagic};
 };
 
 }  // namespace
