@@ -1,5 +1,6 @@
 #include "auth/jwt.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/encoding.h"
 #include "base/testing.h"
@@ -28,6 +29,20 @@ class JwtTest : public ::testing::Test {
   crypto::EvpPkeyPtr key_;
   Claims claims_;
 };
+
+TEST_F(JwtTest, DeeplyNestedPartsAreRefusedNotRecursed) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string deep_b64 = Base64UrlEncode(std::span<const uint8_t>(
+      reinterpret_cast<const uint8_t*>(deep.data()), deep.size()));
+  std::vector<std::string> parts = absl::StrSplit(Issue(), '.');
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_THAT(VerifyToken(absl::StrCat(deep_b64, ".", parts[1], ".", parts[2]),
+                          key_.get(), Want(), kNow),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(VerifyToken(absl::StrCat(parts[0], ".", deep_b64, ".", parts[2]),
+                          key_.get(), Want(), kNow),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+}
 
 TEST_F(JwtTest, RoundTrip) {
   ASSERT_OK_AND_ASSIGN(Claims c,

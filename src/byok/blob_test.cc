@@ -82,6 +82,14 @@ TEST(BlobTest, FailureStandardBase64) {
   EXPECT_THAT(ParseBlob(Make("+/+/")), StatusHasMessage("base64url"));
 }
 
+TEST(BlobTest, FailureDeeplyNested) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_THAT(ParseBlob(deep), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseBlob(absl::StrCat(R"({"schema_version":"1.0.0","header":)",
+                                     deep, "}")),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 TEST(BlobTest, FailureNotJson) {
   EXPECT_THAT(ParseBlob("{\"schema_version\": "), StatusHasMessage("JSON"));
   EXPECT_THAT(ParseBlob("[]"), StatusHasMessage("object"));

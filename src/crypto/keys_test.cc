@@ -252,5 +252,12 @@ TEST(ParseTest, FailureJwkWrongType) {
               StatusHasMessage("\"e\""));
 }
 
+TEST(ParseTest, FailureJwkDeeplyNested) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string jwk = R"({"kty":"EC","crv":)" + deep + "}";
+  EXPECT_THAT(ParsePublicKey(AsBytes(jwk)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 }  // namespace
 }  // namespace keyferry::crypto

@@ -98,6 +98,18 @@ TEST(SealInfoTest, ParseErrors) {
               StatusIs(absl::StatusCode::kNotFound));
 }
 
+// seal.json and share files are read at start and at unseal; a deeply
+// nested one is refused without recursing.
+TEST(SealFilesTest, DeeplyNestedIsRefused) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_THAT(ParseSealInfo(deep), StatusHasMessage("not a JSON object"));
+  EXPECT_THAT(ParseSealInfo(R"({"format":)" + deep + "}"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseShareFile(deep), StatusHasMessage("not a JSON object"));
+  EXPECT_THAT(ParseShareFile(R"({"share":)" + deep + "}"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 TEST(ShareFileTest, RoundTripWithoutPassphrase) {
   Split3of5 s = MakeSplit();
   ASSERT_OK_AND_ASSIGN(std::string text,

@@ -51,6 +51,12 @@ TEST(RotationPolicyTest, AfterCreateAndBeforeExpiry) {
   EXPECT_EQ(RotationDue(q, 0, kJan31_2026), kJan31_2026 - 30 * 86400);
 }
 
+TEST(RotationPolicyTest, FailureDeeplyNested) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_THAT(ParseRotationPolicy(R"({"lifetimeActions":)" + deep + "}"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 TEST(RotationPolicyTest, FailureRules) {
   EXPECT_THAT(
       ParseRotationPolicy(
