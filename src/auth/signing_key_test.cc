@@ -17,15 +17,13 @@ std::string TempDir() {
   return mkdtemp(t);
 }
 
+// The PEM file keyferryd would find for `key`.
 std::string PemOf(EVP_PKEY* key) {
-  crypto::OsslEncoderCtxPtr e(OSSL_ENCODER_CTX_new_for_pkey(
-      key, EVP_PKEY_KEYPAIR, "PEM", "PrivateKeyInfo", nullptr));
-  unsigned char* data = nullptr;
-  size_t len = 0;
-  EXPECT_EQ(OSSL_ENCODER_to_data(e.get(), &data, &len), 1);
-  std::string out(reinterpret_cast<char*>(data), len);
-  OPENSSL_free(data);
-  return out;
+  absl::StatusOr<SecretBytes> pem = crypto::PrivateKeyToPem(key);
+  EXPECT_OK(pem.status());
+  if (!pem.ok()) return "";
+  std::span<const uint8_t> b = pem->data(SecretAccess::Get());
+  return std::string(b.begin(), b.end());
 }
 
 TEST(SigningKeyTest, KeyIdIsStableAndPublic) {

@@ -348,6 +348,13 @@ absl::StatusOr<SecretBytes> PrivateKeyToPkcs8Der(EVP_PKEY* key) {
   return out;
 }
 
+absl::StatusOr<SecretBytes> PrivateKeyToPem(EVP_PKEY* key) {
+  SecretBytes out;
+  RETURN_IF_ERROR(
+      Encode(key, EVP_PKEY_KEYPAIR, "PEM", "PrivateKeyInfo", &out).status());
+  return out;
+}
+
 absl::StatusOr<std::string> PublicKeyToPem(EVP_PKEY* key) {
   return Encode(key, EVP_PKEY_PUBLIC_KEY, "PEM", "SubjectPublicKeyInfo",
                 nullptr);

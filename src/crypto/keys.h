@@ -63,6 +63,8 @@ std::optional<size_t> DerSequenceLength(std::span<const uint8_t> der);
 
 // PrivateKeyToPkcs8Der encodes the private key as DER PrivateKeyInfo.
 absl::StatusOr<SecretBytes> PrivateKeyToPkcs8Der(EVP_PKEY* key);
+// PrivateKeyToPem writes "-----BEGIN PRIVATE KEY-----" (PKCS#8) PEM.
+absl::StatusOr<SecretBytes> PrivateKeyToPem(EVP_PKEY* key);
 // PublicKeyToPem writes "-----BEGIN PUBLIC KEY-----" (SPKI) PEM.
 absl::StatusOr<std::string> PublicKeyToPem(EVP_PKEY* key);
 // PublicKeyToDer writes DER SubjectPublicKeyInfo.

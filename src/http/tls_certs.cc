@@ -237,19 +237,6 @@ absl::StatusOr<std::string> CertPem(X509* cert) {
   return std::string(data, static_cast<size_t>(len));
 }
 
-absl::StatusOr<SecretBytes> KeyPem(EVP_PKEY* key) {
-  crypto::OsslEncoderCtxPtr ectx(OSSL_ENCODER_CTX_new_for_pkey(
-      key, EVP_PKEY_KEYPAIR, "PEM", "PrivateKeyInfo", nullptr));
-  unsigned char* data = nullptr;
-  size_t len = 0;
-  if (ectx == nullptr || OSSL_ENCODER_to_data(ectx.get(), &data, &len) != 1) {
-    return SslError(absl::StatusCode::kInternal, "encoding private key");
-  }
-  SecretBytes out(std::span<const uint8_t>(data, len));
-  OPENSSL_clear_free(data, len);
-  return out;
-}
-
 absl::Status AddExtension(X509* cert, X509* issuer, int nid,
                           const std::string& value) {
   X509V3_CTX ctx;
@@ -303,7 +290,7 @@ absl::Status Sign(X509* cert, EVP_PKEY* key) {
 }
 
 absl::Status WriteKey(const std::string& path, EVP_PKEY* key) {
-  ASSIGN_OR_RETURN(SecretBytes pem, KeyPem(key));
+  ASSIGN_OR_RETURN(SecretBytes pem, crypto::PrivateKeyToPem(key));
   return WriteFileAtomic(path, pem.data(SecretAccess::Get()), 0600);
 }
 

@@ -220,3 +220,10 @@ kf_token() {
     --principal "$principal" --resource "$KF_RESOURCE" --lifetime "$lifetime" \
     "${KF_CUSTODY_ARGS[@]}" "$@"
 }
+
+# Tally for scripts that count their checks: each check calls ok or bad
+# (bad prints "FAIL: <what>"); the script reports passes and fails at the end.
+fails=0
+passes=0
+ok() { passes=$((passes + 1)); }
+bad() { fails=$((fails + 1)); echo "FAIL: $*" >&2; }

@@ -21,10 +21,6 @@ set -euo pipefail
 source "$KF_SOURCE_DIR/tests/e2e/harness.sh"
 KF_KEYFERRYD_CHOOSES_PORT=1
 
-fails=0
-passes=0
-ok() { passes=$((passes + 1)); }
-bad() { fails=$((fails + 1)); echo "FAIL: $*" >&2; }
 SELF=$(id -u)
 NOBODY=65534
 AS_NOBODY=(setpriv --reuid="$NOBODY" --regid="$NOBODY" --clear-groups)

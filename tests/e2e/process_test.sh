@@ -18,10 +18,6 @@ set -euo pipefail
 source "$KF_SOURCE_DIR/tests/e2e/harness.sh"
 KF_KEYFERRYD_CHOOSES_PORT=1
 
-fails=0
-passes=0
-ok() { passes=$((passes + 1)); }
-bad() { fails=$((fails + 1)); echo "FAIL: $*" >&2; }
 
 # A core limit that is not 0, so "0" below can only come from keyferryd.
 # With a hard limit of 0 that is impossible: "0 0" below then proves

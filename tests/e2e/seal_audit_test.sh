@@ -12,10 +12,6 @@ set -euo pipefail
 source "$KF_SOURCE_DIR/tests/e2e/harness.sh"
 : "${KEYFERRY:?KEYFERRY must name the keyferry binary}"
 
-fails=0
-passes=0
-ok() { passes=$((passes + 1)); }
-bad() { fails=$((fails + 1)); echo "FAIL: $*" >&2; }
 expect() {  # expect NAME COMMAND...: the command must succeed
   local name=$1; shift
   if "$@" >"$KF_STATE/out" 2>&1; then ok; else bad "$name: $(cat "$KF_STATE/out")"; fi

@@ -32,10 +32,6 @@ source "$KF_SOURCE_DIR/tests/e2e/harness.sh"
 PY=/usr/bin/python3
 T0=$(date +%s.%N)
 
-fails=0
-passes=0
-ok() { passes=$((passes + 1)); }
-bad() { fails=$((fails + 1)); echo "FAIL: $*" >&2; }
 note() { echo "NOTE: $*" >&2; }
 expect() {  # expect NAME COMMAND...: the command must succeed
   local name=$1; shift
