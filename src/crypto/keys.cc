@@ -189,6 +189,10 @@ std::string_view CurveOpenSslName(Curve c) {
   return "";
 }
 
+int CurveBits(Curve c) {
+  return c == Curve::kP521 ? 521 : CurveFieldBytes(c) * 8;
+}
+
 int CurveFieldBytes(Curve c) {
   switch (c) {
     case Curve::kP256:

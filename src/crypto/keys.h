@@ -30,6 +30,9 @@ std::string_view CurveOpenSslName(Curve c);
 absl::StatusOr<Curve> ParseCurve(std::string_view name);
 // CurveFieldBytes: 32, 48, 66, 32.
 int CurveFieldBytes(Curve c);
+// CurveBits is the key size keyferry records for an EC key (Describe):
+// the order's bit length, 256, 384, 521, 256.
+int CurveBits(Curve c);
 
 struct KeyDescription {
   KeyType type;

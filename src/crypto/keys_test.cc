@@ -38,6 +38,7 @@ TEST_P(KeysTest, EcRoundTripsEveryFormat) {
   ASSERT_OK_AND_ASSIGN(auto k, GenerateEc(GetParam()));
   ASSERT_OK_AND_ASSIGN(KeyDescription d, Describe(k.get()));
   EXPECT_EQ(d.type, KeyType::kEc);
+  EXPECT_EQ(d.bits, CurveBits(GetParam()));
   EXPECT_EQ(d.curve, GetParam());
   EXPECT_TRUE(d.has_private);
   // PKCS#8 DER and PEM, SEC1 PEM.

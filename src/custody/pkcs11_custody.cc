@@ -88,12 +88,6 @@ std::optional<crypto::Curve> CurveOfAlg(crypto::SignAlg a) {
   }
 }
 
-// CurveBits is the key size the rest of keyferry records for an EC key
-// (crypto::Describe): the order's bit length, 521 for P-521.
-int CurveBits(crypto::Curve c) {
-  return c == crypto::Curve::kP521 ? 521 : crypto::CurveFieldBytes(c) * 8;
-}
-
 std::vector<uint8_t> Concat(std::span<const uint8_t> a,
                             std::span<const uint8_t> b) {
   std::vector<uint8_t> out(a.begin(), a.end());
@@ -826,7 +820,7 @@ absl::StatusOr<HeldKey> Pkcs11Custody::Generate(
           s.GetAttribute(pair.first, CKA_EC_POINT);
       (void)s.Destroy(pair.first);
       held.curve = r.curve;
-      held.bits = CurveBits(*r.curve);
+      held.bits = crypto::CurveBits(*r.curve);
       const size_t fb = static_cast<size_t>(crypto::CurveFieldBytes(*r.curve));
       std::span<const uint8_t> raw =
           point.ok() ? EcPointBytes(*point, fb) : std::span<const uint8_t>();
@@ -1040,7 +1034,7 @@ absl::StatusOr<HeldKey> Pkcs11Custody::ImportByok(
           ", but crv asks for ", Sv(crypto::CurveJwkName(*expected.curve)))));
     }
     held.curve = *curve;
-    held.bits = CurveBits(*curve);
+    held.bits = crypto::CurveBits(*curve);
     absl::StatusOr<std::string> jwk = EcPublicJwk(s, obj, *curve);
     if (!jwk.ok()) return fail(jwk.status());
     held.public_jwk = std::move(*jwk);

@@ -127,17 +127,6 @@ json PolicyDocument(const RotationPolicy& p) {
   return {{"lifetimeActions", actions}, {"attributes", attrs}};
 }
 
-int CurveBits(crypto::Curve c) {
-  switch (c) {
-    case crypto::Curve::kP384:
-      return 384;
-    case crypto::Curve::kP521:
-      return 521;
-    default:
-      return 256;
-  }
-}
-
 }  // namespace
 
 int64_t SystemClock() {
@@ -207,7 +196,7 @@ absl::StatusOr<store::KeyVersion> KeyVault::Store(
   k.bits = held.bits;
   if (held.curve) {
     k.curve = std::string(crypto::CurveJwkName(*held.curve));
-    k.bits = CurveBits(*held.curve);
+    k.bits = crypto::CurveBits(*held.curve);
   }
   for (KeyOp op : properties.key_ops.value_or(default_ops)) {
     k.key_ops.emplace_back(KeyOpName(op));
@@ -282,7 +271,8 @@ absl::StatusOr<store::KeyVersion> KeyVault::Create(
     }
     case custody::KeyKind::kEc:
       kr.curve = request.curve.value_or(crypto::Curve::kP256);
-      if (request.key_size && *request.key_size != CurveBits(*kr.curve)) {
+      if (request.key_size &&
+          *request.key_size != crypto::CurveBits(*kr.curve)) {
         return absl::InvalidArgumentError(
             "key_size does not match the curve's size");
       }
