@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -139,29 +141,18 @@ absl::StatusOr<Claims> VerifiedTokens::Verify(std::string_view token,
                                               EVP_PKEY* key,
                                               const TokenRequirements& want,
                                               int64_t now) {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    auto it = claims_.find(std::string(token));
-    if (it != claims_.end()) {
-      const Claims& c = it->second;
-      if (now < c.expires + want.skew_seconds) {
-        RETURN_IF_ERROR(CheckClaims(c, want, now));
-        return c;
-      }
-      claims_.erase(it);  // past its window: verify (and refuse) afresh
+  const std::string id(token);
+  std::optional<Claims> cached;
+  claims_.Lookup(id, [&](const Claims& c) { cached = c; });
+  if (cached) {
+    if (now < cached->expires + want.skew_seconds) {
+      RETURN_IF_ERROR(CheckClaims(*cached, want, now));
+      return *cached;
     }
+    claims_.Erase(id);  // past its window: verify (and refuse) afresh
   }
   ASSIGN_OR_RETURN(Claims c, VerifyToken(token, key, want, now));
-  std::lock_guard<std::mutex> l(mu_);
-  if (capacity_ == 0) return c;
-  while (claims_.size() >= capacity_ && !order_.empty()) {
-    claims_.erase(order_.front());
-    order_.pop_front();
-  }
-  std::string id(token);
-  if (claims_.emplace(id, c).second) order_.push_back(std::move(id));
-  // order_ may name entries already erased as expired; bound it too.
-  while (order_.size() > 2 * capacity_) order_.pop_front();
+  claims_.Insert(id, c);
   return c;
 }
 

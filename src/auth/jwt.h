@@ -5,16 +5,14 @@
 #define KEYFERRY_AUTH_JWT_H_
 
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/lru_cache.h"
 #include "crypto/ssl_ptr.h"
 
 namespace keyferry::auth {
@@ -88,10 +86,11 @@ absl::Status CheckClaims(const Claims& claims, const TokenRequirements& want,
 // tenant, audience or maximum lifetime is refused exactly as a miss would be.
 // Who invalidates an entry: a call that finds it past exp + skew drops it
 // (the token is then verified afresh, and refused); when `capacity` tokens
-// are held, the oldest is forgotten. Thread-safe.
+// are held, the least recently used is forgotten (base/lru_cache.h).
+// Thread-safe.
 class VerifiedTokens {
  public:
-  explicit VerifiedTokens(size_t capacity = 10000) : capacity_(capacity) {}
+  explicit VerifiedTokens(size_t capacity = 10000) : claims_(capacity) {}
   VerifiedTokens(const VerifiedTokens&) = delete;
   VerifiedTokens& operator=(const VerifiedTokens&) = delete;
 
@@ -100,10 +99,7 @@ class VerifiedTokens {
                                 const TokenRequirements& want, int64_t now);
 
  private:
-  const size_t capacity_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Claims> claims_;  // guarded by mu_
-  std::deque<std::string> order_;                   // insertion order
+  LruCache<Claims> claims_;  // by the whole token text
 };
 
 }  // namespace keyferry::auth

@@ -48,10 +48,14 @@ void SecretBytes::Clear() {
 }
 
 bool SecretBytes::ConstantTimeEquals(const SecretBytes& other) const {
-  if (bytes_.size() != other.bytes_.size()) return false;
+  return ConstantTimeEqual(bytes_, other.bytes_);
+}
+
+bool ConstantTimeEqual(std::span<const uint8_t> a, std::span<const uint8_t> b) {
+  if (a.size() != b.size()) return false;
   uint8_t acc = 0;
-  for (size_t i = 0; i < bytes_.size(); ++i) {
-    acc = static_cast<uint8_t>(acc | (bytes_[i] ^ other.bytes_[i]));
+  for (size_t i = 0; i < a.size(); ++i) {
+    acc = static_cast<uint8_t>(acc | (a[i] ^ b[i]));
     // Keep the compiler from turning the loop into an early-exit compare.
     asm volatile("" : "+r"(acc));
   }

@@ -63,6 +63,10 @@ class SecretBytes {
   std::vector<uint8_t> bytes_;
 };
 
+// ConstantTimeEqual compares `a` and `b` without early exit on the first
+// differing byte (lengths are not secret: different lengths are unequal).
+bool ConstantTimeEqual(std::span<const uint8_t> a, std::span<const uint8_t> b);
+
 }  // namespace keyferry
 
 #endif  // KEYFERRY_BASE_SECRET_H_

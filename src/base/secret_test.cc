@@ -15,6 +15,14 @@ TEST(SecretBytesTest, CopyAndCompare) {
   EXPECT_FALSE(a.ConstantTimeEquals(SecretBytes(2)));
 }
 
+TEST(ConstantTimeEqualTest, ComparesContentsAndLength) {
+  const std::vector<uint8_t> a = {1, 2, 3}, b = {1, 2, 3}, c = {1, 2, 4};
+  EXPECT_TRUE(ConstantTimeEqual(a, b));
+  EXPECT_FALSE(ConstantTimeEqual(a, c));
+  EXPECT_FALSE(ConstantTimeEqual(a, std::span<const uint8_t>(a).first(2)));
+  EXPECT_TRUE(ConstantTimeEqual({}, {}));
+}
+
 TEST(SecretBytesTest, MoveEmptiesSource) {
   SecretBytes a(std::vector<uint8_t>{1, 2, 3});
   SecretBytes b = std::move(a);

@@ -15,8 +15,12 @@
 namespace keyferry::crypto {
 namespace {
 
-using EvpKdfCtxPtr =
-    std::unique_ptr<EVP_KDF_CTX, SslDeleter<EVP_KDF_CTX, EVP_KDF_CTX_free>>;
+// NewKdf returns a context of the named EVP_KDF, or null.
+EvpKdfCtxPtr NewKdf(const char* name) {
+  EvpKdfPtr kdf(EVP_KDF_fetch(nullptr, name, nullptr));
+  if (kdf == nullptr) return nullptr;
+  return EvpKdfCtxPtr(EVP_KDF_CTX_new(kdf.get()));  // holds its own reference
+}
 
 // The HMAC implementation, fetched once: a fetch costs a lock and a lookup
 // in OpenSSL's method store, more than the MAC of a short record.
@@ -97,10 +101,7 @@ absl::StatusOr<SecretBytes> HkdfSha256(const SecretBytes& ikm,
     return absl::InvalidArgumentError(
         absl::StrCat("HKDF-SHA256 cannot derive ", length, " bytes"));
   }
-  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-  if (kdf == nullptr) return SslError(absl::StatusCode::kInternal, "HKDF");
-  EvpKdfCtxPtr ctx(EVP_KDF_CTX_new(kdf));
-  EVP_KDF_free(kdf);  // the context holds its own reference
+  EvpKdfCtxPtr ctx = NewKdf("HKDF");
   if (ctx == nullptr) return SslError(absl::StatusCode::kInternal, "HKDF");
   char digest[] = "SHA256";
   auto k = ikm.data(SecretAccess::Get());
@@ -121,6 +122,40 @@ absl::StatusOr<SecretBytes> HkdfSha256(const SecretBytes& ikm,
   if (EVP_KDF_derive(ctx.get(), out.mutable_data(SecretAccess::Get()).data(),
                      length, params) != 1) {
     return SslError(absl::StatusCode::kInternal, "HKDF-SHA256 derive");
+  }
+  return out;
+}
+
+absl::StatusOr<SecretBytes> Scrypt(const SecretBytes& passphrase,
+                                   std::span<const uint8_t> salt,
+                                   const ScryptCost& cost, size_t length) {
+  uint64_t n = cost.n;
+  uint32_t r = cost.r;
+  uint32_t p = cost.p;
+  if (n < 2 || (n & (n - 1)) != 0 || r == 0 || p == 0 || length == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "scrypt parameters N=", n, " r=", r, " p=", p, " are not valid"));
+  }
+  EvpKdfCtxPtr ctx = NewKdf("SCRYPT");
+  if (ctx == nullptr) return SslError(absl::StatusCode::kInternal, "scrypt");
+  // OpenSSL needs 128*r*(N+2) + 128*r*p bytes; leave headroom.
+  uint64_t maxmem =
+      128 * uint64_t{r} * (n + 2) + 128 * uint64_t{r} * p + (uint64_t{1} << 20);
+  auto pw = passphrase.data(SecretAccess::Get());
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(
+          OSSL_KDF_PARAM_PASSWORD, const_cast<uint8_t*>(pw.data()), pw.size()),
+      OSSL_PARAM_construct_octet_string(
+          OSSL_KDF_PARAM_SALT, const_cast<uint8_t*>(salt.data()), salt.size()),
+      OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &n),
+      OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_R, &r),
+      OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_P, &p),
+      OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_MAXMEM, &maxmem),
+      OSSL_PARAM_construct_end()};
+  SecretBytes out(length);
+  if (EVP_KDF_derive(ctx.get(), out.mutable_data(SecretAccess::Get()).data(),
+                     length, params) != 1) {
+    return SslError(absl::StatusCode::kInternal, "scrypt derive");
   }
   return out;
 }

@@ -1,6 +1,6 @@
-// SHA-256, HMAC-SHA256 (RFC 2104) and HKDF-SHA256 (RFC 5869) on OpenSSL
-// 3's EVP_Digest, EVP_MAC and EVP_KDF. Keys and derived keys are
-// SecretBytes.
+// SHA-256, HMAC-SHA256 (RFC 2104), HKDF-SHA256 (RFC 5869) and scrypt
+// (RFC 7914) on OpenSSL 3's EVP_Digest, EVP_MAC and EVP_KDF. Keys and
+// derived keys are SecretBytes.
 #ifndef KEYFERRY_CRYPTO_MAC_H_
 #define KEYFERRY_CRYPTO_MAC_H_
 
@@ -55,6 +55,21 @@ absl::Status VerifyHmacSha256(const SecretBytes& key,
 absl::StatusOr<SecretBytes> HkdfSha256(const SecretBytes& ikm,
                                        std::span<const uint8_t> salt,
                                        std::string_view info, size_t length);
+
+// ScryptCost: N (a power of two, at least 2), r and p of RFC 7914.
+struct ScryptCost {
+  uint64_t n = 0;
+  uint32_t r = 0;
+  uint32_t p = 0;
+};
+
+// Scrypt derives `length` bytes from `passphrase` and `salt` at `cost`.
+// InvalidArgument for parameters RFC 7914 does not allow; callers bound the
+// cost themselves (memory is 128 * r * (N + p) bytes). Internal on an
+// OpenSSL failure.
+absl::StatusOr<SecretBytes> Scrypt(const SecretBytes& passphrase,
+                                   std::span<const uint8_t> salt,
+                                   const ScryptCost& cost, size_t length);
 
 }  // namespace keyferry::crypto
 

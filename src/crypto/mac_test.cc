@@ -77,5 +77,35 @@ TEST(HkdfSha256, FailureBadLength) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// RFC 7914 §12, the second and third vectors.
+TEST(Scrypt, Rfc7914Vectors) {
+  absl::StatusOr<SecretBytes> dk =
+      Scrypt(SecretBytes(Bytes("password")), Bytes("NaCl"),
+             {.n = 1024, .r = 8, .p = 16}, 64);
+  ASSERT_TRUE(dk.ok()) << dk.status();
+  EXPECT_EQ(HexEncode(dk->data(SecretAccess::Get())),
+            "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b373162"
+            "2eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640");
+  dk = Scrypt(SecretBytes(Bytes("pleaseletmein")), Bytes("SodiumChloride"),
+              {.n = 16384, .r = 8, .p = 1}, 64);
+  ASSERT_TRUE(dk.ok()) << dk.status();
+  EXPECT_EQ(HexEncode(dk->data(SecretAccess::Get())),
+            "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2"
+            "d5432955613f0fcf62d49705242a9af9e61e85dc0d651e40dfcf017b45575887");
+}
+
+TEST(Scrypt, FailureInvalidParameters) {
+  SecretBytes pw(Bytes("pw"));
+  EXPECT_EQ(
+      Scrypt(pw, Bytes("s"), {.n = 1000, .r = 8, .p = 1}, 32).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      Scrypt(pw, Bytes("s"), {.n = 1024, .r = 0, .p = 1}, 32).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      Scrypt(pw, Bytes("s"), {.n = 1024, .r = 8, .p = 1}, 0).status().code(),
+      absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace keyferry::crypto

@@ -7,6 +7,7 @@
 #include <openssl/decoder.h>
 #include <openssl/encoder.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
 
@@ -36,6 +37,9 @@ using EvpMdPtr = std::unique_ptr<EVP_MD, SslDeleter<EVP_MD, EVP_MD_free>>;
 using EvpMacPtr = std::unique_ptr<EVP_MAC, SslDeleter<EVP_MAC, EVP_MAC_free>>;
 using EvpMacCtxPtr =
     std::unique_ptr<EVP_MAC_CTX, SslDeleter<EVP_MAC_CTX, EVP_MAC_CTX_free>>;
+using EvpKdfPtr = std::unique_ptr<EVP_KDF, SslDeleter<EVP_KDF, EVP_KDF_free>>;
+using EvpKdfCtxPtr =
+    std::unique_ptr<EVP_KDF_CTX, SslDeleter<EVP_KDF_CTX, EVP_KDF_CTX_free>>;
 using BioPtr = std::unique_ptr<BIO, SslDeleter<BIO, FreeBio>>;
 using BnPtr = std::unique_ptr<BIGNUM, SslDeleter<BIGNUM, BN_clear_free>>;
 using OsslDecoderCtxPtr =

@@ -16,40 +16,19 @@ std::string KeyCache::Key(std::span<const uint8_t> sealed,
 
 crypto::EvpPkeyPtr KeyCache::Find(std::span<const uint8_t> sealed,
                                   std::span<const uint8_t> binding) {
-  if (capacity_ == 0) return nullptr;
-  const std::string k = Key(sealed, binding);
-  std::lock_guard<std::mutex> l(mu_);
-  auto it = map_.find(k);
-  if (it == map_.end()) return nullptr;
-  lru_.splice(lru_.begin(), lru_, it->second.lru);
-  EVP_PKEY* p = it->second.key.get();
-  if (EVP_PKEY_up_ref(p) != 1) return nullptr;
-  return crypto::EvpPkeyPtr(p);
+  if (cache_.capacity() == 0) return nullptr;
+  crypto::EvpPkeyPtr out;
+  cache_.Lookup(Key(sealed, binding), [&](crypto::EvpPkeyPtr& cached) {
+    if (EVP_PKEY_up_ref(cached.get()) == 1) out.reset(cached.get());
+  });
+  return out;
 }
 
 void KeyCache::Insert(std::span<const uint8_t> sealed,
                       std::span<const uint8_t> binding, EVP_PKEY* key) {
-  if (capacity_ == 0 || key == nullptr) return;
+  if (cache_.capacity() == 0 || key == nullptr) return;
   if (EVP_PKEY_up_ref(key) != 1) return;
-  crypto::EvpPkeyPtr ref(key);
-  std::string k = Key(sealed, binding);
-  std::lock_guard<std::mutex> l(mu_);
-  auto it = map_.find(k);
-  if (it != map_.end()) {
-    lru_.splice(lru_.begin(), lru_, it->second.lru);
-    return;
-  }
-  while (map_.size() >= capacity_ && !lru_.empty()) {
-    map_.erase(lru_.back());
-    lru_.pop_back();
-  }
-  lru_.push_front(k);
-  map_.emplace(std::move(k), Entry{std::move(ref), lru_.begin()});
-}
-
-size_t KeyCache::size() const {
-  std::lock_guard<std::mutex> l(mu_);
-  return map_.size();
+  cache_.Insert(Key(sealed, binding), crypto::EvpPkeyPtr(key));
 }
 
 }  // namespace keyferry::custody

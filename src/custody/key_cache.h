@@ -13,19 +13,17 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <list>
-#include <mutex>
 #include <span>
 #include <string>
-#include <unordered_map>
 
+#include "base/lru_cache.h"
 #include "crypto/ssl_ptr.h"
 
 namespace keyferry::custody {
 
 class KeyCache {
  public:
-  explicit KeyCache(size_t capacity) : capacity_(capacity) {}
+  explicit KeyCache(size_t capacity) : cache_(capacity) {}
   KeyCache(const KeyCache&) = delete;
   KeyCache& operator=(const KeyCache&) = delete;
 
@@ -38,20 +36,13 @@ class KeyCache {
   void Insert(std::span<const uint8_t> sealed, std::span<const uint8_t> binding,
               EVP_PKEY* key);
 
-  size_t size() const;
-  size_t capacity() const { return capacity_; }
+  size_t size() const { return cache_.size(); }
+  size_t capacity() const { return cache_.capacity(); }
 
  private:
   static std::string Key(std::span<const uint8_t> sealed,
                          std::span<const uint8_t> binding);
-  struct Entry {
-    crypto::EvpPkeyPtr key;
-    std::list<std::string>::iterator lru;
-  };
-  const size_t capacity_;
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, Entry> map_;  // guarded by mu_
-  std::list<std::string> lru_;                  // front: most recent
+  LruCache<crypto::EvpPkeyPtr> cache_;
 };
 
 }  // namespace keyferry::custody

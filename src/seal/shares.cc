@@ -1,11 +1,5 @@
 #include "seal/shares.h"
 
-#include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/kdf.h>
-#include <openssl/params.h>
-
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -126,45 +120,12 @@ absl::StatusOr<SecretBytes> Scrypt(const SecretBytes& passphrase,
                                    std::span<const uint8_t> salt,
                                    const ScryptParams& k) {
   RETURN_IF_ERROR(ValidateScrypt(k));
-  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "SCRYPT", nullptr);
-  if (kdf == nullptr) {
-    return crypto::SslError(absl::StatusCode::kInternal, "scrypt");
-  }
-  EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
-  EVP_KDF_free(kdf);
-  if (ctx == nullptr) {
-    return crypto::SslError(absl::StatusCode::kInternal, "scrypt");
-  }
-  uint64_t n = k.n;
-  uint32_t r = k.r;
-  uint32_t p = k.p;
-  // OpenSSL needs 128*r*(N+2) + 128*r*p bytes; leave headroom.
-  uint64_t maxmem =
-      128 * uint64_t{r} * (n + 2) + 128 * uint64_t{r} * p + (uint64_t{1} << 20);
-  auto pw = passphrase.data(SecretAccess::Get());
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_octet_string(
-          OSSL_KDF_PARAM_PASSWORD, const_cast<uint8_t*>(pw.data()), pw.size()),
-      OSSL_PARAM_construct_octet_string(
-          OSSL_KDF_PARAM_SALT, const_cast<uint8_t*>(salt.data()), salt.size()),
-      OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &n),
-      OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_R, &r),
-      OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_P, &p),
-      OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_MAXMEM, &maxmem),
-      OSSL_PARAM_construct_end()};
-  SecretBytes out(kShareKeyBytes);
-  int rc = EVP_KDF_derive(ctx, out.mutable_data(SecretAccess::Get()).data(),
-                          out.size(), params);
-  EVP_KDF_CTX_free(ctx);
-  if (rc != 1) {
-    return crypto::SslError(absl::StatusCode::kInternal, "scrypt derive");
-  }
-  return out;
+  return crypto::Scrypt(passphrase, salt, {.n = k.n, .r = k.r, .p = k.p},
+                        kShareKeyBytes);
 }
 
 bool SameCheck(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
-  return a.size() == b.size() &&
-         CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  return ConstantTimeEqual(a, b);
 }
 
 }  // namespace

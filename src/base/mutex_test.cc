@@ -1,0 +1,57 @@
+#include "base/mutex.h"
+
+#include <thread>
+
+#include "base/testing.h"
+
+namespace keyferry {
+namespace {
+
+class Counter {
+ public:
+  void Add() {
+    MutexLock l(&mu_);
+    ++n_;
+    cv_.SignalAll();
+  }
+  // WaitFor waits until the count reaches `want`; false on timeout.
+  bool WaitFor(int want, absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    MutexLock l(&mu_);
+    while (n_ < want) {
+      if (cv_.WaitWithDeadline(&mu_, deadline) && n_ < want) return false;
+    }
+    return true;
+  }
+  int Read() {
+    ReaderMutexLock l(&mu_);
+    return n_;
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  int n_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+TEST(MutexTest, ThreadsCountUnderTheLockAndWakeTheWaiter) {
+  Counter c;
+  std::thread a([&] {
+    for (int i = 0; i < 1000; ++i) c.Add();
+  });
+  std::thread b([&] {
+    for (int i = 0; i < 1000; ++i) c.Add();
+  });
+  EXPECT_TRUE(c.WaitFor(2000, absl::Minutes(5)));
+  a.join();
+  b.join();
+  EXPECT_EQ(c.Read(), 2000);
+}
+
+TEST(MutexTest, WaitWithTimeoutReportsTheTimeout) {
+  Counter c;
+  EXPECT_FALSE(c.WaitFor(1, absl::Milliseconds(1)));
+}
+
+}  // namespace
+}  // namespace keyferry
