@@ -48,7 +48,7 @@
 #include "http/tls_certs.h"
 #include "server/config.h"
 #include "server/custody_setup.h"
-#include "server/identity_service.h"
+#include "server/identity_http.h"
 #include "server/process.h"
 #include "server/seal_service.h"
 #include "server/token_signer.h"
@@ -732,20 +732,20 @@ int Serve(const std::vector<std::string>& args) {
   idc.header_secret = d->identity_secret;
   idc.legacy_uids = c.identity_legacy_uids;
   std::atomic<const TokenSigner*>* signer_ptr = &signer;
-  auto identity_service =
-      std::make_shared<const IdentityService>(IdentityServiceOptions{
+  auto identity_service = std::make_shared<const auth::IdentityEndpoint>(
+      auth::IdentityEndpointOptions{
           .config = idc,
-          .token_key = [signer_ptr]() -> absl::StatusOr<TokenKey> {
+          .token_key = [signer_ptr]() -> absl::StatusOr<auth::TokenKey> {
             const TokenSigner* s = signer_ptr->load();
             if (s == nullptr) {
               return absl::UnavailableError(
                   "keyferryd is sealed: no token can be issued until it is "
                   "unsealed");
             }
-            return TokenKey{s->key_id(), s->signer()};
+            return auth::TokenKey{s->key_id(), s->signer()};
           },
           .clock = vault::SystemClock,
-          .peer_uid = PeerSocketOwner});
+          .peer_uid = auth::PeerSocketOwner});
   http::ServerOptions io;
   io.listen_address = c.identity_address;
   io.port = c.identity_port;
@@ -763,7 +763,7 @@ int Serve(const std::vector<std::string>& args) {
           audit->NoteRefused();
           return AuditUnavailable();
         }
-        return identity_service->Handle(r);
+        return HandleIdentity(*identity_service, r);
       });
   if (!identity.ok()) return Fail(identity.status());
 
