@@ -1,24 +1,15 @@
-// The keyferry command table: one entry per subcommand, as in BoringSSL's
-// `bssl` tool. Each command returns OK or a Status whose message main()
-// prints as one line on stderr.
+// The keyferry command table: one keyferry::Command (base/command.h) per
+// subcommand, as in BoringSSL's `bssl` tool, grouped one file per group;
+// main.cc dispatches through keyferry::RunProgram. Each command returns OK
+// or a Status whose message is printed as one line on stderr.
 #ifndef KEYFERRY_CLI_COMMAND_H_
 #define KEYFERRY_CLI_COMMAND_H_
 
-#include <string>
 #include <vector>
 
-#include "absl/status/status.h"
-#include "cli/args.h"
+#include "base/command.h"
 
 namespace keyferry::cli {
-
-struct Command {
-  const char* name;  // e.g. "key create"
-  const char* summary;
-  std::vector<OptionSpec> options;
-  const char* positional;  // e.g. "FILE.byok", or "" for none
-  absl::Status (*run)(const Args& args);
-};
 
 // Command groups, one file each.
 std::vector<Command> TokenCommands();  // token.cc

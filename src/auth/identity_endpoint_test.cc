@@ -1,5 +1,6 @@
-#include "server/identity_service.h"
+#include "auth/identity_endpoint.h"
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -8,7 +9,7 @@
 #include "crypto/keys.h"
 #include "crypto/sign.h"
 
-namespace keyferry::server {
+namespace keyferry::auth {
 namespace {
 
 constexpr int64_t kNow = 1'800'000'000;
@@ -20,19 +21,22 @@ struct Event {
   std::string code;
 };
 
-http::Request Req(std::string method, std::string target,
-                  std::vector<std::pair<std::string, std::string>> headers = {},
-                  std::string body = "") {
-  http::Request r;
-  r.method = std::move(method);
-  r.target = std::move(target);
-  EXPECT_OK(http::ParseTarget(r.target, r));
-  for (const auto& [k, v] : headers) r.headers.Add(k, v);
-  r.body = std::move(body);
+// Req builds a request for path `segments` (query decoded, header names
+// lower-case, as the transport hands them over).
+EndpointRequest Req(std::string method, std::vector<std::string> segments,
+                    std::map<std::string, std::string> query = {},
+                    std::map<std::string, std::string> headers = {},
+                    std::string body = "") {
+  EndpointRequest r;
+  r.path_segments = std::move(segments);
+  r.request.method = std::move(method);
+  r.request.query = std::move(query);
+  r.request.headers = std::move(headers);
+  r.request.body = std::move(body);
   return r;
 }
 
-class IdentityServiceTest : public ::testing::Test {
+class IdentityEndpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(key_, crypto::GenerateEc(crypto::Curve::kP256));
@@ -41,7 +45,7 @@ class IdentityServiceTest : public ::testing::Test {
   // Start makes the service with `legacy_uids`; the fake peer lookup
   // answers `peer_` (or fails when unset) and counts its calls.
   void Start(std::vector<uint32_t> legacy_uids) {
-    IdentityServiceOptions o;
+    IdentityEndpointOptions o;
     o.config.issuer = "https://localhost:8443/identity";
     o.config.tenant = "tenant-1";
     o.config.principal = "officer";
@@ -50,8 +54,9 @@ class IdentityServiceTest : public ::testing::Test {
     o.config.legacy_uids = std::move(legacy_uids);
     o.token_key = [this]() -> absl::StatusOr<TokenKey> {
       if (sealed_) return absl::UnavailableError("sealed");
-      return TokenKey{"k1", [this](std::span<const uint8_t> digest)
-                                -> absl::StatusOr<std::vector<uint8_t>> {
+      return TokenKey{"k1",
+                      [this](std::span<const uint8_t> digest)
+                          -> absl::StatusOr<std::vector<uint8_t>> {
                         if (sign_fails_)
                           return absl::InternalError("the token said no");
                         return crypto::SignDigest(
@@ -59,17 +64,17 @@ class IdentityServiceTest : public ::testing::Test {
                       }};
     };
     o.clock = [] { return kNow; };
-    o.peer_uid = [this](const http::Request&) -> absl::StatusOr<uint32_t> {
+    o.peer_uid = [this](const Connection&) -> absl::StatusOr<uint32_t> {
       ++lookups_;
       if (!peer_.has_value()) return absl::NotFoundError("no such socket");
       return *peer_;
     };
-    service_ = std::make_unique<IdentityService>(std::move(o));
+    service_ = std::make_unique<IdentityEndpoint>(std::move(o));
   }
 
   // Handle answers `r` and keeps its audit note as an event.
-  http::Response Handle(const http::Request& r) {
-    http::Response res = service_->Handle(r);
+  EndpointResponse Handle(const EndpointRequest& r) {
+    EndpointResponse res = service_->Handle(r);
     if (res.audit) {
       events_.push_back({res.audit->operation, res.audit->principal, res.status,
                          res.error_code});
@@ -77,36 +82,35 @@ class IdentityServiceTest : public ::testing::Test {
     return res;
   }
 
-  http::Request Legacy() {
-    return Req("POST", "/msi/token",
-               {{"Metadata", "true"},
-                {"Content-Type", "application/x-www-form-urlencoded"}},
+  EndpointRequest Legacy() {
+    return Req("POST", {"msi", "token"}, {},
+               {{"metadata", "true"},
+                {"content-type", "application/x-www-form-urlencoded"}},
                "resource=https%3A%2F%2Flocalhost%3A8443");
   }
 
   crypto::EvpPkeyPtr key_;
   bool sealed_ = false;
   bool sign_fails_ = false;
-  std::unique_ptr<IdentityService> service_;
+  std::unique_ptr<IdentityEndpoint> service_;
   std::optional<uint32_t> peer_;
   int lookups_ = 0;
   std::vector<Event> events_;
 };
 
-TEST_F(IdentityServiceTest, AppService2019And2017StylesAreAudited) {
+TEST_F(IdentityEndpointTest, AppService2019And2017StylesAreAudited) {
   Start({});
-  http::Response r = Handle(
-      Req("GET",
-          "/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Flocalhost"
-          "%3A8443",
-          {{"X-IDENTITY-HEADER", "s3cret"}}));
+  EndpointResponse r = Handle(Req(
+      "GET", {"msi", "token"},
+      {{"api-version", "2019-08-01"}, {"resource", "https://localhost:8443"}},
+      {{"x-identity-header", "s3cret"}}));
   EXPECT_EQ(r.status, 200) << r.body;
   // msrestazure appends "/?resource=R&api-version=2017-09-01" to
   // MSI_ENDPOINT, R not encoded.
-  http::Response r2 =
-      Handle(Req("GET",
-                 "/msi/token/?resource=https://management.core.windows.net/"
-                 "&api-version=2017-09-01",
+  EndpointResponse r2 =
+      Handle(Req("GET", {"msi", "token", ""},
+                 {{"resource", "https://management.core.windows.net/"},
+                  {"api-version", "2017-09-01"}},
                  {{"secret", "s3cret"}}));
   ASSERT_EQ(r2.status, 200) << r2.body;
   auto j = nlohmann::json::parse(r2.body);
@@ -121,10 +125,11 @@ TEST_F(IdentityServiceTest, AppService2019And2017StylesAreAudited) {
   EXPECT_EQ(events_[1].operation, "identity-token:app-service-2017");
 }
 
-TEST_F(IdentityServiceTest, FailureWrongSecretIs401AndAudited) {
+TEST_F(IdentityEndpointTest, FailureWrongSecretIs401AndAudited) {
   Start({});
-  http::Response r =
-      Handle(Req("GET", "/msi/token/?resource=x&api-version=2017-09-01",
+  EndpointResponse r =
+      Handle(Req("GET", {"msi", "token", ""},
+                 {{"resource", "x"}, {"api-version", "2017-09-01"}},
                  {{"secret", "guess"}}));
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(nlohmann::json::parse(r.body)["error"], "unauthorized");
@@ -134,10 +139,10 @@ TEST_F(IdentityServiceTest, FailureWrongSecretIs401AndAudited) {
   EXPECT_EQ(events_[0].code, "unauthorized");
 }
 
-TEST_F(IdentityServiceTest, FailureLegacyStyleOffByDefault) {
+TEST_F(IdentityEndpointTest, FailureLegacyStyleOffByDefault) {
   Start({});
   peer_ = 0;
-  http::Response r = Handle(Legacy());
+  EndpointResponse r = Handle(Legacy());
   EXPECT_EQ(r.status, 401);
   auto j = nlohmann::json::parse(r.body);
   EXPECT_EQ(j["error"], "unauthorized");
@@ -150,17 +155,17 @@ TEST_F(IdentityServiceTest, FailureLegacyStyleOffByDefault) {
   EXPECT_EQ(events_[0].status, 401);
 }
 
-TEST_F(IdentityServiceTest, LegacyStyleForAnAllowedUid) {
+TEST_F(IdentityEndpointTest, LegacyStyleForAnAllowedUid) {
   Start({1000});
   peer_ = 1000;
-  http::Response r = Handle(Legacy());
+  EndpointResponse r = Handle(Legacy());
   ASSERT_EQ(r.status, 200) << r.body;
   auto j = nlohmann::json::parse(r.body);
-  EXPECT_OK(auth::VerifyToken(j["access_token"].get<std::string>(), key_.get(),
-                              {.issuer = "https://localhost:8443/identity",
-                               .tenant = "tenant-1",
-                               .audience = "https://localhost:8443"},
-                              kNow));
+  EXPECT_OK(VerifyToken(j["access_token"].get<std::string>(), key_.get(),
+                        {.issuer = "https://localhost:8443/identity",
+                         .tenant = "tenant-1",
+                         .audience = "https://localhost:8443"},
+                        kNow));
   EXPECT_EQ(lookups_, 1);
   ASSERT_EQ(events_.size(), 1u);
   EXPECT_EQ(events_[0].operation, "identity-token:legacy-msi");
@@ -168,10 +173,10 @@ TEST_F(IdentityServiceTest, LegacyStyleForAnAllowedUid) {
   EXPECT_EQ(events_[0].status, 200);
 }
 
-TEST_F(IdentityServiceTest, FailureLegacyStyleOtherOrUnknownUid) {
+TEST_F(IdentityEndpointTest, FailureLegacyStyleOtherOrUnknownUid) {
   Start({1000});
   peer_ = 65534;
-  http::Response r = Handle(Legacy());
+  EndpointResponse r = Handle(Legacy());
   EXPECT_EQ(r.status, 401);
   EXPECT_NE(r.body.find("uid 65534 may not"), std::string::npos) << r.body;
   peer_.reset();
@@ -184,14 +189,13 @@ TEST_F(IdentityServiceTest, FailureLegacyStyleOtherOrUnknownUid) {
 }
 
 // While sealed the token key cannot sign: 503, audited, no token.
-TEST_F(IdentityServiceTest, FailureSealedIs503AndAudited) {
+TEST_F(IdentityEndpointTest, FailureSealedIs503AndAudited) {
   Start({});
   sealed_ = true;
-  http::Response r = Handle(
-      Req("GET",
-          "/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Flocalhost"
-          "%3A8443",
-          {{"X-IDENTITY-HEADER", "s3cret"}}));
+  EndpointResponse r = Handle(Req(
+      "GET", {"msi", "token"},
+      {{"api-version", "2019-08-01"}, {"resource", "https://localhost:8443"}},
+      {{"x-identity-header", "s3cret"}}));
   EXPECT_EQ(r.status, 503) << r.body;
   EXPECT_EQ(r.body.find("access_token"), std::string::npos);
   ASSERT_EQ(events_.size(), 1u);
@@ -200,14 +204,13 @@ TEST_F(IdentityServiceTest, FailureSealedIs503AndAudited) {
 }
 
 // A signing failure that is not "try later" is the server's: 500.
-TEST_F(IdentityServiceTest, FailureSigningErrorIs500AndAudited) {
+TEST_F(IdentityEndpointTest, FailureSigningErrorIs500AndAudited) {
   Start({});
   sign_fails_ = true;
-  http::Response r = Handle(
-      Req("GET",
-          "/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Flocalhost"
-          "%3A8443",
-          {{"X-IDENTITY-HEADER", "s3cret"}}));
+  EndpointResponse r = Handle(Req(
+      "GET", {"msi", "token"},
+      {{"api-version", "2019-08-01"}, {"resource", "https://localhost:8443"}},
+      {{"x-identity-header", "s3cret"}}));
   EXPECT_EQ(r.status, 500) << r.body;
   EXPECT_NE(r.body.find("server_error"), std::string::npos) << r.body;
   EXPECT_EQ(r.body.find("access_token"), std::string::npos);
@@ -215,28 +218,28 @@ TEST_F(IdentityServiceTest, FailureSigningErrorIs500AndAudited) {
   EXPECT_EQ(events_[0].status, 500);
 }
 
-TEST_F(IdentityServiceTest, OtherPathsAndMethods) {
+TEST_F(IdentityEndpointTest, OtherPathsAndMethods) {
   Start({});
-  EXPECT_EQ(Handle(Req("GET", "/token")).status, 404);
+  EXPECT_EQ(Handle(Req("GET", {"token"})).status, 404);
   EXPECT_TRUE(events_.empty());  // not a token request
-  http::Response r = Handle(
-      Req("PUT", "/msi/token?resource=x", {{"X-IDENTITY-HEADER", "s3cret"}}));
+  EndpointResponse r = Handle(Req("PUT", {"msi", "token"}, {{"resource", "x"}},
+                                  {{"x-identity-header", "s3cret"}}));
   EXPECT_EQ(r.status, 400);
   ASSERT_EQ(events_.size(), 1u);
   EXPECT_EQ(events_[0].operation, "identity-token");
   EXPECT_EQ(events_[0].code, "invalid_request");
 }
 
-// PeerSocketOwner needs the connection's addresses on the request.
+// PeerSocketOwner needs the connection's addresses.
 TEST(PeerSocketOwnerTest, FailureWithoutAddresses) {
-  http::Request r;
-  EXPECT_THAT(PeerSocketOwner(r), StatusIs(absl::StatusCode::kInvalidArgument));
-  r.remote_address = "127.0.0.1";
-  r.remote_port = 1;
-  r.local_address = "127.0.0.1";
-  r.local_port = 2;
-  EXPECT_THAT(PeerSocketOwner(r), StatusIs(absl::StatusCode::kNotFound));
+  Connection c;
+  EXPECT_THAT(PeerSocketOwner(c), StatusIs(absl::StatusCode::kInvalidArgument));
+  c = {.local_address = "127.0.0.1",
+       .local_port = 2,
+       .remote_address = "127.0.0.1",
+       .remote_port = 1};
+  EXPECT_THAT(PeerSocketOwner(c), StatusIs(absl::StatusCode::kNotFound));
 }
 
 }  // namespace
-}  // namespace keyferry::server
+}  // namespace keyferry::auth

@@ -1,0 +1,178 @@
+#include "server/deployment.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "base/encoding.h"
+#include "base/file.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "base/strings.h"
+#include "crypto/random.h"
+#include "vault/attest.h"
+#include "vault/key_vault.h"
+
+namespace keyferry::server {
+namespace {
+
+// LoadOrCreateText returns the text in `path`, or writes `make()` there
+// (mode 0600) on first start.
+absl::StatusOr<std::string> LoadOrCreateText(
+    const std::string& path,
+    const std::function<absl::StatusOr<std::string>()>& make) {
+  if (std::filesystem::exists(path)) {
+    ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+    return std::string(absl::StripAsciiWhitespace(text));
+  }
+  ASSIGN_OR_RETURN(std::string text, make());
+  std::string line = text + "\n";
+  RETURN_IF_ERROR(WriteFileAtomic(path, AsBytes(line), 0600));
+  return text;
+}
+
+absl::StatusOr<std::string> RandomHex(size_t bytes) {
+  ASSIGN_OR_RETURN(std::vector<uint8_t> r, crypto::RandomBytes(bytes));
+  return HexEncode(r);
+}
+
+absl::StatusOr<std::string> NewUuid() {
+  ASSIGN_OR_RETURN(std::vector<uint8_t> r, crypto::RandomBytes(16));
+  r[6] = (r[6] & 0x0f) | 0x40;
+  r[8] = (r[8] & 0x3f) | 0x80;
+  std::string h = HexEncode(r);
+  return absl::StrCat(h.substr(0, 8), "-", h.substr(8, 4), "-", h.substr(12, 4),
+                      "-", h.substr(16, 4), "-", h.substr(20));
+}
+
+}  // namespace
+
+std::string DataPath(const Config& c, std::string_view file) {
+  return absl::StrCat(c.data_dir, "/", Sv(file));
+}
+
+absl::Status EnsureDataDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create data directory ", dir, ": ", ec.message()));
+  }
+  ::chmod(dir.c_str(), 0700);
+  return absl::OkStatus();
+}
+
+std::string Resource(const Config& c) {
+  return c.port == 443 ? absl::StrCat("https://", c.domain)
+                       : absl::StrCat("https://", c.domain, ":", c.port);
+}
+
+std::string Issuer(const Config& c) {
+  return absl::StrCat(Resource(c), "/identity");
+}
+
+absl::StatusOr<Deployment> OpenDeployment(const Config& c) {
+  RETURN_IF_ERROR(EnsureDataDir(c.data_dir));
+  Deployment d;
+  ASSIGN_OR_RETURN(d.tenant,
+                   LoadOrCreateText(DataPath(c, "tenant-id"), NewUuid));
+  ASSIGN_OR_RETURN(d.identity_secret,
+                   LoadOrCreateText(DataPath(c, "identity-header"),
+                                    [] { return RandomHex(24); }));
+  return d;
+}
+
+absl::StatusOr<std::unique_ptr<store::SqliteKeyStore>> OpenStore(
+    const Config& c, uint64_t audit_records) {
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<store::SqliteKeyStore> store,
+      store::SqliteKeyStore::Open({.path = DataPath(c, "keys.db")}));
+  if (!store->created()) return store;
+  std::string lost;
+  if (audit_records > 0) {
+    lost = absl::StrCat("the audit log ", c.audit_log, " holds ", audit_records,
+                        " records");
+  } else if (c.custody == "software" &&
+             std::filesystem::exists(DataPath(c, "seal.json"))) {
+    lost = absl::StrCat(DataPath(c, "seal.json"), " exists");
+  } else if (c.custody == "software" &&
+             std::filesystem::exists(DataPath(c, "master.key"))) {
+    lost = absl::StrCat(DataPath(c, "master.key"), " exists");
+  }
+  if (lost.empty()) return store;
+  store.reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::filesystem::remove(DataPath(c, absl::StrCat("keys.db", suffix)));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      DataPath(c, "keys.db"), " is missing or empty, but ", lost,
+      ": this deployment's store is lost. Restore keys.db from your backup; "
+      "for a new deployment use a new data directory"));
+}
+
+absl::StatusOr<custody::MasterKeyPolicy> MasterKeysFor(store::KeyStore& store) {
+  if (store.created()) return custody::MasterKeyPolicy::kMustBeNew;
+  ASSIGN_OR_RETURN(std::optional<std::string> check,
+                   store.GetMeta(vault::kCustodyCheckMeta));
+  if (check.has_value()) return custody::MasterKeyPolicy::kMustExist;
+  ASSIGN_OR_RETURN(bool has_versions, store.HasVersions());
+  return has_versions ? custody::MasterKeyPolicy::kMustExist
+                      : custody::MasterKeyPolicy::kFindOrCreate;
+}
+
+absl::StatusOr<bool> BindCustody(const Config& c, store::KeyStore& store,
+                                 custody::Custody& custody) {
+  ASSIGN_OR_RETURN(vault::StoreBinding b,
+                   vault::BindStoreToCustody(store, custody, c.upgrade_store));
+  if (b.authenticated > 0) {
+    Log(LogLevel::kWarning, "store_upgraded",
+        {{"authenticated_versions", std::to_string(b.authenticated)},
+         {"note",
+          "schema-1 key versions were authenticated as they are now "
+          "(upgrade-store)"}});
+  }
+  return b.bound_before;
+}
+
+absl::StatusOr<std::unique_ptr<TokenSigner>> LoadSigner(
+    const Config& c, store::KeyStore& store, custody::Custody& custody,
+    bool bound_before) {
+  ASSIGN_OR_RETURN(std::unique_ptr<TokenSigner> signer,
+                   TokenSigner::LoadOrCreate(
+                       store, custody, DataPath(c, "token-signing-key.pem"),
+                       /*may_create=*/!bound_before));
+  if (!bound_before) RETURN_IF_ERROR(vault::RecordCustodyCheck(store, custody));
+  return signer;
+}
+
+absl::StatusOr<std::vector<std::string>> AddedVaults(const Config& c) {
+  std::string path = DataPath(c, "vaults");
+  if (!std::filesystem::exists(path)) return std::vector<std::string>();
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  std::vector<std::string> out;
+  for (absl::string_view line :
+       absl::StrSplit(text, '\n', absl::SkipWhitespace())) {
+    out.emplace_back(absl::StripAsciiWhitespace(line));
+  }
+  return out;
+}
+
+absl::StatusOr<Config> WithAddedVaults(Config c) {
+  ASSIGN_OR_RETURN(std::vector<std::string> added, AddedVaults(c));
+  for (const std::string& v : added) {
+    if (std::find(c.vaults.begin(), c.vaults.end(), v) == c.vaults.end()) {
+      c.vaults.push_back(v);
+    }
+  }
+  std::string joined = absl::StrJoin(c.vaults, ",");
+  RETURN_IF_ERROR(ApplyFlag("vaults", joined, c));
+  return c;
+}
+
+}  // namespace keyferry::server

@@ -1,0 +1,91 @@
+// A keyferryd deployment's data directory (docs/storage.md): the files every
+// subcommand reads (tenant id, identity secret, added vaults), the store and
+// its binding to the custody, and the names the deployment answers to.
+// Functions only; none keeps state.
+#ifndef KEYFERRY_SERVER_DEPLOYMENT_H_
+#define KEYFERRY_SERVER_DEPLOYMENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "custody/custody.h"
+#include "custody/master_key.h"
+#include "server/config.h"
+#include "server/token_signer.h"
+#include "store/key_store.h"
+#include "store/sqlite_store.h"
+
+namespace keyferry::server {
+
+// DataPath returns <data-dir>/<file>.
+std::string DataPath(const Config& config, std::string_view file);
+
+// EnsureDataDir creates `dir` (and its parents) if needed and makes it
+// mode 0700. Unavailable, naming `dir`, when it cannot be created.
+absl::Status EnsureDataDir(const std::string& dir);
+
+// Resource is the audience of the deployment's tokens:
+// https://<domain>[:<port>] (no port for 443).
+std::string Resource(const Config& config);
+
+// Issuer is the iss of every token this keyferryd mints and accepts:
+// Resource + "/identity".
+std::string Issuer(const Config& config);
+
+// Deployment holds what every subcommand reads from the data directory.
+struct Deployment {
+  std::string tenant;           // <data-dir>/tenant-id, a random UUID
+  std::string identity_secret;  // <data-dir>/identity-header, 48 hex digits
+};
+
+// OpenDeployment makes the data directory if needed and reads the tenant
+// id and identity secret, each made at random (file mode 0600) on first
+// start. Fails when a file cannot be read or written.
+absl::StatusOr<Deployment> OpenDeployment(const Config& config);
+
+// OpenStore opens <data-dir>/keys.db. A store that is fresh (its file was
+// missing or empty) while the audit log already holds records
+// (`audit_records` > 0), or while the software custody's master key
+// (master.key, or seal.json: `keyferryd init` makes the store too) exists,
+// is refused with FailedPrecondition: that deployment's store was lost, and
+// starting empty would hide it. The fresh file this start made is removed
+// again, so the next start refuses too.
+absl::StatusOr<std::unique_ptr<store::SqliteKeyStore>> OpenStore(
+    const Config& config, uint64_t audit_records);
+
+// MasterKeysFor says what the custody may do about its master key, from
+// the store: a fresh store needs a new one, a store without keys or check
+// value may make one, any other needs the one it was made with.
+absl::StatusOr<custody::MasterKeyPolicy> MasterKeysFor(store::KeyStore& store);
+
+// BindCustody ties an open custody to the store
+// (vault::BindStoreToCustody): at start, or at unseal before the custody is
+// put to work; logs store_upgraded when config.upgrade_store authenticated
+// schema-1 versions. Returns whether the store named this custody before.
+absl::StatusOr<bool> BindCustody(const Config& config, store::KeyStore& store,
+                                 custody::Custody& custody);
+
+// LoadSigner loads the token signing key the custody holds; for a store
+// not bound before (`bound_before` false) it makes it (or takes over an
+// older deployment's plain PEM) and then records the custody check value,
+// so a start interrupted in between starts the same way again.
+absl::StatusOr<std::unique_ptr<TokenSigner>> LoadSigner(
+    const Config& config, store::KeyStore& store, custody::Custody& custody,
+    bool bound_before);
+
+// AddedVaults reads the vaults created with `keyferryd vault add`, one name
+// per line in <data-dir>/vaults (none when the file is missing).
+absl::StatusOr<std::vector<std::string>> AddedVaults(const Config& config);
+
+// WithAddedVaults returns `config` with the added vaults merged into
+// config.vaults (configured ones first, no duplicates; `vault add`
+// validated each name before writing it).
+absl::StatusOr<Config> WithAddedVaults(Config config);
+
+}  // namespace keyferry::server
+
+#endif  // KEYFERRY_SERVER_DEPLOYMENT_H_

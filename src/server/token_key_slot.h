@@ -1,0 +1,54 @@
+// TokenKeySlot holds keyferryd's token signing key (TokenSigner) once it is
+// loaded: at start, or at the first unseal of a sealed deployment. Set
+// once, then kept until exit, so a reader may keep the pointer it got.
+// Thread-safe: Get never blocks; Set is serialized.
+#ifndef KEYFERRY_SERVER_TOKEN_KEY_SLOT_H_
+#define KEYFERRY_SERVER_TOKEN_KEY_SLOT_H_
+
+#include <atomic>
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "auth/identity_endpoint.h"
+#include "server/token_signer.h"
+
+namespace keyferry::server {
+
+class TokenKeySlot {
+ public:
+  // Get returns the signer, or nullptr while none is set (sealed).
+  const TokenSigner* Get() const { return signer_.load(); }
+
+  // Set keeps `signer` and makes it visible to Get. A second call keeps
+  // the first signer (readers may hold it) and drops `signer`; returns
+  // whether `signer` was kept.
+  bool Set(std::unique_ptr<TokenSigner> signer) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    if (owner_ != nullptr) return false;
+    owner_ = std::move(signer);
+    signer_.store(owner_.get());
+    return true;
+  }
+
+  // TokenKey returns the key for the identity endpoint, or Unavailable
+  // "keyferryd is sealed: …" while none is set.
+  absl::StatusOr<auth::TokenKey> TokenKey() const {
+    const TokenSigner* s = Get();
+    if (s == nullptr) {
+      return absl::UnavailableError(
+          "keyferryd is sealed: no token can be issued until it is unsealed");
+    }
+    return auth::TokenKey{s->key_id(), s->signer()};
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::unique_ptr<TokenSigner> owner_ ABSL_GUARDED_BY(mu_);
+  std::atomic<const TokenSigner*> signer_{nullptr};  // owner_.get()
+};
+
+}  // namespace keyferry::server
+
+#endif  // KEYFERRY_SERVER_TOKEN_KEY_SLOT_H_
