@@ -13,6 +13,7 @@
 #include "crypto/rsa_oaep.h"
 #include "crypto/rsa_pkcs1.h"
 #include "crypto/sign.h"
+#include "custody/cipher_rules.h"
 #include "custody/master_key.h"
 #include "custody/software_custody.h"
 #include "custody/software_custody_testing.h"
@@ -56,6 +57,36 @@ TEST(MasterKeyTest, FailureReadableByOthers) {
   EXPECT_THAT(
       LoadOrCreateMasterKey(path, &created, MasterKeyPolicy::kFindOrCreate),
       StatusHasMessage("must be 0600"));
+}
+
+TEST(CheckRecoveredKeyTest, AcceptsWhatWasAskedFor) {
+  EXPECT_OK(CheckRecoveredKey({KeyKind::kRsa, 3072, std::nullopt},
+                              {KeyKind::kRsa, 0, std::nullopt}));
+  EXPECT_OK(CheckRecoveredKey({KeyKind::kRsa, 3072, std::nullopt},
+                              {KeyKind::kRsa, 3072, std::nullopt}));
+  EXPECT_OK(CheckRecoveredKey({KeyKind::kEc, 256, crypto::Curve::kP256},
+                              {KeyKind::kEc, 0, std::nullopt}));
+  // EC bits are the curve's: a size in the request is not compared.
+  EXPECT_OK(CheckRecoveredKey({KeyKind::kEc, 384, crypto::Curve::kP384},
+                              {KeyKind::kEc, 256, crypto::Curve::kP384}));
+  EXPECT_OK(CheckRecoveredKey({KeyKind::kOct, 192, std::nullopt},
+                              {KeyKind::kOct, 192, std::nullopt}));
+}
+
+TEST(CheckRecoveredKeyTest, FailureMismatchesNameWhatDiffers) {
+  EXPECT_THAT(
+      CheckRecoveredKey({KeyKind::kEc, 256, crypto::Curve::kP256},
+                        {KeyKind::kRsa, 0, std::nullopt}),
+      StatusHasMessage("the key in the blob is EC, but kty asks for RSA"));
+  EXPECT_THAT(CheckRecoveredKey({KeyKind::kRsa, 1024, std::nullopt},
+                                {KeyKind::kRsa, 0, std::nullopt}),
+              StatusHasMessage("this one has 1024"));
+  EXPECT_THAT(CheckRecoveredKey({KeyKind::kEc, 256, crypto::Curve::kP256},
+                                {KeyKind::kEc, 0, crypto::Curve::kP384}),
+              StatusHasMessage("is on P-256, but crv asks for P-384"));
+  EXPECT_THAT(CheckRecoveredKey({KeyKind::kOct, 128, std::nullopt},
+                                {KeyKind::kOct, 256, std::nullopt}),
+              StatusHasMessage("has 128 bits, but 256 were asked for"));
 }
 
 TEST(MasterKeyTest, FailureNotAMasterKey) {
