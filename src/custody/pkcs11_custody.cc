@@ -155,9 +155,9 @@ absl::Status Pkcs11Custody::Reconcile(Session& s) {
       ++reconciled_;
     }
   }
-  if (reconciled_ > 0) {
+  if (reconciled_.load() > 0) {
     Log(LogLevel::kWarning, "pkcs11_reconciled",
-        {{"removed", std::to_string(reconciled_)},
+        {{"removed", std::to_string(reconciled_.load())},
          {"what", "transient token objects left by an interrupted operation"}});
   }
   return absl::OkStatus();
@@ -221,16 +221,20 @@ void Pkcs11Custody::TokenLost() {
     verified_.clear();
   }
   pool_->DropIdle();
+  // Token object handles may be numbered anew after a reset: the master
+  // keys are found again (and transient objects removed, as at start-up).
+  auto find_again = [this](Session& s) {
+    absl::Status found = Reconcile(s);
+    if (found.ok()) {
+      found = FindOrCreateMasterKeys(s, MasterKeyPolicy::kMustExist);
+    }
+    if (!found.ok()) {
+      Log(LogLevel::kError, "pkcs11_master_keys_lost",
+          {{"error", std::string(found.message())}});
+    }
+  };
   janitor_->Reopen([this] { return Session::Open(*module_, slot_, pin_); },
-                   [this](Session& s) {
-                     // Token object handles may be numbered anew after a reset.
-                     absl::Status found =
-                         FindOrCreateMasterKeys(s, MasterKeyPolicy::kMustExist);
-                     if (!found.ok()) {
-                       Log(LogLevel::kError, "pkcs11_master_keys_lost",
-                           {{"error", std::string(found.message())}});
-                     }
-                   });
+                   find_again);
 }
 
 void Pkcs11Custody::CloseAllSessionsForTest() {

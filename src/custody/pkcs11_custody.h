@@ -91,7 +91,7 @@ class Pkcs11Custody : public Custody {
   std::string Platform() const override { return platform_; }
   const Pkcs11Limits& limits() const { return limits_; }
   // reconciled is how many transient token objects Open removed.
-  int reconciled() const { return reconciled_; }
+  int reconciled() const { return reconciled_.load(); }
 
   absl::StatusOr<HeldKey> Generate(const KeyRequest& request,
                                    std::span<const uint8_t> binding) override;
@@ -214,7 +214,7 @@ class Pkcs11Custody : public Custody {
   SecretBytes pin_;
   std::string platform_;
   Pkcs11Limits limits_;
-  int reconciled_ = 0;
+  std::atomic<int> reconciled_{0};  // counted again by TokenLost
   size_t cached_keys_ = 1024;
   // Token objects; found again after a token reset (TokenLost), which may
   // renumber them.
