@@ -5,12 +5,11 @@
 #include "base/status.h"
 #include "hsm/errors.h"
 #include "hsm/keys.h"
-#include "hsm/pkcs11.h"
+#include "hsm/mechanisms.h"
+#include "hsm/templates.h"
 
 namespace keyferry::byok {
 namespace {
-
-using hsm::Attr;
 
 // RFC 5649 §6 known-answer vectors.
 constexpr char kRfcKek[] = "5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8";
@@ -23,30 +22,6 @@ constexpr char kWrap7[] = "afbeb0f07dfbf5419200f2ccb50bb24f";
 // zero-padded to 8 bytes (shared reference softhsm-2.6.1.md §4).
 constexpr char kSoftHsmDefect7[] = "0e13c7817f2e6681f64d911b7dd014d5";
 
-CK_RSA_PKCS_OAEP_PARAMS OaepSha1() {
-  return {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, nullptr, 0};
-}
-
-absl::StatusOr<hsm::ObjectHandle> SessionSecret(hsm::Session& s,
-                                                const SecretBytes& value,
-                                                bool aes_wrapping_key) {
-  hsm::Template t = {
-      Attr::Ulong(CKA_CLASS, CKO_SECRET_KEY),
-      Attr::Ulong(CKA_KEY_TYPE,
-                  aes_wrapping_key ? CKK_AES : CKK_GENERIC_SECRET),
-      Attr::Bool(CKA_TOKEN, false),
-      Attr::Bool(CKA_SENSITIVE, false),
-      Attr::Bool(CKA_EXTRACTABLE, true),
-      Attr::Bool(CKA_WRAP, aes_wrapping_key),
-      Attr::Bool(CKA_UNWRAP, aes_wrapping_key),
-      Attr::Bool(CKA_ENCRYPT, false),
-      Attr::Bool(CKA_DECRYPT, false),
-      Attr::Bool(CKA_SIGN, false),
-      Attr::Bool(CKA_VERIFY, false),
-      Attr::Secret(CKA_VALUE, value)};
-  return s.CreateObject(t);
-}
-
 }  // namespace
 
 absl::StatusOr<TargetInfo> HsmToken::Describe(ObjectRef target) {
@@ -56,7 +31,7 @@ absl::StatusOr<TargetInfo> HsmToken::Describe(ObjectRef target) {
   info.bits = e.bits;
   info.curve = e.curve;
   info.label = e.label;
-  ASSIGN_OR_RETURN(info.extractable, s_.GetBool(target, CKA_EXTRACTABLE));
+  ASSIGN_OR_RETURN(info.extractable, hsm::IsExtractable(s_, target));
   return info;
 }
 
@@ -71,50 +46,27 @@ absl::StatusOr<ObjectRef> HsmToken::ImportRsaPublic(
 }
 
 absl::StatusOr<ObjectRef> HsmToken::GenerateEphemeralAes(size_t bytes) {
-  hsm::Template t = {Attr::Ulong(CKA_CLASS, CKO_SECRET_KEY),
-                     Attr::Ulong(CKA_KEY_TYPE, CKK_AES),
-                     Attr::Ulong(CKA_VALUE_LEN, bytes),
-                     Attr::Bool(CKA_TOKEN, false),
-                     Attr::Bool(CKA_PRIVATE, true),
-                     Attr::Bool(CKA_SENSITIVE, true),
-                     Attr::Bool(CKA_EXTRACTABLE, true),
-                     Attr::Bool(CKA_MODIFIABLE, false),
-                     Attr::Bool(CKA_WRAP, true),
-                     Attr::Bool(CKA_UNWRAP, false),
-                     Attr::Bool(CKA_ENCRYPT, false),
-                     Attr::Bool(CKA_DECRYPT, false),
-                     Attr::Bool(CKA_SIGN, false),
-                     Attr::Bool(CKA_VERIFY, false),
-                     Attr::Bool(CKA_DERIVE, false)};
-  return s_.GenerateKey({CKM_AES_KEY_GEN}, t);
+  return s_.GenerateKey({hsm::kAesKeyGen},
+                        hsm::EphemeralWrapKeyTemplate(bytes));
 }
 
 absl::StatusOr<ObjectRef> HsmToken::CreateTestSecret(const SecretBytes& value,
                                                      bool aes_wrapping_key) {
-  return SessionSecret(s_, value, aes_wrapping_key);
+  return s_.CreateObject(hsm::TestSecretTemplate(value, aes_wrapping_key));
 }
 
 absl::StatusOr<ObjectRef> HsmToken::GenerateTestEc(crypto::Curve curve) {
-  auto oid = hsm::CurveOidDer(curve);
-  hsm::Template pub = {
-      Attr::Ulong(CKA_CLASS, CKO_PUBLIC_KEY), Attr::Ulong(CKA_KEY_TYPE, CKK_EC),
-      Attr::Bool(CKA_TOKEN, false), Attr::Bytes(CKA_EC_PARAMS, oid)};
-  hsm::Template priv = {Attr::Ulong(CKA_CLASS, CKO_PRIVATE_KEY),
-                        Attr::Ulong(CKA_KEY_TYPE, CKK_EC),
-                        Attr::Bool(CKA_TOKEN, false),
-                        Attr::Bool(CKA_SENSITIVE, false),
-                        Attr::Bool(CKA_EXTRACTABLE, true),
-                        Attr::Bool(CKA_SIGN, false)};
-  ASSIGN_OR_RETURN(auto pair,
-                   s_.GenerateKeyPair({CKM_EC_KEY_PAIR_GEN}, pub, priv));
-  (void)s_.Destroy(pair.first);
+  ASSIGN_OR_RETURN(
+      auto pair,
+      s_.GenerateKeyPair({hsm::kEcKeyPairGen}, hsm::TestEcPublicTemplate(curve),
+                         hsm::TestEcPrivateTemplate()));
+  hsm::ScopedObject pub(s_, pair.first);
   return pair.second;
 }
 
 absl::StatusOr<std::vector<uint8_t>> HsmToken::WrapOaep(ObjectRef wrapping,
                                                         ObjectRef target) {
-  CK_RSA_PKCS_OAEP_PARAMS p = OaepSha1();
-  return s_.WrapKey({CKM_RSA_PKCS_OAEP, &p, sizeof p}, wrapping, target);
+  return s_.WrapKey(hsm::RsaOaep(crypto::OaepHash::kSha1), wrapping, target);
 }
 
 absl::StatusOr<std::vector<uint8_t>> HsmToken::WrapKwp(uint64_t mech,
@@ -125,15 +77,13 @@ absl::StatusOr<std::vector<uint8_t>> HsmToken::WrapKwp(uint64_t mech,
 
 absl::StatusOr<std::vector<uint8_t>> HsmToken::WrapRsaAes(ObjectRef kek,
                                                           ObjectRef target) {
-  CK_RSA_PKCS_OAEP_PARAMS oaep = OaepSha1();
-  KfRsaAesKeyWrapParams p = {256, &oaep};
-  return s_.WrapKey({CKM_RSA_AES_KEY_WRAP, &p, sizeof p}, kek, target);
+  return s_.WrapKey(hsm::RsaAesKeyWrap(256), kek, target);
 }
 
 absl::StatusOr<Token::KwpProbe> HsmToken::ProbeKwp(uint64_t mech) {
   KwpProbe r;
   ASSIGN_OR_RETURN(SecretBytes kek, HexDecodeSecret(kRfcKek));
-  auto kek_ref = SessionSecret(s_, kek, true);
+  auto kek_ref = CreateTestSecret(kek, true);
   if (!kek_ref.ok()) {
     r.detail = absl::StrCat("cannot create the 192-bit probe KEK: ",
                             kek_ref.status().message());
@@ -146,7 +96,7 @@ absl::StatusOr<Token::KwpProbe> HsmToken::ProbeKwp(uint64_t mech) {
        {std::pair{kKey20, kWrap20}, std::pair{kKey7, kWrap7}}) {
     ASSIGN_OR_RETURN(SecretBytes key, HexDecodeSecret(key_hex));
     ASSIGN_OR_RETURN(std::vector<uint8_t> want, HexDecode(wrap_hex));
-    ASSIGN_OR_RETURN(ObjectRef key_ref, SessionSecret(s_, key, false));
+    ASSIGN_OR_RETURN(ObjectRef key_ref, CreateTestSecret(key, false));
     ScopedObject key_obj(*this, key_ref);
     auto got = s_.WrapKey({mech}, kek_obj.get(), key_obj.get());
     if (!got.ok()) {
@@ -164,12 +114,8 @@ absl::StatusOr<Token::KwpProbe> HsmToken::ProbeKwp(uint64_t mech) {
                         "-byte vector differs from RFC 5649; ");
       }
     }
-    hsm::Template t = {Attr::Ulong(CKA_CLASS, CKO_SECRET_KEY),
-                       Attr::Ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET),
-                       Attr::Bool(CKA_TOKEN, false),
-                       Attr::Bool(CKA_SENSITIVE, false),
-                       Attr::Bool(CKA_EXTRACTABLE, true)};
-    auto unwrapped = s_.UnwrapKey({mech}, kek_obj.get(), want, t);
+    auto unwrapped = s_.UnwrapKey({mech}, kek_obj.get(), want,
+                                  hsm::TestSecretUnwrapTemplate());
     if (!unwrapped.ok()) {
       unwrap_ok = false;
       absl::StrAppend(&detail, "unwrap of ", key.size(),
@@ -177,7 +123,7 @@ absl::StatusOr<Token::KwpProbe> HsmToken::ProbeKwp(uint64_t mech) {
       continue;
     }
     ScopedObject out_obj(*this, *unwrapped);
-    auto value = s_.GetSecretAttribute(out_obj.get(), CKA_VALUE);
+    auto value = hsm::ReadSecretValue(s_, out_obj.get());
     if (!value.ok() || !value->ConstantTimeEquals(key)) {
       unwrap_ok = false;
       absl::StrAppend(&detail, "unwrap of ", key.size(),

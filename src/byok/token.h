@@ -14,17 +14,20 @@
 #include "absl/status/statusor.h"
 #include "base/secret.h"
 #include "crypto/keys.h"
+#include "hsm/mechanisms.h"
+#include "hsm/object.h"
 
 namespace keyferry::byok {
 
 // ObjectRef is a token object handle (CK_OBJECT_HANDLE).
-using ObjectRef = uint64_t;
+using ObjectRef = hsm::ObjectHandle;
 
-// Mechanism numbers used by the export (PKCS#11 3.1 values).
-inline constexpr uint64_t kCkmRsaPkcsOaep = 0x0009;
-inline constexpr uint64_t kCkmRsaAesKeyWrap = 0x1054;
-inline constexpr uint64_t kCkmAesKeyWrapPad = 0x210A;
-inline constexpr uint64_t kCkmAesKeyWrapKwp = 0x210B;
+// Mechanism numbers used by the export (PKCS#11 3.1 values, named once in
+// hsm/mechanisms.h).
+inline constexpr uint64_t kCkmRsaPkcsOaep = hsm::kRsaPkcsOaep;
+inline constexpr uint64_t kCkmRsaAesKeyWrap = hsm::kRsaAesKeyWrap;
+inline constexpr uint64_t kCkmAesKeyWrapPad = hsm::kAesKeyWrapPad;
+inline constexpr uint64_t kCkmAesKeyWrapKwp = hsm::kAesKeyWrapKwp;
 
 // TargetInfo describes the key to export.
 struct TargetInfo {
@@ -35,10 +38,11 @@ struct TargetInfo {
   std::string label;
 };
 
-// Token is not thread-safe; one export at a time per session.
-class Token {
+// Token is not thread-safe; one export at a time per session. It destroys
+// its objects (ObjectDestroyer), so ScopedObject holds them.
+class Token : public hsm::ObjectDestroyer {
  public:
-  virtual ~Token() = default;
+  ~Token() override = default;
 
   // Describe returns type, size and extractability of `target`.
   virtual absl::StatusOr<TargetInfo> Describe(ObjectRef target) = 0;
@@ -79,26 +83,14 @@ class Token {
   };
   virtual absl::StatusOr<KwpProbe> ProbeKwp(uint64_t mech) = 0;
   // Destroy: C_DestroyObject. Errors are reported, never thrown.
-  virtual absl::Status Destroy(ObjectRef object) = 0;
+  absl::Status Destroy(ObjectRef object) override = 0;
   // Description names the token for the blob's `generator` field.
   virtual std::string Description() = 0;
 };
 
-// ScopedObject destroys a token object when it goes out of scope.
-class ScopedObject {
- public:
-  ScopedObject(Token& token, ObjectRef ref) : token_(&token), ref_(ref) {}
-  ~ScopedObject() {
-    if (token_ != nullptr) (void)token_->Destroy(ref_);
-  }
-  ScopedObject(const ScopedObject&) = delete;
-  ScopedObject& operator=(const ScopedObject&) = delete;
-  ObjectRef get() const { return ref_; }
-
- private:
-  Token* token_;
-  ObjectRef ref_;
-};
+// ScopedObject destroys a token object when it goes out of scope: the one
+// scoped handle of src/hsm, with the Token as its destroyer.
+using ScopedObject = hsm::ScopedObject;
 
 }  // namespace keyferry::byok
 

@@ -18,7 +18,7 @@
 #include "cli/hsm_context.h"
 #include "crypto/keys.h"
 #include "hsm/keys.h"
-#include "hsm/pkcs11.h"
+#include "hsm/templates.h"
 
 namespace keyferry::cli {
 namespace {
@@ -51,9 +51,8 @@ absl::StatusOr<crypto::EvpPkeyPtr> ReadKek(const std::string& kek,
           "--kek '", kek,
           "' is neither a file nor a KEK imported with 'keyferry kek import'"));
     }
-    ASSIGN_OR_RETURN(auto n, session->GetAttribute(*h, CKA_MODULUS));
-    ASSIGN_OR_RETURN(auto e, session->GetAttribute(*h, CKA_PUBLIC_EXPONENT));
-    ASSIGN_OR_RETURN(key, crypto::RsaPublicFromParts(n, e));
+    ASSIGN_OR_RETURN(hsm::RsaPublicParts pub, hsm::ReadRsaPublic(*session, *h));
+    ASSIGN_OR_RETURN(key, crypto::RsaPublicFromParts(pub.n, pub.e));
   } else {
     return absl::NotFoundError(
         absl::StrCat("--kek file '", kek, "' does not exist"));

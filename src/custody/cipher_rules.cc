@@ -28,6 +28,29 @@ absl::Status CheckRsaKeySize(int bits) {
   return absl::OkStatus();
 }
 
+absl::Status CheckRecoveredKey(const RecoveredKeyInfo& got,
+                               const KeyRequest& expected) {
+  if (got.kind != expected.kind) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the key in the blob is ", KeyKindName(got.kind),
+                     ", but kty asks for ", KeyKindName(expected.kind)));
+  }
+  if (got.kind == KeyKind::kRsa) RETURN_IF_ERROR(CheckRsaKeySize(got.bits));
+  if (got.kind == KeyKind::kEc && expected.curve && got.curve &&
+      *got.curve != *expected.curve) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the EC key in the blob is on ", Sv(crypto::CurveJwkName(*got.curve)),
+        ", but crv asks for ", Sv(crypto::CurveJwkName(*expected.curve))));
+  }
+  if (expected.bits != 0 && got.kind != KeyKind::kEc &&
+      got.bits != expected.bits) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the key in the blob has ", got.bits, " bits, but ",
+                     expected.bits, " were asked for"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckKeyRequest(const KeyRequest& r) {
   switch (r.kind) {
     case KeyKind::kRsa:

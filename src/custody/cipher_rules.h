@@ -5,6 +5,7 @@
 #define KEYFERRY_CUSTODY_CIPHER_RULES_H_
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -25,6 +26,22 @@ absl::Status CheckRsaKeySize(int bits);
 // of another size than 2048/3072/4096 or with an even or tiny exponent, EC
 // without a curve, oct of another size than 128/192/256.
 absl::Status CheckKeyRequest(const KeyRequest& request);
+
+// RecoveredKeyInfo is what an import found about the key inside a BYOK
+// transfer blob (after the unwrap, in software or in the token).
+struct RecoveredKeyInfo {
+  KeyKind kind = KeyKind::kRsa;
+  int bits = 0;                        // RSA modulus or AES key bits
+  std::optional<crypto::Curve> curve;  // EC
+};
+
+// CheckRecoveredKey is the one rule on a key recovered from a BYOK blob, for
+// both custodies, in this order (InvalidArgument naming the mismatch):
+// its kind is the one kty asks for; an RSA key has an allowed size
+// (CheckRsaKeySize); an EC key is on the curve crv asks for, when given; an
+// RSA or oct key has the bits asked for, when given.
+absl::Status CheckRecoveredKey(const RecoveredKeyInfo& got,
+                               const KeyRequest& expected);
 
 // The AES families of CipherAlg. KW is RFC 3394 (A*KW and
 // CKM_AES_KEY_WRAP); CKM_AES_KEY_WRAP_PAD, the only one left, is RFC 5649.

@@ -25,18 +25,20 @@
 #define KEYFERRY_CUSTODY_PKCS11_CUSTODY_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "custody/custody.h"
 #include "custody/master_key.h"
 #include "hsm/module.h"
+#include "hsm/object.h"
 #include "hsm/session.h"
+#include "hsm/session_pool.h"
 
 namespace keyferry::custody {
 
@@ -65,6 +67,9 @@ struct Pkcs11Limits {
   std::vector<std::string> notes;  // one line per limit, for the log
 };
 
+// Thread safety: every Custody method may be called from any thread; the
+// sessions, the cache of unwrapped objects and the verified-record set are
+// shared under their own locks.
 class Pkcs11Custody : public Custody {
  public:
   static constexpr const char* kWrapLabel = "keyferryd-master-wrap";
@@ -86,7 +91,7 @@ class Pkcs11Custody : public Custody {
   std::string Platform() const override { return platform_; }
   const Pkcs11Limits& limits() const { return limits_; }
   // reconciled is how many transient token objects Open removed.
-  int reconciled() const { return reconciled_; }
+  int reconciled() const { return reconciled_.load(); }
 
   absl::StatusOr<HeldKey> Generate(const KeyRequest& request,
                                    std::span<const uint8_t> binding) override;
@@ -125,49 +130,48 @@ class Pkcs11Custody : public Custody {
   // the test that keyferryd recovers.
   void CloseAllSessionsForTest();
 
-  class Lease;     // a borrowed session (pkcs11_custody.cc)
+  class Janitor;   // destroys session objects (pkcs11_custody_internal.h)
   class Resident;  // an unwrapped session object, destroyed when dropped
 
  private:
+  using Lease = hsm::SessionPool::Lease;
+  struct Cache;
+
   explicit Pkcs11Custody(std::unique_ptr<hsm::Module> module);
 
-  // Borrow lends a session from the pool (opening one when below the
-  // limit). With `check`, an idle session is first asked whether it is
-  // still alive, and a dead one means the token was reset (TokenLost): for
-  // the calls that do not retry (generation, imports, backups).
-  absl::StatusOr<std::unique_ptr<hsm::Session>> Borrow(bool check = false);
-  void Return(std::unique_ptr<hsm::Session> s);
+  // Reconcile removes transient token objects an interrupted operation
+  // left (kTransientPrefix labels) and counts them in reconciled_.
+  absl::Status Reconcile(hsm::Session& s);
   // FindOrCreateMasterKeys finds the three master keys by label and makes
   // missing ones as `policy` allows (FailedPrecondition naming the key
   // otherwise).
   absl::Status FindOrCreateMasterKeys(hsm::Session& s, MasterKeyPolicy policy);
-  // WithSession runs `op` on a borrowed session, once more on a fresh
-  // session after a token reset (TokenLost).
-  template <typename T>
-  absl::StatusOr<T> WithSession(
-      const std::function<absl::StatusOr<T>(hsm::Session&)>& op);
   // WithKey runs `op` on a borrowed session with `key`'s session object.
   // When the token no longer knows the session or the object (a reset),
-  // it drops every cached object and idle session (TokenLost) and tries
-  // once more with fresh ones.
+  // the pool calls TokenLost and `op` runs once more with fresh ones.
   template <typename T>
   absl::StatusOr<T> WithKey(
       const HeldKey& key, std::span<const uint8_t> binding,
       const std::function<absl::StatusOr<T>(hsm::Session&, hsm::ObjectHandle)>&
           op);
+  // TokenLost drops every cached object, verified record and idle session,
+  // and reopens the janitor session (finding the master keys again).
   void TokenLost();
+  // Probe runs the start-up probes (pkcs11_probe.cc) into limits_.
   absl::Status Probe(hsm::Session& s);
 
-  // Hold wraps the (extractable, session) object `obj` under the master key,
-  // MACs it with `binding` and destroys `obj`.
-  absl::StatusOr<HeldKey> Hold(hsm::Session& s, hsm::ObjectHandle obj,
+  // Hold wraps the (extractable, session) object `obj` under the master
+  // key, destroys it and MACs the wrapped key with `binding`
+  // (pkcs11_blob.cc).
+  absl::StatusOr<HeldKey> Hold(hsm::Session& s, hsm::ScopedObject obj,
                                HeldKey held, std::span<const uint8_t> binding);
   // HoldWithPublic sets the public JWK from `pub` and holds `obj`; `obj`
   // is destroyed on any failure.
-  absl::StatusOr<HeldKey> HoldWithPublic(hsm::Session& s, hsm::ObjectHandle obj,
+  absl::StatusOr<HeldKey> HoldWithPublic(hsm::Session& s, hsm::ScopedObject obj,
                                          HeldKey held,
                                          absl::StatusOr<crypto::EvpPkeyPtr> pub,
                                          std::span<const uint8_t> binding);
+  // Mac is the blob MAC (BlobMacInput) made with the master MAC key.
   absl::StatusOr<std::vector<uint8_t>> Mac(hsm::Session& s,
                                            std::span<const uint8_t> header,
                                            std::span<const uint8_t> binding,
@@ -178,49 +182,63 @@ class Pkcs11Custody : public Custody {
       hsm::Session& s, const HeldKey& key, std::span<const uint8_t> binding);
   absl::Status CheckBlob(hsm::Session& s, const HeldKey& key,
                          std::span<const uint8_t> binding);
+
+  // UnwrapByok unwraps a BYOK transfer blob with the KEK object `kek` into
+  // an extractable session object of the kind `expected` asks for
+  // (pkcs11_import.cc).
+  absl::StatusOr<hsm::ScopedObject> UnwrapByok(
+      hsm::Session& s, hsm::ObjectHandle kek,
+      std::span<const uint8_t> ciphertext, size_t kek_bytes,
+      const KeyRequest& expected);
+  // DescribeRecovered reads kind, size, curve and public key of a key
+  // unwrapped from a BYOK blob and applies CheckRecoveredKey.
+  absl::StatusOr<HeldKey> DescribeRecovered(hsm::Session& s,
+                                            hsm::ObjectHandle obj,
+                                            size_t unwrapped_bound,
+                                            const KeyRequest& expected);
   absl::StatusOr<std::string> EcPublicJwk(hsm::Session& s,
                                           hsm::ObjectHandle priv,
                                           crypto::Curve curve);
   // DecryptRsa15 is RSA1_5 decryption with implicit rejection: the raw RSA
   // in the token (CKM_RSA_X_509), the key derivation key an HMAC of the
   // token's master MAC key (the token never gives out d), the padding check
-  // and the synthetic message in crypto::RsaPkcs1DecodeImplicitRejection.
+  // and the synthetic message in crypto::RsaPkcs1DecodeImplicitRejection
+  // (pkcs11_rsa15.cc).
   absl::StatusOr<CipherOutput> DecryptRsa15(
       const HeldKey& key, std::span<const uint8_t> binding,
       std::span<const uint8_t> ciphertext);
 
+  // Set by Open, then read-only.
   std::unique_ptr<hsm::Module> module_;
   hsm::SlotId slot_ = 0;
   SecretBytes pin_;
   std::string platform_;
   Pkcs11Limits limits_;
-  int reconciled_ = 0;
+  std::atomic<int> reconciled_{0};  // counted again by TokenLost
+  size_t cached_keys_ = 1024;
   // Token objects; found again after a token reset (TokenLost), which may
   // renumber them.
   std::atomic<hsm::ObjectHandle> wrap_key_{0}, mac_key_{0}, backup_key_{0};
 
-  std::mutex pool_mu_;
-  std::condition_variable pool_cv_;
-  std::vector<std::unique_ptr<hsm::Session>> idle_;
-  size_t open_sessions_ = 0;
-  size_t max_sessions_ = 16;
-
-  // The janitor session destroys evicted session objects.
-  std::mutex janitor_mu_;
-  std::unique_ptr<hsm::Session> janitor_;
+  // Sessions shared by all threads (thread-safe itself).
+  std::unique_ptr<hsm::SessionPool> pool_;
+  // The janitor destroys evicted session objects on a session of its own
+  // (thread-safe itself). Outlives every Resident.
+  std::unique_ptr<Janitor> janitor_;
 
   // Resident session objects by (binding, blob), least recently used first.
-  struct Cache;
-  std::mutex cache_mu_;
-  std::unique_ptr<Cache> cache_;
-  size_t cached_keys_ = 1024;
+  // An entry is dropped when the cache is full (least recently used first)
+  // or the token is lost (TokenLost: all of them); a blob never changes
+  // under its key, so no other invalidation is needed.
+  absl::Mutex cache_mu_;
+  std::unique_ptr<Cache> cache_ ABSL_GUARDED_BY(cache_mu_);
 
   // SHA-256 of (record, tag) pairs the token verified (VerifyRecord). A
   // pair verified once stays valid while the master MAC key is the same,
   // so entries are dropped only when the set is full (all at once) or the
   // token is lost (TokenLost), never one by one.
-  std::mutex verified_mu_;
-  std::unordered_set<std::string> verified_;  // guarded by verified_mu_
+  absl::Mutex verified_mu_;
+  std::unordered_set<std::string> verified_ ABSL_GUARDED_BY(verified_mu_);
   static constexpr size_t kMaxVerified = 1 << 16;
 };
 

@@ -1,13 +1,12 @@
 #include "custody/sealed_custody.h"
 
-#include <mutex>
 #include <utility>
 
 namespace keyferry::custody {
 
 template <typename F>
 auto SealedCustody::With(F f) const -> decltype(f(std::declval<Custody&>())) {
-  std::shared_lock<std::shared_mutex> l(mu_);
+  absl::ReaderMutexLock l(&mu_);
   if (inner_ == nullptr) {
     return absl::UnavailableError(
         "keyferryd is sealed: submit the key shares with `keyferry vault "
@@ -17,14 +16,14 @@ auto SealedCustody::With(F f) const -> decltype(f(std::declval<Custody&>())) {
 }
 
 void SealedCustody::Unseal(std::unique_ptr<Custody> inner) {
-  std::unique_lock<std::shared_mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   inner_ = std::move(inner);
 }
 
 void SealedCustody::Seal() {
   std::unique_ptr<Custody> dropped;
   {
-    std::unique_lock<std::shared_mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     dropped = std::move(inner_);
   }
   // `dropped` (and the master key it holds, zeroized by SecretBytes) goes
@@ -32,17 +31,17 @@ void SealedCustody::Seal() {
 }
 
 bool SealedCustody::sealed() const {
-  std::shared_lock<std::shared_mutex> l(mu_);
+  absl::ReaderMutexLock l(&mu_);
   return inner_ == nullptr;
 }
 
 std::string SealedCustody::Kind() const {
-  std::shared_lock<std::shared_mutex> l(mu_);
+  absl::ReaderMutexLock l(&mu_);
   return inner_ ? inner_->Kind() : "software";
 }
 
 std::string SealedCustody::Platform() const {
-  std::shared_lock<std::shared_mutex> l(mu_);
+  absl::ReaderMutexLock l(&mu_);
   return inner_ ? inner_->Platform() : "keyferry software custody (sealed)";
 }
 

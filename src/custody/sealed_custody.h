@@ -9,9 +9,10 @@
 #define KEYFERRY_CUSTODY_SEALED_CUSTODY_H_
 
 #include <memory>
-#include <shared_mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "custody/custody.h"
 
 namespace keyferry::custody {
@@ -61,13 +62,14 @@ class SealedCustody : public Custody {
                             std::span<const uint8_t> tag) override;
 
  private:
+  mutable absl::Mutex mu_;
+  std::unique_ptr<Custody> inner_ ABSL_GUARDED_BY(mu_);
+
   // With runs `f` on the inner custody under a shared lock, or answers
-  // Unavailable while sealed.
+  // Unavailable while sealed. Takes mu_ (a trailing return type leaves no
+  // place for ABSL_LOCKS_EXCLUDED).
   template <typename F>
   auto With(F f) const -> decltype(f(std::declval<Custody&>()));
-
-  mutable std::shared_mutex mu_;
-  std::unique_ptr<Custody> inner_;  // guarded by mu_
 };
 
 }  // namespace keyferry::custody

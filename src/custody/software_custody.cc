@@ -243,26 +243,14 @@ absl::StatusOr<HeldKey> SoftwareCustody::ImportByok(
   ASSIGN_OR_RETURN(
       byok::RecoveredKey rk,
       byok::DecodePayload(payload, expected.kind == KeyKind::kOct));
-  KeyKind got = rk.type == crypto::KeyType::kRsa  ? KeyKind::kRsa
-                : rk.type == crypto::KeyType::kEc ? KeyKind::kEc
-                                                  : KeyKind::kOct;
-  if (got != expected.kind) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the key in the blob is ", KeyKindName(got),
-                     ", but kty asks for ", KeyKindName(expected.kind)));
-  }
-  if (got == KeyKind::kRsa) RETURN_IF_ERROR(CheckRsaKeySize(rk.bits));
-  if (got == KeyKind::kEc && expected.curve && rk.curve != expected.curve) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the EC key in the blob is on ", Sv(crypto::CurveJwkName(*rk.curve)),
-        ", but crv asks for ", Sv(crypto::CurveJwkName(*expected.curve))));
-  }
-  if (expected.bits != 0 && got != KeyKind::kEc && rk.bits != expected.bits) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the key in the blob has ", rk.bits, " bits, but ",
-                     expected.bits, " were asked for"));
-  }
-  if (got == KeyKind::kOct) return ImportSecret(rk.secret, binding);
+  RecoveredKeyInfo got;
+  got.kind = rk.type == crypto::KeyType::kRsa  ? KeyKind::kRsa
+             : rk.type == crypto::KeyType::kEc ? KeyKind::kEc
+                                               : KeyKind::kOct;
+  got.bits = rk.bits;
+  got.curve = rk.curve;
+  RETURN_IF_ERROR(CheckRecoveredKey(got, expected));
+  if (got.kind == KeyKind::kOct) return ImportSecret(rk.secret, binding);
   return HoldPrivate(rk.pkey.get(), binding);
 }
 

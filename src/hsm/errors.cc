@@ -141,4 +141,34 @@ std::optional<unsigned long> GetCkr(const absl::Status& status) {
   return rv;
 }
 
+bool IsStaleHandle(const absl::Status& status) {
+  const std::optional<unsigned long> ckr = GetCkr(status);
+  return ckr &&
+         (*ckr == CKR_OBJECT_HANDLE_INVALID || *ckr == CKR_KEY_HANDLE_INVALID ||
+          *ckr == CKR_SESSION_HANDLE_INVALID || *ckr == CKR_SESSION_CLOSED ||
+          *ckr == CKR_USER_NOT_LOGGED_IN);
+}
+
+bool IsTokenFault(const absl::Status& status) {
+  const std::optional<unsigned long> ckr = GetCkr(status);
+  if (!ckr) return status.code() != absl::StatusCode::kInvalidArgument;
+  if (IsStaleHandle(status)) return true;
+  switch (*ckr) {
+    case CKR_HOST_MEMORY:
+    case CKR_DEVICE_ERROR:
+    case CKR_DEVICE_MEMORY:
+    case CKR_DEVICE_REMOVED:
+    case CKR_TOKEN_NOT_PRESENT:
+    case CKR_TOKEN_NOT_RECOGNIZED:
+    case CKR_SESSION_COUNT:
+    case CKR_CRYPTOKI_NOT_INITIALIZED:
+    case CKR_FUNCTION_CANCELED:
+    case CKR_OPERATION_ACTIVE:
+    case CKR_BUFFER_TOO_SMALL:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace keyferry::hsm

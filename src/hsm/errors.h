@@ -21,6 +21,21 @@ absl::Status CkrToStatus(unsigned long rv, std::string_view what);
 // GetCkr returns the CK_RV carried by `status`, if any.
 std::optional<unsigned long> GetCkr(const absl::Status& status);
 
+// IsStaleHandle tells whether `status` means the token no longer knows the
+// session or object handles used (it was reset, or every session was
+// closed: CKR_OBJECT_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID,
+// CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED, CKR_USER_NOT_LOGGED_IN),
+// rather than anything about the request.
+bool IsStaleHandle(const absl::Status& status);
+
+// IsTokenFault tells whether a failed token call is the token's or the
+// caller's own fault (a stale handle, a device or memory error, a missing
+// token, ...), which a client must not be told is its own. A Status without
+// a CK_RV is a token fault unless it is InvalidArgument. Anything else a
+// C_UnwrapKey or C_Decrypt of client data returns (SoftHSM answers
+// CKR_GENERAL_ERROR to a ciphertext that does not decrypt) is about the data.
+bool IsTokenFault(const absl::Status& status);
+
 }  // namespace keyferry::hsm
 
 #endif  // KEYFERRY_HSM_ERRORS_H_

@@ -4,10 +4,11 @@
 
 #include <cstring>
 #include <map>
-#include <mutex>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "base/status.h"
 #include "base/strings.h"
 #include "hsm/errors.h"
@@ -80,11 +81,9 @@ namespace {
 
 // How many live Modules use each initialized function list (a dlopen of
 // the same library returns the same one).
-std::mutex& InitMu() {
-  static std::mutex mu;
-  return mu;
-}
-std::map<CK_FUNCTION_LIST*, int>& InitUsers() {
+ABSL_CONST_INIT absl::Mutex init_mu(absl::kConstInit);
+std::map<CK_FUNCTION_LIST*, int>& InitUsers()
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(init_mu) {
   static auto* users = new std::map<CK_FUNCTION_LIST*, int>();
   return *users;
 }
@@ -109,7 +108,7 @@ absl::StatusOr<std::unique_ptr<Module>> Module::Load(const std::string& path) {
   // it: the first Load initializes it and the last one to go finalizes it
   // (C_Finalize by one user would end every other user's sessions).
   {
-    std::lock_guard<std::mutex> lock(InitMu());
+    absl::MutexLock lock(&init_mu);
     int& users = InitUsers()[fn];
     if (users == 0) {
       CK_C_INITIALIZE_ARGS args;
@@ -137,7 +136,7 @@ absl::StatusOr<std::unique_ptr<Module>> Module::Load(const std::string& path) {
 
 Module::~Module() {
   {
-    std::lock_guard<std::mutex> lock(InitMu());
+    absl::MutexLock lock(&init_mu);
     auto it = InitUsers().find(fn_);
     if (it != InitUsers().end() && --it->second == 0) {
       fn_->C_Finalize(nullptr);
@@ -252,5 +251,7 @@ absl::Status Module::InitToken(SlotId slot, const SecretBytes& so_pin,
                        padded),
       "C_InitToken");
 }
+
+void Module::CloseAllSessions(SlotId slot) { fn_->C_CloseAllSessions(slot); }
 
 }  // namespace keyferry::hsm

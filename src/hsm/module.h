@@ -15,13 +15,13 @@
 
 #include "absl/status/statusor.h"
 #include "base/secret.h"
+#include "hsm/object.h"
 
 struct _CK_FUNCTION_LIST;  // the C ABI, defined in hsm/pkcs11.h
 
 namespace keyferry::hsm {
 
 using SlotId = uint64_t;
-using ObjectHandle = uint64_t;
 
 struct TokenInfo {
   std::string label;
@@ -81,6 +81,10 @@ class Module {
   absl::Status InitToken(SlotId slot, const SecretBytes& so_pin,
                          std::string_view label);
   absl::StatusOr<SlotId> FindFreeSlot();
+
+  // CloseAllSessions closes every session of this application on `slot`
+  // (C_CloseAllSessions), as a token reset does: for tests of recovery.
+  void CloseAllSessions(SlotId slot);
 
   _CK_FUNCTION_LIST* functions() const { return fn_; }
 

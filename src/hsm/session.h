@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "base/secret.h"
 #include "hsm/module.h"
+#include "hsm/object.h"
 
 namespace keyferry::hsm {
 
@@ -37,7 +38,7 @@ struct Mechanism {
   size_t param_len = 0;
 };
 
-class Session {
+class Session : public ObjectDestroyer {
  public:
   // Open opens a read-write session on `slot` and logs in as the user with
   // `pin`. A wrong PIN is Unauthenticated "PIN incorrect". PKCS#11 login is
@@ -50,7 +51,7 @@ class Session {
   static absl::StatusOr<std::unique_ptr<Session>> OpenSecurityOfficer(
       Module& module, SlotId slot, const SecretBytes& so_pin);
   // Logs out and closes the session.
-  ~Session();
+  ~Session() override;
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -81,7 +82,9 @@ class Session {
                                          ObjectHandle unwrapping,
                                          std::span<const uint8_t> wrapped,
                                          const Template& t);
-  absl::Status Destroy(ObjectHandle h);
+  // Destroy destroys `h` (C_DestroyObject). Prefer holding objects in a
+  // ScopedObject (hsm/object.h) over calling this by hand.
+  absl::Status Destroy(ObjectHandle h) override;
 
   // Sign runs C_SignInit + C_Sign (single part) with the size query.
   absl::StatusOr<std::vector<uint8_t>> Sign(const Mechanism& m,
