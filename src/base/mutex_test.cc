@@ -53,5 +53,24 @@ TEST(MutexTest, WaitWithTimeoutReportsTheTimeout) {
   EXPECT_FALSE(c.WaitFor(1, absl::Milliseconds(1)));
 }
 
+TEST(MutexTest, AwaitReturnsWhenTheConditionHolds) {
+  Mutex mu;
+  bool ready = false;  // guarded by mu
+  std::thread t([&] {
+    MutexLock l(&mu);
+    ready = true;
+  });
+  {
+    MutexLock l(&mu);
+    mu.Await(Condition(&ready));
+    EXPECT_TRUE(ready);
+  }
+  t.join();
+  MutexLock l(&mu);
+  EXPECT_TRUE(mu.AwaitWithTimeout(Condition(&ready), absl::Milliseconds(1)));
+  bool never = false;
+  EXPECT_FALSE(mu.AwaitWithTimeout(Condition(&never), absl::Milliseconds(1)));
+}
+
 }  // namespace
 }  // namespace keyferry

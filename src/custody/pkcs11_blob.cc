@@ -125,7 +125,7 @@ absl::StatusOr<std::shared_ptr<Pkcs11Custody::Resident>> Pkcs11Custody::Use(
     hsm::Session& s, const HeldKey& key, std::span<const uint8_t> binding) {
   std::string ck = p11::CacheKey(binding, key.sealed);
   if (cached_keys_ > 0) {
-    absl::MutexLock lock(&cache_mu_);
+    keyferry::MutexLock lock(&cache_mu_);
     auto hit = cache_->index.find(ck);
     if (hit != cache_->index.end()) {
       cache_->lru.splice(cache_->lru.end(), cache_->lru, hit->second);
@@ -153,7 +153,7 @@ absl::StatusOr<std::shared_ptr<Pkcs11Custody::Resident>> Pkcs11Custody::Use(
     // `evicted` is released after the lock (its destructor takes the
     // janitor lock, never the cache lock).
     std::shared_ptr<Resident> evicted;
-    absl::MutexLock lock(&cache_mu_);
+    keyferry::MutexLock lock(&cache_mu_);
     if (cache_->index.count(ck) != 0) return r;  // another thread won
     if (cache_->lru.size() >= cached_keys_) {
       evicted = std::move(cache_->lru.front().second);

@@ -54,7 +54,7 @@ std::vector<uint8_t> RecordMacInput(std::span<const uint8_t> record) {
 }  // namespace
 
 absl::Status Pkcs11Custody::Janitor::Destroy(ObjectHandle h) {
-  absl::MutexLock lock(&mu_);
+  keyferry::MutexLock lock(&mu_);
   if (!session_) return absl::OkStatus();
   absl::Status s = session_->Destroy(h);
   if (!s.ok() && !hsm::IsStaleHandle(s)) {
@@ -67,7 +67,7 @@ absl::Status Pkcs11Custody::Janitor::Destroy(ObjectHandle h) {
 void Pkcs11Custody::Janitor::Reopen(
     const std::function<absl::StatusOr<std::unique_ptr<Session>>()>& open,
     const std::function<void(Session&)>& then) {
-  absl::MutexLock lock(&mu_);
+  keyferry::MutexLock lock(&mu_);
   session_.reset();
   absl::StatusOr<std::unique_ptr<Session>> s = open();
   if (!s.ok()) return;
@@ -76,7 +76,7 @@ void Pkcs11Custody::Janitor::Reopen(
 }
 
 void Pkcs11Custody::Janitor::Close() {
-  absl::MutexLock lock(&mu_);
+  keyferry::MutexLock lock(&mu_);
   session_.reset();
 }
 
@@ -137,7 +137,7 @@ Pkcs11Custody::Pkcs11Custody(std::unique_ptr<hsm::Module> module)
 Pkcs11Custody::~Pkcs11Custody() {
   std::unique_ptr<Cache> cache;
   {
-    absl::MutexLock lock(&cache_mu_);
+    keyferry::MutexLock lock(&cache_mu_);
     cache = std::move(cache_);
   }
   cache.reset();  // destroys the resident objects through the janitor
@@ -211,13 +211,13 @@ void Pkcs11Custody::TokenLost() {
       {{"action", "dropping cached key objects and sessions; reopening"}});
   std::list<Cache::Entry> dropped;
   {
-    absl::MutexLock lock(&cache_mu_);
+    keyferry::MutexLock lock(&cache_mu_);
     dropped.swap(cache_->lru);
     cache_->index.clear();
   }
   for (Cache::Entry& e : dropped) e.second->MarkLost();
   {
-    absl::MutexLock lock(&verified_mu_);
+    keyferry::MutexLock lock(&verified_mu_);
     verified_.clear();
   }
   pool_->DropIdle();
@@ -293,7 +293,7 @@ absl::Status Pkcs11Custody::VerifyRecord(std::span<const uint8_t> record,
   const std::vector<uint8_t> digest = crypto::Sha256(pair);
   std::string id(digest.begin(), digest.end());
   {
-    absl::MutexLock lock(&verified_mu_);
+    keyferry::MutexLock lock(&verified_mu_);
     if (verified_.count(id) > 0) return absl::OkStatus();
   }
   const std::vector<uint8_t> in = RecordMacInput(record);
@@ -306,7 +306,7 @@ absl::Status Pkcs11Custody::VerifyRecord(std::span<const uint8_t> record,
       });
   if (!ok.ok()) return ok.status();
   if (!*ok) return absl::DataLossError("the record's tag does not verify");
-  absl::MutexLock lock(&verified_mu_);
+  keyferry::MutexLock lock(&verified_mu_);
   if (verified_.size() >= kMaxVerified) verified_.clear();
   verified_.insert(std::move(id));
   return absl::OkStatus();

@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "base/mutex.h"
 #include "custody/custody.h"
 #include "custody/master_key.h"
 #include "hsm/module.h"
@@ -230,14 +230,14 @@ class Pkcs11Custody : public Custody {
   // An entry is dropped when the cache is full (least recently used first)
   // or the token is lost (TokenLost: all of them); a blob never changes
   // under its key, so no other invalidation is needed.
-  absl::Mutex cache_mu_;
+  keyferry::Mutex cache_mu_;
   std::unique_ptr<Cache> cache_ ABSL_GUARDED_BY(cache_mu_);
 
   // SHA-256 of (record, tag) pairs the token verified (VerifyRecord). A
   // pair verified once stays valid while the master MAC key is the same,
   // so entries are dropped only when the set is full (all at once) or the
   // token is lost (TokenLost), never one by one.
-  absl::Mutex verified_mu_;
+  keyferry::Mutex verified_mu_;
   std::unordered_set<std::string> verified_ ABSL_GUARDED_BY(verified_mu_);
   static constexpr size_t kMaxVerified = 1 << 16;
 };

@@ -17,7 +17,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "base/mutex.h"
 #include "base/status.h"
 #include "custody/pkcs11_custody.h"
 #include "hsm/object.h"
@@ -87,7 +87,7 @@ class Pkcs11Custody::Janitor : public hsm::ObjectDestroyer {
   void Close() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  absl::Mutex mu_;
+  keyferry::Mutex mu_;
   std::unique_ptr<hsm::Session> session_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -6,7 +6,7 @@ namespace keyferry::custody {
 
 template <typename F>
 auto SealedCustody::With(F f) const -> decltype(f(std::declval<Custody&>())) {
-  absl::ReaderMutexLock l(&mu_);
+  keyferry::ReaderMutexLock l(&mu_);
   if (inner_ == nullptr) {
     return absl::UnavailableError(
         "keyferryd is sealed: submit the key shares with `keyferry vault "
@@ -16,14 +16,14 @@ auto SealedCustody::With(F f) const -> decltype(f(std::declval<Custody&>())) {
 }
 
 void SealedCustody::Unseal(std::unique_ptr<Custody> inner) {
-  absl::MutexLock l(&mu_);
+  keyferry::MutexLock l(&mu_);
   inner_ = std::move(inner);
 }
 
 void SealedCustody::Seal() {
   std::unique_ptr<Custody> dropped;
   {
-    absl::MutexLock l(&mu_);
+    keyferry::MutexLock l(&mu_);
     dropped = std::move(inner_);
   }
   // `dropped` (and the master key it holds, zeroized by SecretBytes) goes
@@ -31,17 +31,17 @@ void SealedCustody::Seal() {
 }
 
 bool SealedCustody::sealed() const {
-  absl::ReaderMutexLock l(&mu_);
+  keyferry::ReaderMutexLock l(&mu_);
   return inner_ == nullptr;
 }
 
 std::string SealedCustody::Kind() const {
-  absl::ReaderMutexLock l(&mu_);
+  keyferry::ReaderMutexLock l(&mu_);
   return inner_ ? inner_->Kind() : "software";
 }
 
 std::string SealedCustody::Platform() const {
-  absl::ReaderMutexLock l(&mu_);
+  keyferry::ReaderMutexLock l(&mu_);
   return inner_ ? inner_->Platform() : "keyferry software custody (sealed)";
 }
 

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "base/mutex.h"
 #include "custody/custody.h"
 
 namespace keyferry::custody {
@@ -62,7 +62,7 @@ class SealedCustody : public Custody {
                             std::span<const uint8_t> tag) override;
 
  private:
-  mutable absl::Mutex mu_;
+  mutable keyferry::Mutex mu_;
   std::unique_ptr<Custody> inner_ ABSL_GUARDED_BY(mu_);
 
   // With runs `f` on the inner custody under a shared lock, or answers

@@ -8,7 +8,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "base/mutex.h"
 #include "base/status.h"
 #include "base/strings.h"
 #include "hsm/errors.h"
@@ -81,7 +81,7 @@ namespace {
 
 // How many live Modules use each initialized function list (a dlopen of
 // the same library returns the same one).
-ABSL_CONST_INIT absl::Mutex init_mu(absl::kConstInit);
+keyferry::Mutex init_mu;  // used only after main starts
 std::map<CK_FUNCTION_LIST*, int>& InitUsers()
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(init_mu) {
   static auto* users = new std::map<CK_FUNCTION_LIST*, int>();
@@ -108,7 +108,7 @@ absl::StatusOr<std::unique_ptr<Module>> Module::Load(const std::string& path) {
   // it: the first Load initializes it and the last one to go finalizes it
   // (C_Finalize by one user would end every other user's sessions).
   {
-    absl::MutexLock lock(&init_mu);
+    keyferry::MutexLock lock(&init_mu);
     int& users = InitUsers()[fn];
     if (users == 0) {
       CK_C_INITIALIZE_ARGS args;
@@ -136,7 +136,7 @@ absl::StatusOr<std::unique_ptr<Module>> Module::Load(const std::string& path) {
 
 Module::~Module() {
   {
-    absl::MutexLock lock(&init_mu);
+    keyferry::MutexLock lock(&init_mu);
     auto it = InitUsers().find(fn_);
     if (it != InitUsers().end() && --it->second == 0) {
       fn_->C_Finalize(nullptr);

@@ -24,7 +24,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "base/mutex.h"
 #include "hsm/errors.h"
 #include "hsm/session.h"
 
@@ -86,8 +86,8 @@ class BasicSessionPool {
   absl::StatusOr<Lease> Borrow(bool check = false) ABSL_LOCKS_EXCLUDED(mu_) {
     std::unique_ptr<S> s;
     {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(this, &BasicSessionPool::CanLend));
+      keyferry::MutexLock lock(&mu_);
+      mu_.Await(keyferry::Condition(this, &BasicSessionPool::CanLend));
       if (!idle_.empty()) {
         s = std::move(idle_.back());
         idle_.pop_back();
@@ -130,19 +130,19 @@ class BasicSessionPool {
   // on lease come back as they are and fail with a stale handle when used.
   void DropIdle() ABSL_LOCKS_EXCLUDED(mu_) {
     std::vector<std::unique_ptr<S>> dropped;
-    absl::MutexLock lock(&mu_);
+    keyferry::MutexLock lock(&mu_);
     open_ -= idle_.size();
     dropped.swap(idle_);
   }
 
   // open_sessions counts sessions open, idle or on lease.
   size_t open_sessions() const ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
+    keyferry::MutexLock lock(&mu_);
     return open_;
   }
   // idle_sessions counts sessions waiting in the pool.
   size_t idle_sessions() const ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
+    keyferry::MutexLock lock(&mu_);
     return idle_.size();
   }
 
@@ -151,18 +151,18 @@ class BasicSessionPool {
     return !idle_.empty() || open_ < max_;
   }
   void Return(std::unique_ptr<S> s) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
+    keyferry::MutexLock lock(&mu_);
     idle_.push_back(std::move(s));
   }
   void Closed() ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
+    keyferry::MutexLock lock(&mu_);
     --open_;
   }
 
   const Opener opener_;
   const OnLost on_lost_;
   const size_t max_;
-  mutable absl::Mutex mu_;
+  mutable keyferry::Mutex mu_;
   std::vector<std::unique_ptr<S>> idle_ ABSL_GUARDED_BY(mu_);
   size_t open_ ABSL_GUARDED_BY(mu_) = 0;  // idle and on lease
 };

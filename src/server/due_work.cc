@@ -37,7 +37,7 @@ PeriodicTask::~PeriodicTask() { Stop(); }
 
 void PeriodicTask::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    keyferry::MutexLock lock(&mu_);
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
@@ -47,7 +47,7 @@ void PeriodicTask::Loop() {
   mu_.Lock();
   // AwaitWithTimeout returns true when stopping_ became true, false when
   // the period passed.
-  while (!mu_.AwaitWithTimeout(absl::Condition(&stopping_), period_)) {
+  while (!mu_.AwaitWithTimeout(keyferry::Condition(&stopping_), period_)) {
     mu_.Unlock();
     tick_();
     mu_.Lock();

@@ -7,9 +7,9 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "audit/audit_log.h"
+#include "base/mutex.h"
 #include "custody/sealed_custody.h"
 #include "vault/key_vault.h"
 
@@ -42,7 +42,7 @@ class PeriodicTask {
 
   const std::function<void()> tick_;
   const absl::Duration period_;
-  absl::Mutex mu_;
+  keyferry::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;  // started last, by the constructor
 };

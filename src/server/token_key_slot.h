@@ -10,8 +10,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "auth/identity_endpoint.h"
+#include "base/mutex.h"
 #include "server/token_signer.h"
 
 namespace keyferry::server {
@@ -25,7 +25,7 @@ class TokenKeySlot {
   // the first signer (readers may hold it) and drops `signer`; returns
   // whether `signer` was kept.
   bool Set(std::unique_ptr<TokenSigner> signer) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
+    keyferry::MutexLock lock(&mu_);
     if (owner_ != nullptr) return false;
     owner_ = std::move(signer);
     signer_.store(owner_.get());
@@ -44,7 +44,7 @@ class TokenKeySlot {
   }
 
  private:
-  mutable absl::Mutex mu_;
+  mutable keyferry::Mutex mu_;
   std::unique_ptr<TokenSigner> owner_ ABSL_GUARDED_BY(mu_);
   std::atomic<const TokenSigner*> signer_{nullptr};  // owner_.get()
 };
