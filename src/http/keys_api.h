@@ -1,7 +1,10 @@
-// The Key Vault keys REST API over a vault::KeyVault (docs/api.md): routes,
-// the bearer-token challenge, RBAC per vault, api-version checks, and the
-// JSON shapes of KeyBundle, KeyItem, DeletedKeyBundle and the operation
-// results. Every answer is JSON; every error is Azure's envelope.
+// The Key Vault keys REST API over a vault::KeyVault (docs/api.md): the
+// route table, and the one admission step every keys route runs before its
+// handler (bearer token, principal, role for the route's operation), then
+// the api-version check. The handlers are in keys_handlers.h, request
+// readers in keys_request.h, JSON shapes and the error mapping in
+// keys_render.h, /healthz and ARM's routes in service_routes.h. Every answer
+// is JSON; every error is Azure's envelope with Response::error_code set.
 #ifndef KEYFERRY_HTTP_KEYS_API_H_
 #define KEYFERRY_HTTP_KEYS_API_H_
 
@@ -18,6 +21,7 @@
 #include "auth/rbac.h"
 #include "http/message.h"
 #include "http/router.h"
+#include "http/service_routes.h"
 #include "vault/key_vault.h"
 
 namespace keyferry::http {
@@ -34,13 +38,17 @@ struct Grant {
 // it, e.g. "crypto-officer"); InvalidArgument otherwise.
 absl::StatusOr<Grant> ParseGrant(std::string_view text);
 
-// Health is what GET /healthz reports: {"status":"ok"|"unavailable", and
-// the members of `details`}; 503 when not ok (so a load balancer stops
-// sending requests).
-struct Health {
-  bool ok = true;
-  nlohmann::json details = nlohmann::json::object();
-};
+// GrantsAllow tells whether `grants` give `principal` a role on `vault`
+// that allows `op` (auth::Allows).
+bool GrantsAllow(const std::vector<Grant>& grants, std::string_view principal,
+                 std::string_view vault, auth::Operation op);
+
+// CheckRole is GrantsAllow as a status: OK, or PermissionDenied carrying
+// Azure's code Forbidden / ForbiddenByRbac and message (naming the data
+// action and the resource: the vault, and key `key` when not empty).
+absl::Status CheckRole(const std::vector<Grant>& grants,
+                       std::string_view principal, std::string_view vault,
+                       std::string_view key, auth::Operation op);
 
 struct KeysApiOptions {
   std::string domain = "localhost";
@@ -62,6 +70,8 @@ struct KeysApiOptions {
 };
 
 // KeysApi answers requests for the vaults it serves.
+// Thread-safe once built (New): the router only reads, the token cache
+// locks itself and the token key is atomic.
 class KeysApi {
  public:
   // New checks the options: InvalidArgument without a vault, token issuer
@@ -95,15 +105,39 @@ class KeysApi {
   absl::StatusOr<std::string> Operator(const Request& request) const;
 
  private:
+  struct Route;
+  // Admission is the outcome of Admit: the principal the token names
+  // (empty when the token is missing or refused) and OK, or the refusal.
+  struct Admission {
+    std::string principal;
+    absl::Status status;
+  };
+
   KeysApi(KeysApiOptions options, vault::KeyVault* vault);
+  // Register builds the route table: the keys routes, then the service
+  // routes.
   absl::Status Register();
+  // Admit is the admission step of every keys route: a bearer token signed
+  // by token_key that names the issuer, tenant and this host's resource
+  // (else Unauthenticated, with Azure's AKV10000 or AKV10032 message), and
+  // a grant of a role allowing `op` on the vault (else CheckRole's
+  // PermissionDenied).
+  Admission Admit(const Request& request, const RouteContext& ctx,
+                  auth::Operation op) const;
+  // Run answers `request` on `route`: Admit, the api-version, the handler,
+  // the rendering, and the audit note every keys answer carries.
+  Response Run(const Route& route, const Request& request,
+               const RouteContext& ctx) const;
+  // Serve runs the handler of `route` for an admitted `principal`.
+  Response Serve(const Route& route, const Request& request,
+                 const RouteContext& ctx, std::string principal) const;
   // TokenRules is what a token must say to be accepted for `audience`.
   auth::TokenRequirements TokenRules(std::string_view audience) const;
 
   KeysApiOptions options_;
   vault::KeyVault* vault_;
   std::unique_ptr<Router> router_;
-  mutable auth::VerifiedTokens tokens_;
+  mutable auth::VerifiedTokens tokens_;  // locks itself
   std::atomic<EVP_PKEY*> token_key_;
 };
 

@@ -14,7 +14,9 @@ namespace keyferry::server {
 using json = nlohmann::json;
 
 SealService::SealService(SealServiceOptions options)
-    : options_(std::move(options)), unsealer_(options_.info) {}
+    : options_(std::move(options)),
+      info_(options_.info),
+      unsealer_(options_.info) {}
 
 bool SealService::IsSysPath(const http::Request& r) {
   return !r.path_segments.empty() && r.path_segments[0] == "sys";
@@ -29,9 +31,9 @@ http::Response SealService::SealedResponse() {
 
 std::string SealService::StatusJson() {
   return json{{"sealed", options_.custody->sealed()},
-              {"vault_id", options_.info.vault_id},
-              {"threshold", options_.info.threshold},
-              {"shares", options_.info.shares},
+              {"vault_id", info_.vault_id},
+              {"threshold", info_.threshold},
+              {"shares", info_.shares},
               {"progress", unsealer_.progress()},
               {"nonce", unsealer_.nonce()},
               {"reconstruction_failed", unsealer_.reconstruction_failed()}}
@@ -40,7 +42,7 @@ std::string SealService::StatusJson() {
 
 void SealService::SaveLearnedShareChecks() {
   const seal::SealInfo& learned = unsealer_.info();
-  if (!options_.info.share_checks.empty() || learned.share_checks.empty() ||
+  if (!info_.share_checks.empty() || learned.share_checks.empty() ||
       !options_.save_info) {
     return;
   }
@@ -49,7 +51,7 @@ void SealService::SaveLearnedShareChecks() {
         {{"error", std::string(s.message())}});
     return;
   }
-  options_.info = learned;
+  info_ = learned;
   Log(LogLevel::kInfo, "seal_share_checks_added",
       {{"vault_id", learned.vault_id}});
 }
@@ -59,7 +61,7 @@ http::Response SealService::Handle(const http::Request& r) {
       r.path_segments.size() >= 2 ? r.path_segments[1] : std::string();
   if (r.path_segments.size() == 2 && path == "seal-status" &&
       r.method == "GET") {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return http::JsonResponse(200, StatusJson());
   }
   if (r.path_segments.size() == 2 && path == "unseal" && r.method == "POST") {
@@ -112,7 +114,7 @@ http::Response SealService::Unseal(const http::Request& r) {
     passphrase = SecretBytes(AsBytes(p));
     Zeroize(p.data(), p.size());
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (!options_.custody->sealed()) {
     return answer(http::JsonResponse(200, StatusJson()));
   }
@@ -121,8 +123,7 @@ http::Response SealService::Unseal(const http::Request& r) {
   if (absl::Status s = unsealer_.CheckNonce(nonce); !s.ok()) {
     return answer(http::StatusResponse(s));
   }
-  if (absl::Status s = seal::CheckShareFileMatches(*file, options_.info);
-      !s.ok()) {
+  if (absl::Status s = seal::CheckShareFileMatches(*file, info_); !s.ok()) {
     return answer(http::StatusResponse(s));
   }
   absl::StatusOr<seal::Share> share = seal::OpenShareFile(*file, passphrase);
@@ -153,7 +154,7 @@ http::Response SealService::Unseal(const http::Request& r) {
         return answer(http::StatusResponse(s));
       }
     }
-    Log(LogLevel::kWarning, "unsealed", {{"vault_id", options_.info.vault_id}});
+    Log(LogLevel::kWarning, "unsealed", {{"vault_id", info_.vault_id}});
     SaveLearnedShareChecks();
   }
   return answer(http::JsonResponse(200, StatusJson()));
@@ -167,7 +168,7 @@ http::Response SealService::Seal(const http::Request& r) {
     resp.audit->operation = "seal";
     return resp;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   options_.custody->Seal();
   unsealer_.Reset();
   Log(LogLevel::kWarning, "sealed", {{"principal", *principal}});

@@ -12,7 +12,8 @@
 //   POST /sys/seal          operator token (Crypto Officer on every vault):
 //                           drops the custody and the master key
 //
-// Errors use the Azure envelope {"error":{"code","message"}}. Every unseal
+// Errors use the Azure envelope {"error":{"code","message"}}, the code also
+// on http::Response::error_code (http::AzureError sets both). Every unseal
 // and seal answer carries its audit note (operation "unseal" with principal
 // "share N", or "seal" with the operator), recorded before it is sent.
 // Thread-safe.
@@ -21,9 +22,10 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "custody/sealed_custody.h"
 #include "http/message.h"
 #include "seal/shares.h"
@@ -31,7 +33,7 @@
 namespace keyferry::server {
 
 struct SealServiceOptions {
-  seal::SealInfo info;
+  seal::SealInfo info;  // the seal's seal.json as read at start
   custody::SealedCustody* custody = nullptr;  // borrowed
   // open makes the working custody from the reassembled master key.
   std::function<absl::StatusOr<std::unique_ptr<custody::Custody>>(
@@ -51,6 +53,8 @@ struct SealServiceOptions {
   std::function<absl::Status(const seal::SealInfo&)> save_info;
 };
 
+// Thread-safe: the unseal attempt, the seal info and the custody's
+// sealing are changed under one mutex.
 class SealService {
  public:
   explicit SealService(SealServiceOptions options);
@@ -63,16 +67,18 @@ class SealService {
   static http::Response SealedResponse();
 
  private:
-  std::string StatusJson();  // caller holds mu_
+  std::string StatusJson() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // SaveLearnedShareChecks hands share check values the Unsealer derived to
-  // save_info; caller holds mu_.
-  void SaveLearnedShareChecks();
-  http::Response Unseal(const http::Request& request);
-  http::Response Seal(const http::Request& request);
+  // save_info.
+  void SaveLearnedShareChecks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  http::Response Unseal(const http::Request& request) ABSL_LOCKS_EXCLUDED(mu_);
+  http::Response Seal(const http::Request& request) ABSL_LOCKS_EXCLUDED(mu_);
 
-  SealServiceOptions options_;
-  std::mutex mu_;
-  seal::Unsealer unsealer_;
+  // options_.info is read only to build info_; the rest is set once.
+  const SealServiceOptions options_;
+  absl::Mutex mu_;
+  seal::SealInfo info_ ABSL_GUARDED_BY(mu_);
+  seal::Unsealer unsealer_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace keyferry::server

@@ -91,8 +91,16 @@ class SealServiceTest : public ::testing::Test {
   }
   // Handle answers `r` and keeps the audit note of the answer as an event
   // "operation principal status".
+  // Every error answer names its Azure code on the response too (what the
+  // audit hook records), the same as in the body.
   http::Response Handle(const http::Request& r) {
     http::Response resp = service_->Handle(r);
+    if (resp.status >= 400) {
+      json e = json::parse(resp.body);
+      EXPECT_EQ(resp.error_code, e["error"]["code"].get<std::string>());
+    } else {
+      EXPECT_EQ(resp.error_code, "");
+    }
     if (resp.audit) {
       events_.push_back(resp.audit->operation + " " + resp.audit->principal +
                         " " + std::to_string(resp.status));
@@ -144,6 +152,7 @@ TEST_F(SealServiceTest, UnsealWithThresholdSharesThenSeal) {
   allow_seal_ = false;
   http::Response refused = Handle(Req("POST", "/sys/seal"));
   EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(refused.error_code, "Forbidden");
   EXPECT_FALSE(sealed_.sealed());
   allow_seal_ = true;
   http::Response s = Handle(Req("POST", "/sys/seal"));
@@ -320,6 +329,13 @@ TEST_F(SealServiceTest, LegacySealKeepsProgressAndLearnsShareChecks) {
   EXPECT_EQ(Post(BogusBody(2, Status()["nonce"])).status, 400);
   EXPECT_EQ(Status()["progress"], 1);
   EXPECT_EQ(saved_.size(), 1u);
+}
+
+TEST(SealServiceStatic, SealedResponseCarriesItsCode) {
+  http::Response r = SealService::SealedResponse();
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.error_code, "ServiceUnavailable");
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "ServiceUnavailable");
 }
 
 }  // namespace
