@@ -61,7 +61,7 @@ http::Response SealService::Handle(const http::Request& r) {
       r.path_segments.size() >= 2 ? r.path_segments[1] : std::string();
   if (r.path_segments.size() == 2 && path == "seal-status" &&
       r.method == "GET") {
-    absl::MutexLock lock(&mu_);
+    keyferry::MutexLock lock(&mu_);
     return http::JsonResponse(200, StatusJson());
   }
   if (r.path_segments.size() == 2 && path == "unseal" && r.method == "POST") {
@@ -114,7 +114,7 @@ http::Response SealService::Unseal(const http::Request& r) {
     passphrase = SecretBytes(AsBytes(p));
     Zeroize(p.data(), p.size());
   }
-  absl::MutexLock lock(&mu_);
+  keyferry::MutexLock lock(&mu_);
   if (!options_.custody->sealed()) {
     return answer(http::JsonResponse(200, StatusJson()));
   }
@@ -168,7 +168,7 @@ http::Response SealService::Seal(const http::Request& r) {
     resp.audit->operation = "seal";
     return resp;
   }
-  absl::MutexLock lock(&mu_);
+  keyferry::MutexLock lock(&mu_);
   options_.custody->Seal();
   unsealer_.Reset();
   Log(LogLevel::kWarning, "sealed", {{"principal", *principal}});

@@ -25,7 +25,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "base/mutex.h"
 #include "custody/sealed_custody.h"
 #include "http/message.h"
 #include "seal/shares.h"
@@ -76,7 +76,7 @@ class SealService {
 
   // options_.info is read only to build info_; the rest is set once.
   const SealServiceOptions options_;
-  absl::Mutex mu_;
+  keyferry::Mutex mu_;
   seal::SealInfo info_ ABSL_GUARDED_BY(mu_);
   seal::Unsealer unsealer_ ABSL_GUARDED_BY(mu_);
 };
