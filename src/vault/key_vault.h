@@ -15,14 +15,15 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "base/secret.h"
 #include "crypto/keys.h"
 #include "crypto/sign.h"
@@ -247,8 +248,8 @@ class KeyVault {
   // Background work waiting for a retry, by "work/vault/name". Written by
   // RunDueWork (one thread), read by DueWorkFailures; an entry goes when
   // its work succeeds or its key is gone.
-  mutable std::mutex due_mu_;
-  std::map<std::string, DueWorkFailure> due_failures_;  // guarded by due_mu_
+  mutable absl::Mutex due_mu_;
+  std::map<std::string, DueWorkFailure> due_failures_ ABSL_GUARDED_BY(due_mu_);
 };
 
 // TagsFromJson validates a "tags" member (an object of at most 15 string

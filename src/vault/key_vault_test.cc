@@ -167,11 +167,10 @@ TEST_F(KeyVaultTest, DueWorkStopsWhenItCannotBeRecorded) {
   for (const char* name : {"a", "b", "c"})
     left += vault_->GetDeleted("myvault", name).ok();
   EXPECT_EQ(left, 2);
-  ASSERT_OK_AND_ASSIGN(auto rest, vault_->RunDueWork(
-                                      [&](const DueWorkEvent&) {
-                                        ++told;
-                                        return absl::OkStatus();
-                                      }));
+  ASSERT_OK_AND_ASSIGN(auto rest, vault_->RunDueWork([&](const DueWorkEvent&) {
+    ++told;
+    return absl::OkStatus();
+  }));
   EXPECT_EQ(rest.second, 2);
   EXPECT_EQ(told, 3);
 }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/encoding.h"
+#include "base/error_code.h"
 #include "base/status.h"
 #include "base/strings.h"
 #include "crypto/random.h"
@@ -137,35 +138,61 @@ absl::StatusOr<std::string> NewVersion() {
   return HexEncode(r);
 }
 
-absl::Status CheckUsable(const Attributes& a, int64_t now) {
-  if (!a.enabled) {
-    return absl::FailedPreconditionError(
-        "Operation is not allowed on a disabled key.");
-  }
-  if (a.not_before && now < *a.not_before) {
-    return absl::FailedPreconditionError(
-        "Operation is not allowed: the key is not yet valid (nbf is in the "
-        "future).");
-  }
-  if (a.expires && now >= *a.expires) {
-    return absl::FailedPreconditionError(
-        "Operation is not allowed: the key has expired (exp is in the past).");
-  }
-  return absl::OkStatus();
+bool UsesPrivateKey(KeyOp op) {
+  return op == KeyOp::kSign || op == KeyOp::kDecrypt ||
+         op == KeyOp::kUnwrapKey || op == KeyOp::kImport;
 }
 
-absl::Status CheckOperation(const Attributes& a, const std::vector<KeyOp>& ops,
-                            KeyOp op, int64_t now) {
-  RETURN_IF_ERROR(CheckUsable(a, now));
-  if (std::find(ops.begin(), ops.end(), op) == ops.end()) {
-    std::vector<std::string> names;
-    for (KeyOp o : ops) names.emplace_back(KeyOpName(o));
-    return absl::InvalidArgumentError(
-        absl::StrCat("Operation ", Sv(KeyOpName(op)),
-                     " is not allowed on the key: its key_ops are [",
-                     absl::StrJoin(names, ", "), "]."));
+KeyUse CheckKeyUse(const Attributes& a, const std::vector<KeyOp>& ops, KeyOp op,
+                   int64_t now) {
+  if (!a.enabled && UsesPrivateKey(op)) return KeyUse::kDisabled;
+  if (op != KeyOp::kVerify) {
+    if (a.not_before && now < *a.not_before) return KeyUse::kNotYetValid;
+    if (a.expires && now >= *a.expires) return KeyUse::kExpired;
   }
-  return absl::OkStatus();
+  if (std::find(ops.begin(), ops.end(), op) == ops.end()) {
+    return KeyUse::kOpNotPermitted;
+  }
+  return KeyUse::kAllowed;
+}
+
+absl::Status CheckOperation(const Attributes& a,
+                            const std::vector<std::string>& key_ops, KeyOp op,
+                            int64_t now) {
+  std::vector<KeyOp> ops;
+  for (const std::string& s : key_ops) {
+    absl::StatusOr<KeyOp> o = ParseKeyOp(s);
+    if (o.ok()) ops.push_back(*o);
+  }
+  const std::string_view name = KeyOpName(op);
+  auto forbidden = [](std::string message, std::string_view inner) {
+    return WithErrorCode(absl::PermissionDeniedError(message), "Forbidden",
+                         inner);
+  };
+  switch (CheckKeyUse(a, ops, op, now)) {
+    case KeyUse::kAllowed:
+      return absl::OkStatus();
+    case KeyUse::kDisabled:
+      return forbidden(absl::StrCat("Operation ", Sv(name),
+                                    " is not allowed on a disabled key."),
+                       "KeyDisabled");
+    case KeyUse::kNotYetValid:
+      return forbidden(absl::StrCat("Operation ", Sv(name),
+                                    " is not allowed: the key is not yet "
+                                    "valid (nbf is in the future)."),
+                       "KeyNotYetValid");
+    case KeyUse::kExpired:
+      return forbidden(absl::StrCat("Operation ", Sv(name),
+                                    " is not allowed: the key has expired."),
+                       "KeyExpired");
+    case KeyUse::kOpNotPermitted:
+      break;
+  }
+  return forbidden(
+      absl::StrCat("Operation ", Sv(name),
+                   " is not permitted on this key: its key_ops are [",
+                   absl::StrJoin(key_ops, ", "), "]."),
+      "KeyOperationForbidden");
 }
 
 bool IsKek(Kty kty, int bits, const std::vector<KeyOp>& ops) {

@@ -62,16 +62,35 @@ struct Attributes {
   std::string recovery_level = "Recoverable+Purgeable";
 };
 
-// CheckUsable applies enabled, nbf and exp at time `now`. The errors carry
-// Key Vault's wording: FailedPrecondition "Operation is not allowed on a
-// disabled key." / "… key is not yet valid / has expired".
-absl::Status CheckUsable(const Attributes& a, int64_t now);
+// KeyUse is the answer of the one key-usability rule (CheckKeyUse).
+enum class KeyUse {
+  kAllowed,
+  kDisabled,        // the key is disabled and `op` uses its private half
+  kNotYetValid,     // now < nbf (every op but verify)
+  kExpired,         // now >= exp (every op but verify)
+  kOpNotPermitted,  // `op` is not in the key's key_ops
+};
 
-// CheckOperation applies CheckUsable and key_ops: PermissionDenied-free,
-// InvalidArgument "Operation sign is not allowed on the key: key_ops …" when
-// `op` is not in `ops`. A KEK (key_ops exactly [import]) can do nothing else.
-absl::Status CheckOperation(const Attributes& a, const std::vector<KeyOp>& ops,
-                            KeyOp op, int64_t now);
+// UsesPrivateKey tells whether `op` needs the private (or secret) half of
+// the key: sign, decrypt, unwrapKey, and import (a KEK unwraps the blob).
+bool UsesPrivateKey(KeyOp op);
+
+// CheckKeyUse is the one rule every key operation applies at time `now`, in
+// this order: a disabled key refuses the ops that use its private half
+// (UsesPrivateKey); nbf and exp bound every op but verify (a signature made
+// while the key was valid stays verifiable); `op` must be in `ops`.
+KeyUse CheckKeyUse(const Attributes& a, const std::vector<KeyOp>& ops, KeyOp op,
+                   int64_t now);
+
+// CheckOperation applies CheckKeyUse to a key with attributes `a` and the
+// stored key_ops `key_ops` (unknown words are ignored), and words a refusal
+// as the API answers it: PermissionDenied with error code "Forbidden" and
+// inner code KeyDisabled, KeyNotYetValid, KeyExpired or
+// KeyOperationForbidden, "Operation <op> is not allowed on a disabled
+// key." and so on.
+absl::Status CheckOperation(const Attributes& a,
+                            const std::vector<std::string>& key_ops, KeyOp op,
+                            int64_t now);
 
 // IsKek tells whether `ops` is exactly {import} and `kty` is RSA-HSM
 // with 2048/3072/4096 bits: a Key Exchange Key for BYOK (Azure makes KEKs

@@ -35,17 +35,42 @@ TEST(ModelTest, NamesAndVersions) {
   EXPECT_NE(v, w);
 }
 
-TEST(ModelTest, UsableChecksEnabledNbfExp) {
+TEST(ModelTest, KeyUseChecksEnabledNbfExpAndOps) {
+  const std::vector<KeyOp> ops = {KeyOp::kSign, KeyOp::kVerify};
   Attributes a;
-  EXPECT_OK(CheckUsable(a, 1000));
+  EXPECT_EQ(CheckKeyUse(a, ops, KeyOp::kSign, 1000), KeyUse::kAllowed);
   a.enabled = false;
-  EXPECT_THAT(CheckUsable(a, 1000), StatusHasMessage("disabled"));
+  EXPECT_EQ(CheckKeyUse(a, ops, KeyOp::kSign, 1000), KeyUse::kDisabled);
+  // A disabled key still verifies (public half only).
+  EXPECT_EQ(CheckKeyUse(a, ops, KeyOp::kVerify, 1000), KeyUse::kAllowed);
   a.enabled = true;
   a.not_before = 2000;
-  EXPECT_THAT(CheckUsable(a, 1000), StatusHasMessage("not yet valid"));
-  EXPECT_OK(CheckUsable(a, 2000));
+  EXPECT_EQ(CheckKeyUse(a, ops, KeyOp::kSign, 1000), KeyUse::kNotYetValid);
+  EXPECT_EQ(CheckKeyUse(a, ops, KeyOp::kVerify, 1000), KeyUse::kAllowed);
+  EXPECT_EQ(CheckKeyUse(a, ops, KeyOp::kSign, 2000), KeyUse::kAllowed);
   a.expires = 3000;
-  EXPECT_THAT(CheckUsable(a, 3000), StatusHasMessage("expired"));
+  EXPECT_EQ(CheckKeyUse(a, ops, KeyOp::kSign, 3000), KeyUse::kExpired);
+  EXPECT_EQ(CheckKeyUse(a, ops, KeyOp::kVerify, 3000), KeyUse::kAllowed);
+  EXPECT_EQ(CheckKeyUse(a, ops, KeyOp::kDecrypt, 2500),
+            KeyUse::kOpNotPermitted);
+}
+
+TEST(ModelTest, CheckOperationWordsRefusalsAsTheApi) {
+  Attributes a;
+  a.enabled = false;
+  absl::Status s = CheckOperation(a, {"sign", "verify"}, KeyOp::kSign, 0);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(s, StatusHasMessage("Operation sign is not allowed on a "
+                                  "disabled key."));
+  a.enabled = true;
+  a.not_before = 10;
+  EXPECT_THAT(CheckOperation(a, {"sign"}, KeyOp::kSign, 0),
+              StatusHasMessage("not yet valid"));
+  a.not_before.reset();
+  a.expires = 10;
+  EXPECT_THAT(CheckOperation(a, {"sign"}, KeyOp::kSign, 10),
+              StatusHasMessage("has expired"));
+  EXPECT_OK(CheckOperation(a, {"sign"}, KeyOp::kSign, 9));
 }
 
 TEST(ModelTest, KekCanOnlyImport) {
@@ -56,12 +81,12 @@ TEST(ModelTest, KekCanOnlyImport) {
   EXPECT_FALSE(IsKek(Kty::kRsa, 2048, kek_ops));  // software RSA: never
   EXPECT_FALSE(IsKek(Kty::kRsaHsm, 2048, {KeyOp::kImport, KeyOp::kSign}));
   Attributes a;
-  EXPECT_THAT(CheckOperation(a, kek_ops, KeyOp::kSign, 0),
-              StatusHasMessage("Operation sign is not allowed on the key: its "
-                               "key_ops are [import]"));
-  EXPECT_THAT(CheckOperation(a, kek_ops, KeyOp::kDecrypt, 0),
-              StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_OK(CheckOperation(a, kek_ops, KeyOp::kImport, 0));
+  EXPECT_THAT(CheckOperation(a, {"import"}, KeyOp::kSign, 0),
+              StatusHasMessage("Operation sign is not permitted on this key: "
+                               "its key_ops are [import]"));
+  EXPECT_THAT(CheckOperation(a, {"import"}, KeyOp::kDecrypt, 0),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_OK(CheckOperation(a, {"import"}, KeyOp::kImport, 0));
 }
 
 }  // namespace

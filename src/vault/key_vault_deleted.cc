@@ -1,0 +1,201 @@
+// KeyVault: soft delete, recover, purge, backup and restore.
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/encoding.h"
+#include "base/error_code.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "base/strings.h"
+#include "byok/blob.h"
+#include "custody/cipher_rules.h"
+#include "vault/attest.h"
+#include "vault/key_vault.h"
+#include "vault/key_vault_internal.h"
+
+namespace keyferry::vault {
+namespace {
+using json = nlohmann::json;
+using internal::DeletedKeyNotFound;
+using internal::kBackupFormat;
+using internal::KeyNotFound;
+using internal::Lower;
+using internal::NotFoundAs;
+}  // namespace
+
+absl::StatusOr<DeletedKey> KeyVault::Delete(std::string_view vault,
+                                            std::string_view name) {
+  const int64_t now = clock_();
+  ASSIGN_OR_RETURN(store::KeyName n, [&]() -> absl::StatusOr<store::KeyName> {
+    auto r = store_->GetName(vault, name);
+    if (!r.ok()) return NotFoundAs(r.status(), name);
+    if (r->deleted) return KeyNotFound(name);
+    return r;
+  }());
+  const int64_t purge = now + int64_t{n.recoverable_days} * 86400;
+  absl::Status s = store_->MarkDeleted(vault, name, now, purge);
+  if (!s.ok()) return NotFoundAs(s, name);
+  return GetDeleted(vault, name);
+}
+
+absl::StatusOr<DeletedKey> KeyVault::GetDeleted(std::string_view vault,
+                                                std::string_view name) {
+  absl::StatusOr<store::KeyName> n = store_->GetName(vault, name);
+  if (!n.ok() || !n->deleted) {
+    if (n.ok() || n.status().code() == absl::StatusCode::kNotFound) {
+      return DeletedKeyNotFound(name);
+    }
+    return n.status();
+  }
+  ASSIGN_OR_RETURN(std::vector<store::KeyVersion> all,
+                   store_->AllVersions(vault, name));
+  RETURN_IF_ERROR(CheckAttested(*custody_, all.back()));
+  return DeletedKey{*n, all.back()};
+}
+
+absl::StatusOr<store::Page<std::pair<store::KeyName, store::KeyVersion>>>
+KeyVault::ListDeleted(std::string_view vault, std::string_view after,
+                      int limit) {
+  ASSIGN_OR_RETURN(auto page, store_->ListDeleted(vault, after, limit));
+  for (const auto& [n, k] : page.items) {
+    RETURN_IF_ERROR(CheckAttested(*custody_, k));
+  }
+  return page;
+}
+
+absl::StatusOr<store::KeyVersion> KeyVault::Recover(std::string_view vault,
+                                                    std::string_view name) {
+  absl::Status s = store_->Recover(vault, name);
+  if (s.code() == absl::StatusCode::kNotFound) return DeletedKeyNotFound(name);
+  RETURN_IF_ERROR(s);
+  return Get(vault, name, "");
+}
+
+absl::Status KeyVault::Purge(std::string_view vault, std::string_view name) {
+  absl::Status s = store_->Purge(vault, name);
+  if (s.code() == absl::StatusCode::kNotFound) return DeletedKeyNotFound(name);
+  return s;
+}
+
+absl::StatusOr<std::vector<uint8_t>> KeyVault::Backup(std::string_view vault,
+                                                      std::string_view name) {
+  ASSIGN_OR_RETURN(store::KeyVersion latest, Get(vault, name, ""));
+  ASSIGN_OR_RETURN(store::KeyName n, store_->GetName(vault, name));
+  ASSIGN_OR_RETURN(std::vector<store::KeyVersion> all,
+                   store_->AllVersions(vault, name));
+  json versions = json::array();
+  for (const store::KeyVersion& k : all) {
+    RETURN_IF_ERROR(CheckAttested(*custody_, k));
+    absl::StatusOr<json> tags = ParseJson(k.tags_json);
+    versions.push_back({
+        {"version", k.version},
+        {"kty", k.kty},
+        {"bits", k.bits},
+        {"curve", k.curve},
+        {"key_ops", k.key_ops},
+        {"public_jwk", k.public_jwk},
+        {"sealed", Base64UrlEncode(k.sealed)},
+        {"enabled", k.enabled},
+        {"nbf", k.not_before ? json(*k.not_before) : json(nullptr)},
+        {"exp", k.expires ? json(*k.expires) : json(nullptr)},
+        {"created", k.created},
+        {"updated", k.updated},
+        {"exportable", k.exportable},
+        {"tags", tags.ok() ? std::move(*tags) : json::object()},
+        {"managed", k.managed},
+    });
+  }
+  json doc = {{"format", kBackupFormat},
+              {"vault", std::string(vault)},
+              {"name", latest.name},
+              {"recoverable_days", n.recoverable_days},
+              {"rotation_policy", n.rotation_policy_json},
+              {"versions", versions}};
+  std::string text = doc.dump();
+  return custody_->ProtectBackup(std::span<const uint8_t>(
+      reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+absl::StatusOr<store::KeyVersion> KeyVault::Restore(
+    std::string_view vault, std::span<const uint8_t> backup) {
+  ASSIGN_OR_RETURN(std::vector<uint8_t> plain,
+                   custody_->UnprotectBackup(backup));
+  absl::StatusOr<json> parsed = ParseJson(std::string_view(
+      reinterpret_cast<const char*>(plain.data()), plain.size()));
+  json doc = parsed.ok() ? std::move(*parsed) : json();
+  if (!doc.is_object() || doc.value("format", "") != kBackupFormat) {
+    return absl::InvalidArgumentError("the backup is not a keyferry backup");
+  }
+  std::vector<store::KeyVersion> versions;
+  std::string from_vault, name, policy;
+  try {
+    from_vault = doc.at("vault").get<std::string>();
+    name = doc.at("name").get<std::string>();
+    policy = doc.value("rotation_policy", "");
+    for (const json& v : doc.at("versions")) {
+      store::KeyVersion k;
+      k.vault = std::string(vault);
+      k.name = name;
+      k.version = v.at("version").get<std::string>();
+      k.kty = v.at("kty").get<std::string>();
+      k.bits = v.at("bits").get<int>();
+      k.curve = v.at("curve").get<std::string>();
+      k.key_ops = v.at("key_ops").get<std::vector<std::string>>();
+      k.public_jwk = v.at("public_jwk").get<std::string>();
+      ASSIGN_OR_RETURN(k.sealed,
+                       Base64UrlDecode(v.at("sealed").get<std::string>()));
+      k.enabled = v.at("enabled").get<bool>();
+      if (!v.at("nbf").is_null()) k.not_before = v.at("nbf").get<int64_t>();
+      if (!v.at("exp").is_null()) k.expires = v.at("exp").get<int64_t>();
+      k.created = v.at("created").get<int64_t>();
+      k.updated = v.at("updated").get<int64_t>();
+      k.exportable = v.at("exportable").get<bool>();
+      ASSIGN_OR_RETURN(k.tags_json, TagsFromJson(v.at("tags")));
+      k.managed = v.at("managed").get<bool>();
+      versions.push_back(std::move(k));
+    }
+  } catch (const json::exception&) {
+    return absl::InvalidArgumentError("the backup is damaged");
+  }
+  if (versions.empty()) {
+    return absl::InvalidArgumentError("the backup holds no key versions");
+  }
+  RETURN_IF_ERROR(ValidateKeyName(name));
+  if (from_vault != vault) {
+    for (store::KeyVersion& k : versions) {
+      ASSIGN_OR_RETURN(
+          custody::HeldKey moved,
+          custody_->Rebind(HeldOf(k), Binding(from_vault, name, k.version),
+                           Binding(vault, name, k.version)));
+      k.sealed = std::move(moved.sealed);
+    }
+  }
+  for (store::KeyVersion& k : versions) {
+    RETURN_IF_ERROR(Attest(*custody_, k));
+  }
+  absl::Status s = store_->Restore(versions, options_.recoverable_days);
+  if (s.code() == absl::StatusCode::kAlreadyExists) {
+    return WithErrorCode(
+        absl::AlreadyExistsError(absl::StrCat(
+            "Key ", name,
+            " already exists (or is deleted and recoverable); a backup "
+            "restores only under a free name.")),
+        "Conflict");
+  }
+  RETURN_IF_ERROR(s);
+  if (!policy.empty()) {
+    RETURN_IF_ERROR(
+        store_->SetRotationPolicy(vault, name, policy, std::nullopt));
+    RETURN_IF_ERROR(Reschedule(vault, name));
+  }
+  return Get(vault, name, "");
+}
+
+}  // namespace keyferry::vault
