@@ -26,36 +26,36 @@ KeyVersion WithName(KeyVersion v, const KeyName& n) {
 }  // namespace
 
 void MemoryKeyStore::FailCommit(absl::Status status, int nth) {
-  absl::MutexLock l(&mu_);
+  keyferry::MutexLock l(&mu_);
   commit_fault_ = std::move(status);
   commit_fault_in_ = std::max(1, nth);
 }
 
 void MemoryKeyStore::FailOp(std::string op, absl::Status status) {
-  absl::MutexLock l(&mu_);
+  keyferry::MutexLock l(&mu_);
   op_faults_[std::move(op)] = std::move(status);
 }
 
 void MemoryKeyStore::FailReads(absl::Status status) {
-  absl::MutexLock l(&mu_);
+  keyferry::MutexLock l(&mu_);
   read_fault_ = std::move(status);
 }
 
 void MemoryKeyStore::ClearFaults() {
-  absl::MutexLock l(&mu_);
+  keyferry::MutexLock l(&mu_);
   op_faults_.clear();
   read_fault_ = absl::OkStatus();
   commit_fault_in_ = 0;
 }
 
 int MemoryKeyStore::commits() const {
-  absl::MutexLock l(&mu_);
+  keyferry::MutexLock l(&mu_);
   return commits_;
 }
 
 absl::Status MemoryKeyStore::Write(
     std::string_view op, const std::function<absl::Status(State&)>& body) {
-  absl::MutexLock l(&mu_);
+  keyferry::MutexLock l(&mu_);
   if (auto it = op_faults_.find(op); it != op_faults_.end()) return it->second;
   State next = state_;
   RETURN_IF_ERROR(body(next));
@@ -101,7 +101,7 @@ absl::Status MemoryKeyStore::AddVersion(const KeyVersion& key,
 
 absl::StatusOr<KeyVersion> MemoryKeyStore::GetVersion(
     std::string_view vault, std::string_view name, std::string_view version) {
-  absl::MutexLock l(&mu_);
+  keyferry::MutexLock l(&mu_);
   RETURN_IF_ERROR(ReadFault("GetVersion"));
   const Entry* e = Active(vault, name);
   if (e == nullptr) return KeyNotFound(name);
@@ -137,7 +137,7 @@ absl::Status MemoryKeyStore::UpdateVersion(const KeyVersion& key) {
 absl::StatusOr<Page<KeyVersion>> MemoryKeyStore::ListLatest(
     std::string_view vault, std::string_view after, int limit) {
   limit = std::max(1, limit);
-  absl::MutexLock l(&mu_);
+  keyferry::MutexLock l(&mu_);
   RETURN_IF_ERROR(ReadFault("ListLatest"));
   Page<KeyVersion> page;
   for (auto it = state_.names.upper_bound({std::string(vault), Lower(after)});
@@ -161,7 +161,7 @@ absl::StatusOr<Page<KeyVersion>> MemoryKeyStore::ListVersions(
   if (!after.empty() && !absl::SimpleAtoi(Sv(after), &after_seq)) {
     return absl::InvalidArgumentError("store: bad page cursor");
   }
-  absl::MutexLock l(&mu_);
+  keyferry::MutexLock l(&mu_);
   RETURN_IF_ERROR(ReadFault("ListVersions"));
   const Entry* e = Active(vault, name);
   if (e == nullptr) return KeyNotFound(name);
@@ -181,7 +181,7 @@ absl::StatusOr<Page<KeyVersion>> MemoryKeyStore::ListVersions(
 
 absl::StatusOr<std::vector<KeyVersion>> MemoryKeyStore::AllVersions(
     std::string_view vault, std::string_view name) {
-  absl::MutexLock l(&mu_);
+  keyferry::MutexLock l(&mu_);
   RETURN_IF_ERROR(ReadFault("AllVersions"));
   auto it = state_.names.find({std::string(vault), Lower(name)});
   if (it == state_.names.end()) return KeyNotFound(name);
@@ -194,7 +194,7 @@ absl::StatusOr<std::vector<KeyVersion>> MemoryKeyStore::AllVersions(
 
 absl::StatusOr<KeyName> MemoryKeyStore::GetName(std::string_view vault,
                                                 std::string_view name) {
-  absl::MutexLock l(&mu_);
+  keyferry::MutexLock l(&mu_);
   RETURN_IF_ERROR(ReadFault("GetName"));
   auto it = state_.names.find({std::string(vault), Lower(name)});
   if (it == state_.names.end()) return KeyNotFound(name);
@@ -221,7 +221,7 @@ absl::StatusOr<Page<std::pair<KeyName, KeyVersion>>>
 MemoryKeyStore::ListDeleted(std::string_view vault, std::string_view after,
                             int limit) {
   limit = std::max(1, limit);
-  absl::MutexLock l(&mu_);
+  keyferry::MutexLock l(&mu_);
   RETURN_IF_ERROR(ReadFault("ListDeleted"));
   Page<std::pair<KeyName, KeyVersion>> page;
   for (auto it = state_.names.upper_bound({std::string(vault), Lower(after)});
@@ -316,7 +316,7 @@ absl::Status MemoryKeyStore::SetRotationPolicy(std::string_view vault,
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
 MemoryKeyStore::Due(std::string_view op, bool purge, int64_t now, int limit) {
-  absl::MutexLock l(&mu_);
+  keyferry::MutexLock l(&mu_);
   RETURN_IF_ERROR(ReadFault(op));
   std::vector<std::tuple<int64_t, std::string, std::string>> due;
   for (const auto& [key, e] : state_.names) {
@@ -350,7 +350,7 @@ MemoryKeyStore::DuePurges(int64_t now, int limit) {
 }
 
 absl::StatusOr<int64_t> MemoryKeyStore::CountKeys(std::string_view vault) {
-  absl::MutexLock l(&mu_);
+  keyferry::MutexLock l(&mu_);
   RETURN_IF_ERROR(ReadFault("CountKeys"));
   int64_t n = 0;
   for (const auto& [key, e] : state_.names) n += key.first == vault;
@@ -359,7 +359,7 @@ absl::StatusOr<int64_t> MemoryKeyStore::CountKeys(std::string_view vault) {
 
 absl::StatusOr<std::optional<std::string>> MemoryKeyStore::GetMeta(
     std::string_view key) {
-  absl::MutexLock l(&mu_);
+  keyferry::MutexLock l(&mu_);
   RETURN_IF_ERROR(ReadFault("GetMeta"));
   auto it = state_.meta.find(std::string(key));
   if (it == state_.meta.end()) return std::optional<std::string>();
@@ -377,7 +377,7 @@ absl::StatusOr<std::string> MemoryKeyStore::SetMetaIfAbsent(
 }
 
 absl::StatusOr<bool> MemoryKeyStore::HasVersions() {
-  absl::MutexLock l(&mu_);
+  keyferry::MutexLock l(&mu_);
   RETURN_IF_ERROR(ReadFault("HasVersions"));
   return !state_.names.empty();
 }

@@ -18,7 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "base/mutex.h"
 #include "store/key_store.h"
 
 namespace keyferry::store {
@@ -117,7 +117,7 @@ class MemoryKeyStore : public KeyStore {
       std::string_view op, bool purge, int64_t now, int limit)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  mutable absl::Mutex mu_;
+  mutable keyferry::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::Status, std::less<>> op_faults_
       ABSL_GUARDED_BY(mu_);

@@ -15,7 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "base/mutex.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_store.h"
 
@@ -29,15 +29,15 @@ struct SqliteKeyStore::Impl {
   int max_readers = 4;   // set by Open; constant afterwards
   std::function<void(ReaderEvent)> on_reader;  // test hook, may be empty
 
-  absl::Mutex write_mu;
+  keyferry::Mutex write_mu;
   std::unique_ptr<Connection> writer ABSL_GUARDED_BY(write_mu);
 
   // The reader pool: at most max_readers connections exist; idle ones wait
   // in `readers`, a read borrows one (or opens one while fewer than
   // max_readers exist) and returns it when done; beyond that, reads wait on
   // pool_cv for a returned connection.
-  absl::Mutex pool_mu;
-  absl::CondVar pool_cv;
+  keyferry::Mutex pool_mu;
+  keyferry::CondVar pool_cv;
   std::vector<std::unique_ptr<Connection>> readers
       ABSL_GUARDED_BY(pool_mu);                   // idle
   int open_readers ABSL_GUARDED_BY(pool_mu) = 0;  // idle + borrowed + opening
@@ -82,8 +82,8 @@ struct SqliteKeyStore::Impl {
   void RunBatch(const std::vector<PendingWrite*>& batch)
       ABSL_LOCKS_EXCLUDED(write_mu);
 
-  absl::Mutex queue_mu;
-  absl::CondVar queue_cv;
+  keyferry::Mutex queue_mu;
+  keyferry::CondVar queue_cv;
   std::vector<PendingWrite*> queue ABSL_GUARDED_BY(queue_mu);
   bool committing ABSL_GUARDED_BY(queue_mu) = false;
 

@@ -87,7 +87,7 @@ constexpr const char* kUpgradeFrom1 =
 
 SqliteKeyStore::Impl::Reader::~Reader() {
   {
-    absl::MutexLock l(&impl_->pool_mu);
+    keyferry::MutexLock l(&impl_->pool_mu);
     impl_->readers.push_back(std::move(c_));
   }
   impl_->pool_cv.Signal();
@@ -118,7 +118,7 @@ absl::Status SqliteKeyStore::Impl::Write(
 }
 
 void SqliteKeyStore::Impl::RunBatch(const std::vector<PendingWrite*>& batch) {
-  absl::MutexLock w(&write_mu);
+  keyferry::MutexLock w(&write_mu);
   Transaction tx(*writer);
   absl::Status begun = tx.Begin();
   if (!begun.ok()) {
@@ -178,7 +178,7 @@ SqliteKeyStore::Impl::Read() {
         Connection::Open(path, /*writer=*/false);
     if (!opened.ok()) {
       {
-        absl::MutexLock l(&pool_mu);
+        keyferry::MutexLock l(&pool_mu);
         --open_readers;
       }
       pool_cv.Signal();
@@ -196,7 +196,7 @@ SqliteKeyStore::SqliteKeyStore(std::unique_ptr<Impl> impl)
 SqliteKeyStore::~SqliteKeyStore() = default;
 
 ReaderPoolState SqliteKeyStore::reader_pool_state() {
-  absl::MutexLock l(&impl_->pool_mu);
+  keyferry::MutexLock l(&impl_->pool_mu);
   const int idle = static_cast<int>(impl_->readers.size());
   return {.open = impl_->open_readers,
           .in_use = impl_->open_readers - idle,
@@ -237,7 +237,7 @@ absl::StatusOr<std::unique_ptr<SqliteKeyStore>> SqliteKeyStore::Open(
   impl->max_readers = std::max(1, options.readers);
   impl->on_reader = options.on_reader_for_test;
   {
-    absl::MutexLock l(&impl->write_mu);
+    keyferry::MutexLock l(&impl->write_mu);
     ASSIGN_OR_RETURN(impl->writer, Connection::Open(options.path, true));
     Connection& w = *impl->writer;
     Transaction tx(w);

@@ -15,7 +15,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "base/mutex.h"
 #include "custody/custody.h"
 
 namespace keyferry::vault {
@@ -45,12 +45,12 @@ class FaultyCustody : public custody::Custody {
   // `status`, and every later one too when `sticky`; until Clear.
   void Fail(Call call, absl::Status status, int nth = 1, bool sticky = false)
       ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock l(&mu_);
+    keyferry::MutexLock l(&mu_);
     faults_[call] = Fault{std::move(status), nth, sticky};
   }
   // Clear removes every armed fault.
   void Clear() ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock l(&mu_);
+    keyferry::MutexLock l(&mu_);
     faults_.clear();
   }
 
@@ -133,7 +133,7 @@ class FaultyCustody : public custody::Custody {
 
   // Take returns the armed failure of this call of `call`, or OK.
   absl::Status Take(Call call) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock l(&mu_);
+    keyferry::MutexLock l(&mu_);
     auto it = faults_.find(call);
     if (it == faults_.end()) return absl::OkStatus();
     Fault& f = it->second;
@@ -147,7 +147,7 @@ class FaultyCustody : public custody::Custody {
   }
 
   custody::Custody* real_;
-  absl::Mutex mu_;
+  keyferry::Mutex mu_;
   std::map<Call, Fault> faults_ ABSL_GUARDED_BY(mu_);
 };
 

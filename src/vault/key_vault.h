@@ -23,7 +23,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "base/mutex.h"
 #include "base/secret.h"
 #include "crypto/keys.h"
 #include "crypto/sign.h"
@@ -248,7 +248,7 @@ class KeyVault {
   // Background work waiting for a retry, by "work/vault/name". Written by
   // RunDueWork (one thread), read by DueWorkFailures; an entry goes when
   // its work succeeds or its key is gone.
-  mutable absl::Mutex due_mu_;
+  mutable keyferry::Mutex due_mu_;
   std::map<std::string, DueWorkFailure> due_failures_ ABSL_GUARDED_BY(due_mu_);
 };
 

@@ -174,13 +174,13 @@ absl::StatusOr<std::pair<int, int>> KeyVault::RunDueWork(
     return absl::StrCat(Sv(work), "/", Sv(vault), "/", Lower(name));
   };
   auto done = [&](const std::string& key) {
-    absl::MutexLock l(&due_mu_);
+    keyferry::MutexLock l(&due_mu_);
     due_failures_.erase(key);
   };
   auto failed = [&](std::string_view work, const std::string& vault,
                     const std::string& name,
                     const absl::Status& error) -> int64_t {
-    absl::MutexLock l(&due_mu_);
+    keyferry::MutexLock l(&due_mu_);
     DueWorkFailure& f = due_failures_[id(work, vault, name)];
     f.vault = vault;
     f.name = name;
@@ -227,7 +227,7 @@ absl::StatusOr<std::pair<int, int>> KeyVault::RunDueWork(
   // they never crowd out the others.
   size_t waiting = 0;
   {
-    absl::MutexLock l(&due_mu_);
+    keyferry::MutexLock l(&due_mu_);
     for (const auto& [key, f] : due_failures_) waiting += f.work == "purge";
   }
   ASSIGN_OR_RETURN(auto purges,
@@ -235,7 +235,7 @@ absl::StatusOr<std::pair<int, int>> KeyVault::RunDueWork(
   for (const auto& [vault, name] : purges) {
     const std::string key = id("purge", vault, name);
     {
-      absl::MutexLock l(&due_mu_);
+      keyferry::MutexLock l(&due_mu_);
       auto it = due_failures_.find(key);
       if (it != due_failures_.end() && it->second.next_attempt > now) continue;
     }
@@ -253,7 +253,7 @@ absl::StatusOr<std::pair<int, int>> KeyVault::RunDueWork(
 }
 
 std::vector<DueWorkFailure> KeyVault::DueWorkFailures() const {
-  absl::MutexLock l(&due_mu_);
+  keyferry::MutexLock l(&due_mu_);
   std::vector<DueWorkFailure> out;
   for (const auto& [key, f] : due_failures_) out.push_back(f);
   return out;
