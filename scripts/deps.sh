@@ -6,13 +6,14 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake ninja-build pkg-config ccache
   libabsl-dev libssl-dev openssl nlohmann-json3-dev
-  libsqlite3-dev libboost1.74-dev libcpp-httplib-dev
+  libsqlite3-dev libboost1.74-dev
   softhsm2 libp11-kit-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev googletest
   opensc python3 python3-cryptography xxd sqlite3 curl
   python3-azure azure-cli
+  clang   # the ThreadSanitizer + -Wthread-safety build of scripts/test.sh
 )
 
 want=("${build_pkgs[@]}")

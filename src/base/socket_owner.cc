@@ -124,6 +124,10 @@ absl::StatusOr<uint32_t> TcpSocketOwner(const TcpFourTuple& s) {
       absl::StrCat("TCP socket ", s.local_address, ":", s.local_port, " -> ",
                    s.remote_address, ":", s.remote_port);
   int len = static_cast<int>(n);
+  // NLMSG_OK compares the header's unsigned length with the int it is
+  // given, as netlink(3) documents; clang flags the macro's comparison.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-compare"
   for (auto* h = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(h, len);
        h = NLMSG_NEXT(h, len)) {
     if (h->nlmsg_type == NLMSG_ERROR) {
@@ -152,6 +156,7 @@ absl::StatusOr<uint32_t> TcpSocketOwner(const TcpFourTuple& s) {
     }
     return m->idiag_uid;
   }
+#pragma GCC diagnostic pop
   return absl::UnavailableError(
       absl::StrCat("sock_diag lookup of ", what, ": no answer"));
 }

@@ -91,7 +91,6 @@ absl::StatusOr<std::optional<size_t>> EcEncodingLength(Token& token,
     ASSIGN_OR_RETURN(std::vector<uint8_t> wrapped,
                      token.WrapKwp(mech, kek_obj.get(), ec.get()));
     ASSIGN_OR_RETURN(SecretBytes p8, crypto::KwpUnwrap(kek, wrapped));
-    auto p = p8.data(SecretAccess::Get());
     // DER length of the outer SEQUENCE; the rest is the token's padding.
     std::optional<size_t> der_len =
         crypto::DerSequenceLength(p8.data(SecretAccess::Get()));
