@@ -7,9 +7,9 @@
 // back together with the same `binding` (vault, name and version) it was
 // sealed with, so a blob copied to another key's row does not open.
 //
-// Implementations: SoftwareCustody (this directory; keys under a master key
-// held by keyferryd) and, in a later issue, a PKCS#11 custody whose sealed
-// blobs are keys wrapped by a non-extractable master key inside the token.
+// Implementations: SoftwareCustody (keys under a master key held by
+// keyferryd) and Pkcs11Custody (blobs are keys wrapped by a non-extractable
+// master key inside the token, MACed by the token), both in this directory.
 // Implementations are thread-safe.
 #ifndef KEYFERRY_CUSTODY_CUSTODY_H_
 #define KEYFERRY_CUSTODY_CUSTODY_H_

@@ -19,7 +19,7 @@
 #
 # Except, for now, the vaults' port (KF_PORT): keyferryd derives its tokens'
 # issuer (and `keyferryd token`'s default audience) from the *configured*
-# port (Resource/Issuer in src/server/main.cc), so with --listen
+# port (Resource/Issuer in src/server/deployment.cc), so with --listen
 # 127.0.0.1:0 they read https://localhost:0, and the tokens kf_token mints
 # for the real port are refused. So kf_start still picks that port
 # (kf_free_port: a small window in which another process may take it; the
