@@ -25,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 
 namespace keyferry::store {
 
@@ -203,6 +204,23 @@ class KeyStore {
       const std::function<
           absl::StatusOr<std::vector<uint8_t>>(const KeyVersion&)>& attest) = 0;
 };
+
+// CheckRestoreBatch is the precondition every store applies to Restore:
+// at least one version, all of one vault and (case-insensitive) name.
+inline absl::Status CheckRestoreBatch(const std::vector<KeyVersion>& versions) {
+  if (versions.empty()) {
+    return absl::InvalidArgumentError("store: nothing to restore");
+  }
+  const KeyVersion& first = versions.front();
+  const std::string name_lc = absl::AsciiStrToLower(first.name);
+  for (const KeyVersion& v : versions) {
+    if (v.vault != first.vault || absl::AsciiStrToLower(v.name) != name_lc) {
+      return absl::InvalidArgumentError(
+          "store: a restore holds versions of one key only");
+    }
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace keyferry::store
 

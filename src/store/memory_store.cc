@@ -266,17 +266,9 @@ absl::Status MemoryKeyStore::Purge(std::string_view vault,
 
 absl::Status MemoryKeyStore::Restore(const std::vector<KeyVersion>& versions,
                                      int recoverable_days) {
-  if (versions.empty()) {
-    return absl::InvalidArgumentError("store: nothing to restore");
-  }
+  RETURN_IF_ERROR(CheckRestoreBatch(versions));
   const KeyVersion& first = versions.front();
   const std::string name_lc = Lower(first.name);
-  for (const KeyVersion& v : versions) {
-    if (v.vault != first.vault || Lower(v.name) != name_lc) {
-      return absl::InvalidArgumentError(
-          "store: a restore holds versions of one key only");
-    }
-  }
   return Write("Restore", [&](State& s) -> absl::Status {
     if (s.names.contains({first.vault, name_lc})) {
       return absl::AlreadyExistsError(

@@ -110,17 +110,9 @@ absl::Status SqliteKeyStore::Purge(std::string_view vault,
 
 absl::Status SqliteKeyStore::Restore(const std::vector<KeyVersion>& versions,
                                      int recoverable_days) {
-  if (versions.empty()) {
-    return absl::InvalidArgumentError("store: nothing to restore");
-  }
+  RETURN_IF_ERROR(CheckRestoreBatch(versions));
   const KeyVersion& first = versions.front();
   const std::string name_lc = Lower(first.name);
-  for (const KeyVersion& v : versions) {
-    if (v.vault != first.vault || Lower(v.name) != name_lc) {
-      return absl::InvalidArgumentError(
-          "store: a restore holds versions of one key only");
-    }
-  }
   return impl_->Write([&](Connection& c) -> absl::Status {
     ASSIGN_OR_RETURN(std::optional<bool> deleted,
                      NameDeleted(c, first.vault, name_lc));
