@@ -143,9 +143,9 @@ std::function<bool()> MakeOp(const std::string& op) {
         rsa ? Must(crypto::PrivateKeyToPkcs8Der(Rsa(2048).get()), "pkcs8")
             : Must(crypto::RandomSecret(32), "random");
     auto ct = std::make_shared<std::vector<uint8_t>>(
-        Must(byok::Seal(pub->get(), payload), "byok seal"));
+        Must(byok::WrapToKek(pub->get(), payload), "byok seal"));
     return [kek, ct, rsa] {
-      auto p = byok::Open(kek->get(), *ct);
+      auto p = byok::UnwrapWithKek(kek->get(), *ct);
       if (!p.ok()) return false;
       if (!rsa) return p->size() == 32;
       return crypto::ParsePkcs8Der(*p, /*allow_trailing_zeros=*/false).ok();

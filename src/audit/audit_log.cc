@@ -289,13 +289,13 @@ AuditLog::AuditLog(std::string path, int fd, AuditLogOptions options,
 
 AuditLog::~AuditLog() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   thread_.join();
   {
-    std::lock_guard<std::mutex> fl(flush_mu_);
+    MutexLock fl(&flush_mu_);
     // Everything written is synced at close, whatever the durability.
     if (absl::Status s = FlushLocked(/*may_sync=*/true, /*force_sync=*/true);
         !s.ok()) {
@@ -308,24 +308,35 @@ AuditLog::~AuditLog() {
 }
 
 void AuditLog::Run() {
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
+  // WaitFor waits until `ready` holds or `timeout` passes, with mu_ held.
+  auto wait_for = [this](absl::Duration timeout, auto ready)
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                        const absl::Time deadline = absl::Now() + timeout;
+                        while (!ready()) {
+                          if (cv_.WaitWithDeadline(&mu_, deadline)) return;
+                        }
+                      };
   while (!stop_) {
     // Healthy: write as soon as there is something (the write and sync of
     // one batch is the time the next batch gathers). Unhealthy: retry.
     if (healthy_ && options_.durability == AuditDurability::kSync) {
-      cv_.wait(l, [this] { return stop_ || !buffer_.empty(); });
+      while (!stop_ && buffer_.empty()) cv_.Wait(&mu_);
     } else if (healthy_) {
       // kWrite: also wake once a second to sync what was written.
-      cv_.wait_for(l, std::chrono::seconds(1),
-                   [this] { return stop_ || !buffer_.empty(); });
+      wait_for(absl::Seconds(1), [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_ || !buffer_.empty();
+      });
     } else {
-      cv_.wait_for(l, options_.retry_interval,
-                   [this] { return stop_ || (healthy_ && !buffer_.empty()); });
+      wait_for(absl::FromChrono(options_.retry_interval),
+               [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                 return stop_ || (healthy_ && !buffer_.empty());
+               });
     }
     if (stop_) break;
-    l.unlock();
+    mu_.Unlock();
     absl::Status s = Flush();
-    l.lock();
+    mu_.Lock();
     if (!s.ok() && refused_ + lost_ == 0) {
       Log(LogLevel::kError, "audit_write_failed",
           {{"path", path_},
@@ -359,16 +370,16 @@ bool AuditLog::Buffer(Record r) {
 
 void AuditLog::Append(Record r) {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     Buffer(std::move(r));
   }
-  cv_.notify_one();
+  cv_.Signal();
 }
 
 void AuditLog::AppendDurable(Record r, std::function<void(absl::Status)> done) {
   bool buffered, healthy;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     buffered = Buffer(std::move(r));
     healthy = healthy_;
     if (buffered && healthy) waiters_.push_back({seq_, std::move(done)});
@@ -377,13 +388,12 @@ void AuditLog::AppendDurable(Record r, std::function<void(absl::Status)> done) {
     // kWrite: the caller writes the batch itself when no write is under
     // way (no hand-off to the writer thread and back); the writer thread
     // still syncs once a second.
-    if (options_.durability == AuditDurability::kWrite &&
-        flush_mu_.try_lock()) {
-      std::lock_guard<std::mutex> fl(flush_mu_, std::adopt_lock);
+    if (options_.durability == AuditDurability::kWrite && flush_mu_.TryLock()) {
       (void)FlushLocked(/*may_sync=*/false, /*force_sync=*/false);
+      flush_mu_.Unlock();
       return;
     }
-    cv_.notify_one();
+    cv_.Signal();
     return;
   }
   done(absl::UnavailableError(
@@ -394,26 +404,26 @@ void AuditLog::AppendDurable(Record r, std::function<void(absl::Status)> done) {
 }
 
 absl::Status AuditLog::AppendAndWait(Record r) {
-  std::mutex m;
-  std::condition_variable cv;
-  std::optional<absl::Status> result;
+  Mutex m;
+  CondVar cv;
+  std::optional<absl::Status> result;  // guarded by m
   AppendDurable(std::move(r), [&](absl::Status s) {
-    std::lock_guard<std::mutex> l(m);
+    MutexLock l(&m);
     result = std::move(s);
-    cv.notify_one();
+    cv.Signal();
   });
-  std::unique_lock<std::mutex> l(m);
-  cv.wait(l, [&] { return result.has_value(); });
+  MutexLock l(&m);
+  while (!result.has_value()) cv.Wait(&m);
   return *result;
 }
 
 bool AuditLog::healthy() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return healthy_ && buffer_.size() < options_.max_buffer_bytes;
 }
 
 void AuditLog::NoteRefused() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   ++refused_;
 }
 
@@ -459,7 +469,7 @@ void AuditLog::WriteHeadIfDue(bool force) {
 }
 
 absl::Status AuditLog::Flush() {
-  std::lock_guard<std::mutex> fl(flush_mu_);
+  MutexLock fl(&flush_mu_);
   return FlushLocked(/*may_sync=*/true, /*force_sync=*/false);
 }
 
@@ -474,7 +484,7 @@ absl::Status AuditLog::FlushLocked(bool may_sync, bool force_sync) {
   std::string hash;
   std::vector<Waiter> waiters;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     // An inline write (kWrite) never runs while the log is down: the
     // writer thread's retries decide when it is up again.
     if (!may_sync && !healthy_) return absl::OkStatus();
@@ -488,20 +498,21 @@ absl::Status AuditLog::FlushLocked(bool may_sync, bool force_sync) {
   // Fail undoes what reached the file of this batch (so the file holds
   // whole records only), keeps the batch for the retries in chain order,
   // and tells its waiters.
-  auto fail = [&](const absl::Status& error) {
-    if (ftruncate(fd_, file_size_) != 0) {
-      Log(LogLevel::kError, "audit_truncate_failed",
-          {{"path", path_}, {"error", strerror(errno)}});
-    }
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      buffer_.insert(0, data);
-      healthy_ = false;
-    }
-    const absl::Status failed = absl::UnavailableError(error.message());
-    for (Waiter& w : waiters) w.done(failed);
-    return failed;
-  };
+  auto fail =
+      [&](const absl::Status& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(flush_mu_) {
+        if (ftruncate(fd_, file_size_) != 0) {
+          Log(LogLevel::kError, "audit_truncate_failed",
+              {{"path", path_}, {"error", strerror(errno)}});
+        }
+        {
+          MutexLock l(&mu_);
+          buffer_.insert(0, data);
+          healthy_ = false;
+        }
+        const absl::Status failed = absl::UnavailableError(error.message());
+        for (Waiter& w : waiters) w.done(failed);
+        return failed;
+      };
   if (!data.empty()) {
     if (absl::Status w = WriteAll(data); !w.ok()) return fail(w);
     written_seq_ = seq;
@@ -515,7 +526,7 @@ absl::Status AuditLog::FlushLocked(bool may_sync, bool force_sync) {
       // log is down (new requests refused) until a sync succeeds.
       file_size_ += static_cast<off_t>(data.size());
       {
-        std::lock_guard<std::mutex> l(mu_);
+        MutexLock l(&mu_);
         healthy_ = false;
       }
       for (Waiter& w : waiters) w.done(absl::OkStatus());
@@ -526,7 +537,7 @@ absl::Status AuditLog::FlushLocked(bool may_sync, bool force_sync) {
   bool recovered = false;
   uint64_t refused = 0, lost = 0;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     recovered = !healthy_;
     healthy_ = true;
     if (recovered) {
@@ -544,7 +555,7 @@ absl::Status AuditLog::FlushLocked(bool may_sync, bool force_sync) {
       Buffer(std::move(r));
     }
   }
-  if (recovered) cv_.notify_one();
+  if (recovered) cv_.Signal();
   for (Waiter& w : waiters) w.done(absl::OkStatus());
   WriteHeadIfDue(/*force=*/false);
   if (recovered) {
@@ -557,7 +568,7 @@ absl::Status AuditLog::FlushLocked(bool may_sync, bool force_sync) {
 }
 
 uint64_t AuditLog::last_seq() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return seq_;
 }
 

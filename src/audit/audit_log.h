@@ -7,12 +7,10 @@
 #define KEYFERRY_AUDIT_AUDIT_LOG_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -20,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/mutex.h"
 
 namespace keyferry::audit {
 
@@ -103,7 +102,7 @@ class AuditLog {
   // Append formats `r` and buffers it for the flush thread; seq and prev
   // are assigned under the lock, so buffer order is chain order. No I/O,
   // no waiting: for tools and tests; request records use AppendDurable.
-  void Append(Record r);
+  void Append(Record r) ABSL_LOCKS_EXCLUDED(mu_);
 
   // AppendDurable appends `r` (as Append) and calls `done` exactly once:
   // OK when the record is written and fdatasynced, Unavailable when it
@@ -112,7 +111,8 @@ class AuditLog {
   // recovers, unless memory is full (then it is counted as lost). `done`
   // runs on the flush thread, or inline while the log is unhealthy; it
   // must not block.
-  void AppendDurable(Record r, std::function<void(absl::Status)> done);
+  void AppendDurable(Record r, std::function<void(absl::Status)> done)
+      ABSL_LOCKS_EXCLUDED(mu_, flush_mu_);
 
   // AppendAndWait is AppendDurable that blocks the caller until `done`,
   // for work that is not a request and may wait: keyferryd's own
@@ -122,24 +122,24 @@ class AuditLog {
 
   // healthy tells whether new requests may be served: the last write and
   // sync succeeded and the records waiting fit max_buffer_bytes.
-  bool healthy() const;
+  bool healthy() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // NoteRefused counts one request refused because the log was unhealthy.
   // Once the log recovers, one record (operation "audit-log-unavailable",
   // status 503) says how many were refused and how many records were
   // lost.
-  void NoteRefused();
+  void NoteRefused() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Flush writes what is buffered now with one write() and fdatasyncs the
   // file (then the head file, when head_interval has passed). OK with
   // nothing to do. On failure the lines stay buffered (the partial write
   // is truncated away), the log is unhealthy, and the status is
   // Unavailable.
-  absl::Status Flush();
+  absl::Status Flush() ABSL_LOCKS_EXCLUDED(flush_mu_, mu_);
 
   // last_seq is the seq of the last appended record (flushed or not); 0 for
   // an empty log.
-  uint64_t last_seq() const;
+  uint64_t last_seq() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Waiter {
@@ -149,48 +149,52 @@ class AuditLog {
 
   AuditLog(std::string path, int fd, AuditLogOptions options, uint64_t seq,
            std::string last_hash, off_t durable_size);
-  void Run();
+  void Run() ABSL_LOCKS_EXCLUDED(mu_, flush_mu_);
   // Buffer formats and buffers `r`; caller holds mu_. False when memory is
   // full (the record is counted as lost instead).
-  bool Buffer(Record r);
+  bool Buffer(Record r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // FlushLocked is Flush with flush_mu_ held; without `may_sync` it never
   // syncs (kWrite's inline writes), with `force_sync` it syncs whatever was
   // written (close).
-  absl::Status FlushLocked(bool may_sync, bool force_sync);
+  absl::Status FlushLocked(bool may_sync, bool force_sync)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(flush_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // WriteAll writes `data` at the end of the file; Sync fdatasyncs it.
-  absl::Status WriteAll(const std::string& data);
-  absl::Status Sync();
+  absl::Status WriteAll(const std::string& data)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(flush_mu_);
+  absl::Status Sync() ABSL_EXCLUSIVE_LOCKS_REQUIRED(flush_mu_);
   // WriteHeadIfDue writes the head (the last synced record) when
   // head_interval has passed, or now with `force`.
-  void WriteHeadIfDue(bool force);
+  void WriteHeadIfDue(bool force) ABSL_EXCLUSIVE_LOCKS_REQUIRED(flush_mu_);
 
   const std::string path_;
   const int fd_;
   const AuditLogOptions options_;
 
-  std::mutex flush_mu_;  // Serializes Flush; taken before mu_.
-  off_t file_size_;  // Guarded by flush_mu_: the size of the whole records.
+  Mutex flush_mu_;  // Serializes Flush; taken before mu_.
+  // The size of the whole records.
+  off_t file_size_ ABSL_GUARDED_BY(flush_mu_);
   // kWrite: written but not yet synced, and when the file was last synced.
-  bool unsynced_ = false;                            // Guarded by flush_mu_.
-  std::chrono::steady_clock::time_point last_sync_;  // Guarded by flush_mu_.
-  std::chrono::steady_clock::time_point last_head_;  // Guarded by flush_mu_.
-  uint64_t head_seq_ = 0;                            // Guarded by flush_mu_.
+  bool unsynced_ ABSL_GUARDED_BY(flush_mu_) = false;
+  std::chrono::steady_clock::time_point last_sync_ ABSL_GUARDED_BY(flush_mu_);
+  std::chrono::steady_clock::time_point last_head_ ABSL_GUARDED_BY(flush_mu_);
+  uint64_t head_seq_ ABSL_GUARDED_BY(flush_mu_) = 0;
   // The last record written, and the last one synced (what the head may
-  // name). Guarded by flush_mu_.
-  uint64_t written_seq_;
-  std::string written_hash_;
-  uint64_t synced_seq_;
-  std::string synced_hash_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  uint64_t seq_;                 // Guarded by mu_.
-  std::string last_hash_;        // Guarded by mu_.
-  std::string buffer_;           // Guarded by mu_.
-  std::vector<Waiter> waiters_;  // Guarded by mu_: callers of buffered lines.
-  bool healthy_ = true;          // Guarded by mu_.
-  uint64_t refused_ = 0;         // Guarded by mu_: since the log failed.
-  uint64_t lost_ = 0;            // Guarded by mu_: since the log failed.
-  bool stop_ = false;            // Guarded by mu_.
+  // name).
+  uint64_t written_seq_ ABSL_GUARDED_BY(flush_mu_);
+  std::string written_hash_ ABSL_GUARDED_BY(flush_mu_);
+  uint64_t synced_seq_ ABSL_GUARDED_BY(flush_mu_);
+  std::string synced_hash_ ABSL_GUARDED_BY(flush_mu_);
+  mutable Mutex mu_ ABSL_ACQUIRED_AFTER(flush_mu_);
+  CondVar cv_;
+  uint64_t seq_ ABSL_GUARDED_BY(mu_);
+  std::string last_hash_ ABSL_GUARDED_BY(mu_);
+  std::string buffer_ ABSL_GUARDED_BY(mu_);
+  // Callers of buffered lines.
+  std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
+  bool healthy_ ABSL_GUARDED_BY(mu_) = true;
+  uint64_t refused_ ABSL_GUARDED_BY(mu_) = 0;  // since the log failed
+  uint64_t lost_ ABSL_GUARDED_BY(mu_) = 0;     // since the log failed
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

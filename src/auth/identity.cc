@@ -179,7 +179,7 @@ absl::StatusOr<std::string> IssueIdentityToken(const IdentityConfig& config,
   c.issued_at = now;
   c.not_before = now;
   c.expires = now + config.lifetime_seconds;
-  ASSIGN_OR_RETURN(std::string token, IssueToken(sign, config.key_id, c));
+  ASSIGN_OR_RETURN(std::string token, IssueAccessToken(sign, config.key_id, c));
   nlohmann::json body = {
       {"access_token", token},
       {"token_type", "Bearer"},

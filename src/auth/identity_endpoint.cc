@@ -64,7 +64,7 @@ IdentityEndpoint::IdentityEndpoint(IdentityEndpointOptions options)
 
 absl::StatusOr<std::string> IdentityEndpoint::Issue(
     IdentityConfig config, const IdentityRequest& request) const {
-  ASSIGN_OR_RETURN(TokenKey key, options_.token_key());
+  ASSIGN_OR_RETURN(AccessTokenKey key, options_.token_key());
   config.key_id = key.key_id;
   return IssueIdentityToken(config, key.sign, request, options_.clock());
 }

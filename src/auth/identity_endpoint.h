@@ -36,9 +36,9 @@
 
 namespace keyferry::auth {
 
-// TokenKey is the key tokens are signed with: its id and a signer (which
+// AccessTokenKey is the key tokens are signed with: its id and a signer (which
 // runs in the custody).
-struct TokenKey {
+struct AccessTokenKey {
   std::string key_id;
   Es256Signer sign;
 };
@@ -81,7 +81,7 @@ struct IdentityEndpointOptions {
   IdentityConfig config;  // config.key_id is taken from token_key
   // token_key returns the token key, or Unavailable while keyferryd is
   // sealed (the request is then answered 503 and audited).
-  std::function<absl::StatusOr<TokenKey>()> token_key;
+  std::function<absl::StatusOr<AccessTokenKey>()> token_key;
   std::function<int64_t()> clock;  // Unix seconds; default the system clock
   // peer_uid returns the uid owning the client's socket; default
   // PeerSocketOwner. Called only for legacy-style requests while

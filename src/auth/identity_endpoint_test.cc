@@ -52,16 +52,16 @@ class IdentityEndpointTest : public ::testing::Test {
     o.config.header_secret = "s3cret";
     o.config.key_id = "k1";
     o.config.legacy_uids = std::move(legacy_uids);
-    o.token_key = [this]() -> absl::StatusOr<TokenKey> {
+    o.token_key = [this]() -> absl::StatusOr<AccessTokenKey> {
       if (sealed_) return absl::UnavailableError("sealed");
-      return TokenKey{"k1",
-                      [this](std::span<const uint8_t> digest)
-                          -> absl::StatusOr<std::vector<uint8_t>> {
-                        if (sign_fails_)
-                          return absl::InternalError("the token said no");
-                        return crypto::SignDigest(
-                            key_.get(), crypto::SignAlg::kEs256, digest);
-                      }};
+      return AccessTokenKey{"k1",
+                            [this](std::span<const uint8_t> digest)
+                                -> absl::StatusOr<std::vector<uint8_t>> {
+                              if (sign_fails_)
+                                return absl::InternalError("the token said no");
+                              return crypto::SignDigest(
+                                  key_.get(), crypto::SignAlg::kEs256, digest);
+                            }};
     };
     o.clock = [] { return kNow; };
     o.peer_uid = [this](const Connection&) -> absl::StatusOr<uint32_t> {
@@ -161,11 +161,11 @@ TEST_F(IdentityEndpointTest, LegacyStyleForAnAllowedUid) {
   EndpointResponse r = Handle(Legacy());
   ASSERT_EQ(r.status, 200) << r.body;
   auto j = nlohmann::json::parse(r.body);
-  EXPECT_OK(VerifyToken(j["access_token"].get<std::string>(), key_.get(),
-                        {.issuer = "https://localhost:8443/identity",
-                         .tenant = "tenant-1",
-                         .audience = "https://localhost:8443"},
-                        kNow));
+  EXPECT_OK(VerifyAccessToken(j["access_token"].get<std::string>(), key_.get(),
+                              {.issuer = "https://localhost:8443/identity",
+                               .tenant = "tenant-1",
+                               .audience = "https://localhost:8443"},
+                              kNow));
   EXPECT_EQ(lookups_, 1);
   ASSERT_EQ(events_.size(), 1u);
   EXPECT_EQ(events_[0].operation, "identity-token:legacy-msi");

@@ -57,11 +57,12 @@ TEST_F(IdentityTest, AppService2019Style) {
   EXPECT_EQ(j["expires_on"], std::to_string(kNow + 3600));
   EXPECT_EQ(j["resource"], "https://localhost:8443");
   ASSERT_OK_AND_ASSIGN(
-      Claims c, VerifyToken(j["access_token"].get<std::string>(), key_.get(),
-                            {.issuer = "https://localhost:8443/identity",
-                             .tenant = "tenant-1",
-                             .audience = "https://localhost:8443"},
-                            kNow));
+      Claims c,
+      VerifyAccessToken(j["access_token"].get<std::string>(), key_.get(),
+                        {.issuer = "https://localhost:8443/identity",
+                         .tenant = "tenant-1",
+                         .audience = "https://localhost:8443"},
+                        kNow));
   EXPECT_EQ(c.subject, "principal-1");
   EXPECT_EQ(c.tenant, "tenant-1");
 }
@@ -84,11 +85,11 @@ TEST_F(IdentityTest, AppService2017Style) {
   EXPECT_EQ(j["expires_on"], std::to_string(kNow + 3600));
   ASSERT_OK_AND_ASSIGN(
       Claims c,
-      VerifyToken(j["access_token"].get<std::string>(), key_.get(),
-                  {.issuer = "https://localhost:8443/identity",
-                   .tenant = "tenant-1",
-                   .audience = "https://management.core.windows.net/"},
-                  kNow));
+      VerifyAccessToken(j["access_token"].get<std::string>(), key_.get(),
+                        {.issuer = "https://localhost:8443/identity",
+                         .tenant = "tenant-1",
+                         .audience = "https://management.core.windows.net/"},
+                        kNow));
   EXPECT_EQ(c.subject, "principal-1");
 }
 

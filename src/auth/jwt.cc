@@ -43,18 +43,19 @@ std::string_view TrimSlash(std::string_view s) {
 
 }  // namespace
 
-absl::StatusOr<std::string> IssueToken(EVP_PKEY* key, std::string_view key_id,
-                                       const Claims& c) {
-  return IssueToken(
+absl::StatusOr<std::string> IssueAccessToken(EVP_PKEY* key,
+                                             std::string_view key_id,
+                                             const Claims& c) {
+  return IssueAccessToken(
       [key](std::span<const uint8_t> digest) {
         return crypto::SignDigest(key, crypto::SignAlg::kEs256, digest);
       },
       key_id, c);
 }
 
-absl::StatusOr<std::string> IssueToken(const Es256Signer& sign,
-                                       std::string_view key_id,
-                                       const Claims& c) {
+absl::StatusOr<std::string> IssueAccessToken(const Es256Signer& sign,
+                                             std::string_view key_id,
+                                             const Claims& c) {
   json header = {
       {"alg", "ES256"}, {"typ", "JWT"}, {"kid", std::string(key_id)}};
   json body = {{"iss", c.issuer},     {"sub", c.subject}, {"oid", c.subject},
@@ -72,11 +73,11 @@ absl::StatusOr<std::string> IssueToken(const Es256Signer& sign,
   return absl::StrCat(signing_input, ".", Base64UrlEncode(sig));
 }
 
-int64_t TokenLifetime(const Claims& c) {
+int64_t AccessTokenLifetime(const Claims& c) {
   return c.expires - std::min(c.not_before, c.issued_at);
 }
 
-absl::Status CheckClaims(const Claims& c, const TokenRequirements& want,
+absl::Status CheckClaims(const Claims& c, const AccessTokenRequirements& want,
                          int64_t now) {
   if (c.issuer != want.issuer) {
     return Denied("issuer (iss) is not this keyferryd's");
@@ -87,7 +88,7 @@ absl::Status CheckClaims(const Claims& c, const TokenRequirements& want,
   if (TrimSlash(c.audience) != TrimSlash(want.audience)) {
     return Denied("audience does not match this vault's resource");
   }
-  if (TokenLifetime(c) > want.max_lifetime_seconds) {
+  if (AccessTokenLifetime(c) > want.max_lifetime_seconds) {
     return Denied(absl::StrCat("lifetime (exp - nbf/iat) exceeds the ",
                                want.max_lifetime_seconds, " s maximum"));
   }
@@ -98,8 +99,9 @@ absl::Status CheckClaims(const Claims& c, const TokenRequirements& want,
   return absl::OkStatus();
 }
 
-absl::StatusOr<Claims> VerifyToken(std::string_view token, EVP_PKEY* key,
-                                   const TokenRequirements& want, int64_t now) {
+absl::StatusOr<Claims> VerifyAccessToken(std::string_view token, EVP_PKEY* key,
+                                         const AccessTokenRequirements& want,
+                                         int64_t now) {
   if (key == nullptr) return Denied("no token key is loaded yet");
   std::vector<absl::string_view> parts = absl::StrSplit(Sv(token), '.');
   if (parts.size() != 3) return Denied("not a compact JWS (three parts)");
@@ -137,10 +139,9 @@ absl::StatusOr<Claims> VerifyToken(std::string_view token, EVP_PKEY* key,
   return c;
 }
 
-absl::StatusOr<Claims> VerifiedTokens::Verify(std::string_view token,
-                                              EVP_PKEY* key,
-                                              const TokenRequirements& want,
-                                              int64_t now) {
+absl::StatusOr<Claims> VerifiedAccessTokens::Verify(
+    std::string_view token, EVP_PKEY* key, const AccessTokenRequirements& want,
+    int64_t now) {
   const std::string id(token);
   std::optional<Claims> cached;
   claims_.Lookup(id, [&](const Claims& c) { cached = c; });
@@ -151,7 +152,7 @@ absl::StatusOr<Claims> VerifiedTokens::Verify(std::string_view token,
     }
     claims_.Erase(id);  // past its window: verify (and refuse) afresh
   }
-  ASSIGN_OR_RETURN(Claims c, VerifyToken(token, key, want, now));
+  ASSIGN_OR_RETURN(Claims c, VerifyAccessToken(token, key, want, now));
   claims_.Insert(id, c);
   return c;
 }

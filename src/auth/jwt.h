@@ -27,24 +27,24 @@ struct Claims {
   int64_t expires = 0;     // exp
 };
 
-// kDefaultMaxTokenLifetime is the longest a token may live (exp minus the
+// kDefaultMaxAccessTokenLifetime is the longest a token may live (exp minus the
 // earlier of nbf and iat) unless the deployment configures another maximum:
 // 24 hours.
-inline constexpr int64_t kDefaultMaxTokenLifetime = 24 * 3600;
+inline constexpr int64_t kDefaultMaxAccessTokenLifetime = 24 * 3600;
 
-// TokenLifetime is how long `claims` make a token live: exp minus the earlier
-// of nbf and iat. An absent nbf or iat counts as 0, so a token lacking either
-// lives "since 1970" and exceeds any maximum.
-int64_t TokenLifetime(const Claims& claims);
+// AccessTokenLifetime is how long `claims` make a token live: exp minus the
+// earlier of nbf and iat. An absent nbf or iat counts as 0, so a token lacking
+// either lives "since 1970" and exceeds any maximum.
+int64_t AccessTokenLifetime(const Claims& claims);
 
-// TokenRequirements is what a token must say to be accepted by one call.
+// AccessTokenRequirements is what a token must say to be accepted by one call.
 // The views are borrowed for the duration of that call.
-struct TokenRequirements {
+struct AccessTokenRequirements {
   std::string_view issuer;    // iss must equal this exactly
   std::string_view tenant;    // tid must equal this exactly
   std::string_view audience;  // aud, a single trailing '/' ignored each side
-  // TokenLifetime(claims) must not exceed this.
-  int64_t max_lifetime_seconds = kDefaultMaxTokenLifetime;
+  // AccessTokenLifetime(claims) must not exceed this.
+  int64_t max_lifetime_seconds = kDefaultMaxAccessTokenLifetime;
   // nbf - skew <= now < exp + skew.
   int64_t skew_seconds = 60;
 };
@@ -55,48 +55,51 @@ struct TokenRequirements {
 using Es256Signer = std::function<absl::StatusOr<std::vector<uint8_t>>(
     std::span<const uint8_t> digest)>;
 
-// IssueToken signs `claims` with `sign`; `key_id` goes into the header's
+// IssueAccessToken signs `claims` with `sign`; `key_id` goes into the header's
 // "kid".
-absl::StatusOr<std::string> IssueToken(const Es256Signer& sign,
-                                       std::string_view key_id,
-                                       const Claims& claims);
-// IssueToken with a P-256 private key in memory (`key`, borrowed): tests.
-absl::StatusOr<std::string> IssueToken(EVP_PKEY* key, std::string_view key_id,
-                                       const Claims& claims);
+absl::StatusOr<std::string> IssueAccessToken(const Es256Signer& sign,
+                                             std::string_view key_id,
+                                             const Claims& claims);
+// IssueAccessToken with a P-256 private key in memory (`key`, borrowed): tests.
+absl::StatusOr<std::string> IssueAccessToken(EVP_PKEY* key,
+                                             std::string_view key_id,
+                                             const Claims& claims);
 
-// VerifyToken checks the compact JWS `token`: exactly three base64url parts,
-// header alg ES256, a valid signature under `key`, a subject (oid or sub),
-// then every claim against `want` (CheckClaims). Unauthenticated with a
+// VerifyAccessToken checks the compact JWS `token`: exactly three base64url
+// parts, header alg ES256, a valid signature under `key`, a subject (oid or
+// sub), then every claim against `want` (CheckClaims). Unauthenticated with a
 // message that says which check failed (never the token itself).
-absl::StatusOr<Claims> VerifyToken(std::string_view token, EVP_PKEY* key,
-                                   const TokenRequirements& want, int64_t now);
+absl::StatusOr<Claims> VerifyAccessToken(std::string_view token, EVP_PKEY* key,
+                                         const AccessTokenRequirements& want,
+                                         int64_t now);
 
 // CheckClaims checks already verified `claims` against `want`: iss, tid,
 // aud, the lifetime and the time window at `now`. Unauthenticated naming the
 // failed check.
-absl::Status CheckClaims(const Claims& claims, const TokenRequirements& want,
-                         int64_t now);
+absl::Status CheckClaims(const Claims& claims,
+                         const AccessTokenRequirements& want, int64_t now);
 
-// VerifiedTokens remembers the tokens whose signature VerifyToken accepted,
-// so a client that reuses its token (every SDK does, for about an hour) pays
-// for the ES256 verification once. An entry stands for "this token carries
-// these claims, signed by `key`" (one VerifiedTokens per signing key), so a
-// hit skips the signature and nothing else: CheckClaims runs on every call
-// against that call's TokenRequirements, and a hit with another issuer,
-// tenant, audience or maximum lifetime is refused exactly as a miss would be.
-// Who invalidates an entry: a call that finds it past exp + skew drops it
-// (the token is then verified afresh, and refused); when `capacity` tokens
-// are held, the least recently used is forgotten (base/lru_cache.h).
+// VerifiedAccessTokens remembers the tokens whose signature VerifyAccessToken
+// accepted, so a client that reuses its token (every SDK does, for about an
+// hour) pays for the ES256 verification once. An entry stands for "this token
+// carries these claims, signed by `key`" (one VerifiedAccessTokens per signing
+// key), so a hit skips the signature and nothing else: CheckClaims runs on
+// every call against that call's AccessTokenRequirements, and a hit with
+// another issuer, tenant, audience or maximum lifetime is refused exactly as a
+// miss would be. Who invalidates an entry: a call that finds it past exp + skew
+// drops it (the token is then verified afresh, and refused); when `capacity`
+// tokens are held, the least recently used is forgotten (base/lru_cache.h).
 // Thread-safe.
-class VerifiedTokens {
+class VerifiedAccessTokens {
  public:
-  explicit VerifiedTokens(size_t capacity = 10000) : claims_(capacity) {}
-  VerifiedTokens(const VerifiedTokens&) = delete;
-  VerifiedTokens& operator=(const VerifiedTokens&) = delete;
+  explicit VerifiedAccessTokens(size_t capacity = 10000) : claims_(capacity) {}
+  VerifiedAccessTokens(const VerifiedAccessTokens&) = delete;
+  VerifiedAccessTokens& operator=(const VerifiedAccessTokens&) = delete;
 
-  // Verify is VerifyToken with the cache in front.
+  // Verify is VerifyAccessToken with the cache in front.
   absl::StatusOr<Claims> Verify(std::string_view token, EVP_PKEY* key,
-                                const TokenRequirements& want, int64_t now);
+                                const AccessTokenRequirements& want,
+                                int64_t now);
 
  private:
   LruCache<Claims> claims_;  // by the whole token text

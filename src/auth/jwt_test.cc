@@ -15,7 +15,7 @@ constexpr char kIss[] = "https://localhost:8443/identity";
 constexpr char kTenant[] = "tenant-1";
 
 // Want is what keyferryd at https://localhost:8443 requires, for `aud`.
-TokenRequirements Want(std::string_view aud = kAud) {
+AccessTokenRequirements Want(std::string_view aud = kAud) {
   return {.issuer = kIss, .tenant = kTenant, .audience = aud};
 }
 
@@ -25,7 +25,7 @@ class JwtTest : public ::testing::Test {
     key_ = *crypto::GenerateEc(crypto::Curve::kP256);
     claims_ = {kIss, "oid-1", kAud, kTenant, kNow, kNow, kNow + 3600};
   }
-  std::string Issue() { return *IssueToken(key_.get(), "k1", claims_); }
+  std::string Issue() { return *IssueAccessToken(key_.get(), "k1", claims_); }
   crypto::EvpPkeyPtr key_;
   Claims claims_;
 };
@@ -36,95 +36,97 @@ TEST_F(JwtTest, DeeplyNestedPartsAreRefusedNotRecursed) {
       reinterpret_cast<const uint8_t*>(deep.data()), deep.size()));
   std::vector<std::string> parts = absl::StrSplit(Issue(), '.');
   ASSERT_EQ(parts.size(), 3u);
-  EXPECT_THAT(VerifyToken(absl::StrCat(deep_b64, ".", parts[1], ".", parts[2]),
-                          key_.get(), Want(), kNow),
-              StatusIs(absl::StatusCode::kUnauthenticated));
-  EXPECT_THAT(VerifyToken(absl::StrCat(parts[0], ".", deep_b64, ".", parts[2]),
-                          key_.get(), Want(), kNow),
-              StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(
+      VerifyAccessToken(absl::StrCat(deep_b64, ".", parts[1], ".", parts[2]),
+                        key_.get(), Want(), kNow),
+      StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(
+      VerifyAccessToken(absl::StrCat(parts[0], ".", deep_b64, ".", parts[2]),
+                        key_.get(), Want(), kNow),
+      StatusIs(absl::StatusCode::kUnauthenticated));
 }
 
 TEST_F(JwtTest, RoundTrip) {
-  ASSERT_OK_AND_ASSIGN(Claims c,
-                       VerifyToken(Issue(), key_.get(), Want(), kNow + 10));
+  ASSERT_OK_AND_ASSIGN(
+      Claims c, VerifyAccessToken(Issue(), key_.get(), Want(), kNow + 10));
   EXPECT_EQ(c.subject, "oid-1");
   EXPECT_EQ(c.tenant, "tenant-1");
   EXPECT_EQ(c.expires, kNow + 3600);
   // A trailing slash on either side is the same resource.
-  EXPECT_OK(
-      VerifyToken(Issue(), key_.get(), Want("https://localhost:8443/"), kNow));
+  EXPECT_OK(VerifyAccessToken(Issue(), key_.get(),
+                              Want("https://localhost:8443/"), kNow));
 }
 
 TEST_F(JwtTest, SignatureVerifiesWithOpenSslPublicKeyOnly) {
   auto pub = *crypto::PublicKeyOf(key_.get());
-  EXPECT_OK(VerifyToken(Issue(), pub.get(), Want(), kNow));
+  EXPECT_OK(VerifyAccessToken(Issue(), pub.get(), Want(), kNow));
 }
 
 TEST_F(JwtTest, FailureExpiredAndNotYetValid) {
-  EXPECT_THAT(VerifyToken(Issue(), key_.get(), Want(), kNow + 3600 + 61),
+  EXPECT_THAT(VerifyAccessToken(Issue(), key_.get(), Want(), kNow + 3600 + 61),
               StatusHasMessage("expired"));
-  EXPECT_THAT(VerifyToken(Issue(), key_.get(), Want(), kNow - 61),
+  EXPECT_THAT(VerifyAccessToken(Issue(), key_.get(), Want(), kNow - 61),
               StatusHasMessage("not yet valid"));
 }
 
 TEST_F(JwtTest, FailureWrongAudience) {
   EXPECT_THAT(
-      VerifyToken(Issue(), key_.get(), Want("https://other:8443"), kNow),
+      VerifyAccessToken(Issue(), key_.get(), Want("https://other:8443"), kNow),
       StatusHasMessage("audience"));
 }
 
 TEST_F(JwtTest, FailureWrongIssuer) {
-  TokenRequirements want = Want();
+  AccessTokenRequirements want = Want();
   want.issuer = "https://other:8443/identity";
-  EXPECT_THAT(VerifyToken(Issue(), key_.get(), want, kNow),
+  EXPECT_THAT(VerifyAccessToken(Issue(), key_.get(), want, kNow),
               StatusHasMessage("issuer (iss)"));
   claims_.issuer = "https://login.microsoftonline.com/tenant-1/v2.0";
-  EXPECT_THAT(VerifyToken(Issue(), key_.get(), Want(), kNow),
+  EXPECT_THAT(VerifyAccessToken(Issue(), key_.get(), Want(), kNow),
               StatusHasMessage("issuer (iss)"));
   claims_.issuer = "";
-  EXPECT_THAT(VerifyToken(Issue(), key_.get(), Want(), kNow),
+  EXPECT_THAT(VerifyAccessToken(Issue(), key_.get(), Want(), kNow),
               StatusIs(absl::StatusCode::kUnauthenticated));
 }
 
 TEST_F(JwtTest, FailureWrongTenant) {
-  TokenRequirements want = Want();
+  AccessTokenRequirements want = Want();
   want.tenant = "tenant-2";
-  EXPECT_THAT(VerifyToken(Issue(), key_.get(), want, kNow),
+  EXPECT_THAT(VerifyAccessToken(Issue(), key_.get(), want, kNow),
               StatusHasMessage("tenant (tid)"));
   claims_.tenant = "";
-  EXPECT_THAT(VerifyToken(Issue(), key_.get(), Want(), kNow),
+  EXPECT_THAT(VerifyAccessToken(Issue(), key_.get(), Want(), kNow),
               StatusHasMessage("tenant (tid)"));
 }
 
 TEST_F(JwtTest, LifetimeExactlyTheMaximumIsAccepted) {
-  claims_.expires = kNow + kDefaultMaxTokenLifetime;
-  EXPECT_EQ(TokenLifetime(claims_), kDefaultMaxTokenLifetime);
-  EXPECT_OK(VerifyToken(Issue(), key_.get(), Want(), kNow));
-  TokenRequirements want = Want();
+  claims_.expires = kNow + kDefaultMaxAccessTokenLifetime;
+  EXPECT_EQ(AccessTokenLifetime(claims_), kDefaultMaxAccessTokenLifetime);
+  EXPECT_OK(VerifyAccessToken(Issue(), key_.get(), Want(), kNow));
+  AccessTokenRequirements want = Want();
   want.max_lifetime_seconds = 3600;
   claims_.expires = kNow + 3600;
-  EXPECT_OK(VerifyToken(Issue(), key_.get(), want, kNow));
+  EXPECT_OK(VerifyAccessToken(Issue(), key_.get(), want, kNow));
 }
 
 TEST_F(JwtTest, FailureLifetimeTooLong) {
-  claims_.expires = kNow + kDefaultMaxTokenLifetime + 1;
-  EXPECT_THAT(VerifyToken(Issue(), key_.get(), Want(), kNow),
+  claims_.expires = kNow + kDefaultMaxAccessTokenLifetime + 1;
+  EXPECT_THAT(VerifyAccessToken(Issue(), key_.get(), Want(), kNow),
               StatusHasMessage("exceeds the 86400 s maximum"));
   // An iat earlier than nbf counts: the longer of the two spans.
   claims_.expires = kNow + 3600;
-  claims_.issued_at = kNow + 3600 - kDefaultMaxTokenLifetime - 1;
-  EXPECT_THAT(VerifyToken(Issue(), key_.get(), Want(), kNow),
+  claims_.issued_at = kNow + 3600 - kDefaultMaxAccessTokenLifetime - 1;
+  EXPECT_THAT(VerifyAccessToken(Issue(), key_.get(), Want(), kNow),
               StatusHasMessage("lifetime"));
   // And an nbf earlier than iat.
   claims_.issued_at = kNow;
-  claims_.not_before = kNow + 3600 - kDefaultMaxTokenLifetime - 1;
-  EXPECT_THAT(VerifyToken(Issue(), key_.get(), Want(), kNow),
+  claims_.not_before = kNow + 3600 - kDefaultMaxAccessTokenLifetime - 1;
+  EXPECT_THAT(VerifyAccessToken(Issue(), key_.get(), Want(), kNow),
               StatusHasMessage("lifetime"));
   // A configured maximum below the default.
   claims_.not_before = kNow;
-  TokenRequirements want = Want();
+  AccessTokenRequirements want = Want();
   want.max_lifetime_seconds = 3599;
-  EXPECT_THAT(VerifyToken(Issue(), key_.get(), want, kNow),
+  EXPECT_THAT(VerifyAccessToken(Issue(), key_.get(), want, kNow),
               StatusHasMessage("exceeds the 3599 s maximum"));
 }
 
@@ -132,14 +134,14 @@ TEST_F(JwtTest, FailureLifetimeTooLong) {
 TEST_F(JwtTest, FailureNoNbfNorIat) {
   claims_.not_before = 0;
   claims_.issued_at = 0;
-  EXPECT_THAT(VerifyToken(Issue(), key_.get(), Want(), kNow),
+  EXPECT_THAT(VerifyAccessToken(Issue(), key_.get(), Want(), kNow),
               StatusHasMessage("lifetime"));
 }
 
 TEST_F(JwtTest, FailureForgedByAnotherKey) {
   auto other = *crypto::GenerateEc(crypto::Curve::kP256);
-  std::string forged = *IssueToken(other.get(), "k1", claims_);
-  EXPECT_THAT(VerifyToken(forged, key_.get(), Want(), kNow),
+  std::string forged = *IssueAccessToken(other.get(), "k1", claims_);
+  EXPECT_THAT(VerifyAccessToken(forged, key_.get(), Want(), kNow),
               StatusIs(absl::StatusCode::kUnauthenticated));
 }
 
@@ -148,28 +150,29 @@ TEST_F(JwtTest, FailureTamperedClaims) {
   claims_.subject = "attacker";
   std::vector<std::string> q = absl::StrSplit(Issue(), '.');
   std::string spliced = p[0] + "." + q[1] + "." + p[2];
-  EXPECT_THAT(VerifyToken(spliced, key_.get(), Want(), kNow),
+  EXPECT_THAT(VerifyAccessToken(spliced, key_.get(), Want(), kNow),
               StatusHasMessage("signature"));
 }
 
 TEST_F(JwtTest, FailureAlgNone) {
   std::vector<std::string> p = absl::StrSplit(Issue(), '.');
   std::string none = Base64UrlEncode(AsBytes(R"({"alg":"none","typ":"JWT"})"));
-  EXPECT_THAT(VerifyToken(none + "." + p[1] + ".", key_.get(), Want(), kNow),
-              StatusHasMessage("alg must be ES256"));
+  EXPECT_THAT(
+      VerifyAccessToken(none + "." + p[1] + ".", key_.get(), Want(), kNow),
+      StatusHasMessage("alg must be ES256"));
 }
 
 TEST_F(JwtTest, FailureGarbage) {
-  EXPECT_THAT(VerifyToken("abc", key_.get(), Want(), kNow),
+  EXPECT_THAT(VerifyAccessToken("abc", key_.get(), Want(), kNow),
               StatusHasMessage("three parts"));
-  EXPECT_THAT(VerifyToken("a.b.c", key_.get(), Want(), kNow),
+  EXPECT_THAT(VerifyAccessToken("a.b.c", key_.get(), Want(), kNow),
               StatusIs(absl::StatusCode::kUnauthenticated));
 }
 
-// VerifiedTokens answers a repeated token from memory, but only for the
+// VerifiedAccessTokens answers a repeated token from memory, but only for the
 // same audience and inside the token's time window.
 TEST_F(JwtTest, VerifiedTokensKeepEveryCheck) {
-  VerifiedTokens tokens(2);
+  VerifiedAccessTokens tokens(2);
   const std::string t = Issue();
   ASSERT_OK_AND_ASSIGN(Claims c, tokens.Verify(t, key_.get(), Want(), kNow));
   EXPECT_EQ(c.subject, "oid-1");
@@ -180,15 +183,15 @@ TEST_F(JwtTest, VerifiedTokensKeepEveryCheck) {
   // the entry stays good for the requirements it meets.
   EXPECT_THAT(tokens.Verify(t, nullptr, Want("https://other:8443"), kNow),
               StatusHasMessage("audience"));
-  TokenRequirements other_iss = Want();
+  AccessTokenRequirements other_iss = Want();
   other_iss.issuer = "https://other:8443/identity";
   EXPECT_THAT(tokens.Verify(t, nullptr, other_iss, kNow),
               StatusHasMessage("issuer (iss)"));
-  TokenRequirements other_tid = Want();
+  AccessTokenRequirements other_tid = Want();
   other_tid.tenant = "tenant-2";
   EXPECT_THAT(tokens.Verify(t, nullptr, other_tid, kNow),
               StatusHasMessage("tenant (tid)"));
-  TokenRequirements short_max = Want();
+  AccessTokenRequirements short_max = Want();
   short_max.max_lifetime_seconds = 600;
   EXPECT_THAT(tokens.Verify(t, nullptr, short_max, kNow),
               StatusHasMessage("lifetime"));

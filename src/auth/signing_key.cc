@@ -9,7 +9,7 @@
 
 namespace keyferry::auth {
 
-absl::StatusOr<std::string> TokenKeyId(EVP_PKEY* key) {
+absl::StatusOr<std::string> AccessTokenKeyId(EVP_PKEY* key) {
   ASSIGN_OR_RETURN(std::vector<uint8_t> spki, crypto::PublicKeyToDer(key));
   std::vector<uint8_t> d = crypto::Sha256(spki);
   return HexEncode(std::span<const uint8_t>(d.data(), 8));

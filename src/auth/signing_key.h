@@ -1,6 +1,6 @@
 // The ES256 key keyferryd signs its access tokens with. It is held by the
-// custody (server/token_signer.h); what lives here is what both the server
-// and the tools need: the key id, and reading the plain PEM file that
+// custody (server/access_token_signer.h); what lives here is what both the
+// server and the tools need: the key id, and reading the plain PEM file that
 // deployments before that change kept in the data directory, for its
 // one-time migration into the custody.
 #ifndef KEYFERRY_AUTH_SIGNING_KEY_H_
@@ -13,9 +13,9 @@
 
 namespace keyferry::auth {
 
-// TokenKeyId is the "kid" of a token key: the first 16 hex digits of
+// AccessTokenKeyId is the "kid" of a token key: the first 16 hex digits of
 // SHA-256 of its SubjectPublicKeyInfo. `key` may be public or private.
-absl::StatusOr<std::string> TokenKeyId(EVP_PKEY* key);
+absl::StatusOr<std::string> AccessTokenKeyId(EVP_PKEY* key);
 
 // LoadLegacySigningKey reads the P-256 private key PEM at `path`. Refuses a
 // file that group or others can access (PermissionDenied) or that is not a

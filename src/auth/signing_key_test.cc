@@ -30,8 +30,8 @@ TEST(SigningKeyTest, KeyIdIsStableAndPublic) {
   ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr k,
                        crypto::GenerateEc(crypto::Curve::kP256));
   ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr pub, crypto::PublicKeyOf(k.get()));
-  ASSERT_OK_AND_ASSIGN(std::string a, TokenKeyId(k.get()));
-  ASSERT_OK_AND_ASSIGN(std::string b, TokenKeyId(pub.get()));
+  ASSERT_OK_AND_ASSIGN(std::string a, AccessTokenKeyId(k.get()));
+  ASSERT_OK_AND_ASSIGN(std::string b, AccessTokenKeyId(pub.get()));
   EXPECT_EQ(a, b);
   EXPECT_EQ(a.size(), 16u);
 }

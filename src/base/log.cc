@@ -4,14 +4,15 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <mutex>
+
+#include "base/mutex.h"
 
 namespace keyferry {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
-std::mutex g_mu;
-void (*g_sink)(std::string_view) = nullptr;  // guarded by g_mu
+Mutex g_mu;
+void (*g_sink)(std::string_view) ABSL_GUARDED_BY(g_mu) = nullptr;
 
 const char* LevelName(LogLevel l) {
   switch (l) {
@@ -51,7 +52,7 @@ bool LogEnabled(LogLevel level) {
 }
 
 void SetLogSink(void (*sink)(std::string_view)) {
-  std::lock_guard<std::mutex> lock(g_mu);
+  MutexLock lock(&g_mu);
   g_sink = sink;
 }
 
@@ -101,7 +102,7 @@ void Log(LogLevel level, std::string_view event,
     line += JsonEscape(v);
   }
   line += "}\n";
-  std::lock_guard<std::mutex> lock(g_mu);
+  MutexLock lock(&g_mu);
   if (g_sink != nullptr) {
     g_sink(line);
   } else {

@@ -6,7 +6,10 @@
 // value that is not copyable (an owning handle) can hand out what the caller
 // needs (a new reference) without leaving the lock. A capacity of 0 keeps
 // nothing. Nothing is evicted but by capacity or Erase: a caller that caches
-// something with a lifetime checks it on use and erases it.
+// something with a lifetime checks it on use and erases it. Values leave
+// the cache (evicted, erased, taken) after its lock is released, so a value
+// whose destructor is slow or takes another lock never runs it under the
+// cache's lock.
 #ifndef KEYFERRY_BASE_LRU_CACHE_H_
 #define KEYFERRY_BASE_LRU_CACHE_H_
 
@@ -16,6 +19,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "base/mutex.h"
@@ -47,15 +51,17 @@ class LruCache {
   // made most recent); `value` is then dropped.
   void Insert(std::string key, V value) {
     if (capacity_ == 0) return;
+    Entries gone;  // destroyed after the lock is released
     MutexLock l(&mu_);
     auto it = map_.find(key);
     if (it != map_.end()) {
       order_.splice(order_.begin(), order_, it->second);
+      gone.emplace_back(std::move(key), std::move(value));
       return;
     }
     while (map_.size() >= capacity_ && !order_.empty()) {
       map_.erase(order_.back().first);
-      order_.pop_back();
+      gone.splice(gone.end(), order_, std::prev(order_.end()));
     }
     order_.emplace_front(key, std::move(value));
     map_.emplace(std::move(key), order_.begin());
@@ -63,11 +69,26 @@ class LruCache {
 
   // Erase forgets `key` (nothing when it is not cached).
   void Erase(const std::string& key) {
+    Entries gone;
     MutexLock l(&mu_);
     auto it = map_.find(key);
     if (it == map_.end()) return;
-    order_.erase(it->second);
+    gone.splice(gone.end(), order_, it->second);
     map_.erase(it);
+  }
+
+  // TakeAll empties the cache and returns what it held, most recent first.
+  std::vector<V> TakeAll() {
+    Entries taken;
+    {
+      MutexLock l(&mu_);
+      taken.swap(order_);
+      map_.clear();
+    }
+    std::vector<V> out;
+    out.reserve(taken.size());
+    for (auto& [key, value] : taken) out.push_back(std::move(value));
+    return out;
   }
 
   size_t size() const {

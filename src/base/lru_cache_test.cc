@@ -1,7 +1,9 @@
 #include "base/lru_cache.h"
 
+#include <future>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/testing.h"
 
@@ -58,6 +60,49 @@ TEST(LruCacheTest, MoveOnlyValuesAreReachedInPlace) {
   c.Insert("b", std::make_unique<int>(8));  // evicts a, freeing it
   EXPECT_FALSE(c.Lookup("a", [&](std::unique_ptr<int>&) { seen = 0; }));
   EXPECT_EQ(seen, 7);
+}
+
+// Probe is a value whose destructor reports whether the cache it lived in
+// could be used from another thread at that moment (its lock was free).
+struct Probe {
+  LruCache<std::shared_ptr<Probe>>* cache = nullptr;
+  std::vector<bool>* unlocked = nullptr;
+  ~Probe() {
+    if (cache == nullptr) return;
+    auto other =
+        std::async(std::launch::async, [c = cache] { return c->size(); });
+    unlocked->push_back(other.wait_for(std::chrono::seconds(10)) ==
+                        std::future_status::ready);
+  }
+};
+
+TEST(LruCacheTest, ValuesLeaveAfterTheLockIsReleased) {
+  LruCache<std::shared_ptr<Probe>> c(1);
+  std::vector<bool> unlocked;
+  auto probe = [&] {
+    auto p = std::make_shared<Probe>();
+    p->cache = &c;
+    p->unlocked = &unlocked;
+    return p;
+  };
+  c.Insert("a", probe());
+  c.Insert("b", probe());  // evicts a
+  c.Insert("b", probe());  // already cached: the new value is dropped
+  c.Erase("b");
+  ASSERT_EQ(unlocked.size(), 3u);
+  for (bool u : unlocked) EXPECT_TRUE(u);
+}
+
+TEST(LruCacheTest, TakeAllEmptiesTheCache) {
+  LruCache<std::unique_ptr<int>> c(3);
+  c.Insert("a", std::make_unique<int>(1));
+  c.Insert("b", std::make_unique<int>(2));
+  std::vector<std::unique_ptr<int>> all = c.TakeAll();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(*all[0], 2);  // most recent first
+  EXPECT_EQ(*all[1], 1);
+  EXPECT_EQ(c.size(), 0u);
+  EXPECT_FALSE(c.Lookup("a", [](std::unique_ptr<int>&) {}));
 }
 
 }  // namespace

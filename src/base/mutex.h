@@ -55,6 +55,10 @@ class ABSL_LOCKABLE Mutex {
     mu_.unlock();
     if (wake) changed_.notify_all();
   }
+  // TryLock takes the lock exclusively when it is free, without waiting.
+  bool TryLock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
+    return mu_.try_lock();
+  }
   void ReaderLock() ABSL_SHARED_LOCK_FUNCTION() { mu_.lock_shared(); }
   void ReaderUnlock() ABSL_UNLOCK_FUNCTION() { mu_.unlock_shared(); }
   // AssertHeld tells the analysis the caller holds the lock (no check at

@@ -79,9 +79,9 @@ absl::StatusOr<size_t> KekModulusBytes(EVP_PKEY* kek) {
   return static_cast<size_t>(desc->bits / 8);
 }
 
-absl::StatusOr<std::vector<uint8_t>> Seal(EVP_PKEY* kek_public,
-                                          const SecretBytes& payload,
-                                          crypto::OaepHash hash) {
+absl::StatusOr<std::vector<uint8_t>> WrapToKek(EVP_PKEY* kek_public,
+                                               const SecretBytes& payload,
+                                               crypto::OaepHash hash) {
   ASSIGN_OR_RETURN(size_t n, KekModulusBytes(kek_public));
   if (payload.empty()) return absl::InvalidArgumentError("empty payload");
   ASSIGN_OR_RETURN(SecretBytes k, crypto::RandomSecret(kEphemeralKeyBytes));
@@ -96,9 +96,9 @@ absl::StatusOr<std::vector<uint8_t>> Seal(EVP_PKEY* kek_public,
   return c1;
 }
 
-absl::StatusOr<SecretBytes> Open(EVP_PKEY* kek_private,
-                                 std::span<const uint8_t> ciphertext,
-                                 crypto::OaepHash hash) {
+absl::StatusOr<SecretBytes> UnwrapWithKek(EVP_PKEY* kek_private,
+                                          std::span<const uint8_t> ciphertext,
+                                          crypto::OaepHash hash) {
   ASSIGN_OR_RETURN(size_t n, KekModulusBytes(kek_private));
   RETURN_IF_ERROR(CheckCiphertextLength(ciphertext.size(), n));
   auto k = crypto::RsaOaepDecrypt(kek_private, hash, ciphertext.first(n));

@@ -33,16 +33,16 @@ absl::Status CheckCiphertextLength(size_t total, size_t modulus_bytes);
 // InvalidArgument for any other key ("KEK must be RSA 2048, 3072 or 4096").
 absl::StatusOr<size_t> KekModulusBytes(EVP_PKEY* kek);
 
-// Seal builds C1 || C2 in software under `kek_public` with a fresh ephemeral
-// key that is zeroized before return.
-absl::StatusOr<std::vector<uint8_t>> Seal(
+// WrapToKek builds C1 || C2 in software under `kek_public` with a fresh
+// ephemeral key that is zeroized before return.
+absl::StatusOr<std::vector<uint8_t>> WrapToKek(
     EVP_PKEY* kek_public, const SecretBytes& payload,
     crypto::OaepHash hash = crypto::OaepHash::kSha1);
 
-// Open splits `ciphertext` at the KEK's modulus length, OAEP-decrypts k and
-// KWP-unwraps the payload. Errors say which stage failed, never why in a way
-// that would serve as an oracle.
-absl::StatusOr<SecretBytes> Open(
+// UnwrapWithKek splits `ciphertext` at the KEK's modulus length, OAEP-decrypts
+// k and KWP-unwraps the payload. Errors say which stage failed, never why in a
+// way that would serve as an oracle.
+absl::StatusOr<SecretBytes> UnwrapWithKek(
     EVP_PKEY* kek_private, std::span<const uint8_t> ciphertext,
     crypto::OaepHash hash = crypto::OaepHash::kSha1);
 

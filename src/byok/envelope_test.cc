@@ -67,9 +67,9 @@ TEST(AnalyzeTest, FailureFitsNothing) {
 TEST_F(EnvelopeTest, SealOpenAes) {
   SecretBytes key =
       Hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
-  ASSERT_OK_AND_ASSIGN(auto ct, Seal(kek2048_, key));
+  ASSERT_OK_AND_ASSIGN(auto ct, WrapToKek(kek2048_, key));
   EXPECT_EQ(ct.size(), 296u);  // byok-formats.md §1.6
-  ASSERT_OK_AND_ASSIGN(SecretBytes back, Open(kek2048_, ct));
+  ASSERT_OK_AND_ASSIGN(SecretBytes back, UnwrapWithKek(kek2048_, ct));
   EXPECT_TRUE(back.ConstantTimeEquals(key));
   ASSERT_OK_AND_ASSIGN(RecoveredKey rk, DecodePayload(back, std::nullopt));
   EXPECT_EQ(rk.type, KeyType::kAes);
@@ -79,9 +79,9 @@ TEST_F(EnvelopeTest, SealOpenAes) {
 TEST_F(EnvelopeTest, SealOpenEcPkcs8) {
   ASSERT_OK_AND_ASSIGN(auto ec, crypto::GenerateEc(Curve::kP384));
   ASSERT_OK_AND_ASSIGN(SecretBytes p8, crypto::PrivateKeyToPkcs8Der(ec.get()));
-  ASSERT_OK_AND_ASSIGN(auto ct, Seal(kek3072_, p8));
+  ASSERT_OK_AND_ASSIGN(auto ct, WrapToKek(kek3072_, p8));
   EXPECT_EQ(ct.size(), 384 + KwpWrappedLength(p8.size()));
-  ASSERT_OK_AND_ASSIGN(SecretBytes back, Open(kek3072_, ct));
+  ASSERT_OK_AND_ASSIGN(SecretBytes back, UnwrapWithKek(kek3072_, ct));
   ASSERT_OK_AND_ASSIGN(RecoveredKey rk, DecodePayload(back, false));
   EXPECT_EQ(rk.type, KeyType::kEc);
   EXPECT_EQ(rk.curve, Curve::kP384);
@@ -110,35 +110,38 @@ TEST_F(EnvelopeTest, FailureNonZeroTrailingBytes) {
 
 TEST_F(EnvelopeTest, FailureFlippedOaepByte) {
   SecretBytes key = Hex("00112233445566778899aabbccddeeff");
-  ASSERT_OK_AND_ASSIGN(auto ct, Seal(kek2048_, key));
+  ASSERT_OK_AND_ASSIGN(auto ct, WrapToKek(kek2048_, key));
   ct[10] ^= 1;
-  EXPECT_THAT(Open(kek2048_, ct), StatusHasMessage("RSA-OAEP part"));
+  EXPECT_THAT(UnwrapWithKek(kek2048_, ct), StatusHasMessage("RSA-OAEP part"));
 }
 
 TEST_F(EnvelopeTest, FailureFlippedKwpByte) {
   SecretBytes key = Hex("00112233445566778899aabbccddeeff");
-  ASSERT_OK_AND_ASSIGN(auto ct, Seal(kek2048_, key));
+  ASSERT_OK_AND_ASSIGN(auto ct, WrapToKek(kek2048_, key));
   ct[ct.size() - 3] ^= 0x80;
-  EXPECT_THAT(Open(kek2048_, ct), StatusHasMessage("AES-KWP part"));
+  EXPECT_THAT(UnwrapWithKek(kek2048_, ct), StatusHasMessage("AES-KWP part"));
 }
 
 TEST_F(EnvelopeTest, FailureTruncated) {
   SecretBytes key = Hex("00112233445566778899aabbccddeeff");
-  ASSERT_OK_AND_ASSIGN(auto ct, Seal(kek2048_, key));
+  ASSERT_OK_AND_ASSIGN(auto ct, WrapToKek(kek2048_, key));
   std::vector<uint8_t> shorter(ct.begin(), ct.end() - 8);  // still 8-aligned
-  EXPECT_THAT(Open(kek2048_, shorter), StatusHasMessage("AES-KWP part"));
+  EXPECT_THAT(UnwrapWithKek(kek2048_, shorter),
+              StatusHasMessage("AES-KWP part"));
   std::vector<uint8_t> unaligned(ct.begin(), ct.end() - 1);
-  EXPECT_THAT(Open(kek2048_, unaligned),
+  EXPECT_THAT(UnwrapWithKek(kek2048_, unaligned),
               StatusHasMessage("not a multiple of 8"));
   std::vector<uint8_t> oaep_only(ct.begin(), ct.begin() + 256 + 8);
-  EXPECT_THAT(Open(kek2048_, oaep_only), StatusHasMessage("too short"));
+  EXPECT_THAT(UnwrapWithKek(kek2048_, oaep_only),
+              StatusHasMessage("too short"));
 }
 
 TEST_F(EnvelopeTest, FailureWrongKek) {
   SecretBytes key = Hex("00112233445566778899aabbccddeeff");
-  ASSERT_OK_AND_ASSIGN(auto ct, Seal(kek2048_, key));
+  ASSERT_OK_AND_ASSIGN(auto ct, WrapToKek(kek2048_, key));
   ASSERT_OK_AND_ASSIGN(auto other, crypto::GenerateRsa(2048));
-  EXPECT_THAT(Open(other.get(), ct), StatusHasMessage("RSA-OAEP part"));
+  EXPECT_THAT(UnwrapWithKek(other.get(), ct),
+              StatusHasMessage("RSA-OAEP part"));
 }
 
 TEST(KekTest, FailureKekNotRsa) {

@@ -33,14 +33,14 @@ absl::StatusOr<crypto::EvpPkeyPtr> ProbeKey() {
   return crypto::GenerateRsa(2048);
 }
 
-absl::StatusOr<ObjectRef> LendPublic(Token& token, EVP_PKEY* key) {
+absl::StatusOr<ObjectRef> LendPublic(ExportSession& token, EVP_PKEY* key) {
   ASSIGN_OR_RETURN(crypto::RsaPublicParts parts, crypto::GetRsaPublic(key));
   return token.ImportRsaPublic(parts.n, parts.e);
 }
 
 // ProbeOaep: the token OAEP-wraps a known secret; software decrypts it with
 // SHA-1/MGF1-SHA-1. A mismatch means the token ignored the parameters.
-absl::Status ProbeOaep(Token& token, EVP_PKEY* probe_key) {
+absl::Status ProbeOaep(ExportSession& token, EVP_PKEY* probe_key) {
   ASSIGN_OR_RETURN(SecretBytes known, crypto::RandomSecret(32));
   ASSIGN_OR_RETURN(ObjectRef pub_ref, LendPublic(token, probe_key));
   ScopedObject pub(token, pub_ref);
@@ -59,7 +59,7 @@ absl::Status ProbeOaep(Token& token, EVP_PKEY* probe_key) {
 
 // ProbeNative: the token's CKM_RSA_AES_KEY_WRAP output must open in software
 // as an Azure ciphertext holding the known secret.
-absl::Status ProbeNative(Token& token, EVP_PKEY* probe_key) {
+absl::Status ProbeNative(ExportSession& token, EVP_PKEY* probe_key) {
   ASSIGN_OR_RETURN(SecretBytes known, crypto::RandomSecret(32));
   ASSIGN_OR_RETURN(ObjectRef pub_ref, LendPublic(token, probe_key));
   ScopedObject pub(token, pub_ref);
@@ -67,7 +67,7 @@ absl::Status ProbeNative(Token& token, EVP_PKEY* probe_key) {
   ScopedObject secret(token, secret_ref);
   ASSIGN_OR_RETURN(std::vector<uint8_t> ct,
                    token.WrapRsaAes(pub.get(), secret.get()));
-  auto back = Open(probe_key, ct);
+  auto back = UnwrapWithKek(probe_key, ct);
   if (!back.ok() || !back->ConstantTimeEquals(known)) {
     return absl::FailedPreconditionError(
         "CKM_RSA_AES_KEY_WRAP output does not open as OAEP-SHA1 + RFC 5649");
@@ -78,7 +78,7 @@ absl::Status ProbeNative(Token& token, EVP_PKEY* probe_key) {
 // EcEncodingLength learns how long the token's PKCS#8 encoding of a key on
 // `curve` is, from a throwaway non-sensitive key wrapped under a known AES
 // key. Returns nullopt when two samples disagree (length not fixed).
-absl::StatusOr<std::optional<size_t>> EcEncodingLength(Token& token,
+absl::StatusOr<std::optional<size_t>> EcEncodingLength(ExportSession& token,
                                                        uint64_t mech,
                                                        crypto::Curve curve) {
   std::optional<size_t> seen;
@@ -106,7 +106,8 @@ absl::StatusOr<std::optional<size_t>> EcEncodingLength(Token& token,
 
 }  // namespace
 
-absl::StatusOr<ProbeReport> RunProbes(Token& token, uint64_t kwp_mechanism) {
+absl::StatusOr<ProbeReport> RunProbes(ExportSession& token,
+                                      uint64_t kwp_mechanism) {
   ProbeReport r;
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr probe_key, ProbeKey());
   r.native_listed = token.HasWrapMechanism(kCkmRsaAesKeyWrap);
@@ -137,7 +138,8 @@ absl::StatusOr<ProbeReport> RunProbes(Token& token, uint64_t kwp_mechanism) {
   return r;
 }
 
-absl::StatusOr<ExportResult> ExportFromToken(Token& token, ObjectRef target,
+absl::StatusOr<ExportResult> ExportFromToken(ExportSession& token,
+                                             ObjectRef target,
                                              EVP_PKEY* kek_public,
                                              const ExportOptions& options) {
   ASSIGN_OR_RETURN(size_t n, KekModulusBytes(kek_public));

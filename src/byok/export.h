@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "byok/token.h"
+#include "byok/export_session.h"
 #include "crypto/ssl_ptr.h"
 
 namespace keyferry::byok {
@@ -26,7 +26,7 @@ struct ProbeReport {
   std::optional<bool> native_ok;  // unset when not listed
   std::string native_detail;
   bool kwp_listed = false;
-  Token::KwpProbe kwp;
+  ExportSession::KwpProbe kwp;
   bool oaep_ok = false;
   std::string oaep_detail;
 };
@@ -34,7 +34,8 @@ struct ProbeReport {
 // RunProbes runs every known-answer probe on throwaway session objects.
 // Failures of individual probes are recorded, not returned; an error means
 // the token could not be asked at all.
-absl::StatusOr<ProbeReport> RunProbes(Token& token, uint64_t kwp_mechanism);
+absl::StatusOr<ProbeReport> RunProbes(ExportSession& token,
+                                      uint64_t kwp_mechanism);
 
 struct ExportResult {
   std::vector<uint8_t> ciphertext;  // C1 || C2
@@ -47,7 +48,8 @@ struct ExportResult {
 // that the token's known KWP padding defect would wrap wrongly. Every
 // temporary object (KEK session copy, ephemeral AES key, probe objects) is
 // destroyed on every path.
-absl::StatusOr<ExportResult> ExportFromToken(Token& token, ObjectRef target,
+absl::StatusOr<ExportResult> ExportFromToken(ExportSession& token,
+                                             ObjectRef target,
                                              EVP_PKEY* kek_public,
                                              const ExportOptions& options);
 

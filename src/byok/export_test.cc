@@ -18,9 +18,9 @@ namespace {
 
 using crypto::KeyType;
 
-// FakeToken keeps objects in memory and performs the mechanisms in software.
-// Its knobs let a test break one step at a time.
-class FakeToken : public Token {
+// FakeExportSession keeps objects in memory and performs the mechanisms in
+// software. Its knobs let a test break one step at a time.
+class FakeExportSession : public ExportSession {
  public:
   struct Obj {
     enum Kind { kPublic, kSecret, kPrivate } kind;
@@ -94,9 +94,9 @@ class FakeToken : public Token {
   }
   absl::StatusOr<std::vector<uint8_t>> WrapRsaAes(ObjectRef kek,
                                                   ObjectRef t) override {
-    auto ct = Seal(objects_.at(kek).pkey.get(), Payload(t),
-                   native_uses_sha256 ? crypto::OaepHash::kSha256
-                                      : crypto::OaepHash::kSha1);
+    auto ct = WrapToKek(objects_.at(kek).pkey.get(), Payload(t),
+                        native_uses_sha256 ? crypto::OaepHash::kSha256
+                                           : crypto::OaepHash::kSha1);
     return ct;
   }
   absl::StatusOr<KwpProbe> ProbeKwp(uint64_t) override {
@@ -133,7 +133,7 @@ class ExportTest : public ::testing::Test {
   static void SetUpTestSuite() { kek_ = crypto::GenerateRsa(2048)->release(); }
   static void TearDownTestSuite() { EVP_PKEY_free(kek_); }
   static EVP_PKEY* kek_;
-  FakeToken token_;
+  FakeExportSession token_;
 };
 EVP_PKEY* ExportTest::kek_ = nullptr;
 
@@ -144,7 +144,7 @@ TEST_F(ExportTest, AesTwoStepOpensAndCleansUp) {
   ASSERT_OK_AND_ASSIGN(ExportResult r, ExportFromToken(token_, t, kek_, {}));
   EXPECT_EQ(r.ciphertext.size(), 256u + 40u);
   EXPECT_THAT(r.route, ::testing::HasSubstr("two-step"));
-  ASSERT_OK_AND_ASSIGN(SecretBytes back, Open(kek_, r.ciphertext));
+  ASSERT_OK_AND_ASSIGN(SecretBytes back, UnwrapWithKek(kek_, r.ciphertext));
   EXPECT_TRUE(back.ConstantTimeEquals(key));
   EXPECT_EQ(token_.live(), 0u);  // KEK copy, ephemeral key, probe objects
 }
@@ -156,7 +156,7 @@ TEST_F(ExportTest, NativeRouteWhenOfferedAndCorrect) {
   token_.set_targets(1);
   ASSERT_OK_AND_ASSIGN(ExportResult r, ExportFromToken(token_, t, kek_, {}));
   EXPECT_EQ(r.route, "native CKM_RSA_AES_KEY_WRAP");
-  ASSERT_OK_AND_ASSIGN(SecretBytes back, Open(kek_, r.ciphertext));
+  ASSERT_OK_AND_ASSIGN(SecretBytes back, UnwrapWithKek(kek_, r.ciphertext));
   EXPECT_TRUE(back.ConstantTimeEquals(key));
   EXPECT_EQ(token_.live(), 0u);
 }
@@ -186,7 +186,7 @@ TEST_F(ExportTest, PaddingDefectStillExportsAes) {
   SecretBytes key = *crypto::RandomSecret(24);
   ObjectRef t = token_.AddSecret(key);
   ASSERT_OK_AND_ASSIGN(ExportResult r, ExportFromToken(token_, t, kek_, {}));
-  ASSERT_OK_AND_ASSIGN(SecretBytes back, Open(kek_, r.ciphertext));
+  ASSERT_OK_AND_ASSIGN(SecretBytes back, UnwrapWithKek(kek_, r.ciphertext));
   EXPECT_TRUE(back.ConstantTimeEquals(key));
 }
 

@@ -12,7 +12,7 @@
 #include "base/status.h"
 #include "byok/blob.h"
 #include "byok/envelope.h"
-#include "byok/hsm_token.h"
+#include "byok/pkcs11_export_session.h"
 #include "cli/command.h"
 #include "cli/files.h"
 #include "cli/hsm_context.h"
@@ -61,9 +61,9 @@ absl::StatusOr<crypto::EvpPkeyPtr> ReadKek(const std::string& kek,
   return key;
 }
 
-// SealFromFile wraps a plaintext key file in software: its PKCS#8 encoding
+// WrapFromFile wraps a plaintext key file in software: its PKCS#8 encoding
 // (RSA, EC) or its raw bytes (AES-128/192/256).
-absl::StatusOr<std::vector<uint8_t>> SealFromFile(const std::string& path,
+absl::StatusOr<std::vector<uint8_t>> WrapFromFile(const std::string& path,
                                                   EVP_PKEY* kek,
                                                   std::string* what) {
   ASSIGN_OR_RETURN(SecretBytes raw, ReadSecretFile(path));
@@ -87,7 +87,7 @@ absl::StatusOr<std::vector<uint8_t>> SealFromFile(const std::string& path,
         ": not a private key (PEM/DER PKCS#8, PKCS#1, SEC1) nor a raw "
         "16/24/32-byte AES key"));
   }
-  return byok::Seal(kek, payload);
+  return byok::WrapToKek(kek, payload);
 }
 
 std::string Generator(const Hsm* h, bool from_file) {
@@ -146,7 +146,7 @@ absl::Status RunExport(const Args& args) {
     }
     ASSIGN_OR_RETURN(kek, ReadKek(kek_arg, nullptr));
     ASSIGN_OR_RETURN(ciphertext,
-                     SealFromFile(*args.Get("from-file"), kek.get(), &what));
+                     WrapFromFile(*args.Get("from-file"), kek.get(), &what));
     route = "software (OpenSSL)";
   } else {
     ASSIGN_OR_RETURN(h, OpenHsm(args));
@@ -158,7 +158,7 @@ absl::Status RunExport(const Args& args) {
         : e.kind == hsm::KeyKind::kEc
             ? absl::StrCat("EC ", std::string(crypto::CurveJwkName(*e.curve)))
             : absl::StrCat("AES-", e.bits);
-    byok::HsmToken token(*h->session, Generator(&*h, false));
+    byok::Pkcs11ExportSession token(*h->session, Generator(&*h, false));
     ASSIGN_OR_RETURN(byok::ExportResult r,
                      byok::ExportFromToken(token, target, kek.get(), options));
     ciphertext = std::move(r.ciphertext);

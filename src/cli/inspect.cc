@@ -70,7 +70,7 @@ absl::Status RunVerify(const Args& args) {
   if (args.Has("expect-secret-hex")) expect_aes = true;
   if (args.Has("expect-public")) expect_aes = false;
   ASSIGN_OR_RETURN(SecretBytes payload,
-                   byok::Open(kek->get(), blob.ciphertext));
+                   byok::UnwrapWithKek(kek->get(), blob.ciphertext));
   ASSIGN_OR_RETURN(byok::RecoveredKey key,
                    byok::DecodePayload(payload, expect_aes));
   std::string what;

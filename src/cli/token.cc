@@ -4,7 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
 #include "byok/export.h"
-#include "byok/hsm_token.h"
+#include "byok/pkcs11_export_session.h"
 #include "cli/command.h"
 #include "cli/hsm_context.h"
 
@@ -67,7 +67,7 @@ absl::Status RunTokenInfo(const Args& args) {
   if (auto m = args.Get("kwp-mechanism")) {
     ASSIGN_OR_RETURN(kwp, ParseMechanismNumber(*m));
   }
-  byok::HsmToken token(*h.session, "");
+  byok::Pkcs11ExportSession token(*h.session, "");
   ASSIGN_OR_RETURN(byok::ProbeReport r, byok::RunProbes(token, kwp));
   absl::StrAppend(&out, "known-answer probes:\n");
   absl::StrAppend(&out, "  CKM_RSA_AES_KEY_WRAP: ",

@@ -27,10 +27,10 @@ absl::StatusOr<EvpCipherPtr> FetchGcm(size_t key_len) {
 
 }  // namespace
 
-absl::StatusOr<GcmSealed> AesGcmEncrypt(const SecretBytes& key,
-                                        std::span<const uint8_t> nonce,
-                                        std::span<const uint8_t> plaintext,
-                                        std::span<const uint8_t> aad) {
+absl::StatusOr<GcmCiphertext> AesGcmEncrypt(const SecretBytes& key,
+                                            std::span<const uint8_t> nonce,
+                                            std::span<const uint8_t> plaintext,
+                                            std::span<const uint8_t> aad) {
   if (nonce.size() != kGcmNonceBytes) {
     return absl::InvalidArgumentError("AES-GCM nonce must be 12 bytes");
   }
@@ -38,7 +38,7 @@ absl::StatusOr<GcmSealed> AesGcmEncrypt(const SecretBytes& key,
   if (!cipher.ok()) return cipher.status();
   EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
-  GcmSealed out;
+  GcmCiphertext out;
   out.ciphertext.resize(plaintext.size());
   out.tag.resize(kGcmTagBytes);
   if (!ctx ||

@@ -14,7 +14,7 @@ namespace keyferry::crypto {
 inline constexpr size_t kGcmNonceBytes = 12;
 inline constexpr size_t kGcmTagBytes = 16;
 
-struct GcmSealed {
+struct GcmCiphertext {
   std::vector<uint8_t> ciphertext;
   std::vector<uint8_t> tag;  // kGcmTagBytes
 };
@@ -22,10 +22,10 @@ struct GcmSealed {
 // AesGcmEncrypt encrypts `plaintext` under `key` (16, 24 or 32 bytes) with
 // the given 12-byte `nonce` and additional data `aad`. The caller must never
 // reuse a nonce under one key.
-absl::StatusOr<GcmSealed> AesGcmEncrypt(const SecretBytes& key,
-                                        std::span<const uint8_t> nonce,
-                                        std::span<const uint8_t> plaintext,
-                                        std::span<const uint8_t> aad);
+absl::StatusOr<GcmCiphertext> AesGcmEncrypt(const SecretBytes& key,
+                                            std::span<const uint8_t> nonce,
+                                            std::span<const uint8_t> plaintext,
+                                            std::span<const uint8_t> aad);
 
 // AesGcmDecrypt checks the tag and returns the plaintext. Any failure is
 // InvalidArgument "AES-GCM authentication failed" (no detail).

@@ -23,8 +23,8 @@ constexpr char kTag[] = "76fc6ece0f4e1768cddf8853bb2d551b";
 TEST(AesGcmTest, McGrewViegaCase16) {
   SecretBytes key = *HexDecodeSecret(kKey);
   auto iv = *HexDecode(kIv);
-  ASSERT_OK_AND_ASSIGN(
-      GcmSealed s, AesGcmEncrypt(key, iv, *HexDecode(kPt), *HexDecode(kAad)));
+  ASSERT_OK_AND_ASSIGN(GcmCiphertext s, AesGcmEncrypt(key, iv, *HexDecode(kPt),
+                                                      *HexDecode(kAad)));
   EXPECT_EQ(HexEncode(s.ciphertext), kCt);
   EXPECT_EQ(HexEncode(s.tag), kTag);
   ASSERT_OK_AND_ASSIGN(SecretBytes pt, AesGcmDecrypt(key, iv, s.ciphertext,
@@ -36,7 +36,7 @@ TEST(AesGcmTest, FailureTamperedTagCiphertextOrAad) {
   SecretBytes key = *HexDecodeSecret(kKey);
   auto iv = *HexDecode(kIv);
   auto aad = *HexDecode(kAad);
-  ASSERT_OK_AND_ASSIGN(GcmSealed s,
+  ASSERT_OK_AND_ASSIGN(GcmCiphertext s,
                        AesGcmEncrypt(key, iv, *HexDecode(kPt), aad));
   auto tag = s.tag;
   tag[0] ^= 1;

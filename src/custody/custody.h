@@ -2,10 +2,10 @@
 // operations run. The vault asks a Custody to generate, import and use keys;
 // it never touches OpenSSL or PKCS#11 itself (docs/security-model.md).
 //
-// A custody hands out HeldKey values: an opaque, authenticated `sealed` blob
+// A custody hands out HeldKey values: an opaque, authenticated custody `blob`
 // that the store keeps, plus the public half. Every operation takes the blob
 // back together with the same `binding` (vault, name and version) it was
-// sealed with, so a blob copied to another key's row does not open.
+// made with, so a blob copied to another key's row does not open.
 //
 // Implementations: SoftwareCustody (keys under a master key held by
 // keyferryd) and Pkcs11Custody (blobs are keys wrapped by a non-extractable
@@ -41,10 +41,17 @@ struct HeldKey {
   KeyKind kind;
   int bits = 0;
   std::optional<crypto::Curve> curve;
-  std::vector<uint8_t> sealed;  // opaque to everyone but the custody
+  std::vector<uint8_t> blob;  // opaque to everyone but the custody
   std::string
       public_jwk;  // {"kty":"RSA","n","e"} / {"kty":"EC",…}; empty for oct
 };
+
+// BlobHeader is the first kBlobHeaderBytes of every custody blob: `magic`
+// (4 bytes naming the custody and blob version: "KFS1", "KFP1") | kind u8 |
+// bits u16be | curve u8 (0xff: none) of `key` (docs/security-model.md
+// §§2-3). Each custody authenticates it with the rest of its blob.
+inline constexpr size_t kBlobHeaderBytes = 8;
+std::vector<uint8_t> BlobHeader(std::string_view magic, const HeldKey& key);
 
 // CipherAlg is the `alg` of encrypt/decrypt/wrapKey/unwrapKey
 // (docs/api.md): RSA ones on RSA keys, AES ones on oct keys of the

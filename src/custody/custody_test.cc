@@ -119,8 +119,8 @@ TEST_F(SoftwareCustodyTest, GenerateAndSignEveryKind) {
     ASSERT_OK_AND_ASSIGN(bool ok,
                          crypto::VerifyDigest(pub.get(), c.alg, digest, sig));
     EXPECT_TRUE(ok) << crypto::SignAlgName(c.alg);
-    // The sealed blob never contains the PKCS#8 prefix in clear.
-    EXPECT_EQ(HexEncode(k.sealed).find("020100300d06"), std::string::npos);
+    // The custody blob never contains the PKCS#8 prefix in clear.
+    EXPECT_EQ(HexEncode(k.blob).find("020100300d06"), std::string::npos);
   }
 }
 
@@ -157,7 +157,7 @@ TEST_F(SoftwareCustodyTest, FailureWrongBindingOrMasterOrTamper) {
     EXPECT_THAT(other->Sign(k, bind_, crypto::SignAlg::kEs256, d),
                 StatusIs(absl::StatusCode::kDataLoss));
     HeldKey t = k;
-    t.sealed.back() ^= 1;
+    t.blob.back() ^= 1;
     EXPECT_THAT(custody_->Sign(t, bind_, crypto::SignAlg::kEs256, d),
                 StatusIs(absl::StatusCode::kDataLoss));
     HeldKey wrong_kind = k;
@@ -212,8 +212,8 @@ class ByokImportTest : public SoftwareCustodyTest {
     ASSERT_OK_AND_ASSIGN(kek_pub_,
                          crypto::ParsePublicKey(AsBytes(kek_.public_jwk)));
   }
-  std::vector<uint8_t> SealFor(const SecretBytes& payload) {
-    return *byok::Seal(kek_pub_.get(), payload);
+  std::vector<uint8_t> BlobFor(const SecretBytes& payload) {
+    return *byok::WrapToKek(kek_pub_.get(), payload);
   }
   HeldKey kek_;
   crypto::EvpPkeyPtr kek_pub_;
@@ -222,7 +222,7 @@ class ByokImportTest : public SoftwareCustodyTest {
 
 TEST_F(ByokImportTest, EcTargetSignsWithTheTransferredKey) {
   ASSERT_OK_AND_ASSIGN(auto target, crypto::GenerateEc(crypto::Curve::kP256));
-  auto ct = SealFor(*crypto::PrivateKeyToPkcs8Der(target.get()));
+  auto ct = BlobFor(*crypto::PrivateKeyToPkcs8Der(target.get()));
   ASSERT_OK_AND_ASSIGN(
       HeldKey k,
       custody_->ImportByok(kek_, kek_bind_, ct,
@@ -240,7 +240,7 @@ TEST_F(ByokImportTest, AcceptsSoftHsmTrailingZeros) {
   ASSERT_OK_AND_ASSIGN(auto target, crypto::GenerateEc(crypto::Curve::kP384));
   SecretBytes p8 = *crypto::PrivateKeyToPkcs8Der(target.get());
   p8.Resize(p8.size() + 3);
-  EXPECT_OK(custody_->ImportByok(kek_, kek_bind_, SealFor(p8),
+  EXPECT_OK(custody_->ImportByok(kek_, kek_bind_, BlobFor(p8),
                                  {KeyKind::kEc, 0, crypto::Curve::kP384},
                                  bind_));
 }
@@ -249,14 +249,14 @@ TEST_F(ByokImportTest, OctTarget) {
   SecretBytes aes = *crypto::RandomSecret(32);
   ASSERT_OK_AND_ASSIGN(
       HeldKey k,
-      custody_->ImportByok(kek_, kek_bind_, SealFor(aes),
+      custody_->ImportByok(kek_, kek_bind_, BlobFor(aes),
                            {KeyKind::kOct, 256, std::nullopt}, bind_));
   EXPECT_EQ(k.bits, 256);
 }
 
 TEST_F(ByokImportTest, FailureMismatchesAndDamage) {
   ASSERT_OK_AND_ASSIGN(auto ec, crypto::GenerateEc(crypto::Curve::kP256));
-  auto ct = SealFor(*crypto::PrivateKeyToPkcs8Der(ec.get()));
+  auto ct = BlobFor(*crypto::PrivateKeyToPkcs8Der(ec.get()));
   EXPECT_THAT(custody_->ImportByok(kek_, kek_bind_, ct,
                                    {KeyKind::kRsa, 0, std::nullopt}, bind_),
               StatusHasMessage("kty asks for RSA"));
@@ -279,7 +279,7 @@ TEST_F(ByokImportTest, FailureMismatchesAndDamage) {
   ASSERT_OK_AND_ASSIGN(auto small, crypto::GenerateRsa(1024));
   EXPECT_THAT(
       custody_->ImportByok(kek_, kek_bind_,
-                           SealFor(*crypto::PrivateKeyToPkcs8Der(small.get())),
+                           BlobFor(*crypto::PrivateKeyToPkcs8Der(small.get())),
                            {KeyKind::kRsa, 0, std::nullopt}, bind_),
       StatusHasMessage("2048, 3072 or 4096 bits; this one has 1024"));
   EXPECT_THAT(

@@ -2,33 +2,33 @@
 
 namespace keyferry::custody {
 
-std::string KeyCache::Key(std::span<const uint8_t> sealed,
+std::string KeyCache::Key(std::span<const uint8_t> blob,
                           std::span<const uint8_t> binding) {
-  // length-prefixed binding, then the sealed blob: no two pairs share a key.
+  // length-prefixed binding, then the custody blob: no two pairs share a key.
   std::string k;
-  k.reserve(8 + binding.size() + sealed.size());
+  k.reserve(8 + binding.size() + blob.size());
   const uint64_t n = binding.size();
   k.append(reinterpret_cast<const char*>(&n), sizeof n);
   k.append(reinterpret_cast<const char*>(binding.data()), binding.size());
-  k.append(reinterpret_cast<const char*>(sealed.data()), sealed.size());
+  k.append(reinterpret_cast<const char*>(blob.data()), blob.size());
   return k;
 }
 
-crypto::EvpPkeyPtr KeyCache::Find(std::span<const uint8_t> sealed,
+crypto::EvpPkeyPtr KeyCache::Find(std::span<const uint8_t> blob,
                                   std::span<const uint8_t> binding) {
   if (cache_.capacity() == 0) return nullptr;
   crypto::EvpPkeyPtr out;
-  cache_.Lookup(Key(sealed, binding), [&](crypto::EvpPkeyPtr& cached) {
+  cache_.Lookup(Key(blob, binding), [&](crypto::EvpPkeyPtr& cached) {
     if (EVP_PKEY_up_ref(cached.get()) == 1) out.reset(cached.get());
   });
   return out;
 }
 
-void KeyCache::Insert(std::span<const uint8_t> sealed,
+void KeyCache::Insert(std::span<const uint8_t> blob,
                       std::span<const uint8_t> binding, EVP_PKEY* key) {
   if (cache_.capacity() == 0 || key == nullptr) return;
   if (EVP_PKEY_up_ref(key) != 1) return;
-  cache_.Insert(Key(sealed, binding), crypto::EvpPkeyPtr(key));
+  cache_.Insert(Key(blob, binding), crypto::EvpPkeyPtr(key));
 }
 
 }  // namespace keyferry::custody

@@ -1,9 +1,9 @@
 // KeyCache: a bounded, thread-safe LRU cache of parsed keys for a custody,
-// so a hot key is unsealed and parsed once rather than on every operation
+// so a hot key is decrypted and parsed once rather than on every operation
 // (with OpenSSL 3.0, decoding a PKCS#8 key costs more than an ECDSA
 // signature; bench/README.md has the numbers).
 //
-// An entry is found only by the exact (sealed blob, binding) pair it was
+// An entry is found only by the exact (blob, binding) pair it was
 // made from: a blob presented with another binding misses and goes through
 // the custody's full authenticated unseal again. Entries hold an EVP_PKEY
 // reference; OpenSSL clears private components when the last reference
@@ -27,20 +27,20 @@ class KeyCache {
   KeyCache(const KeyCache&) = delete;
   KeyCache& operator=(const KeyCache&) = delete;
 
-  // Find returns a new reference to the key cached for (`sealed`,
+  // Find returns a new reference to the key cached for (`blob`,
   // `binding`), or null.
-  crypto::EvpPkeyPtr Find(std::span<const uint8_t> sealed,
+  crypto::EvpPkeyPtr Find(std::span<const uint8_t> blob,
                           std::span<const uint8_t> binding);
   // Insert caches a reference to `key` (borrowed; up-ref'd) for
-  // (`sealed`, `binding`), evicting the least recently used entry when full.
-  void Insert(std::span<const uint8_t> sealed, std::span<const uint8_t> binding,
+  // (`blob`, `binding`), evicting the least recently used entry when full.
+  void Insert(std::span<const uint8_t> blob, std::span<const uint8_t> binding,
               EVP_PKEY* key);
 
   size_t size() const { return cache_.size(); }
   size_t capacity() const { return cache_.capacity(); }
 
  private:
-  static std::string Key(std::span<const uint8_t> sealed,
+  static std::string Key(std::span<const uint8_t> blob,
                          std::span<const uint8_t> binding);
   LruCache<crypto::EvpPkeyPtr> cache_;
 };

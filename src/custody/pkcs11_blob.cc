@@ -16,7 +16,7 @@ namespace keyferry::custody {
 namespace p11 {
 namespace {
 
-constexpr uint8_t kMagic[] = {'K', 'F', 'P', '1'};
+constexpr std::string_view kMagic = "KFP1";
 
 std::string_view AsStringView(std::span<const uint8_t> b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
@@ -25,12 +25,7 @@ std::string_view AsStringView(std::span<const uint8_t> b) {
 }  // namespace
 
 std::vector<uint8_t> BlobHeader(const HeldKey& k) {
-  std::vector<uint8_t> h(kMagic, kMagic + 4);
-  h.push_back(static_cast<uint8_t>(k.kind));
-  h.push_back(static_cast<uint8_t>(k.bits >> 8));
-  h.push_back(static_cast<uint8_t>(k.bits));
-  h.push_back(k.curve ? static_cast<uint8_t>(*k.curve) : 0xff);
-  return h;
+  return custody::BlobHeader(kMagic, k);
 }
 
 std::vector<uint8_t> BlobMacInput(std::span<const uint8_t> header,
@@ -42,7 +37,7 @@ std::vector<uint8_t> BlobMacInput(std::span<const uint8_t> header,
 absl::StatusOr<BlobParts> ParseBlob(const HeldKey& key) {
   BlobParts p;
   p.header = BlobHeader(key);
-  const std::vector<uint8_t>& b = key.sealed;
+  const std::vector<uint8_t>& b = key.blob;
   if (b.size() < kHeaderBytes + kMacBytes + 16 ||
       !std::equal(p.header.begin(), p.header.end(), b.begin())) {
     return absl::DataLossError(
@@ -65,12 +60,12 @@ std::vector<uint8_t> AssembleBlob(std::span<const uint8_t> header,
 
 namespace {
 
-// CacheKey is u32be(len(binding)) | binding | sealed.
+// CacheKey is u32be(len(binding)) | binding | blob.
 std::string CacheKey(std::span<const uint8_t> binding,
-                     std::span<const uint8_t> sealed) {
+                     std::span<const uint8_t> blob) {
   const std::vector<uint8_t> k = LengthPrefixed("").Add(binding).Take();
   std::string out(AsStringView(k));
-  out.append(AsStringView(sealed));
+  out.append(AsStringView(blob));
   return out;
 }
 
@@ -95,7 +90,7 @@ absl::StatusOr<HeldKey> Pkcs11Custody::Hold(hsm::Session& s,
   }
   const std::vector<uint8_t> header = p11::BlobHeader(held);
   ASSIGN_OR_RETURN(std::vector<uint8_t> mac, Mac(s, header, binding, *wrapped));
-  held.sealed = p11::AssembleBlob(header, mac, *wrapped);
+  held.blob = p11::AssembleBlob(header, mac, *wrapped);
   return held;
 }
 
@@ -123,19 +118,14 @@ absl::Status Pkcs11Custody::CheckBlob(hsm::Session& s, const HeldKey& key,
 
 absl::StatusOr<std::shared_ptr<Pkcs11Custody::Resident>> Pkcs11Custody::Use(
     hsm::Session& s, const HeldKey& key, std::span<const uint8_t> binding) {
-  std::string ck = p11::CacheKey(binding, key.sealed);
-  if (cached_keys_ > 0) {
-    keyferry::MutexLock lock(&cache_mu_);
-    auto hit = cache_->index.find(ck);
-    if (hit != cache_->index.end()) {
-      cache_->lru.splice(cache_->lru.end(), cache_->lru, hit->second);
-      return hit->second->second;
-    }
+  std::string ck = p11::CacheKey(binding, key.blob);
+  std::shared_ptr<Resident> cached;
+  if (cache_->Lookup(ck, [&](std::shared_ptr<Resident>& r) { cached = r; })) {
+    return cached;
   }
   RETURN_IF_ERROR(CheckBlob(s, key, binding));
-  std::span<const uint8_t> wrapped =
-      std::span<const uint8_t>(key.sealed)
-          .subspan(p11::kHeaderBytes + p11::kMacBytes);
+  std::span<const uint8_t> wrapped = std::span<const uint8_t>(key.blob).subspan(
+      p11::kHeaderBytes + p11::kMacBytes);
   hsm::Template t =
       key.kind == KeyKind::kOct
           ? hsm::SecretKeyTemplate(false)
@@ -149,21 +139,10 @@ absl::StatusOr<std::shared_ptr<Pkcs11Custody::Resident>> Pkcs11Custody::Use(
                      h.status().message()));
   }
   auto r = std::make_shared<Resident>(*janitor_, *h);
-  if (cached_keys_ > 0) {
-    // `evicted` is released after the lock (its destructor takes the
-    // janitor lock, never the cache lock).
-    std::shared_ptr<Resident> evicted;
-    keyferry::MutexLock lock(&cache_mu_);
-    if (cache_->index.count(ck) != 0) return r;  // another thread won
-    if (cache_->lru.size() >= cached_keys_) {
-      evicted = std::move(cache_->lru.front().second);
-      cache_->index.erase(cache_->lru.front().first);
-      cache_->lru.pop_front();
-    }
-    cache_->lru.emplace_back(std::move(ck), r);
-    auto last = std::prev(cache_->lru.end());
-    cache_->index.emplace(last->first, last);
-  }
+  // An entry another thread cached meanwhile is kept; `r` then lives only
+  // as long as this operation. Evicted objects are destroyed (through the
+  // janitor) after the cache's lock is released.
+  cache_->Insert(std::move(ck), r);
   return r;
 }
 
@@ -177,7 +156,7 @@ absl::StatusOr<HeldKey> Pkcs11Custody::Rebind(
   ASSIGN_OR_RETURN(std::vector<uint8_t> mac,
                    Mac(s, blob.header, new_binding, blob.wrapped));
   HeldKey moved = key;
-  moved.sealed = p11::AssembleBlob(blob.header, mac, blob.wrapped);
+  moved.blob = p11::AssembleBlob(blob.header, mac, blob.wrapped);
   return moved;
 }
 

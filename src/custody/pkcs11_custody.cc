@@ -1,7 +1,6 @@
 #include "custody/pkcs11_custody.h"
 
 #include <algorithm>
-#include <list>
 
 #include "absl/strings/str_cat.h"
 #include "base/encoding.h"
@@ -93,7 +92,8 @@ absl::StatusOr<std::unique_ptr<Pkcs11Custody>> Pkcs11Custody::Open(
   std::unique_ptr<Pkcs11Custody> c(new Pkcs11Custody(std::move(module)));
   Pkcs11Custody* self = c.get();
   c->pin_ = std::move(o.pin);
-  c->cached_keys_ = o.cached_keys;
+  c->cache_ =
+      std::make_unique<LruCache<std::shared_ptr<Resident>>>(o.cached_keys);
   ASSIGN_OR_RETURN(c->slot_, c->module_->FindSlotByTokenLabel(o.token_label));
   ASSIGN_OR_RETURN(hsm::TokenInfo ti, c->module_->GetTokenInfo(c->slot_));
   c->platform_ = absl::StrCat("PKCS#11 token '", ti.label, "' (",
@@ -130,17 +130,10 @@ absl::StatusOr<std::unique_ptr<Pkcs11Custody>> Pkcs11Custody::Open(
 }
 
 Pkcs11Custody::Pkcs11Custody(std::unique_ptr<hsm::Module> module)
-    : module_(std::move(module)),
-      janitor_(std::make_unique<Janitor>()),
-      cache_(std::make_unique<Cache>()) {}
+    : module_(std::move(module)), janitor_(std::make_unique<Janitor>()) {}
 
 Pkcs11Custody::~Pkcs11Custody() {
-  std::unique_ptr<Cache> cache;
-  {
-    keyferry::MutexLock lock(&cache_mu_);
-    cache = std::move(cache_);
-  }
-  cache.reset();  // destroys the resident objects through the janitor
+  cache_.reset();  // destroys the resident objects through the janitor
   janitor_->Close();
   pool_.reset();
 }
@@ -209,13 +202,7 @@ absl::Status Pkcs11Custody::FindOrCreateMasterKeys(Session& s,
 void Pkcs11Custody::TokenLost() {
   Log(LogLevel::kWarning, "pkcs11_sessions_lost",
       {{"action", "dropping cached key objects and sessions; reopening"}});
-  std::list<Cache::Entry> dropped;
-  {
-    keyferry::MutexLock lock(&cache_mu_);
-    dropped.swap(cache_->lru);
-    cache_->index.clear();
-  }
-  for (Cache::Entry& e : dropped) e.second->MarkLost();
+  for (std::shared_ptr<Resident>& r : cache_->TakeAll()) r->MarkLost();
   {
     keyferry::MutexLock lock(&verified_mu_);
     verified_.clear();

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "base/lru_cache.h"
 #include "base/mutex.h"
 #include "custody/custody.h"
 #include "custody/master_key.h"
@@ -135,7 +136,6 @@ class Pkcs11Custody : public Custody {
 
  private:
   using Lease = hsm::SessionPool::Lease;
-  struct Cache;
 
   explicit Pkcs11Custody(std::unique_ptr<hsm::Module> module);
 
@@ -215,7 +215,6 @@ class Pkcs11Custody : public Custody {
   std::string platform_;
   Pkcs11Limits limits_;
   std::atomic<int> reconciled_{0};  // counted again by TokenLost
-  size_t cached_keys_ = 1024;
   // Token objects; found again after a token reset (TokenLost), which may
   // renumber them.
   std::atomic<hsm::ObjectHandle> wrap_key_{0}, mac_key_{0}, backup_key_{0};
@@ -230,8 +229,8 @@ class Pkcs11Custody : public Custody {
   // An entry is dropped when the cache is full (least recently used first)
   // or the token is lost (TokenLost: all of them); a blob never changes
   // under its key, so no other invalidation is needed.
-  keyferry::Mutex cache_mu_;
-  std::unique_ptr<Cache> cache_ ABSL_GUARDED_BY(cache_mu_);
+  // Made by Open with Options::cached_keys entries (0: none kept).
+  std::unique_ptr<LruCache<std::shared_ptr<Resident>>> cache_;
 
   // SHA-256 of (record, tag) pairs the token verified (VerifyRecord). A
   // pair verified once stays valid while the master MAC key is the same,

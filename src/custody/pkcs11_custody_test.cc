@@ -179,7 +179,7 @@ TEST_F(Pkcs11CustodyTest, FailureWrongBindingTamperOrAlgorithm) {
       custody_->Sign(k, B("myvault/other/1"), crypto::SignAlg::kEs256, d),
       StatusIs(absl::StatusCode::kDataLoss));
   HeldKey tampered = k;
-  tampered.sealed.back() ^= 1;
+  tampered.blob.back() ^= 1;
   EXPECT_THAT(custody_->Sign(tampered, kBinding, crypto::SignAlg::kEs256, d),
               StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(custody_->Sign(k, kBinding, crypto::SignAlg::kEs384,
@@ -204,8 +204,8 @@ TEST_F(Pkcs11CustodyTest, FailureDamagedKeyIsNotTheCallersFault) {
   ASSERT_OK_AND_ASSIGN(HeldKey aes,
                        custody_->Generate({KeyKind::kOct, 256}, kBinding));
   HeldKey bad_rsa = rsa, bad_aes = aes;
-  bad_rsa.sealed.back() ^= 1;
-  bad_aes.sealed.back() ^= 1;
+  bad_rsa.blob.back() ^= 1;
+  bad_aes.blob.back() ^= 1;
   const std::vector<uint8_t> c(256, 1);
   EXPECT_THAT(custody_->Decrypt(bad_rsa, kBinding, {CipherAlg::kRsaOaep, c}),
               StatusIs(absl::StatusCode::kDataLoss));
@@ -254,8 +254,8 @@ TEST_F(Pkcs11CustodyTest, RecordTagsAreMadeAndCheckedInTheToken) {
   ASSERT_OK_AND_ASSIGN(HeldKey k,
                        custody_->Generate({KeyKind::kOct, 128}, kBinding));
   EXPECT_THAT(
-      custody_->VerifyRecord(std::span<const uint8_t>(k.sealed).subspan(36),
-                             std::span<const uint8_t>(k.sealed).subspan(4, 32)),
+      custody_->VerifyRecord(std::span<const uint8_t>(k.blob).subspan(36),
+                             std::span<const uint8_t>(k.blob).subspan(4, 32)),
       StatusIs(absl::StatusCode::kDataLoss));
 }
 
@@ -390,7 +390,7 @@ TEST_F(Pkcs11CustodyTest, AesOperationsMatchOpenSsl) {
                        crypto::AesGcmDecrypt(key, g.iv, g.value, g.tag, aad));
   EXPECT_TRUE(gp.ConstantTimeEquals(SecretBytes(msg)));
   ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> iv, crypto::RandomBytes(12));
-  ASSERT_OK_AND_ASSIGN(crypto::GcmSealed os,
+  ASSERT_OK_AND_ASSIGN(crypto::GcmCiphertext os,
                        crypto::AesGcmEncrypt(key, iv, msg, aad));
   ASSERT_OK_AND_ASSIGN(
       CipherOutput gd,
@@ -474,8 +474,8 @@ TEST_F(Pkcs11CustodyTest, OctSizesAndImportedPrivateKeys) {
     auto pv = p8.data(SecretAccess::Get());
     auto tail = pv.subspan(pv.size() - 32);
     EXPECT_EQ(
-        std::search(k.sealed.begin(), k.sealed.end(), tail.begin(), tail.end()),
-        k.sealed.end());
+        std::search(k.blob.begin(), k.blob.end(), tail.begin(), tail.end()),
+        k.blob.end());
   }
 }
 
@@ -484,7 +484,7 @@ TEST_F(Pkcs11CustodyTest, ByokImportInTokenOfSpecBlobs) {
                                                        B("myvault/kek/1")));
   ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr kek_pub,
                        crypto::ParsePublicKey(AsBytes(kek.public_jwk)));
-  // Targets made by OpenSSL, sealed in software from the spec.
+  // Targets made by OpenSSL, wrapped in software from the spec.
   struct Target {
     crypto::EvpPkeyPtr key;
     KeyRequest expect;
@@ -511,7 +511,7 @@ TEST_F(Pkcs11CustodyTest, ByokImportInTokenOfSpecBlobs) {
     ASSERT_OK_AND_ASSIGN(SecretBytes p8,
                          crypto::PrivateKeyToPkcs8Der(t.key.get()));
     ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> blob,
-                         byok::Seal(kek_pub.get(), p8));
+                         byok::WrapToKek(kek_pub.get(), p8));
     ASSERT_OK_AND_ASSIGN(
         HeldKey k, custody_->ImportByok(kek, B("myvault/kek/1"), blob, t.expect,
                                         kBinding));
@@ -527,7 +527,7 @@ TEST_F(Pkcs11CustodyTest, ByokImportInTokenOfSpecBlobs) {
   // AES-256 target; the imported key then agrees with OpenSSL.
   ASSERT_OK_AND_ASSIGN(SecretBytes aes, crypto::RandomSecret(32));
   ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> ablob,
-                       byok::Seal(kek_pub.get(), aes));
+                       byok::WrapToKek(kek_pub.get(), aes));
   ASSERT_OK_AND_ASSIGN(HeldKey ak,
                        custody_->ImportByok(kek, B("myvault/kek/1"), ablob,
                                             {KeyKind::kOct, 256}, kBinding));
@@ -547,7 +547,7 @@ TEST_F(Pkcs11CustodyTest, ByokImportInTokenOfSpecBlobs) {
   ASSERT_OK_AND_ASSIGN(SecretBytes ep8,
                        crypto::PrivateKeyToPkcs8Der(targets[1].key.get()));
   ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> eblob,
-                       byok::Seal(kek_pub.get(), ep8));
+                       byok::WrapToKek(kek_pub.get(), ep8));
   EXPECT_THAT(
       custody_->ImportByok(kek, B("myvault/kek/1"), eblob,
                            {KeyKind::kEc, 0, crypto::Curve::kP384}, kBinding),

@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <functional>
-#include <list>
 #include <memory>
 #include <span>
 #include <string>
@@ -31,10 +30,10 @@ namespace p11 {
 // wrapped = C_WrapKey(CKM_AES_KEY_WRAP_PAD, master wrap key, key): the
 // PKCS#8 private key or the raw AES key under RFC 5649.
 // mac = HMAC-SHA256 in the token, master MAC key, over BlobMacInput.
-inline constexpr size_t kHeaderBytes = 8;
+inline constexpr size_t kHeaderBytes = kBlobHeaderBytes;
 inline constexpr size_t kMacBytes = 32;
 
-// BlobHeader is the 8-byte header for `key`'s kind, bits and curve.
+// BlobHeader is custody::BlobHeader with this custody's magic "KFP1".
 std::vector<uint8_t> BlobHeader(const HeldKey& key);
 // BlobMacInput is header || u32be(len(binding)) || binding || wrapped: the
 // one place the blob MAC input is built (for making and checking).
@@ -46,7 +45,7 @@ struct BlobParts {
   std::vector<uint8_t> header;
   std::span<const uint8_t> mac, wrapped;
 };
-// ParseBlob splits `key.sealed`. DataLoss when it is too short or its
+// ParseBlob splits `key.blob`. DataLoss when it is too short or its
 // header is not the one for key's kind, bits and curve.
 absl::StatusOr<BlobParts> ParseBlob(const HeldKey& key);
 // AssembleBlob is header | mac | wrapped.
@@ -106,14 +105,6 @@ class Pkcs11Custody::Resident {
  private:
   hsm::ScopedObject obj_;
   std::atomic<bool> lost_{false};
-};
-
-// Cache: resident objects by CacheKey, least recently used first. Guarded
-// by Pkcs11Custody::cache_mu_.
-struct Pkcs11Custody::Cache {
-  using Entry = std::pair<std::string, std::shared_ptr<Resident>>;
-  std::list<Entry> lru;  // key: u32 len(binding) | binding | sealed
-  std::unordered_map<std::string_view, std::list<Entry>::iterator> index;
 };
 
 template <typename T>

@@ -6,7 +6,7 @@
 #include "base/encoding.h"
 #include "base/log.h"
 #include "base/status.h"
-#include "byok/hsm_token.h"
+#include "byok/pkcs11_export_session.h"
 #include "crypto/cipher.h"
 #include "crypto/random.h"
 #include "crypto/rsa_oaep.h"
@@ -45,8 +45,8 @@ absl::Status NeedMechanisms(hsm::Module& module, hsm::SlotId slot) {
 // (checked by a full round trip), and refused for caller data.
 absl::Status ProbeKwp(hsm::Session& s, const std::string& platform,
                       Pkcs11Limits& limits) {
-  byok::HsmToken token(s, platform);
-  ASSIGN_OR_RETURN(byok::Token::KwpProbe kwp,
+  byok::Pkcs11ExportSession token(s, platform);
+  ASSIGN_OR_RETURN(byok::ExportSession::KwpProbe kwp,
                    token.ProbeKwp(hsm::kAesKeyWrapPad));
   if (!kwp.unwrap_ok) {
     return absl::FailedPreconditionError(absl::StrCat(

@@ -424,7 +424,7 @@ TEST_F(CipherTest, AesMatchesIndependentPrimitives) {
   const std::vector<uint8_t> aad = B("aad");
   ASSERT_OK_AND_ASSIGN(CipherOutput gcm,
                        Enc(k, In(CipherAlg::kA256Gcm, pt, nonce, aad)));
-  ASSERT_OK_AND_ASSIGN(crypto::GcmSealed want_gcm,
+  ASSERT_OK_AND_ASSIGN(crypto::GcmCiphertext want_gcm,
                        crypto::AesGcmEncrypt(key, nonce, pt, aad));
   EXPECT_EQ(gcm.value, want_gcm.ciphertext);
   EXPECT_EQ(gcm.tag, want_gcm.tag);
@@ -599,7 +599,7 @@ TEST_F(CipherTest, RebindMovesKeyToNewBinding) {
     EXPECT_EQ(moved.kind, c.key->kind);
     EXPECT_EQ(moved.bits, c.key->bits);
     EXPECT_EQ(moved.public_jwk, c.key->public_jwk);
-    EXPECT_NE(moved.sealed, c.key->sealed);
+    EXPECT_NE(moved.blob, c.key->blob);
     // The new binding opens it and decrypts what the old one encrypted.
     ASSERT_OK_AND_ASSIGN(CipherOutput pt,
                          custody_->Decrypt(moved, restored, back));
@@ -607,7 +607,7 @@ TEST_F(CipherTest, RebindMovesKeyToNewBinding) {
     // The old binding no longer opens the moved blob.
     EXPECT_THAT(custody_->Decrypt(moved, bind_, back),
                 StatusIs(absl::StatusCode::kDataLoss));
-    // Rebinding from a binding the blob was not sealed with fails.
+    // Rebinding from a binding the blob was not made with fails.
     EXPECT_THAT(custody_->Rebind(moved, bind_, restored),
                 StatusIs(absl::StatusCode::kDataLoss));
   }

@@ -20,23 +20,16 @@
 namespace keyferry::custody {
 namespace {
 
-// Sealed blob, version 1 (docs/security-model.md §2):
+// Custody blob, version 1 (docs/security-model.md §2):
 //   "KFS1" | kind u8 | bits u16be | curve u8 (0xff: none) | nonce[12] | tag[16]
 //   | ct
 // AAD = the 8 header bytes || binding.
-constexpr uint8_t kMagic[] = {'K', 'F', 'S', '1'};
-constexpr size_t kHeaderBytes = 8;
+constexpr std::string_view kMagic = "KFS1";
+constexpr size_t kHeaderBytes = kBlobHeaderBytes;
 constexpr size_t kOverhead =
     kHeaderBytes + crypto::kGcmNonceBytes + crypto::kGcmTagBytes;
 
-std::vector<uint8_t> Header(const HeldKey& k) {
-  std::vector<uint8_t> h(kMagic, kMagic + 4);
-  h.push_back(static_cast<uint8_t>(k.kind));
-  h.push_back(static_cast<uint8_t>(k.bits >> 8));
-  h.push_back(static_cast<uint8_t>(k.bits));
-  h.push_back(k.curve ? static_cast<uint8_t>(*k.curve) : 0xff);
-  return h;
-}
+std::vector<uint8_t> Header(const HeldKey& k) { return BlobHeader(kMagic, k); }
 
 std::vector<uint8_t> Aad(const std::vector<uint8_t>& header,
                          std::span<const uint8_t> binding) {
@@ -84,7 +77,7 @@ absl::StatusOr<std::vector<uint8_t>> SoftwareCustody::ProtectBackup(
   ASSIGN_OR_RETURN(std::vector<uint8_t> nonce,
                    crypto::RandomBytes(crypto::kGcmNonceBytes));
   ASSIGN_OR_RETURN(
-      crypto::GcmSealed s,
+      crypto::GcmCiphertext s,
       crypto::AesGcmEncrypt(backup_key_, nonce, plaintext, kBackupMagic));
   std::vector<uint8_t> out(kBackupMagic, kBackupMagic + 4);
   out.insert(out.end(), nonce.begin(), nonce.end());
@@ -113,26 +106,26 @@ absl::StatusOr<std::vector<uint8_t>> SoftwareCustody::UnprotectBackup(
   return std::vector<uint8_t>(d.begin(), d.end());
 }
 
-absl::Status SoftwareCustody::Seal(HeldKey& held, const SecretBytes& plaintext,
-                                   std::span<const uint8_t> binding) const {
+absl::Status SoftwareCustody::EncryptBlob(
+    HeldKey& held, const SecretBytes& plaintext,
+    std::span<const uint8_t> binding) const {
   std::vector<uint8_t> header = Header(held);
   ASSIGN_OR_RETURN(std::vector<uint8_t> nonce,
                    crypto::RandomBytes(crypto::kGcmNonceBytes));
   ASSIGN_OR_RETURN(
-      crypto::GcmSealed s,
+      crypto::GcmCiphertext s,
       crypto::AesGcmEncrypt(master_, nonce, plaintext.data(SecretAccess::Get()),
                             Aad(header, binding)));
-  held.sealed = header;
-  held.sealed.insert(held.sealed.end(), nonce.begin(), nonce.end());
-  held.sealed.insert(held.sealed.end(), s.tag.begin(), s.tag.end());
-  held.sealed.insert(held.sealed.end(), s.ciphertext.begin(),
-                     s.ciphertext.end());
+  held.blob = header;
+  held.blob.insert(held.blob.end(), nonce.begin(), nonce.end());
+  held.blob.insert(held.blob.end(), s.tag.begin(), s.tag.end());
+  held.blob.insert(held.blob.end(), s.ciphertext.begin(), s.ciphertext.end());
   return absl::OkStatus();
 }
 
-absl::StatusOr<SecretBytes> SoftwareCustody::Unseal(
+absl::StatusOr<SecretBytes> SoftwareCustody::DecryptBlob(
     const HeldKey& held, std::span<const uint8_t> binding) const {
-  const auto& b = held.sealed;
+  const auto& b = held.blob;
   std::vector<uint8_t> header = Header(held);
   if (b.size() < kOverhead ||
       !std::equal(header.begin(), header.end(), b.begin())) {
@@ -165,16 +158,16 @@ absl::StatusOr<crypto::EvpPkeyPtr> SoftwareCustody::PrivateKey(
   // before; the blob's header (kind, size, curve) must still describe
   // `held`, as Unseal would check.
   const std::vector<uint8_t> header = Header(held);
-  if (held.sealed.size() >= kOverhead &&
-      std::equal(header.begin(), header.end(), held.sealed.begin())) {
-    if (crypto::EvpPkeyPtr hit = private_keys_.Find(held.sealed, binding)) {
+  if (held.blob.size() >= kOverhead &&
+      std::equal(header.begin(), header.end(), held.blob.begin())) {
+    if (crypto::EvpPkeyPtr hit = private_keys_.Find(held.blob, binding)) {
       return hit;
     }
   }
-  ASSIGN_OR_RETURN(SecretBytes p8, Unseal(held, binding));
+  ASSIGN_OR_RETURN(SecretBytes p8, DecryptBlob(held, binding));
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr key,
                    crypto::ParsePkcs8Der(p8, /*allow_trailing_zeros=*/false));
-  private_keys_.Insert(held.sealed, binding, key.get());
+  private_keys_.Insert(held.blob, binding, key.get());
   return key;
 }
 
@@ -189,7 +182,7 @@ absl::StatusOr<HeldKey> SoftwareCustody::HoldPrivate(
   held.curve = d.curve;
   ASSIGN_OR_RETURN(held.public_jwk, crypto::PublicKeyToJwk(key));
   ASSIGN_OR_RETURN(SecretBytes p8, crypto::PrivateKeyToPkcs8Der(key));
-  RETURN_IF_ERROR(Seal(held, p8, binding));
+  RETURN_IF_ERROR(EncryptBlob(held, p8, binding));
   return held;
 }
 
@@ -227,7 +220,7 @@ absl::StatusOr<HeldKey> SoftwareCustody::ImportSecret(
   HeldKey held;
   held.kind = KeyKind::kOct;
   held.bits = static_cast<int>(key.size() * 8);
-  RETURN_IF_ERROR(Seal(held, key, binding));
+  RETURN_IF_ERROR(EncryptBlob(held, key, binding));
   return held;
 }
 
@@ -239,7 +232,8 @@ absl::StatusOr<HeldKey> SoftwareCustody::ImportByok(
     return absl::InvalidArgumentError("the KEK is not an RSA key");
   }
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr kek_key, PrivateKey(kek, kek_binding));
-  ASSIGN_OR_RETURN(SecretBytes payload, byok::Open(kek_key.get(), ciphertext));
+  ASSIGN_OR_RETURN(SecretBytes payload,
+                   byok::UnwrapWithKek(kek_key.get(), ciphertext));
   ASSIGN_OR_RETURN(
       byok::RecoveredKey rk,
       byok::DecodePayload(payload, expected.kind == KeyKind::kOct));
@@ -281,18 +275,18 @@ absl::StatusOr<CipherOutput> SoftwareCustody::Encrypt(
     ASSIGN_OR_RETURN(out.value, RsaPublicEncrypt(pub.get(), in.alg, in.value));
     return out;
   }
-  // Malformed input is refused before the key is unsealed.
+  // Malformed input is refused before the key is decrypted.
   RETURN_IF_ERROR(CheckAesEncryptInput(in));
-  ASSIGN_OR_RETURN(SecretBytes k, Unseal(key, binding));
+  ASSIGN_OR_RETURN(SecretBytes k, DecryptBlob(key, binding));
   if (IsAesGcm(in.alg)) {
     out.iv = in.iv;
     if (out.iv.empty()) {
       ASSIGN_OR_RETURN(out.iv, crypto::RandomBytes(crypto::kGcmNonceBytes));
     }
-    ASSIGN_OR_RETURN(crypto::GcmSealed sealed,
+    ASSIGN_OR_RETURN(crypto::GcmCiphertext enc,
                      crypto::AesGcmEncrypt(k, out.iv, in.value, in.aad));
-    out.value = std::move(sealed.ciphertext);
-    out.tag = std::move(sealed.tag);
+    out.value = std::move(enc.ciphertext);
+    out.tag = std::move(enc.tag);
     return out;
   }
   if (IsAesCbc(in.alg) || IsAesCbcPad(in.alg)) {
@@ -329,7 +323,7 @@ absl::StatusOr<CipherOutput> SoftwareCustody::Decrypt(
             ? crypto::RsaPkcs1DecryptImplicitRejection(priv.get(), in.value)
             : crypto::RsaOaepDecrypt(priv.get(), OaepOf(in.alg), in.value));
   } else {
-    ASSIGN_OR_RETURN(SecretBytes k, Unseal(key, binding));
+    ASSIGN_OR_RETURN(SecretBytes k, DecryptBlob(key, binding));
     if (IsAesGcm(in.alg)) {
       ASSIGN_OR_RETURN(
           plaintext, crypto::AesGcmDecrypt(k, in.iv, in.value, in.tag, in.aad));
@@ -350,9 +344,9 @@ absl::StatusOr<CipherOutput> SoftwareCustody::Decrypt(
 absl::StatusOr<HeldKey> SoftwareCustody::Rebind(
     const HeldKey& key, std::span<const uint8_t> old_binding,
     std::span<const uint8_t> new_binding) {
-  ASSIGN_OR_RETURN(SecretBytes material, Unseal(key, old_binding));
+  ASSIGN_OR_RETURN(SecretBytes material, DecryptBlob(key, old_binding));
   HeldKey moved = key;
-  RETURN_IF_ERROR(Seal(moved, material, new_binding));
+  RETURN_IF_ERROR(EncryptBlob(moved, material, new_binding));
   return moved;
 }
 

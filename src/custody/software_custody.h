@@ -1,7 +1,7 @@
 // SoftwareCustody keeps key material inside keyferryd: each key's private
-// part is sealed with AES-256-GCM under the deployment's master key, bound to
-// its vault, name and version (docs/security-model.md §2). With this
-// custody keyferryd itself is the security boundary.
+// part is encrypted with AES-256-GCM under the deployment's master key, bound
+// to its vault, name and version (docs/security-model.md §2). With this custody
+// keyferryd itself is the security boundary.
 #ifndef KEYFERRY_CUSTODY_SOFTWARE_CUSTODY_H_
 #define KEYFERRY_CUSTODY_SOFTWARE_CUSTODY_H_
 
@@ -65,15 +65,15 @@ class SoftwareCustody : public Custody {
         record_key_(std::move(record_key)),
         private_keys_(cached_keys),
         public_keys_(cached_keys) {}
-  // Seal encrypts `plaintext` (PKCS#8 DER or raw oct bytes) into `held`.
-  absl::Status Seal(HeldKey& held, const SecretBytes& plaintext,
-                    std::span<const uint8_t> binding) const;
-  absl::StatusOr<SecretBytes> Unseal(const HeldKey& held,
-                                     std::span<const uint8_t> binding) const;
+  // EncryptBlob encrypts `plaintext` (PKCS#8 DER or raw oct bytes) into `held`.
+  absl::Status EncryptBlob(HeldKey& held, const SecretBytes& plaintext,
+                           std::span<const uint8_t> binding) const;
+  absl::StatusOr<SecretBytes> DecryptBlob(
+      const HeldKey& held, std::span<const uint8_t> binding) const;
   absl::StatusOr<crypto::EvpPkeyPtr> PrivateKey(
       const HeldKey& held, std::span<const uint8_t> binding) const;
   // RsaPublicKey is the public half of an RSA key: from `public_jwk`, or
-  // from the unsealed private key when that is empty.
+  // from the decrypted private key when that is empty.
   absl::StatusOr<crypto::EvpPkeyPtr> RsaPublicKey(
       const HeldKey& held, std::span<const uint8_t> binding) const;
   absl::StatusOr<HeldKey> HoldPrivate(EVP_PKEY* key,
@@ -82,7 +82,7 @@ class SoftwareCustody : public Custody {
   const SecretBytes master_;       // immutable after construction
   const SecretBytes backup_key_;   // HKDF-SHA256(master, "keyferry backup v1")
   const SecretBytes record_key_;   // HKDF-SHA256(master, "keyferry record v1")
-  mutable KeyCache private_keys_;  // by (sealed, binding)
+  mutable KeyCache private_keys_;  // by (blob, binding)
   mutable KeyCache public_keys_;   // by public_jwk
 };
 

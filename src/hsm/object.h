@@ -17,7 +17,7 @@ namespace keyferry::hsm {
 using ObjectHandle = uint64_t;
 
 // ObjectDestroyer destroys token objects (C_DestroyObject): a Session, a
-// byok::Token, or a custody's janitor that logs its failures.
+// byok::ExportSession, or a custody's janitor that logs its failures.
 class ObjectDestroyer {
  public:
   virtual ~ObjectDestroyer() = default;

@@ -1,5 +1,5 @@
-// The hsm layer and byok::HsmToken against a real SoftHSMv2 2.6.1 token in a
-// private directory (its own SOFTHSM2_CONF).
+// The hsm layer and byok::Pkcs11ExportSession against a real SoftHSMv2 2.6.1
+// token in a private directory (its own SOFTHSM2_CONF).
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 #include "base/testing.h"
 #include "byok/envelope.h"
 #include "byok/export.h"
-#include "byok/hsm_token.h"
+#include "byok/pkcs11_export_session.h"
 #include "crypto/keys.h"
 #include "crypto/random.h"
 #include "hsm/errors.h"
@@ -126,7 +126,7 @@ TEST_F(SoftHsmTest, GeneratedFlagsReadBack) {
 }
 
 TEST_F(SoftHsmTest, FailureSensitiveValueUnreadable) {
-  byok::HsmToken token(*session_, "t");
+  byok::Pkcs11ExportSession token(*session_, "t");
   ASSERT_OK_AND_ASSIGN(byok::ObjectRef k, token.GenerateEphemeralAes(32));
   auto v = session_->GetSecretAttribute(k, CKA_VALUE);
   EXPECT_EQ(GetCkr(v.status()), CKR_ATTRIBUTE_SENSITIVE);
@@ -136,8 +136,8 @@ TEST_F(SoftHsmTest, FailureSensitiveValueUnreadable) {
 }
 
 TEST_F(SoftHsmTest, KwpProbeDetectsSoftHsmPaddingDefect) {
-  byok::HsmToken token(*session_, "t");
-  ASSERT_OK_AND_ASSIGN(byok::Token::KwpProbe p,
+  byok::Pkcs11ExportSession token(*session_, "t");
+  ASSERT_OK_AND_ASSIGN(byok::ExportSession::KwpProbe p,
                        token.ProbeKwp(CKM_AES_KEY_WRAP_PAD));
   EXPECT_TRUE(p.unwrap_ok) << p.detail;  // SoftHSM 2.6.1 unwrap is RFC 5649
   EXPECT_FALSE(p.wrap_ok);
@@ -175,7 +175,7 @@ TEST_F(SoftHsmTest, FailureNonExtractableCarriesCkr) {
   ASSERT_OK_AND_ASSIGN(KeySpec spec, ParseKeySpec("aes", 256, std::nullopt));
   spec.label = "locked";
   ASSERT_OK_AND_ASSIGN(GeneratedKey k, GenerateKey(*session_, spec));
-  byok::HsmToken token(*session_, "t");
+  byok::Pkcs11ExportSession token(*session_, "t");
   ASSERT_OK_AND_ASSIGN(byok::ObjectRef eph, token.GenerateEphemeralAes(32));
   auto st = token.WrapKwp(CKM_AES_KEY_WRAP_PAD, eph, k.private_or_secret);
   EXPECT_THAT(st, StatusIs(absl::StatusCode::kFailedPrecondition));
@@ -194,11 +194,12 @@ TEST_F(SoftHsmTest, ExportAesLeavesNoSessionObjects) {
   ASSERT_OK_AND_ASSIGN(auto kek, crypto::GenerateRsa(2048));
   auto before = session_->Find({Attr::Bool(CKA_TOKEN, false)});
   ASSERT_OK(before);
-  byok::HsmToken token(*session_, "t");
+  byok::Pkcs11ExportSession token(*session_, "t");
   ASSERT_OK_AND_ASSIGN(
       byok::ExportResult r,
       byok::ExportFromToken(token, k.private_or_secret, kek.get(), {}));
-  ASSERT_OK_AND_ASSIGN(SecretBytes back, byok::Open(kek.get(), r.ciphertext));
+  ASSERT_OK_AND_ASSIGN(SecretBytes back,
+                       byok::UnwrapWithKek(kek.get(), r.ciphertext));
   EXPECT_TRUE(back.ConstantTimeEquals(value));
   auto after = session_->Find({Attr::Bool(CKA_TOKEN, false)});
   ASSERT_OK(after);

@@ -93,7 +93,7 @@ KeysApi::KeysApi(KeysApiOptions options, vault::KeyVault* vault)
       vault_(vault),
       token_key_(options_.token_key) {}
 
-void KeysApi::SetTokenKey(EVP_PKEY* key) { token_key_.store(key); }
+void KeysApi::SetAccessTokenKey(EVP_PKEY* key) { token_key_.store(key); }
 
 absl::StatusOr<std::unique_ptr<KeysApi>> KeysApi::New(KeysApiOptions options,
                                                       vault::KeyVault* vault) {
@@ -127,7 +127,8 @@ bool KeysApi::MayBlock(const Request& r) {
   return true;
 }
 
-auth::TokenRequirements KeysApi::TokenRules(std::string_view audience) const {
+auth::AccessTokenRequirements KeysApi::AccessTokenRules(
+    std::string_view audience) const {
   return {.issuer = options_.token_issuer,
           .tenant = options_.tenant,
           .audience = audience,
@@ -212,17 +213,17 @@ absl::Status KeysApi::Register() {
           return Run(route, req, ctx);
         }));
   }
-  return AddServiceRoutes(*router_,
-                          {.health = options_.health,
-                           .tenant = options_.tenant,
-                           .subscription_id = options_.subscription_id,
-                           .accepts_token = [this](std::string_view token,
-                                                   std::string_view audience) {
-                             return auth::VerifyToken(token, token_key_.load(),
-                                                      TokenRules(audience),
-                                                      options_.clock())
-                                 .ok();
-                           }});
+  return AddServiceRoutes(
+      *router_, {.health = options_.health,
+                 .tenant = options_.tenant,
+                 .subscription_id = options_.subscription_id,
+                 .accepts_token = [this](std::string_view token,
+                                         std::string_view audience) {
+                   return auth::VerifyAccessToken(token, token_key_.load(),
+                                                  AccessTokenRules(audience),
+                                                  options_.clock())
+                       .ok();
+                 }});
 }
 
 KeysApi::Admission KeysApi::Admit(const Request& req, const RouteContext& ctx,
@@ -233,8 +234,8 @@ KeysApi::Admission KeysApi::Admit(const Request& req, const RouteContext& ctx,
                     "AKV10000: Request is missing a Bearer or PoP token.")};
   }
   absl::StatusOr<auth::Claims> claims = tokens_.Verify(
-      *token, token_key_.load(), TokenRules(router_->ChallengeResource(req)),
-      options_.clock());
+      *token, token_key_.load(),
+      AccessTokenRules(router_->ChallengeResource(req)), options_.clock());
   if (!claims.ok()) {
     return {"", absl::UnauthenticatedError(
                     absl::StrCat("AKV10032: the access token was rejected: ",
@@ -284,8 +285,8 @@ absl::StatusOr<std::string> KeysApi::Operator(const Request& req) const {
     return absl::UnauthenticatedError("a bearer token is required");
   }
   absl::StatusOr<auth::Claims> claims = tokens_.Verify(
-      *token, token_key_.load(), TokenRules(router_->ChallengeResource(req)),
-      options_.clock());
+      *token, token_key_.load(),
+      AccessTokenRules(router_->ChallengeResource(req)), options_.clock());
   if (!claims.ok()) {
     return absl::UnauthenticatedError(absl::StrCat(
         "the access token was rejected: ", claims.status().message()));

@@ -56,13 +56,13 @@ struct KeysApiOptions {
   std::vector<Grant> grants;
   std::string tenant;  // tid in the challenge; every token's tid must match
   // token_key (borrowed) verifies access tokens; null until the custody
-  // holding the token key is open (SetTokenKey), and every token is
+  // holding the token key is open (SetAccessTokenKey), and every token is
   // refused meanwhile.
   EVP_PKEY* token_key = nullptr;
   // Every token's iss must equal this (keyferryd's "<resource>/identity").
   std::string token_issuer;
   // The longest lifetime (exp - nbf/iat) a token may have, in seconds.
-  int64_t token_max_lifetime = auth::kDefaultMaxTokenLifetime;
+  int64_t token_max_lifetime = auth::kDefaultMaxAccessTokenLifetime;
   // health (may be empty) fills GET /healthz; called on every health check.
   std::function<Health()> health;
   std::string subscription_id;     // for ARM's GET /subscriptions
@@ -87,9 +87,9 @@ class KeysApi {
   // backup and rng never do. For http::ServerOptions::blocking.
   static bool MayBlock(const Request& request);
 
-  // SetTokenKey sets the key that verifies access tokens (borrowed; it must
-  // outlive the KeysApi). Set once, when the custody first opens.
-  void SetTokenKey(EVP_PKEY* key);
+  // SetAccessTokenKey sets the key that verifies access tokens (borrowed; it
+  // must outlive the KeysApi). Set once, when the custody first opens.
+  void SetAccessTokenKey(EVP_PKEY* key);
 
   // Handle answers one request (any host: unknown vault hosts get 404).
   // Every bearer token (keys API, ARM's /subscriptions, Operator) must be
@@ -131,13 +131,14 @@ class KeysApi {
   // Serve runs the handler of `route` for an admitted `principal`.
   Response Serve(const Route& route, const Request& request,
                  const RouteContext& ctx, std::string principal) const;
-  // TokenRules is what a token must say to be accepted for `audience`.
-  auth::TokenRequirements TokenRules(std::string_view audience) const;
+  // AccessTokenRules is what a token must say to be accepted for `audience`.
+  auth::AccessTokenRequirements AccessTokenRules(
+      std::string_view audience) const;
 
   KeysApiOptions options_;
   vault::KeyVault* vault_;
   std::unique_ptr<Router> router_;
-  mutable auth::VerifiedTokens tokens_;  // locks itself
+  mutable auth::VerifiedAccessTokens tokens_;  // locks itself
   std::atomic<EVP_PKEY*> token_key_;
 };
 

@@ -26,7 +26,7 @@ constexpr char kResource[] = "https://localhost:8443";
 constexpr char kIssuer[] = "https://localhost:8443/identity";
 constexpr char kTenant[] = "tenant-1";
 
-class KeysApiTokenTest : public ::testing::Test {
+class KeysApiAccessTokenTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(t_, vault::TestVault::New([] { return kNow; }));
@@ -50,7 +50,8 @@ class KeysApiTokenTest : public ::testing::Test {
   }
 
   std::string Token() {
-    absl::StatusOr<std::string> t = auth::IssueToken(key_.get(), "k1", claims_);
+    absl::StatusOr<std::string> t =
+        auth::IssueAccessToken(key_.get(), "k1", claims_);
     EXPECT_OK(t);
     return t.value_or("");
   }
@@ -90,7 +91,7 @@ class KeysApiTokenTest : public ::testing::Test {
   auth::Claims claims_;
 };
 
-TEST_F(KeysApiTokenTest, GoodTokenIsAccepted) {
+TEST_F(KeysApiAccessTokenTest, GoodTokenIsAccepted) {
   const std::string t = Token();
   Response r = ListKeys(t);
   EXPECT_EQ(r.status, 200) << r.body;
@@ -101,7 +102,7 @@ TEST_F(KeysApiTokenTest, GoodTokenIsAccepted) {
   EXPECT_EQ(arm.status, 200) << arm.body;
 }
 
-TEST_F(KeysApiTokenTest, FailureWrongIssuer) {
+TEST_F(KeysApiAccessTokenTest, FailureWrongIssuer) {
   claims_.issuer = "https://elsewhere:8443/identity";
   const std::string t = Token();
   Response r = ListKeys(t);
@@ -114,7 +115,7 @@ TEST_F(KeysApiTokenTest, FailureWrongIssuer) {
       401);
 }
 
-TEST_F(KeysApiTokenTest, FailureWrongTenant) {
+TEST_F(KeysApiAccessTokenTest, FailureWrongTenant) {
   claims_.tenant = "tenant-2";
   const std::string t = Token();
   Response r = ListKeys(t);
@@ -127,7 +128,7 @@ TEST_F(KeysApiTokenTest, FailureWrongTenant) {
       401);
 }
 
-TEST_F(KeysApiTokenTest, LifetimeUpToTheMaximum) {
+TEST_F(KeysApiAccessTokenTest, LifetimeUpToTheMaximum) {
   claims_.expires = kNow + 86400;
   EXPECT_EQ(ListKeys(Token()).status, 200);
   claims_.expires = kNow + 86401;
@@ -141,7 +142,7 @@ TEST_F(KeysApiTokenTest, LifetimeUpToTheMaximum) {
 // The cache of verified tokens answers a repeated token, but never for
 // claims the token does not have: a token first seen on a good route is
 // refused on the next call once its audience no longer matches.
-TEST_F(KeysApiTokenTest, CachedTokenKeepsItsChecks) {
+TEST_F(KeysApiAccessTokenTest, CachedTokenKeepsItsChecks) {
   const std::string t = Token();
   ASSERT_EQ(ListKeys(t).status, 200);
   Request r;
@@ -158,7 +159,7 @@ TEST_F(KeysApiTokenTest, CachedTokenKeepsItsChecks) {
   EXPECT_EQ(ListKeys(t).status, 200);
 }
 
-TEST_F(KeysApiTokenTest, FailureNewWithoutIssuerOrTenant) {
+TEST_F(KeysApiAccessTokenTest, FailureNewWithoutIssuerOrTenant) {
   KeysApiOptions o;
   o.vaults = {"myvault"};
   o.token_key = key_.get();

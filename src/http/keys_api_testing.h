@@ -61,7 +61,7 @@ class KeysApiFixture : public ::testing::Test {
     auth::Claims c{
         kIssuer,    std::string(principal), kResource, kTenant, kNow, kNow,
         kNow + 3600};
-    absl::StatusOr<std::string> t = auth::IssueToken(key_.get(), "k1", c);
+    absl::StatusOr<std::string> t = auth::IssueAccessToken(key_.get(), "k1", c);
     EXPECT_OK(t);
     return t.value_or("");
   }

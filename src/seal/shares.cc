@@ -277,7 +277,7 @@ absl::StatusOr<std::string> EncodeShareFile(
   const std::string aad =
       ShareAad(info.vault_id, share.x, info.threshold, info.shares);
   ASSIGN_OR_RETURN(
-      crypto::GcmSealed sealed,
+      crypto::GcmCiphertext sealed,
       crypto::AesGcmEncrypt(key, nonce, share.y.data(SecretAccess::Get()),
                             AsBytes(aad)));
   j["protection"] = "passphrase";

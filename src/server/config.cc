@@ -293,11 +293,11 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
   }
   if (key == "token-max-lifetime") {
     if (!absl::SimpleAtoi(v, &c.token_max_lifetime) ||
-        c.token_max_lifetime < kMinTokenMaxLifetime ||
-        c.token_max_lifetime > kMaxTokenMaxLifetime) {
-      return Bad(key,
-                 absl::StrCat("a number of seconds from ", kMinTokenMaxLifetime,
-                              " to ", kMaxTokenMaxLifetime));
+        c.token_max_lifetime < kMinAccessTokenMaxLifetime ||
+        c.token_max_lifetime > kMaxAccessTokenMaxLifetime) {
+      return Bad(key, absl::StrCat("a number of seconds from ",
+                                   kMinAccessTokenMaxLifetime, " to ",
+                                   kMaxAccessTokenMaxLifetime));
     }
     return absl::OkStatus();
   }
@@ -364,7 +364,8 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& argv) {
   return c;
 }
 
-absl::Status CheckTokenLifetime(const Config& c, int64_t lifetime_seconds) {
+absl::Status CheckAccessTokenLifetime(const Config& c,
+                                      int64_t lifetime_seconds) {
   if (lifetime_seconds <= c.token_max_lifetime) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
       "--lifetime ", lifetime_seconds, " is above token-max-lifetime (",

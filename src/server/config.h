@@ -55,16 +55,16 @@ struct Config {
   bool upgrade_store = false;
   // The longest an access token may live (exp - nbf/iat), in seconds: the
   // keys API refuses longer ones and `keyferryd token` will not mint them.
-  // From kMinTokenMaxLifetime (the identity endpoint's tokens live 3600 s)
-  // to kMaxTokenMaxLifetime.
+  // From kMinAccessTokenMaxLifetime (the identity endpoint's tokens live 3600
+  // s) to kMaxAccessTokenMaxLifetime.
   int64_t token_max_lifetime = 24 * 3600;
   // false (default): keyferryd sets RLIMIT_CORE to 0 and makes itself not
   // dumpable at start (server/process.h), so no core file holds key material.
   bool allow_core_dumps = false;
 };
 
-inline constexpr int64_t kMinTokenMaxLifetime = 3600;
-inline constexpr int64_t kMaxTokenMaxLifetime = 30 * 24 * 3600;
+inline constexpr int64_t kMinAccessTokenMaxLifetime = 3600;
+inline constexpr int64_t kMaxAccessTokenMaxLifetime = 30 * 24 * 3600;
 
 struct ConfigKey {
   const char* name;
@@ -87,10 +87,11 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
 // domain, custody and store kinds, and tls_cert/tls_key given together.
 absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& argv);
 
-// CheckTokenLifetime returns InvalidArgument, naming token-max-lifetime, when
-// `lifetime_seconds` exceeds config.token_max_lifetime (a token keyferryd
+// CheckAccessTokenLifetime returns InvalidArgument, naming token-max-lifetime,
+// when `lifetime_seconds` exceeds config.token_max_lifetime (a token keyferryd
 // would refuse).
-absl::Status CheckTokenLifetime(const Config& config, int64_t lifetime_seconds);
+absl::Status CheckAccessTokenLifetime(const Config& config,
+                                      int64_t lifetime_seconds);
 
 // HelpText documents the flags and file keys.
 std::string HelpText();

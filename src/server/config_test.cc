@@ -88,18 +88,18 @@ TEST(ConfigTest, Pkcs11CustodyAndAuditLog) {
               StatusHasMessage("needs the token"));
 }
 
-TEST(ConfigTest, TokenMaxLifetime) {
+TEST(ConfigTest, AccessTokenMaxLifetime) {
   ASSERT_OK_AND_ASSIGN(Config c, LoadConfig({}));
   EXPECT_EQ(c.token_max_lifetime, 86400);
-  EXPECT_OK(CheckTokenLifetime(c, 86400));
-  EXPECT_OK(CheckTokenLifetime(c, -120));  // an expired token, for tests
-  EXPECT_THAT(CheckTokenLifetime(c, 86401),
+  EXPECT_OK(CheckAccessTokenLifetime(c, 86400));
+  EXPECT_OK(CheckAccessTokenLifetime(c, -120));  // an expired token, for tests
+  EXPECT_THAT(CheckAccessTokenLifetime(c, 86401),
               StatusHasMessage("above token-max-lifetime (86400 s)"));
-  EXPECT_THAT(CheckTokenLifetime(c, 86401),
+  EXPECT_THAT(CheckAccessTokenLifetime(c, 86401),
               StatusIs(absl::StatusCode::kInvalidArgument));
   ASSERT_OK_AND_ASSIGN(Config d, LoadConfig({"--token-max-lifetime", "3600"}));
   EXPECT_EQ(d.token_max_lifetime, 3600);
-  EXPECT_THAT(CheckTokenLifetime(d, 3601), StatusHasMessage("3600 s"));
+  EXPECT_THAT(CheckAccessTokenLifetime(d, 3601), StatusHasMessage("3600 s"));
   EXPECT_THAT(LoadConfig({"--token-max-lifetime", "3599"}),
               StatusHasMessage("3600 to 2592000"));
   EXPECT_THAT(LoadConfig({"--token-max-lifetime", "2592001"}),

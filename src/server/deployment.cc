@@ -140,11 +140,11 @@ absl::StatusOr<bool> BindCustody(const Config& c, store::KeyStore& store,
   return b.bound_before;
 }
 
-absl::StatusOr<std::unique_ptr<TokenSigner>> LoadSigner(
+absl::StatusOr<std::unique_ptr<AccessTokenSigner>> LoadSigner(
     const Config& c, store::KeyStore& store, custody::Custody& custody,
     bool bound_before) {
-  ASSIGN_OR_RETURN(std::unique_ptr<TokenSigner> signer,
-                   TokenSigner::LoadOrCreate(
+  ASSIGN_OR_RETURN(std::unique_ptr<AccessTokenSigner> signer,
+                   AccessTokenSigner::LoadOrCreate(
                        store, custody, DataPath(c, "token-signing-key.pem"),
                        /*may_create=*/!bound_before));
   if (!bound_before) RETURN_IF_ERROR(vault::RecordCustodyCheck(store, custody));

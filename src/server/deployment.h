@@ -14,8 +14,8 @@
 #include "absl/status/statusor.h"
 #include "custody/custody.h"
 #include "custody/master_key.h"
+#include "server/access_token_signer.h"
 #include "server/config.h"
-#include "server/token_signer.h"
 #include "store/key_store.h"
 #include "store/sqlite_store.h"
 
@@ -73,7 +73,7 @@ absl::StatusOr<bool> BindCustody(const Config& config, store::KeyStore& store,
 // not bound before (`bound_before` false) it makes it (or takes over an
 // older deployment's plain PEM) and then records the custody check value,
 // so a start interrupted in between starts the same way again.
-absl::StatusOr<std::unique_ptr<TokenSigner>> LoadSigner(
+absl::StatusOr<std::unique_ptr<AccessTokenSigner>> LoadSigner(
     const Config& config, store::KeyStore& store, custody::Custody& custody,
     bool bound_before);
 

@@ -4,7 +4,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "base/testing.h"
-#include "server/token_key_slot.h"
+#include "server/access_token_key_slot.h"
 
 namespace keyferry::server {
 namespace {
@@ -33,11 +33,11 @@ TEST(PeriodicTaskTest, StopWakesTheWait) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 }
 
-TEST(TokenKeySlotTest, FailureEmptyIsSealed) {
-  TokenKeySlot slot;
+TEST(AccessTokenKeySlotTest, FailureEmptyIsSealed) {
+  AccessTokenKeySlot slot;
   EXPECT_EQ(slot.Get(), nullptr);
-  EXPECT_THAT(slot.TokenKey(), StatusIs(absl::StatusCode::kUnavailable));
-  EXPECT_THAT(slot.TokenKey(), StatusHasMessage("keyferryd is sealed"));
+  EXPECT_THAT(slot.AccessTokenKey(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(slot.AccessTokenKey(), StatusHasMessage("keyferryd is sealed"));
 }
 
 }  // namespace

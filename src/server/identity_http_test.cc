@@ -72,11 +72,11 @@ TEST(IdentityHttpTest, HandleIdentityIssuesAToken) {
   o.config.tenant = "tenant-1";
   o.config.principal = "officer";
   o.config.header_secret = "s3cret";
-  o.token_key = [&key]() -> absl::StatusOr<auth::TokenKey> {
-    return auth::TokenKey{"k1", [&key](std::span<const uint8_t> digest) {
-                            return crypto::SignDigest(
-                                key.get(), crypto::SignAlg::kEs256, digest);
-                          }};
+  o.token_key = [&key]() -> absl::StatusOr<auth::AccessTokenKey> {
+    return auth::AccessTokenKey{
+        "k1", [&key](std::span<const uint8_t> digest) {
+          return crypto::SignDigest(key.get(), crypto::SignAlg::kEs256, digest);
+        }};
   };
   o.clock = [] { return int64_t{1'800'000'000}; };
   auth::IdentityEndpoint endpoint(std::move(o));

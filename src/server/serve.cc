@@ -17,6 +17,7 @@
 #include "http/keys_api.h"
 #include "http/server.h"
 #include "http/tls_certs.h"
+#include "server/access_token_key_slot.h"
 #include "server/audit_hooks.h"
 #include "server/config.h"
 #include "server/custody_setup.h"
@@ -25,7 +26,6 @@
 #include "server/identity_http.h"
 #include "server/process.h"
 #include "server/seal_service.h"
-#include "server/token_key_slot.h"
 #include "store/sqlite_store.h"
 #include "vault/key_vault.h"
 
@@ -48,7 +48,7 @@ struct Node {
   std::unique_ptr<audit::AuditLog> audit;
   std::unique_ptr<store::SqliteKeyStore> store;
   CustodySetup custody;
-  TokenKeySlot token_key;
+  AccessTokenKeySlot token_key;
   ServerTls tls;
   std::unique_ptr<vault::KeyVault> vault;
   std::unique_ptr<http::KeysApi> api;
@@ -104,14 +104,14 @@ absl::Status OpenStoreAndCustody(Node& node) {
   return absl::OkStatus();
 }
 
-// LoadTokenKeyAtStart binds an unsealed custody to the store and loads the
-// token signing key into node.token_key; a sealed custody does both at its
+// LoadAccessTokenKeyAtStart binds an unsealed custody to the store and loads
+// the token signing key into node.token_key; a sealed custody does both at its
 // first unseal (MakeSealService).
-absl::Status LoadTokenKeyAtStart(Node& node) {
+absl::Status LoadAccessTokenKeyAtStart(Node& node) {
   if (node.custody.sealed != nullptr) return absl::OkStatus();
   custody::Custody& custody = *node.custody.custody;
   ASSIGN_OR_RETURN(bool bound, BindCustody(node.config, *node.store, custody));
-  ASSIGN_OR_RETURN(std::unique_ptr<TokenSigner> signer,
+  ASSIGN_OR_RETURN(std::unique_ptr<AccessTokenSigner> signer,
                    LoadSigner(node.config, *node.store, custody, bound));
   node.token_key.Set(std::move(signer));
   return absl::OkStatus();
@@ -184,7 +184,7 @@ absl::StatusOr<std::unique_ptr<http::KeysApi>> BuildKeysApi(const Node& node) {
   o.domain = c.domain;
   o.vaults = c.vaults;
   o.tenant = node.deployment.tenant;
-  const TokenSigner* signer = node.token_key.Get();
+  const AccessTokenSigner* signer = node.token_key.Get();
   o.token_key = signer != nullptr ? signer->public_key() : nullptr;
   o.token_issuer = Issuer(c);
   o.token_max_lifetime = c.token_max_lifetime;
@@ -235,9 +235,9 @@ std::unique_ptr<SealService> MakeSealService(Node& node) {
                    bound_before,
                    sealed = node.custody.sealed]() -> absl::Status {
     if (slot->Get() != nullptr) return absl::OkStatus();
-    ASSIGN_OR_RETURN(std::unique_ptr<TokenSigner> signer,
+    ASSIGN_OR_RETURN(std::unique_ptr<AccessTokenSigner> signer,
                      LoadSigner(*c, *store, *sealed, *bound_before));
-    api->SetTokenKey(signer->public_key());
+    api->SetAccessTokenKey(signer->public_key());
     slot->Set(std::move(signer));
     return absl::OkStatus();
   };
@@ -303,11 +303,11 @@ absl::Status NewIdentityServer(Node& node) {
   idc.principal = c.identity_principal;
   idc.header_secret = node.deployment.identity_secret;
   idc.legacy_uids = c.identity_legacy_uids;
-  const TokenKeySlot* slot = &node.token_key;
+  const AccessTokenKeySlot* slot = &node.token_key;
   node.identity = std::make_shared<const auth::IdentityEndpoint>(
       auth::IdentityEndpointOptions{
           .config = idc,
-          .token_key = [slot] { return slot->TokenKey(); },
+          .token_key = [slot] { return slot->AccessTokenKey(); },
           .clock = vault::SystemClock,
           .peer_uid = auth::PeerSocketOwner});
   http::ServerOptions io;
@@ -338,7 +338,7 @@ absl::Status OpenNode(const std::vector<std::string>& args, Node& node) {
   ASSIGN_OR_RETURN(node.deployment, OpenDeployment(node.config));
   ASSIGN_OR_RETURN(node.audit, OpenAudit(node.config));
   RETURN_IF_ERROR(OpenStoreAndCustody(node));
-  RETURN_IF_ERROR(LoadTokenKeyAtStart(node));
+  RETURN_IF_ERROR(LoadAccessTokenKeyAtStart(node));
   ASSIGN_OR_RETURN(node.tls, PrepareTls(node.config));
   node.vault = MakeVault(node);
   ASSIGN_OR_RETURN(node.api, BuildKeysApi(node));

@@ -74,10 +74,10 @@ absl::Status RunVaultAdd(const Args& args) {
   return absl::OkStatus();
 }
 
-// RunToken mints a token for --principal with the deployment's token key,
+// RunAccessToken mints a token for --principal with the deployment's token key,
 // which the custody holds: minting needs what using a key needs (the
 // master key file, K key shares, or the token's PIN).
-absl::Status RunToken(const Args& args) {
+absl::Status RunAccessToken(const Args& args) {
   const std::string principal = args.Get("principal").value_or("");
   const std::string resource = args.Get("resource").value_or("");
   int64_t lifetime = 3600;
@@ -88,7 +88,7 @@ absl::Status RunToken(const Args& args) {
   ASSIGN_OR_RETURN(Config c, LoadConfig(args.rest()));
   // Secrets are read below (PIN, master key, shares), as in Serve.
   RETURN_IF_ERROR(RestrictCoreDumps(c.allow_core_dumps, /*log_outcome=*/false));
-  RETURN_IF_ERROR(CheckTokenLifetime(c, lifetime));
+  RETURN_IF_ERROR(CheckAccessTokenLifetime(c, lifetime));
   ASSIGN_OR_RETURN(Deployment d, OpenDeployment(c));
   if (!std::filesystem::exists(DataPath(c, "keys.db"))) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -101,7 +101,7 @@ absl::Status RunToken(const Args& args) {
       std::unique_ptr<store::SqliteKeyStore> store,
       store::SqliteKeyStore::Open({.path = DataPath(c, "keys.db")}));
   ASSIGN_OR_RETURN(bool bound, BindCustody(c, *store, *custody));
-  ASSIGN_OR_RETURN(std::unique_ptr<TokenSigner> signer,
+  ASSIGN_OR_RETURN(std::unique_ptr<AccessTokenSigner> signer,
                    LoadSigner(c, *store, *custody, bound));
   const int64_t now = vault::SystemClock();
   auth::Claims claims;
@@ -184,7 +184,7 @@ std::vector<Command> ToolCommands() {
       {"passphrase-file", false, "encrypt a share with this passphrase", false,
        "a file"}};
   return {
-      {"token", "mint an access token", token, "", RunToken},
+      {"token", "mint an access token", token, "", RunAccessToken},
       {"vault", "vaults kept in the data directory", {}, "", RunVault},
       {"vault add", "add a vault", {}, "NAME", RunVaultAdd},
       {"vault list", "list the vaults", {}, "", RunVaultList},

@@ -1,8 +1,8 @@
-// KeyStore: where a vault's key metadata and sealed key material are kept
-// (docs/storage.md). The vault layer owns every rule (names, key_ops, soft
-// delete policy); the store only keeps records and makes each call one
-// atomic, durable transaction: when a mutating call returns OK its effect
-// survives a crash and a restart, and when it fails nothing changed.
+// KeyStore: where a vault's key metadata and encrypted key material (custody
+// blobs) are kept (docs/storage.md). The vault layer owns every rule (names,
+// key_ops, soft delete policy); the store only keeps records and makes each
+// call one atomic, durable transaction: when a mutating call returns OK its
+// effect survives a crash and a restart, and when it fails nothing changed.
 //
 // Names are compared case-insensitively (Key Vault's rule): every lookup by
 // `name` matches the record's lower-cased name, and the name as first
@@ -26,11 +26,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 
 namespace keyferry::store {
 
-// KeyVersion is one version of a key: its public half, its sealed private
-// half (opaque, from the custody) and its attributes.
+// KeyVersion is one version of a key: its public half, its custody blob (the
+// private half (opaque, from the custody) and its attributes.
 struct KeyVersion {
   std::string vault;    // vault name, lower case
   std::string name;     // key name as first created
@@ -40,7 +41,7 @@ struct KeyVersion {
   std::string curve;    // "P-256", …; empty unless EC
   std::vector<std::string> key_ops;
   std::string public_jwk;  // JSON; empty for oct
-  std::vector<uint8_t> sealed;
+  std::vector<uint8_t> blob;
   bool enabled = true;
   std::optional<int64_t> not_before;  // Unix seconds
   std::optional<int64_t> expires;
@@ -220,6 +221,17 @@ inline absl::Status CheckRestoreBatch(const std::vector<KeyVersion>& versions) {
     }
   }
   return absl::OkStatus();
+}
+
+// VersionCursor reads ListVersions' `after` cursor (the seq of the last
+// version of the previous page; empty: from the start) for every store.
+inline absl::StatusOr<int64_t> VersionCursor(std::string_view after) {
+  int64_t seq = 0;
+  if (!after.empty() &&
+      !absl::SimpleAtoi(absl::string_view(after.data(), after.size()), &seq)) {
+    return absl::InvalidArgumentError("store: bad page cursor");
+  }
+  return seq;
 }
 
 }  // namespace keyferry::store

@@ -157,10 +157,7 @@ absl::StatusOr<Page<KeyVersion>> MemoryKeyStore::ListVersions(
     std::string_view vault, std::string_view name, std::string_view after,
     int limit) {
   limit = std::max(1, limit);
-  int64_t after_seq = 0;
-  if (!after.empty() && !absl::SimpleAtoi(Sv(after), &after_seq)) {
-    return absl::InvalidArgumentError("store: bad page cursor");
-  }
+  ASSIGN_OR_RETURN(const int64_t after_seq, VersionCursor(after));
   keyferry::MutexLock l(&mu_);
   RETURN_IF_ERROR(ReadFault("ListVersions"));
   const Entry* e = Active(vault, name);

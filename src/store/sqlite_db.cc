@@ -105,7 +105,7 @@ KeyVersion ReadVersion(const Stmt& s) {
   k.curve = s.Text(5);
   k.key_ops = SplitOps(s.Text(6));
   k.public_jwk = s.Text(7);
-  k.sealed = s.Blob(8);
+  k.blob = s.Blob(8);
   k.enabled = s.Int(9) != 0;
   k.not_before = s.OptInt(10);
   k.expires = s.OptInt(11);
@@ -148,7 +148,7 @@ absl::Status InsertVersion(Connection& c, const KeyVersion& k,
       .Bind(6, k.curve)
       .Bind(7, JoinOps(k.key_ops))
       .Bind(8, k.public_jwk)
-      .BindBlob(9, k.sealed)
+      .BindBlob(9, k.blob)
       .Bind(10, int64_t{k.enabled})
       .Bind(11, k.not_before)
       .Bind(12, k.expires)

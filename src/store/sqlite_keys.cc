@@ -135,10 +135,7 @@ absl::StatusOr<Page<KeyVersion>> SqliteKeyStore::ListVersions(
     std::string_view vault, std::string_view name, std::string_view after,
     int limit) {
   limit = std::max(1, limit);
-  int64_t after_seq = 0;
-  if (!after.empty() && !absl::SimpleAtoi(Sv(after), &after_seq)) {
-    return absl::InvalidArgumentError("store: bad page cursor");
-  }
+  ASSIGN_OR_RETURN(const int64_t after_seq, VersionCursor(after));
   ASSIGN_OR_RETURN(auto r, impl_->Read());
   const std::string name_lc = Lower(name);
   ASSIGN_OR_RETURN(std::optional<bool> deleted,

@@ -48,7 +48,7 @@ class SqliteStoreTest : public ::testing::Test {
     k.curve = "P-256";
     k.key_ops = {"sign", "verify"};
     k.public_jwk = R"({"kty":"EC"})";
-    k.sealed = {1, 2, 3, 0, 4};
+    k.blob = {1, 2, 3, 0, 4};
     k.created = created;
     k.updated = created;
     k.tags_json = R"({"a":"b"})";
@@ -66,7 +66,7 @@ TEST_F(SqliteStoreTest, AddThenGetLatestAndByVersionCaseInsensitive) {
                        store_->GetVersion("myvault", "MYKEY", ""));
   EXPECT_EQ(latest.version, std::string(32, 'b'));
   EXPECT_EQ(latest.name, "MyKey");  // the name as first created
-  EXPECT_EQ(latest.sealed, (std::vector<uint8_t>{1, 2, 3, 0, 4}));
+  EXPECT_EQ(latest.blob, (std::vector<uint8_t>{1, 2, 3, 0, 4}));
   EXPECT_THAT(latest.key_ops, ElementsAre("sign", "verify"));
   EXPECT_EQ(latest.curve, "P-256");
   EXPECT_EQ(latest.tags_json, R"({"a":"b"})");
@@ -242,7 +242,7 @@ TEST_F(SqliteStoreTest, UpdateChangesOnlyMutableFields) {
   k.tags_json = "{}";
   k.key_ops = {"verify"};
   k.updated = 300;
-  k.sealed = {9, 9};  // not mutable: must be ignored
+  k.blob = {9, 9};  // not mutable: must be ignored
   ASSERT_OK(store_->UpdateVersion(k));
   ASSERT_OK_AND_ASSIGN(KeyVersion got, store_->GetVersion("myvault", "k", ""));
   EXPECT_FALSE(got.enabled);
@@ -250,7 +250,7 @@ TEST_F(SqliteStoreTest, UpdateChangesOnlyMutableFields) {
   EXPECT_EQ(got.updated, 300);
   EXPECT_EQ(got.created, 100);
   EXPECT_THAT(got.key_ops, ElementsAre("verify"));
-  EXPECT_EQ(got.sealed, (std::vector<uint8_t>{1, 2, 3, 0, 4}));
+  EXPECT_EQ(got.blob, (std::vector<uint8_t>{1, 2, 3, 0, 4}));
   k.version = std::string(32, 'f');
   EXPECT_THAT(store_->UpdateVersion(k), StatusIs(absl::StatusCode::kNotFound));
 }
@@ -378,7 +378,7 @@ TEST_F(SqliteStoreTest, DataSurvivesReopenAndFileIsPrivate) {
   ASSERT_OK_AND_ASSIGN(store_, SqliteKeyStore::Open({.path = path_}));
   ASSERT_OK_AND_ASSIGN(KeyVersion k,
                        store_->GetVersion("myvault", "durable", ""));
-  EXPECT_EQ(k.sealed, (std::vector<uint8_t>{1, 2, 3, 0, 4}));
+  EXPECT_EQ(k.blob, (std::vector<uint8_t>{1, 2, 3, 0, 4}));
 }
 
 TEST_F(SqliteStoreTest, RefusesNewerSchemaAndMemoryDatabase) {

@@ -56,7 +56,7 @@ class KeyStoreContractTest : public ::testing::Test {
     k.curve = "P-256";
     k.key_ops = {"sign", "verify"};
     k.public_jwk = R"({"kty":"EC"})";
-    k.sealed = {1, 2, 3};
+    k.blob = {1, 2, 3};
     k.created = k.updated = 100;
     return k;
   }
@@ -138,14 +138,14 @@ TYPED_TEST(KeyStoreContractTest, UpdateChangesOnlyMutableFields) {
   u.enabled = false;
   u.expires = 500;
   u.tags_json = R"({"x":"y"})";
-  u.sealed = {9};
+  u.blob = {9};
   u.kty = "RSA";
   ASSERT_OK(s.UpdateVersion(u));
   ASSERT_OK_AND_ASSIGN(KeyVersion got, s.GetVersion("v", "k", "01"));
   EXPECT_FALSE(got.enabled);
   EXPECT_EQ(got.expires, 500);
   EXPECT_EQ(got.tags_json, R"({"x":"y"})");
-  EXPECT_EQ(got.sealed, std::vector<uint8_t>({1, 2, 3}));
+  EXPECT_EQ(got.blob, std::vector<uint8_t>({1, 2, 3}));
   EXPECT_EQ(got.kty, "EC");
   EXPECT_THAT(s.UpdateVersion(this->Version("k", "02")),
               StatusIs(absl::StatusCode::kNotFound));

@@ -46,7 +46,7 @@ std::vector<uint8_t> AttestInput(const store::KeyVersion& k) {
       .Str(k.curve)
       .Str(absl::StrJoin(k.key_ops, ","))
       .Str(k.public_jwk)
-      .Bytes(k.sealed)
+      .Bytes(k.blob)
       .Bool(k.enabled)
       .OptInt(k.not_before)
       .OptInt(k.expires)

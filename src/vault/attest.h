@@ -28,9 +28,9 @@ namespace keyferry::vault {
 // AttestInput is the byte string a version's tag covers: "KFV1" and then
 // every field of `k` except `attest`, each length-prefixed (u32be) so no
 // two different versions encode alike: vault, lower-cased name, name,
-// version, kty, bits, curve, key_ops, public_jwk, sealed, enabled, nbf,
-// exp, created, updated, exportable, tags, managed, and a release-policy
-// slot (empty until release policies exist).
+// version, kty, bits, curve, key_ops, public_jwk, blob (column "sealed"),
+// enabled, nbf, exp, created, updated, exportable, tags, managed, and a
+// release-policy slot (empty until release policies exist).
 std::vector<uint8_t> AttestInput(const store::KeyVersion& k);
 
 // Attest sets `k.attest` to the custody's tag over AttestInput(k).

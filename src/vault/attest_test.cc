@@ -70,7 +70,7 @@ TEST_F(AttestTest, AttestInputCoversEveryField) {
       [](auto& v) { v.curve = "P-384"; },
       [](auto& v) { v.key_ops.push_back("decrypt"); },
       [](auto& v) { v.public_jwk += " "; },
-      [](auto& v) { v.sealed.back() ^= 1; },
+      [](auto& v) { v.blob.back() ^= 1; },
       [](auto& v) { v.enabled = !v.enabled; },
       [](auto& v) { v.not_before = 0; },
       [](auto& v) { v.expires = 1; },

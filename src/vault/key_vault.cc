@@ -130,7 +130,7 @@ custody::HeldKey HeldOf(const store::KeyVersion& k) {
     absl::StatusOr<crypto::Curve> c = crypto::ParseCurve(k.curve);
     if (c.ok()) h.curve = *c;
   }
-  h.sealed = k.sealed;
+  h.blob = k.blob;
   h.public_jwk = k.public_jwk;
   return h;
 }
@@ -181,7 +181,7 @@ absl::StatusOr<store::KeyVersion> KeyVault::Store(
     k.key_ops.emplace_back(KeyOpName(op));
   }
   k.public_jwk = held.public_jwk;
-  k.sealed = std::move(held.sealed);
+  k.blob = std::move(held.blob);
   k.enabled = properties.enabled.value_or(true);
   k.not_before = properties.not_before;
   k.expires = properties.expires;

@@ -1,7 +1,7 @@
 // KeyVault: the keys service of keyferryd, independent of HTTP. It applies
 // Key Vault's rules (names, versions, key_ops, enabled/nbf/exp, soft delete,
-// KEK and BYOK import rules, rotation) over a KeyStore (metadata, sealed
-// material) and a Custody (key material, private operations).
+// KEK and BYOK import rules, rotation) over a KeyStore (metadata, custody
+// blobs) and a Custody (key material, private operations).
 //
 // Errors carry Key Vault's codes through base/error_code.h where the HTTP
 // status alone is not enough (KeyDisabled, ObjectIsDeletedButRecoverable…);
@@ -160,7 +160,7 @@ class KeyVault {
                                             std::string_view name);
   absl::Status Purge(std::string_view vault, std::string_view name);
 
-  // Backup returns every version of the key, sealed material included,
+  // Backup returns every version of the key, custody blobs included,
   // protected by the custody for this deployment only.
   absl::StatusOr<std::vector<uint8_t>> Backup(std::string_view vault,
                                               std::string_view name);
@@ -218,7 +218,7 @@ class KeyVault {
   std::vector<DueWorkFailure> DueWorkFailures() const;
   static constexpr int64_t kMaxDueWorkBackoff = 3600;
 
-  // Binding is what sealed material is bound to: vault, name, version.
+  // Binding is what a custody blob is bound to: vault, name, version.
   static std::vector<uint8_t> Binding(std::string_view vault,
                                       std::string_view name,
                                       std::string_view version);

@@ -101,7 +101,7 @@ absl::StatusOr<std::vector<uint8_t>> KeyVault::Backup(std::string_view vault,
         {"curve", k.curve},
         {"key_ops", k.key_ops},
         {"public_jwk", k.public_jwk},
-        {"sealed", Base64UrlEncode(k.sealed)},
+        {"sealed", Base64UrlEncode(k.blob)},
         {"enabled", k.enabled},
         {"nbf", k.not_before ? json(*k.not_before) : json(nullptr)},
         {"exp", k.expires ? json(*k.expires) : json(nullptr)},
@@ -149,7 +149,7 @@ absl::StatusOr<store::KeyVersion> KeyVault::Restore(
       k.curve = v.at("curve").get<std::string>();
       k.key_ops = v.at("key_ops").get<std::vector<std::string>>();
       k.public_jwk = v.at("public_jwk").get<std::string>();
-      ASSIGN_OR_RETURN(k.sealed,
+      ASSIGN_OR_RETURN(k.blob,
                        Base64UrlDecode(v.at("sealed").get<std::string>()));
       k.enabled = v.at("enabled").get<bool>();
       if (!v.at("nbf").is_null()) k.not_before = v.at("nbf").get<int64_t>();
@@ -174,7 +174,7 @@ absl::StatusOr<store::KeyVersion> KeyVault::Restore(
           custody::HeldKey moved,
           custody_->Rebind(HeldOf(k), Binding(from_vault, name, k.version),
                            Binding(vault, name, k.version)));
-      k.sealed = std::move(moved.sealed);
+      k.blob = std::move(moved.blob);
     }
   }
   for (store::KeyVersion& k : versions) {

@@ -138,7 +138,7 @@ TEST_F(KeyVaultFailureTest, ByokImportCommitOrCustodyFailsChangesNothing) {
   ASSERT_OK_AND_ASSIGN(SecretBytes pkcs8,
                        crypto::PrivateKeyToPkcs8Der(target.get()));
   ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> ct,
-                       byok::Seal(kek_pub.get(), pkcs8));
+                       byok::WrapToKek(kek_pub.get(), pkcs8));
   byok::Blob blob;
   blob.kid = "https://myvault.localhost/keys/kek/" + kek.version;
   blob.ciphertext = ct;

@@ -354,7 +354,7 @@ TEST_F(KeyVaultTest, ByokImportUnderKekAndItsRules) {
   ASSERT_OK_AND_ASSIGN(SecretBytes pkcs8,
                        crypto::PrivateKeyToPkcs8Der(target.get()));
   ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> ct,
-                       byok::Seal(kek_pub.get(), pkcs8));
+                       byok::WrapToKek(kek_pub.get(), pkcs8));
   byok::Blob blob;
   blob.kid = "https://myvault.localhost:8443/keys/kek/" + kek.version;
   blob.ciphertext = ct;

@@ -1,13 +1,13 @@
-// TokenSigner: the ES256 key keyferryd signs access tokens with, held by the
-// custody like any key (docs/security-model.md §7). The store keeps it as
+// AccessTokenSigner: the ES256 key keyferryd signs access tokens with, held by
+// the custody like any key (docs/security-model.md §7). The store keeps it as
 // metadata "token_signing_key": the custody's sealed blob, its public JWK,
 // its key id and a custody tag over the three, so the data directory holds
 // nothing that mints a token without the master key (or the token), and a
 // public key swapped in the database is refused.
 //
 // Thread-safe after construction.
-#ifndef KEYFERRY_SERVER_TOKEN_SIGNER_H_
-#define KEYFERRY_SERVER_TOKEN_SIGNER_H_
+#ifndef KEYFERRY_SERVER_ACCESS_TOKEN_SIGNER_H_
+#define KEYFERRY_SERVER_ACCESS_TOKEN_SIGNER_H_
 
 #include <memory>
 #include <string>
@@ -20,10 +20,10 @@
 
 namespace keyferry::server {
 
-// kTokenKeyMeta is the store metadata key of the sealed token key.
-inline constexpr char kTokenKeyMeta[] = "token_signing_key";
+// kAccessTokenKeyMeta is the store metadata key of the sealed token key.
+inline constexpr char kAccessTokenKeyMeta[] = "token_signing_key";
 
-class TokenSigner {
+class AccessTokenSigner {
  public:
   // LoadOrCreate returns the deployment's token key from `store`, checking
   // its tag (DataLoss when it does not verify) and that the custody's
@@ -38,7 +38,7 @@ class TokenSigner {
   // directory is never adopted then. With several nodes the first one to
   // store a key wins and the others load it. `custody` is borrowed and must
   // outlive the signer.
-  static absl::StatusOr<std::unique_ptr<TokenSigner>> LoadOrCreate(
+  static absl::StatusOr<std::unique_ptr<AccessTokenSigner>> LoadOrCreate(
       store::KeyStore& store, custody::Custody& custody,
       const std::string& legacy_pem_path, bool may_create);
 
@@ -47,11 +47,11 @@ class TokenSigner {
   EVP_PKEY* public_key() const { return public_key_.get(); }
   // signer signs in the custody (Unavailable while it is sealed).
   auth::Es256Signer signer() const;
-  // Issue signs `claims` (auth::IssueToken) in the custody.
+  // Issue signs `claims` (auth::IssueAccessToken) in the custody.
   absl::StatusOr<std::string> Issue(const auth::Claims& claims) const;
 
  private:
-  TokenSigner() = default;
+  AccessTokenSigner() = default;
 
   custody::Custody* custody_ = nullptr;
   custody::HeldKey held_;
@@ -61,4 +61,4 @@ class TokenSigner {
 
 }  // namespace keyferry::server
 
-#endif  // KEYFERRY_SERVER_TOKEN_SIGNER_H_
+#endif  // KEYFERRY_SERVER_ACCESS_TOKEN_SIGNER_H_

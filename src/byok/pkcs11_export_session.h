@@ -1,19 +1,19 @@
-// HsmToken: byok::Token on a real PKCS#11 session.
-#ifndef KEYFERRY_BYOK_HSM_TOKEN_H_
-#define KEYFERRY_BYOK_HSM_TOKEN_H_
+// Pkcs11ExportSession: byok::ExportSession on a real PKCS#11 session.
+#ifndef KEYFERRY_BYOK_PKCS11_EXPORT_SESSION_H_
+#define KEYFERRY_BYOK_PKCS11_EXPORT_SESSION_H_
 
 #include <string>
 
-#include "byok/token.h"
+#include "byok/export_session.h"
 #include "hsm/session.h"
 
 namespace keyferry::byok {
 
-class HsmToken : public Token {
+class Pkcs11ExportSession : public ExportSession {
  public:
-  // HsmToken borrows `session`, which must outlive it. `description` names
-  // the token in the blob's generator field.
-  HsmToken(hsm::Session& session, std::string description)
+  // Pkcs11ExportSession borrows `session`, which must outlive it. `description`
+  // names the token in the blob's generator field.
+  Pkcs11ExportSession(hsm::Session& session, std::string description)
       : s_(session), description_(std::move(description)) {}
 
   absl::StatusOr<TargetInfo> Describe(ObjectRef target) override;
@@ -42,4 +42,4 @@ class HsmToken : public Token {
 
 }  // namespace keyferry::byok
 
-#endif  // KEYFERRY_BYOK_HSM_TOKEN_H_
+#endif  // KEYFERRY_BYOK_PKCS11_EXPORT_SESSION_H_

@@ -1,9 +1,9 @@
-// byok::Token: the operations a BYOK export needs from an HSM session, as an
-// interface so that export logic is tested against a fake for failure paths
-// (ephemeral key destroyed on every path, errors surfaced unchanged) and runs
-// against a real PKCS#11 session through hsm_token.h.
-#ifndef KEYFERRY_BYOK_TOKEN_H_
-#define KEYFERRY_BYOK_TOKEN_H_
+// byok::ExportSession: the operations a BYOK export needs from an HSM session,
+// as an interface so that export logic is tested against a fake for failure
+// paths (ephemeral key destroyed on every path, errors surfaced unchanged) and
+// runs against a real PKCS#11 session through pkcs11_export_session.h.
+#ifndef KEYFERRY_BYOK_EXPORT_SESSION_H_
+#define KEYFERRY_BYOK_EXPORT_SESSION_H_
 
 #include <cstdint>
 #include <optional>
@@ -38,11 +38,11 @@ struct TargetInfo {
   std::string label;
 };
 
-// Token is not thread-safe; one export at a time per session. It destroys
-// its objects (ObjectDestroyer), so ScopedObject holds them.
-class Token : public hsm::ObjectDestroyer {
+// ExportSession is not thread-safe; one export at a time per session. It
+// destroys its objects (ObjectDestroyer), so ScopedObject holds them.
+class ExportSession : public hsm::ObjectDestroyer {
  public:
-  ~Token() override = default;
+  ~ExportSession() override = default;
 
   // Describe returns type, size and extractability of `target`.
   virtual absl::StatusOr<TargetInfo> Describe(ObjectRef target) = 0;
@@ -89,9 +89,9 @@ class Token : public hsm::ObjectDestroyer {
 };
 
 // ScopedObject destroys a token object when it goes out of scope: the one
-// scoped handle of src/hsm, with the Token as its destroyer.
+// scoped handle of src/hsm, with the ExportSession as its destroyer.
 using ScopedObject = hsm::ScopedObject;
 
 }  // namespace keyferry::byok
 
-#endif  // KEYFERRY_BYOK_TOKEN_H_
+#endif  // KEYFERRY_BYOK_EXPORT_SESSION_H_

@@ -1,4 +1,4 @@
-#include "server/token_signer.h"
+#include "server/access_token_signer.h"
 
 #include <filesystem>
 
@@ -18,17 +18,17 @@ namespace {
 
 using json = nlohmann::json;
 
-// The token key's sealed blob is bound to this name, which no key of a
+// The token key's custody blob is bound to this name, which no key of a
 // vault can have (vault bindings are vault/name/version).
 constexpr std::string_view kBinding = "keyferryd:token-signing-key";
 
 std::span<const uint8_t> Binding() { return AsBytes(kBinding); }
 
 // TagInput is what the record's tag covers: a domain prefix, then the key
-// id, the public JWK and the sealed blob, each length-prefixed.
+// id, the public JWK and the custody blob, each length-prefixed.
 std::vector<uint8_t> TagInput(const std::string& kid, const std::string& jwk,
-                              const std::vector<uint8_t>& sealed) {
-  return LengthPrefixed("KFT1").Add(kid).Add(jwk).Add(sealed).Take();
+                              const std::vector<uint8_t>& blob) {
+  return LengthPrefixed("KFT1").Add(kid).Add(jwk).Add(blob).Take();
 }
 
 absl::StatusOr<std::string> Encode(custody::Custody& custody,
@@ -36,32 +36,34 @@ absl::StatusOr<std::string> Encode(custody::Custody& custody,
                                    const custody::HeldKey& held) {
   ASSIGN_OR_RETURN(
       std::vector<uint8_t> tag,
-      custody.AuthenticateRecord(TagInput(kid, held.public_jwk, held.sealed)));
+      custody.AuthenticateRecord(TagInput(kid, held.public_jwk, held.blob)));
   return json{{"kid", kid},
               {"public_jwk", held.public_jwk},
-              {"sealed", Base64UrlEncode(held.sealed)},
+              {"sealed", Base64UrlEncode(held.blob)},
               {"tag", Base64UrlEncode(tag)}}
       .dump();
 }
 
 }  // namespace
 
-auth::Es256Signer TokenSigner::signer() const {
+auth::Es256Signer AccessTokenSigner::signer() const {
   return [this](std::span<const uint8_t> digest) {
     return custody_->Sign(held_, Binding(), crypto::SignAlg::kEs256, digest);
   };
 }
 
-absl::StatusOr<std::string> TokenSigner::Issue(
+absl::StatusOr<std::string> AccessTokenSigner::Issue(
     const auth::Claims& claims) const {
-  return auth::IssueToken(signer(), key_id_, claims);
+  return auth::IssueAccessToken(signer(), key_id_, claims);
 }
 
-absl::StatusOr<std::unique_ptr<TokenSigner>> TokenSigner::LoadOrCreate(
-    store::KeyStore& store, custody::Custody& custody,
-    const std::string& legacy_pem_path, bool may_create) {
+absl::StatusOr<std::unique_ptr<AccessTokenSigner>>
+AccessTokenSigner::LoadOrCreate(store::KeyStore& store,
+                                custody::Custody& custody,
+                                const std::string& legacy_pem_path,
+                                bool may_create) {
   ASSIGN_OR_RETURN(std::optional<std::string> text,
-                   store.GetMeta(kTokenKeyMeta));
+                   store.GetMeta(kAccessTokenKeyMeta));
   bool migrated = false;
   if (!text.has_value() && !may_create) {
     return absl::DataLossError(
@@ -77,7 +79,7 @@ absl::StatusOr<std::unique_ptr<TokenSigner>> TokenSigner::LoadOrCreate(
         auth::LoadLegacySigningKey(legacy_pem_path);
     if (legacy.ok()) {
       ASSIGN_OR_RETURN(held, custody.ImportPrivate(legacy->get(), Binding()));
-      ASSIGN_OR_RETURN(kid, auth::TokenKeyId(legacy->get()));
+      ASSIGN_OR_RETURN(kid, auth::AccessTokenKeyId(legacy->get()));
       migrated = true;
     } else if (legacy.status().code() == absl::StatusCode::kNotFound) {
       ASSIGN_OR_RETURN(held, custody.Generate({custody::KeyKind::kEc, 256,
@@ -85,12 +87,12 @@ absl::StatusOr<std::unique_ptr<TokenSigner>> TokenSigner::LoadOrCreate(
                                               Binding()));
       ASSIGN_OR_RETURN(crypto::EvpPkeyPtr pub,
                        crypto::ParsePublicKey(AsBytes(held.public_jwk)));
-      ASSIGN_OR_RETURN(kid, auth::TokenKeyId(pub.get()));
+      ASSIGN_OR_RETURN(kid, auth::AccessTokenKeyId(pub.get()));
     } else {
       return legacy.status();
     }
     ASSIGN_OR_RETURN(std::string encoded, Encode(custody, kid, held));
-    ASSIGN_OR_RETURN(text, store.SetMetaIfAbsent(kTokenKeyMeta, encoded));
+    ASSIGN_OR_RETURN(text, store.SetMetaIfAbsent(kAccessTokenKeyMeta, encoded));
   }
   // Whatever the store holds now (ours, or a key another node stored
   // first) is checked like any stored record.
@@ -101,24 +103,24 @@ absl::StatusOr<std::unique_ptr<TokenSigner>> TokenSigner::LoadOrCreate(
     return absl::DataLossError(
         "the store's token signing key record is damaged");
   }
-  auto signer = std::unique_ptr<TokenSigner>(new TokenSigner());
+  auto signer = std::unique_ptr<AccessTokenSigner>(new AccessTokenSigner());
   signer->custody_ = &custody;
   signer->key_id_ = (*j)["kid"].get<std::string>();
   signer->held_.kind = custody::KeyKind::kEc;
   signer->held_.bits = 256;
   signer->held_.curve = crypto::Curve::kP256;
   signer->held_.public_jwk = (*j)["public_jwk"].get<std::string>();
-  absl::StatusOr<std::vector<uint8_t>> sealed =
+  absl::StatusOr<std::vector<uint8_t>> blob =
       Base64UrlDecode((*j)["sealed"].get<std::string>());
   absl::StatusOr<std::vector<uint8_t>> tag =
       Base64UrlDecode((*j)["tag"].get<std::string>());
-  if (!sealed.ok() || !tag.ok()) {
+  if (!blob.ok() || !tag.ok()) {
     return absl::DataLossError(
         "the store's token signing key record is damaged");
   }
-  signer->held_.sealed = std::move(*sealed);
+  signer->held_.blob = std::move(*blob);
   absl::Status verified = custody.VerifyRecord(
-      TagInput(signer->key_id_, signer->held_.public_jwk, signer->held_.sealed),
+      TagInput(signer->key_id_, signer->held_.public_jwk, signer->held_.blob),
       *tag);
   if (verified.code() == absl::StatusCode::kDataLoss) {
     return absl::DataLossError(
@@ -129,7 +131,7 @@ absl::StatusOr<std::unique_ptr<TokenSigner>> TokenSigner::LoadOrCreate(
   ASSIGN_OR_RETURN(signer->public_key_,
                    crypto::ParsePublicKey(AsBytes(signer->held_.public_jwk)));
   ASSIGN_OR_RETURN(std::string kid,
-                   auth::TokenKeyId(signer->public_key_.get()));
+                   auth::AccessTokenKeyId(signer->public_key_.get()));
   if (kid != signer->key_id_) {
     return absl::DataLossError("the token signing key's id does not match it");
   }
@@ -151,7 +153,7 @@ absl::StatusOr<std::unique_ptr<TokenSigner>> TokenSigner::LoadOrCreate(
     absl::StatusOr<crypto::EvpPkeyPtr> left =
         auth::LoadLegacySigningKey(legacy_pem_path);
     absl::StatusOr<std::string> left_kid =
-        left.ok() ? auth::TokenKeyId(left->get())
+        left.ok() ? auth::AccessTokenKeyId(left->get())
                   : absl::StatusOr<std::string>(left.status());
     migrated = left_kid.ok() && *left_kid == signer->key_id_;
     if (!migrated) {

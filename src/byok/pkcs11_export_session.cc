@@ -1,4 +1,4 @@
-#include "byok/hsm_token.h"
+#include "byok/pkcs11_export_session.h"
 
 #include "absl/strings/str_cat.h"
 #include "base/encoding.h"
@@ -24,7 +24,7 @@ constexpr char kSoftHsmDefect7[] = "0e13c7817f2e6681f64d911b7dd014d5";
 
 }  // namespace
 
-absl::StatusOr<TargetInfo> HsmToken::Describe(ObjectRef target) {
+absl::StatusOr<TargetInfo> Pkcs11ExportSession::Describe(ObjectRef target) {
   ASSIGN_OR_RETURN(hsm::KeyEntry e, hsm::DescribeKey(s_, target));
   TargetInfo info;
   info.type = e.kind;
@@ -35,27 +35,29 @@ absl::StatusOr<TargetInfo> HsmToken::Describe(ObjectRef target) {
   return info;
 }
 
-bool HsmToken::HasWrapMechanism(uint64_t mech) {
+bool Pkcs11ExportSession::HasWrapMechanism(uint64_t mech) {
   auto m = s_.module().GetMechanism(s_.slot(), mech);
   return m.ok() && m->wrap;
 }
 
-absl::StatusOr<ObjectRef> HsmToken::ImportRsaPublic(
+absl::StatusOr<ObjectRef> Pkcs11ExportSession::ImportRsaPublic(
     std::span<const uint8_t> n, std::span<const uint8_t> e) {
   return hsm::ImportRsaPublicKey(s_, n, e, /*token=*/false, "");
 }
 
-absl::StatusOr<ObjectRef> HsmToken::GenerateEphemeralAes(size_t bytes) {
+absl::StatusOr<ObjectRef> Pkcs11ExportSession::GenerateEphemeralAes(
+    size_t bytes) {
   return s_.GenerateKey({hsm::kAesKeyGen},
                         hsm::EphemeralWrapKeyTemplate(bytes));
 }
 
-absl::StatusOr<ObjectRef> HsmToken::CreateTestSecret(const SecretBytes& value,
-                                                     bool aes_wrapping_key) {
+absl::StatusOr<ObjectRef> Pkcs11ExportSession::CreateTestSecret(
+    const SecretBytes& value, bool aes_wrapping_key) {
   return s_.CreateObject(hsm::TestSecretTemplate(value, aes_wrapping_key));
 }
 
-absl::StatusOr<ObjectRef> HsmToken::GenerateTestEc(crypto::Curve curve) {
+absl::StatusOr<ObjectRef> Pkcs11ExportSession::GenerateTestEc(
+    crypto::Curve curve) {
   ASSIGN_OR_RETURN(
       auto pair,
       s_.GenerateKeyPair({hsm::kEcKeyPairGen}, hsm::TestEcPublicTemplate(curve),
@@ -64,23 +66,23 @@ absl::StatusOr<ObjectRef> HsmToken::GenerateTestEc(crypto::Curve curve) {
   return pair.second;
 }
 
-absl::StatusOr<std::vector<uint8_t>> HsmToken::WrapOaep(ObjectRef wrapping,
-                                                        ObjectRef target) {
+absl::StatusOr<std::vector<uint8_t>> Pkcs11ExportSession::WrapOaep(
+    ObjectRef wrapping, ObjectRef target) {
   return s_.WrapKey(hsm::RsaOaep(crypto::OaepHash::kSha1), wrapping, target);
 }
 
-absl::StatusOr<std::vector<uint8_t>> HsmToken::WrapKwp(uint64_t mech,
-                                                       ObjectRef wrapping,
-                                                       ObjectRef target) {
+absl::StatusOr<std::vector<uint8_t>> Pkcs11ExportSession::WrapKwp(
+    uint64_t mech, ObjectRef wrapping, ObjectRef target) {
   return s_.WrapKey({mech}, wrapping, target);
 }
 
-absl::StatusOr<std::vector<uint8_t>> HsmToken::WrapRsaAes(ObjectRef kek,
-                                                          ObjectRef target) {
+absl::StatusOr<std::vector<uint8_t>> Pkcs11ExportSession::WrapRsaAes(
+    ObjectRef kek, ObjectRef target) {
   return s_.WrapKey(hsm::RsaAesKeyWrap(256), kek, target);
 }
 
-absl::StatusOr<Token::KwpProbe> HsmToken::ProbeKwp(uint64_t mech) {
+absl::StatusOr<ExportSession::KwpProbe> Pkcs11ExportSession::ProbeKwp(
+    uint64_t mech) {
   KwpProbe r;
   ASSIGN_OR_RETURN(SecretBytes kek, HexDecodeSecret(kRfcKek));
   auto kek_ref = CreateTestSecret(kek, true);
@@ -139,6 +141,8 @@ absl::StatusOr<Token::KwpProbe> HsmToken::ProbeKwp(uint64_t mech) {
   return r;
 }
 
-absl::Status HsmToken::Destroy(ObjectRef object) { return s_.Destroy(object); }
+absl::Status Pkcs11ExportSession::Destroy(ObjectRef object) {
+  return s_.Destroy(object);
+}
 
 }  // namespace keyferry::byok
