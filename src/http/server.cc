@@ -17,21 +17,22 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <condition_variable>
 #include <csignal>
 #include <future>
-#include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "base/log.h"
+#include "base/mutex.h"
 #include "base/status.h"
 #include "crypto/errors.h"
 #include "http/azure.h"
+#include "http/framing.h"
+#include "http/request_parser.h"
 
 namespace keyferry::http {
 namespace {
@@ -53,7 +54,6 @@ constexpr std::chrono::seconds kCloseTimeout{1};
 constexpr uint64_t kMaxDrainBytes = 16 << 20;
 constexpr std::chrono::seconds kDrainTimeout{2};
 
-std::string_view Std(beast::string_view s) { return {s.data(), s.size()}; }
 beast::string_view Bv(std::string_view s) { return {s.data(), s.size()}; }
 
 class Session;
@@ -62,9 +62,18 @@ class Session;
 // shared_ptr, so it outlives the io_context that destroys them.
 struct Shared {
   Shared(ServerOptions o, Handler h)
-      : options(std::move(o)), handler(std::move(h)) {}
+      : options(std::move(o)),
+        limits{.max_body_bytes = options.max_body_bytes,
+               .max_header_bytes = kHeaderLimit},
+        handler(std::move(h)) {}
+
+  // NoSessions is the condition Shutdown awaits.
+  bool NoSessions() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return sessions.empty();
+  }
 
   const ServerOptions options;
+  const RequestLimits limits;
   const Handler handler;
   asio::ssl::context ssl{asio::ssl::context::tls_server};
   std::atomic<bool> stopping{false};
@@ -76,9 +85,10 @@ struct Shared {
   // by Shutdown after the I/O threads stopped.
   std::unique_ptr<asio::thread_pool> pool;
 
-  std::mutex mu;
-  std::condition_variable cv;  // signalled when a session ends
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;  // by mu
+  // The live sessions; awaited (empty) by Shutdown, woken as each ends.
+  Mutex mu;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions
+      ABSL_GUARDED_BY(mu);
 };
 
 // Session is one TLS connection. All its work runs on its own strand.
@@ -88,14 +98,13 @@ class Session : public std::enable_shared_from_this<Session> {
       : shared_(std::move(shared)), stream_(std::move(socket), shared_->ssl) {}
 
   ~Session() {
-    std::lock_guard<std::mutex> lock(shared_->mu);
+    MutexLock lock(&shared_->mu);
     shared_->sessions.erase(this);
-    shared_->cv.notify_all();
   }
 
   void Start() {
     {
-      std::lock_guard<std::mutex> lock(shared_->mu);
+      MutexLock lock(&shared_->mu);
       shared_->sessions.emplace(this, weak_from_this());
     }
     beast::error_code ec;
@@ -135,18 +144,24 @@ class Session : public std::enable_shared_from_this<Session> {
         });
   }
 
+  // ReadRequest reads the next request in the steps of request_parser.h:
+  // header, AcceptHeader, body, FinishRequest.
   void ReadRequest() {
     busy_ = false;
     if (shared_->stopping) return Close();
     parser_.emplace();
-    parser_->header_limit(kHeaderLimit);
-    parser_->body_limit(shared_->options.max_body_bytes);
+    ConfigureParser(*parser_, shared_->limits);
+    request_ = Request{};
     Tcp().expires_after(shared_->options.idle_timeout);
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) {
           self->busy_ = true;
           if (ec) return self->OnReadError(ec);
+          if (std::optional<HttpRejection> refused = AcceptHeader(
+                  *self->parser_, self->shared_->limits, self->request_)) {
+            return self->Reject(*refused);
+          }
           self->Tcp().expires_after(self->shared_->options.idle_timeout);
           bhttp::async_read(self->stream_, self->buffer_, *self->parser_,
                             [self](beast::error_code ec, size_t) {
@@ -157,72 +172,44 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnReadError(beast::error_code ec) {
-    if (ec == bhttp::error::body_limit) {
-      // Answer at once, then read and discard a declared body of moderate
-      // size before closing: closing while the client still sends would
-      // reset the connection before it reads the 413.
-      // Beast reports the limit while still parsing the header, where
-      // content_length() may not be asked yet: read the field itself.
-      uint64_t len = 0;
-      const auto field = parser_->get()[bhttp::field::content_length];
-      if (absl::SimpleAtoi(absl::string_view(field.data(), field.size()),
-                           &len)) {
-        uint64_t rest = len > buffer_.size() ? len - buffer_.size() : 0;
-        drain_remaining_ = rest <= kMaxDrainBytes ? rest : 0;
-      }
-      buffer_.consume(buffer_.size());
-      return Send(
-          AzureError(413, "RequestEntityTooLarge",
-                     absl::StrCat("The request body is larger than ",
-                                  shared_->options.max_body_bytes, " bytes.")),
-          false, false);
-    }
-    if (ec == bhttp::error::header_limit) {
-      return Send(
-          AzureError(431, "BadParameter", "The request headers are too large."),
-          false, false);
-    }
-    if (ec.category() ==
-            bhttp::make_error_code(bhttp::error::bad_method).category() &&
-        ec != bhttp::error::end_of_stream &&
-        ec != bhttp::error::partial_message) {
-      return Send(
-          AzureError(
-              400, "BadParameter",
-              absl::StrCat("Malformed HTTP request: ", ec.message(), ".")),
-          false, false);
+    if (std::optional<HttpRejection> refused =
+            RejectReadError(ec, shared_->limits)) {
+      return Reject(*refused);
     }
     // The peer went away, timed out, or Shutdown cancelled an idle read.
     if (ec == bhttp::error::end_of_stream) return Close();
     Tcp().close();
   }
 
+  // Reject answers a refused request without running the handler, with
+  // "Connection: close", then closes: what follows the header cannot be
+  // trusted to start a request. Only the body of a request refused for its
+  // declared size (413) is read and discarded first, when moderate:
+  // closing while the client still sends would reset the connection
+  // before it reads the 413.
+  void Reject(const HttpRejection& refused) {
+    Log(LogLevel::kDebug, "http_rejected",
+        {{"remote", remote_}, {"status", std::to_string(refused.status)}});
+    drain_remaining_ = 0;
+    if (refused.status == 413 && parser_->is_header_done() &&
+        !parser_->chunked()) {
+      const uint64_t len = parser_->content_length().value_or(0);
+      const uint64_t rest = len > buffer_.size() ? len - buffer_.size() : 0;
+      drain_remaining_ = rest <= kMaxDrainBytes ? rest : 0;
+    }
+    buffer_.consume(buffer_.size());
+    Send(RejectionResponse(refused), /*keep_alive=*/false, /*head=*/false);
+  }
+
   void Dispatch() {
-    bhttp::request<bhttp::string_body> msg = parser_->release();
-    bool head = msg.method() == bhttp::verb::head;
-    Request req;
-    req.method = std::string(Std(msg.method_string()));
-    req.target = std::string(Std(msg.target()));
+    Request req = std::move(request_);
+    const bool keep_alive = FinishRequest(*parser_, req);
+    const bool head = req.method == "HEAD";
     req.remote_address = remote_;
     req.remote_port = remote_port_;
     req.local_address = local_;
     req.local_port = local_port_;
-    for (const auto& field : msg) {
-      req.headers.Add(Std(field.name_string()), Std(field.value()));
-    }
-    req.body = std::move(msg.body());
-    absl::Status parsed = ParseTarget(req.target, req);
-    if (parsed.ok()) {
-      std::optional<std::string_view> host = req.headers.Get("Host");
-      if (host.has_value()) {
-        parsed = ParseHost(*host, req.host, req.host_port);
-      } else if (msg.version() >= 11) {
-        parsed = absl::InvalidArgumentError("missing Host header");
-      }
-    }
-    const bool keep_alive = msg.keep_alive();
-    if (parsed.ok() && shared_->pool != nullptr &&
-        shared_->options.blocking(req)) {
+    if (shared_->pool != nullptr && shared_->options.blocking(req)) {
       // Off the I/O thread; the answer comes back to this connection's
       // io_context.
       asio::post(*shared_->pool, [self = shared_from_this(),
@@ -231,11 +218,7 @@ class Session : public std::enable_shared_from_this<Session> {
       });
       return;
     }
-    Response res = parsed.ok()
-                       ? Run(req)
-                       : AzureError(400, "BadParameter",
-                                    absl::StrCat("Malformed HTTP request: ",
-                                                 parsed.message(), "."));
+    Response res = Run(req);
     Answer(req, std::move(res), keep_alive, head);
   }
 
@@ -325,7 +308,8 @@ class Session : public std::enable_shared_from_this<Session> {
   const std::shared_ptr<Shared> shared_;
   beast::ssl_stream<beast::tcp_stream> stream_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<BeastRequestParser> parser_;
+  Request request_;  // the request being read (AcceptHeader fills it)
   bhttp::response<bhttp::string_body> res_;
   std::string remote_;
   uint16_t remote_port_ = 0;
@@ -335,6 +319,17 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<uint8_t> drain_;    // scratch for discarding an oversized body
   uint64_t drain_remaining_ = 0;  // bytes of a refused body still to read
 };
+
+// KeptIo holds the io_contexts a forced Shutdown could not free (see
+// Server::Shutdown), for the rest of the process; never destroyed.
+struct KeptIo {
+  Mutex mu;
+  std::vector<std::unique_ptr<asio::io_context>> contexts ABSL_GUARDED_BY(mu);
+};
+KeptIo& Kept() {
+  static KeptIo* const kept = new KeptIo;
+  return *kept;
+}
 
 }  // namespace
 
@@ -375,11 +370,10 @@ struct Server::Impl {
     if (keep_io) {
       // See Shutdown: connections still alive refer to these; they are
       // kept (reachable) for the rest of the process.
-      static std::mutex kept_mu;
-      static auto* kept = new std::vector<std::unique_ptr<asio::io_context>>;
-      std::lock_guard<std::mutex> lock(kept_mu);
-      for (auto& ioc : iocs) kept->push_back(std::move(ioc));
-      kept->push_back(std::move(accept_ioc));
+      KeptIo& kept = Kept();
+      MutexLock lock(&kept.mu);
+      for (auto& ioc : iocs) kept.contexts.push_back(std::move(ioc));
+      kept.contexts.push_back(std::move(accept_ioc));
     }
   }
 
@@ -402,11 +396,18 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   std::atomic<uint16_t> port{0};
 
-  std::mutex shutdown_mu;  // serializes Shutdown
-  std::mutex state_mu;
-  std::condition_variable state_cv;
-  State state = State::kNew;    // by state_mu
-  bool stop_requested = false;  // by state_mu
+  // Conditions Wait awaits (state_mu's unlock wakes awaiters).
+  bool Settled() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu) {
+    return state == State::kNew || state == State::kStopped;
+  }
+  bool SettledOrStopRequested() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu) {
+    return Settled() || (state == State::kRunning && stop_requested);
+  }
+
+  Mutex shutdown_mu;  // serializes Shutdown
+  Mutex state_mu;
+  State state ABSL_GUARDED_BY(state_mu) = State::kNew;
+  bool stop_requested ABSL_GUARDED_BY(state_mu) = false;
 };
 
 absl::StatusOr<std::unique_ptr<Server>> Server::New(ServerOptions options,
@@ -454,7 +455,7 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() { Shutdown(); }
 
 absl::Status Server::Start() {
-  std::lock_guard<std::mutex> lock(impl_->state_mu);
+  MutexLock lock(&impl_->state_mu);
   if (impl_->state != Impl::State::kNew) {
     return absl::FailedPreconditionError("Server::Start called twice");
   }
@@ -501,13 +502,12 @@ uint16_t Server::port() const { return impl_->port; }
 bool Server::refusing() const { return impl_->shared->refusing; }
 
 void Server::Shutdown() {
-  std::lock_guard<std::mutex> serial(impl_->shutdown_mu);
+  MutexLock serial(&impl_->shutdown_mu);
   {
-    std::lock_guard<std::mutex> lock(impl_->state_mu);
+    MutexLock lock(&impl_->state_mu);
     if (impl_->state != Impl::State::kRunning) {
       if (impl_->state == Impl::State::kNew)
         impl_->state = Impl::State::kStopped;
-      impl_->state_cv.notify_all();
       return;
     }
     impl_->state = Impl::State::kStopping;
@@ -526,7 +526,7 @@ void Server::Shutdown() {
   closed->get_future().wait_until(deadline);
   std::vector<std::shared_ptr<Session>> live;
   {
-    std::lock_guard<std::mutex> lock(shared.mu);
+    MutexLock lock(&shared.mu);
     for (auto& [ptr, weak] : shared.sessions) {
       if (auto s = weak.lock()) live.push_back(std::move(s));
     }
@@ -536,9 +536,11 @@ void Server::Shutdown() {
   }
   live.clear();
   {
-    std::unique_lock<std::mutex> lock(shared.mu);
-    bool drained = shared.cv.wait_until(
-        lock, deadline, [&] { return shared.sessions.empty(); });
+    MutexLock lock(&shared.mu);
+    const Condition no_sessions(&shared, &Shared::NoSessions);
+    bool drained = shared.mu.AwaitWithTimeout(
+        no_sessions,
+        absl::FromChrono(deadline - std::chrono::steady_clock::now()));
     if (!drained) {
       // Past the grace period: requests not yet started are refused (503)
       // before they change anything; the handlers already running finish
@@ -546,8 +548,8 @@ void Server::Shutdown() {
       shared.refusing = true;
       Log(LogLevel::kWarning, "http_shutdown_refusing",
           {{"connections", std::to_string(shared.sessions.size())}});
-      drained = shared.cv.wait_for(lock, shared.options.refuse_grace,
-                                   [&] { return shared.sessions.empty(); });
+      drained = shared.mu.AwaitWithTimeout(
+          no_sessions, absl::FromChrono(shared.options.refuse_grace));
     }
     if (!drained) {
       Log(LogLevel::kError, "http_shutdown_forced",
@@ -566,39 +568,34 @@ void Server::Shutdown() {
     // posts to the connection's io_context. Those stay allocated (stopped,
     // never run again) for the rest of the process rather than be freed
     // under it.
-    std::lock_guard<std::mutex> lock(shared.mu);
+    MutexLock lock(&shared.mu);
     if (!shared.sessions.empty()) {
       impl_->keep_io = true;
       Log(LogLevel::kError, "http_shutdown_answers_held",
           {{"connections", std::to_string(shared.sessions.size())}});
     }
   }
-  std::lock_guard<std::mutex> lock(impl_->state_mu);
+  MutexLock lock(&impl_->state_mu);
   impl_->state = Impl::State::kStopped;
-  impl_->state_cv.notify_all();
   Log(LogLevel::kInfo, "http_stopped");
 }
 
 void Server::Wait() {
-  std::unique_lock<std::mutex> lock(impl_->state_mu);
-  impl_->state_cv.wait(lock, [&] {
-    return impl_->state == Impl::State::kNew ||
-           impl_->state == Impl::State::kStopped ||
-           (impl_->state == Impl::State::kRunning && impl_->stop_requested);
-  });
-  if (impl_->state == Impl::State::kRunning) {
-    lock.unlock();
-    Shutdown();
-    lock.lock();
+  bool shut_down_here = false;
+  {
+    MutexLock lock(&impl_->state_mu);
+    impl_->state_mu.Await(
+        Condition(impl_.get(), &Impl::SettledOrStopRequested));
+    shut_down_here = impl_->state == Impl::State::kRunning;
   }
-  impl_->state_cv.wait(lock, [&] {
-    return impl_->state == Impl::State::kNew ||
-           impl_->state == Impl::State::kStopped;
-  });
+  // A signal asked for the stop: this thread performs it.
+  if (shut_down_here) Shutdown();
+  MutexLock lock(&impl_->state_mu);
+  impl_->state_mu.Await(Condition(impl_.get(), &Impl::Settled));
 }
 
 absl::Status Server::StopOnSignals() {
-  std::lock_guard<std::mutex> lock(impl_->state_mu);
+  MutexLock lock(&impl_->state_mu);
   if (impl_->state != Impl::State::kRunning) {
     return absl::FailedPreconditionError(
         "StopOnSignals needs a started server");
@@ -617,9 +614,8 @@ absl::Status Server::StopOnSignals() {
                                                   int signal) {
     if (ec) return;
     Log(LogLevel::kInfo, "http_signal", {{"signal", std::to_string(signal)}});
-    std::lock_guard<std::mutex> lock(impl->state_mu);
+    MutexLock lock(&impl->state_mu);
     impl->stop_requested = true;
-    impl->state_cv.notify_all();
   });
   return absl::OkStatus();
 }

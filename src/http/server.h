@@ -3,13 +3,21 @@
 // own io_context, and each connection stays on one of them (round-robin);
 // one more thread accepts connections and handles signals;
 // connections are TLS 1.2+ with keep-alive. Every request is handed
-// to one Handler; the server itself answers only transport errors:
-//   400 BadParameter   malformed HTTP, bad target or Host
+// to one Handler; the server itself answers only transport errors, without
+// running the Handler:
+//   400 BadParameter   malformed HTTP, bad target or Host, ambiguous framing
+//                      (framing.h: Content-Length with Transfer-Encoding,
+//                      duplicate Content-Length or Host, chunked not alone)
 //   413 RequestEntityTooLarge  body over `max_body_bytes`, decided from the
 //                      headers (Content-Length) or while reading chunks,
 //                      never after buffering the whole body
-// and then closes the connection. Responses get Content-Length and the
-// standard Azure headers (azure.h).
+//   431 BadParameter   header over 64 KiB
+//   501 NotImplemented a transfer coding other than chunked
+// and then closes the connection. Requests are parsed exactly as
+// ParseRequestBytes (framing.h) parses bytes. HEAD gets no special routing:
+// the Handler sees method "HEAD" (the Router answers 405, keyferryd serves
+// no HEAD route), and the answer is sent without its body. Responses get
+// Content-Length and the standard Azure headers (azure.h).
 //
 // Thread safety: New/Start/Shutdown/Wait may be called from any thread except
 // a handler thread (Shutdown and Wait join the I/O threads). The Handler is

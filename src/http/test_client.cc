@@ -10,6 +10,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <chrono>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -30,6 +32,38 @@ struct TestClient::Impl {
 
 TestClient::TestClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TestClient::~TestClient() = default;
+
+namespace {
+
+// RunFor runs `ioc` until the one operation started on `stream` completes
+// (`done`) or `timeout` passes; then cancels it and waits for its handler.
+// Returns whether it completed in time.
+bool RunFor(asio::io_context& ioc, beast::ssl_stream<tcp::socket>& stream,
+            const bool& done, std::chrono::milliseconds timeout) {
+  ioc.restart();
+  ioc.run_for(timeout);
+  if (done) return true;
+  beast::error_code ignored;
+  beast::get_lowest_layer(stream).cancel(ignored);
+  ioc.restart();
+  ioc.run();
+  return false;
+}
+
+ClientResponse ToClientResponse(bhttp::response<bhttp::string_body>&& res) {
+  ClientResponse out;
+  out.status = static_cast<int>(res.result_int());
+  for (const auto& f : res) {
+    out.headers.Add(
+        std::string_view(f.name_string().data(), f.name_string().size()),
+        std::string_view(f.value().data(), f.value().size()));
+  }
+  out.body = std::move(res.body());
+  out.keep_alive = res.keep_alive();
+  return out;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<TestClient>> TestClient::Connect(
     uint16_t port, const ClientOptions& options) {
@@ -88,17 +122,51 @@ absl::StatusOr<ClientResponse> TestClient::Read(bool to_head) {
   beast::error_code ec;
   bhttp::read(*impl_->stream, impl_->buffer, parser, ec);
   if (ec) return absl::UnavailableError(ec.message());
-  bhttp::response<bhttp::string_body> res = parser.release();
-  ClientResponse out;
-  out.status = static_cast<int>(res.result_int());
-  for (const auto& f : res) {
-    out.headers.Add(
-        std::string_view(f.name_string().data(), f.name_string().size()),
-        std::string_view(f.value().data(), f.value().size()));
+  return ToClientResponse(parser.release());
+}
+
+absl::StatusOr<ClientResponse> TestClient::ReadWithin(
+    std::chrono::milliseconds timeout, bool to_head) {
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.skip(to_head);
+  bool done = false;
+  beast::error_code result;
+  bhttp::async_read(*impl_->stream, impl_->buffer, parser,
+                    [&](beast::error_code ec, size_t) {
+                      done = true;
+                      result = ec;
+                    });
+  if (!RunFor(impl_->ioc, *impl_->stream, done, timeout)) {
+    return absl::DeadlineExceededError("no response in time");
   }
-  out.body = std::move(res.body());
-  out.keep_alive = res.keep_alive();
-  return out;
+  if (result) return absl::UnavailableError(result.message());
+  return ToClientResponse(parser.release());
+}
+
+absl::Status TestClient::WaitForClose(std::chrono::milliseconds timeout) {
+  if (impl_->buffer.size() > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        impl_->buffer.size(), " unread bytes from the server before close"));
+  }
+  char byte[256];
+  bool done = false;
+  beast::error_code result;
+  size_t got = 0;
+  impl_->stream->async_read_some(asio::buffer(byte),
+                                 [&](beast::error_code ec, size_t n) {
+                                   done = true;
+                                   result = ec;
+                                   got = n;
+                                 });
+  if (!RunFor(impl_->ioc, *impl_->stream, done, timeout)) {
+    return absl::DeadlineExceededError("the connection is still open");
+  }
+  if (got > 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the server sent ", got,
+                     " more bytes: ", absl::string_view(byte, got)));
+  }
+  return absl::OkStatus();  // eof, stream_truncated or reset: closed
 }
 
 absl::StatusOr<ClientResponse> TestClient::Call(std::string_view method,

@@ -4,6 +4,7 @@
 #ifndef KEYFERRY_HTTP_TEST_CLIENT_H_
 #define KEYFERRY_HTTP_TEST_CLIENT_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -51,6 +52,15 @@ class TestClient {
   // body follows whatever Content-Length says). Unavailable when the
   // connection is closed.
   absl::StatusOr<ClientResponse> Read(bool to_head = false);
+  // ReadWithin is Read bounded by `timeout`: DeadlineExceeded when no whole
+  // response arrived in time (the connection is then unusable).
+  absl::StatusOr<ClientResponse> ReadWithin(std::chrono::milliseconds timeout,
+                                            bool to_head = false);
+  // WaitForClose waits up to `timeout` for the server to end the connection
+  // (TLS close_notify, or TCP FIN or reset). OK when it did with no byte
+  // sent before it; FailedPrecondition when response bytes came instead
+  // (or were left unread); DeadlineExceeded when neither happened in time.
+  absl::Status WaitForClose(std::chrono::milliseconds timeout);
   // Call is Send then Read.
   absl::StatusOr<ClientResponse> Call(std::string_view method,
                                       std::string_view target,
