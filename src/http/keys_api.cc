@@ -271,6 +271,8 @@ Response KeysApi::Serve(const Route& route, const Request& req,
   if (!api.ok()) return keys::ErrorResponse(api.status());
   keys::Call call{req, ctx, std::move(principal),
                   keys::View{*vault_, *api, keys::VaultUrl(req)}};
+  // The readers (keys_request.h) check every member's type and never
+  // throw; this catch is the firewall should a nlohmann accessor still do.
   try {
     return keys::Render(route.handler(*vault_, call));
   } catch (const nlohmann::json::exception&) {

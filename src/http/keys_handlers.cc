@@ -103,10 +103,10 @@ absl::StatusOr<Answer> GetRotationPolicy(vault::KeyVault& v, const Call& c) {
 
 absl::StatusOr<Answer> SetRotationPolicy(vault::KeyVault& v, const Call& c) {
   ASSIGN_OR_RETURN(json body, ParseBody(c.req));
-  DropNullAttributes(body);
+  ASSIGN_OR_RETURN(std::string policy, ReadRotationPolicy(std::move(body)));
   ASSIGN_OR_RETURN(
       std::string p,
-      v.SetRotationPolicy(c.vault(), c.Param("name"), body.dump(), KeyUrl(c)));
+      v.SetRotationPolicy(c.vault(), c.Param("name"), policy, KeyUrl(c)));
   return Answer::Serialized(std::move(p));
 }
 
@@ -123,7 +123,7 @@ absl::StatusOr<Answer> BackupKey(vault::KeyVault& v, const Call& c) {
 
 absl::StatusOr<Answer> RestoreKey(vault::KeyVault& v, const Call& c) {
   ASSIGN_OR_RETURN(json body, ParseBody(c.req));
-  ASSIGN_OR_RETURN(std::vector<uint8_t> blob, B64Field(body, "value", true));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> blob, ReadRestore(body));
   ASSIGN_OR_RETURN(store::KeyVersion k, v.Restore(c.vault(), blob));
   return Answer::About(KeyBundle(c.view, k), k);
 }

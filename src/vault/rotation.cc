@@ -52,12 +52,43 @@ int64_t ApproxSeconds(const IsoDuration& d) {
          d.minutes * 60 + d.seconds;
 }
 
-absl::StatusOr<IsoDuration> DurationField(const json& obj, const char* name) {
-  if (!obj[name].is_string()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, " must be an ISO 8601 duration"));
+// Given is whether `obj` has the member `name`, not null.
+bool Given(const json& obj, const char* name) {
+  auto it = obj.find(name);
+  return it != obj.end() && !it->is_null();
+}
+
+// DurationField reads the ISO 8601 duration `name` of `obj`; `path` names
+// it in messages.
+absl::StatusOr<IsoDuration> DurationField(const json& obj, const char* name,
+                                          std::string_view path) {
+  const json& v = obj.at(name);
+  if (!v.is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "The property \"", Sv(path), "\" must be an ISO 8601 duration."));
   }
-  return ParseIsoDuration(obj[name].get<std::string>());
+  return ParseIsoDuration(v.get_ref<const std::string&>());
+}
+
+// CheckPolicyMembers checks the JSON types of the policy's other members:
+// "id" a string, "attributes" an object whose created/updated are integers.
+absl::Status CheckPolicyMembers(const json& doc) {
+  if (Given(doc, "id") && !doc.at("id").is_string()) {
+    return absl::InvalidArgumentError("The property \"id\" must be a string.");
+  }
+  if (!Given(doc, "attributes")) return absl::OkStatus();
+  const json& a = doc.at("attributes");
+  if (!a.is_object()) {
+    return absl::InvalidArgumentError(
+        "The property \"attributes\" must be an object.");
+  }
+  for (const char* t : {"created", "updated"}) {
+    if (Given(a, t) && !a.at(t).is_number_integer()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "The property \"attributes.", t, "\" must be an integer."));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<json> ParsePolicyJson(std::string_view text) {
@@ -127,27 +158,30 @@ absl::StatusOr<RotationPolicy> ParseRotationPolicy(std::string_view text) {
   ASSIGN_OR_RETURN(json doc, ParsePolicyJson(text));
   if (!doc.is_object())
     return absl::InvalidArgumentError("The rotation policy must be an object.");
+  RETURN_IF_ERROR(CheckPolicyMembers(doc));
   RotationPolicy p;
-  if (doc.contains("attributes") && doc["attributes"].is_object() &&
-      doc["attributes"].contains("expiryTime")) {
+  if (Given(doc, "attributes") && Given(doc["attributes"], "expiryTime")) {
     ASSIGN_OR_RETURN(p.expiry_time,
-                     DurationField(doc["attributes"], "expiryTime"));
+                     DurationField(doc["attributes"], "expiryTime",
+                                   "attributes.expiryTime"));
     if (ApproxSeconds(*p.expiry_time) < 28 * 86400) {
       return absl::InvalidArgumentError(
           "expiryTime must be at least 28 days (P28D).");
     }
   }
-  if (doc.contains("lifetimeActions")) {
+  if (Given(doc, "lifetimeActions")) {
     if (!doc["lifetimeActions"].is_array()) {
-      return absl::InvalidArgumentError("lifetimeActions must be an array.");
+      return absl::InvalidArgumentError(
+          "The property \"lifetimeActions\" must be an array.");
     }
     int rotates = 0, notifies = 0;
     for (const auto& a : doc["lifetimeActions"]) {
-      if (!a.is_object() || !a.contains("trigger") || !a.contains("action") ||
-          !a["action"].is_object() || !a["action"].contains("type") ||
+      if (!a.is_object() || !Given(a, "trigger") || !Given(a, "action") ||
+          !a["action"].is_object() || !Given(a["action"], "type") ||
           !a["action"]["type"].is_string()) {
         return absl::InvalidArgumentError(
-            "Each lifetime action needs a trigger and an action with a type.");
+            "Each of lifetimeActions needs a trigger and an action with a "
+            "type (a string).");
       }
       LifetimeAction la;
       std::string type =
@@ -163,15 +197,21 @@ absl::StatusOr<RotationPolicy> ParseRotationPolicy(std::string_view text) {
             "Action type must be Rotate or Notify.");
       }
       const json& t = a["trigger"];
-      if (!t.is_object())
-        return absl::InvalidArgumentError("trigger must be an object.");
-      if (t.contains("timeAfterCreate")) {
-        ASSIGN_OR_RETURN(la.time_after_create,
-                         DurationField(t, "timeAfterCreate"));
+      if (!t.is_object()) {
+        return absl::InvalidArgumentError(
+            "The property \"lifetimeActions.trigger\" must be an object.");
       }
-      if (t.contains("timeBeforeExpiry")) {
-        ASSIGN_OR_RETURN(la.time_before_expiry,
-                         DurationField(t, "timeBeforeExpiry"));
+      if (Given(t, "timeAfterCreate")) {
+        ASSIGN_OR_RETURN(
+            la.time_after_create,
+            DurationField(t, "timeAfterCreate",
+                          "lifetimeActions.trigger.timeAfterCreate"));
+      }
+      if (Given(t, "timeBeforeExpiry")) {
+        ASSIGN_OR_RETURN(
+            la.time_before_expiry,
+            DurationField(t, "timeBeforeExpiry",
+                          "lifetimeActions.trigger.timeBeforeExpiry"));
       }
       if (la.time_after_create.has_value() ==
           la.time_before_expiry.has_value()) {
