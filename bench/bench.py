@@ -80,26 +80,19 @@ class Server:
                 "--vaults", VAULT, "--identity-principal", "bench"] + self.extra
 
     def start(self):
-        """Starts keyferryd; returns seconds from exec to the first 200 of /healthz."""
-        t0 = time.monotonic()
-        self.proc = subprocess.Popen([self.bin, "serve"] + self.args(),
-                                     stdout=self.log, stderr=self.log)
-        ca = os.path.join(self.data_dir, "tls/ca.pem")
-        while True:
-            if self.proc.poll() is not None:
+        """Starts keyferryd; returns seconds from exec to the first 200 of /healthz.
+
+        free_port's ports are a pick, not a reservation: when another
+        process took one before keyferryd could listen on it, new ports are
+        picked and keyferryd started again (a few times), as long as no
+        token names the old ones."""
+        for attempt in range(5):
+            ready = self.start_once()
+            if ready is not None:
+                break
+            if self.token is not None or attempt == 4:
                 sys.exit("bench: keyferryd exited; see its log")
-            if os.path.exists(ca):
-                try:
-                    if self.ctx is None:
-                        self.ctx = ssl.create_default_context(cafile=ca)
-                    c = Conn(self.port, self.ctx)
-                    c.request("GET", "/healthz")
-                    if c.getresponse().status == 200:
-                        break
-                except OSError:
-                    pass
-            time.sleep(0.005)
-        ready = time.monotonic() - t0
+            self.port, self.id_port = free_port(), free_port()
         if self.token is None:
             out = subprocess.run([self.bin, "token", "--principal", "bench",
                                   "--lifetime", "86400"] + self.args(),
@@ -110,6 +103,37 @@ class Server:
             with open(self.token_file, "w") as f:
                 f.write(self.token)
         return ready
+
+    def start_once(self):
+        """One start: seconds to ready, or None when keyferryd exited because
+        a port was in use (any other exit ends the run)."""
+        t0 = time.monotonic()
+        self.log.flush()
+        log_from = os.path.getsize(self.log.name)
+        self.proc = subprocess.Popen([self.bin, "serve"] + self.args(),
+                                     stdout=self.log, stderr=self.log)
+        ca = os.path.join(self.data_dir, "tls/ca.pem")
+        deadline = t0 + 120
+        while True:
+            if self.proc.poll() is not None:
+                with open(self.log.name, errors="replace") as f:
+                    f.seek(log_from)
+                    if "Address already in use" in f.read():
+                        return None
+                sys.exit("bench: keyferryd exited; see its log")
+            if time.monotonic() > deadline:
+                sys.exit("bench: keyferryd not ready in 120 s; see its log")
+            if os.path.exists(ca):
+                try:
+                    if self.ctx is None:
+                        self.ctx = ssl.create_default_context(cafile=ca)
+                    c = Conn(self.port, self.ctx)
+                    c.request("GET", "/healthz")
+                    if c.getresponse().status == 200:
+                        return time.monotonic() - t0
+                except OSError:
+                    pass
+            time.sleep(0.005)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -215,15 +215,18 @@ grep -qF "would write a wrong blob for EC P-256 keys" "$W/err" || { show_out; fa
 [ ! -e hsm-ec256.byok ] || fail "refused export left hsm-ec256.byok"; pass
 
 # The HSM key's public half, read with OpenSC's pkcs11-tool (independent of
-# keyferry): EC_POINT is a DER OCTET STRING around 04||X||Y. Every object
-# header (an unindented line) starts a new block, so a point is never taken
-# from one object and matched with a later object's label: SoftHSM lists
-# objects in no fixed order.
+# keyferry): EC_POINT is a DER OCTET STRING around 04||X||Y. SoftHSM lists
+# objects in no fixed order, and the order of the attribute lines within
+# one object is pkcs11-tool's business: every object header (an unindented
+# line) starts a new block, and a block is judged when it ends, so a point
+# is only ever taken from the public key object that carries the label.
 point=$(SOFTHSM2_CONF="$KEYFERRY_HOME/softhsm/softhsm2.conf" pkcs11-tool \
           --module /usr/lib/softhsm/libsofthsm2.so --token-label keyferry --login --pin "$KEYFERRY_PIN" -O 2>/dev/null |
-        awk '/^[^ \t]/ { blk = ($0 ~ /^Public Key Object/); pt = "" }
-             blk && $1 == "EC_POINT:" { pt = $2 }
-             blk && $1 == "label:" && $2 == "hsm-ec384" && pt != "" { print pt; exit }')
+        awk 'function judge() { if (pub && lab == "hsm-ec384" && pt != "") print pt }
+             /^[^ \t]/ { judge(); pub = ($0 ~ /^Public Key Object/); pt = ""; lab = "" }
+             $1 == "EC_POINT:" { pt = $2 }
+             $1 == "label:" { lab = $2 }
+             END { judge() }') || true  # (two points, or none: refused below)
 [[ "$point" =~ ^046104[0-9a-f]{192}$ ]] || fail "no P-384 EC_POINT for hsm-ec384 from pkcs11-tool (got '$point')"; pass
 printf '3076301006072a8648ce3d020106052b81040022036200%s' "${point#0461}" | xxd -r -p >"$W/hsm-ec384.spki.der"
 openssl pkey -pubin -inform DER -in "$W/hsm-ec384.spki.der" -out hsm-ec384.source.pub.pem \

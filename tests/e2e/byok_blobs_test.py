@@ -116,10 +116,12 @@ TOKEN = mint("officer")
 
 
 def req(method, path, body=None, vault=VAULT, raw_body=None):
-    """One HTTPS request; returns (status, parsed JSON or None, raw text)."""
+    """One HTTPS request; returns (status, parsed JSON or None, raw text).
+    (The timeout bounds a hang; an RSA-4096 KEK's generation on a loaded
+    2-core machine may take a good part of a minute.)"""
     u = urllib.parse.urlsplit(vault)
     conn = http.client.HTTPSConnection(u.hostname, u.port, context=SSL_CTX,
-                                       timeout=60)
+                                       timeout=120)
     sep = "&" if "?" in path else "?"
     headers = {"Authorization": f"Bearer {TOKEN}"}
     data = None

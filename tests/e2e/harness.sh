@@ -22,17 +22,22 @@
 # port (Resource/Issuer in src/server/deployment.cc), so with --listen
 # 127.0.0.1:0 they read https://localhost:0, and the tokens kf_token mints
 # for the real port are refused. So kf_start still picks that port
-# (kf_free_port: a small window in which another process may take it; the
-# launch then fails saying so). A test that uses no token minted with
-# kf_token sets KF_KEYFERRYD_CHOOSES_PORT=1 before kf_start: then keyferryd
-# chooses that port too. TODO: once keyferryd uses the port it bound, make
-# that the default and remove kf_free_port.
+# (kf_free_port, and KF_PORT_PICKED=1): another process may take it before
+# keyferryd listens on it, and then kf_launch picks another one and starts
+# keyferryd again (a few times). A relaunch cannot change its ports (clients
+# keep their URLs, tokens carry the port): if one was taken meanwhile,
+# kf_launch tries again for a few seconds, then fails saying so. A test that
+# uses no token minted with kf_token sets KF_KEYFERRYD_CHOOSES_PORT=1 before
+# kf_start: then keyferryd chooses that port too. TODO: once keyferryd uses
+# the port it bound, make that the default and remove kf_free_port.
 
 : "${KEYFERRYD:?KEYFERRYD must name the keyferryd binary}"
 : "${KF_SOURCE_DIR:?KF_SOURCE_DIR must name the source tree}"
 
 # kf_free_port prints a port that was free a moment ago (see Ports above:
 # only for the vaults' port, until keyferryd's issuer follows the bound port).
+# Whoever picks KF_PORT with it sets KF_PORT_PICKED=1, so that kf_launch may
+# pick another one should it be taken before keyferryd listens on it.
 kf_free_port() {
   /usr/bin/python3 - <<'EOF'
 import socket
@@ -61,12 +66,13 @@ kf_stop() {
   if [ -n "${KF_PID:-}" ] && kill -0 "$KF_PID" 2>/dev/null; then
     kill -TERM "$KF_PID"
     local i
-    for i in $(seq 1 100); do
+    # A generous bound: a loaded machine may take a while to drain.
+    for i in $(seq 1 300); do
       kill -0 "$KF_PID" 2>/dev/null || break
       sleep 0.1
     done
     if kill -0 "$KF_PID" 2>/dev/null; then
-      echo "harness: keyferryd did not stop on SIGTERM" >&2
+      echo "harness: keyferryd did not stop on SIGTERM in 30 s" >&2
       kill -KILL "$KF_PID"
     fi
     wait "$KF_PID" 2>/dev/null || true
@@ -102,8 +108,37 @@ kf_softhsm_token() {
 # too: it answers 503). It listens on KF_PORT and KF_ID_PORT, or on ports it
 # chooses where they are empty (the first launch), and sets them to the ports
 # it bound. The ready line is logged at level info: do not pass a higher
-# --log-level.
+# --log-level. When a port is taken by another process (see Ports above):
+# a KF_PORT picked by kf_free_port is replaced by a new pick; a port that
+# was keyferryd's before this relaunch is asked for again, 1 s apart.
 kf_launch() {
+  local attempt rc
+  for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    rc=0
+    kf_launch_once "$@" || rc=$?
+    if [ "$rc" = 0 ]; then
+      KF_PORT_PICKED=
+      return 0
+    fi
+    [ "$rc" = 2 ] || return 1
+    if [ "${KF_PORT_PICKED:-}" = 1 ] && [ "$KF_TAKEN_PORT" = "$KF_PORT" ]; then
+      echo "harness: port $KF_PORT (kf_free_port) was taken before keyferryd" \
+        "could listen on it; picking another" >&2
+      KF_PORT=$(kf_free_port)
+    else
+      echo "harness: port $KF_TAKEN_PORT, keyferryd's before this relaunch," \
+        "is taken by another process; asking again in 1 s" >&2
+      sleep 1
+    fi
+  done
+  echo "harness: keyferryd could not listen on its ports after 10 attempts" >&2
+  return 1
+}
+
+# kf_launch_once is one attempt of kf_launch: 0 when keyferryd is ready, 2
+# when it exited because a port it asked for (KF_TAKEN_PORT) is in use, 1
+# on any other failure (its log is printed).
+kf_launch_once() {
   local want_port=${KF_PORT:-0} want_id_port=${KF_ID_PORT:-0}
   local log=$KF_STATE/keyferryd.log
   touch "$log"
@@ -131,18 +166,13 @@ kf_launch() {
     if ! kill -0 "$KF_PID" 2>/dev/null; then
       wait "$KF_PID" 2>/dev/null || true
       KF_PID=
-      local taken
-      taken=$(tail -c +"$from" "$log" |
+      KF_TAKEN_PORT=$(tail -c +"$from" "$log" |
         sed -n 's/.*cannot listen on [^ ]*:\([0-9][0-9]*\): .*in use.*/\1/p' |
         head -n1)
-      if [ -n "$taken" ] && [ "$taken" != 0 ]; then
-        echo "harness: port $taken was taken by another process before" \
-          "keyferryd could listen on it: it was keyferryd's before this" \
-          "relaunch, or kf_free_port picked it (see Ports in harness.sh)." \
-          "Rare: run the test again. keyferryd's log:" >&2
-      else
-        echo "harness: keyferryd exited; its log:" >&2
+      if [ -n "$KF_TAKEN_PORT" ] && [ "$KF_TAKEN_PORT" != 0 ]; then
+        return 2
       fi
+      echo "harness: keyferryd exited; its log:" >&2
       tail -c +"$from" "$log" >&2
       return 1
     fi
@@ -179,8 +209,10 @@ kf_start() {
   KF_DATA_DIR="$KF_STATE/data"
   KF_ID_PORT=  # keyferryd chooses (kf_launch)
   KF_PORT=
+  KF_PORT_PICKED=
   if [ "${KF_KEYFERRYD_CHOOSES_PORT:-}" != 1 ]; then
     KF_PORT=$(kf_free_port)  # see Ports above
+    KF_PORT_PICKED=1
   fi
   trap kf_cleanup EXIT
   if [ "${KF_CUSTODY:-software}" = pkcs11 ]; then

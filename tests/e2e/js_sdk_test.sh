@@ -8,14 +8,23 @@ dir="$KF_SOURCE_DIR/tests/e2e/js"
 
 # Install the pinned SDK only when node_modules is missing or older than the
 # lock file (npm writes node_modules/.package-lock.json on every install).
-if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
-   [ ! -d "$dir/node_modules/@azure/keyvault-keys" ] ||
-   [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# node_modules is shared by this test's runs (e2e_js_sdk_test and its _pkcs11
+# twin run in parallel under ctest -j): `npm ci` first deletes node_modules,
+# so the check and the install hold an exclusive lock on the directory, and
+# node runs under a shared one.
+(
+  flock -w 600 9 || { echo "js_sdk_test: no lock on $dir in 600 s" >&2; exit 1; }
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+     [ ! -d "$dir/node_modules/@azure/keyvault-keys" ] ||
+     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    cd "$dir" && npm ci --no-audit --no-fund --loglevel=error
+  fi
+) 9<"$dir"
 
 source "$KF_SOURCE_DIR/tests/e2e/harness.sh"
 kf_start
 
 cd "$dir"
+exec 9<"$dir"
+flock -s -w 600 9 || { echo "js_sdk_test: no lock on $dir in 600 s" >&2; exit 1; }
 node keys_test.mjs

@@ -76,9 +76,12 @@ P11="pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label keyferry
 p11() { SOFTHSM2_CONF="$KEYFERRY_HOME/softhsm/softhsm2.conf" $P11 --pin "$KEYFERRY_PIN" "$@" 2>/dev/null; }
 
 # p11_object LABEL CLASS: the -O block of one object ("Private Key", "Secret Key", "Public Key").
+# Every unindented line starts an object's block (SoftHSM lists objects in no
+# fixed order); a block is printed when it ends if its header names CLASS and
+# one of its lines is the label.
 p11_object() {
   p11 -O | awk -v want="$2" -v label="$1" '
-    /^[A-Z][a-z]+ Key Object/ { if (block != "" && hit) print block; block = $0; hit = 0; match_class = index($0, want) == 1; next }
+    /^[^ \t]/ { if (block != "" && hit) print block; block = $0; hit = 0; match_class = index($0, want) == 1; next }
     { block = block "\n" $0; if ($1 == "label:" && $2 == label && match_class) hit = 1 }
     END { if (hit) print block }'
 }
