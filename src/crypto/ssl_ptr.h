@@ -10,6 +10,7 @@
 #include <openssl/kdf.h>
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <memory>
 
@@ -54,6 +55,15 @@ using OsslParamBldPtr =
 using OsslParamPtr =
     std::unique_ptr<OSSL_PARAM, SslDeleter<OSSL_PARAM, OSSL_PARAM_free>>;
 using X509Ptr = std::unique_ptr<X509, SslDeleter<X509, X509_free>>;
+using X509ExtensionPtr =
+    std::unique_ptr<X509_EXTENSION,
+                    SslDeleter<X509_EXTENSION, X509_EXTENSION_free>>;
+using GeneralNamesPtr =
+    std::unique_ptr<GENERAL_NAMES,
+                    SslDeleter<GENERAL_NAMES, GENERAL_NAMES_free>>;
+using NameConstraintsPtr =
+    std::unique_ptr<NAME_CONSTRAINTS,
+                    SslDeleter<NAME_CONSTRAINTS, NAME_CONSTRAINTS_free>>;
 
 }  // namespace keyferry::crypto
 
