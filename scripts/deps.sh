@@ -14,6 +14,7 @@ test_pkgs=(
   opensc python3 python3-cryptography xxd sqlite3 curl
   python3-azure azure-cli
   clang   # the ThreadSanitizer + -Wthread-safety build of scripts/test.sh
+  libclang-rt-14-dev libfuzzer-14-dev   # ASan/UBSan + libFuzzer (fuzz/)
 )
 
 want=("${build_pkgs[@]}")

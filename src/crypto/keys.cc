@@ -314,6 +314,16 @@ absl::StatusOr<EvpPkeyPtr> ParsePkcs8Der(const SecretBytes& der,
     PKCS8_PRIV_KEY_INFO* info =
         d2i_PKCS8_PRIV_KEY_INFO(nullptr, &q, static_cast<long>(total));
     bool exact = info != nullptr && q == p.data() + total;
+    if (exact) {
+      // DER only: OpenSSL's reader also takes BER (e.g. a constructed
+      // string as the algorithm parameters), which would make the same key
+      // readable from many encodings (found by fuzz/pkcs8_diff.cc).
+      unsigned char* der = nullptr;
+      int n = i2d_PKCS8_PRIV_KEY_INFO(info, &der);
+      exact = n == static_cast<int>(total) &&
+              CRYPTO_memcmp(der, p.data(), total) == 0;
+      OPENSSL_clear_free(der, n > 0 ? static_cast<size_t>(n) : 0);
+    }
     PKCS8_PRIV_KEY_INFO_free(info);  // clears the key octets
     if (!exact) {
       ERR_clear_error();

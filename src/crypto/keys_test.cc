@@ -145,6 +145,22 @@ TEST(Pkcs8Test, TrailingZerosOnlyWhenAllowed) {
   EXPECT_FALSE(ParsePkcs8Der(p8, true).ok());
 }
 
+// BER that OpenSSL reads is not PKCS#8 DER: rsaEncryption parameters as an
+// empty constructed UTF8String (0x2C 0x00) instead of NULL (0x05 0x00).
+// Found by fuzz/pkcs8_diff.cc (fuzz/regressions/pkcs8_diff/ber-params).
+TEST(Pkcs8Test, FailureBerAlgorithmParameters) {
+  ASSERT_OK_AND_ASSIGN(auto k, GenerateRsa(2048));
+  ASSERT_OK_AND_ASSIGN(SecretBytes p8, PrivateKeyToPkcs8Der(k.get()));
+  ASSERT_OK(ParsePkcs8Der(p8, false).status());
+  auto b = p8.mutable_data(SecretAccess::Get());
+  // 30 82 LL LL | 02 01 00 | 30 0d 06 09 <rsaEncryption> | 05 00
+  ASSERT_EQ(b[20], 0x05);
+  ASSERT_EQ(b[21], 0x00);
+  b[20] = 0x2c;
+  EXPECT_THAT(ParsePkcs8Der(p8, false),
+              StatusHasMessage("not a DER PKCS#8 structure"));
+}
+
 // TypeSpecificDer encodes `key` as PKCS#1 RSAPrivateKey or SEC1
 // ECPrivateKey: DER that is a private key but not PKCS#8.
 SecretBytes TypeSpecificDer(EVP_PKEY* key) {

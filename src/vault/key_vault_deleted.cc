@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
@@ -28,6 +29,27 @@ using internal::kBackupFormat;
 using internal::KeyNotFound;
 using internal::Lower;
 using internal::NotFoundAs;
+
+// BackupInteger reads a JSON integer that fits T. A float, a value out of
+// T's range or another type is a damaged backup: nlohmann's get<T>()
+// converts 1e300 to an integer with undefined behaviour and wraps big
+// integers (found by fuzz/backup.cc).
+template <typename T>
+absl::StatusOr<T> BackupInteger(const json& j) {
+  if (j.is_number_unsigned()) {
+    uint64_t u = j.get<uint64_t>();
+    if (u <= static_cast<uint64_t>(std::numeric_limits<T>::max())) {
+      return static_cast<T>(u);
+    }
+  } else if (j.is_number_integer()) {
+    int64_t i = j.get<int64_t>();
+    if (i >= std::numeric_limits<T>::min() &&
+        i <= std::numeric_limits<T>::max()) {
+      return static_cast<T>(i);
+    }
+  }
+  return absl::InvalidArgumentError("the backup is damaged");
+}
 }  // namespace
 
 absl::StatusOr<DeletedKey> KeyVault::Delete(std::string_view vault,
@@ -145,17 +167,21 @@ absl::StatusOr<store::KeyVersion> KeyVault::Restore(
       k.name = name;
       k.version = v.at("version").get<std::string>();
       k.kty = v.at("kty").get<std::string>();
-      k.bits = v.at("bits").get<int>();
+      ASSIGN_OR_RETURN(k.bits, BackupInteger<int>(v.at("bits")));
       k.curve = v.at("curve").get<std::string>();
       k.key_ops = v.at("key_ops").get<std::vector<std::string>>();
       k.public_jwk = v.at("public_jwk").get<std::string>();
       ASSIGN_OR_RETURN(k.blob,
                        Base64UrlDecode(v.at("sealed").get<std::string>()));
       k.enabled = v.at("enabled").get<bool>();
-      if (!v.at("nbf").is_null()) k.not_before = v.at("nbf").get<int64_t>();
-      if (!v.at("exp").is_null()) k.expires = v.at("exp").get<int64_t>();
-      k.created = v.at("created").get<int64_t>();
-      k.updated = v.at("updated").get<int64_t>();
+      if (!v.at("nbf").is_null()) {
+        ASSIGN_OR_RETURN(k.not_before, BackupInteger<int64_t>(v.at("nbf")));
+      }
+      if (!v.at("exp").is_null()) {
+        ASSIGN_OR_RETURN(k.expires, BackupInteger<int64_t>(v.at("exp")));
+      }
+      ASSIGN_OR_RETURN(k.created, BackupInteger<int64_t>(v.at("created")));
+      ASSIGN_OR_RETURN(k.updated, BackupInteger<int64_t>(v.at("updated")));
       k.exportable = v.at("exportable").get<bool>();
       ASSIGN_OR_RETURN(k.tags_json, TagsFromJson(v.at("tags")));
       k.managed = v.at("managed").get<bool>();

@@ -6,6 +6,7 @@
 
 #include "base/encoding.h"
 #include "base/error_code.h"
+#include "base/json.h"
 #include "base/testing.h"
 #include "byok/blob.h"
 #include "byok/envelope.h"
@@ -197,6 +198,34 @@ TEST_F(KeyVaultTest, BackupRestoresOnlyHereAndAcrossVaults) {
   backup[backup.size() / 2] ^= 1;
   EXPECT_THAT(vault_->Restore("thirdvault", backup),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// A backup document whose integers are floats or out of range is damaged
+// (was undefined behaviour: nlohmann converted 1.8e29 to int64_t; found by
+// fuzz/backup.cc, regression fuzz/regressions/backup/float-created).
+TEST_F(KeyVaultTest, FailureRestoreNonIntegerNumbers) {
+  ASSERT_OK(vault_->Create("myvault", "bk", Ec()).status());
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> backup,
+                       vault_->Backup("myvault", "bk"));
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> plain,
+                       t_->custody().UnprotectBackup(backup));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json doc,
+                       ParseJson(std::string(plain.begin(), plain.end())));
+  for (const char* member : {"created", "updated", "exp", "bits"}) {
+    for (const nlohmann::json& bad :
+         {nlohmann::json(1.8e29), nlohmann::json(2048.5),
+          nlohmann::json(18446744073709551615u), nlohmann::json("1")}) {
+      nlohmann::json d = doc;
+      d["versions"][0][member] = bad;
+      std::string text = d.dump();
+      ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> damaged,
+                           t_->custody().ProtectBackup(
+                               std::vector<uint8_t>(text.begin(), text.end())));
+      EXPECT_THAT(vault_->Restore("othervault", damaged),
+                  StatusIs(absl::StatusCode::kInvalidArgument))
+          << member << " = " << bad.dump();
+    }
+  }
 }
 
 TEST_F(KeyVaultTest, RotationPolicyRotatesWhenDue) {
