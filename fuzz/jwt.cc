@@ -1,4 +1,4 @@
-// Fuzzes auth/jwt.h VerifyToken, the bearer-token check of every keys-API
+// Fuzzes auth/jwt.h VerifyAccessToken, the bearer-token check of every keys-API
 // call. Byte 0 picks the mode:
 //   even: the rest is the compact token as a client would send it;
 //   odd:  structure-aware: the rest is "<header JSON>\n<payload JSON>" (or
@@ -21,7 +21,7 @@ namespace {
 using namespace keyferry;
 
 constexpr int64_t kNow = 1'800'000'000;
-constexpr auth::TokenRequirements kWant{
+constexpr auth::AccessTokenRequirements kWant{
     .issuer = "https://localhost:8443/identity",
     .tenant = "tenant-1",
     .audience = "https://localhost:8443",
@@ -60,14 +60,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     token = std::string(rest);
   }
-  absl::StatusOr<auth::Claims> c = auth::VerifyToken(token, Key(), kWant, kNow);
+  absl::StatusOr<auth::Claims> c = auth::VerifyAccessToken(token, Key(), kWant, kNow);
   if (!c.ok()) return 0;
   fuzz::CheckOk(auth::CheckClaims(*c, kWant, kNow),
-                "VerifyToken accepted claims CheckClaims refuses");
+                "VerifyAccessToken accepted claims CheckClaims refuses");
   if (c->issuer != kWant.issuer || c->tenant != kWant.tenant ||
       c->subject.empty() || c->expires + kWant.skew_seconds <= kNow ||
-      auth::TokenLifetime(*c) > kWant.max_lifetime_seconds) {
-    fuzz::Mismatch("VerifyToken accepted claims outside the requirements");
+      auth::AccessTokenLifetime(*c) > kWant.max_lifetime_seconds) {
+    fuzz::Mismatch("VerifyAccessToken accepted claims outside the requirements");
   }
   return 0;
 }

@@ -106,7 +106,7 @@ Setup& Get() {
                         kNow,
                         kNow,
                         kNow + 3600};
-    auto token = auth::IssueToken(s->token_key.get(), "k1", claims);
+    auto token = auth::IssueAccessToken(s->token_key.get(), "k1", claims);
     fuzz::CheckOk(token.status(), "token");
     s->authorization = absl::StrCat("Bearer ", *token);
     MustCreate(*s, "rsa", R"({"kty":"RSA","key_size":2048})");

@@ -99,7 +99,7 @@ void Byok() {
     blob.kid =
         "https://myvault.localhost:8443/keys/kek/"
         "0123456789abcdef0123456789abcdef";
-    blob.ciphertext = *byok::Seal(pub.get(), p.bytes);
+    blob.ciphertext = *byok::WrapToKek(pub.get(), p.bytes);
     blob.generator = "keyferry make_seeds";
     Write("byok_blob", absl::StrCat("seed_", p.name), "",
           byok::SerializeBlob(blob));
@@ -117,7 +117,7 @@ void Tokens() {
                  1'800'000'000,
                  1'800'000'000,
                  1'800'003'600};
-  std::string token = *auth::IssueToken(key.get(), "k1", c);
+  std::string token = *auth::IssueAccessToken(key.get(), "k1", c);
   Write("jwt", "seed_token", std::string(1, '\0'), token);
   size_t dot = token.find('.');
   size_t dot2 = token.find('.', dot + 1);
