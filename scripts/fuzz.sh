@@ -48,6 +48,7 @@ dict_for() {
     json|jwk|byok_blob|byok_import|jwt|shares|backup|keys_api)
       echo "-dict=$root/fuzz/dict/json.dict" ;;
     der_keys|pkcs8_diff) echo "-dict=$root/fuzz/dict/der.dict" ;;
+    http_request) echo "-dict=$root/fuzz/dict/http.dict" ;;
   esac
 }
 
