@@ -42,7 +42,10 @@ inline constexpr int64_t kMaxUnixSeconds = 253'402'300'799;
 // member is "not given". Borrows `object` for its lifetime; never throws.
 class Fields {
  public:
+  // `object` must outlive the Fields (it is not copied): a temporary is
+  // refused at compile time.
   explicit Fields(const nlohmann::json& object, std::string prefix = "");
+  explicit Fields(nlohmann::json&& object, std::string prefix = "") = delete;
 
   // Path is how messages name the member `name`: prefix + name.
   std::string Path(std::string_view name) const;

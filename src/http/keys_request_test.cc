@@ -345,7 +345,8 @@ TEST(KeysRequestTest, FieldsReaders) {
   EXPECT_FALSE(f.Given("z"));
   EXPECT_TRUE(f.Given("n"));
   // A non-object holds no members.
-  Fields none(json::parse("[1]"));
+  const json array = json::parse("[1]");
+  Fields none(array);
   ASSERT_OK_AND_ASSIGN(std::optional<int64_t> absent, none.Int("0", 0, 9));
   EXPECT_FALSE(absent.has_value());
   // A client's long string is cut short in a message.
