@@ -517,7 +517,8 @@ def compare(args):
     `--compare-build` is the "before" keyferryd (with its own kf_seed), the
     `--build` one the "after"; the load generator is the --build one for
     both. Each runs on its own data directory; in every round each operation
-    is measured on before, then on after, so drift of the machine hits both.
+    is measured on both, the first of the two alternating by round, so drift
+    of the machine hits both.
     """
     work = tempfile.mkdtemp(prefix="kf_compare.")
     builds = {"before": args.compare_build, "after": args.build}
@@ -549,7 +550,10 @@ def compare(args):
         samples = {x["op"]: {"before": [], "after": []} for x in ops["after"]}
         for rnd in range(args.rounds):
             for i, o in enumerate(ops["after"]):
-                for name in ("before", "after"):
+                # Alternate who goes first, so a drift within a round (or
+                # a cache the first run warms) does not favour one build.
+                order = ("before", "after") if rnd % 2 == 0 else ("after", "before")
+                for name in order:
                     r = loadgen(args.build, srvs[name], ops[name][i],
                                 args.seconds, args.connections)
                     samples[o["op"]][name].append(r)

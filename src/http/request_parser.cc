@@ -90,6 +90,17 @@ std::optional<HttpRejection> RejectReadError(
                          .message = "The request headers are too large.",
                          .close = true};
   }
+  if (ec == bhttp::error::bad_version) {
+    // Beast takes "HTTP/1.0" and "HTTP/1.1" only; another version (2.0,
+    // 0.9, 1.2) or a malformed one is answered as RFC 9110 §15.6.6 says.
+    return HttpRejection{
+        .status = 505,
+        .code = "HttpVersionNotSupported",
+        .message =
+            "The HTTP version of the request is not supported; "
+            "keyferryd speaks HTTP/1.0 and HTTP/1.1.",
+        .close = true};
+  }
   if (ec.category() !=
           bhttp::make_error_code(bhttp::error::bad_method).category() ||
       ec == bhttp::error::end_of_stream ||

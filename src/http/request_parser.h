@@ -53,7 +53,7 @@ bool FinishRequest(BeastRequestParser& parser, Request& request);
 
 // RejectReadError maps an error of reading a request (step 1 or 3) to the
 // answer: 413 for a chunked body over the limit, 431 for a header over it,
-// 400 "Malformed HTTP request: <Beast's message>." for every other parse
+// 505 for a request line whose version is not HTTP/1.0 or HTTP/1.1, 400 "Malformed HTTP request: <Beast's message>." for every other parse
 // error (bad request line, field, Content-Length, Transfer-Encoding or
 // chunk); nullopt when there is nobody to answer: the peer closed
 // (end_of_stream, partial_message), a transport error, a timeout, or

@@ -130,6 +130,13 @@ TEST_F(StrictHttpTest, FailureTransferEncodingXchunkedIs501AndCloses) {
                 "NotImplemented");
 }
 
+TEST_F(StrictHttpTest, FailureHttpVersionTwoIs505AndCloses) {
+  ExpectRefused("POST /echo HTTP/2.0\r\nHost: " + Host() +
+                    "\r\nContent-Length: " + std::to_string(Smuggled().size()) +
+                    "\r\n\r\n" + Smuggled(),
+                505, "HttpVersionNotSupported");
+}
+
 TEST_F(StrictHttpTest, FailureChunkedNotFinalIs400AndCloses) {
   ExpectRefused(Post("Transfer-Encoding: chunked, identity\r\n", Smuggled()),
                 400, "BadParameter");
