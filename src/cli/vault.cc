@@ -1,5 +1,5 @@
 // keyferry vault status|unseal|seal (a sealed keyferryd's /sys endpoints,
-// docs/sealing.md §5) and keyferry audit verify (docs/audit.md).
+// docs/sealing.md §4) and keyferry audit verify (docs/audit.md).
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>

@@ -51,7 +51,7 @@ struct Config {
   std::vector<std::string> grants;
   int recoverable_days = 90;  // soft-delete retention, 7 to 90
   // Authenticate the versions of a schema-1 store as they are (operator
-  // opt-in: docs/storage.md §3).
+  // opt-in: docs/storage.md §4).
   bool upgrade_store = false;
   // The longest an access token may live (exp - nbf/iat), in seconds: the
   // keys API refuses longer ones and `keyferryd token` will not mint them.

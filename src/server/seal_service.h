@@ -1,4 +1,4 @@
-// SealService: the /sys endpoints of a sealed keyferryd (docs/sealing.md §5).
+// SealService: the /sys endpoints of a sealed keyferryd (docs/sealing.md §4).
 //
 //   GET  /sys/seal-status   no token: {"sealed","vault_id","threshold",
 //                           "shares","progress","nonce",

@@ -1,5 +1,5 @@
 // Internal to the SQLite store: SqliteKeyStore::Impl, the writer connection
-// with its group commit and the reader pool (docs/storage.md §5). Shared by
+// with its group commit and the reader pool (docs/storage.md §1). Shared by
 // the sqlite_*.cc files that implement SqliteKeyStore's calls.
 //
 // Thread-safe: the writer connection is used under write_mu only, the pool
@@ -62,7 +62,7 @@ struct SqliteKeyStore::Impl {
   // connection and returns once that transaction has committed (durably:
   // synchronous=FULL) or `body` failed and its changes were undone.
   //
-  // Group commit (docs/storage.md §5): writers queue their bodies; whoever
+  // Group commit (docs/storage.md §1): writers queue their bodies; whoever
   // finds no commit under way becomes the leader, takes every queued body,
   // runs each inside its own SAVEPOINT of one transaction (a failing body
   // is rolled back to its savepoint and gets its own error; the others are

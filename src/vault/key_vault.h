@@ -123,7 +123,7 @@ class KeyVault {
                                            const CreateKeyRequest& request);
 
   // Import takes a plaintext key or a BYOK blob as a new version. BYOK
-  // (docs/byok-format.md §5): the blob's kid must name an enabled, valid KEK
+  // (docs/byok-format.md §1–§3): the blob's kid must name an enabled, valid KEK
   // of this vault whose key_ops are exactly [import]; every failure is
   // InvalidArgument naming the rule, and nothing is stored.
   absl::StatusOr<store::KeyVersion> Import(std::string_view vault,
