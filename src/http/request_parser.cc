@@ -30,6 +30,29 @@ HttpRejection TooLarge(const RequestLimits& limits) {
 
 }  // namespace
 
+namespace {
+
+// UnsupportedVersion: whether `unread` starts with a request line
+// "method SP target SP HTTP/d.d CRLF" whose version is well formed but
+// neither 1.0 nor 1.1. Beast refuses both that and a malformed line with
+// bad_version; only the first is 505.
+bool UnsupportedVersion(std::string_view unread) {
+  const size_t eol = unread.find("\r\n");
+  if (eol == std::string_view::npos) return false;
+  const std::string_view line = unread.substr(0, eol);
+  const size_t space = line.rfind(' ');
+  if (space == std::string_view::npos) return false;
+  const std::string_view v = line.substr(space + 1);
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || !digit(v[5]) ||
+      v[6] != '.' || !digit(v[7])) {
+    return false;
+  }
+  return v != "HTTP/1.0" && v != "HTTP/1.1";
+}
+
+}  // namespace
+
 void ConfigureParser(BeastRequestParser& parser, const RequestLimits& limits) {
   parser.header_limit(static_cast<std::uint32_t>(std::min<size_t>(
       limits.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
@@ -82,7 +105,8 @@ bool FinishRequest(BeastRequestParser& parser, Request& request) {
 }
 
 std::optional<HttpRejection> RejectReadError(
-    const boost::system::error_code& ec, const RequestLimits& limits) {
+    const boost::system::error_code& ec, const RequestLimits& limits,
+    std::string_view unread) {
   if (ec == bhttp::error::body_limit) return TooLarge(limits);
   if (ec == bhttp::error::header_limit) {
     return HttpRejection{.status = 431,
@@ -90,9 +114,8 @@ std::optional<HttpRejection> RejectReadError(
                          .message = "The request headers are too large.",
                          .close = true};
   }
-  if (ec == bhttp::error::bad_version) {
-    // Beast takes "HTTP/1.0" and "HTTP/1.1" only; another version (2.0,
-    // 0.9, 1.2) or a malformed one is answered as RFC 9110 §15.6.6 says.
+  if (ec == bhttp::error::bad_version && UnsupportedVersion(unread)) {
+    // RFC 9110 §15.6.6.
     return HttpRejection{
         .status = 505,
         .code = "HttpVersionNotSupported",
@@ -127,7 +150,7 @@ ParseOutcome ParseRequestBytes(std::string_view bytes,
           asio::const_buffer(bytes.data() + used, bytes.size() - used), ec);
       used += n;
       if (ec) {
-        out.rejection = RejectReadError(ec, limits);
+        out.rejection = RejectReadError(ec, limits, bytes.substr(used));
         return false;
       }
       if (n == 0) return false;  // no progress without an error: stop

@@ -53,13 +53,16 @@ bool FinishRequest(BeastRequestParser& parser, Request& request);
 
 // RejectReadError maps an error of reading a request (step 1 or 3) to the
 // answer: 413 for a chunked body over the limit, 431 for a header over it,
-// 505 for a request line whose version is not HTTP/1.0 or HTTP/1.1, 400 "Malformed HTTP request: <Beast's message>." for every other parse
-// error (bad request line, field, Content-Length, Transfer-Encoding or
-// chunk); nullopt when there is nobody to answer: the peer closed
-// (end_of_stream, partial_message), a transport error, a timeout, or
+// 505 for a well-formed request line whose version is not HTTP/1.0 or
+// HTTP/1.1 (2.0, 0.9, 1.2; `unread`: the bytes not yet consumed, where the
+// refused line starts), 400 "Malformed HTTP request: <Beast's message>." for
+// every other parse error (bad request line, field, Content-Length,
+// Transfer-Encoding or chunk); nullopt when there is nobody to answer: the peer
+// closed (end_of_stream, partial_message), a transport error, a timeout, or
 // need_more (the input ended).
 std::optional<HttpRejection> RejectReadError(
-    const boost::system::error_code& ec, const RequestLimits& limits);
+    const boost::system::error_code& ec, const RequestLimits& limits,
+    std::string_view unread);
 
 }  // namespace keyferry::http
 

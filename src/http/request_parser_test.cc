@@ -164,6 +164,17 @@ TEST(ParseRequestBytesTest, FailureMalformedLinesTargetAndHost) {
       400);
 }
 
+TEST(ParseRequestBytesTest, FailureOtherHttpVersionsAre505) {
+  for (const char* version : {"HTTP/2.0", "HTTP/0.9", "HTTP/1.2", "HTTP/3.1"}) {
+    ExpectRefused(absl::StrCat("GET / ", version, "\r\nHost: h\r\n\r\n"), 505,
+                  "HTTP version");
+  }
+  // A malformed version is a malformed request, not an unsupported version.
+  ExpectRefused("GET / HTTX/1.1\r\nHost: h\r\n\r\n", 400);
+  ExpectRefused("GET / HTTP/11\r\nHost: h\r\n\r\n", 400);
+  ExpectRefused("GET / HTTP/2.0\nHost: h\n\n", 400);
+}
+
 TEST(ParseRequestBytesTest, FailureLimitsBeforeTheBodyArrives) {
   // Content-Length over the limit: refused from the header alone.
   ExpectRefused("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 65\r\n\r\n", 413,

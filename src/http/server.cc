@@ -172,8 +172,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnReadError(beast::error_code ec) {
-    if (std::optional<HttpRejection> refused =
-            RejectReadError(ec, shared_->limits)) {
+    if (std::optional<HttpRejection> refused = RejectReadError(
+            ec, shared_->limits,
+            std::string_view(static_cast<const char*>(buffer_.data().data()),
+                             buffer_.size()))) {
       return Reject(*refused);
     }
     // The peer went away, timed out, or Shutdown cancelled an idle read.
