@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end with the real Azure JS SDK (@azure/keyvault-keys, @azure/identity
 # from npm, pinned by js/package-lock.json) against a keyferryd started here.
-# See js/keys_test.mjs. Needs KEYFERRYD and KF_SOURCE_DIR (set by ctest).
+# See js/keys_test.mjs (it runs js/keys_create.mjs, keys_crypto.mjs and
+# keys_lifecycle.mjs in order). Needs KEYFERRYD and KF_SOURCE_DIR (set by ctest).
 set -euo pipefail
 : "${KF_SOURCE_DIR:?KF_SOURCE_DIR must name the source tree}"
 dir="$KF_SOURCE_DIR/tests/e2e/js"
