@@ -22,6 +22,7 @@ Prints "byok_blobs_test: N passed, M failed" and exits non-zero on failure.
 import sys
 import time
 
+import e2e_runner
 import byok_common
 # Each import registers that part's scenarios (byok_common.case); the order
 # of these imports is the order they run in.
@@ -32,10 +33,10 @@ import byok_blobs_negatives  # noqa: F401
 def main():
     byok_common.setup()
     byok_common.run_cases()
-    print(f"byok_blobs_test: {byok_common.passed} passed, "
-          f"{byok_common.failed} failed "
+    print(f"byok_blobs_test: {e2e_runner.passed} passed, "
+          f"{e2e_runner.failed} failed "
           f"({time.time() - byok_common.T0:.1f}s)")
-    return 1 if byok_common.failed else 0
+    return 1 if e2e_runner.failed or e2e_runner.passed == 0 else 0
 
 
 if __name__ == "__main__":

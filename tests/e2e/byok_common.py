@@ -22,7 +22,6 @@ import ssl
 import subprocess
 import sys
 import time
-import traceback
 import urllib.parse
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -40,9 +39,7 @@ DATA_DIR = os.environ["KF_DATA_DIR"]
 CA = os.environ["KF_CA"]
 API = "7.4"
 
-passed = 0
-failed = 0
-VERBOSE = bool(os.environ.get("KF_VERBOSE"))
+from e2e_runner import VERBOSE  # noqa: E402
 # KF_CUSTODY=pkcs11: keyferryd imports inside a SoftHSMv2 token and never
 # sees the PKCS#8. What only the plaintext shows (bytes after the DER, the
 # optional embedded publicKey, the consistency of d and the CRT values) is
@@ -53,37 +50,7 @@ VERBOSE = bool(os.environ.get("KF_VERBOSE"))
 HSM = os.environ.get("KF_CUSTODY") == "pkcs11"
 
 
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        if VERBOSE:
-            print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}", file=sys.stderr)
-    return cond
-
-
-CASES = []
-
-
-def case(fn):
-    """Registers one scenario; run_cases runs them in this order."""
-    CASES.append(fn)
-    return fn
-
-
-def run_cases():
-    """Runs every registered scenario; an exception is one failure."""
-    global failed
-    for fn in CASES:
-        try:
-            fn()
-        except Exception:  # noqa: BLE001 - a test runner reports every error
-            failed += 1
-            print(f"FAIL {fn.__name__} raised:", file=sys.stderr)
-            traceback.print_exc()
+from e2e_runner import case, check, run_cases  # noqa: F401,E402
 
 
 # ---------------------------------------------------------------- encodings

@@ -19,12 +19,14 @@ run one after the other against the same keyferryd: python_sdk_keys.py
 (creation, every operation, imports), python_sdk_lifecycle.py (versions,
 paging, delete/recover/purge, backup, rotation, vaults) and
 python_sdk_access.py (authentication, RBAC, key state, bad requests, the
-identity endpoint). sdk_common.py holds what they share. KF_TEST_ONLY=a,b
+identity endpoint). sdk_common.py holds what they share, e2e_runner.py the
+runner (check, @case). KF_TEST_ONLY=a,b
 runs only the named scenarios; KF_TEST_VERBOSE=1 prints their times.
 """
 
 import sys
 
+import e2e_runner
 import sdk_common
 # Each import registers that part's scenarios (sdk_common.case); the order
 # of these imports is the order they run in.
@@ -35,9 +37,9 @@ import python_sdk_access  # noqa: F401
 
 def main():
     sdk_common.run_cases()
-    print(f"python_sdk_test: {sdk_common.passed} passed, "
-          f"{sdk_common.failed} failed")
-    return 1 if sdk_common.failed or sdk_common.passed == 0 else 0
+    print(f"python_sdk_test: {e2e_runner.passed} passed, "
+          f"{e2e_runner.failed} failed")
+    return 1 if e2e_runner.failed or e2e_runner.passed == 0 else 0
 
 
 if __name__ == "__main__":

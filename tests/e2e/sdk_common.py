@@ -21,7 +21,6 @@ import ssl
 import subprocess
 import sys
 import time
-import traceback
 
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import HttpResponseError
@@ -58,47 +57,7 @@ API = "7.4"  # for raw requests; the SDK itself sends 7.4-preview.1
 # ---------------------------------------------------------------------------
 # A small runner: check() counts, case() runs one scenario.
 
-passed = 0
-failed = 0
-current_case = ""
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL [{current_case}] {name} {detail}".rstrip(),
-              file=sys.stderr)
-    return cond
-
-
-CASES = []
-
-
-def case(fn):
-    CASES.append(fn)
-    return fn
-
-
-def run_cases():
-    global failed, current_case
-    only = [n for n in os.environ.get("KF_TEST_ONLY", "").split(",") if n]
-    for fn in CASES:
-        if only and fn.__name__ not in only:
-            continue
-        current_case = fn.__name__
-        t0 = time.monotonic()
-        try:
-            fn()
-        except Exception:  # noqa: BLE001 - a runner reports every error
-            failed += 1
-            print(f"FAIL [{fn.__name__}] raised:", file=sys.stderr)
-            traceback.print_exc()
-        if os.environ.get("KF_TEST_VERBOSE"):
-            print(f"  {fn.__name__}: {time.monotonic() - t0:.1f}s",
-                  file=sys.stderr)
+from e2e_runner import case, check, run_cases  # noqa: F401,E402
 
 
 # ---------------------------------------------------------------------------
