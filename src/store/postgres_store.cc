@@ -90,8 +90,9 @@ bool Retryable(const absl::Status& st) {
 }
 
 // Migrate brings the schema of the database `c` is in a transaction on to
-// kSchemaVersion; sets `*created` when it made the schema.
-absl::Status Migrate(Conn& c, bool* created) {
+// kSchemaVersion (making it only when `create`); sets `*created` when it
+// made the schema.
+absl::Status Migrate(Conn& c, bool create, bool* created) {
   RETURN_IF_ERROR(c.Run("schema lock", "SELECT pg_advisory_xact_lock($1)",
                         {kMigrationLock}));
   ASSIGN_OR_RETURN(Result t, c.Exec("schema",
@@ -119,6 +120,10 @@ absl::Status Migrate(Conn& c, bool* created) {
                      PostgresKeyStore::kSchemaVersion, "): upgrade keyferryd"));
   }
   *created = version == 0;
+  if (*created && !create) {
+    return absl::NotFoundError(
+        "store: the PostgreSQL database holds no keyferry store");
+  }
   for (int64_t v = version; v < PostgresKeyStore::kSchemaVersion; ++v) {
     RETURN_IF_ERROR(c.Script("schema migration", kMigrations[v]));
     RETURN_IF_ERROR(c.Run("schema migration",
@@ -270,10 +275,16 @@ absl::StatusOr<std::unique_ptr<PostgresKeyStore>> PostgresKeyStore::Open(
   auto impl = std::make_unique<Impl>();
   impl->pool = std::make_unique<pg::Pool>(std::move(info), options.pool_size);
   bool created = false;
-  RETURN_IF_ERROR(impl->Write([&](Conn& c) { return Migrate(c, &created); }));
+  RETURN_IF_ERROR(impl->Write(
+      [&](Conn& c) { return Migrate(c, options.create, &created); }));
   impl->created = created;
   return std::unique_ptr<PostgresKeyStore>(
       new PostgresKeyStore(std::move(impl)));
+}
+
+absl::StatusOr<bool> PostgresUrlHasPassword(std::string_view url) {
+  ASSIGN_OR_RETURN(pg::ConnInfo info, pg::ConnInfo::Parse(url));
+  return !info.password.empty();
 }
 
 int PostgresKeyStore::pool_open() { return impl_->pool->open(); }

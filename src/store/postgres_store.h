@@ -25,7 +25,15 @@ struct PostgresOptions {
   std::string url;
   // At most this many connections (values below 1 count as 1).
   int pool_size = 4;
+  // false: a database without keyferry's schema is refused (NotFound
+  // "holds no keyferry store") and nothing is written;
+  // for a deployment whose store must already exist.
+  bool create = true;
 };
+
+// PostgresUrlHasPassword tells whether `url` (conninfo or URI) carries a
+// password. InvalidArgument, not quoting `url`, when it is malformed.
+absl::StatusOr<bool> PostgresUrlHasPassword(std::string_view url);
 
 class PostgresKeyStore : public KeyStore {
  public:
