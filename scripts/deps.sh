@@ -7,10 +7,12 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config ccache
   libabsl-dev libssl-dev openssl nlohmann-json3-dev
   libsqlite3-dev libboost1.74-dev
+  libpq-dev   # the PostgreSQL store (store = postgres)
   softhsm2 libp11-kit-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev googletest
+  postgresql-15   # initdb/postgres for the PostgreSQL store's tests
   opensc python3 python3-cryptography xxd sqlite3 curl
   python3-azure azure-cli
   clang   # the ThreadSanitizer + -Wthread-safety build of scripts/test.sh

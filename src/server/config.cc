@@ -13,6 +13,7 @@
 #include "base/file.h"
 #include "base/status.h"
 #include "base/strings.h"
+#include "store/postgres_store.h"
 
 namespace keyferry::server {
 
@@ -45,7 +46,15 @@ const std::vector<ConfigKey> kConfigKeys = {
      "what an answer waits for: sync (default: its audit record written and "
      "fdatasynced; survives a power loss) or write (written; survives kill "
      "-9, a power loss may lose the last second of records)"},
-    {"store", "where metadata lives: sqlite (default)"},
+    {"store",
+     "where metadata lives: sqlite (default, <data-dir>/keys.db) or postgres "
+     "(postgres-url)"},
+    {"postgres-url",
+     "store postgres: libpq conninfo or postgresql:// URI (else "
+     "$KEYFERRY_POSTGRES_URL). A password only in the config file, the "
+     "environment variable or PGPASSFILE, never on the command line"},
+    {"postgres-pool",
+     "store postgres: connections per keyferryd (1-64, default 4)"},
     {"identity-listen",
      "loopback address:port of the managed-identity endpoint (default "
      "127.0.0.1:8081)"},
@@ -160,9 +169,17 @@ absl::Status Validate(Config& c) {
     return Bad("pkcs11-token", "custody pkcs11 needs the token's label or URI");
   }
   if (c.audit_log.empty()) c.audit_log = c.data_dir + "/audit.log";
-  if (c.store != "sqlite") {
-    return Bad("store",
-               absl::StrCat("'", c.store, "' is not available (sqlite)"));
+  if (c.store != "sqlite" && c.store != "postgres") {
+    return Bad("store", absl::StrCat("'", c.store,
+                                     "' is not available (sqlite, postgres)"));
+  }
+  if (c.store == "postgres" && c.postgres_url.empty()) {
+    const char* env = std::getenv("KEYFERRY_POSTGRES_URL");
+    if (env == nullptr || *env == '\0') {
+      return Bad("postgres-url",
+                 "store postgres needs postgres-url or $KEYFERRY_POSTGRES_URL");
+    }
+    c.postgres_url = env;
   }
   if (c.log_level != "debug" && c.log_level != "info" &&
       c.log_level != "warning" && c.log_level != "error") {
@@ -284,6 +301,17 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
     return absl::OkStatus();
   }
   if (key == "upgrade-store") return ParseBool(key, v, c.upgrade_store);
+  if (key == "postgres-url") {
+    c.postgres_url = v;  // checked by the store; never quoted in errors
+    return absl::OkStatus();
+  }
+  if (key == "postgres-pool") {
+    if (!absl::SimpleAtoi(v, &c.postgres_pool) || c.postgres_pool < 1 ||
+        c.postgres_pool > 64) {
+      return Bad(key, "a number of connections from 1 to 64");
+    }
+    return absl::OkStatus();
+  }
   if (key == "recoverable-days") {
     if (!absl::SimpleAtoi(v, &c.recoverable_days) || c.recoverable_days < 7 ||
         c.recoverable_days > 90) {
@@ -358,6 +386,15 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& argv) {
   }
   for (const auto& [k, v] : flags) {
     if (k == "config") continue;
+    if (k == "postgres-url") {
+      ASSIGN_OR_RETURN(bool has_password, store::PostgresUrlHasPassword(v));
+      if (has_password) {
+        return Bad(k,
+                   "a password on the command line is visible to every user "
+                   "(ps): put it in the config file, $KEYFERRY_POSTGRES_URL "
+                   "or a PGPASSFILE");
+      }
+    }
     RETURN_IF_ERROR(ApplyFlag(k, v, c));
   }
   RETURN_IF_ERROR(Validate(c));

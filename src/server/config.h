@@ -34,7 +34,13 @@ struct Config {
   // What an answer waits for: "sync" (its record fdatasynced, the default)
   // or "write" (its record written; synced within a second).
   std::string audit_durability = "sync";
-  std::string store = "sqlite";  // sqlite | postgres (later)
+  std::string store = "sqlite";  // sqlite | postgres
+  // store = postgres: the libpq conninfo or postgresql:// URI, from the
+  // config file or --postgres-url (which must not hold a password: `ps`
+  // shows it), else $KEYFERRY_POSTGRES_URL. The password may also come
+  // from libpq's PGPASSFILE (~/.pgpass). Never logged.
+  std::string postgres_url;
+  int postgres_pool = 4;  // connections per keyferryd, 1 to 64
   std::string identity_address = "127.0.0.1";
   uint16_t identity_port = 8081;
   std::string log_level = "info";
@@ -85,6 +91,9 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
 // name): `--config FILE` is read first, then every other flag applies.
 // The result is validated: port numbers, vault names (^[0-9a-z-]{3,24}$),
 // domain, custody and store kinds, and tls_cert/tls_key given together.
+// store = postgres needs postgres-url (or $KEYFERRY_POSTGRES_URL); a
+// --postgres-url flag holding a password is refused (InvalidArgument that
+// does not quote it).
 absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& argv);
 
 // CheckAccessTokenLifetime returns InvalidArgument, naming token-max-lifetime,

@@ -150,6 +150,45 @@ TEST(ConfigTest, AllowCoreDumpsIsOffUnlessExactlyTrue) {
   }
 }
 
+TEST(ConfigTest, PostgresStoreUrlFromFileFlagOrEnvironment) {
+  ::unsetenv("KEYFERRY_POSTGRES_URL");
+  EXPECT_THAT(LoadConfig({"--store", "postgres"}),
+              StatusHasMessage("postgres-url"));
+  ASSERT_OK_AND_ASSIGN(
+      Config flag,
+      LoadConfig({"--store", "postgres", "--postgres-url",
+                  "host=/run/pg dbname=kf", "--postgres-pool", "8"}));
+  EXPECT_EQ(flag.postgres_url, "host=/run/pg dbname=kf");
+  EXPECT_EQ(flag.postgres_pool, 8);
+  ::setenv("KEYFERRY_POSTGRES_URL", "postgresql://kf:envpw@db/kf", 1);
+  ASSERT_OK_AND_ASSIGN(Config env, LoadConfig({"--store=postgres"}));
+  EXPECT_EQ(env.postgres_url, "postgresql://kf:envpw@db/kf");
+  ::unsetenv("KEYFERRY_POSTGRES_URL");
+  // A password in the config file is allowed.
+  Config file;
+  ASSERT_OK(ParseConfigText(
+      "store = postgres\npostgres-url = host=db password=filepw\n", file));
+  EXPECT_EQ(file.postgres_url, "host=db password=filepw");
+  EXPECT_THAT(LoadConfig({"--postgres-pool", "0"}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(LoadConfig({"--store", "mysql"}),
+              StatusHasMessage("sqlite, postgres"));
+}
+
+// A password on the command line would show in `ps`: refused, and the
+// message does not repeat it.
+TEST(ConfigTest, FailurePostgresPasswordOnTheCommandLine) {
+  for (const char* url :
+       {"host=db password=S3cretPw dbname=kf", "postgresql://kf:S3cretPw@db/kf",
+        "postgresql://db/kf?password=S3cretPw", "password=S3cretPw host"}) {
+    absl::StatusOr<Config> c =
+        LoadConfig({"--store", "postgres", "--postgres-url", url});
+    EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument)) << url;
+    EXPECT_THAT(std::string(c.status().message()),
+                ::testing::Not(::testing::HasSubstr("S3cretPw")));
+  }
+}
+
 TEST(ConfigTest, HelpListsEveryKey) {
   std::string help = HelpText();
   for (const auto& k : kConfigKeys) {

@@ -16,6 +16,8 @@
 #include "base/status.h"
 #include "base/strings.h"
 #include "crypto/random.h"
+#include "store/postgres_store.h"
+#include "store/sqlite_store.h"
 #include "vault/attest.h"
 #include "vault/key_vault.h"
 
@@ -88,24 +90,53 @@ absl::StatusOr<Deployment> OpenDeployment(const Config& c) {
   return d;
 }
 
-absl::StatusOr<std::unique_ptr<store::SqliteKeyStore>> OpenStore(
+namespace {
+
+// LostBecause says why a fresh store would mean a lost one ("" when it
+// would not): the audit log holds records, or the software custody's
+// master key exists.
+std::string LostBecause(const Config& c, uint64_t audit_records) {
+  if (audit_records > 0) {
+    return absl::StrCat("the audit log ", c.audit_log, " holds ", audit_records,
+                        " records");
+  }
+  for (const char* f : {"seal.json", "master.key"}) {
+    if (c.custody == "software" && std::filesystem::exists(DataPath(c, f))) {
+      return absl::StrCat(DataPath(c, f), " exists");
+    }
+  }
+  return "";
+}
+
+absl::StatusOr<std::unique_ptr<store::KeyStore>> OpenPostgres(const Config& c,
+                                                              bool create) {
+  ASSIGN_OR_RETURN(std::unique_ptr<store::PostgresKeyStore> s,
+                   store::PostgresKeyStore::Open({.url = c.postgres_url,
+                                                  .pool_size = c.postgres_pool,
+                                                  .create = create}));
+  return std::unique_ptr<store::KeyStore>(std::move(s));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<store::KeyStore>> OpenStore(
     const Config& c, uint64_t audit_records) {
+  const std::string lost = LostBecause(c, audit_records);
+  if (c.store == "postgres") {
+    absl::StatusOr<std::unique_ptr<store::KeyStore>> s =
+        OpenPostgres(c, /*create=*/lost.empty());
+    if (!absl::IsNotFound(s.status())) return s;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the PostgreSQL database of postgres-url holds no keyferry store, but ",
+        lost,
+        ": this deployment's store is lost. Restore the database from your "
+        "backup; for a new deployment use a new database and data "
+        "directory"));
+  }
   ASSIGN_OR_RETURN(
       std::unique_ptr<store::SqliteKeyStore> store,
       store::SqliteKeyStore::Open({.path = DataPath(c, "keys.db")}));
-  if (!store->created()) return store;
-  std::string lost;
-  if (audit_records > 0) {
-    lost = absl::StrCat("the audit log ", c.audit_log, " holds ", audit_records,
-                        " records");
-  } else if (c.custody == "software" &&
-             std::filesystem::exists(DataPath(c, "seal.json"))) {
-    lost = absl::StrCat(DataPath(c, "seal.json"), " exists");
-  } else if (c.custody == "software" &&
-             std::filesystem::exists(DataPath(c, "master.key"))) {
-    lost = absl::StrCat(DataPath(c, "master.key"), " exists");
-  }
-  if (lost.empty()) return store;
+  if (!store->created() || lost.empty()) return store;
   store.reset();
   for (const char* suffix : {"", "-wal", "-shm"}) {
     std::filesystem::remove(DataPath(c, absl::StrCat("keys.db", suffix)));
@@ -114,6 +145,26 @@ absl::StatusOr<std::unique_ptr<store::SqliteKeyStore>> OpenStore(
       DataPath(c, "keys.db"), " is missing or empty, but ", lost,
       ": this deployment's store is lost. Restore keys.db from your backup; "
       "for a new deployment use a new data directory"));
+}
+
+absl::StatusOr<std::unique_ptr<store::KeyStore>> OpenToolStore(
+    const Config& c, bool must_exist) {
+  if (c.store == "postgres") {
+    absl::StatusOr<std::unique_ptr<store::KeyStore>> s =
+        OpenPostgres(c, /*create=*/!must_exist);
+    if (!absl::IsNotFound(s.status())) return s;
+    return absl::FailedPreconditionError(
+        "the PostgreSQL database of postgres-url holds no keyferry store: "
+        "start keyferryd once first");
+  }
+  if (must_exist && !std::filesystem::exists(DataPath(c, "keys.db"))) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no store in ", c.data_dir, ": start keyferryd once first"));
+  }
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<store::SqliteKeyStore> store,
+      store::SqliteKeyStore::Open({.path = DataPath(c, "keys.db")}));
+  return std::unique_ptr<store::KeyStore>(std::move(store));
 }
 
 absl::StatusOr<custody::MasterKeyPolicy> MasterKeysFor(store::KeyStore& store) {

@@ -17,7 +17,6 @@
 #include "server/access_token_signer.h"
 #include "server/config.h"
 #include "store/key_store.h"
-#include "store/sqlite_store.h"
 
 namespace keyferry::server {
 
@@ -47,15 +46,24 @@ struct Deployment {
 // start. Fails when a file cannot be read or written.
 absl::StatusOr<Deployment> OpenDeployment(const Config& config);
 
-// OpenStore opens <data-dir>/keys.db. A store that is fresh (its file was
-// missing or empty) while the audit log already holds records
+// OpenStore opens the configured store: <data-dir>/keys.db (store =
+// sqlite) or the PostgreSQL database at postgres-url (store = postgres). A
+// store that is fresh (its file was missing or empty; the database had no
+// keyferry schema) while the audit log already holds records
 // (`audit_records` > 0), or while the software custody's master key
 // (master.key, or seal.json: `keyferryd init` makes the store too) exists,
 // is refused with FailedPrecondition: that deployment's store was lost, and
-// starting empty would hide it. The fresh file this start made is removed
-// again, so the next start refuses too.
-absl::StatusOr<std::unique_ptr<store::SqliteKeyStore>> OpenStore(
+// starting empty would hide it. Nothing stays made: the fresh SQLite file
+// is removed again, and in PostgreSQL no schema is created, so the next
+// start refuses too.
+absl::StatusOr<std::unique_ptr<store::KeyStore>> OpenStore(
     const Config& config, uint64_t audit_records);
+
+// OpenToolStore opens the configured store for a keyferryd subcommand.
+// `must_exist`: FailedPrecondition "start keyferryd once first" when there
+// is no store yet (and none is made); else an empty one is made.
+absl::StatusOr<std::unique_ptr<store::KeyStore>> OpenToolStore(
+    const Config& config, bool must_exist);
 
 // MasterKeysFor says what the custody may do about its master key, from
 // the store: a fresh store needs a new one, a store without keys or check

@@ -8,6 +8,7 @@
 #include "base/encoding.h"
 #include "base/file.h"
 #include "base/testing.h"
+#include "store/pg_test_cluster.h"
 
 namespace keyferry::server {
 namespace {
@@ -83,13 +84,38 @@ TEST_F(DeploymentTest, FailureLostStoreIsRefused) {
               StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_FALSE(std::filesystem::exists(DataPath(config_, "keys.db")));
   Write("master.key", "not checked here");
-  absl::StatusOr<std::unique_ptr<store::SqliteKeyStore>> store =
+  absl::StatusOr<std::unique_ptr<store::KeyStore>> store =
       OpenStore(config_, 0);
   EXPECT_THAT(store, StatusHasMessage("master.key exists"));
   EXPECT_THAT(store, StatusHasMessage("this deployment's store is lost"));
   EXPECT_FALSE(std::filesystem::exists(DataPath(config_, "keys.db")));
   config_.custody = "pkcs11";  // master.key is not its master key
   EXPECT_OK(OpenStore(config_, 0));
+}
+
+// store = postgres: a database without keyferry's schema next to an
+// existing master key is a lost store, refused without making the schema;
+// a new deployment makes it; a tool that needs the store refuses an empty
+// database.
+TEST_F(DeploymentTest, PostgresStoreLostIsRefusedAndNothingMade) {
+  ASSERT_OK_AND_ASSIGN(store::TestCluster * cluster,
+                       store::TestCluster::Shared());
+  ASSERT_OK_AND_ASSIGN(config_.postgres_url, cluster->CreateDatabase());
+  config_.store = "postgres";
+  EXPECT_THAT(OpenToolStore(config_, /*must_exist=*/true),
+              StatusHasMessage("start keyferryd once first"));
+  Write("master.key", "not checked here");
+  absl::StatusOr<std::unique_ptr<store::KeyStore>> lost = OpenStore(config_, 0);
+  EXPECT_THAT(lost, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(lost, StatusHasMessage("this deployment's store is lost"));
+  EXPECT_THAT(OpenStore(config_, 0), StatusHasMessage("store is lost"));
+  std::filesystem::remove(DataPath(config_, "master.key"));
+  ASSERT_OK_AND_ASSIGN(auto made, OpenStore(config_, 0));
+  EXPECT_TRUE(made->created());
+  made.reset();
+  ASSERT_OK_AND_ASSIGN(auto again, OpenToolStore(config_, true));
+  EXPECT_FALSE(again->created());
+  EXPECT_FALSE(std::filesystem::exists(DataPath(config_, "keys.db")));
 }
 
 }  // namespace

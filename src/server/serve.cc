@@ -26,7 +26,7 @@
 #include "server/identity_http.h"
 #include "server/process.h"
 #include "server/seal_service.h"
-#include "store/sqlite_store.h"
+#include "store/key_store.h"
 #include "vault/key_vault.h"
 
 namespace keyferry::server {
@@ -46,7 +46,7 @@ struct Node {
   Config config;
   Deployment deployment;
   std::unique_ptr<audit::AuditLog> audit;
-  std::unique_ptr<store::SqliteKeyStore> store;
+  std::unique_ptr<store::KeyStore> store;
   CustodySetup custody;
   AccessTokenKeySlot token_key;
   ServerTls tls;

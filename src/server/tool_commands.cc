@@ -90,16 +90,11 @@ absl::Status RunAccessToken(const Args& args) {
   RETURN_IF_ERROR(RestrictCoreDumps(c.allow_core_dumps, /*log_outcome=*/false));
   RETURN_IF_ERROR(CheckAccessTokenLifetime(c, lifetime));
   ASSIGN_OR_RETURN(Deployment d, OpenDeployment(c));
-  if (!std::filesystem::exists(DataPath(c, "keys.db"))) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no store in ", c.data_dir, ": start keyferryd once first"));
-  }
+  ASSIGN_OR_RETURN(std::unique_ptr<store::KeyStore> store,
+                   OpenToolStore(c, /*must_exist=*/true));
   ASSIGN_OR_RETURN(std::unique_ptr<custody::Custody> custody,
                    OpenCustodyForTool(c, args.GetAll("share"),
                                       args.GetAll("passphrase-file")));
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<store::SqliteKeyStore> store,
-      store::SqliteKeyStore::Open({.path = DataPath(c, "keys.db")}));
   ASSIGN_OR_RETURN(bool bound, BindCustody(c, *store, *custody));
   ASSIGN_OR_RETURN(std::unique_ptr<AccessTokenSigner> signer,
                    LoadSigner(c, *store, *custody, bound));
@@ -125,9 +120,8 @@ absl::Status RunAccessToken(const Args& args) {
 // missing later is known to be lost.
 absl::Status CheckInitKeepsKeys(const Config& c) {
   const bool had_key = std::filesystem::exists(DataPath(c, "master.key"));
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<store::SqliteKeyStore> store,
-      store::SqliteKeyStore::Open({.path = DataPath(c, "keys.db")}));
+  ASSIGN_OR_RETURN(std::unique_ptr<store::KeyStore> store,
+                   OpenToolStore(c, /*must_exist=*/false));
   ASSIGN_OR_RETURN(custody::MasterKeyPolicy policy, MasterKeysFor(*store));
   if (policy == custody::MasterKeyPolicy::kMustExist && !had_key) {
     return absl::FailedPreconditionError(

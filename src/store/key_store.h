@@ -8,8 +8,9 @@
 // `name` matches the record's lower-cased name, and the name as first
 // created is what records carry back.
 //
-// Implementations: SqliteKeyStore (sqlite_store.h); PostgreSQL later; for
-// tests, MemoryKeyStore (memory_store.h, with fault injection). The
+// Implementations: SqliteKeyStore (sqlite_store.h), PostgresKeyStore
+// (postgres_store.h); for tests, MemoryKeyStore (memory_store.h, with
+// fault injection). The
 // contract tests (store_contract_test.cc) hold every implementation to this.
 // Implementations are thread-safe.
 #ifndef KEYFERRY_STORE_KEY_STORE_H_

@@ -1,6 +1,7 @@
 // The KeyStore contract (key_store.h), run against every implementation:
-// SqliteKeyStore and the MemoryKeyStore fake, so the fake is proven to
-// answer as the real store does.
+// SqliteKeyStore, PostgresKeyStore (on a PostgreSQL 15 cluster this test
+// process starts, a fresh database per test) and the MemoryKeyStore fake,
+// so the fake is proven to answer as the real stores do.
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -10,6 +11,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "store/memory_store.h"
+#include "store/pg_test_cluster.h"
+#include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
 namespace keyferry::store {
@@ -28,6 +31,24 @@ struct SqliteFactory {
   }
   ~SqliteFactory() {
     if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+};
+
+struct PostgresFactory {
+  std::unique_ptr<KeyStore> Make() {
+    absl::StatusOr<TestCluster*> cluster = TestCluster::Shared();
+    if (!cluster.ok()) {
+      ADD_FAILURE() << cluster.status();
+      return nullptr;
+    }
+    absl::StatusOr<std::string> url = (*cluster)->CreateDatabase();
+    if (!url.ok()) {
+      ADD_FAILURE() << url.status();
+      return nullptr;
+    }
+    auto s = PostgresKeyStore::Open({.url = *url});
+    if (!s.ok()) ADD_FAILURE() << s.status();
+    return s.ok() ? std::move(*s) : nullptr;
   }
 };
 
@@ -70,7 +91,7 @@ class KeyStoreContractTest : public ::testing::Test {
   std::unique_ptr<KeyStore> store_;
 };
 
-using Stores = ::testing::Types<SqliteFactory, MemoryFactory>;
+using Stores = ::testing::Types<SqliteFactory, PostgresFactory, MemoryFactory>;
 TYPED_TEST_SUITE(KeyStoreContractTest, Stores);
 
 TYPED_TEST(KeyStoreContractTest, NamesAreCaseInsensitiveAndKeepFirstSpelling) {

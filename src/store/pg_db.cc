@@ -1,0 +1,220 @@
+#include "store/pg_db.h"
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "base/status.h"
+#include "base/strings.h"
+
+namespace keyferry::store::pg {
+namespace {
+
+struct OptionsFree {
+  void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
+};
+
+std::string Trimmed(const char* s) {
+  return std::string(absl::StripAsciiWhitespace(s ? s : ""));
+}
+
+}  // namespace
+
+absl::StatusOr<ConnInfo> ConnInfo::Parse(std::string_view conninfo) {
+  ConnInfo info;
+  info.conninfo = std::string(conninfo);
+  char* err = nullptr;
+  std::unique_ptr<PQconninfoOption, OptionsFree> opts(
+      PQconninfoParse(info.conninfo.c_str(), &err));
+  if (err != nullptr) PQfreemem(err);  // it may quote the password
+  if (opts == nullptr) {
+    return absl::InvalidArgumentError(
+        "store: postgres-url is not a valid libpq connection string or "
+        "postgresql:// URI");
+  }
+  std::string host, port, dbname;
+  for (const PQconninfoOption* o = opts.get(); o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    std::string_view k = o->keyword;
+    if (k == "password") info.password = o->val;
+    if (k == "host" || (k == "hostaddr" && host.empty())) host = o->val;
+    if (k == "port") port = o->val;
+    if (k == "dbname") dbname = o->val;
+  }
+  info.target = absl::StrCat("host=", host.empty() ? "(default)" : host,
+                             " port=", port.empty() ? "(default)" : port,
+                             " dbname=", dbname.empty() ? "(default)" : dbname);
+  return info;
+}
+
+std::string ConnInfo::Scrub(std::string_view msg) const {
+  std::string out(msg);
+  if (!conninfo.empty()) out = absl::StrReplaceAll(out, {{conninfo, "***"}});
+  if (!password.empty()) out = absl::StrReplaceAll(out, {{password, "***"}});
+  return out;
+}
+
+int64_t Result::affected() const {
+  int64_t n = 0;
+  (void)absl::SimpleAtoi(PQcmdTuples(r_.get()), &n);
+  return n;
+}
+
+int64_t Result::Int(int row, int col) const {
+  int64_t v = 0;
+  (void)absl::SimpleAtoi(PQgetvalue(r_.get(), row, col), &v);
+  return v;
+}
+
+std::vector<uint8_t> Result::Bytes(int row, int col) const {
+  std::string_view t(PQgetvalue(r_.get(), row, col),
+                     PQgetlength(r_.get(), row, col));
+  if (absl::StartsWith(Sv(t), "\\x")) t.remove_prefix(2);
+  std::string raw = absl::HexStringToBytes(Sv(t));
+  return std::vector<uint8_t>(raw.begin(), raw.end());
+}
+
+absl::StatusOr<std::unique_ptr<Conn>> Conn::Open(const ConnInfo& info) {
+  // Defaults first: the expanded conninfo (dbname, expand_dbname=1)
+  // overrides them.
+  const char* keys[] = {"connect_timeout", "fallback_application_name",
+                        "dbname", nullptr};
+  const char* vals[] = {"10", "keyferryd", info.conninfo.c_str(), nullptr};
+  ConnPtr c(PQconnectdbParams(keys, vals, 1));
+  if (c == nullptr) {
+    return absl::ResourceExhaustedError("store: libpq cannot allocate");
+  }
+  if (PQstatus(c.get()) != CONNECTION_OK) {
+    return absl::UnavailableError(
+        absl::StrCat("store: cannot connect to PostgreSQL (", info.target,
+                     "): ", info.Scrub(Trimmed(PQerrorMessage(c.get())))));
+  }
+  auto conn = std::unique_ptr<Conn>(new Conn(std::move(c), &info));
+  ASSIGN_OR_RETURN(Result r, conn->Exec("connect", "SHOW synchronous_commit"));
+  if (r.rows() == 1 && r.Text(0, 0) == "off") {
+    RETURN_IF_ERROR(conn->Run("connect", "SET synchronous_commit TO on"));
+  }
+  return conn;
+}
+
+absl::Status Conn::Error(std::string_view what, const PGresult* r) {
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  sqlstate_ = state ? state : "";
+  const char* primary =
+      r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string msg = info_->Scrub(primary ? std::string(primary)
+                                         : Trimmed(PQerrorMessage(c_.get())));
+  std::string text = absl::StrCat("store: ", Sv(what), ": ", msg);
+  if (!sqlstate_.empty()) absl::StrAppend(&text, " (SQLSTATE ", sqlstate_, ")");
+  if (!ok() || sqlstate_.empty() || absl::StartsWith(sqlstate_, "08") ||
+      absl::StartsWith(sqlstate_, "53") ||
+      absl::StartsWith(sqlstate_, "57P0")) {
+    return absl::UnavailableError(
+        absl::StrCat(text, " [PostgreSQL ", info_->target, "]"));
+  }
+  if (sqlstate_ == "23505") return absl::AlreadyExistsError(text);
+  if (sqlstate_ == "40001" || sqlstate_ == "40P01") {
+    return absl::AbortedError(text);
+  }
+  return absl::InternalError(text);
+}
+
+absl::StatusOr<Result> Conn::Exec(std::string_view what, const char* sql,
+                                  std::initializer_list<Param> params) {
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+  for (const Param& p : params) {
+    values.push_back(p.data());
+    lengths.push_back(p.size());
+    formats.push_back(p.binary() ? 1 : 0);
+  }
+  ResultPtr r(PQexecParams(c_.get(), sql, static_cast<int>(values.size()),
+                           nullptr, values.data(), lengths.data(),
+                           formats.data(), /*resultFormat=*/0));
+  ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    return Error(what, r.get());
+  }
+  sqlstate_.clear();
+  return Result(std::move(r));
+}
+
+absl::Status Conn::Run(std::string_view what, const char* sql,
+                       std::initializer_list<Param> params) {
+  return Exec(what, sql, params).status();
+}
+
+absl::Status Conn::Script(std::string_view what, const char* sql) {
+  ResultPtr r(PQexec(c_.get(), sql));
+  ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    return Error(what, r.get());
+  }
+  sqlstate_.clear();
+  return absl::OkStatus();
+}
+
+bool Conn::Reset() {
+  PQreset(c_.get());
+  return ok();
+}
+
+Pool::Pool(ConnInfo info, int size)
+    : info_(std::move(info)), size_(size < 1 ? 1 : size) {}
+
+Pool::Lease::~Lease() {
+  if (c_ != nullptr) pool_->Return(std::move(c_));
+}
+
+absl::StatusOr<Pool::Lease> Pool::Borrow() {
+  std::unique_ptr<Conn> c;
+  {
+    keyferry::MutexLock l(&mu_);
+    while (idle_.empty() && open_ >= size_) cv_.Wait(&mu_);
+    if (!idle_.empty()) {
+      c = std::move(idle_.back());
+      idle_.pop_back();
+    } else {
+      ++open_;  // reserved while it is opened below
+    }
+  }
+  if (c != nullptr && !c->ok() && !c->Reset()) c.reset();  // slot kept
+  if (c == nullptr) {
+    absl::StatusOr<std::unique_ptr<Conn>> opened = Conn::Open(info_);
+    if (!opened.ok()) {
+      {
+        keyferry::MutexLock l(&mu_);
+        --open_;
+      }
+      cv_.Signal();
+      return opened.status();
+    }
+    c = std::move(opened).value();
+  }
+  return Lease(this, std::move(c));
+}
+
+void Pool::Return(std::unique_ptr<Conn> c) {
+  const bool keep = c->ok() && c->idle();
+  if (!keep) c.reset();  // broken, or left in a transaction: close it
+  {
+    keyferry::MutexLock l(&mu_);
+    if (keep) {
+      idle_.push_back(std::move(c));
+    } else {
+      --open_;
+    }
+  }
+  cv_.Signal();
+}
+
+int Pool::open() {
+  keyferry::MutexLock l(&mu_);
+  return open_;
+}
+
+}  // namespace keyferry::store::pg

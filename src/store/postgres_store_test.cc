@@ -1,0 +1,189 @@
+// PostgresKeyStore beyond the shared contract (store_contract_test.cc):
+// schema versioning, concurrent writers, the pool's recovery from a lost
+// connection, and the password kept out of every message.
+#include "store/postgres_store.h"
+
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/testing.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "store/pg_db.h"
+#include "store/pg_test_cluster.h"
+
+namespace keyferry::store {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+KeyVersion Version(std::string name, std::string version) {
+  KeyVersion k;
+  k.vault = "v";
+  k.name = std::move(name);
+  k.version = std::move(version);
+  k.kty = "EC";
+  k.bits = 256;
+  k.curve = "P-256";
+  k.key_ops = {"sign"};
+  k.public_jwk = R"({"kty":"EC"})";
+  k.blob = {0, 1, 2, 255};
+  k.created = k.updated = 100;
+  return k;
+}
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(cluster_, TestCluster::Shared());
+    ASSERT_OK_AND_ASSIGN(url_, cluster_->CreateDatabase());
+  }
+  // Sql runs `sql` on its own connection to the test database.
+  absl::StatusOr<pg::Result> Sql(const std::string& sql) {
+    ASSIGN_OR_RETURN(info_, pg::ConnInfo::Parse(url_));
+    ASSIGN_OR_RETURN(std::unique_ptr<pg::Conn> c, pg::Conn::Open(info_));
+    return c->Exec("test", sql.c_str());
+  }
+
+  TestCluster* cluster_ = nullptr;
+  std::string url_;
+  pg::ConnInfo info_;
+};
+
+TEST_F(PostgresStoreTest, SchemaVersionIsRecordedAndReopenIsNotCreated) {
+  ASSERT_OK_AND_ASSIGN(auto s, PostgresKeyStore::Open({.url = url_}));
+  EXPECT_TRUE(s->created());
+  ASSERT_OK(s->AddVersion(Version("k", "01"), 7));
+  s.reset();
+  ASSERT_OK_AND_ASSIGN(
+      pg::Result r, Sql("SELECT max(version), count(*) FROM schema_version"));
+  EXPECT_EQ(r.Int(0, 0), PostgresKeyStore::kSchemaVersion);
+  EXPECT_EQ(r.Int(0, 1), 1);
+  ASSERT_OK_AND_ASSIGN(auto again, PostgresKeyStore::Open({.url = url_}));
+  EXPECT_FALSE(again->created());
+  ASSERT_OK_AND_ASSIGN(KeyVersion k, again->GetVersion("v", "K", ""));
+  EXPECT_EQ(k.blob, std::vector<uint8_t>({0, 1, 2, 255}));
+}
+
+TEST_F(PostgresStoreTest, FailureNewerSchemaIsRefusedNamingBothVersions) {
+  ASSERT_OK(PostgresKeyStore::Open({.url = url_}).status());
+  ASSERT_OK(Sql("INSERT INTO schema_version(version) VALUES (7)").status());
+  absl::StatusOr<std::unique_ptr<PostgresKeyStore>> s =
+      PostgresKeyStore::Open({.url = url_});
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(std::string(s.status().message()),
+              HasSubstr(absl::StrCat("schema version 7 is newer than this "
+                                     "keyferryd understands (",
+                                     PostgresKeyStore::kSchemaVersion, ")")));
+}
+
+TEST_F(PostgresStoreTest, FailureTablesWithoutSchemaVersionAreDataLoss) {
+  ASSERT_OK(Sql("CREATE TABLE key_names(x int)").status());
+  EXPECT_THAT(PostgresKeyStore::Open({.url = url_}),
+              StatusIs(absl::StatusCode::kDataLoss));
+}
+
+// Two connections add versions to one new key at once: every call succeeds,
+// no version is lost or doubled, and the latest is one of the last ones.
+TEST_F(PostgresStoreTest, ConcurrentAddVersionOnOneKeyIsConsistent) {
+  ASSERT_OK_AND_ASSIGN(auto s,
+                       PostgresKeyStore::Open({.url = url_, .pool_size = 2}));
+  constexpr int kPerThread = 25;
+  std::vector<absl::Status> results(2 * kPerThread);
+  auto writer = [&](int t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      results[t * kPerThread + i] = s->AddVersion(
+          Version(t == 0 ? "Shared" : "SHARED", absl::StrCat(t, "-", i)), 7);
+    }
+  };
+  std::thread a(writer, 0), b(writer, 1);
+  a.join();
+  b.join();
+  for (const absl::Status& st : results) EXPECT_OK(st);
+  ASSERT_OK_AND_ASSIGN(std::vector<KeyVersion> all,
+                       s->AllVersions("v", "shared"));
+  EXPECT_EQ(all.size(), 2u * kPerThread);
+  std::set<std::string> distinct;
+  for (const KeyVersion& k : all) distinct.insert(k.version);
+  EXPECT_EQ(distinct.size(), 2u * kPerThread);
+  ASSERT_OK_AND_ASSIGN(KeyVersion latest, s->GetVersion("v", "shared", ""));
+  EXPECT_EQ(latest.version, all.back().version);  // latest = last in seq
+  ASSERT_OK_AND_ASSIGN(KeyName n, s->GetName("v", "shared"));
+  EXPECT_EQ(n.name, "Shared") << "one name row, the first spelling";
+  ASSERT_OK_AND_ASSIGN(int64_t count, s->CountKeys("v"));
+  EXPECT_EQ(count, 1);
+}
+
+TEST_F(PostgresStoreTest, DroppedConnectionIsReplacedByThePool) {
+  ASSERT_OK_AND_ASSIGN(auto s,
+                       PostgresKeyStore::Open({.url = url_, .pool_size = 1}));
+  ASSERT_OK(s->AddVersion(Version("k", "01"), 7));
+  // Terminate every server process of the store's database but ours.
+  ASSERT_OK_AND_ASSIGN(
+      pg::Result killed,
+      Sql("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM "
+          "pg_stat_activity WHERE datname = current_database() AND pid <> "
+          "pg_backend_pid()"));
+  EXPECT_EQ(killed.Int(0, 0), 1);
+  ASSERT_OK(s->GetVersion("v", "k", "").status());  // a read
+  ASSERT_OK(Sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> "
+                "pg_backend_pid()")
+                .status());
+  ASSERT_OK(s->AddVersion(Version("k", "02"), 7));  // a write
+  ASSERT_OK_AND_ASSIGN(KeyVersion k, s->GetVersion("v", "k", ""));
+  EXPECT_EQ(k.version, "02");
+  EXPECT_EQ(s->pool_open(), 1);
+}
+
+TEST_F(PostgresStoreTest, ServerDownIsUnavailableAndRecoversAfterRestart) {
+  ASSERT_OK_AND_ASSIGN(auto s, PostgresKeyStore::Open({.url = url_}));
+  ASSERT_OK(s->AddVersion(Version("k", "01"), 7));
+  ASSERT_OK(cluster_->Stop());
+  absl::StatusOr<KeyVersion> down = s->GetVersion("v", "k", "");
+  EXPECT_THAT(down, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(std::string(down.status().message()),
+              Not(HasSubstr(cluster_->password())));
+  ASSERT_OK(cluster_->Restart());
+  ASSERT_OK(s->GetVersion("v", "k", "").status());
+}
+
+TEST_F(PostgresStoreTest, PasswordNeverAppearsInAStatusMessage) {
+  const std::string secret = cluster_->password();
+  std::vector<absl::Status> seen;
+  // A wrong password, a bad conninfo, a missing database, a bad URI.
+  const std::string wrong = "Wr0ngPassw0rd-" + secret.substr(0, 8);
+  for (const std::string& url :
+       {absl::StrCat("host=", cluster_->dir(), " user=kf dbname=postgres ",
+                     "password=", wrong),
+        absl::StrCat("password=", secret, " host ", cluster_->dir()),
+        absl::StrCat("host=", cluster_->dir(), " user=kf password=", secret,
+                     " dbname=nosuchdb"),
+        absl::StrCat("postgresql://kf:", secret, "@/db?bad=%zz"),
+        absl::StrCat("host=", cluster_->dir(),
+                     " port=1 user=kf password=", secret)}) {
+    absl::StatusOr<std::unique_ptr<PostgresKeyStore>> s =
+        PostgresKeyStore::Open({.url = url});
+    ASSERT_FALSE(s.ok()) << url;
+    seen.push_back(s.status());
+  }
+  EXPECT_THAT(std::string(seen[0].message()),
+              HasSubstr("password authentication failed"));
+  // A statement error on a live store.
+  ASSERT_OK_AND_ASSIGN(auto s, PostgresKeyStore::Open({.url = url_}));
+  ASSERT_OK(s->AddVersion(Version("k", "01"), 7));
+  seen.push_back(s->AddVersion(Version("k", "01"), 7));
+  EXPECT_THAT(seen.back(), StatusIs(absl::StatusCode::kAlreadyExists));
+  for (const absl::Status& st : seen) {
+    EXPECT_THAT(std::string(st.message()), Not(HasSubstr(secret))) << st;
+    EXPECT_THAT(std::string(st.message()), Not(HasSubstr(wrong))) << st;
+  }
+}
+
+}  // namespace
+}  // namespace keyferry::store
