@@ -197,8 +197,10 @@ void Worker(const Options& o, int id, asio::ssl::context& ctx, Shared& sh) {
 double CpuSeconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec +
-         u.ru_stime.tv_usec / 1e6;
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
 }
 
 double Percentile(std::vector<double>& v, double p) {
@@ -210,7 +212,9 @@ double Percentile(std::vector<double>& v, double p) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// An Asio error while setting up (TLS context, resolve) ends the run with
+// std::terminate and its message: what a benchmark tool should do.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   Options o = Parse(argc, argv);
   asio::ssl::context ctx(asio::ssl::context::tls_client);
   if (!o.ca.empty()) {

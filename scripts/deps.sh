@@ -17,6 +17,7 @@ test_pkgs=(
   python3-azure azure-cli
   clang   # the ThreadSanitizer + -Wthread-safety build of scripts/test.sh
   libclang-rt-14-dev libfuzzer-14-dev   # ASan/UBSan + libFuzzer (fuzz/)
+  clang-tidy-14   # scripts/tidy.sh
 )
 
 want=("${build_pkgs[@]}")

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "base/encoding.h"
 #include "base/file.h"
@@ -287,7 +288,11 @@ AuditLog::AuditLog(std::string path, int fd, AuditLogOptions options,
   thread_ = std::thread([this] { Run(); });
 }
 
-AuditLog::~AuditLog() {
+// clang-tidy's exception-escape sees the throw statements of nlohmann::json
+// below Buffer and WriteHead: type errors (the objects have fixed members of
+// fixed types) and UTF-8 errors (every dump uses error_handler_t::replace),
+// neither of which can happen here.
+AuditLog::~AuditLog() {  // NOLINT(bugprone-exception-escape): see above
   {
     MutexLock l(&mu_);
     stop_ = true;
@@ -377,14 +382,22 @@ void AuditLog::Append(Record r) {
 }
 
 void AuditLog::AppendDurable(Record r, std::function<void(absl::Status)> done) {
-  bool buffered, healthy;
+  bool buffered = false;
+  bool queued = false;
+  // `done` goes either to the waiters (called once the record is durable)
+  // or here, to be called below with the refusal.
+  std::function<void(absl::Status)> refused;
   {
     MutexLock l(&mu_);
     buffered = Buffer(std::move(r));
-    healthy = healthy_;
-    if (buffered && healthy) waiters_.push_back({seq_, std::move(done)});
+    queued = buffered && healthy_;
+    if (queued) {
+      waiters_.push_back({seq_, std::move(done)});
+    } else {
+      refused = std::move(done);
+    }
   }
-  if (buffered && healthy) {
+  if (queued) {
     // kWrite: the caller writes the batch itself when no write is under
     // way (no hand-off to the writer thread and back); the writer thread
     // still syncs once a second.
@@ -396,7 +409,7 @@ void AuditLog::AppendDurable(Record r, std::function<void(absl::Status)> done) {
     cv_.Signal();
     return;
   }
-  done(absl::UnavailableError(
+  refused(absl::UnavailableError(
       buffered ? "the audit log cannot be written; the record is kept and "
                  "written once it can"
                : "the audit log cannot be written and its memory is full; "
@@ -587,7 +600,8 @@ absl::StatusOr<VerifyResult> Verify(
                        *expected_head_hash == std::string(kGenesisHash);
   char* buf = nullptr;
   size_t cap = 0;
-  std::unique_ptr<char, void (*)(void*)> buf_owner(nullptr, free);
+  // getline may reallocate `buf`; what it holds last is freed on return.
+  const absl::Cleanup free_buf = [&buf] { free(buf); };
   uint64_t n = 0;
   auto fail = [&](const std::string& msg) {
     return absl::DataLossError(path + ": " + msg);
@@ -595,8 +609,6 @@ absl::StatusOr<VerifyResult> Verify(
   for (;;) {
     errno = 0;
     ssize_t len = getline(&buf, &cap, f);
-    buf_owner.release();
-    buf_owner.reset(buf);
     if (len < 0) {
       if (errno != 0 && !feof(f)) {
         return ErrnoError("cannot read audit log", path, errno);

@@ -97,7 +97,7 @@ class AuditLog {
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
   // Stops the flush thread and flushes what is buffered.
-  ~AuditLog();
+  ~AuditLog();  // NOLINT(bugprone-exception-escape): see audit_log.cc
 
   // Append formats `r` and buffers it for the flush thread; seq and prev
   // are assigned under the lock, so buffer order is chain order. No I/O,

@@ -30,7 +30,7 @@ struct Claims {
 // kDefaultMaxAccessTokenLifetime is the longest a token may live (exp minus the
 // earlier of nbf and iat) unless the deployment configures another maximum:
 // 24 hours.
-inline constexpr int64_t kDefaultMaxAccessTokenLifetime = 24 * 3600;
+inline constexpr int64_t kDefaultMaxAccessTokenLifetime = int64_t{24} * 3600;
 
 // AccessTokenLifetime is how long `claims` make a token live: exp minus the
 // earlier of nbf and iat. An absent nbf or iat counts as 0, so a token lacking

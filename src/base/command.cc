@@ -1,7 +1,9 @@
 #include "base/command.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdio>
+#include <iterator>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -212,13 +214,15 @@ int RunProgram(const Program& program, const std::vector<std::string>& words) {
   if (cmd == nullptr) {
     std::fprintf(
         stderr, "%s: unknown command '%s' (see %s --help)\n", program.name,
-        absl::StrJoin(words.begin(),
-                      words.begin() + std::min<size_t>(2, words.size()), " ")
+        absl::StrJoin(
+            words.begin(),
+            words.begin() + std::min<std::ptrdiff_t>(2, std::ssize(words)), " ")
             .c_str(),
         program.name);
     return 2;
   }
-  std::vector<std::string> rest(words.begin() + used, words.end());
+  std::vector<std::string> rest(
+      words.begin() + static_cast<std::ptrdiff_t>(used), words.end());
   if (program.command_help &&
       std::any_of(rest.begin(), rest.end(), IsHelpWord)) {
     std::printf("usage: %s %s [OPTIONS] %s\n%s\n\n%s", program.name, cmd->name,

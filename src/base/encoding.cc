@@ -53,7 +53,8 @@ absl::StatusOr<std::vector<uint8_t>> Decode64(std::string_view text,
                                               const char* name) {
   std::array<int8_t, 256> rev;
   rev.fill(-1);
-  for (int i = 0; i < 64; ++i) rev[static_cast<uint8_t>(alphabet[i])] = i;
+  for (int i = 0; i < 64; ++i)
+    rev[static_cast<uint8_t>(alphabet[i])] = static_cast<int8_t>(i);
   size_t len = text.size();
   size_t pads = 0;
   while (len > 0 && text[len - 1] == '=' && pads < 2) {

@@ -25,12 +25,12 @@
 // declaration such as `auto x`).
 #define ASSIGN_OR_RETURN(lhs, expr) \
   KF_ASSIGN_OR_RETURN_IMPL_(KF_CONCAT_(kf_statusor_, __LINE__), lhs, expr)
-
+// NOLINTBEGIN(bugprone-macro-parentheses): `tmp` is a name, `lhs` a decl.
 #define KF_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                              \
   if (!tmp.ok()) return tmp.status();             \
   lhs = std::move(tmp).value()
-
+// NOLINTEND(bugprone-macro-parentheses)
 namespace keyferry::internal {
 
 inline absl::Status AsStatus(absl::Status s) { return s; }

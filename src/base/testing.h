@@ -15,7 +15,7 @@
     auto kf_st_ = ::keyferry::internal::AsStatus((expr)); \
     ASSERT_TRUE(kf_st_.ok()) << kf_st_;                   \
   } while (0)
-
+// NOLINTBEGIN(bugprone-macro-parentheses): `tmp` is a name, `lhs` a decl.
 #define ASSERT_OK_AND_ASSIGN(lhs, expr)                                       \
   KF_ASSERT_OK_AND_ASSIGN_IMPL_(KF_CONCAT_(kf_test_statusor_, __LINE__), lhs, \
                                 expr)
@@ -23,7 +23,7 @@
   auto tmp = (expr);                                  \
   ASSERT_TRUE(tmp.ok()) << tmp.status();              \
   lhs = std::move(tmp).value()
-
+// NOLINTEND(bugprone-macro-parentheses)
 // StatusIs(code) matches an absl::Status or StatusOr whose code is `code`.
 MATCHER_P(StatusIs, code, "") {
   return ::keyferry::internal::AsStatus(arg).code() == code;

@@ -15,7 +15,7 @@ inline constexpr std::string_view kSchemaVersion = "1.0.0";
 inline constexpr std::string_view kAlgDir = "dir";
 inline constexpr std::string_view kEncRsaAesKeyWrap = "CKM_RSA_AES_KEY_WRAP";
 // kMaxBlobBytes bounds the container text; the largest legal blob is < 4 KiB.
-inline constexpr size_t kMaxBlobBytes = 64 * 1024;
+inline constexpr size_t kMaxBlobBytes = size_t{64} * 1024;
 
 // KeyId is a parsed Azure key identifier
 // `https://<host>[:port]/keys/<name>/<version>`.

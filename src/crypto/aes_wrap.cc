@@ -67,7 +67,7 @@ absl::StatusOr<SecretBytes> Run(const SecretBytes& kek,
         pad ? "AES-KWP unwrap failed: integrity check"
             : "AES-KW unwrap failed: integrity check");
   }
-  out.Resize(static_cast<size_t>(len + fin));
+  out.Resize(static_cast<size_t>(len) + static_cast<size_t>(fin));
   return out;
 }
 

@@ -84,7 +84,7 @@ absl::StatusOr<std::vector<uint8_t>> AesCbcEncrypt(
       EVP_EncryptFinal_ex(ctx.get(), out.data() + n, &fin) != 1) {
     return SslError(absl::StatusCode::kInternal, "AES-CBC encrypt");
   }
-  out.resize(static_cast<size_t>(n + fin));
+  out.resize(static_cast<size_t>(n) + static_cast<size_t>(fin));
   return out;
 }
 
@@ -117,7 +117,7 @@ absl::StatusOr<SecretBytes> AesCbcDecrypt(const SecretBytes& key,
       EVP_DecryptFinal_ex(ctx.get(), p + n, &fin) != 1) {
     return fail();
   }
-  out.Resize(static_cast<size_t>(n + fin));
+  out.Resize(static_cast<size_t>(n) + static_cast<size_t>(fin));
   return out;
 }
 

@@ -122,7 +122,7 @@ absl::StatusOr<std::vector<uint8_t>> SignDigest(
   if (es == nullptr)
     return SslError(absl::StatusCode::kInternal, "ECDSA signature");
   int n = CurveFieldBytes(Info(alg).curve);
-  std::vector<uint8_t> raw(2 * n);
+  std::vector<uint8_t> raw(2 * static_cast<size_t>(n));
   bool ok = BN_bn2binpad(ECDSA_SIG_get0_r(es), raw.data(), n) == n &&
             BN_bn2binpad(ECDSA_SIG_get0_s(es), raw.data() + n, n) == n;
   ECDSA_SIG_free(es);

@@ -22,7 +22,7 @@
 namespace keyferry::crypto {
 namespace {
 
-constexpr long kDay = 24 * 60 * 60;
+constexpr long kDay = 24L * 60 * 60;
 
 // IpBytes returns the 4 or 16 bytes of an IP address, empty for a DNS name.
 std::vector<uint8_t> IpBytes(std::string_view name) {
@@ -136,7 +136,7 @@ absl::StatusOr<Certificate> NewCert(EVP_PKEY* key,
   ASSIGN_OR_RETURN(std::vector<uint8_t> serial, RandomBytes(16));
   serial[0] &= 0x7F;  // positive
   serial[0] |= 0x40;  // and 16 bytes long
-  BnPtr bn(BN_bin2bn(serial.data(), serial.size(), nullptr));
+  BnPtr bn(BN_bin2bn(serial.data(), static_cast<int>(serial.size()), nullptr));
   X509_NAME* name = X509_get_subject_name(cert.get());
   if (bn == nullptr || X509_set_version(cert.get(), X509_VERSION_3) != 1 ||
       BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get())) ==

@@ -16,8 +16,8 @@
 #include "absl/status/statusor.h"
 #include "base/secret.h"
 #include "hsm/object.h"
-
-struct _CK_FUNCTION_LIST;  // the C ABI, defined in hsm/pkcs11.h
+// The C ABI, defined in hsm/pkcs11.h; the tag is the standard's own name.
+struct _CK_FUNCTION_LIST;  // NOLINT(bugprone-reserved-identifier): PKCS#11 tag
 
 namespace keyferry::hsm {
 

@@ -63,7 +63,7 @@ std::optional<HttpRejection> CheckFraming(const Headers& headers, int version);
 // ServerOptions (max_body_bytes) and its fixed header limit.
 struct RequestLimits {
   size_t max_body_bytes = 1 << 20;
-  size_t max_header_bytes = 64 * 1024;  // request line and fields
+  size_t max_header_bytes = size_t{64} * 1024;  // request line and fields
 };
 
 // ParsedRequest is one request ParseRequestBytes accepted.

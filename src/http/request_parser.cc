@@ -70,7 +70,8 @@ std::optional<HttpRejection> AcceptHeader(BeastRequestParser& parser,
   for (const auto& field : msg) {
     request.headers.Add(Std(field.name_string()), Std(field.value()));
   }
-  if (auto refused = CheckFraming(request.headers, msg.version())) {
+  if (auto refused =
+          CheckFraming(request.headers, static_cast<int>(msg.version()))) {
     return refused;
   }
   // CheckFraming admits Transfer-Encoding only as "chunked" alone; Beast

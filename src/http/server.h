@@ -83,7 +83,7 @@ class Server {
   static absl::StatusOr<std::unique_ptr<Server>> New(ServerOptions options,
                                                      Handler handler);
   // ~Server shuts down (as Shutdown) if still running.
-  ~Server();
+  ~Server();  // NOLINT(bugprone-exception-escape): see server.cc
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 

@@ -63,14 +63,14 @@ struct Config {
   // keys API refuses longer ones and `keyferryd token` will not mint them.
   // From kMinAccessTokenMaxLifetime (the identity endpoint's tokens live 3600
   // s) to kMaxAccessTokenMaxLifetime.
-  int64_t token_max_lifetime = 24 * 3600;
+  int64_t token_max_lifetime = int64_t{24} * 3600;
   // false (default): keyferryd sets RLIMIT_CORE to 0 and makes itself not
   // dumpable at start (server/process.h), so no core file holds key material.
   bool allow_core_dumps = false;
 };
 
 inline constexpr int64_t kMinAccessTokenMaxLifetime = 3600;
-inline constexpr int64_t kMaxAccessTokenMaxLifetime = 30 * 24 * 3600;
+inline constexpr int64_t kMaxAccessTokenMaxLifetime = int64_t{30} * 24 * 3600;
 
 struct ConfigKey {
   const char* name;

@@ -108,8 +108,9 @@ TEST_F(AttestTest, StoredVersionsCarryAVerifyingTag) {
 TEST_F(AttestTest, FailureRowAlteredOnDiskIsNeverUsed) {
   store::KeyVersion victim = CreateEc("victim");
   store::KeyVersion attacker = CreateEc("attacker");
+  // Several statements are split over two lines on purpose.
   const std::vector<std::string> tamper = {
-      // widen key_ops
+      // widen key_ops; NOLINTNEXTLINE(bugprone-suspicious-missing-comma)
       "UPDATE key_versions SET key_ops='sign,verify,decrypt' "
       "WHERE name_lc='victim'",
       // publish another key's public key (so encrypt/verify use it)
@@ -255,8 +256,9 @@ TEST_F(AttestTest, FailureUpgradeStoreNeverTagsASchema2Store) {
   CreateEc("a");
   Sql("DELETE FROM meta WHERE k='custody_check'");
   Sql("UPDATE key_versions SET attest=x'', key_ops='sign,verify,decrypt'");
-  EXPECT_THAT(BindStoreToCustody(*store_, *custody_, /*upgrade=*/true),
-              StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(
+      BindStoreToCustody(*store_, *custody_, /*authenticate_legacy=*/true),
+      StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(store_->AuthenticateVersions([](const store::KeyVersion&) {
     return absl::StatusOr<std::vector<uint8_t>>(std::vector<uint8_t>(32));
   }),

@@ -277,7 +277,7 @@ absl::StatusOr<store::KeyVersion> KeyVault::Create(
 absl::StatusOr<custody::HeldKey> KeyVault::ImportByok(
     std::string_view vault, const ImportKeyRequest& request,
     std::span<const uint8_t> binding) {
-  if (request.key_hsm->size() > 64 * 1024) {
+  if (request.key_hsm->size() > size_t{64} * 1024) {
     return absl::InvalidArgumentError(
         "key_hsm is larger than a BYOK blob can be (64 KiB)");
   }
@@ -379,8 +379,10 @@ absl::StatusOr<store::KeyVersion> KeyVault::Import(std::string_view vault,
     return absl::InvalidArgumentError(
         "The property \"key\" must be a valid JsonWebKey object.");
   }
+  // Read before the move: argument evaluation order is unspecified.
+  std::vector<KeyOp> ops = DefaultKeyOps(held.kind);
   return Store(vault, name, version, request.kty, std::move(held),
-               request.properties, DefaultKeyOps(held.kind));
+               request.properties, std::move(ops));
 }
 
 absl::StatusOr<store::KeyVersion> KeyVault::Get(std::string_view vault,

@@ -40,8 +40,8 @@ int64_t Add(int64_t t, const IsoDuration& d, int sign) {
   unsigned m = static_cast<unsigned>(((m0 % 12) + 12) % 12) + 1;
   unsigned day =
       std::min<unsigned>(static_cast<unsigned>(tm.tm_mday), DaysIn(y, m));
-  int64_t secs = DaysFromCivil(y, m, day) * 86400 + tm.tm_hour * 3600 +
-                 tm.tm_min * 60 + tm.tm_sec;
+  int64_t secs = DaysFromCivil(y, m, day) * 86400 + int64_t{tm.tm_hour} * 3600 +
+                 int64_t{tm.tm_min} * 60 + tm.tm_sec;
   secs += sign * (d.days * 86400 + d.hours * 3600 + d.minutes * 60 + d.seconds);
   return secs;
 }
@@ -164,7 +164,7 @@ absl::StatusOr<RotationPolicy> ParseRotationPolicy(std::string_view text) {
     ASSIGN_OR_RETURN(p.expiry_time,
                      DurationField(doc["attributes"], "expiryTime",
                                    "attributes.expiryTime"));
-    if (ApproxSeconds(*p.expiry_time) < 28 * 86400) {
+    if (ApproxSeconds(*p.expiry_time) < int64_t{28} * 86400) {
       return absl::InvalidArgumentError(
           "expiryTime must be at least 28 days (P28D).");
     }
@@ -225,7 +225,7 @@ absl::StatusOr<RotationPolicy> ParseRotationPolicy(std::string_view text) {
       }
       const IsoDuration& d =
           la.time_after_create ? *la.time_after_create : *la.time_before_expiry;
-      if (ApproxSeconds(d) < 7 * 86400) {
+      if (ApproxSeconds(d) < int64_t{7} * 86400) {
         return absl::InvalidArgumentError(
             "A trigger must be at least 7 days (P7D).");
       }

@@ -6,6 +6,7 @@ namespace keyferry::vault {
 namespace {
 
 constexpr int64_t kJan31_2026 = 1769817600;  // 2026-01-31T00:00:00Z
+constexpr int64_t kDay = 86400;
 
 TEST(DurationTest, Parses) {
   ASSERT_OK_AND_ASSIGN(IsoDuration d, ParseIsoDuration("P1Y2M10DT2H30M5S"));
@@ -25,14 +26,14 @@ TEST(DurationTest, Parses) {
 
 TEST(DurationTest, CalendarArithmetic) {
   ASSERT_OK_AND_ASSIGN(IsoDuration m, ParseIsoDuration("P1M"));
-  EXPECT_EQ(AddDuration(kJan31_2026, m), kJan31_2026 + 28 * 86400);  // Feb 28
+  EXPECT_EQ(AddDuration(kJan31_2026, m), kJan31_2026 + 28 * kDay);  // Feb 28
   ASSERT_OK_AND_ASSIGN(IsoDuration d, ParseIsoDuration("P90D"));
-  EXPECT_EQ(AddDuration(kJan31_2026, d), kJan31_2026 + 90 * 86400);
+  EXPECT_EQ(AddDuration(kJan31_2026, d), kJan31_2026 + 90 * kDay);
   ASSERT_OK_AND_ASSIGN(IsoDuration y, ParseIsoDuration("P1Y"));
   EXPECT_EQ(SubtractDuration(AddDuration(kJan31_2026, y), y), kJan31_2026);
   ASSERT_OK_AND_ASSIGN(IsoDuration back, ParseIsoDuration("P2M"));
   EXPECT_EQ(SubtractDuration(kJan31_2026, back),
-            kJan31_2026 - 62 * 86400);  // Nov 30
+            kJan31_2026 - 62 * kDay);  // Nov 30
 }
 
 TEST(RotationPolicyTest, AfterCreateAndBeforeExpiry) {
@@ -42,13 +43,12 @@ TEST(RotationPolicyTest, AfterCreateAndBeforeExpiry) {
       {"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}],
     "attributes": {"expiryTime": "P2Y"}})"));
   ASSERT_EQ(p.actions.size(), 2u);
-  EXPECT_EQ(RotationDue(p, kJan31_2026, std::nullopt),
-            kJan31_2026 + 90 * 86400);
+  EXPECT_EQ(RotationDue(p, kJan31_2026, std::nullopt), kJan31_2026 + 90 * kDay);
   ASSERT_OK_AND_ASSIGN(RotationPolicy q, ParseRotationPolicy(R"({
     "lifetimeActions": [{"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "rotate"}}],
     "attributes": {"expiryTime": "P90D"}})"));
   EXPECT_EQ(RotationDue(q, 0, std::nullopt), std::nullopt);
-  EXPECT_EQ(RotationDue(q, 0, kJan31_2026), kJan31_2026 - 30 * 86400);
+  EXPECT_EQ(RotationDue(q, 0, kJan31_2026), kJan31_2026 - 30 * kDay);
 }
 
 TEST(RotationPolicyTest, FailureDeeplyNested) {
