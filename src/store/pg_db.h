@@ -71,7 +71,7 @@ class Param {
   // Bytes is a bytea parameter.
   static Param Bytes(const std::vector<uint8_t>& b) {
     // An empty vector's data() may be null, which libpq reads as NULL.
-    Param p{b.empty() ? std::string_view("", 0)
+    Param p{b.empty() ? std::string_view("")
                       : std::string_view(
                             reinterpret_cast<const char*>(b.data()), b.size())};
     p.binary_ = true;
