@@ -81,13 +81,19 @@ echo "== clang-tidy: ${#files[@]} files, $jobs jobs =="
 # checks that are off, or of headers outside HeaderFilterRegex) are dropped.
 export tidy build out
 status=0
-printf '%s\n' "${files[@]}" | nl -ba -w1 -s' ' |
-  xargs -P "$jobs" -L 1 bash -c '
+printf '%s\n' "${files[@]}" | nl -ba -w1 -s' ' >"$out/list"
+# xargs runs in a process group of its own (setsid), so that a tidy.sh that
+# is interrupted or killed takes its clang-tidy workers with it.
+setsid xargs -a "$out/list" -P "$jobs" -L 1 bash -c '
     if ! nice "$tidy" -p "$build" --quiet "$1" >"$out/$0.log" 2>"$out/$0.err"; then
       touch "$out/$0.fail"
     fi
     grep -Ev "^[0-9]+ warnings? generated\.$" "$out/$0.err" >>"$out/$0.log" || true
-    cat "$out/$0.log"' || status=1
+    cat "$out/$0.log"' &
+workers=$!
+trap 'kill -TERM -- -"$workers" 2>/dev/null; rm -rf "$out"; exit 143' INT TERM
+wait "$workers" || status=1
+trap - INT TERM
 
 failed=$(find "$out" -name '*.fail' | wc -l)
 if [ "$failed" -gt 0 ] || [ "$status" -ne 0 ] || [ "$test_status" -ne 0 ]; then

@@ -10,10 +10,12 @@
 #ifndef KEYFERRY_BASE_MUTEX_H_
 #define KEYFERRY_BASE_MUTEX_H_
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <shared_mutex>
 
 #include "absl/base/thread_annotations.h"
@@ -39,9 +41,14 @@ class Condition {
   std::function<bool()> eval_;
 };
 
-// Mutex is a reader-writer lock (std::shared_mutex). Not recursive.
-// Await waits, with the lock held exclusively, until a Condition holds: an
-// exclusive unlock wakes awaiters (only when there are any).
+// Mutex is an exclusive lock (std::mutex). Not recursive. Await waits, with
+// the lock held, until a Condition holds: an unlock wakes awaiters (only
+// when there are any). A std::mutex, not a reader-writer lock: its waits
+// pair with std::condition_variable directly, where a shared_mutex needs
+// condition_variable_any and its inner lock (two more futex calls per
+// hand-off, measured on the audit log's writer hand-off: bench/README.md).
+// For state read far more often than written, under long reads, use
+// SharedMutex.
 class ABSL_LOCKABLE Mutex {
  public:
   Mutex() = default;
@@ -55,12 +62,10 @@ class ABSL_LOCKABLE Mutex {
     mu_.unlock();
     if (wake) changed_.notify_all();
   }
-  // TryLock takes the lock exclusively when it is free, without waiting.
+  // TryLock takes the lock when it is free, without waiting.
   bool TryLock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
     return mu_.try_lock();
   }
-  void ReaderLock() ABSL_SHARED_LOCK_FUNCTION() { mu_.lock_shared(); }
-  void ReaderUnlock() ABSL_UNLOCK_FUNCTION() { mu_.unlock_shared(); }
   // AssertHeld tells the analysis the caller holds the lock (no check at
   // run time).
   void AssertHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() {}
@@ -83,53 +88,83 @@ class ABSL_LOCKABLE Mutex {
     return true;
   }
 
-  // BasicLockable, for std::condition_variable_any (CondVar).
-  void lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { Lock(); }
-  void unlock() ABSL_UNLOCK_FUNCTION() { Unlock(); }
-
  private:
-  // The BasicLockable the awaiters' condition variable releases: the raw
-  // lock, so that releasing it to wait does not wake other awaiters.
-  struct Raw {
-    std::shared_mutex* mu;
-    void lock() { mu->lock(); }
-    void unlock() { mu->unlock(); }
-  };
+  friend class CondVar;
+
+  // Waits on `cv` with mu_ held by the caller (released while waiting, held
+  // again on return); `left` max() waits without a timeout. True when the
+  // wait timed out.
+  template <typename D>
+  bool WaitOn(std::condition_variable& cv, D left) {
+    std::unique_lock<std::mutex> raw(mu_, std::adopt_lock);
+    bool timed_out = false;
+    if (left == D::max()) {
+      cv.wait(raw);
+    } else {
+      timed_out = cv.wait_for(raw, left) == std::cv_status::timeout;
+    }
+    raw.release();  // still held: the caller's scope unlocks it
+    return timed_out;
+  }
   template <typename D>
   void WaitForChange(D left) {
     awaiting_.fetch_add(1, std::memory_order_relaxed);
-    Raw raw{&mu_};
-    if (left == D::max()) {
-      changed_.wait(raw);
-    } else {
-      changed_.wait_for(raw, left);
-    }
+    WaitOn(changed_, left);
     awaiting_.fetch_sub(1, std::memory_order_relaxed);
   }
 
-  std::shared_mutex mu_;
+  std::mutex mu_;
   std::atomic<int> awaiting_{0};
-  std::condition_variable_any changed_;
+  std::condition_variable changed_;
+};
+
+// SharedMutex is a reader-writer lock (std::shared_mutex): writers hold it
+// with MutexLock, readers with ReaderMutexLock. No Await and no CondVar.
+class ABSL_LOCKABLE SharedMutex {
+ public:
+  SharedMutex() = default;
+  SharedMutex(const SharedMutex&) = delete;
+  SharedMutex& operator=(const SharedMutex&) = delete;
+
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
+  void Unlock() ABSL_UNLOCK_FUNCTION() { mu_.unlock(); }
+  void ReaderLock() ABSL_SHARED_LOCK_FUNCTION() { mu_.lock_shared(); }
+  void ReaderUnlock() ABSL_UNLOCK_FUNCTION() { mu_.unlock_shared(); }
+
+ private:
+  std::shared_mutex mu_;
 };
 
 // MutexLock holds `mu` exclusively for its scope.
 class ABSL_SCOPED_LOCKABLE MutexLock {
  public:
   explicit MutexLock(Mutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : mu_(mu) {
-    mu_->Lock();
+    mu->Lock();
   }
-  ~MutexLock() ABSL_UNLOCK_FUNCTION() { mu_->Unlock(); }
+  explicit MutexLock(SharedMutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu)
+      : shared_(mu) {
+    mu->Lock();
+  }
+  ~MutexLock() ABSL_UNLOCK_FUNCTION() {
+    if (mu_ != nullptr) {
+      mu_->Unlock();
+    } else {
+      shared_->Unlock();
+    }
+  }
   MutexLock(const MutexLock&) = delete;
   MutexLock& operator=(const MutexLock&) = delete;
 
  private:
-  Mutex* const mu_;
+  Mutex* const mu_ = nullptr;  // one of the two is set
+  SharedMutex* const shared_ = nullptr;
 };
 
 // ReaderMutexLock holds `mu` shared for its scope.
 class ABSL_SCOPED_LOCKABLE ReaderMutexLock {
  public:
-  explicit ReaderMutexLock(Mutex* mu) ABSL_SHARED_LOCK_FUNCTION(mu) : mu_(mu) {
+  explicit ReaderMutexLock(SharedMutex* mu) ABSL_SHARED_LOCK_FUNCTION(mu)
+      : mu_(mu) {
     mu_->ReaderLock();
   }
   ~ReaderMutexLock() ABSL_UNLOCK_FUNCTION() { mu_->ReaderUnlock(); }
@@ -137,7 +172,7 @@ class ABSL_SCOPED_LOCKABLE ReaderMutexLock {
   ReaderMutexLock& operator=(const ReaderMutexLock&) = delete;
 
  private:
-  Mutex* const mu_;
+  SharedMutex* const mu_;
 };
 
 // CondVar waits on a Mutex held exclusively by the caller; the lock is
@@ -149,12 +184,15 @@ class CondVar {
   CondVar(const CondVar&) = delete;
   CondVar& operator=(const CondVar&) = delete;
 
-  void Wait(Mutex* mu) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { cv_.wait(*mu); }
+  void Wait(Mutex* mu) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    mu->WaitOn(cv_, std::chrono::nanoseconds::max());
+  }
   // WaitWithTimeout returns true when `timeout` passed (the absl meaning).
   bool WaitWithTimeout(Mutex* mu, absl::Duration timeout)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    return cv_.wait_for(*mu, absl::ToChronoNanoseconds(timeout)) ==
-           std::cv_status::timeout;
+    const auto left = std::max(absl::ToChronoNanoseconds(timeout),
+                               std::chrono::nanoseconds::zero());
+    return mu->WaitOn(cv_, left);
   }
   // WaitWithDeadline returns true when `deadline` passed.
   bool WaitWithDeadline(Mutex* mu, absl::Time deadline)
@@ -165,7 +203,7 @@ class CondVar {
   void SignalAll() { cv_.notify_all(); }
 
  private:
-  std::condition_variable_any cv_;
+  std::condition_variable cv_;
 };
 
 }  // namespace keyferry

@@ -1,5 +1,6 @@
 #include "base/mutex.h"
 
+#include <atomic>
 #include <thread>
 
 #include "base/testing.h"
@@ -24,7 +25,7 @@ class Counter {
     return true;
   }
   int Read() {
-    ReaderMutexLock l(&mu_);
+    MutexLock l(&mu_);
     return n_;
   }
 
@@ -70,6 +71,39 @@ TEST(MutexTest, AwaitReturnsWhenTheConditionHolds) {
   EXPECT_TRUE(mu.AwaitWithTimeout(Condition(&ready), absl::Milliseconds(1)));
   bool never = false;
   EXPECT_FALSE(mu.AwaitWithTimeout(Condition(&never), absl::Milliseconds(1)));
+}
+
+// Two readers hold a SharedMutex at once: the second reader gets in while
+// the first still holds it (it waits for the second before letting go); a
+// writer's updates are all seen by readers after it.
+TEST(SharedMutexTest, ReadersShareAndWritersExclude) {
+  SharedMutex mu;
+  std::atomic<int> inside{0};
+  int value = 0;  // guarded by mu
+  auto reader = [&] {
+    ReaderMutexLock l(&mu);
+    inside.fetch_add(1);
+    while (inside.load() < 2) std::this_thread::yield();
+    EXPECT_GE(value, 0);
+  };
+  std::thread r1(reader);
+  std::thread r2(reader);
+  r1.join();
+  r2.join();
+  EXPECT_EQ(inside.load(), 2);
+  std::thread w([&] {
+    for (int i = 0; i < 1000; ++i) {
+      MutexLock l(&mu);
+      ++value;
+    }
+  });
+  for (int i = 0; i < 1000; ++i) {
+    MutexLock l(&mu);
+    ++value;
+  }
+  w.join();
+  ReaderMutexLock l(&mu);
+  EXPECT_EQ(value, 2000);
 }
 
 }  // namespace

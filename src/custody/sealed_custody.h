@@ -62,7 +62,7 @@ class SealedCustody : public Custody {
                             std::span<const uint8_t> tag) override;
 
  private:
-  mutable keyferry::Mutex mu_;
+  mutable keyferry::SharedMutex mu_;
   std::unique_ptr<Custody> inner_ ABSL_GUARDED_BY(mu_);
 
   // With runs `f` on the inner custody under a shared lock, or answers
