@@ -25,6 +25,9 @@ const std::vector<ConfigKey> kConfigKeys = {
      "or ~/.local/share/keyferry/server)"},
     {"domain",
      "vaults are https://<vault>.<domain>:<port> (default localhost)"},
+    {"public-port",
+     "the port clients reach the vaults on when it is not listen's: the "
+     "load balancer's, in front of several nodes (tokens name it)"},
     {"vaults", "comma-separated vault names to serve (default myvault)"},
     {"tls-cert", "PEM certificate chain to serve instead of the generated one"},
     {"tls-key", "PEM private key for --tls-cert"},
@@ -200,6 +203,14 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
         c.identity_address != "localhost") {
       return Bad(key, "the identity endpoint listens on loopback only");
     }
+    return absl::OkStatus();
+  }
+  if (key == "public-port") {
+    uint32_t p = 0;
+    if (!absl::SimpleAtoi(v, &p) || p < 1 || p > 65535) {
+      return Bad(key, "a port from 1 to 65535");
+    }
+    c.public_port = static_cast<uint16_t>(p);
     return absl::OkStatus();
   }
   if (key == "data-dir") {

@@ -99,8 +99,9 @@ absl::Status EnsureDataDir(const std::string& dir) {
 }
 
 std::string Resource(const Config& c) {
-  return c.port == 443 ? absl::StrCat("https://", c.domain)
-                       : absl::StrCat("https://", c.domain, ":", c.port);
+  const uint16_t port = c.public_port != 0 ? c.public_port : c.port;
+  return port == 443 ? absl::StrCat("https://", c.domain)
+                     : absl::StrCat("https://", c.domain, ":", port);
 }
 
 std::string Issuer(const Config& c) {

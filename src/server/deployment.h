@@ -28,7 +28,7 @@ std::string DataPath(const Config& config, std::string_view file);
 absl::Status EnsureDataDir(const std::string& dir);
 
 // Resource is the audience of the deployment's tokens:
-// https://<domain>[:<port>] (no port for 443).
+// https://<domain>[:<port>] (public_port when set; no port for 443).
 std::string Resource(const Config& config);
 
 // Issuer is the iss of every token this keyferryd mints and accepts:

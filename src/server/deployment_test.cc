@@ -41,6 +41,8 @@ TEST_F(DeploymentTest, ResourceAndIssuerOmitPort443) {
   EXPECT_EQ(Resource(config_), "https://vault.example");
   config_.port = 8443;
   EXPECT_EQ(Issuer(config_), "https://vault.example:8443/identity");
+  config_.public_port = 443;  // a load balancer's, in front of the nodes
+  EXPECT_EQ(Resource(config_), "https://vault.example");
 }
 
 TEST_F(DeploymentTest, OpenDeploymentMakesItsValuesOnce) {
