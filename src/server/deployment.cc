@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "base/encoding.h"
 #include "base/file.h"
@@ -254,8 +255,17 @@ absl::StatusOr<custody::MasterKeyPolicy> MasterKeysFor(store::KeyStore& store) {
 
 absl::StatusOr<bool> BindCustody(const Config& c, store::KeyStore& store,
                                  custody::Custody& custody) {
-  ASSIGN_OR_RETURN(vault::StoreBinding b,
-                   vault::BindStoreToCustody(store, custody, c.upgrade_store));
+  absl::StatusOr<vault::StoreBinding> bound =
+      vault::BindStoreToCustody(store, custody, c.upgrade_store);
+  if (!bound.ok() && c.store == "postgres") {
+    // The vault's message names the SQLite file; name the database.
+    return absl::Status(bound.status().code(),
+                        absl::StrReplaceAll(bound.status().message(),
+                                            {{"keys.db belongs",
+                                              "the PostgreSQL store "
+                                              "(postgres-url) belongs"}}));
+  }
+  ASSIGN_OR_RETURN(vault::StoreBinding b, std::move(bound));
   if (b.authenticated > 0) {
     Log(LogLevel::kWarning, "store_upgraded",
         {{"authenticated_versions", std::to_string(b.authenticated)},
