@@ -76,6 +76,12 @@ for f in tenant-id identity-header; do
   cmp -s "$KF_STATE/n1/$f" "$KF_STATE/n2/$f" && cmp -s "$KF_STATE/n1/$f" "$KF_STATE/n3/$f" &&
     ok || bad "the nodes' $f differ"
 done
+# A vault added through one node's data directory is the deployment's: the
+# tool on another node's lists it, and node 2 serves it after its restart
+# below.
+"$KEYFERRYD" vault add sharedvault --data-dir "$KF_STATE/n1" --store postgres >/dev/null &&
+  "$KEYFERRYD" vault list --data-dir "$KF_STATE/n3" --store postgres | grep -qx sharedvault &&
+  ok || bad "vault add on node 1 is not listed on node 3"
 cat /etc/ssl/certs/ca-certificates.crt "$KF_STATE/n1/tls/ca.pem" >"$KF_STATE/bundle.pem"
 export REQUESTS_CA_BUNDLE="$KF_STATE/bundle.pem" SSL_CERT_FILE="$KF_STATE/bundle.pem"
 
@@ -150,6 +156,8 @@ NPID[2]=
 wait_ops 40
 echo "cluster_test: node 2 starts again at $(progress) operations"
 node_start 2
+grep '"event":"ready"' "$KF_STATE/n2.log" | tail -n 1 | grep -q 'https://sharedvault\.' &&
+  ok || bad "node 2 does not serve the vault added on node 1"
 wait_ops 40
 echo "cluster_test: PostgreSQL restarts at $(progress) operations"
 kf_pg_restart
