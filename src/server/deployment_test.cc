@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "base/encoding.h"
@@ -182,6 +183,41 @@ TEST_F(DeploymentTest, PostgresStoreLostIsRefusedAndNothingMade) {
   ASSERT_OK_AND_ASSIGN(auto again, OpenToolStore(config_, true));
   EXPECT_FALSE(again->created());
   EXPECT_FALSE(std::filesystem::exists(DataPath(config_, "keys.db")));
+}
+
+// store = postgres: three nodes starting at once on one new database (each
+// its own connection pool and data directory) all end with the same tenant
+// id and identity secret: SetMetaIfAbsent keeps the first writer's.
+TEST_F(DeploymentTest, PostgresNodesStartingTogetherAgree) {
+  ASSERT_OK_AND_ASSIGN(store::TestCluster * cluster,
+                       store::TestCluster::Shared());
+  ASSERT_OK_AND_ASSIGN(config_.postgres_url, cluster->CreateDatabase());
+  config_.store = "postgres";
+  ASSERT_OK(EnsureDataDir(config_.data_dir));
+  ASSERT_OK(OpenStore(config_, 0).status());  // the schema, as node 1 makes it
+  constexpr int kNodes = 3;
+  std::vector<Config> configs(kNodes, config_);
+  std::vector<absl::StatusOr<Deployment>> got(kNodes,
+                                              absl::UnknownError("not run"));
+  std::vector<std::thread> nodes;
+  for (int i = 0; i < kNodes; ++i) {
+    configs[i].data_dir = absl::StrCat(dir_, "/node", i);
+    nodes.emplace_back([&, i] {
+      absl::StatusOr<std::unique_ptr<store::KeyStore>> s =
+          OpenToolStore(configs[i], /*must_exist=*/true);
+      got[i] = s.ok() ? OpenDeployment(configs[i], **s)
+                      : absl::StatusOr<Deployment>(s.status());
+    });
+  }
+  for (std::thread& t : nodes) t.join();
+  for (int i = 0; i < kNodes; ++i) {
+    ASSERT_OK(got[i].status());
+    EXPECT_EQ(got[i]->tenant, got[0]->tenant) << "node " << i;
+    EXPECT_EQ(got[i]->identity_secret, got[0]->identity_secret);
+    ASSERT_OK_AND_ASSIGN(std::string file,
+                         ReadFile(DataPath(configs[i], "identity-header")));
+    EXPECT_EQ(file, got[0]->identity_secret + "\n");
+  }
 }
 
 }  // namespace
