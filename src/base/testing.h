@@ -7,9 +7,19 @@
 
 #include "base/status.h"
 
-#define EXPECT_OK(expr)                                    \
-  EXPECT_TRUE(::keyferry::internal::AsStatus((expr)).ok()) \
-      << ::keyferry::internal::AsStatus((expr))
+namespace keyferry::internal {
+// IsOkFormat is EXPECT_OK's predicate: `expr` is evaluated once, and a
+// failure shows its text and the status it gave.
+template <typename T>
+::testing::AssertionResult IsOkFormat(const char* text, const T& value) {
+  const absl::Status status = AsStatus(value);
+  if (status.ok()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << text << " gave " << status;
+}
+}  // namespace keyferry::internal
+
+#define EXPECT_OK(expr) \
+  EXPECT_PRED_FORMAT1(::keyferry::internal::IsOkFormat, expr)
 #define ASSERT_OK(expr)                                   \
   do {                                                    \
     auto kf_st_ = ::keyferry::internal::AsStatus((expr)); \
