@@ -13,6 +13,7 @@ build_pkgs=(
 test_pkgs=(
   libgtest-dev libgmock-dev googletest
   postgresql-15   # initdb/postgres for the PostgreSQL store's tests
+  haproxy   # the load balancer in front of the cluster test's three nodes
   opensc python3 python3-cryptography xxd sqlite3 curl
   python3-azure azure-cli
   clang   # the ThreadSanitizer + -Wthread-safety build of scripts/test.sh

@@ -25,6 +25,9 @@ const std::vector<ConfigKey> kConfigKeys = {
      "or ~/.local/share/keyferry/server)"},
     {"domain",
      "vaults are https://<vault>.<domain>:<port> (default localhost)"},
+    {"public-port",
+     "the port clients reach the vaults on when it is not listen's: the "
+     "load balancer's, in front of several nodes (tokens name it)"},
     {"vaults", "comma-separated vault names to serve (default myvault)"},
     {"tls-cert", "PEM certificate chain to serve instead of the generated one"},
     {"tls-key", "PEM private key for --tls-cert"},
@@ -188,6 +191,16 @@ absl::Status Validate(Config& c) {
   return absl::OkStatus();
 }
 
+// ParsePublicPort sets c.public_port from `v` (1-65535).
+absl::Status ParsePublicPort(std::string_view v, Config& c) {
+  uint32_t p = 0;
+  if (!absl::SimpleAtoi(Sv(v), &p) || p < 1 || p > 65535) {
+    return Bad("public-port", "a port from 1 to 65535");
+  }
+  c.public_port = static_cast<uint16_t>(p);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ApplyFlag(std::string_view key, std::string_view value,
@@ -202,6 +215,7 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
     }
     return absl::OkStatus();
   }
+  if (key == "public-port") return ParsePublicPort(v, c);
   if (key == "data-dir") {
     c.data_dir = v;
     return absl::OkStatus();

@@ -16,6 +16,9 @@ namespace keyferry::server {
 struct Config {
   std::string listen_address = "127.0.0.1";
   uint16_t port = 8443;
+  // The port clients reach the vaults on, when it is not `port`: a load
+  // balancer's in front of several nodes (0: `port`). Tokens name it.
+  uint16_t public_port = 0;
   std::string
       data_dir;  // default $KEYFERRY_HOME or ~/.local/share/keyferry/server
   std::string domain = "localhost";

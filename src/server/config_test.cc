@@ -48,6 +48,21 @@ TEST(ConfigTest, AuditDurabilityIsSyncUnlessAskedOtherwise) {
   EXPECT_EQ(w.audit_durability, "write");
 }
 
+// public-port: the load balancer's port, which tokens name; 0 (unset)
+// means the listen port.
+TEST(ConfigTest, PublicPortOfALoadBalancer) {
+  ASSERT_OK_AND_ASSIGN(Config plain, LoadConfig({"--listen", "0.0.0.0:8443"}));
+  EXPECT_EQ(plain.public_port, 0);
+  ASSERT_OK_AND_ASSIGN(Config c, LoadConfig({"--listen", "0.0.0.0:8443",
+                                             "--public-port", "443"}));
+  EXPECT_EQ(c.port, 8443);
+  EXPECT_EQ(c.public_port, 443);
+  EXPECT_THAT(LoadConfig({"--public-port", "0"}),
+              StatusHasMessage("public-port"));
+  EXPECT_THAT(LoadConfig({"--public-port", "65536"}),
+              StatusHasMessage("public-port"));
+}
+
 TEST(ConfigTest, FailureBadValues) {
   EXPECT_THAT(LoadConfig({"--listen", "8443"}),
               StatusHasMessage("address:port"));

@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "base/encoding.h"
 #include "base/file.h"
@@ -24,19 +25,47 @@
 namespace keyferry::server {
 namespace {
 
-// LoadOrCreateText returns the text in `path`, or writes `make()` there
-// (mode 0600) on first start.
-absl::StatusOr<std::string> LoadOrCreateText(
-    const std::string& path,
+// SharedValue returns the store's value under `meta`: on the deployment's
+// first start, the one in `path` (an older deployment's file, adopted) or
+// else `make()`, whichever SetMetaIfAbsent kept. Mirrors it into `path`
+// (mode 0600), replacing a disagreeing file with a warning.
+absl::StatusOr<std::string> SharedValue(
+    store::KeyStore& store, std::string_view meta, const std::string& path,
     const std::function<absl::StatusOr<std::string>()>& make) {
+  std::optional<std::string> file;
   if (std::filesystem::exists(path)) {
     ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-    return std::string(absl::StripAsciiWhitespace(text));
+    file = std::string(absl::StripAsciiWhitespace(text));
+    if (file->empty()) file.reset();
   }
-  ASSIGN_OR_RETURN(std::string text, make());
-  std::string line = text + "\n";
+  ASSIGN_OR_RETURN(std::optional<std::string> value, store.GetMeta(meta));
+  if (!value.has_value()) {
+    std::string candidate;
+    if (file.has_value()) {
+      candidate = *file;
+    } else {
+      ASSIGN_OR_RETURN(candidate, make());
+    }
+    ASSIGN_OR_RETURN(value, store.SetMetaIfAbsent(meta, candidate));
+    if (file.has_value() && *value == *file) {
+      Log(LogLevel::kInfo, "deployment_file_adopted", {{"file", path}});
+    }
+  }
+  if (file == value) return *value;
+  if (file.has_value()) {
+    Log(LogLevel::kWarning, "deployment_file_replaced",
+        {{"file", path},
+         {"note",
+          "the store's value wins: every node of one database shares it "
+          "(docs/storage.md 6.6)"}});
+  }
+  const std::string line = *value + "\n";
   RETURN_IF_ERROR(WriteFileAtomic(path, AsBytes(line), 0600));
-  return text;
+  return *value;
+}
+
+std::string AddedVaultKey(size_t index) {
+  return absl::StrCat(kAddedVaultMeta, index);
 }
 
 absl::StatusOr<std::string> RandomHex(size_t bytes) {
@@ -71,23 +100,70 @@ absl::Status EnsureDataDir(const std::string& dir) {
 }
 
 std::string Resource(const Config& c) {
-  return c.port == 443 ? absl::StrCat("https://", c.domain)
-                       : absl::StrCat("https://", c.domain, ":", c.port);
+  const uint16_t port = c.public_port != 0 ? c.public_port : c.port;
+  return port == 443 ? absl::StrCat("https://", c.domain)
+                     : absl::StrCat("https://", c.domain, ":", port);
 }
 
 std::string Issuer(const Config& c) {
   return absl::StrCat(Resource(c), "/identity");
 }
 
-absl::StatusOr<Deployment> OpenDeployment(const Config& c) {
+absl::StatusOr<Deployment> OpenDeployment(Config& c, store::KeyStore& store) {
   RETURN_IF_ERROR(EnsureDataDir(c.data_dir));
   Deployment d;
-  ASSIGN_OR_RETURN(d.tenant,
-                   LoadOrCreateText(DataPath(c, "tenant-id"), NewUuid));
-  ASSIGN_OR_RETURN(d.identity_secret,
-                   LoadOrCreateText(DataPath(c, "identity-header"),
-                                    [] { return RandomHex(24); }));
+  ASSIGN_OR_RETURN(d.tenant, SharedValue(store, kTenantMeta,
+                                         DataPath(c, "tenant-id"), NewUuid));
+  ASSIGN_OR_RETURN(
+      d.identity_secret,
+      SharedValue(store, kIdentitySecretMeta, DataPath(c, "identity-header"),
+                  [] { return RandomHex(24); }));
+  ASSIGN_OR_RETURN(std::vector<std::string> legacy, LegacyAddedVaults(c));
+  for (const std::string& v : legacy) {
+    ASSIGN_OR_RETURN(bool added, AddVault(store, v));
+    if (added) {
+      Log(LogLevel::kInfo, "deployment_file_adopted",
+          {{"file", DataPath(c, "vaults")}, {"vault", v}});
+    }
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> added, AddedVaults(store));
+  bool merged = false;
+  for (const std::string& v : added) {
+    if (std::find(c.vaults.begin(), c.vaults.end(), v) == c.vaults.end()) {
+      c.vaults.push_back(v);
+      merged = true;
+    }
+  }
+  if (merged) {
+    const std::string joined = absl::StrJoin(c.vaults, ",");
+    RETURN_IF_ERROR(ApplyFlag("vaults", joined, c));
+  }
   return d;
+}
+
+absl::StatusOr<std::vector<std::string>> AddedVaults(store::KeyStore& store) {
+  std::vector<std::string> out;
+  for (size_t i = 0;; ++i) {
+    ASSIGN_OR_RETURN(std::optional<std::string> v,
+                     store.GetMeta(AddedVaultKey(i)));
+    if (!v.has_value()) return out;
+    if (std::find(out.begin(), out.end(), *v) == out.end()) {
+      out.push_back(*std::move(v));
+    }
+  }
+}
+
+absl::StatusOr<bool> AddVault(store::KeyStore& store, std::string_view name) {
+  ASSIGN_OR_RETURN(std::vector<std::string> added, AddedVaults(store));
+  if (std::find(added.begin(), added.end(), name) != added.end()) return false;
+  // Another node may take an index first: then try the next one, until
+  // ours is stored (or someone stored the same name).
+  for (size_t i = added.size(); i < added.size() + 10000; ++i) {
+    ASSIGN_OR_RETURN(std::string stored,
+                     store.SetMetaIfAbsent(AddedVaultKey(i), name));
+    if (stored == name) return true;
+  }
+  return absl::AbortedError("vault add: no free index in the store's list");
 }
 
 namespace {
@@ -179,8 +255,17 @@ absl::StatusOr<custody::MasterKeyPolicy> MasterKeysFor(store::KeyStore& store) {
 
 absl::StatusOr<bool> BindCustody(const Config& c, store::KeyStore& store,
                                  custody::Custody& custody) {
-  ASSIGN_OR_RETURN(vault::StoreBinding b,
-                   vault::BindStoreToCustody(store, custody, c.upgrade_store));
+  absl::StatusOr<vault::StoreBinding> bound =
+      vault::BindStoreToCustody(store, custody, c.upgrade_store);
+  if (!bound.ok() && c.store == "postgres") {
+    // The vault's message names the SQLite file; name the database.
+    return absl::Status(bound.status().code(),
+                        absl::StrReplaceAll(bound.status().message(),
+                                            {{"keys.db belongs",
+                                              "the PostgreSQL store "
+                                              "(postgres-url) belongs"}}));
+  }
+  ASSIGN_OR_RETURN(vault::StoreBinding b, std::move(bound));
   if (b.authenticated > 0) {
     Log(LogLevel::kWarning, "store_upgraded",
         {{"authenticated_versions", std::to_string(b.authenticated)},
@@ -202,7 +287,7 @@ absl::StatusOr<std::unique_ptr<AccessTokenSigner>> LoadSigner(
   return signer;
 }
 
-absl::StatusOr<std::vector<std::string>> AddedVaults(const Config& c) {
+absl::StatusOr<std::vector<std::string>> LegacyAddedVaults(const Config& c) {
   std::string path = DataPath(c, "vaults");
   if (!std::filesystem::exists(path)) return std::vector<std::string>();
   ASSIGN_OR_RETURN(std::string text, ReadFile(path));
@@ -215,7 +300,7 @@ absl::StatusOr<std::vector<std::string>> AddedVaults(const Config& c) {
 }
 
 absl::StatusOr<Config> WithAddedVaults(Config c) {
-  ASSIGN_OR_RETURN(std::vector<std::string> added, AddedVaults(c));
+  ASSIGN_OR_RETURN(std::vector<std::string> added, LegacyAddedVaults(c));
   for (const std::string& v : added) {
     if (std::find(c.vaults.begin(), c.vaults.end(), v) == c.vaults.end()) {
       c.vaults.push_back(v);

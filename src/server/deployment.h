@@ -28,23 +28,43 @@ std::string DataPath(const Config& config, std::string_view file);
 absl::Status EnsureDataDir(const std::string& dir);
 
 // Resource is the audience of the deployment's tokens:
-// https://<domain>[:<port>] (no port for 443).
+// https://<domain>[:<port>] (public_port when set; no port for 443).
 std::string Resource(const Config& config);
 
 // Issuer is the iss of every token this keyferryd mints and accepts:
 // Resource + "/identity".
 std::string Issuer(const Config& config);
 
-// Deployment holds what every subcommand reads from the data directory.
+// Deployment holds what every node of one deployment shares besides the
+// keys and the token signing key (docs/storage.md §6.6): kept in the
+// store's metadata, so every node of one database answers with the same
+// tenant id and accepts the same identity header secret.
 struct Deployment {
-  std::string tenant;           // <data-dir>/tenant-id, a random UUID
-  std::string identity_secret;  // <data-dir>/identity-header, 48 hex digits
+  std::string tenant;           // meta kTenantMeta, a random UUID
+  std::string identity_secret;  // meta kIdentitySecretMeta, 48 hex digits
 };
 
-// OpenDeployment makes the data directory if needed and reads the tenant
-// id and identity secret, each made at random (file mode 0600) on first
-// start. Fails when a file cannot be read or written.
-absl::StatusOr<Deployment> OpenDeployment(const Config& config);
+// The store metadata keys of the deployment's shared values; an added
+// vault is under kAddedVaultMeta + its index (0, 1, ...).
+inline constexpr char kTenantMeta[] = "deployment_tenant";
+inline constexpr char kIdentitySecretMeta[] = "deployment_identity_secret";
+inline constexpr char kAddedVaultMeta[] = "deployment_vault_";
+
+// OpenDeployment makes the data directory if needed and returns the
+// deployment's shared values from the store's metadata. The first start of
+// a deployment makes each at random, or adopts the one an older
+// deployment's data directory holds (<data-dir>/tenant-id,
+// <data-dir>/identity-header, <data-dir>/vaults); SetMetaIfAbsent makes
+// nodes starting together agree. Where a node's file disagrees, the
+// store's value wins: the file is rewritten and the warning
+// deployment_file_replaced names it (never the value). Each value is
+// mirrored into its file (mode 0600): local clients of the identity
+// endpoint read <data-dir>/identity-header. The added vaults are merged
+// into config.vaults (configured ones first, no duplicates). Call it after
+// BindCustody, so that a node with the wrong master key writes nothing.
+// Fails when the store or a file cannot be read or written.
+absl::StatusOr<Deployment> OpenDeployment(Config& config,
+                                          store::KeyStore& store);
 
 // OpenStore opens the configured store: <data-dir>/keys.db (store =
 // sqlite) or the PostgreSQL database at postgres-url (store = postgres). A
@@ -85,14 +105,27 @@ absl::StatusOr<std::unique_ptr<AccessTokenSigner>> LoadSigner(
     const Config& config, store::KeyStore& store, custody::Custody& custody,
     bool bound_before);
 
-// AddedVaults reads the vaults created with `keyferryd vault add`, one name
-// per line in <data-dir>/vaults (none when the file is missing).
-absl::StatusOr<std::vector<std::string>> AddedVaults(const Config& config);
+// LegacyAddedVaults reads the vaults an older keyferryd's `vault add` kept
+// in <data-dir>/vaults, one name per line (none when the file is missing).
+// OpenDeployment adopts them into the store.
+absl::StatusOr<std::vector<std::string>> LegacyAddedVaults(
+    const Config& config);
 
-// WithAddedVaults returns `config` with the added vaults merged into
-// config.vaults (configured ones first, no duplicates; `vault add`
-// validated each name before writing it).
+// WithAddedVaults returns `config` with the vaults of <data-dir>/vaults
+// merged into config.vaults (configured ones first, no duplicates); the
+// store's list is merged by OpenDeployment.
 absl::StatusOr<Config> WithAddedVaults(Config config);
+
+// AddedVaults returns the vaults added with `keyferryd vault add` that the
+// store holds, in the order they were added.
+absl::StatusOr<std::vector<std::string>> AddedVaults(store::KeyStore& store);
+
+// AddVault records `name` as an added vault of the deployment unless the
+// store holds it already, and returns whether it added it. Concurrent
+// callers (several nodes) each take the next free index with
+// SetMetaIfAbsent, so none loses another's name. `name` must be a valid
+// vault name (LoadConfig's check).
+absl::StatusOr<bool> AddVault(store::KeyStore& store, std::string_view name);
 
 }  // namespace keyferry::server
 

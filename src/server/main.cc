@@ -5,8 +5,8 @@
 //   keyferryd [serve] [--config FILE] [--flag value …]   run the vault
 //   keyferryd token --principal P [--resource R] [--lifetime S] [flags]
 //                                                      mint an access token
-//   keyferryd vault add NAME | vault list [flags]      vaults kept in the
-//                                                      data directory
+//   keyferryd vault add NAME | vault list [flags]      vaults added to the
+//                                                      deployment (store)
 //   keyferryd init --shares N --threshold K --share-dir DIR
 //                  [--passphrase-file F …] [flags]     seal the master key
 //   keyferryd --help | --version
@@ -34,7 +34,17 @@ constexpr char kUsage[] =
     "       keyferryd vault add NAME | vault list [--key value ...]\n"
     "       keyferryd init --shares N --threshold K --share-dir DIR\n"
     "                      [--passphrase-file FILE ...] [--key value ...]\n"
-    "       keyferryd --help | --version\n";
+    "       keyferryd --help | --version\n"
+    "\n"
+    "Several nodes (README \"Several nodes on PostgreSQL\", deploy/): give\n"
+    "every node store = postgres on one database, the same domain,\n"
+    "public-port (the load balancer's), certificate (tls-cert, tls-key:\n"
+    "*.<domain> and <domain>, the load balancer's name) and master key\n"
+    "(master.key copied, the same key shares, or the same PKCS#11 token),\n"
+    "and its own data-dir and audit log; put HAProxy in front (TLS\n"
+    "passthrough, health checks on /healthz). The nodes share the keys,\n"
+    "token key, tenant id, identity secret and added vaults through the\n"
+    "database; a node with another master key refuses to start.\n";
 
 absl::Status RunServe(const Args& args) { return Serve(args.rest()); }
 

@@ -335,10 +335,12 @@ absl::Status NewIdentityServer(Node& node) {
 // OpenNode runs the start steps up to two listeners made but not started.
 absl::Status OpenNode(const std::vector<std::string>& args, Node& node) {
   ASSIGN_OR_RETURN(node.config, LoadServeConfig(args));
-  ASSIGN_OR_RETURN(node.deployment, OpenDeployment(node.config));
+  RETURN_IF_ERROR(EnsureDataDir(node.config.data_dir));
   ASSIGN_OR_RETURN(node.audit, OpenAudit(node.config));
   RETURN_IF_ERROR(OpenStoreAndCustody(node));
   RETURN_IF_ERROR(LoadAccessTokenKeyAtStart(node));
+  // After the custody check: a node with the wrong master key writes none.
+  ASSIGN_OR_RETURN(node.deployment, OpenDeployment(node.config, *node.store));
   ASSIGN_OR_RETURN(node.tls, PrepareTls(node.config));
   node.vault = MakeVault(node);
   ASSIGN_OR_RETURN(node.api, BuildKeysApi(node));

@@ -36,19 +36,33 @@ absl::Status RunVault(const Args&) {
   return absl::InvalidArgumentError("vault add NAME | vault list");
 }
 
+// RunVaultList prints the configured vaults and those added with `vault
+// add` (the store's, then an older deployment's <data-dir>/vaults not yet
+// adopted).
 absl::Status RunVaultList(const Args& args) {
   ASSIGN_OR_RETURN(Config c, LoadConfig(args.rest()));
-  RETURN_IF_ERROR(EnsureDataDir(c.data_dir));
-  ASSIGN_OR_RETURN(std::vector<std::string> added, AddedVaults(c));
+  ASSIGN_OR_RETURN(std::unique_ptr<store::KeyStore> store,
+                   OpenToolStore(c, /*must_exist=*/true));
+  ASSIGN_OR_RETURN(std::vector<std::string> added, AddedVaults(*store));
+  ASSIGN_OR_RETURN(std::vector<std::string> legacy, LegacyAddedVaults(c));
+  for (const std::string& v : legacy) {
+    if (std::find(added.begin(), added.end(), v) == added.end()) {
+      added.push_back(v);
+    }
+  }
   for (const std::string& v : c.vaults) {
     std::printf("%s (configured)\n", v.c_str());
   }
-  for (const std::string& v : added) std::printf("%s\n", v.c_str());
+  for (const std::string& v : added) {
+    if (std::find(c.vaults.begin(), c.vaults.end(), v) == c.vaults.end()) {
+      std::printf("%s\n", v.c_str());
+    }
+  }
   return absl::OkStatus();
 }
 
-// RunVaultAdd appends the name (the first word after "vault add") to
-// <data-dir>/vaults, once.
+// RunVaultAdd records the name (the first word after "vault add") in the
+// store, once: every node of the deployment serves it after its next start.
 absl::Status RunVaultAdd(const Args& args) {
   if (args.rest().empty()) {
     return absl::InvalidArgumentError("vault add needs a name");
@@ -56,20 +70,21 @@ absl::Status RunVaultAdd(const Args& args) {
   const std::string name = args.rest()[0];
   ASSIGN_OR_RETURN(Config c, LoadConfig(std::vector<std::string>(
                                  args.rest().begin() + 1, args.rest().end())));
-  RETURN_IF_ERROR(EnsureDataDir(c.data_dir));
-  ASSIGN_OR_RETURN(std::vector<std::string> added, AddedVaults(c));
   RETURN_IF_ERROR(
       LoadConfig({"--vaults", name, "--data-dir", c.data_dir}).status());
-  if (std::find(added.begin(), added.end(), name) != added.end() ||
-      std::find(c.vaults.begin(), c.vaults.end(), name) != c.vaults.end()) {
+  ASSIGN_OR_RETURN(std::unique_ptr<store::KeyStore> store,
+                   OpenToolStore(c, /*must_exist=*/true));
+  bool added = false;
+  if (std::find(c.vaults.begin(), c.vaults.end(), name) == c.vaults.end()) {
+    ASSIGN_OR_RETURN(added, AddVault(*store, name));
+  }
+  if (!added) {
     std::printf("vault %s exists\n", name.c_str());
     return absl::OkStatus();
   }
-  added.push_back(name);
-  std::string text = absl::StrJoin(added, "\n") + "\n";
-  RETURN_IF_ERROR(WriteFileAtomic(DataPath(c, "vaults"), AsBytes(text), 0600));
   std::printf(
-      "vault %s added: https://%s.%s:%u (serving after the next start)\n",
+      "vault %s added: https://%s.%s:%u (served by each node after its next "
+      "start)\n",
       name.c_str(), name.c_str(), c.domain.c_str(), c.port);
   return absl::OkStatus();
 }
@@ -89,7 +104,6 @@ absl::Status RunAccessToken(const Args& args) {
   // Secrets are read below (PIN, master key, shares), as in Serve.
   RETURN_IF_ERROR(RestrictCoreDumps(c.allow_core_dumps, /*log_outcome=*/false));
   RETURN_IF_ERROR(CheckAccessTokenLifetime(c, lifetime));
-  ASSIGN_OR_RETURN(Deployment d, OpenDeployment(c));
   ASSIGN_OR_RETURN(std::unique_ptr<store::KeyStore> store,
                    OpenToolStore(c, /*must_exist=*/true));
   ASSIGN_OR_RETURN(std::unique_ptr<custody::Custody> custody,
@@ -98,6 +112,7 @@ absl::Status RunAccessToken(const Args& args) {
   ASSIGN_OR_RETURN(bool bound, BindCustody(c, *store, *custody));
   ASSIGN_OR_RETURN(std::unique_ptr<AccessTokenSigner> signer,
                    LoadSigner(c, *store, *custody, bound));
+  ASSIGN_OR_RETURN(Deployment d, OpenDeployment(c, *store));
   const int64_t now = vault::SystemClock();
   auth::Claims claims;
   claims.issuer = Issuer(c);
@@ -179,7 +194,11 @@ std::vector<Command> ToolCommands() {
        "a file"}};
   return {
       {"token", "mint an access token", token, "", RunAccessToken},
-      {"vault", "vaults kept in the data directory", {}, "", RunVault},
+      {"vault",
+       "vaults added to the deployment (kept in the store)",
+       {},
+       "",
+       RunVault},
       {"vault add", "add a vault", {}, "NAME", RunVaultAdd},
       {"vault list", "list the vaults", {}, "", RunVaultList},
       {"init", "seal the master key with key shares", init, "", RunInit},

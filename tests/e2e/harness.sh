@@ -2,6 +2,9 @@
 # clients at it. Source it, then call kf_start.
 #
 # Needs: KEYFERRYD (the binary) and KF_SOURCE_DIR (set by ctest).
+# KF_STORE=postgres runs keyferryd with store = postgres on a private
+# PostgreSQL 15 cluster the harness starts in the state directory
+# (kf_pg_start) and stops with the test.
 # Exports after kf_start:
 #   KF_STATE KF_DATA_DIR KF_PORT KF_ID_PORT KF_VAULT_URL KF_OTHER_VAULT_URL
 #   KF_RESOURCE KF_CA KF_CUSTODY_FLAGS REQUESTS_CA_BUNDLE SSL_CERT_FILE
@@ -82,14 +85,74 @@ kf_stop() {
 
 kf_cleanup() {
   kf_stop
+  kf_pg_stop
   if [ -n "${KF_STATE:-}" ] && [ -z "${KF_KEEP_STATE:-}" ]; then
     rm -rf "$KF_STATE"
   fi
 }
 
+# --- a private PostgreSQL 15 cluster (store = postgres) ----------------------
+# kf_pg_start DIR makes and starts a cluster in DIR: initdb, unix socket in
+# DIR only (no TCP port), owner and superuser kf with a random password
+# (scram-sha-256), database keyferry; run as nobody when the test runs as
+# root (PostgreSQL refuses root), so DIR's parents must be searchable.
+# Sets KF_PG_DIR and KF_PG_PASSWORD and exports KEYFERRY_POSTGRES_URL (the
+# password only there, never on a command line). fsync is off: the tests
+# kill processes, not machines.
+KF_PGBIN=/usr/lib/postgresql/15/bin
+KF_PG_DIR=
+kf_pg_as() {  # runs a command as the cluster's owner
+  if [ "$(id -u)" = 0 ]; then
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+  else
+    "$@"
+  fi
+}
+kf_pg_start() {
+  KF_PG_DIR=$1
+  KF_PG_PASSWORD=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  mkdir -p "$KF_PG_DIR"
+  printf '%s\n' "$KF_PG_PASSWORD" >"$KF_PG_DIR/pw"
+  [ "$(id -u)" = 0 ] && chown -R 65534:65534 "$KF_PG_DIR"
+  (cd "$KF_PG_DIR" && kf_pg_as "$KF_PGBIN/initdb" -D "$KF_PG_DIR/data" -U kf \
+    --pwfile="$KF_PG_DIR/pw" --auth=scram-sha-256 -E UTF8 --locale=C \
+    --no-sync >"$KF_PG_DIR/initdb.log" 2>&1) || {
+    cat "$KF_PG_DIR/initdb.log" >&2
+    return 1
+  }
+  rm -f "$KF_PG_DIR/pw"
+  kf_pg_ctl start || return 1
+  kf_psql postgres 'CREATE DATABASE keyferry' >/dev/null || return 1
+  export KF_PG_PASSWORD
+  export KEYFERRY_POSTGRES_URL="host=$KF_PG_DIR user=kf password=$KF_PG_PASSWORD dbname=keyferry"
+}
+# kf_pg_ctl start|stop|restart: pg_ctl on the cluster, waiting (-w), fast
+# shutdown (sessions are cut, as when a database server restarts).
+kf_pg_ctl() {
+  (cd "$KF_PG_DIR" && kf_pg_as "$KF_PGBIN/pg_ctl" -D "$KF_PG_DIR/data" \
+    -l "$KF_PG_DIR/server.log" -w -m fast \
+    -o "-k $KF_PG_DIR -c listen_addresses='' -c fsync=off" "$1" >/dev/null) || {
+    echo "harness: pg_ctl $1 failed; the server log:" >&2
+    tail -n 20 "$KF_PG_DIR/server.log" >&2
+    return 1
+  }
+}
+kf_pg_restart() { kf_pg_ctl restart; }
+kf_pg_stop() {
+  if [ -n "${KF_PG_DIR:-}" ] && [ -f "$KF_PG_DIR/data/postmaster.pid" ]; then
+    kf_pg_ctl stop || true
+  fi
+}
+# kf_psql DATABASE SQL prints the result (unaligned, tuples only).
+kf_psql() {
+  PGPASSWORD=$KF_PG_PASSWORD psql -h "$KF_PG_DIR" -U kf -d "$1" -qAt \
+    -v ON_ERROR_STOP=1 -c "$2"
+}
+
 # KF_CUSTODY=pkcs11 runs keyferryd on a private SoftHSMv2 token
 # (kf_softhsm_token); the default is the software custody.
 KF_CUSTODY_ARGS=()
+KF_STORE_ARGS=()
 kf_softhsm_token() {
   local dir="$KF_STATE/softhsm"
   mkdir -p "$dir/tokens"
@@ -140,7 +203,7 @@ kf_launch() {
 # on any other failure (its log is printed).
 kf_launch_once() {
   local want_port=${KF_PORT:-0} want_id_port=${KF_ID_PORT:-0}
-  local log=$KF_STATE/keyferryd.log
+  local log=${KF_LOG:-$KF_STATE/keyferryd.log}
   touch "$log"
   # This launch's lines start after what is in the log now.
   local from=$(($(stat -c %s "$log") + 1))
@@ -156,7 +219,7 @@ kf_launch_once() {
     --grant svcenc:myvault:crypto-service-encryption-user \
     --grant reader:myvault:reader \
     --recoverable-days 7 \
-    "${KF_CUSTODY_ARGS[@]}" "$@" 2>>"$log" &
+    "${KF_CUSTODY_ARGS[@]}" "${KF_STORE_ARGS[@]}" "$@" 2>>"$log" &
   KF_PID=$!
   local deadline=$(($(date +%s) + 60)) ready=
   while :; do
@@ -215,6 +278,12 @@ kf_start() {
     KF_PORT_PICKED=1
   fi
   trap kf_cleanup EXIT
+  KF_STORE_ARGS=()
+  if [ "${KF_STORE:-sqlite}" = postgres ]; then
+    chmod 711 "$KF_STATE"  # the cluster's owner (nobody) reaches its dir
+    kf_pg_start "$KF_STATE/pg" || return 1
+    KF_STORE_ARGS=(--store postgres)
+  fi
   if [ "${KF_CUSTODY:-software}" = pkcs11 ]; then
     kf_softhsm_token || return 1
   fi
@@ -226,9 +295,9 @@ kf_start() {
   KF_CA="$KF_DATA_DIR/tls/ca.pem"
   cat /etc/ssl/certs/ca-certificates.crt "$KF_CA" >"$KF_STATE/bundle.pem"
   export KF_STATE KF_DATA_DIR KF_PORT KF_ID_PORT KF_CA
-  # The custody flags, for clients that mint tokens themselves (the token
-  # key is held by the custody: `keyferryd token` opens it too).
-  export KF_CUSTODY_FLAGS="${KF_CUSTODY_ARGS[*]}"
+  # The custody and store flags, for clients that mint tokens themselves
+  # (the token key is held by the custody: `keyferryd token` opens it too).
+  export KF_CUSTODY_FLAGS="${KF_CUSTODY_ARGS[*]} ${KF_STORE_ARGS[*]}"
   export KF_VAULT_URL="https://myvault.localhost:$KF_PORT"
   export KF_OTHER_VAULT_URL="https://othervault.localhost:$KF_PORT"
   export KF_RESOURCE="https://localhost:$KF_PORT"
@@ -250,7 +319,7 @@ kf_token() {
   shift $(($# < 2 ? $# : 2))
   "$KEYFERRYD" token --data-dir "$KF_DATA_DIR" --listen "127.0.0.1:$KF_PORT" \
     --principal "$principal" --resource "$KF_RESOURCE" --lifetime "$lifetime" \
-    "${KF_CUSTODY_ARGS[@]}" "$@"
+    "${KF_CUSTODY_ARGS[@]}" "${KF_STORE_ARGS[@]}" "$@"
 }
 
 # Tally for scripts that count their checks: each check calls ok or bad

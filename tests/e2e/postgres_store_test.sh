@@ -11,54 +11,13 @@
 # Needs KEYFERRYD, KF_SOURCE_DIR.
 set -euo pipefail
 source "$KF_SOURCE_DIR/tests/e2e/harness.sh"
-PGBIN=/usr/lib/postgresql/15/bin
-
-PG_DIR=
-pg_as() {  # runs a command as the cluster's owner
-  if [ "$(id -u)" = 0 ]; then
-    setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
-  else
-    "$@"
-  fi
-}
-pg_stop() {
-  if [ -n "$PG_DIR" ] && [ -f "$PG_DIR/data/postmaster.pid" ]; then
-    pg_as "$PGBIN/pg_ctl" -D "$PG_DIR/data" -w -m fast stop >/dev/null || true
-  fi
-}
-cleanup() {
-  kf_stop
-  pg_stop
-  kf_cleanup
-}
-
-PG_PASSWORD=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-kf_pre_launch() {
-  trap cleanup EXIT
-  PG_DIR=$KF_STATE/pg
-  mkdir -p "$PG_DIR"
-  printf '%s\n' "$PG_PASSWORD" >"$PG_DIR/pw"
-  [ "$(id -u)" = 0 ] && chown -R 65534:65534 "$PG_DIR"
-  chmod 711 "$KF_STATE"
-  (cd "$PG_DIR" && pg_as "$PGBIN/initdb" -D "$PG_DIR/data" -U kf \
-    --pwfile="$PG_DIR/pw" --auth=scram-sha-256 -E UTF8 --locale=C \
-    --no-sync >"$PG_DIR/initdb.log" 2>&1) || {
-    cat "$PG_DIR/initdb.log" >&2
-    return 1
-  }
-  (cd "$PG_DIR" && pg_as "$PGBIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" \
-    -w -o "-k $PG_DIR -c listen_addresses='' -c fsync=off" start >/dev/null) || {
-    cat "$PG_DIR/server.log" >&2
-    return 1
-  }
-  PGPASSWORD=$PG_PASSWORD psql -h "$PG_DIR" -U kf -d postgres -qAt \
-    -c 'CREATE DATABASE keyferry' >/dev/null
-  export KEYFERRY_POSTGRES_URL="host=$PG_DIR user=kf password=$PG_PASSWORD dbname=keyferry"
-}
-
-kf_start --store postgres
+# The private cluster: harness.sh's kf_pg_start (KF_STORE=postgres).
+export KF_STORE=postgres
+kf_start
+PG_DIR=$KF_PG_DIR
+PG_PASSWORD=$KF_PG_PASSWORD
 export KF_TOKEN
-KF_TOKEN=$(kf_token officer 3600 --store postgres)
+KF_TOKEN=$(kf_token officer 3600)
 
 api() {  # api METHOD PATH [BODY]: prints the status code, body in $KF_STATE/out
   local args=(-s --cacert "$KF_CA" -o "$KF_STATE/out" -w '%{http_code}' -X "$1"
@@ -89,7 +48,7 @@ code=$(api GET /keys)
 
 # A restart of keyferryd finds the key in the database.
 kf_stop
-kf_launch --store postgres
+kf_launch
 code=$(api GET "/keys/PgKey/$version")
 [ "$code" = 200 ] && ok || bad "get after restart: $code $(cat "$KF_STATE/out")"
 
