@@ -183,6 +183,12 @@ class Custody {
   // key), Unavailable/Internal when the custody cannot answer.
   virtual absl::Status VerifyRecord(std::span<const uint8_t> record,
                                     std::span<const uint8_t> tag) = 0;
+
+  // ForgetCachedKeys drops every private key the custody holds ready for
+  // use (parsed in memory, or resident in its token): after a purge on
+  // this node or another, so no copy of a purged key outlives it. The next
+  // use of a remaining key loads it from its blob again. Thread-safe.
+  virtual void ForgetCachedKeys() = 0;
 };
 
 }  // namespace keyferry::custody

@@ -36,6 +36,9 @@ class KeyCache {
   void Insert(std::span<const uint8_t> blob, std::span<const uint8_t> binding,
               EVP_PKEY* key);
 
+  // Clear drops every entry.
+  void Clear() { (void)cache_.TakeAll(); }
+
   size_t size() const { return cache_.size(); }
   size_t capacity() const { return cache_.capacity(); }
 

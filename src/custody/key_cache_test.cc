@@ -33,6 +33,18 @@ TEST(KeyCacheTest, FindsOnlyTheExactBlobAndBinding) {
   EXPECT_EQ(again.get(), raw);
 }
 
+TEST(KeyCacheTest, ClearDropsEveryEntry) {
+  KeyCache cache(4);
+  ASSERT_OK_AND_ASSIGN(auto k, crypto::GenerateEc(crypto::Curve::kP256));
+  cache.Insert(B("a"), {}, k.get());
+  cache.Insert(B("b"), {}, k.get());
+  cache.Clear();
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.Find(B("a"), {}), nullptr);
+  cache.Insert(B("a"), {}, k.get());  // still usable
+  EXPECT_NE(cache.Find(B("a"), {}), nullptr);
+}
+
 TEST(KeyCacheTest, EvictsLeastRecentlyUsed) {
   KeyCache cache(2);
   ASSERT_OK_AND_ASSIGN(auto k, crypto::GenerateEc(crypto::Curve::kP256));

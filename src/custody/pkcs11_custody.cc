@@ -199,6 +199,12 @@ absl::Status Pkcs11Custody::FindOrCreateMasterKeys(Session& s,
   return absl::OkStatus();
 }
 
+void Pkcs11Custody::ForgetCachedKeys() {
+  // The residents go with their last user: an operation holding one
+  // finishes first, then its session object is destroyed.
+  (void)cache_->TakeAll();
+}
+
 void Pkcs11Custody::TokenLost() {
   Log(LogLevel::kWarning, "pkcs11_sessions_lost",
       {{"action", "dropping cached key objects and sessions; reopening"}});

@@ -125,6 +125,7 @@ class Pkcs11Custody : public Custody {
       std::span<const uint8_t> record) override;
   absl::Status VerifyRecord(std::span<const uint8_t> record,
                             std::span<const uint8_t> tag) override;
+  void ForgetCachedKeys() override;
 
   // CloseAllSessionsForTest closes every session of the module on the
   // token, as a token reset does (session objects and login are gone): for

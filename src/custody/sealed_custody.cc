@@ -114,4 +114,9 @@ absl::Status SealedCustody::VerifyRecord(std::span<const uint8_t> record,
   return With([&](Custody& c) { return c.VerifyRecord(record, tag); });
 }
 
+void SealedCustody::ForgetCachedKeys() {
+  keyferry::ReaderMutexLock lock(&mu_);
+  if (inner_ != nullptr) inner_->ForgetCachedKeys();
+}
+
 }  // namespace keyferry::custody

@@ -60,6 +60,7 @@ class SealedCustody : public Custody {
       std::span<const uint8_t> record) override;
   absl::Status VerifyRecord(std::span<const uint8_t> record,
                             std::span<const uint8_t> tag) override;
+  void ForgetCachedKeys() override;
 
  private:
   mutable keyferry::SharedMutex mu_;

@@ -360,4 +360,6 @@ absl::Status SoftwareCustody::VerifyRecord(std::span<const uint8_t> record,
   return crypto::VerifyHmacSha256(record_key_, record, tag);
 }
 
+void SoftwareCustody::ForgetCachedKeys() { private_keys_.Clear(); }
+
 }  // namespace keyferry::custody

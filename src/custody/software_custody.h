@@ -56,6 +56,7 @@ class SoftwareCustody : public Custody {
       std::span<const uint8_t> record) override;
   absl::Status VerifyRecord(std::span<const uint8_t> record,
                             std::span<const uint8_t> tag) override;
+  void ForgetCachedKeys() override;
 
  private:
   SoftwareCustody(SecretBytes master, SecretBytes backup_key,

@@ -21,6 +21,12 @@ Response HealthAnswer(const ServiceRouteOptions& o) {
       out[it.key()] = it.value();
     }
   }
+  if (!h.ok) {
+    out["error"] = {{"code", "ServiceUnavailable"},
+                    {"message", h.error_message.empty()
+                                    ? "The service is unavailable."
+                                    : h.error_message}};
+  }
   return JsonResponse(h.ok ? 200 : 503, out.dump());
 }
 

@@ -17,10 +17,12 @@ namespace keyferry::http {
 
 // Health is what GET /healthz reports: {"status":"ok"|"unavailable", and
 // the members of `details`}; 503 when not ok (so a load balancer stops
-// sending requests).
+// sending requests), with Azure's error envelope added ("error": {"code":
+// "ServiceUnavailable", "message": error_message}).
 struct Health {
   bool ok = true;
   nlohmann::json details = nlohmann::json::object();
+  std::string error_message;  // when not ok
 };
 
 struct ServiceRouteOptions {

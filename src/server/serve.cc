@@ -48,6 +48,17 @@ struct Node {
   std::unique_ptr<audit::AuditLog> audit;
   std::unique_ptr<store::KeyStore> store;
   CustodySetup custody;
+  // Stops the store's purge watch (which calls into the custody) before
+  // the custody goes.
+  struct PurgeWatch {
+    store::KeyStore* store = nullptr;
+    PurgeWatch() = default;
+    PurgeWatch(const PurgeWatch&) = delete;
+    PurgeWatch& operator=(const PurgeWatch&) = delete;
+    ~PurgeWatch() {
+      if (store != nullptr) store->WatchPurges(nullptr);
+    }
+  } purge_watch;
   AccessTokenKeySlot token_key;
   ServerTls tls;
   std::unique_ptr<vault::KeyVault> vault;
@@ -101,6 +112,11 @@ absl::Status OpenStoreAndCustody(Node& node) {
   Log(dev_key ? LogLevel::kWarning : LogLevel::kInfo, "custody",
       {{"kind", node.custody.custody->Kind()},
        {"summary", node.custody.summary}});
+  // A purge on another node of the database drops this node's cached
+  // copies of private keys too (docs/storage.md §6.5).
+  custody::Custody* custody = node.custody.custody.get();
+  node.store->WatchPurges([custody] { custody->ForgetCachedKeys(); });
+  node.purge_watch.store = node.store.get();
   return absl::OkStatus();
 }
 
@@ -148,15 +164,25 @@ std::unique_ptr<vault::KeyVault> MakeVault(const Node& node) {
                                       : "Recoverable+Purgeable"});
 }
 
-// HealthOf is /healthz: unavailable while the audit log cannot be written;
-// background work waiting for a retry is listed (it does not make the node
-// unavailable: one key's failed rotation is no reason to stop serving).
+// HealthOf is /healthz: unavailable while the audit log cannot be written
+// or the store does not answer (a node that lost its database; it recovers
+// by itself when the database is back); background work waiting for a
+// retry is listed (it does not make the node unavailable: one key's failed
+// rotation is no reason to stop serving).
 std::function<http::Health()> HealthOf(audit::AuditLog* audit,
+                                       store::KeyStore* store,
                                        vault::KeyVault* vault) {
-  return [audit, vault]() {
+  return [audit, store, vault]() {
     http::Health h;
-    h.ok = audit->healthy();
-    h.details["audit_log"] = h.ok ? "ok" : "cannot be written";
+    const bool audit_ok = audit->healthy();
+    h.details["audit_log"] = audit_ok ? "ok" : "cannot be written";
+    const absl::Status ping = store->Ping();
+    h.details["store"] = ping.ok() ? "ok" : "unreachable";
+    h.ok = audit_ok && ping.ok();
+    if (!h.ok) {
+      h.error_message = !audit_ok ? "The audit log cannot be written."
+                                  : "The key store does not answer.";
+    }
     std::vector<vault::DueWorkFailure> failing = vault->DueWorkFailures();
     nlohmann::json items = nlohmann::json::array();
     for (const vault::DueWorkFailure& f : failing) {
@@ -197,7 +223,7 @@ absl::StatusOr<std::unique_ptr<http::KeysApi>> BuildKeysApi(const Node& node) {
     ASSIGN_OR_RETURN(http::Grant grant, http::ParseGrant(g));
     o.grants.push_back(grant);
   }
-  o.health = HealthOf(node.audit.get(), node.vault.get());
+  o.health = HealthOf(node.audit.get(), node.store.get(), node.vault.get());
   return http::KeysApi::New(std::move(o), node.vault.get());
 }
 

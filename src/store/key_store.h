@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 
 namespace keyferry::store {
@@ -100,9 +101,15 @@ class KeyStore {
                                                 std::string_view version) = 0;
 
   // UpdateVersion overwrites the mutable fields (enabled, not_before,
-  // expires, updated, tags_json, key_ops) of an existing version of an
-  // active key. NotFound otherwise.
-  virtual absl::Status UpdateVersion(const KeyVersion& key) = 0;
+  // expires, updated, tags_json, key_ops, attest) of an existing version of
+  // an active key, provided they still hold what `before` (the version as
+  // the caller read it) holds: the optimistic concurrency of several nodes
+  // (docs/storage.md §6.5). NotFound when the key is not active or the
+  // version does not exist; ChangedMeanwhile() (test with
+  // IsChangedMeanwhile) when another writer changed the version since
+  // `before` was read, and then nothing changed.
+  virtual absl::Status UpdateVersion(const KeyVersion& key,
+                                     const KeyVersion& before) = 0;
 
   // ListLatest pages through the active keys of `vault` in name order,
   // returning each one's latest version; `after` is a cursor from a previous
@@ -163,6 +170,19 @@ class KeyStore {
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
   DueRotations(int64_t now, int limit) = 0;
 
+  // ClaimRotation is the lease a node takes on a due rotation, so that one
+  // node of several rotates it (docs/storage.md §6.5): when the active key's
+  // next rotation is still `due` it becomes `lease_until` and the answer is
+  // true; otherwise (another node claimed it, or it was rescheduled or
+  // deleted meanwhile) nothing changes and the answer is false. `due` is
+  // the fencing token: the holder's later reschedule replaces the lease, and
+  // a holder that dies leaves a lease that falls due again at
+  // `lease_until`.
+  virtual absl::StatusOr<bool> ClaimRotation(std::string_view vault,
+                                             std::string_view name,
+                                             int64_t due,
+                                             int64_t lease_until) = 0;
+
   // DuePurges returns up to `limit` deleted keys whose scheduled purge date
   // is at or before `now`, as (vault, name).
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
@@ -191,6 +211,22 @@ class KeyStore {
   virtual absl::StatusOr<std::string> SetMetaIfAbsent(
       std::string_view key, std::string_view value) = 0;
 
+  // WatchPurges asks the store to call `on_purge` when another process
+  // sharing the database purged a key, and whenever such news may have been
+  // missed (the store lost its way of hearing it), so the caller can drop
+  // whatever it holds of purged keys (Custody::ForgetCachedKeys;
+  // docs/storage.md §6.5). Called on a thread of the store's; `on_purge`
+  // must be thread-safe and quick. A store no other
+  // process shares (SQLite's single writer, the memory store) never calls
+  // it. A second call replaces the first; an empty `on_purge` stops the
+  // watching, and once it returns the old callback is never called again:
+  // call it before what the callback uses goes.
+  virtual void WatchPurges(std::function<void()> on_purge) = 0;
+
+  // Ping checks that the store answers (a round trip to the database
+  // server, for /healthz): Unavailable when it does not.
+  virtual absl::Status Ping() = 0;
+
   // HasVersions tells whether any key version exists (any vault, active or
   // deleted).
   virtual absl::StatusOr<bool> HasVersions() = 0;
@@ -206,6 +242,32 @@ class KeyStore {
       const std::function<
           absl::StatusOr<std::vector<uint8_t>>(const KeyVersion&)>& attest) = 0;
 };
+
+// ChangedMeanwhile is UpdateVersion's answer when the version changed since
+// the caller read it; IsChangedMeanwhile recognises it (a payload, not the
+// message, marks it).
+inline constexpr char kChangedMeanwhilePayload[] =
+    "type.keyferry/store.changed_meanwhile";
+inline absl::Status ChangedMeanwhile() {
+  absl::Status s = absl::FailedPreconditionError(
+      "store: the key changed since it was read");
+  s.SetPayload(kChangedMeanwhilePayload, absl::Cord("1"));
+  return s;
+}
+inline bool IsChangedMeanwhile(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kFailedPrecondition &&
+         s.GetPayload(kChangedMeanwhilePayload).has_value();
+}
+
+// SameMutableFields tells whether two versions hold the same values in the
+// fields UpdateVersion writes: every store's precondition, applied to the
+// row it read under the key's write lock.
+inline bool SameMutableFields(const KeyVersion& a, const KeyVersion& b) {
+  return a.enabled == b.enabled && a.not_before == b.not_before &&
+         a.expires == b.expires && a.updated == b.updated &&
+         a.tags_json == b.tags_json && a.key_ops == b.key_ops &&
+         a.attest == b.attest;
+}
 
 // CheckRestoreBatch is the precondition every store applies to Restore:
 // at least one version, all of one vault and (case-insensitive) name.

@@ -113,7 +113,8 @@ absl::StatusOr<KeyVersion> MemoryKeyStore::GetVersion(
   return KeyNotFound(name);
 }
 
-absl::Status MemoryKeyStore::UpdateVersion(const KeyVersion& key) {
+absl::Status MemoryKeyStore::UpdateVersion(const KeyVersion& key,
+                                           const KeyVersion& before) {
   return Write("UpdateVersion", [&](State& s) -> absl::Status {
     auto it = s.names.find({key.vault, Lower(key.name)});
     if (it == s.names.end() || it->second.name.deleted) {
@@ -121,6 +122,7 @@ absl::Status MemoryKeyStore::UpdateVersion(const KeyVersion& key) {
     }
     for (auto& [seq, v] : it->second.versions) {
       if (v.version != key.version) continue;
+      if (!SameMutableFields(v, before)) return ChangedMeanwhile();
       v.enabled = key.enabled;
       v.not_before = key.not_before;
       v.expires = key.expires;
@@ -301,6 +303,29 @@ absl::Status MemoryKeyStore::SetRotationPolicy(std::string_view vault,
     it->second.name.next_rotation = next;
     return absl::OkStatus();
   });
+}
+
+absl::StatusOr<bool> MemoryKeyStore::ClaimRotation(std::string_view vault,
+                                                   std::string_view name,
+                                                   int64_t due,
+                                                   int64_t lease_until) {
+  bool claimed = false;
+  RETURN_IF_ERROR(Write("ClaimRotation", [&](State& s) -> absl::Status {
+    auto it = s.names.find({std::string(vault), Lower(name)});
+    if (it == s.names.end() || it->second.name.deleted ||
+        it->second.name.next_rotation != due) {
+      return absl::OkStatus();
+    }
+    it->second.name.next_rotation = lease_until;
+    claimed = true;
+    return absl::OkStatus();
+  }));
+  return claimed;
+}
+
+absl::Status MemoryKeyStore::Ping() {
+  keyferry::MutexLock l(&mu_);
+  return ReadFault("Ping");
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>>

@@ -92,6 +92,10 @@ absl::Status PostgresKeyStore::Purge(std::string_view vault,
                                      "AND name_lc=$2 AND deleted",
                                      {vault, name_lc}),
                               name));
+    // Every node listening drops its cached keys once this commits
+    // (postgres_listen.h).
+    RETURN_IF_ERROR(c.Run("notify purge", "SELECT pg_notify($1, $2)",
+                          {pg::kPurgeChannel, vault}));
     return pg::Changed(c, vault, name_lc, "purge");
   });
 }
@@ -139,6 +143,29 @@ absl::Status PostgresKeyStore::SetRotationPolicy(std::string_view vault,
         name));
     return pg::Changed(c, vault, name_lc, "rotation_policy");
   });
+}
+
+absl::StatusOr<bool> PostgresKeyStore::ClaimRotation(std::string_view vault,
+                                                     std::string_view name,
+                                                     int64_t due,
+                                                     int64_t lease_until) {
+  const std::string name_lc = Lower(name);
+  bool claimed = false;
+  RETURN_IF_ERROR(impl_->Write([&](Conn& c) -> absl::Status {
+    // The UPDATE's row lock makes a second claimer wait for the first and
+    // then see its lease: next_rotation no longer equals `due`.
+    ASSIGN_OR_RETURN(
+        Result r,
+        c.Exec("claim rotation",
+               "UPDATE key_names SET next_rotation=$1, "
+               "row_version=row_version+1 WHERE vault=$2 AND name_lc=$3 AND "
+               "NOT deleted AND next_rotation=$4",
+               {lease_until, vault, name_lc, due}));
+    claimed = r.affected() == 1;
+    if (!claimed) return absl::OkStatus();
+    return pg::Changed(c, vault, name_lc, "claim_rotation");
+  }));
+  return claimed;
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>>

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "store/pg_db.h"
+#include "store/postgres_listen.h"
 #include "store/postgres_store.h"
 
 namespace keyferry::store {
@@ -20,6 +21,8 @@ namespace keyferry::store {
 struct PostgresKeyStore::Impl {
   std::unique_ptr<pg::Pool> pool;  // set by Open; constant afterwards
   bool created = false;            // set by Open; constant afterwards
+  // Set by WatchPurges; last, so it stops before the pool goes.
+  std::unique_ptr<pg::PurgeListener> listener;
 
   // Write runs `body` inside BEGIN … COMMIT on one pooled connection and
   // returns once COMMIT returned, or `body` failed and the transaction was

@@ -76,13 +76,27 @@ absl::StatusOr<KeyVersion> PostgresKeyStore::GetVersion(
   return out;
 }
 
-absl::Status PostgresKeyStore::UpdateVersion(const KeyVersion& key) {
+absl::Status PostgresKeyStore::UpdateVersion(const KeyVersion& key,
+                                             const KeyVersion& before) {
   const std::string name_lc = Lower(key.name);
   const std::string ops = pg::JoinOps(key.key_ops);
   return impl_->Write([&](Conn& c) -> absl::Status {
+    // The name's row lock queues every writer of this key (§6.3), so the
+    // version read next is the one the update below replaces.
     ASSIGN_OR_RETURN(std::optional<bool> deleted,
                      pg::LockName(c, key.vault, name_lc));
     if (!deleted.has_value() || *deleted) return KeyNotFound(key.name);
+    static const std::string read = absl::StrCat(
+        "SELECT ", kVersionColumns,
+        " FROM key_names n JOIN key_versions v ON v.vault = n.vault AND "
+        "v.name_lc = n.name_lc WHERE n.vault=$1 AND n.name_lc=$2 AND "
+        "v.version=$3");
+    ASSIGN_OR_RETURN(Result r, c.Exec("read version", read.c_str(),
+                                      {key.vault, name_lc, key.version}));
+    if (r.rows() != 1) return KeyNotFound(key.name);
+    if (!SameMutableFields(ReadVersion(r, 0), before)) {
+      return ChangedMeanwhile();
+    }
     RETURN_IF_ERROR(ExpectOne(
         c.Exec("update version",
                "UPDATE key_versions SET enabled=$1, nbf=$2, exp=$3, "

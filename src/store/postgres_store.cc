@@ -337,6 +337,18 @@ absl::StatusOr<std::string> PostgresKeyStore::SetMetaIfAbsent(
   return stored;
 }
 
+void PostgresKeyStore::WatchPurges(std::function<void()> on_purge) {
+  impl_->listener.reset();  // joins its thread
+  if (!on_purge) return;
+  impl_->listener = std::make_unique<pg::PurgeListener>(&impl_->pool->info(),
+                                                        std::move(on_purge));
+}
+
+absl::Status PostgresKeyStore::Ping() {
+  return impl_->Read(
+      [](Conn& c) -> absl::Status { return c.Run("ping", "SELECT 1"); });
+}
+
 absl::StatusOr<bool> PostgresKeyStore::HasVersions() {
   bool has = false;
   RETURN_IF_ERROR(impl_->Read([&](Conn& c) -> absl::Status {

@@ -56,7 +56,8 @@ class PostgresKeyStore : public KeyStore {
   absl::StatusOr<KeyVersion> GetVersion(std::string_view vault,
                                         std::string_view name,
                                         std::string_view version) override;
-  absl::Status UpdateVersion(const KeyVersion& key) override;
+  absl::Status UpdateVersion(const KeyVersion& key,
+                             const KeyVersion& before) override;
   absl::StatusOr<Page<KeyVersion>> ListLatest(std::string_view vault,
                                               std::string_view after,
                                               int limit) override;
@@ -80,6 +81,9 @@ class PostgresKeyStore : public KeyStore {
   absl::Status SetRotationPolicy(std::string_view vault, std::string_view name,
                                  std::string_view policy_json,
                                  std::optional<int64_t> next) override;
+  absl::StatusOr<bool> ClaimRotation(std::string_view vault,
+                                     std::string_view name, int64_t due,
+                                     int64_t lease_until) override;
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DueRotations(
       int64_t now, int limit) override;
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DuePurges(
@@ -90,6 +94,8 @@ class PostgresKeyStore : public KeyStore {
       std::string_view key) override;
   absl::StatusOr<std::string> SetMetaIfAbsent(std::string_view key,
                                               std::string_view value) override;
+  absl::Status Ping() override;
+  void WatchPurges(std::function<void()> on_purge) override;
   absl::StatusOr<bool> HasVersions() override;
   absl::StatusOr<int64_t> AuthenticateVersions(
       const std::function<absl::StatusOr<std::vector<uint8_t>>(

@@ -3,6 +3,9 @@
 // connection, and the password kept out of every message.
 #include "store/postgres_store.h"
 
+#include <atomic>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -188,6 +191,74 @@ TEST_F(PostgresStoreTest, PasswordNeverAppearsInAStatusMessage) {
     EXPECT_THAT(std::string(st.message()), Not(HasSubstr(secret))) << st;
     EXPECT_THAT(std::string(st.message()), Not(HasSubstr(wrong))) << st;
   }
+}
+
+}  // namespace
+}  // namespace keyferry::store
+
+namespace keyferry::store {
+namespace {
+
+// WaitFor polls `done` until it holds or a generous deadline passes (the
+// notification is asynchronous; the deadline only bounds a failing run).
+bool WaitFor(const std::function<bool()>& done) {
+  for (int i = 0; i < 6000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+// A purge on one node reaches every other node's watch (LISTEN/NOTIFY),
+// and a lost listening connection is a full flush, then listening again.
+TEST_F(PostgresStoreTest, PurgeOnOneNodeIsHeardByTheOthers) {
+  ASSERT_OK_AND_ASSIGN(auto a, PostgresKeyStore::Open({.url = url_}));
+  ASSERT_OK_AND_ASSIGN(auto b, PostgresKeyStore::Open({.url = url_}));
+  std::atomic<int> heard{0};
+  b->WatchPurges([&heard] { ++heard; });
+  // Connecting is itself a flush: nothing heard before it is replayed.
+  ASSERT_TRUE(WaitFor([&] { return heard.load() >= 1; }));
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = Sql("SELECT count(*) FROM pg_stat_activity WHERE "
+                 "application_name = 'keyferryd-listen'");
+    return r.ok() && r->Int(0, 0) == 1;
+  }));
+  const int connected = heard.load();
+  ASSERT_OK(a->AddVersion(Version("k", "01"), 7));
+  ASSERT_OK(a->MarkDeleted("v", "k", 10, 20));
+  ASSERT_OK(a->Purge("v", "k"));
+  EXPECT_TRUE(WaitFor([&] { return heard.load() > connected; }));
+  // Nothing else notifies: updates and deletes are read from the
+  // database by every request.
+  const int after_purge = heard.load();
+  ASSERT_OK(a->AddVersion(Version("j", "01"), 7));
+  ASSERT_OK(a->MarkDeleted("v", "j", 10, 20));
+  // The listening connection dies: flushed at once, then again on the
+  // new connection.
+  ASSERT_OK(Sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'keyferryd-listen'")
+                .status());
+  EXPECT_TRUE(WaitFor([&] { return heard.load() >= after_purge + 2; }));
+  const int reconnected = heard.load();
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = Sql("SELECT count(*) FROM pg_stat_activity WHERE "
+                 "application_name = 'keyferryd-listen'");
+    return r.ok() && r->Int(0, 0) == 1;
+  }));
+  ASSERT_OK(a->Purge("v", "j"));
+  EXPECT_TRUE(WaitFor([&] { return heard.load() > reconnected; }));
+  // Stopped: the callback is never called again, and no listener remains.
+  b->WatchPurges(nullptr);
+  const int stopped = heard.load();
+  ASSERT_OK(a->AddVersion(Version("i", "01"), 7));
+  ASSERT_OK(a->MarkDeleted("v", "i", 10, 20));
+  ASSERT_OK(a->Purge("v", "i"));
+  EXPECT_TRUE(WaitFor([&] {
+    auto r = Sql("SELECT count(*) FROM pg_stat_activity WHERE "
+                 "application_name = 'keyferryd-listen'");
+    return r.ok() && r->Int(0, 0) == 0;
+  }));
+  EXPECT_EQ(heard.load(), stopped);
 }
 
 }  // namespace

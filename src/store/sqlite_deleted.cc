@@ -144,6 +144,24 @@ absl::Status SqliteKeyStore::SetRotationPolicy(std::string_view vault,
   });
 }
 
+absl::StatusOr<bool> SqliteKeyStore::ClaimRotation(std::string_view vault,
+                                                   std::string_view name,
+                                                   int64_t due,
+                                                   int64_t lease_until) {
+  bool claimed = false;
+  RETURN_IF_ERROR(impl_->Write([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(
+        auto s, c.Prepare("UPDATE key_names SET next_rotation=? WHERE "
+                          "vault=? AND name_lc=? AND deleted=0 AND "
+                          "next_rotation=?"));
+    s->Bind(1, lease_until).Bind(2, vault).Bind(3, Lower(name)).Bind(4, due);
+    RETURN_IF_ERROR(s->Run());
+    claimed = c.Changes() == 1;
+    return absl::OkStatus();
+  }));
+  return claimed;
+}
+
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
 SqliteKeyStore::DueNames(const char* sql, int64_t now, int limit) {
   ASSIGN_OR_RETURN(auto r, impl_->Read());

@@ -79,12 +79,25 @@ absl::StatusOr<KeyVersion> SqliteKeyStore::GetVersion(
   return ReadVersion(*s);
 }
 
-absl::Status SqliteKeyStore::UpdateVersion(const KeyVersion& key) {
+absl::Status SqliteKeyStore::UpdateVersion(const KeyVersion& key,
+                                           const KeyVersion& before) {
   return impl_->Write([&](Connection& c) -> absl::Status {
     const std::string name_lc = Lower(key.name);
     ASSIGN_OR_RETURN(std::optional<bool> deleted,
                      NameDeleted(c, key.vault, name_lc));
     if (!deleted.has_value() || *deleted) return KeyNotFound(key.name);
+    // The writer connection serializes writers: what this reads is what the
+    // update below replaces.
+    ASSIGN_OR_RETURN(
+        auto q, c.Prepare(absl::StrCat(
+                    "SELECT ", kVersionColumns,
+                    " FROM key_names n JOIN key_versions v ON v.vault = "
+                    "n.vault AND v.name_lc = n.name_lc WHERE n.vault=? AND "
+                    "n.name_lc=? AND v.version=?")));
+    q->Bind(1, key.vault).Bind(2, name_lc).Bind(3, key.version);
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) return KeyNotFound(key.name);
+    if (!SameMutableFields(ReadVersion(*q), before)) return ChangedMeanwhile();
     ASSIGN_OR_RETURN(
         auto s, c.Prepare("UPDATE key_versions SET enabled=?, nbf=?, exp=?, "
                           "updated=?, tags=?, key_ops=?, attest=? WHERE "

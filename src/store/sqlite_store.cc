@@ -328,6 +328,12 @@ absl::StatusOr<std::string> SqliteKeyStore::SetMetaIfAbsent(
   return stored;
 }
 
+absl::Status SqliteKeyStore::Ping() {
+  ASSIGN_OR_RETURN(auto r, impl_->Read());
+  ASSIGN_OR_RETURN(auto s, (*r)->Prepare("SELECT 1"));
+  return s->Step().status();
+}
+
 absl::StatusOr<bool> SqliteKeyStore::HasVersions() {
   ASSIGN_OR_RETURN(auto r, impl_->Read());
   ASSIGN_OR_RETURN(auto s,

@@ -237,13 +237,14 @@ TEST_F(SqliteStoreTest, SingleReaderServesManyThreads) {
 TEST_F(SqliteStoreTest, UpdateChangesOnlyMutableFields) {
   KeyVersion k = Version("k", std::string(32, 'a'));
   ASSERT_OK(store_->AddVersion(k, 90));
+  const KeyVersion original = k;
   k.enabled = false;
   k.expires = 5000;
   k.tags_json = "{}";
   k.key_ops = {"verify"};
   k.updated = 300;
   k.blob = {9, 9};  // not mutable: must be ignored
-  ASSERT_OK(store_->UpdateVersion(k));
+  ASSERT_OK(store_->UpdateVersion(k, original));
   ASSERT_OK_AND_ASSIGN(KeyVersion got, store_->GetVersion("myvault", "k", ""));
   EXPECT_FALSE(got.enabled);
   EXPECT_EQ(got.expires, 5000);
@@ -252,7 +253,8 @@ TEST_F(SqliteStoreTest, UpdateChangesOnlyMutableFields) {
   EXPECT_THAT(got.key_ops, ElementsAre("verify"));
   EXPECT_EQ(got.blob, (std::vector<uint8_t>{1, 2, 3, 0, 4}));
   k.version = std::string(32, 'f');
-  EXPECT_THAT(store_->UpdateVersion(k), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->UpdateVersion(k, original),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(SqliteStoreTest, ListLatestPagesInNameOrder) {

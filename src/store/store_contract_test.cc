@@ -161,15 +161,47 @@ TYPED_TEST(KeyStoreContractTest, UpdateChangesOnlyMutableFields) {
   u.tags_json = R"({"x":"y"})";
   u.blob = {9};
   u.kty = "RSA";
-  ASSERT_OK(s.UpdateVersion(u));
+  ASSERT_OK(s.UpdateVersion(u, this->Version("k", "01")));
   ASSERT_OK_AND_ASSIGN(KeyVersion got, s.GetVersion("v", "k", "01"));
   EXPECT_FALSE(got.enabled);
   EXPECT_EQ(got.expires, 500);
   EXPECT_EQ(got.tags_json, R"({"x":"y"})");
   EXPECT_EQ(got.blob, std::vector<uint8_t>({1, 2, 3}));
   EXPECT_EQ(got.kty, "EC");
-  EXPECT_THAT(s.UpdateVersion(this->Version("k", "02")),
+  EXPECT_THAT(s.UpdateVersion(this->Version("k", "02"),
+                              this->Version("k", "02")),
               StatusIs(absl::StatusCode::kNotFound));
+}
+
+// Optimistic concurrency (docs/storage.md §6.5): a write based on a read
+// that another writer has since overtaken is refused and changes nothing.
+TYPED_TEST(KeyStoreContractTest, UpdateBasedOnAStaleReadIsRefused) {
+  KeyStore& s = *this->store_;
+  const KeyVersion original = this->Version("k", "01");
+  ASSERT_OK(s.AddVersion(original, 7));
+  KeyVersion disabled = original;
+  disabled.enabled = false;
+  disabled.updated = 11;
+  ASSERT_OK(s.UpdateVersion(disabled, original));
+  KeyVersion tagged = original;  // still based on the first read
+  tagged.tags_json = R"({"a":"b"})";
+  tagged.updated = 12;
+  absl::Status stale = s.UpdateVersion(tagged, original);
+  EXPECT_TRUE(IsChangedMeanwhile(stale)) << stale;
+  ASSERT_OK_AND_ASSIGN(KeyVersion got, s.GetVersion("v", "k", "01"));
+  EXPECT_FALSE(got.enabled);
+  EXPECT_EQ(got.tags_json, "{}");
+  EXPECT_EQ(got.updated, 11);
+  // Based on the current state it goes through.
+  tagged.enabled = false;
+  ASSERT_OK(s.UpdateVersion(tagged, got));
+  ASSERT_OK_AND_ASSIGN(got, s.GetVersion("v", "k", "01"));
+  EXPECT_EQ(got.tags_json, R"({"a":"b"})");
+  EXPECT_FALSE(IsChangedMeanwhile(absl::FailedPreconditionError("deleted")));
+}
+
+TYPED_TEST(KeyStoreContractTest, PingAnswers) {
+  EXPECT_OK(this->store_->Ping());
 }
 
 TYPED_TEST(KeyStoreContractTest, SoftDeleteRecoverPurge) {
@@ -231,6 +263,30 @@ TYPED_TEST(KeyStoreContractTest, RotationPolicyAndDueRotations) {
   EXPECT_EQ(n.rotation_policy_json, "{}");
   EXPECT_THAT(s.SetRotationPolicy("v", "none", "{}", 1),
               StatusIs(absl::StatusCode::kNotFound));
+}
+
+// The due-rotation lease: of two claims on one due time only the first
+// wins; a rescheduled, unknown or deleted key is never claimed.
+TYPED_TEST(KeyStoreContractTest, ClaimRotationOnce) {
+  KeyStore& s = *this->store_;
+  ASSERT_OK(s.AddVersion(this->Version("a", "01"), 7));
+  ASSERT_OK(s.SetRotationPolicy("v", "a", "{}", 40));
+  ASSERT_OK_AND_ASSIGN(bool first, s.ClaimRotation("v", "A", 40, 340));
+  ASSERT_OK_AND_ASSIGN(bool second, s.ClaimRotation("v", "a", 40, 345));
+  EXPECT_TRUE(first);
+  EXPECT_FALSE(second);
+  ASSERT_OK_AND_ASSIGN(KeyName n, s.GetName("v", "a"));
+  EXPECT_EQ(n.next_rotation, 340);
+  EXPECT_EQ(n.rotation_policy_json, "{}");
+  ASSERT_OK_AND_ASSIGN(auto not_yet, s.DueRotations(339, 10));
+  EXPECT_TRUE(not_yet.empty());
+  ASSERT_OK_AND_ASSIGN(auto expired, s.DueRotations(340, 10));
+  EXPECT_EQ(expired.size(), 1u);
+  ASSERT_OK_AND_ASSIGN(bool unknown, s.ClaimRotation("v", "none", 40, 340));
+  EXPECT_FALSE(unknown);
+  ASSERT_OK(s.MarkDeleted("v", "a", 10, 20));
+  ASSERT_OK_AND_ASSIGN(bool deleted, s.ClaimRotation("v", "a", 340, 640));
+  EXPECT_FALSE(deleted);
 }
 
 TYPED_TEST(KeyStoreContractTest, MetaFirstWriterWins) {

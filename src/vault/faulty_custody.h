@@ -7,6 +7,7 @@
 #ifndef KEYFERRY_VAULT_FAULTY_CUSTODY_H_
 #define KEYFERRY_VAULT_FAULTY_CUSTODY_H_
 
+#include <atomic>
 #include <map>
 #include <span>
 #include <string>
@@ -123,6 +124,12 @@ class FaultyCustody : public custody::Custody {
     if (absl::Status s = Take(Call::kVerifyRecord); !s.ok()) return s;
     return real_->VerifyRecord(record, tag);
   }
+  void ForgetCachedKeys() override {
+    ++forgets_;
+    real_->ForgetCachedKeys();
+  }
+  // forgets counts the ForgetCachedKeys calls.
+  int forgets() const { return forgets_.load(); }
 
  private:
   struct Fault {
@@ -147,6 +154,7 @@ class FaultyCustody : public custody::Custody {
   }
 
   custody::Custody* real_;
+  std::atomic<int> forgets_{0};
   keyferry::Mutex mu_;
   std::map<Call, Fault> faults_ ABSL_GUARDED_BY(mu_);
 };

@@ -403,7 +403,24 @@ absl::StatusOr<store::KeyVersion> KeyVault::Update(std::string_view vault,
                                                    std::string_view name,
                                                    std::string_view version,
                                                    const KeyProperties& p) {
-  ASSIGN_OR_RETURN(store::KeyVersion k, Get(vault, name, version));
+  // Read, change, write only if nobody wrote in between (the store's
+  // precondition); a writer that lost the race reads again, so two updates
+  // of different fields on two nodes both take effect.
+  for (int attempt = 1; attempt <= kUpdateAttempts; ++attempt) {
+    ASSIGN_OR_RETURN(const store::KeyVersion before, Get(vault, name, version));
+    ASSIGN_OR_RETURN(store::KeyVersion k, Updated(before, p));
+    absl::Status s = store_->UpdateVersion(k, before);
+    if (s.ok()) return k;
+    if (!store::IsChangedMeanwhile(s)) return NotFoundAs(s, name);
+  }
+  return absl::AbortedError(absl::StrCat(
+      "Key ", Sv(name), " was changed by other requests ", kUpdateAttempts,
+      " times while this update was applied; try again."));
+}
+
+absl::StatusOr<store::KeyVersion> KeyVault::Updated(
+    const store::KeyVersion& before, const KeyProperties& p) {
+  store::KeyVersion k = before;
   ASSIGN_OR_RETURN(Kty kty, ParseKty(k.kty));
   RETURN_IF_ERROR(CheckOps(kty, p.key_ops));
   if (p.key_ops) {
@@ -424,8 +441,6 @@ absl::StatusOr<store::KeyVersion> KeyVault::Update(std::string_view vault,
   }
   k.updated = clock_();
   RETURN_IF_ERROR(Attest(*custody_, k));
-  absl::Status s = store_->UpdateVersion(k);
-  if (!s.ok()) return NotFoundAs(s, name);
   return k;
 }
 

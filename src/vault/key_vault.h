@@ -136,7 +136,9 @@ class KeyVault {
                                         std::string_view version);
 
   // Update changes attributes, tags and key_ops of one version (the latest
-  // when `version` is empty).
+  // when `version` is empty). It reads, changes and writes on condition
+  // that nobody wrote the version in between (KeyStore::UpdateVersion);
+  // after kUpdateAttempts lost races it is Aborted (409 Conflict).
   absl::StatusOr<store::KeyVersion> Update(std::string_view vault,
                                            std::string_view name,
                                            std::string_view version,
@@ -217,6 +219,12 @@ class KeyVault {
           nullptr);
   std::vector<DueWorkFailure> DueWorkFailures() const;
   static constexpr int64_t kMaxDueWorkBackoff = 3600;
+  static constexpr int kUpdateAttempts = 5;
+  // kRotationLease is how long a node holds a due rotation it claimed
+  // (KeyStore::ClaimRotation) before another node may take it over: far
+  // longer than a rotation takes (an RSA-4096 generation in a slow token
+  // is seconds), short enough that a dead holder delays it by a minute.
+  static constexpr int64_t kRotationLease = 60;
 
   // Binding is what a custody blob is bound to: vault, name, version.
   static std::vector<uint8_t> Binding(std::string_view vault,
@@ -234,6 +242,18 @@ class KeyVault {
                                           const KeyProperties& properties,
                                           std::vector<KeyOp> default_ops);
   absl::Status Reschedule(std::string_view vault, std::string_view name);
+  // Updated is `before` with `properties` applied, `updated` now and attest
+  // renewed.
+  absl::StatusOr<store::KeyVersion> Updated(const store::KeyVersion& before,
+                                            const KeyProperties& properties);
+  // RotateDue rotates one key that DueRotations named, once across nodes:
+  // it claims the rotation (KeyStore::ClaimRotation) and does nothing when
+  // another node holds it. A claim whose key already has a version newer
+  // than its due time (a node died after rotating, before rescheduling)
+  // only reschedules. Answers the new version, "" when nothing was rotated,
+  // or the rotation's error.
+  absl::StatusOr<std::string> RotateDue(const std::string& vault,
+                                        const std::string& name, int64_t now);
   absl::StatusOr<custody::HeldKey> ImportByok(std::string_view vault,
                                               const ImportKeyRequest& request,
                                               std::span<const uint8_t> binding);

@@ -103,6 +103,9 @@ absl::StatusOr<store::KeyVersion> KeyVault::Recover(std::string_view vault,
 absl::Status KeyVault::Purge(std::string_view vault, std::string_view name) {
   absl::Status s = store_->Purge(vault, name);
   if (s.code() == absl::StatusCode::kNotFound) return DeletedKeyNotFound(name);
+  // No parsed or token-resident copy outlives the key on this node (other
+  // nodes hear of it through the store: KeyStore::WatchPurges).
+  if (s.ok()) custody_->ForgetCachedKeys();
   return s;
 }
 

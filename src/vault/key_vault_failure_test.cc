@@ -83,6 +83,24 @@ class KeyVaultFailureTest : public ::testing::Test {
   std::unique_ptr<KeyVault> vault_;
 };
 
+// A purge (asked for, or due) drops the custody's cached keys; a purge that
+// fails does not need to.
+TEST_F(KeyVaultFailureTest, PurgeForgetsCachedKeys) {
+  ASSERT_OK(vault_->Create(kVault, "a", Ec()).status());
+  ASSERT_OK(vault_->Create(kVault, "b", Ec()).status());
+  ASSERT_OK(vault_->Delete(kVault, "a").status());
+  ASSERT_OK(vault_->Delete(kVault, "b").status());
+  EXPECT_EQ(custody_->forgets(), 0);
+  ASSERT_OK(vault_->Purge(kVault, "a"));
+  EXPECT_EQ(custody_->forgets(), 1);
+  EXPECT_FALSE(vault_->Purge(kVault, "a").ok());
+  EXPECT_EQ(custody_->forgets(), 1);
+  now_ += 8 * 86400;  // b's scheduled purge date has passed
+  ASSERT_OK_AND_ASSIGN(auto work, vault_->RunDueWork());
+  EXPECT_EQ(work.second, 1);
+  EXPECT_EQ(custody_->forgets(), 2);
+}
+
 TEST_F(KeyVaultFailureTest, CreateCommitFailsChangesNothing) {
   ASSERT_OK(vault_->Create(kVault, "a", Ec()).status());
   const std::string before = Snapshot();

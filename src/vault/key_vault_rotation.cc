@@ -157,6 +157,32 @@ absl::StatusOr<std::string> KeyVault::SetRotationPolicy(
   return doc.dump();
 }
 
+absl::StatusOr<std::string> KeyVault::RotateDue(const std::string& vault,
+                                                const std::string& name,
+                                                int64_t now) {
+  absl::StatusOr<store::KeyName> n = store_->GetName(vault, name);
+  if (absl::IsNotFound(n.status())) return std::string();  // purged meanwhile
+  RETURN_IF_ERROR(n.status());
+  if (!n->next_rotation || *n->next_rotation > now) return std::string();
+  ASSIGN_OR_RETURN(bool claimed,
+                   store_->ClaimRotation(vault, name, *n->next_rotation,
+                                         now + kRotationLease));
+  if (!claimed) return std::string();
+  // Safe to repeat: when the latest version is already newer than the
+  // policy's due time, a rotation happened (a node that rotated and died
+  // before it rescheduled); only the schedule is missing.
+  ASSIGN_OR_RETURN(RotationPolicy p,
+                   ParseRotationPolicy(n->rotation_policy_json));
+  ASSIGN_OR_RETURN(store::KeyVersion latest, Get(vault, name, ""));
+  std::optional<int64_t> due = RotationDue(p, latest.created, latest.expires);
+  if (!due || *due > now) {
+    RETURN_IF_ERROR(Reschedule(vault, name));
+    return std::string();
+  }
+  ASSIGN_OR_RETURN(store::KeyVersion rotated, Rotate(vault, name));
+  return rotated.version;
+}
+
 absl::StatusOr<std::pair<int, int>> KeyVault::RunDueWork(
     const std::function<absl::Status(const DueWorkEvent&)>& on_work) {
   auto tell = [&](std::string_view work, const std::string& vault,
@@ -201,9 +227,9 @@ absl::StatusOr<std::pair<int, int>> KeyVault::RunDueWork(
   };
   ASSIGN_OR_RETURN(auto due, store_->DueRotations(now, 100));
   for (const auto& [vault, name] : due) {
-    absl::StatusOr<store::KeyVersion> r = Rotate(vault, name);
-    RETURN_IF_ERROR(
-        tell("rotate", vault, name, r.ok() ? r->version : "", r.status()));
+    absl::StatusOr<std::string> r = RotateDue(vault, name, now);
+    if (r.ok() && r->empty()) continue;  // another node's, or done already
+    RETURN_IF_ERROR(tell("rotate", vault, name, r.ok() ? *r : "", r.status()));
     if (r.ok()) {
       done(id("rotate", vault, name));
       ++rotated;
@@ -249,6 +275,7 @@ absl::StatusOr<std::pair<int, int>> KeyVault::RunDueWork(
     if (s.code() != absl::StatusCode::kNotFound)
       RETURN_IF_ERROR(tell("purge", vault, name, "", s));
   }
+  if (purged > 0) custody_->ForgetCachedKeys();
   return std::make_pair(rotated, purged);
 }
 

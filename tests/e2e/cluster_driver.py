@@ -1,8 +1,8 @@
 """The client side of tests/e2e/cluster_test.sh: the Python SDK (Debian's
 python3-azure) through HAProxy, and each node directly.
 
-  cluster_driver.py setup STATE   a key with a rotation policy (the test
-                                  then makes its rotation due with psql);
+  cluster_driver.py setup STATE   a key with a rotation policy that falls
+                                  due 15 s later;
                                   a backup made on node 1 restores on node 2
   cluster_driver.py load STATE    a bounded mixed load (create, import,
                                   sign, update, delete + recover) from a few
@@ -18,6 +18,7 @@ REQUESTS_CA_BUNDLE, KF_PG_DIR and KF_PG_PASSWORD (psql).
 """
 
 import base64
+import datetime
 import hashlib
 import http.client
 import json
@@ -180,9 +181,15 @@ def unb64u(s):
 
 def setup(state):
     nodes = [client(p) for p in NODES]
-    rot = nodes[0].create_ec_key("rot", curve="P-256")
-    policy = KeyRotationPolicy(lifetime_actions=[KeyRotationLifetimeAction(
-        KeyRotationPolicyAction.rotate, time_after_create="P30D")])
+    # The shortest trigger is 7 days: a version expiring in 7 days and 15
+    # seconds with "rotate 7 days before expiry" falls due 15 s from now,
+    # by the policy's own rules (all three nodes' tickers then race for it).
+    expires = datetime.datetime.now(datetime.timezone.utc) + \
+        datetime.timedelta(days=7, seconds=15)
+    rot = nodes[0].create_ec_key("rot", curve="P-256", expires_on=expires)
+    policy = KeyRotationPolicy(expires_in="P28D", lifetime_actions=[
+        KeyRotationLifetimeAction(KeyRotationPolicyAction.rotate,
+                                  time_before_expiry="P7D")])
     nodes[1].update_key_rotation_policy("rot", policy)
     check("rotation key made", rot.id is not None)
     # A backup made on node 1 restores on node 2 (the backup key derives
@@ -448,7 +455,9 @@ def check_disable(nodes, acked):
 
 def check_rotation(nodes):
     """The due rotation happened, exactly once across the three nodes."""
-    deadline = time.time() + 30
+    # A node killed, or a database restarted, while it held the rotation's
+    # lease delays it by the lease (60 s).
+    deadline = time.time() + 120
     count = 0
     while time.time() < deadline:
         count = int(psql("SELECT count(*) FROM key_versions "

@@ -240,5 +240,17 @@ open('$KF_STATE/t.log', 'w').write(''.join(lines[:-1]))"
 refuse "truncated, head given" "head" \
   "$KEYFERRY" audit verify --log "$KF_STATE/t.log" --head "$HEAD"
 
+# Several logs (one chain per node of a cluster): each is checked; one
+# broken log fails the whole check, naming it.
+cp "$LOG" "$KF_STATE/n2.log"
+expect "audit verify of two logs" "$KEYFERRY" audit verify --log "$LOG" "$KF_STATE/n2.log"
+python3 -c "
+lines = open('$KF_STATE/n2.log').read().splitlines(True)
+lines[2] = lines[2].replace('\"principal\":\"', '\"principal\":\"x', 1)
+open('$KF_STATE/n2.log', 'w').write(''.join(lines))"
+rm -f "$KF_STATE/n2.log.head"
+refuse "one of two logs altered" "n2.log: .*1 of 2 logs broken" \
+  "$KEYFERRY" audit verify --log "$LOG" "$KF_STATE/n2.log"
+
 echo "seal_audit_test: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

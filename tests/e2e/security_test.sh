@@ -541,7 +541,8 @@ for what, method, path, body in (
 st, js, _ = Vault(url=f"https://localhost:{port}", token="").req("GET", "/healthz", api=None)
 check("full: /healthz answers 503, unavailable: the audit log cannot be written",
       st == 503 and isinstance(js, dict) and js.get("status") == "unavailable" and
-      js.get("audit_log") == "cannot be written", (st, js))
+      js.get("audit_log") == "cannot be written" and
+      js.get("error", {}).get("code") == "ServiceUnavailable", (st, js))
 os.remove(f"{afs}/filler")
 deadline = time.monotonic() + 60  # the log retries every 1 s
 while True:
