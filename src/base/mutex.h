@@ -99,6 +99,9 @@ class ABSL_LOCKABLE Mutex {
     std::unique_lock<std::mutex> raw(mu_, std::adopt_lock);
     bool timed_out = false;
     if (left == D::max()) {
+      // Every caller re-checks its condition in a loop (Await, and
+      // CondVar::Wait's contract), so a spurious wake-up is harmless.
+      // NOLINTNEXTLINE(bugprone-spuriously-wake-up-functions)
       cv.wait(raw);
     } else {
       timed_out = cv.wait_for(raw, left) == std::cv_status::timeout;

@@ -31,7 +31,13 @@ PurgeListener::PurgeListener(const ConnInfo* info,
                              std::function<void()> on_purge, int retry_ms)
     : info_(info), on_purge_(std::move(on_purge)), retry_ms_(retry_ms) {
   if (pipe2(stop_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
+    // Without a way to stop it no thread starts: purges on other nodes are
+    // then not heard (their keys stay unreachable: every request reads the
+    // database), which the log says.
     stop_pipe_[0] = stop_pipe_[1] = -1;
+    Log(LogLevel::kError, "store_listen_unavailable",
+        {{"database", info_->target}, {"error", "pipe2 failed"}});
+    return;
   }
   thread_ = std::thread([this] { Loop(); });
 }

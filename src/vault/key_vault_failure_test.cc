@@ -95,7 +95,7 @@ TEST_F(KeyVaultFailureTest, PurgeForgetsCachedKeys) {
   EXPECT_EQ(custody_->forgets(), 1);
   EXPECT_FALSE(vault_->Purge(kVault, "a").ok());
   EXPECT_EQ(custody_->forgets(), 1);
-  now_ += 8 * 86400;  // b's scheduled purge date has passed
+  now_ += int64_t{8} * 86400;  // b's scheduled purge date has passed
   ASSERT_OK_AND_ASSIGN(auto work, vault_->RunDueWork());
   EXPECT_EQ(work.second, 1);
   EXPECT_EQ(custody_->forgets(), 2);
