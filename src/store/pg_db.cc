@@ -123,8 +123,25 @@ absl::Status Conn::Error(std::string_view what, const PGresult* r) {
   return absl::InternalError(text);
 }
 
-absl::StatusOr<Result> Conn::Exec(std::string_view what, const char* sql,
-                                  std::initializer_list<Param> params) {
+absl::StatusOr<std::string> Conn::Statement(std::string_view what,
+                                            const char* sql) {
+  auto it = prepared_.find(absl::string_view(sql));
+  if (it != prepared_.end()) return it->second;
+  if (prepared_.size() >= kMaxPrepared) return std::string();
+  std::string name = absl::StrCat("kf", ++next_statement_);
+  ResultPtr r(PQprepare(c_.get(), name.c_str(), sql, 0, nullptr));
+  if (r == nullptr || PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+    return Error(what, r.get());
+  }
+  prepared_.emplace(sql, name);
+  return name;
+}
+
+absl::StatusOr<Result> Conn::Run1(std::string_view what, const char* sql,
+                                  std::initializer_list<Param> params,
+                                  bool* lost) {
+  *lost = false;
+  ASSIGN_OR_RETURN(std::string name, Statement(what, sql));
   std::vector<const char*> values;
   std::vector<int> lengths, formats;
   for (const Param& p : params) {
@@ -132,15 +149,34 @@ absl::StatusOr<Result> Conn::Exec(std::string_view what, const char* sql,
     lengths.push_back(p.size());
     formats.push_back(p.binary() ? 1 : 0);
   }
-  ResultPtr r(PQexecParams(c_.get(), sql, static_cast<int>(values.size()),
-                           nullptr, values.data(), lengths.data(),
-                           formats.data(), /*resultFormat=*/0));
+  const int n = static_cast<int>(values.size());
+  ResultPtr r(name.empty()
+                  ? PQexecParams(c_.get(), sql, n, nullptr, values.data(),
+                                 lengths.data(), formats.data(),
+                                 /*resultFormat=*/0)
+                  : PQexecPrepared(c_.get(), name.c_str(), n, values.data(),
+                                   lengths.data(), formats.data(),
+                                   /*resultFormat=*/0));
   ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-    return Error(what, r.get());
+    absl::Status err = Error(what, r.get());
+    if (!name.empty() && sqlstate_ == "26000") {  // the server lost it
+      prepared_.clear();
+      *lost = true;
+    }
+    return err;
   }
   sqlstate_.clear();
   return Result(std::move(r));
+}
+
+absl::StatusOr<Result> Conn::Exec(std::string_view what, const char* sql,
+                                  std::initializer_list<Param> params) {
+  bool lost = false;
+  absl::StatusOr<Result> r = Run1(what, sql, params, &lost);
+  // Outside a transaction nothing ran: prepare again and retry once.
+  if (lost && idle()) r = Run1(what, sql, params, &lost);
+  return r;
 }
 
 absl::Status Conn::Run(std::string_view what, const char* sql,
@@ -159,6 +195,7 @@ absl::Status Conn::Script(std::string_view what, const char* sql) {
 }
 
 bool Conn::Reset() {
+  prepared_.clear();
   PQreset(c_.get());
   return ok();
 }
