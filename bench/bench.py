@@ -12,6 +12,13 @@ rounds measures every operation twice on the same machine:
 Prints one table of medians (operation, keyferryd ops/s, raw ops/s, ratio,
 p50, p99, keyferryd's and the load generator's CPU in cores, and the ratio
 per core keyferryd used) and writes it as JSON under bench/results/.
+
+--store postgres runs keyferryd on a private PostgreSQL 15 cluster made for
+the run (initdb in the temporary directory, unix socket only, stopped at the
+end); --nodes N runs N keyferryd nodes on that one database with HAProxy in
+front (deploy/haproxy.cfg, TLS passthrough, ports of this machine), and the
+clients go through HAProxy. Then a second table gives the database's CPU
+per request (its processes' CPU time over each run).
 """
 
 import argparse
@@ -71,7 +78,9 @@ class Server:
         self.proc = None
         self.token = None
         self.ctx = None
-        self.extra = []  # e.g. the PKCS#11 custody flags
+        self.extra = []  # e.g. the PKCS#11 custody or store flags
+        self.env = None  # e.g. KEYFERRY_POSTGRES_URL
+        self.db = None  # the PgCluster of --store postgres
 
     def args(self):
         return ["--data-dir", self.data_dir,
@@ -96,7 +105,8 @@ class Server:
         if self.token is None:
             out = subprocess.run([self.bin, "token", "--principal", "bench",
                                   "--lifetime", "86400"] + self.args(),
-                                 check=True, capture_output=True, text=True)
+                                 check=True, capture_output=True, text=True,
+                                 env=self.env)
             self.token = out.stdout.strip()
             self.token_file = os.path.join(os.path.dirname(self.data_dir),
                                            "token")
@@ -111,7 +121,8 @@ class Server:
         self.log.flush()
         log_from = os.path.getsize(self.log.name)
         self.proc = subprocess.Popen([self.bin, "serve"] + self.args(),
-                                     stdout=self.log, stderr=self.log)
+                                     stdout=self.log, stderr=self.log,
+                                     env=self.env)
         ca = os.path.join(self.data_dir, "tls/ca.pem")
         deadline = t0 + 120
         while True:
@@ -169,6 +180,230 @@ class Server:
             sys.exit("bench: %s %s answered %d: %s" %
                      (method, path, r.status, text[:300]))
         return json.loads(text) if text else None
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PGBIN = "/usr/lib/postgresql/15/bin"  # Debian's postgresql-15
+
+
+def proc_cpu(pid, children=False):
+    """User + system CPU seconds of `pid` (with its reaped children's when
+    `children`); 0 when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class PgCluster:
+    """A private PostgreSQL 15 cluster for one run: initdb in `work`/pg,
+    listening only on a unix socket there (no TCP port), superuser kf with a
+    random password (scram-sha-256), database keyferry. Run as nobody when
+    we are root (PostgreSQL refuses root). Durability as shipped: fsync and
+    synchronous_commit on, so a create's answer waits for its WAL flush."""
+
+    def __init__(self, work):
+        self.dir = os.path.join(work, "pg")
+        self.data = os.path.join(self.dir, "data")
+        self.password = os.urandom(16).hex()
+        self.root = os.geteuid() == 0
+        self.url = "host=%s user=kf password=%s dbname=keyferry" % (
+            self.dir, self.password)
+        self.running = False
+
+    def owner(self, argv):
+        if self.root:
+            return ["setpriv", "--reuid=65534", "--regid=65534",
+                    "--clear-groups"] + argv
+        return argv
+
+    def run(self, argv):
+        with open(os.path.join(self.dir, "cmd.log"), "a") as log:
+            r = subprocess.run(self.owner(argv), cwd=self.dir, stdout=log,
+                               stderr=log)
+        if r.returncode != 0:
+            sys.exit("bench: %s failed; see %s/cmd.log and server.log" %
+                     (os.path.basename(argv[0]), self.dir))
+
+    def start(self):
+        os.makedirs(self.dir)
+        if self.root:
+            # nobody must reach its directory through ours.
+            os.chmod(os.path.dirname(self.dir), 0o711)
+            os.chown(self.dir, 65534, 65534)
+        pw = os.path.join(self.dir, "pw")
+        with open(pw, "w") as f:
+            f.write(self.password + "\n")
+        if self.root:
+            os.chown(pw, 65534, 65534)
+        self.run([os.path.join(PGBIN, "initdb"), "-D", self.data, "-U", "kf",
+                  "--pwfile=" + pw, "--auth=scram-sha-256", "-E", "UTF8",
+                  "--locale=C", "--no-sync"])
+        os.unlink(pw)
+        self.run([os.path.join(PGBIN, "pg_ctl"), "-D", self.data, "-l",
+                  os.path.join(self.dir, "server.log"), "-w", "-o",
+                  "-k %s -c listen_addresses='' -c max_connections=200"
+                  % self.dir, "start"])
+        self.running = True
+        env = dict(os.environ, PGPASSWORD=self.password)
+        subprocess.run(["psql", "-h", self.dir, "-U", "kf", "-d", "postgres",
+                        "-qAt", "-v", "ON_ERROR_STOP=1", "-c",
+                        "CREATE DATABASE keyferry"], check=True, env=env,
+                       stdout=subprocess.DEVNULL)
+
+    def stop(self):
+        if self.running:
+            self.run([os.path.join(PGBIN, "pg_ctl"), "-D", self.data, "-w",
+                      "-m", "fast", "stop"])
+            self.running = False
+
+    def cpu_seconds(self):
+        """CPU time of the whole server so far: the postmaster with its
+        reaped children (backends that exited) plus its live children
+        (backends, WAL writer, checkpointer, ...)."""
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            pm = int(f.readline())
+        total = proc_cpu(pm, children=True)
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            if ppid == pm:
+                total += proc_cpu(int(d))
+        return total
+
+
+class Cluster:
+    """`n` keyferryd nodes on one PostgreSQL database with HAProxy in front
+    (deploy/haproxy.cfg: TLS passthrough, leastconn, health checks on
+    /healthz), as tests/e2e/cluster_test.sh runs them: node 1 starts first
+    and makes the deployment's secrets (in the database), nodes 2..n get
+    its master key file and TLS files copied, every node names HAProxy's
+    port as its public port (tokens carry it). Looks like one Server to the
+    rest of this script: `port` is HAProxy's, `cpu_seconds` the nodes'."""
+
+    call = Server.call
+
+    def __init__(self, build, work, n, db, extra, env):
+        self.work = work
+        self.db = db
+        self.extra = extra
+        self.nodes, self.logs = [], []
+        for i in range(1, n + 1):
+            d = os.path.join(work, "n%d" % i)
+            os.makedirs(d)
+            log = open(os.path.join(d, "keyferryd.log"), "w")
+            self.logs.append(log)
+            node = Server(build, os.path.join(d, "data"), log)
+            node.env, node.db = env, db
+            self.nodes.append(node)
+        self.data_dir = self.nodes[0].data_dir
+        self.port = free_port()  # HAProxy's; the nodes' tokens name it
+        self.ha = None
+        self.ha_log = open(os.path.join(work, "haproxy.log"), "w")
+        self.token = self.token_file = self.ctx = None
+
+    def start(self):
+        for attempt in range(5):
+            for node in self.nodes:
+                node.extra = self.extra + ["--public-port", str(self.port)]
+                node.token = None
+            self.nodes[0].start()
+            for node in self.nodes[1:]:
+                if not os.path.exists(node.data_dir):
+                    os.makedirs(node.data_dir, mode=0o700)
+                    shutil.copy2(os.path.join(self.data_dir, "master.key"),
+                                 node.data_dir)
+                    shutil.copytree(os.path.join(self.data_dir, "tls"),
+                                    os.path.join(node.data_dir, "tls"))
+                node.start()
+            self.ctx = self.nodes[0].ctx
+            if self.start_haproxy():
+                self.token = self.nodes[0].token
+                self.token_file = self.nodes[0].token_file
+                return
+            # Its port was taken meanwhile: the tokens name it, start again.
+            for node in self.nodes:
+                node.stop()
+            self.port = free_port()
+        sys.exit("bench: haproxy could not listen; see haproxy.log")
+
+    def start_haproxy(self):
+        with open(os.path.join(ROOT, "deploy/haproxy.cfg")) as f:
+            cfg = f.read()
+        ca = os.path.join(self.data_dir, "tls/ca.pem")
+        for old, new in (
+                ("    log /dev/log local0",
+                 "    log stderr format short local0 notice"),
+                ("    bind :443", "    bind 127.0.0.1:%d" % self.port),
+                ("ca-file /etc/haproxy/keyferry-ca.pem", "ca-file " + ca),
+                ("check-sni keyferry.example.com", "check-sni localhost"),
+                ("hdr Host keyferry.example.com", "hdr Host localhost"),
+                ("inter 2s fall 2 rise 2", "inter 500ms fall 2 rise 1")):
+            if old not in cfg:
+                sys.exit("bench: deploy/haproxy.cfg has no '%s'" % old)
+            cfg = cfg.replace(old, new)
+        cfg = "".join(l for l in cfg.splitlines(True)
+                      if not l.startswith("    server node"))
+        cfg += "".join("    server node%d 127.0.0.1:%d\n" % (i + 1, n.port)
+                       for i, n in enumerate(self.nodes))
+        path = os.path.join(self.work, "haproxy.cfg")
+        with open(path, "w") as f:
+            f.write(cfg)
+        self.ha = subprocess.Popen(["haproxy", "-db", "-f", path],
+                                   stdout=self.ha_log, stderr=self.ha_log)
+        # Ready when every node is up behind it (health checks passed).
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.ha.poll() is not None:
+                self.ha = None
+                return False
+            if self.all_up():
+                return True
+            time.sleep(0.1)
+        sys.exit("bench: haproxy did not see its nodes up in 30 s")
+
+    def all_up(self):
+        """Whether HAProxy answers /healthz and its log says no node is
+        down: the first health checks of all nodes passed (rise 1)."""
+        try:
+            c = Conn(self.port, self.ctx)
+            c.request("GET", "/healthz")
+            if c.getresponse().status != 200:
+                return False
+        except OSError:
+            return False
+        # Each node has answered directly already (Server.start), so a
+        # second for the first round of checks (500 ms apart) is enough.
+        time.sleep(1.0)
+        return True
+
+    def stop(self):
+        if self.ha and self.ha.poll() is None:
+            self.ha.terminate()
+            self.ha.wait(30)
+        self.ha = None
+        for node in self.nodes:
+            node.stop()
+
+    def close(self):
+        for log in self.logs + [self.ha_log]:
+            log.close()
+
+    def cpu_seconds(self):
+        return sum(n.cpu_seconds() for n in self.nodes)
+
+    def lb_cpu_seconds(self):
+        return proc_cpu(self.ha.pid) if self.ha else 0.0
 
 
 def byok_blob(kek_jwk, kid, payload):
@@ -289,15 +524,29 @@ def loadgen(build, srv, o, seconds, connections):
            "--seconds", str(seconds)]
     if o["body"]:
         cmd += ["--body-file", o["body"]]
+    db = getattr(srv, "db", None)
+    lb = getattr(srv, "lb_cpu_seconds", None)
+    load = os.getloadavg()[0]
     cpu0 = srv.cpu_seconds()
+    db0 = db.cpu_seconds() if db else 0.0
+    lb0 = lb() if lb else 0.0
     r = subprocess.run(cmd, capture_output=True, text=True)
     cpu1 = srv.cpu_seconds()
+    db1 = db.cpu_seconds() if db else 0.0
+    lb1 = lb() if lb else 0.0
     if r.returncode != 0:
         sys.exit("bench: %s: %s" % (o["op"], (r.stderr or r.stdout).strip()))
     out = json.loads(r.stdout)
     # keyferryd's own CPU over the run (warm-up included, so a slight
-    # overestimate), in cores.
-    out["server_cores"] = (cpu1 - cpu0) / max(out["seconds"], 1e-9)
+    # overestimate), in cores; the same for the database and HAProxy. The
+    # machine's 1-minute load average when the run started.
+    secs = max(out["seconds"], 1e-9)
+    out["server_cores"] = (cpu1 - cpu0) / secs
+    out["load1"] = load
+    if db:
+        out["db_cores"] = (db1 - db0) / secs
+    if lb:
+        out["lb_cores"] = (lb1 - lb0) / secs
     return out
 
 
@@ -313,10 +562,12 @@ def raw(build, op, seconds):
 def seed(build, srv, count, first=0):
     if count <= 0:
         return None
+    store = ["--store", "postgres"] if getattr(srv, "db", None) else []
     r = subprocess.run([os.path.join(build, "bench/kf_seed"), "--data-dir",
                         srv.data_dir, "--vault", VAULT, "--count", str(count),
-                        "--first", str(first)],
-                       capture_output=True, text=True)
+                        "--first", str(first)] + store,
+                       capture_output=True, text=True,
+                       env=getattr(srv, "env", None))
     if r.returncode != 0:
         sys.exit("bench: seed: " + r.stderr.strip())
     return json.loads(r.stdout)
@@ -396,7 +647,21 @@ def main():
                     choices=("software", "pkcs11"),
                     help="pkcs11: keyferryd keeps its keys in a private "
                          "SoftHSMv2 token made for the run")
+    ap.add_argument("--store", default="sqlite",
+                    choices=("sqlite", "postgres"),
+                    help="postgres: keyferryd on a private PostgreSQL 15 "
+                         "cluster made for the run")
+    ap.add_argument("--nodes", type=int, default=1,
+                    help="more than 1: that many keyferryd nodes on one "
+                         "PostgreSQL database (implies --store postgres) "
+                         "with HAProxy in front; clients go through HAProxy")
+    ap.add_argument("--postgres-pool", type=int, default=0,
+                    help="keyferryd's postgres-pool (default: its own)")
     args = ap.parse_args()
+    if args.nodes > 1:
+        args.store = "postgres"
+    if args.store == "postgres" and (args.compare_build or args.scale_keys):
+        sys.exit("bench: --compare-build and --scale-keys run on SQLite only")
     if args.compare_build:
         return compare(args)
 
@@ -404,27 +669,44 @@ def main():
     work = tempfile.mkdtemp(prefix="kf_bench.")
     data = os.path.join(work, "data")
     log = open(os.path.join(work, "keyferryd.log"), "w")
-    srv = Server(args.build, data, log)
-    if args.custody == "pkcs11":
-        srv.extra = softhsm_custody(work)
     result = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
               "host": platform.node(), "cores": cores,
               "cpu": platform.processor() or platform.machine(),
               "rounds": args.rounds, "seconds": args.seconds,
               "connections": args.connections, "custody": args.custody,
+              "store": args.store, "nodes": args.nodes,
+              "postgres_pool": args.postgres_pool or None,
               "operations": [], "scale": {}}
+    db = None
+    srv = None
     try:
+        extra = softhsm_custody(work) if args.custody == "pkcs11" else []
+        env = None
+        if args.store == "postgres":
+            db = PgCluster(work)
+            db.start()
+            extra += ["--store", "postgres"]
+            if args.postgres_pool:
+                extra += ["--postgres-pool", str(args.postgres_pool)]
+            env = dict(os.environ, KEYFERRY_POSTGRES_URL=db.url)
+        if args.nodes > 1:
+            srv = Cluster(args.build, work, args.nodes, db, extra, env)
+        else:
+            srv = Server(args.build, data, log)
+            srv.extra, srv.env, srv.db = extra, env, db
         srv.start()
         ops = setup(srv, work)
         if args.only:
             keep = set(args.only.split(","))
             ops = [o for o in ops if o["op"] in keep]
         if any(o["op"] == "list-keys" for o in ops) and args.list_keys > 0:
-            srv.stop()
+            if db is None:
+                srv.stop()  # SQLite: one process at a time
             s = seed(args.build, srv, args.list_keys)
             print("seeded %d keys in %.1f s (%.0f/s)" %
                   (s["seeded"], s["seconds"], s["rps"]), flush=True)
-            srv.start()
+            if db is None:
+                srv.start()
         samples = {o["op"]: {"srv": [], "raw": []} for o in ops}
         for rnd in range(args.rounds):
             for o in ops:
@@ -433,8 +715,8 @@ def main():
                 if o["raw"]:
                     samples[o["op"]]["raw"].append(
                         raw(args.build, o["raw"], args.seconds))
-                print("round %d %-22s %9.0f req/s" % (rnd + 1, o["op"], r["rps"]),
-                      flush=True)
+                print("round %d %-22s %9.0f req/s  load %.2f" %
+                      (rnd + 1, o["op"], r["rps"], r["load1"]), flush=True)
         if any(o["op"] == "list-keys" for o in ops):
             n, secs = list_all(srv)
             result["list_all"] = {"keys": n, "seconds": round(secs, 2),
@@ -442,7 +724,12 @@ def main():
         if args.scale_keys > 0:
             result["scale"] = scale(args, ops)
     finally:
-        srv.stop()
+        if srv:
+            srv.stop()
+            if isinstance(srv, Cluster):
+                srv.close()
+        if db:
+            db.stop()
         log.close()
 
     med = statistics.median
@@ -459,7 +746,20 @@ def main():
                "loadgen_cores": round(med(x["cpu_share"] for x in s["srv"]), 2),
                "server_cores": round(med(x["server_cores"] for x in s["srv"]), 2),
                "errors": sum(x["errors"] for x in s["srv"]),
-               "rounds_rps": [round(x["rps"]) for x in s["srv"]]}
+               "rounds_rps": [round(x["rps"]) for x in s["srv"]],
+               "load1": round(med(x["load1"] for x in s["srv"]), 2),
+               "rounds_load1": [round(x["load1"], 2) for x in s["srv"]]}
+        if db:
+            row["db_cores"] = round(med(x["db_cores"] for x in s["srv"]), 3)
+            # The database's CPU per request, median over the rounds.
+            row["db_us_per_req"] = round(med(
+                1e6 * x["db_cores"] / max(x["rps"], 1e-9)
+                for x in s["srv"]), 1)
+        if args.nodes > 1:
+            row["lb_cores"] = round(med(x["lb_cores"] for x in s["srv"]), 3)
+        row["server_us_per_req"] = round(med(
+            1e6 * x["server_cores"] / max(x["rps"], 1e-9)
+            for x in s["srv"]), 1)
         # The ratio on the CPU keyferryd actually got: its rate per core it
         # used against the raw rate per core. Shows what the per-request
         # cost (TLS, HTTP, JSON, store) takes, apart from the load
@@ -492,6 +792,21 @@ def main():
                r["loadgen_cores"],
                "%.2f" % r["ratio_per_core"] if "ratio_per_core" in r else "-",
                goal))
+    print()
+    print("store %s, %d node%s%s; CPU per request (median of rounds), "
+          "1-minute load at the start of each run (median)" %
+          (args.store, args.nodes, "s behind HAProxy" if args.nodes > 1 else "",
+           ", postgres-pool %d" % args.postgres_pool
+           if args.postgres_pool else ""))
+    print("%-22s %8s %10s %9s %10s %8s" %
+          ("operation", "load", "kfd us/req", "db cores", "db us/req",
+           "lb cores"))
+    for r in rows:
+        print("%-22s %8.2f %10.1f %9s %10s %8s" %
+              (r["op"], r["load1"], r["server_us_per_req"],
+               "%.2f" % r["db_cores"] if "db_cores" in r else "-",
+               "%.1f" % r["db_us_per_req"] if "db_us_per_req" in r else "-",
+               "%.2f" % r["lb_cores"] if "lb_cores" in r else "-"))
     if "list_all" in result:
         la = result["list_all"]
         print("list all: %d keys paged in %.1f s (%d keys/s)" %
