@@ -657,6 +657,9 @@ def main():
                          "with HAProxy in front; clients go through HAProxy")
     ap.add_argument("--postgres-pool", type=int, default=0,
                     help="keyferryd's postgres-pool (default: its own)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="keyferryd's I/O threads (default: its own, one "
+                         "per core)")
     args = ap.parse_args()
     if args.nodes > 1:
         args.store = "postgres"
@@ -676,11 +679,14 @@ def main():
               "connections": args.connections, "custody": args.custody,
               "store": args.store, "nodes": args.nodes,
               "postgres_pool": args.postgres_pool or None,
+              "threads": args.threads or None,
               "operations": [], "scale": {}}
     db = None
     srv = None
     try:
         extra = softhsm_custody(work) if args.custody == "pkcs11" else []
+        if args.threads:
+            extra += ["--threads", str(args.threads)]
         env = None
         if args.store == "postgres":
             db = PgCluster(work)
