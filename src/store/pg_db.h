@@ -158,6 +158,24 @@ class Conn {
   absl::Status Run(std::string_view what, const char* sql,
                    std::initializer_list<Param> params = {});
 
+  // Statement is one statement of a Batch: its SQL and parameters (both
+  // borrowed for the call).
+  struct Statement {
+    const char* sql;
+    std::initializer_list<Param> params;
+  };
+  // Batch runs `statements` in order, as Exec would one after the other,
+  // but in one round trip (libpq pipeline mode: every statement sent, then
+  // one Sync): each still runs as its own statement (its own snapshot under
+  // READ COMMITTED, its own prepared statement). Returns one Result per
+  // statement, or the Status of the first that failed (errors as for
+  // Exec); the ones after a failure did not run. Inside a transaction a
+  // failure aborts it, as with Exec; outside one the batch is one implicit
+  // transaction (the protocol's, up to the Sync): all or nothing. Statements not prepared yet are
+  // prepared first (one round trip each, once per connection).
+  absl::StatusOr<std::vector<Result>> Batch(
+      std::string_view what, std::initializer_list<Statement> statements);
+
   // Script runs `sql`, any number of statements without parameters (the
   // schema, BEGIN, COMMIT) with the simple query protocol; never prepared.
   // Errors as for Exec.
@@ -186,11 +204,14 @@ class Conn {
  private:
   Conn(ConnPtr c, const ConnInfo* info) : c_(std::move(c)), info_(info) {}
   absl::Status Error(std::string_view what, const PGresult* r);
-  // Statement returns the name `sql` is prepared under on this
+  // Prepared returns the name `sql` is prepared under on this
   // connection, preparing it first when needed; "" (and OK) when the cache
   // is full and `sql` is to run unprepared.
-  absl::StatusOr<std::string> Statement(std::string_view what,
-                                        const char* sql);
+  absl::StatusOr<std::string> Prepared(std::string_view what,
+                                       const char* sql);
+  // SendPrepared queues statement `name` with `params` (pipeline mode).
+  bool SendPrepared(const std::string& name,
+                    std::initializer_list<Param> params);
   // Run1 is one attempt of Exec; `*lost` tells whether the server did not
   // know the prepared statement (26000).
   absl::StatusOr<Result> Run1(std::string_view what, const char* sql,

@@ -7,6 +7,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "base/testing.h"
@@ -162,6 +164,62 @@ TEST_F(PgDbTest, DistinctTextsBeyondTheCapRunUnprepared) {
   ASSERT_OK_AND_ASSIGN(
       Result r, c->Exec("test", "SELECT 1"));  // a cached text still works
   EXPECT_EQ(r.Int(0, 0), 1);
+}
+
+TEST_F(PgDbTest, BatchRunsEachStatementInOrder) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Conn> c, Conn::Open(info_));
+  ASSERT_OK(c->Script("test", "CREATE TABLE t (k int PRIMARY KEY)"));
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<Result> r,
+      c->Batch("test", {{"INSERT INTO t VALUES ($1)", {1}},
+                        {"INSERT INTO t VALUES ($1) RETURNING k + 10", {2}},
+                        {"SELECT count(*) FROM t", {}}}));
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].affected(), 1);
+  EXPECT_EQ(r[1].Int(0, 0), 12);
+  EXPECT_EQ(r[2].Int(0, 0), 2);  // saw both inserts: its own snapshot
+  EXPECT_TRUE(c->idle());
+  // The same texts again: prepared once each.
+  ASSERT_OK(c->Batch("test", {{"INSERT INTO t VALUES ($1)", {3}}}).status());
+  EXPECT_EQ(Plans(*c, "INSERT INTO t VALUES ($1)"),
+            (std::pair<int64_t, int64_t>{1, 2}));
+}
+
+TEST_F(PgDbTest, BatchStopsAtTheFirstFailure) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Conn> c, Conn::Open(info_));
+  ASSERT_OK(c->Script("test", "CREATE TABLE t (k int PRIMARY KEY)"));
+  ASSERT_OK(c->Script("test", "BEGIN"));
+  absl::StatusOr<std::vector<Result>> r =
+      c->Batch("test", {{"INSERT INTO t VALUES ($1)", {1}},
+                        {"INSERT INTO t VALUES ($1)", {1}},
+                        {"INSERT INTO t VALUES ($1)", {2}}});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(c->sqlstate(), "23505");
+  ASSERT_OK(c->Script("test", "ROLLBACK"));
+  // Outside a transaction the batch is one implicit transaction: the
+  // failure takes the first insert with it, the third never ran.
+  EXPECT_FALSE(c->Batch("test", {{"INSERT INTO t VALUES ($1)", {5}},
+                                 {"INSERT INTO t VALUES ($1)", {5}},
+                                 {"INSERT INTO t VALUES ($1)", {6}}})
+                   .ok());
+  ASSERT_OK_AND_ASSIGN(Result left,
+                       c->Exec("test", "SELECT count(*) FROM t"));
+  EXPECT_EQ(left.Int(0, 0), 0);
+}
+
+TEST_F(PgDbTest, BatchOnATerminatedBackendIsUnavailable) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Conn> c, Conn::Open(info_));
+  ASSERT_OK(c->Batch("test", {{kSelect, {1}}, {kSelect, {2}}}).status());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Conn> other, Conn::Open(info_));
+  ASSERT_OK(other->Run("test", "SELECT pg_terminate_backend($1)",
+                       {int64_t{c->backend_pid()}}));
+  absl::StatusOr<std::vector<Result>> lost =
+      c->Batch("test", {{kSelect, {1}}, {kSelect, {2}}});
+  EXPECT_EQ(lost.status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(c->Reset());
+  ASSERT_OK_AND_ASSIGN(std::vector<Result> r,
+                       c->Batch("test", {{kSelect, {1}}, {kSelect, {2}}}));
+  EXPECT_EQ(r[1].Int(0, 0), 3);
 }
 
 }  // namespace
