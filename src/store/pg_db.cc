@@ -23,6 +23,21 @@ std::string Trimmed(const char* s) {
   return std::string(absl::StripAsciiWhitespace(s ? s : ""));
 }
 
+// ParamArrays lays statement parameters out as libpq takes them.
+struct ParamArrays {
+  explicit ParamArrays(std::initializer_list<Param> params) {
+    for (const Param& p : params) {
+      values.push_back(p.data());
+      lengths.push_back(p.size());
+      formats.push_back(p.binary() ? 1 : 0);
+    }
+  }
+  int size() const { return static_cast<int>(values.size()); }
+
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+};
+
 }  // namespace
 
 absl::StatusOr<ConnInfo> ConnInfo::Parse(std::string_view conninfo) {
@@ -143,21 +158,14 @@ absl::StatusOr<Result> Conn::Run1(std::string_view what, const char* sql,
                                   bool* lost) {
   *lost = false;
   ASSIGN_OR_RETURN(std::string name, Prepared(what, sql));
-  std::vector<const char*> values;
-  std::vector<int> lengths, formats;
-  for (const Param& p : params) {
-    values.push_back(p.data());
-    lengths.push_back(p.size());
-    formats.push_back(p.binary() ? 1 : 0);
-  }
-  const int n = static_cast<int>(values.size());
+  const ParamArrays p(params);
   ResultPtr r(name.empty()
-                  ? PQexecParams(c_.get(), sql, n, nullptr, values.data(),
-                                 lengths.data(), formats.data(),
-                                 /*resultFormat=*/0)
-                  : PQexecPrepared(c_.get(), name.c_str(), n, values.data(),
-                                   lengths.data(), formats.data(),
-                                   /*resultFormat=*/0));
+                  ? PQexecParams(c_.get(), sql, p.size(), nullptr,
+                                 p.values.data(), p.lengths.data(),
+                                 p.formats.data(), /*resultFormat=*/0)
+                  : PQexecPrepared(c_.get(), name.c_str(), p.size(),
+                                   p.values.data(), p.lengths.data(),
+                                   p.formats.data(), /*resultFormat=*/0));
   ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
     absl::Status err = Error(what, r.get());
@@ -182,17 +190,10 @@ absl::StatusOr<Result> Conn::Exec(std::string_view what, const char* sql,
 
 bool Conn::SendPrepared(const std::string& name,
                         std::initializer_list<Param> params) {
-  std::vector<const char*> values;
-  std::vector<int> lengths, formats;
-  for (const Param& p : params) {
-    values.push_back(p.data());
-    lengths.push_back(p.size());
-    formats.push_back(p.binary() ? 1 : 0);
-  }
-  return PQsendQueryPrepared(c_.get(), name.c_str(),
-                             static_cast<int>(values.size()), values.data(),
-                             lengths.data(), formats.data(),
-                             /*resultFormat=*/0) == 1;
+  const ParamArrays p(params);
+  return PQsendQueryPrepared(c_.get(), name.c_str(), p.size(),
+                             p.values.data(), p.lengths.data(),
+                             p.formats.data(), /*resultFormat=*/0) == 1;
 }
 
 absl::StatusOr<std::vector<Result>> Conn::Batch(
