@@ -266,6 +266,7 @@ class Cluster:
     def __init__(self, build, work, n, db, extra, env):
         self.work = work
         self.db = db
+        self.env = env
         self.extra = extra
         self.nodes, self.logs = [], []
         for i in range(1, n + 1):
