@@ -171,8 +171,9 @@ class Conn {
   // statement, or the Status of the first that failed (errors as for
   // Exec); the ones after a failure did not run. Inside a transaction a
   // failure aborts it, as with Exec; outside one the batch is one implicit
-  // transaction (the protocol's, up to the Sync): all or nothing. Statements not prepared yet are
-  // prepared first (one round trip each, once per connection).
+  // transaction (the protocol's, up to the Sync): all or nothing.
+  // Statements not prepared yet are prepared first (one round trip each,
+  // once per connection).
   absl::StatusOr<std::vector<Result>> Batch(
       std::string_view what, std::initializer_list<Statement> statements);
 
