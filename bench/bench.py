@@ -12,164 +12,34 @@ rounds measures every operation twice on the same machine:
 Prints one table of medians (operation, keyferryd ops/s, raw ops/s, ratio,
 p50, p99, keyferryd's and the load generator's CPU in cores, and the ratio
 per core keyferryd used) and writes it as JSON under bench/results/.
+
+--store postgres runs keyferryd on a private PostgreSQL 15 cluster made for
+the run (initdb in the temporary directory, unix socket only, stopped at the
+end); --nodes N runs N keyferryd nodes on that one database with HAProxy in
+front (deploy/haproxy.cfg, TLS passthrough, ports of this machine), and the
+clients go through HAProxy. Then a second table gives the database's CPU
+per request (its processes' CPU time over each run).
 """
 
 import argparse
 import base64
 import datetime
 import hashlib
-import http.client
 import json
 import os
 import platform
 import shutil
-import signal
-import socket
-import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-VAULT = "benchvault"
-HOST = VAULT + ".localhost"
-API = "api-version=7.4"
+from nodes import API, HOST, VAULT, Cluster, Conn, PgCluster, Server
 
 
 def b64u(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-class Conn(http.client.HTTPSConnection):
-    """HTTPS to 127.0.0.1 with SNI and certificate check for HOST."""
-
-    def __init__(self, port, ctx):
-        super().__init__(HOST, port, context=ctx, timeout=600)
-        self._ctx = ctx
-
-    def connect(self):
-        sock = socket.create_connection(("127.0.0.1", self.port), self.timeout)
-        self.sock = self._ctx.wrap_socket(sock, server_hostname=HOST)
-
-
-class Server:
-    def __init__(self, build, data_dir, log):
-        self.bin = os.path.join(build, "src/server/keyferryd")
-        self.data_dir = data_dir
-        self.log = log
-        self.port = free_port()
-        self.id_port = free_port()
-        self.proc = None
-        self.token = None
-        self.ctx = None
-        self.extra = []  # e.g. the PKCS#11 custody flags
-
-    def args(self):
-        return ["--data-dir", self.data_dir,
-                "--listen", "127.0.0.1:%d" % self.port,
-                "--identity-listen", "127.0.0.1:%d" % self.id_port,
-                "--vaults", VAULT, "--identity-principal", "bench"] + self.extra
-
-    def start(self):
-        """Starts keyferryd; returns seconds from exec to the first 200 of /healthz.
-
-        free_port's ports are a pick, not a reservation: when another
-        process took one before keyferryd could listen on it, new ports are
-        picked and keyferryd started again (a few times), as long as no
-        token names the old ones."""
-        for attempt in range(5):
-            ready = self.start_once()
-            if ready is not None:
-                break
-            if self.token is not None or attempt == 4:
-                sys.exit("bench: keyferryd exited; see its log")
-            self.port, self.id_port = free_port(), free_port()
-        if self.token is None:
-            out = subprocess.run([self.bin, "token", "--principal", "bench",
-                                  "--lifetime", "86400"] + self.args(),
-                                 check=True, capture_output=True, text=True)
-            self.token = out.stdout.strip()
-            self.token_file = os.path.join(os.path.dirname(self.data_dir),
-                                           "token")
-            with open(self.token_file, "w") as f:
-                f.write(self.token)
-        return ready
-
-    def start_once(self):
-        """One start: seconds to ready, or None when keyferryd exited because
-        a port was in use (any other exit ends the run)."""
-        t0 = time.monotonic()
-        self.log.flush()
-        log_from = os.path.getsize(self.log.name)
-        self.proc = subprocess.Popen([self.bin, "serve"] + self.args(),
-                                     stdout=self.log, stderr=self.log)
-        ca = os.path.join(self.data_dir, "tls/ca.pem")
-        deadline = t0 + 120
-        while True:
-            if self.proc.poll() is not None:
-                with open(self.log.name, errors="replace") as f:
-                    f.seek(log_from)
-                    if "Address already in use" in f.read():
-                        return None
-                sys.exit("bench: keyferryd exited; see its log")
-            if time.monotonic() > deadline:
-                sys.exit("bench: keyferryd not ready in 120 s; see its log")
-            if os.path.exists(ca):
-                try:
-                    if self.ctx is None:
-                        self.ctx = ssl.create_default_context(cafile=ca)
-                    c = Conn(self.port, self.ctx)
-                    c.request("GET", "/healthz")
-                    if c.getresponse().status == 200:
-                        return time.monotonic() - t0
-                except OSError:
-                    pass
-            time.sleep(0.005)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(60)
-        self.proc = None
-
-    def cpu_seconds(self):
-        """keyferryd's user + system CPU time so far."""
-        with open("/proc/%d/stat" % self.proc.pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def rss_mib(self):
-        with open("/proc/%d/status" % self.proc.pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-        return 0.0
-
-    def call(self, method, path, body=None, expect=200):
-        c = Conn(self.port, self.ctx)
-        headers = {"Authorization": "Bearer " + self.token}
-        data = None
-        if body is not None:
-            data = json.dumps(body)
-            headers["Content-Type"] = "application/json"
-        sep = "&" if "?" in path else "?"
-        c.request(method, path + sep + API, body=data, headers=headers)
-        r = c.getresponse()
-        text = r.read()
-        if r.status != expect:
-            sys.exit("bench: %s %s answered %d: %s" %
-                     (method, path, r.status, text[:300]))
-        return json.loads(text) if text else None
-
 
 def byok_blob(kek_jwk, kid, payload):
     """An Azure .byok blob: RSA-OAEP-SHA1(k) || RFC 5649 wrap of payload."""
@@ -289,15 +159,29 @@ def loadgen(build, srv, o, seconds, connections):
            "--seconds", str(seconds)]
     if o["body"]:
         cmd += ["--body-file", o["body"]]
+    db = getattr(srv, "db", None)
+    lb = getattr(srv, "lb_cpu_seconds", None)
+    load = os.getloadavg()[0]
     cpu0 = srv.cpu_seconds()
+    db0 = db.cpu_seconds() if db else 0.0
+    lb0 = lb() if lb else 0.0
     r = subprocess.run(cmd, capture_output=True, text=True)
     cpu1 = srv.cpu_seconds()
+    db1 = db.cpu_seconds() if db else 0.0
+    lb1 = lb() if lb else 0.0
     if r.returncode != 0:
         sys.exit("bench: %s: %s" % (o["op"], (r.stderr or r.stdout).strip()))
     out = json.loads(r.stdout)
     # keyferryd's own CPU over the run (warm-up included, so a slight
-    # overestimate), in cores.
-    out["server_cores"] = (cpu1 - cpu0) / max(out["seconds"], 1e-9)
+    # overestimate), in cores; the same for the database and HAProxy. The
+    # machine's 1-minute load average when the run started.
+    secs = max(out["seconds"], 1e-9)
+    out["server_cores"] = (cpu1 - cpu0) / secs
+    out["load1"] = load
+    if db:
+        out["db_cores"] = (db1 - db0) / secs
+    if lb:
+        out["lb_cores"] = (lb1 - lb0) / secs
     return out
 
 
@@ -313,10 +197,12 @@ def raw(build, op, seconds):
 def seed(build, srv, count, first=0):
     if count <= 0:
         return None
+    store = ["--store", "postgres"] if getattr(srv, "db", None) else []
     r = subprocess.run([os.path.join(build, "bench/kf_seed"), "--data-dir",
                         srv.data_dir, "--vault", VAULT, "--count", str(count),
-                        "--first", str(first)],
-                       capture_output=True, text=True)
+                        "--first", str(first)] + store,
+                       capture_output=True, text=True,
+                       env=getattr(srv, "env", None))
     if r.returncode != 0:
         sys.exit("bench: seed: " + r.stderr.strip())
     return json.loads(r.stdout)
@@ -396,7 +282,24 @@ def main():
                     choices=("software", "pkcs11"),
                     help="pkcs11: keyferryd keeps its keys in a private "
                          "SoftHSMv2 token made for the run")
+    ap.add_argument("--store", default="sqlite",
+                    choices=("sqlite", "postgres"),
+                    help="postgres: keyferryd on a private PostgreSQL 15 "
+                         "cluster made for the run")
+    ap.add_argument("--nodes", type=int, default=1,
+                    help="more than 1: that many keyferryd nodes on one "
+                         "PostgreSQL database (implies --store postgres) "
+                         "with HAProxy in front; clients go through HAProxy")
+    ap.add_argument("--postgres-pool", type=int, default=0,
+                    help="keyferryd's postgres-pool (default: its own)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="keyferryd's I/O threads (default: its own, one "
+                         "per core)")
     args = ap.parse_args()
+    if args.nodes > 1:
+        args.store = "postgres"
+    if args.store == "postgres" and (args.compare_build or args.scale_keys):
+        sys.exit("bench: --compare-build and --scale-keys run on SQLite only")
     if args.compare_build:
         return compare(args)
 
@@ -404,27 +307,47 @@ def main():
     work = tempfile.mkdtemp(prefix="kf_bench.")
     data = os.path.join(work, "data")
     log = open(os.path.join(work, "keyferryd.log"), "w")
-    srv = Server(args.build, data, log)
-    if args.custody == "pkcs11":
-        srv.extra = softhsm_custody(work)
     result = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
               "host": platform.node(), "cores": cores,
               "cpu": platform.processor() or platform.machine(),
               "rounds": args.rounds, "seconds": args.seconds,
               "connections": args.connections, "custody": args.custody,
+              "store": args.store, "nodes": args.nodes,
+              "postgres_pool": args.postgres_pool or None,
+              "threads": args.threads or None,
               "operations": [], "scale": {}}
+    db = None
+    srv = None
     try:
+        extra = softhsm_custody(work) if args.custody == "pkcs11" else []
+        if args.threads:
+            extra += ["--threads", str(args.threads)]
+        env = None
+        if args.store == "postgres":
+            db = PgCluster(work)
+            db.start()
+            extra += ["--store", "postgres"]
+            if args.postgres_pool:
+                extra += ["--postgres-pool", str(args.postgres_pool)]
+            env = dict(os.environ, KEYFERRY_POSTGRES_URL=db.url)
+        if args.nodes > 1:
+            srv = Cluster(args.build, work, args.nodes, db, extra, env)
+        else:
+            srv = Server(args.build, data, log)
+            srv.extra, srv.env, srv.db = extra, env, db
         srv.start()
         ops = setup(srv, work)
         if args.only:
             keep = set(args.only.split(","))
             ops = [o for o in ops if o["op"] in keep]
         if any(o["op"] == "list-keys" for o in ops) and args.list_keys > 0:
-            srv.stop()
+            if db is None:
+                srv.stop()  # SQLite: one process at a time
             s = seed(args.build, srv, args.list_keys)
             print("seeded %d keys in %.1f s (%.0f/s)" %
                   (s["seeded"], s["seconds"], s["rps"]), flush=True)
-            srv.start()
+            if db is None:
+                srv.start()
         samples = {o["op"]: {"srv": [], "raw": []} for o in ops}
         for rnd in range(args.rounds):
             for o in ops:
@@ -433,8 +356,8 @@ def main():
                 if o["raw"]:
                     samples[o["op"]]["raw"].append(
                         raw(args.build, o["raw"], args.seconds))
-                print("round %d %-22s %9.0f req/s" % (rnd + 1, o["op"], r["rps"]),
-                      flush=True)
+                print("round %d %-22s %9.0f req/s  load %.2f" %
+                      (rnd + 1, o["op"], r["rps"], r["load1"]), flush=True)
         if any(o["op"] == "list-keys" for o in ops):
             n, secs = list_all(srv)
             result["list_all"] = {"keys": n, "seconds": round(secs, 2),
@@ -442,7 +365,12 @@ def main():
         if args.scale_keys > 0:
             result["scale"] = scale(args, ops)
     finally:
-        srv.stop()
+        if srv:
+            srv.stop()
+            if isinstance(srv, Cluster):
+                srv.close()
+        if db:
+            db.stop()
         log.close()
 
     med = statistics.median
@@ -459,7 +387,20 @@ def main():
                "loadgen_cores": round(med(x["cpu_share"] for x in s["srv"]), 2),
                "server_cores": round(med(x["server_cores"] for x in s["srv"]), 2),
                "errors": sum(x["errors"] for x in s["srv"]),
-               "rounds_rps": [round(x["rps"]) for x in s["srv"]]}
+               "rounds_rps": [round(x["rps"]) for x in s["srv"]],
+               "load1": round(med(x["load1"] for x in s["srv"]), 2),
+               "rounds_load1": [round(x["load1"], 2) for x in s["srv"]]}
+        if db:
+            row["db_cores"] = round(med(x["db_cores"] for x in s["srv"]), 3)
+            # The database's CPU per request, median over the rounds.
+            row["db_us_per_req"] = round(med(
+                1e6 * x["db_cores"] / max(x["rps"], 1e-9)
+                for x in s["srv"]), 1)
+        if args.nodes > 1:
+            row["lb_cores"] = round(med(x["lb_cores"] for x in s["srv"]), 3)
+        row["server_us_per_req"] = round(med(
+            1e6 * x["server_cores"] / max(x["rps"], 1e-9)
+            for x in s["srv"]), 1)
         # The ratio on the CPU keyferryd actually got: its rate per core it
         # used against the raw rate per core. Shows what the per-request
         # cost (TLS, HTTP, JSON, store) takes, apart from the load
@@ -492,6 +433,21 @@ def main():
                r["loadgen_cores"],
                "%.2f" % r["ratio_per_core"] if "ratio_per_core" in r else "-",
                goal))
+    print()
+    print("store %s, %d node%s%s; CPU per request (median of rounds), "
+          "1-minute load at the start of each run (median)" %
+          (args.store, args.nodes, "s behind HAProxy" if args.nodes > 1 else "",
+           ", postgres-pool %d" % args.postgres_pool
+           if args.postgres_pool else ""))
+    print("%-22s %8s %10s %9s %10s %8s" %
+          ("operation", "load", "kfd us/req", "db cores", "db us/req",
+           "lb cores"))
+    for r in rows:
+        print("%-22s %8.2f %10.1f %9s %10s %8s" %
+              (r["op"], r["load1"], r["server_us_per_req"],
+               "%.2f" % r["db_cores"] if "db_cores" in r else "-",
+               "%.1f" % r["db_us_per_req"] if "db_us_per_req" in r else "-",
+               "%.2f" % r["lb_cores"] if "lb_cores" in r else "-"))
     if "list_all" in result:
         la = result["list_all"]
         print("list all: %d keys paged in %.1f s (%d keys/s)" %

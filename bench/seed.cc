@@ -1,14 +1,17 @@
-// kf_seed: fills a keyferryd data directory with `--count` oct-256 keys
+// kf_seed: fills a keyferryd store with `--count` oct-256 keys
 // ("seed-0000000" …) for the scale part of the benchmark, through the same
-// KeyVault service, custody and SQLite store keyferryd uses (each key
-// sealed under the deployment's master key, each commit durable). Run it
-// while keyferryd is stopped:
+// KeyVault service, custody and store keyferryd uses (each key sealed under
+// the deployment's master key in DIR, each commit durable): the SQLite store
+// in DIR, or with `--store postgres` the PostgreSQL database named by
+// $KEYFERRY_POSTGRES_URL (never a flag: it may hold a password). Run it
+// while keyferryd is stopped (SQLite) or anytime (PostgreSQL):
 //   kf_seed --data-dir DIR --vault benchvault --count 100000 [--first 0]
-//           [--threads 8]
+//           [--threads 8] [--store sqlite|postgres]
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "custody/master_key.h"
 #include "custody/software_custody.h"
+#include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 #include "vault/key_vault.h"
 
@@ -30,7 +34,7 @@ namespace {
 
 int main(int argc, char** argv) {
   using namespace keyferry;  // NOLINT: a small tool
-  std::string dir, vault_name = "benchvault";
+  std::string dir, vault_name = "benchvault", store_kind = "sqlite";
   long count = 0, first = 0;
   int threads = 32;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -43,6 +47,8 @@ int main(int argc, char** argv) {
       first = std::atol(v.c_str());
     } else if (a == "--count") {
       count = std::atol(v.c_str());
+    } else if (a == "--store") {
+      store_kind = v;
     } else if (a == "--threads") {
       threads = std::atoi(v.c_str());
     } else {
@@ -57,9 +63,22 @@ int main(int argc, char** argv) {
   if (!master.ok()) Die(std::string(master.status().message()));
   auto custody = custody::SoftwareCustody::New(std::move(*master));
   if (!custody.ok()) Die(std::string(custody.status().message()));
-  auto store = store::SqliteKeyStore::Open({.path = dir + "/keys.db"});
-  if (!store.ok()) Die(std::string(store.status().message()));
-  vault::KeyVault kv(store->get(), custody->get(), vault::SystemClock);
+  std::unique_ptr<store::KeyStore> store;
+  if (store_kind == "sqlite") {
+    auto s = store::SqliteKeyStore::Open({.path = dir + "/keys.db"});
+    if (!s.ok()) Die(std::string(s.status().message()));
+    store = std::move(*s);
+  } else if (store_kind == "postgres") {
+    const char* url = std::getenv("KEYFERRY_POSTGRES_URL");
+    if (url == nullptr) Die("--store postgres needs $KEYFERRY_POSTGRES_URL");
+    auto s = store::PostgresKeyStore::Open(
+        {.url = url, .pool_size = threads, .create = false});
+    if (!s.ok()) Die(std::string(s.status().message()));
+    store = std::move(*s);
+  } else {
+    Die("--store is sqlite or postgres");
+  }
+  vault::KeyVault kv(store.get(), custody->get(), vault::SystemClock);
   std::atomic<long> next{0};
   std::atomic<bool> failed{false};
   auto t0 = std::chrono::steady_clock::now();

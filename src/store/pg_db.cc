@@ -1,5 +1,6 @@
 #include "store/pg_db.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -21,6 +22,21 @@ struct OptionsFree {
 std::string Trimmed(const char* s) {
   return std::string(absl::StripAsciiWhitespace(s ? s : ""));
 }
+
+// ParamArrays lays statement parameters out as libpq takes them.
+struct ParamArrays {
+  explicit ParamArrays(std::initializer_list<Param> params) {
+    for (const Param& p : params) {
+      values.push_back(p.data());
+      lengths.push_back(p.size());
+      formats.push_back(p.binary() ? 1 : 0);
+    }
+  }
+  int size() const { return static_cast<int>(values.size()); }
+
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+};
 
 }  // namespace
 
@@ -123,24 +139,118 @@ absl::Status Conn::Error(std::string_view what, const PGresult* r) {
   return absl::InternalError(text);
 }
 
-absl::StatusOr<Result> Conn::Exec(std::string_view what, const char* sql,
-                                  std::initializer_list<Param> params) {
-  std::vector<const char*> values;
-  std::vector<int> lengths, formats;
-  for (const Param& p : params) {
-    values.push_back(p.data());
-    lengths.push_back(p.size());
-    formats.push_back(p.binary() ? 1 : 0);
+absl::StatusOr<std::string> Conn::Prepared(std::string_view what,
+                                           const char* sql) {
+  auto it = prepared_.find(absl::string_view(sql));
+  if (it != prepared_.end()) return it->second;
+  if (prepared_.size() >= kMaxPrepared) return std::string();
+  std::string name = absl::StrCat("kf", ++next_statement_);
+  ResultPtr r(PQprepare(c_.get(), name.c_str(), sql, 0, nullptr));
+  if (r == nullptr || PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+    return Error(what, r.get());
   }
-  ResultPtr r(PQexecParams(c_.get(), sql, static_cast<int>(values.size()),
-                           nullptr, values.data(), lengths.data(),
-                           formats.data(), /*resultFormat=*/0));
+  prepared_.emplace(sql, name);
+  return name;
+}
+
+absl::StatusOr<Result> Conn::Run1(std::string_view what, const char* sql,
+                                  std::initializer_list<Param> params,
+                                  bool* lost) {
+  *lost = false;
+  ASSIGN_OR_RETURN(std::string name, Prepared(what, sql));
+  const ParamArrays p(params);
+  ResultPtr r(name.empty()
+                  ? PQexecParams(c_.get(), sql, p.size(), nullptr,
+                                 p.values.data(), p.lengths.data(),
+                                 p.formats.data(), /*resultFormat=*/0)
+                  : PQexecPrepared(c_.get(), name.c_str(), p.size(),
+                                   p.values.data(), p.lengths.data(),
+                                   p.formats.data(), /*resultFormat=*/0));
   ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-    return Error(what, r.get());
+    absl::Status err = Error(what, r.get());
+    if (!name.empty() && sqlstate_ == "26000") {  // the server lost it
+      prepared_.clear();
+      *lost = true;
+    }
+    return err;
   }
   sqlstate_.clear();
   return Result(std::move(r));
+}
+
+absl::StatusOr<Result> Conn::Exec(std::string_view what, const char* sql,
+                                  std::initializer_list<Param> params) {
+  bool lost = false;
+  absl::StatusOr<Result> r = Run1(what, sql, params, &lost);
+  // Outside a transaction nothing ran: prepare again and retry once.
+  if (lost && idle()) r = Run1(what, sql, params, &lost);
+  return r;
+}
+
+bool Conn::SendPrepared(const std::string& name,
+                        std::initializer_list<Param> params) {
+  const ParamArrays p(params);
+  return PQsendQueryPrepared(c_.get(), name.c_str(), p.size(),
+                             p.values.data(), p.lengths.data(),
+                             p.formats.data(), /*resultFormat=*/0) == 1;
+}
+
+absl::StatusOr<std::vector<Result>> Conn::Batch(
+    std::string_view what, std::initializer_list<Statement> statements) {
+  std::vector<std::string> names;
+  for (const Statement& s : statements) {
+    ASSIGN_OR_RETURN(std::string name, Prepared(what, s.sql));
+    names.push_back(std::move(name));
+  }
+  std::vector<Result> out;
+  if (std::find(names.begin(), names.end(), "") != names.end()) {
+    // The cache is full: one at a time, unprepared.
+    for (const Statement& s : statements) {
+      ASSIGN_OR_RETURN(Result r, Exec(what, s.sql, s.params));
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+  if (PQenterPipelineMode(c_.get()) != 1) return Error(what, nullptr);
+  bool sent = true;
+  size_t i = 0;
+  for (const Statement& s : statements) {
+    sent = sent && SendPrepared(names[i++], s.params);
+  }
+  sent = sent && PQpipelineSync(c_.get()) == 1;
+  // Every queued statement answers with a result and a null, then the Sync
+  // with PGRES_PIPELINE_SYNC; a lost connection ends the answers early.
+  absl::Status first = sent ? absl::OkStatus() : Error(what, nullptr);
+  int nulls = 0;
+  while (sent) {
+    ResultPtr r(PQgetResult(c_.get()));
+    if (r == nullptr) {  // the end of one statement's results
+      if (!ok() || ++nulls > 1) break;  // two in a row: nothing pending
+      continue;
+    }
+    nulls = 0;
+    ExecStatusType st = PQresultStatus(r.get());
+    if (st == PGRES_PIPELINE_SYNC) break;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+      out.emplace_back(std::move(r));
+    } else if (first.ok()) {
+      first = st == PGRES_PIPELINE_ABORTED
+                  ? absl::InternalError("store: pipeline aborted")
+                  : Error(what, r.get());
+      if (sqlstate_ == "26000") prepared_.clear();  // the server lost them
+    }
+  }
+  if (PQexitPipelineMode(c_.get()) != 1 && ok()) {
+    // Answers left unread: this session is not usable as it is.
+    absl::Status lost = Error(what, nullptr);
+    (void)Reset();
+    if (first.ok()) first = lost;
+  }
+  if (first.ok() && out.size() != names.size()) first = Error(what, nullptr);
+  if (!first.ok()) return first;
+  sqlstate_.clear();
+  return out;
 }
 
 absl::Status Conn::Run(std::string_view what, const char* sql,
@@ -159,6 +269,7 @@ absl::Status Conn::Script(std::string_view what, const char* sql) {
 }
 
 bool Conn::Reset() {
+  prepared_.clear();
   PQreset(c_.get());
   return ok();
 }

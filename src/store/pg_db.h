@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "base/mutex.h"
@@ -138,15 +139,54 @@ class Conn {
   // unique violation (23505), Unavailable for a lost connection or a
   // server going away (08*, 53*, 57P0*), Aborted for a deadlock or a
   // serialization failure (40P01, 40001), Internal otherwise.
+  //
+  // `sql` is one statement, and it runs as a named prepared statement of
+  // this connection: the first Exec of a given SQL text prepares it
+  // (PQprepare, one extra round trip; parameter types inferred by the
+  // server as for an unprepared statement), later ones only execute it
+  // (PQexecPrepared: no parsing or planning on the server). A statement
+  // that fails to prepare is not remembered. The names live as long as the
+  // server session: Reset forgets them, and should the server have lost
+  // them (SQLSTATE 26000, e.g. DISCARD ALL, or a transaction-mode pooler
+  // in between) Exec forgets them all and, outside a transaction, prepares
+  // and runs the statement once more. After kMaxPrepared distinct texts,
+  // further new texts run unprepared (PQexecParams), so SQL built per call
+  // cannot grow the server's memory without bound.
   absl::StatusOr<Result> Exec(std::string_view what, const char* sql,
                               std::initializer_list<Param> params = {});
   // Run is Exec without the rows.
   absl::Status Run(std::string_view what, const char* sql,
                    std::initializer_list<Param> params = {});
 
+  // Statement is one statement of a Batch: its SQL and parameters (both
+  // borrowed for the call).
+  struct Statement {
+    const char* sql;
+    std::initializer_list<Param> params;
+  };
+  // Batch runs `statements` in order, as Exec would one after the other,
+  // but in one round trip (libpq pipeline mode: every statement sent, then
+  // one Sync): each still runs as its own statement (its own snapshot under
+  // READ COMMITTED, its own prepared statement). Returns one Result per
+  // statement, or the Status of the first that failed (errors as for
+  // Exec); the ones after a failure did not run. Inside a transaction a
+  // failure aborts it, as with Exec; outside one the batch is one implicit
+  // transaction (the protocol's, up to the Sync): all or nothing.
+  // Statements not prepared yet are prepared first (one round trip each,
+  // once per connection).
+  absl::StatusOr<std::vector<Result>> Batch(
+      std::string_view what, std::initializer_list<Statement> statements);
+
   // Script runs `sql`, any number of statements without parameters (the
-  // schema, BEGIN, COMMIT). Errors as for Exec.
+  // schema, BEGIN, COMMIT) with the simple query protocol; never prepared.
+  // Errors as for Exec.
   absl::Status Script(std::string_view what, const char* sql);
+
+  // kMaxPrepared bounds the prepared statements one connection keeps.
+  static constexpr size_t kMaxPrepared = 256;
+  // prepared is the number of statements this connection has prepared
+  // (and the server holds, as far as this side knows).
+  size_t prepared() const { return prepared_.size(); }
 
   // sqlstate is the SQLSTATE of the last failed Exec ("" if none, or the
   // connection was lost before the server answered).
@@ -155,7 +195,9 @@ class Conn {
   bool ok() const { return PQstatus(c_.get()) == CONNECTION_OK; }
   // idle tells whether no transaction is open on it.
   bool idle() const { return PQtransactionStatus(c_.get()) == PQTRANS_IDLE; }
-  // Reset reconnects a broken connection (PQreset); true when it is usable.
+  // Reset reconnects a broken connection (PQreset) and forgets its
+  // prepared statements (a new server session has none); true when it is
+  // usable.
   bool Reset();
   // backend_pid is the server process serving this connection.
   int backend_pid() const { return PQbackendPID(c_.get()); }
@@ -163,10 +205,25 @@ class Conn {
  private:
   Conn(ConnPtr c, const ConnInfo* info) : c_(std::move(c)), info_(info) {}
   absl::Status Error(std::string_view what, const PGresult* r);
+  // Prepared returns the name `sql` is prepared under on this
+  // connection, preparing it first when needed; "" (and OK) when the cache
+  // is full and `sql` is to run unprepared.
+  absl::StatusOr<std::string> Prepared(std::string_view what,
+                                       const char* sql);
+  // SendPrepared queues statement `name` with `params` (pipeline mode).
+  bool SendPrepared(const std::string& name,
+                    std::initializer_list<Param> params);
+  // Run1 is one attempt of Exec; `*lost` tells whether the server did not
+  // know the prepared statement (26000).
+  absl::StatusOr<Result> Run1(std::string_view what, const char* sql,
+                              std::initializer_list<Param> params, bool* lost);
 
   ConnPtr c_;
   const ConnInfo* info_;  // owned by the Pool, outlives this
   std::string sqlstate_;
+  // SQL text -> statement name ("kf1", "kf2", …) on the current session.
+  absl::flat_hash_map<std::string, std::string> prepared_;
+  int64_t next_statement_ = 0;  // never reused, even after a Reset
 };
 
 // Pool keeps at most `size` connections to one database, opened on demand

@@ -18,32 +18,57 @@ using pg::KeyNotFound;
 using pg::kNameColumns;
 using pg::kVersionColumns;
 using pg::Lower;
+using pg::Param;
 using pg::ReadVersion;
 using pg::Result;
 
 absl::Status PostgresKeyStore::AddVersion(const KeyVersion& key,
                                           int recoverable_days) {
   const std::string name_lc = Lower(key.name);
+  const std::string ops = pg::JoinOps(key.key_ops);
+  // Two round trips besides BEGIN and COMMIT: each Batch runs its
+  // statements one after the other, as separate Execs would (each with its
+  // own snapshot), in one round trip. The SQL texts are those of
+  // pg::LockName, pg::InsertVersion and pg::Changed (the same prepared
+  // statements).
   return impl_->Write([&](Conn& c) -> absl::Status {
     // The name first (the versions' foreign key), then its row lock: a
     // concurrent first AddVersion waits here and then finds the name.
-    RETURN_IF_ERROR(c.Run("insert key",
-                          "INSERT INTO key_names(vault, name_lc, name, "
-                          "recoverable_days, latest_seq) VALUES ($1, $2, $3, "
-                          "$4, 0) ON CONFLICT (vault, name_lc) DO NOTHING",
-                          {key.vault, name_lc, key.name, recoverable_days}));
-    ASSIGN_OR_RETURN(std::optional<bool> deleted,
-                     pg::LockName(c, key.vault, name_lc));
-    if (!deleted.has_value())
+    ASSIGN_OR_RETURN(
+        std::vector<Result> name,
+        c.Batch("insert key",
+                {{"INSERT INTO key_names(vault, name_lc, name, "
+                  "recoverable_days, latest_seq) VALUES ($1, $2, $3, "
+                  "$4, 0) ON CONFLICT (vault, name_lc) DO NOTHING",
+                  {key.vault, name_lc, key.name, recoverable_days}},
+                 {"SELECT deleted FROM key_names WHERE "
+                  "vault=$1 AND name_lc=$2 FOR UPDATE",
+                  {key.vault, name_lc}}}));
+    if (name[1].rows() != 1)
       return absl::InternalError("store: name vanished");
-    if (*deleted) return absl::FailedPreconditionError("deleted");
-    ASSIGN_OR_RETURN(int64_t seq, pg::InsertVersion(c, key));
-    RETURN_IF_ERROR(c.Run("update key",
-                          "UPDATE key_names SET latest_seq=$1, "
-                          "row_version=row_version+1 WHERE vault=$2 AND "
-                          "name_lc=$3",
-                          {seq, key.vault, name_lc}));
-    return pg::Changed(c, key.vault, name_lc, "add_version");
+    if (name[1].Bool(0, 0)) return absl::FailedPreconditionError("deleted");
+    // The version, then the name's latest_seq: the seq the INSERT just
+    // drew in this session (currval), then the change record.
+    return c
+        .Batch(
+            "insert version",
+            {{"INSERT INTO key_versions(vault, name_lc, version, kty, bits, "
+              "curve, key_ops, public_jwk, sealed, enabled, nbf, exp, "
+              "created, updated, exportable, tags, managed, attest) VALUES "
+              "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+              "$15, $16, $17, $18) RETURNING seq",
+              {key.vault, name_lc, key.version, key.kty, key.bits, key.curve,
+               ops, key.public_jwk, Param::Bytes(key.blob), key.enabled,
+               key.not_before, key.expires, key.created, key.updated,
+               key.exportable, key.tags_json, key.managed,
+               Param::Bytes(key.attest)}},
+             {"UPDATE key_names SET latest_seq=currval(pg_get_serial_"
+              "sequence('key_versions', 'seq')), row_version=row_version+1 "
+              "WHERE vault=$1 AND name_lc=$2",
+              {key.vault, name_lc}},
+             {"INSERT INTO changes(vault, name_lc, op) VALUES ($1, $2, $3)",
+              {key.vault, name_lc, "add_version"}}})
+        .status();
   });
 }
 
