@@ -14,6 +14,7 @@
 #define KEYFERRY_BASE_LRU_CACHE_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <list>
 #include <string>
 #include <string_view>
@@ -29,6 +30,7 @@ namespace keyferry {
 template <typename V>
 class LruCache {
  public:
+  static constexpr uint64_t kAnyGeneration = ~uint64_t{0};
   explicit LruCache(size_t capacity) : capacity_(capacity) {}
   LruCache(const LruCache&) = delete;
   LruCache& operator=(const LruCache&) = delete;
@@ -50,9 +52,28 @@ class LruCache {
   // entries when full. An entry already cached under `key` is kept (and
   // made most recent); `value` is then dropped.
   void Insert(std::string key, V value) {
+    InsertIfGeneration(std::move(key), std::move(value), kAnyGeneration);
+  }
+
+  // generation counts the TakeAll calls so far. A caller that makes a value
+  // from something TakeAll may be meant to forget (a purged key) reads it
+  // before, and inserts with InsertIfGeneration: a TakeAll in between then
+  // keeps the value out, where an Insert after the TakeAll would bring it
+  // back.
+  uint64_t generation() const {
+    MutexLock l(&mu_);
+    return generation_;
+  }
+  // InsertIfGeneration is Insert unless TakeAll ran since `seen` was read
+  // from generation(); then `value` is dropped. kAnyGeneration: Insert.
+  void InsertIfGeneration(std::string key, V value, uint64_t seen) {
     if (capacity_ == 0) return;
     Entries gone;  // destroyed after the lock is released
     MutexLock l(&mu_);
+    if (seen != kAnyGeneration && seen != generation_) {
+      gone.emplace_back(std::move(key), std::move(value));
+      return;
+    }
     auto it = map_.find(key);
     if (it != map_.end()) {
       order_.splice(order_.begin(), order_, it->second);
@@ -84,6 +105,7 @@ class LruCache {
       MutexLock l(&mu_);
       taken.swap(order_);
       map_.clear();
+      ++generation_;
     }
     std::vector<V> out;
     out.reserve(taken.size());
@@ -104,6 +126,7 @@ class LruCache {
   Entries order_ ABSL_GUARDED_BY(mu_);
   std::unordered_map<std::string, typename Entries::iterator> map_
       ABSL_GUARDED_BY(mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace keyferry

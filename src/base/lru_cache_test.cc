@@ -16,6 +16,22 @@ std::optional<int> Get(LruCache<int>& c, const std::string& k) {
   return out;
 }
 
+// A value made before a TakeAll (a purge's flush) stays out when it is
+// inserted after it; one made after goes in.
+TEST(LruCacheTest, InsertIfGenerationKeepsOutWhatATakeAllOvertook) {
+  LruCache<int> cache(4);
+  const uint64_t before = cache.generation();
+  cache.Insert("a", 1);
+  EXPECT_EQ(cache.TakeAll().size(), 1u);
+  cache.InsertIfGeneration("b", 2, before);
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_NE(cache.generation(), before);
+  cache.InsertIfGeneration("c", 3, cache.generation());
+  int got = 0;
+  EXPECT_TRUE(cache.Lookup("c", [&](int& v) { got = v; }));
+  EXPECT_EQ(got, 3);
+}
+
 TEST(LruCacheTest, EvictsLeastRecentlyUsed) {
   LruCache<int> c(2);
   c.Insert("a", 1);

@@ -25,10 +25,12 @@ crypto::EvpPkeyPtr KeyCache::Find(std::span<const uint8_t> blob,
 }
 
 void KeyCache::Insert(std::span<const uint8_t> blob,
-                      std::span<const uint8_t> binding, EVP_PKEY* key) {
+                      std::span<const uint8_t> binding, EVP_PKEY* key,
+                      uint64_t generation) {
   if (cache_.capacity() == 0 || key == nullptr) return;
   if (EVP_PKEY_up_ref(key) != 1) return;
-  cache_.Insert(Key(blob, binding), crypto::EvpPkeyPtr(key));
+  cache_.InsertIfGeneration(Key(blob, binding), crypto::EvpPkeyPtr(key),
+                            generation);
 }
 
 }  // namespace keyferry::custody

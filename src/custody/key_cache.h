@@ -34,7 +34,15 @@ class KeyCache {
   // Insert caches a reference to `key` (borrowed; up-ref'd) for
   // (`blob`, `binding`), evicting the least recently used entry when full.
   void Insert(std::span<const uint8_t> blob, std::span<const uint8_t> binding,
-              EVP_PKEY* key);
+              EVP_PKEY* key) {
+    Insert(blob, binding, key, kAnyGeneration);
+  }
+  // `generation` is generation() read before the key was made: a Clear
+  // since then keeps it out (a purge's flush must not be undone by an
+  // operation that was opening the key meanwhile).
+  void Insert(std::span<const uint8_t> blob, std::span<const uint8_t> binding,
+              EVP_PKEY* key, uint64_t generation);
+  uint64_t generation() const { return cache_.generation(); }
 
   // Clear drops every entry.
   void Clear() { (void)cache_.TakeAll(); }
@@ -43,6 +51,8 @@ class KeyCache {
   size_t capacity() const { return cache_.capacity(); }
 
  private:
+  static constexpr uint64_t kAnyGeneration =
+      LruCache<crypto::EvpPkeyPtr>::kAnyGeneration;
   static std::string Key(std::span<const uint8_t> blob,
                          std::span<const uint8_t> binding);
   LruCache<crypto::EvpPkeyPtr> cache_;

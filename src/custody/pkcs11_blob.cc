@@ -119,6 +119,9 @@ absl::Status Pkcs11Custody::CheckBlob(hsm::Session& s, const HeldKey& key,
 absl::StatusOr<std::shared_ptr<Pkcs11Custody::Resident>> Pkcs11Custody::Use(
     hsm::Session& s, const HeldKey& key, std::span<const uint8_t> binding) {
   std::string ck = p11::CacheKey(binding, key.blob);
+  // Read before the key is unwrapped: a ForgetCachedKeys (a purge) while
+  // it is being unwrapped keeps it out of the cache.
+  const uint64_t generation = cache_->generation();
   std::shared_ptr<Resident> cached;
   if (cache_->Lookup(ck, [&](std::shared_ptr<Resident>& r) { cached = r; })) {
     return cached;
@@ -142,7 +145,7 @@ absl::StatusOr<std::shared_ptr<Pkcs11Custody::Resident>> Pkcs11Custody::Use(
   // An entry another thread cached meanwhile is kept; `r` then lives only
   // as long as this operation. Evicted objects are destroyed (through the
   // janitor) after the cache's lock is released.
-  cache_->Insert(std::move(ck), r);
+  cache_->InsertIfGeneration(std::move(ck), r, generation);
   return r;
 }
 

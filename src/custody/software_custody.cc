@@ -158,6 +158,9 @@ absl::StatusOr<crypto::EvpPkeyPtr> SoftwareCustody::PrivateKey(
   // before; the blob's header (kind, size, curve) must still describe
   // `held`, as Unseal would check.
   const std::vector<uint8_t> header = Header(held);
+  // Read before the key is opened: a ForgetCachedKeys (a purge) while it
+  // is being opened keeps it out of the cache.
+  const uint64_t generation = private_keys_.generation();
   if (held.blob.size() >= kOverhead &&
       std::equal(header.begin(), header.end(), held.blob.begin())) {
     if (crypto::EvpPkeyPtr hit = private_keys_.Find(held.blob, binding)) {
@@ -167,7 +170,7 @@ absl::StatusOr<crypto::EvpPkeyPtr> SoftwareCustody::PrivateKey(
   ASSIGN_OR_RETURN(SecretBytes p8, DecryptBlob(held, binding));
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr key,
                    crypto::ParsePkcs8Der(p8, /*allow_trailing_zeros=*/false));
-  private_keys_.Insert(held.blob, binding, key.get());
+  private_keys_.Insert(held.blob, binding, key.get(), generation);
   return key;
 }
 

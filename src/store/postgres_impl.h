@@ -21,6 +21,12 @@ namespace keyferry::store {
 struct PostgresKeyStore::Impl {
   std::unique_ptr<pg::Pool> pool;  // set by Open; constant afterwards
   bool created = false;            // set by Open; constant afterwards
+  // Ping's own connection (opened on demand, replaced when broken): a
+  // health check must not queue behind requests holding every pooled
+  // connection (writers waiting on a row lock), or a busy node that reaches
+  // its database would look down.
+  keyferry::Mutex ping_mu;
+  std::unique_ptr<pg::Conn> ping_conn ABSL_GUARDED_BY(ping_mu);
   // Set by WatchPurges; last, so it stops before the pool goes.
   std::unique_ptr<pg::PurgeListener> listener;
 

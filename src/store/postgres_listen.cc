@@ -17,7 +17,11 @@ namespace {
 // kIdleCheckMs: with no traffic the listener asks the server for a round
 // trip this often, so a connection that died silently is noticed.
 constexpr int kIdleCheckMs = 10'000;
+// kProbeStepMs: the probe waits for its answer in steps of this, up to
+// kIdleCheckMs in all.
+constexpr int kProbeStepMs = 500;
 
+// RoundTrip runs `sql` (blocking: only for the LISTEN right after connect).
 bool RoundTrip(PGconn* c, const char* sql) {
   ResultPtr r(PQexec(c, sql));
   if (r == nullptr) return false;
@@ -67,10 +71,23 @@ bool PurgeListener::Wait(int ms) {
 void PurgeListener::Loop() {
   bool reported = false;
   while (true) {
-    const char* keys[] = {"connect_timeout", "fallback_application_name",
-                          "dbname", nullptr};
-    const char* vals[] = {"10", "keyferryd-listen", info_->conninfo.c_str(),
+    // Over TCP, a peer that vanished without a word is noticed by the
+    // kernel within seconds (keepalives while idle, tcp_user_timeout while
+    // data is unacknowledged); the operator's conninfo, expanded last, may
+    // override these.
+    const char* keys[] = {"connect_timeout",
+                          "fallback_application_name",
+                          "keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          "dbname",
                           nullptr};
+    const char* vals[] = {"10", "keyferryd-listen",      "1",
+                          "10", "5",
+                          "2",  "15000",
+                          info_->conninfo.c_str(), nullptr};
     ConnPtr c(PQconnectdbParams(keys, vals, 1));
     const bool up =
         c != nullptr && PQstatus(c.get()) == CONNECTION_OK &&
@@ -100,6 +117,26 @@ void PurgeListener::Loop() {
   }
 }
 
+PurgeListener::ProbeResult PurgeListener::Probe(PGconn* c) {
+  if (PQsendQuery(c, "SELECT 1") == 0) return ProbeResult::kLost;
+  const int sock = PQsocket(c);
+  int waited_ms = 0;
+  while (true) {
+    while (PQisBusy(c) == 0) {  // PQgetResult will not block
+      ResultPtr r(PQgetResult(c));
+      if (r == nullptr) return ProbeResult::kAnswered;
+      if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) return ProbeResult::kLost;
+    }
+    if (waited_ms >= kIdleCheckMs) return ProbeResult::kLost;
+    pollfd p[2] = {{.fd = sock, .events = POLLIN, .revents = 0},
+                   {.fd = stop_pipe_[0], .events = POLLIN, .revents = 0}};
+    const int n = poll(p, 2, kProbeStepMs);
+    waited_ms += kProbeStepMs;
+    if (n > 0 && (p[1].revents & POLLIN) != 0) return ProbeResult::kStopping;
+    if (n > 0 && PQconsumeInput(c) == 0) return ProbeResult::kLost;
+  }
+}
+
 bool PurgeListener::Listen(PGconn* c) {
   const int sock = PQsocket(c);
   while (true) {
@@ -110,7 +147,14 @@ bool PurgeListener::Listen(PGconn* c) {
     if (n == 0) {
       // Quiet: prove the connection still answers. Notifications that
       // arrive meanwhile stay queued for PQnotifies below.
-      if (!RoundTrip(c, "SELECT 1")) return true;
+      switch (Probe(c)) {
+        case ProbeResult::kAnswered:
+          break;
+        case ProbeResult::kLost:
+          return true;
+        case ProbeResult::kStopping:
+          return false;
+      }
     } else if (n > 0 && PQconsumeInput(c) == 0) {
       return true;  // lost
     }

@@ -40,6 +40,10 @@ class PurgeListener {
   void Loop();
   // Listen serves one connection until it is lost or Stop; false on stop.
   bool Listen(PGconn* c);
+  // Probe asks the server for a round trip and waits for the answer (at
+  // most 10 s), watching the stop pipe.
+  enum class ProbeResult { kAnswered, kLost, kStopping };
+  ProbeResult Probe(PGconn* c);
   // Wait waits up to `ms` for the stop pipe; true when stopping.
   bool Wait(int ms);
   void Flush();

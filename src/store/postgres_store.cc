@@ -345,8 +345,15 @@ void PostgresKeyStore::WatchPurges(std::function<void()> on_purge) {
 }
 
 absl::Status PostgresKeyStore::Ping() {
-  return impl_->Read(
-      [](Conn& c) -> absl::Status { return c.Run("ping", "SELECT 1"); });
+  keyferry::MutexLock l(&impl_->ping_mu);
+  std::unique_ptr<Conn>& c = impl_->ping_conn;
+  if (c == nullptr || !c->ok()) {
+    c.reset();
+    ASSIGN_OR_RETURN(c, Conn::Open(impl_->pool->info()));
+  }
+  absl::Status st = c->Run("ping", "SELECT 1");
+  if (!st.ok()) c.reset();  // the next check connects afresh
+  return st;
 }
 
 absl::StatusOr<bool> PostgresKeyStore::HasVersions() {

@@ -251,9 +251,11 @@ class KeyVault {
   // another node holds it. A claim whose key already has a version newer
   // than its due time (a node died after rotating, before rescheduling)
   // only reschedules. Answers the new version, "" when nothing was rotated,
-  // or the rotation's error.
+  // or the rotation's error; `*lease` is the lease this node holds (0:
+  // none), for the caller to hand over to a retry.
   absl::StatusOr<std::string> RotateDue(const std::string& vault,
-                                        const std::string& name, int64_t now);
+                                        const std::string& name, int64_t now,
+                                        int64_t* lease);
   absl::StatusOr<custody::HeldKey> ImportByok(std::string_view vault,
                                               const ImportKeyRequest& request,
                                               std::span<const uint8_t> binding);

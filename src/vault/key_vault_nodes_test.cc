@@ -39,6 +39,7 @@ class RacingStore : public store::MemoryKeyStore {
   std::function<void()> before_update;
   std::function<void()> before_claim;
   int updates = 0;
+  int64_t last_lease = 0;  // lease_until of the last ClaimRotation
 
   absl::Status UpdateVersion(const store::KeyVersion& key,
                              const store::KeyVersion& before) override {
@@ -50,6 +51,7 @@ class RacingStore : public store::MemoryKeyStore {
                                      std::string_view name, int64_t due,
                                      int64_t lease_until) override {
     if (auto f = std::exchange(before_claim, nullptr)) f();
+    last_lease = lease_until;
     return MemoryKeyStore::ClaimRotation(vault, name, due, lease_until);
   }
 };
@@ -181,6 +183,51 @@ TEST_F(KeyVaultNodesTest, LeaseOfADeadNodeIsTakenOverWithoutRotatingTwice) {
   ASSERT_OK_AND_ASSIGN(store::KeyName after, store_.GetName(kVault, "rot"));
   ASSERT_TRUE(after.next_rotation.has_value());
   EXPECT_GT(*after.next_rotation, now_);
+}
+
+// A node whose claim failed (the store answered an error) must not move a
+// schedule it does not hold: here B has rotated meanwhile, and A pulling
+// next_rotation to its 1 s retry would make the key due again at once.
+TEST_F(KeyVaultNodesTest, FailedClaimLeavesTheOtherNodesScheduleAlone) {
+  ASSERT_OK(a().Create(kVault, "rot", Ec()).status());
+  ASSERT_OK(
+      a().SetRotationPolicy(kVault, "rot", kPolicy, "https://v/keys/rot")
+          .status());
+  now_ += 7 * kDay;
+  store_.before_claim = [&] {
+    ASSERT_OK(b().RunDueWork().status());  // B claims, rotates, reschedules
+    store_.FailOp("ClaimRotation",
+                  absl::UnavailableError("store: connection lost"));
+  };
+  ASSERT_OK_AND_ASSIGN(auto a_work, a().RunDueWork());
+  EXPECT_EQ(a_work.first, 0);
+  ASSERT_EQ(a().DueWorkFailures().size(), 1u);
+  store_.ClearFaults();
+  ASSERT_OK_AND_ASSIGN(store::KeyName n, store_.GetName(kVault, "rot"));
+  EXPECT_EQ(n.next_rotation, now_ + 7 * kDay);  // B's schedule stands
+  now_ += 2;
+  ASSERT_OK_AND_ASSIGN(auto again, a().RunDueWork());
+  EXPECT_EQ(again.first, 0);
+  EXPECT_EQ(Versions("rot"), 2);
+}
+
+// The lease runs from the moment of the claim: a run that spent longer than
+// a lease on earlier keys still hands out a lease in the future.
+TEST_F(KeyVaultNodesTest, LeaseRunsFromTheClaimNotFromTheStartOfTheRun) {
+  for (const char* name : {"rot1", "rot2"}) {
+    ASSERT_OK(a().Create(kVault, name, Ec()).status());
+    ASSERT_OK(a().SetRotationPolicy(kVault, name, kPolicy, "https://v/keys/r")
+                  .status());
+  }
+  now_ += 7 * kDay;
+  // The first key's rotation takes two leases' time (a slow token).
+  store_.before_claim = [&] { now_ += 2 * KeyVault::kRotationLease; };
+  ASSERT_OK_AND_ASSIGN(auto work, a().RunDueWork());
+  EXPECT_EQ(work.first, 2);
+  // The second key's lease (the last claim) runs from its own claim.
+  EXPECT_EQ(store_.last_lease, now_ + KeyVault::kRotationLease);
+  EXPECT_EQ(Versions("rot1"), 2);
+  EXPECT_EQ(Versions("rot2"), 2);
 }
 
 TEST_F(KeyVaultNodesTest, DisableOnOneNodeIsRefusedByTheOtherAtOnce) {

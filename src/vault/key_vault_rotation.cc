@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <set>
+#include <string>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
@@ -159,15 +161,20 @@ absl::StatusOr<std::string> KeyVault::SetRotationPolicy(
 
 absl::StatusOr<std::string> KeyVault::RotateDue(const std::string& vault,
                                                 const std::string& name,
-                                                int64_t now) {
+                                                int64_t now, int64_t* lease) {
+  *lease = 0;
   absl::StatusOr<store::KeyName> n = store_->GetName(vault, name);
   if (absl::IsNotFound(n.status())) return std::string();  // purged meanwhile
   RETURN_IF_ERROR(n.status());
   if (!n->next_rotation || *n->next_rotation > now) return std::string();
-  ASSIGN_OR_RETURN(bool claimed,
-                   store_->ClaimRotation(vault, name, *n->next_rotation,
-                                         now + kRotationLease));
+  // The lease runs from the claim, not from the start of the run: a run
+  // that rotated many keys before this one must not hand out a lease that
+  // has already expired.
+  const int64_t until = clock_() + kRotationLease;
+  ASSIGN_OR_RETURN(bool claimed, store_->ClaimRotation(
+                                     vault, name, *n->next_rotation, until));
   if (!claimed) return std::string();
+  *lease = until;
   // Safe to repeat: when the latest version is already newer than the
   // policy's due time, a rotation happened (a node that rotated and died
   // before it rescheduled); only the schedule is missing.
@@ -215,7 +222,7 @@ absl::StatusOr<std::pair<int, int>> KeyVault::RunDueWork(
     ++f.failures;
     const int64_t backoff = std::min<int64_t>(
         int64_t{1} << std::min(f.failures - 1, 20), kMaxDueWorkBackoff);
-    f.next_attempt = now + backoff;
+    f.next_attempt = clock_() + backoff;
     Log(LogLevel::kError, "due_work_failed",
         {{"work", f.work},
          {"vault", vault},
@@ -227,8 +234,12 @@ absl::StatusOr<std::pair<int, int>> KeyVault::RunDueWork(
   };
   ASSIGN_OR_RETURN(auto due, store_->DueRotations(now, 100));
   for (const auto& [vault, name] : due) {
-    absl::StatusOr<std::string> r = RotateDue(vault, name, now);
-    if (r.ok() && r->empty()) continue;  // another node's, or done already
+    int64_t lease = 0;
+    absl::StatusOr<std::string> r = RotateDue(vault, name, now, &lease);
+    if (r.ok() && r->empty()) {  // another node's, gone, or done already
+      done(id("rotate", vault, name));
+      continue;
+    }
     RETURN_IF_ERROR(tell("rotate", vault, name, r.ok() ? *r : "", r.status()));
     if (r.ok()) {
       done(id("rotate", vault, name));
@@ -236,18 +247,16 @@ absl::StatusOr<std::pair<int, int>> KeyVault::RunDueWork(
       continue;
     }
     const int64_t retry = failed("rotate", vault, name, r.status());
-    // The policy stays; the next attempt is the retry (persisted, so the
-    // query does not return the key again before then).
-    absl::StatusOr<store::KeyName> n = store_->GetName(vault, name);
-    absl::Status moved = n.ok()
-                             ? store_->SetRotationPolicy(
-                                   vault, name, n->rotation_policy_json, retry)
-                             : n.status();
-    if (moved.code() == absl::StatusCode::kNotFound) {
-      done(id("rotate", vault, name));  // deleted meanwhile
-    } else if (!moved.ok()) {
-      return moved;
-    }
+    // The policy stays. A rotation this node claimed has its lease handed
+    // over to the retry time (persisted, so the query does not return the
+    // key again before then), on condition that the lease is still this
+    // node's: one taken over meanwhile is the other node's to schedule.
+    // Without a claim (the store failed before it) the schedule is not
+    // this node's to move; the next run asks again.
+    if (lease == 0) continue;
+    absl::StatusOr<bool> moved =
+        store_->ClaimRotation(vault, name, lease, retry);
+    if (!moved.ok()) return moved.status();
   }
   // Purges waiting for their retry stay due: ask for that many more, so
   // they never crowd out the others.
@@ -256,8 +265,20 @@ absl::StatusOr<std::pair<int, int>> KeyVault::RunDueWork(
     keyferry::MutexLock l(&due_mu_);
     for (const auto& [key, f] : due_failures_) waiting += f.work == "purge";
   }
-  ASSIGN_OR_RETURN(auto purges,
-                   store_->DuePurges(now, 100 + static_cast<int>(waiting)));
+  const int purge_limit = 100 + static_cast<int>(waiting);
+  ASSIGN_OR_RETURN(auto purges, store_->DuePurges(now, purge_limit));
+  if (static_cast<int>(purges.size()) < purge_limit) {
+    // The whole due list: a purge waiting for its retry that is not on it
+    // was done by another node, or its key recovered: nothing waits.
+    std::set<std::string> listed;
+    for (const auto& [vault, name] : purges) {
+      listed.insert(id("purge", vault, name));
+    }
+    keyferry::MutexLock l(&due_mu_);
+    std::erase_if(due_failures_, [&](const auto& entry) {
+      return entry.second.work == "purge" && !listed.contains(entry.first);
+    });
+  }
   for (const auto& [vault, name] : purges) {
     const std::string key = id("purge", vault, name);
     {
