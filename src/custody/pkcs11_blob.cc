@@ -119,13 +119,13 @@ absl::Status Pkcs11Custody::CheckBlob(hsm::Session& s, const HeldKey& key,
 absl::StatusOr<std::shared_ptr<Pkcs11Custody::Resident>> Pkcs11Custody::Use(
     hsm::Session& s, const HeldKey& key, std::span<const uint8_t> binding) {
   std::string ck = p11::CacheKey(binding, key.blob);
-  // Read before the key is unwrapped: a ForgetCachedKeys (a purge) while
-  // it is being unwrapped keeps it out of the cache.
-  const uint64_t generation = cache_->generation();
   std::shared_ptr<Resident> cached;
   if (cache_->Lookup(ck, [&](std::shared_ptr<Resident>& r) { cached = r; })) {
     return cached;
   }
+  // Read on a miss only, before the key is unwrapped: a ForgetCachedKeys (a
+  // purge) while it is being unwrapped keeps it out of the cache.
+  const uint64_t generation = cache_->generation();
   RETURN_IF_ERROR(CheckBlob(s, key, binding));
   std::span<const uint8_t> wrapped = std::span<const uint8_t>(key.blob).subspan(
       p11::kHeaderBytes + p11::kMacBytes);

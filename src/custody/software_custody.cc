@@ -158,15 +158,18 @@ absl::StatusOr<crypto::EvpPkeyPtr> SoftwareCustody::PrivateKey(
   // before; the blob's header (kind, size, curve) must still describe
   // `held`, as Unseal would check.
   const std::vector<uint8_t> header = Header(held);
-  // Read before the key is opened: a ForgetCachedKeys (a purge) while it
-  // is being opened keeps it out of the cache.
-  const uint64_t generation = private_keys_.generation();
   if (held.blob.size() >= kOverhead &&
       std::equal(header.begin(), header.end(), held.blob.begin())) {
     if (crypto::EvpPkeyPtr hit = private_keys_.Find(held.blob, binding)) {
       return hit;
     }
   }
+  // Read on a miss only (a hit takes no second lock), before the key is
+  // opened: a ForgetCachedKeys (a purge) while it is being opened keeps it
+  // out of the cache. A purge between the caller's store read and this
+  // line is not caught here; the next purge anywhere, or eviction, drops
+  // that copy (docs/storage.md §6.5).
+  const uint64_t generation = private_keys_.generation();
   ASSIGN_OR_RETURN(SecretBytes p8, DecryptBlob(held, binding));
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr key,
                    crypto::ParsePkcs8Der(p8, /*allow_trailing_zeros=*/false));

@@ -78,6 +78,15 @@ class KeyVaultNodesTest : public ::testing::Test {
     return r;
   }
 
+  // MakeRotating creates `name` (through node A) with kPolicy: due 7 days
+  // after its creation.
+  void MakeRotating(const char* name) {
+    ASSERT_OK(a().Create(kVault, name, Ec()).status());
+    ASSERT_OK(
+        a().SetRotationPolicy(kVault, name, kPolicy, "https://v/keys/r")
+            .status());
+  }
+
   int Versions(std::string_view name) {
     auto all = store_.AllVersions(kVault, name);
     EXPECT_OK(all.status());
@@ -135,10 +144,7 @@ TEST_F(KeyVaultNodesTest, UpdateThatKeepsLosingIsAConflictAndChangesNothing) {
 }
 
 TEST_F(KeyVaultNodesTest, TwoNodesRunningDueWorkRotateOnce) {
-  ASSERT_OK(a().Create(kVault, "rot", Ec()).status());
-  ASSERT_OK(
-      a().SetRotationPolicy(kVault, "rot", kPolicy, "https://v/keys/rot")
-          .status());
+  MakeRotating("rot");
   now_ += 7 * kDay;
   // Both nodes found the key due; B claims and rotates it while A is about
   // to claim.
@@ -155,10 +161,7 @@ TEST_F(KeyVaultNodesTest, TwoNodesRunningDueWorkRotateOnce) {
 }
 
 TEST_F(KeyVaultNodesTest, LeaseOfADeadNodeIsTakenOverWithoutRotatingTwice) {
-  ASSERT_OK(a().Create(kVault, "rot", Ec()).status());
-  ASSERT_OK(
-      a().SetRotationPolicy(kVault, "rot", kPolicy, "https://v/keys/rot")
-          .status());
+  MakeRotating("rot");
   now_ += 7 * kDay;
   ASSERT_OK_AND_ASSIGN(store::KeyName n, store_.GetName(kVault, "rot"));
   ASSERT_TRUE(n.next_rotation.has_value());
@@ -189,10 +192,7 @@ TEST_F(KeyVaultNodesTest, LeaseOfADeadNodeIsTakenOverWithoutRotatingTwice) {
 // schedule it does not hold: here B has rotated meanwhile, and A pulling
 // next_rotation to its 1 s retry would make the key due again at once.
 TEST_F(KeyVaultNodesTest, FailedClaimLeavesTheOtherNodesScheduleAlone) {
-  ASSERT_OK(a().Create(kVault, "rot", Ec()).status());
-  ASSERT_OK(
-      a().SetRotationPolicy(kVault, "rot", kPolicy, "https://v/keys/rot")
-          .status());
+  MakeRotating("rot");
   now_ += 7 * kDay;
   store_.before_claim = [&] {
     ASSERT_OK(b().RunDueWork().status());  // B claims, rotates, reschedules
@@ -214,11 +214,8 @@ TEST_F(KeyVaultNodesTest, FailedClaimLeavesTheOtherNodesScheduleAlone) {
 // The lease runs from the moment of the claim: a run that spent longer than
 // a lease on earlier keys still hands out a lease in the future.
 TEST_F(KeyVaultNodesTest, LeaseRunsFromTheClaimNotFromTheStartOfTheRun) {
-  for (const char* name : {"rot1", "rot2"}) {
-    ASSERT_OK(a().Create(kVault, name, Ec()).status());
-    ASSERT_OK(a().SetRotationPolicy(kVault, name, kPolicy, "https://v/keys/r")
-                  .status());
-  }
+  MakeRotating("rot1");
+  MakeRotating("rot2");
   now_ += 7 * kDay;
   // The first key's rotation takes two leases' time (a slow token).
   store_.before_claim = [&] { now_ += 2 * KeyVault::kRotationLease; };
