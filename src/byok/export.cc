@@ -2,6 +2,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/encoding.h"
 #include "base/status.h"
 #include "base/strings.h"
@@ -106,8 +107,56 @@ absl::StatusOr<std::optional<size_t>> EcEncodingLength(ExportSession& token,
 
 }  // namespace
 
+absl::StatusOr<KwpChoice> ChooseKwp(ExportSession& token,
+                                    std::optional<uint64_t> requested) {
+  std::vector<uint64_t> candidates;
+  if (requested.has_value()) {
+    candidates.push_back(*requested);
+  } else {
+    candidates = {kCkmAesKeyWrapPad, kCkmAesKeyWrapKwp};
+  }
+  // Rank: 2 wraps and unwraps right, 1 unwraps right with the known
+  // padding defect, 0 otherwise; the first of the best rank wins.
+  auto rank = [](const KwpChoice& c) {
+    if (!c.listed) return -1;
+    if (c.probe.wrap_ok && c.probe.unwrap_ok) return 2;
+    return c.probe.unwrap_ok && c.probe.padding_defect ? 1 : 0;
+  };
+  std::vector<KwpChoice> tried;
+  for (uint64_t mech : candidates) {
+    KwpChoice c;
+    c.mechanism = mech;
+    c.listed = token.HasWrapMechanism(mech);
+    if (!c.listed) {
+      c.probe.detail = absl::StrCat(MechName(mech), " is not offered");
+    } else if (auto probe = token.ProbeKwp(mech); probe.ok()) {
+      c.probe = *probe;
+    } else {
+      c.probe.detail = std::string(probe.status().message());
+    }
+    tried.push_back(std::move(c));
+    if (rank(tried.back()) == 2) break;
+  }
+  size_t best = 0;
+  for (size_t i = 1; i < tried.size(); ++i) {
+    if (rank(tried[i]) > rank(tried[best])) best = i;
+  }
+  KwpChoice chosen = tried[best];
+  for (size_t i = 0; i < tried.size(); ++i) {
+    if (i == best) continue;
+    chosen.others.push_back(
+        absl::StrCat(MechName(tried[i].mechanism), ": ",
+                     rank(tried[i]) == 2   ? "passes"
+                     : rank(tried[i]) == 1 ? "wrap zero-pads"
+                     : tried[i].listed     ? "fails"
+                                           : "not offered",
+                     " (", tried[i].probe.detail, ")"));
+  }
+  return chosen;
+}
+
 absl::StatusOr<ProbeReport> RunProbes(ExportSession& token,
-                                      uint64_t kwp_mechanism) {
+                                      std::optional<uint64_t> kwp_mechanism) {
   ProbeReport r;
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr probe_key, ProbeKey());
   r.native_listed = token.HasWrapMechanism(kCkmRsaAesKeyWrap);
@@ -116,17 +165,7 @@ absl::StatusOr<ProbeReport> RunProbes(ExportSession& token,
     r.native_ok = st.ok();
     r.native_detail = st.ok() ? "passes" : std::string(st.message());
   }
-  r.kwp_listed = token.HasWrapMechanism(kwp_mechanism);
-  if (r.kwp_listed) {
-    auto kwp = token.ProbeKwp(kwp_mechanism);
-    if (kwp.ok()) {
-      r.kwp = *kwp;
-    } else {
-      r.kwp.detail = std::string(kwp.status().message());
-    }
-  } else {
-    r.kwp.detail = absl::StrCat(MechName(kwp_mechanism), " is not offered");
-  }
+  ASSIGN_OR_RETURN(r.kwp, ChooseKwp(token, kwp_mechanism));
   if (token.HasWrapMechanism(kCkmRsaPkcsOaep)) {
     absl::Status st = ProbeOaep(token, probe_key.get());
     r.oaep_ok = st.ok();
@@ -174,14 +213,16 @@ absl::StatusOr<ExportResult> ExportFromToken(ExportSession& token,
       return absl::FailedPreconditionError(absl::StrCat(
           "the token cannot do the RSA-OAEP-SHA1 step: ", probes.oaep_detail));
     }
-    if (!probes.kwp_listed || !probes.kwp.unwrap_ok ||
-        (!probes.kwp.wrap_ok && !probes.kwp.padding_defect)) {
+    const KwpChoice& kwp = probes.kwp;
+    if (!kwp.listed || !kwp.probe.unwrap_ok ||
+        (!kwp.probe.wrap_ok && !kwp.probe.padding_defect)) {
       return absl::FailedPreconditionError(absl::StrCat(
-          MechName(options.kwp_mechanism),
-          " fails the RFC 5649 known-answer test (", probes.kwp.detail,
+          MechName(kwp.mechanism), " fails the RFC 5649 known-answer test (",
+          kwp.probe.detail, kwp.others.empty() ? "" : "; ",
+          absl::StrJoin(kwp.others, "; "),
           "); refusing to write a blob Azure could not open"));
     }
-    if (probes.kwp.padding_defect) {
+    if (kwp.probe.padding_defect) {
       const char* defect =
           "this token's RFC 5649 wrap zero-pads the key before wrapping "
           "(SoftHSM 2.6.1 defect, detected by the known-answer probe) and "
@@ -197,7 +238,7 @@ absl::StatusOr<ExportResult> ExportFromToken(ExportSession& token,
       if (info.type == crypto::KeyType::kEc) {
         ASSIGN_OR_RETURN(
             std::optional<size_t> len,
-            EcEncodingLength(token, options.kwp_mechanism, *info.curve));
+            EcEncodingLength(token, kwp.mechanism, *info.curve));
         if (!len.has_value() || *len % 8 != 0) {
           return absl::FailedPreconditionError(absl::StrCat(
               defect, "EC ", Sv(crypto::CurveJwkName(*info.curve)), " keys (",
@@ -215,7 +256,7 @@ absl::StatusOr<ExportResult> ExportFromToken(ExportSession& token,
     ASSIGN_OR_RETURN(std::vector<uint8_t> c1,
                      token.WrapOaep(kek.get(), k.get()));
     ASSIGN_OR_RETURN(std::vector<uint8_t> c2,
-                     token.WrapKwp(options.kwp_mechanism, k.get(), target));
+                     token.WrapKwp(kwp.mechanism, k.get(), target));
     if (c1.size() != n) {
       return absl::InternalError(absl::StrCat(
           "token's RSA-OAEP output is ", c1.size(), " bytes, expected ", n));
@@ -224,7 +265,7 @@ absl::StatusOr<ExportResult> ExportFromToken(ExportSession& token,
     result.ciphertext = std::move(c1);
     result.route =
         absl::StrCat("two-step: RSA-OAEP-SHA1 + ",
-                     MechName(options.kwp_mechanism), " in the token");
+                     MechName(kwp.mechanism), " in the token");
   }
   RETURN_IF_ERROR(CheckCiphertextLength(result.ciphertext.size(), n));
   return result;

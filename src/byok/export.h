@@ -4,6 +4,7 @@
 #ifndef KEYFERRY_BYOK_EXPORT_H_
 #define KEYFERRY_BYOK_EXPORT_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,16 +18,39 @@ enum class Route { kAuto, kNative, kTwoStep };
 
 struct ExportOptions {
   Route route = Route::kAuto;
-  uint64_t kwp_mechanism = kCkmAesKeyWrapPad;  // SoftHSM's RFC 5649 number
+  // The RFC 5649 mechanism; unset: the one the known-answer test picks
+  // (ChooseKwp).
+  std::optional<uint64_t> kwp_mechanism;
 };
+
+// KwpChoice is the RFC 5649 mechanism a token will be asked for, chosen by
+// known-answer test, never by number: the same number means RFC 5649 on
+// one token (CKM_AES_KEY_WRAP_PAD, 0x210A, on SoftHSM) and RFC 3394 with
+// PKCS#7 padding on another (0x210A under PKCS#11 3.0's reading, where RFC
+// 5649 is CKM_AES_KEY_WRAP_KWP, 0x210B).
+struct KwpChoice {
+  uint64_t mechanism = kCkmAesKeyWrapPad;
+  bool listed = false;           // the token offers `mechanism` for wrapping
+  ExportSession::KwpProbe probe;  // its known-answer test
+  // One line per candidate not chosen, with its verdict, for `token info`.
+  std::vector<std::string> others;
+};
+
+// ChooseKwp probes `requested`, or else each RFC 5649 candidate the token
+// offers (0x210A, then 0x210B) and picks the first that passes both wrap
+// and unwrap tests; failing that, one whose wrap has the known padding
+// defect but whose unwrap passes (the caller decides what that allows);
+// failing that, the first candidate, with its failure in probe.detail.
+// An error means the token could not be asked at all.
+absl::StatusOr<KwpChoice> ChooseKwp(ExportSession& token,
+                                    std::optional<uint64_t> requested);
 
 // ProbeReport is what `keyferry token info` prints and export relies on.
 struct ProbeReport {
   bool native_listed = false;
   std::optional<bool> native_ok;  // unset when not listed
   std::string native_detail;
-  bool kwp_listed = false;
-  ExportSession::KwpProbe kwp;
+  KwpChoice kwp;
   bool oaep_ok = false;
   std::string oaep_detail;
 };
@@ -35,7 +59,7 @@ struct ProbeReport {
 // Failures of individual probes are recorded, not returned; an error means
 // the token could not be asked at all.
 absl::StatusOr<ProbeReport> RunProbes(ExportSession& token,
-                                      uint64_t kwp_mechanism);
+                                      std::optional<uint64_t> kwp_mechanism);
 
 struct ExportResult {
   std::vector<uint8_t> ciphertext;  // C1 || C2

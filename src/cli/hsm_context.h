@@ -25,6 +25,7 @@ inline constexpr char kDefaultSoPinEnv[] = "KEYFERRY_SO_PIN";
 // HsmTarget says which module and token a command addresses.
 struct HsmTarget {
   std::string module_path;
+  hsm::LoadOptions load;  // --module-init or x-init-reserved= in the URI
   std::optional<std::string> token_label;
   std::optional<uint64_t> slot_id;
   std::string pin_env = kDefaultPinEnv;  // or from pin-source=env:VAR
@@ -34,8 +35,8 @@ struct HsmTarget {
   std::optional<std::vector<uint8_t>> object_id;
 };
 
-// ResolveTarget reads --hsm (a PKCS#11 URI), --module, --token and
-// --pin-env. Without them it selects keyferry's default token and points
+// ResolveTarget reads --hsm (a PKCS#11 URI), --module, --module-init,
+// --token and --pin-env. Without them it selects keyferry's default token and points
 // SOFTHSM2_CONF at keyferry's data directory, creating its configuration.
 absl::StatusOr<HsmTarget> ResolveTarget(const Args& args);
 

@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/encoding.h"
 #include "base/file.h"
 #include "base/status.h"
@@ -79,6 +80,12 @@ absl::Status RunKeyCreate(const Args& args) {
   std::printf("created %s key '%s' id %s\nflags: %s\n", Describe(e).c_str(),
               spec.label.c_str(), HexEncode(key->id).c_str(),
               hsm::FormatFlags(flags).c_str());
+  if (!key->flags_not_kept.empty()) {
+    std::printf(
+        "note: the token cannot store %s (PKCS#11 2.40 attributes); the "
+        "key has the token's own behaviour for them\n",
+        absl::StrJoin(key->flags_not_kept, ", ").c_str());
+  }
   return absl::OkStatus();
 }
 

@@ -15,7 +15,7 @@ absl::Status RunTokenInit(const Args& args) {
   ASSIGN_OR_RETURN(HsmTarget target, ResolveTarget(args));
   std::string label = args.Get("label").value_or(
       target.token_label.value_or(kDefaultTokenLabel));
-  ASSIGN_OR_RETURN(auto module, hsm::Module::Load(target.module_path));
+  ASSIGN_OR_RETURN(auto module, hsm::Module::Load(target.module_path, target.load));
   if (module->FindSlotByTokenLabel(label).ok()) {
     return absl::AlreadyExistsError(absl::StrCat("a token labelled '", label,
                                                  "' already exists in ",
@@ -63,7 +63,7 @@ absl::Status RunTokenInfo(const Args& args) {
                       " unwrap=", YesNo(info->unwrap), "\n");
     }
   }
-  uint64_t kwp = byok::kCkmAesKeyWrapPad;
+  std::optional<uint64_t> kwp;
   if (auto m = args.Get("kwp-mechanism")) {
     ASSIGN_OR_RETURN(kwp, ParseMechanismNumber(*m));
   }
@@ -77,19 +77,23 @@ absl::Status RunTokenInfo(const Args& args) {
                   "\n");
   absl::StrAppend(&out, "  RSA-OAEP SHA-1:       ", r.oaep_ok ? "PASS" : "FAIL",
                   " (", r.oaep_detail, ")\n");
-  std::string kwp_verdict = !r.kwp_listed                        ? "not offered"
-                            : (r.kwp.wrap_ok && r.kwp.unwrap_ok) ? "PASS"
-                            : r.kwp.padding_defect
+  const byok::ExportSession::KwpProbe& p = r.kwp.probe;
+  std::string kwp_verdict = !r.kwp.listed                ? "not offered"
+                            : (p.wrap_ok && p.unwrap_ok) ? "PASS"
+                            : p.padding_defect
                                 ? "DEFECT (wrap zero-pads; unwrap correct)"
                                 : "FAIL";
-  absl::StrAppend(&out, "  RFC 5649 KWP (", hsm::MechanismName(kwp),
-                  "): ", kwp_verdict, " (", r.kwp.detail, ")\n");
+  absl::StrAppend(&out, "  RFC 5649 KWP (", hsm::MechanismName(r.kwp.mechanism),
+                  "): ", kwp_verdict, " (", p.detail, ")\n");
+  for (const std::string& other : r.kwp.others) {
+    absl::StrAppend(&out, "    not chosen: ", other, "\n");
+  }
   std::string route;
   if (r.native_ok.value_or(false)) {
     route = "native CKM_RSA_AES_KEY_WRAP";
-  } else if (r.oaep_ok && r.kwp.unwrap_ok && r.kwp.wrap_ok) {
+  } else if (r.oaep_ok && p.unwrap_ok && p.wrap_ok) {
     route = "two-step (OAEP-SHA1 + RFC 5649 in the token), every target type";
-  } else if (r.oaep_ok && r.kwp.padding_defect) {
+  } else if (r.oaep_ok && p.padding_defect) {
     route =
         "two-step, limited: AES targets and EC keys whose PKCS#8 length is "
         "a multiple of 8; RSA refused (KWP padding defect)";
@@ -109,6 +113,10 @@ std::vector<OptionSpec> HsmOptions() {
        "PKCS#11 URI (RFC 7512) of the token, e.g. "
        "'pkcs11:token=x?module-path=/lib.so'"},
       {"module", false, "PKCS#11 module path (default: SoftHSMv2)"},
+      {"module-init", false,
+       "the module's initialization string (C_Initialize pReserved), for "
+       "modules that need one, e.g. NSS softokn: \"configdir='sql:DIR' "
+       "certPrefix='' keyPrefix='' secmod='secmod.db'\""},
       {"token", false, "token label"},
       {"pin-env", false,
        "environment variable holding the user PIN (default KEYFERRY_PIN)"},
@@ -121,7 +129,8 @@ std::vector<Command> TokenCommands() {
       {"label", false, "label of the new token (default keyferry)"});
   auto info_opts = HsmOptions();
   info_opts.push_back(
-      {"kwp-mechanism", false, "KWP mechanism to probe (default 0x210A)"});
+      {"kwp-mechanism", false, "RFC 5649 mechanism to probe (default: each of 0x210A and 0x210B "
+       "the token offers; the first that passes is used)"});
   return {
       {"token init",
        "initialize a token (keyferry's own SoftHSMv2 token by default)",

@@ -83,7 +83,7 @@ absl::StatusOr<HeldKey> Pkcs11Custody::Hold(hsm::Session& s,
                                             hsm::ScopedObject obj, HeldKey held,
                                             std::span<const uint8_t> binding) {
   absl::StatusOr<std::vector<uint8_t>> wrapped =
-      s.WrapKey({hsm::kAesKeyWrapPad}, wrap_key_, obj.get());
+      s.WrapKey({limits_.kwp_mechanism}, wrap_key_, obj.get());
   (void)obj.Reset();
   if (!wrapped.ok()) {
     return p11::Step(wrapped.status(), "wrapping the key under the master key");
@@ -134,7 +134,7 @@ absl::StatusOr<std::shared_ptr<Pkcs11Custody::Resident>> Pkcs11Custody::Use(
           ? hsm::SecretKeyTemplate(false)
           : hsm::PrivateKeyTemplate(p11::PrivateKeyType(key.kind), false);
   absl::StatusOr<hsm::ObjectHandle> h =
-      s.UnwrapKey({hsm::kAesKeyWrapPad}, wrap_key_, wrapped, t);
+      s.UnwrapKey({limits_.kwp_mechanism}, wrap_key_, wrapped, t);
   if (!h.ok()) {
     if (hsm::IsStaleHandle(h.status())) return h.status();
     return absl::DataLossError(

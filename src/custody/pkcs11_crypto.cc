@@ -42,7 +42,8 @@ std::vector<uint8_t> Concat(std::span<const uint8_t> a,
 
 // EncryptInToken runs one AES encryption of `in` with the oct key `obj`,
 // with `iv` already chosen.
-absl::StatusOr<CipherOutput> EncryptInToken(Session& s, ObjectHandle obj,
+absl::StatusOr<CipherOutput> EncryptInToken(Session& s, uint64_t kwp,
+                                            ObjectHandle obj,
                                             const CipherInput& in,
                                             CipherOutput result) {
   if (IsAesGcm(in.alg)) {
@@ -69,13 +70,14 @@ absl::StatusOr<CipherOutput> EncryptInToken(Session& s, ObjectHandle obj,
   hsm::ScopedObject data(s, dh);
   ASSIGN_OR_RETURN(
       result.value,
-      s.WrapKey({IsAesKw(in.alg) ? hsm::kAesKeyWrap : hsm::kAesKeyWrapPad}, obj,
+      s.WrapKey({IsAesKw(in.alg) ? hsm::kAesKeyWrap : kwp}, obj,
                 data.get()));
   return result;
 }
 
 // DecryptInToken runs one decryption of `in` with `obj`.
-absl::StatusOr<SecretBytes> DecryptInToken(Session& s, ObjectHandle obj,
+absl::StatusOr<SecretBytes> DecryptInToken(Session& s, uint64_t kwp,
+                                           ObjectHandle obj,
                                            const CipherInput& in) {
   if (IsRsaCipher(in.alg)) {
     return s.Decrypt(hsm::RsaOaep(in.alg == CipherAlg::kRsaOaep256
@@ -91,7 +93,7 @@ absl::StatusOr<SecretBytes> DecryptInToken(Session& s, ObjectHandle obj,
   }
   ASSIGN_OR_RETURN(
       ObjectHandle h,
-      s.UnwrapKey({IsAesKw(in.alg) ? hsm::kAesKeyWrap : hsm::kAesKeyWrapPad},
+      s.UnwrapKey({IsAesKw(in.alg) ? hsm::kAesKeyWrap : kwp},
                   obj, in.value, hsm::DataObjectTemplate()));
   hsm::ScopedObject data(s, h);
   return hsm::ReadSecretValue(s, data.get());
@@ -174,7 +176,7 @@ absl::StatusOr<CipherOutput> Pkcs11Custody::Encrypt(
   return WithKey<CipherOutput>(
       key, binding,
       [&](Session& s, ObjectHandle obj) -> absl::StatusOr<CipherOutput> {
-        return EncryptInToken(s, obj, in, out);
+        return EncryptInToken(s, limits_.kwp_mechanism, obj, in, out);
       });
 }
 
@@ -210,7 +212,7 @@ absl::StatusOr<CipherOutput> Pkcs11Custody::Decrypt(
   absl::StatusOr<SecretBytes> pt = WithKey<SecretBytes>(
       key, binding,
       [&](Session& s, ObjectHandle obj) -> absl::StatusOr<SecretBytes> {
-        absl::StatusOr<SecretBytes> pt = DecryptInToken(s, obj, in);
+        absl::StatusOr<SecretBytes> pt = DecryptInToken(s, limits_.kwp_mechanism, obj, in);
         // What the token refuses about the caller's data is one fixed
         // message per family (no oracle); a token fault stays one (and a
         // lost session is retried by WithKey).

@@ -88,7 +88,7 @@ absl::StatusOr<std::unique_ptr<Pkcs11Custody>> Pkcs11Custody::Open(
     return absl::InvalidArgumentError("the PKCS#11 custody needs a token");
   }
   ASSIGN_OR_RETURN(std::unique_ptr<hsm::Module> module,
-                   hsm::Module::Load(o.module_path));
+                   hsm::Module::Load(o.module_path, o.load));
   std::unique_ptr<Pkcs11Custody> c(new Pkcs11Custody(std::move(module)));
   Pkcs11Custody* self = c.get();
   c->pin_ = std::move(o.pin);

@@ -45,6 +45,7 @@ namespace keyferry::custody {
 
 struct Pkcs11Options {
   std::string module_path;  // e.g. /usr/lib/softhsm/libsofthsm2.so
+  hsm::LoadOptions load;    // the module's initialization string, if any
   std::string token_label;
   SecretBytes pin;
   size_t sessions = 16;       // sessions opened and shared by all threads
@@ -61,6 +62,9 @@ struct Pkcs11Limits {
   bool rsa_aes_key_wrap = false;   // CKM_RSA_AES_KEY_WRAP unwrap offered
   bool oaep_sha256 = false;        // RSA-OAEP-256 decrypt passes its KAT
   bool kwp_wrap_defect = false;    // RFC 5649 wrap pads like SoftHSM 2.6.1
+  // The token's RFC 5649 mechanism, chosen by known-answer test
+  // (byok::ChooseKwp): 0x210A on one token is 0x210B on another.
+  uint64_t kwp_mechanism = 0x210A;
   bool aes_gcm = false;            // CKM_AES_GCM passes its KAT
   bool secp256k1 = false;          // EC keys on secp256k1 can be generated
   bool rsa_raw = false;            // raw RSA decrypt (CKM_RSA_X_509) passes

@@ -137,7 +137,7 @@ absl::StatusOr<HeldKey> Pkcs11Custody::ImportPrivate(
                      s.CreateObject(hsm::AesValueTemplate(ek)));
     ScopedObject ephemeral(s, eh);
     absl::StatusOr<std::vector<uint8_t>> wrapped = crypto::KwpWrap(ek, p8);
-    h = wrapped.ok() ? s.UnwrapKey({hsm::kAesKeyWrapPad}, eh, *wrapped,
+    h = wrapped.ok() ? s.UnwrapKey({limits_.kwp_mechanism}, eh, *wrapped,
                                    hsm::PrivateKeyTemplate(
                                        p11::PrivateKeyType(held.kind), true))
                      : absl::StatusOr<ObjectHandle>(wrapped.status());
@@ -195,7 +195,7 @@ absl::StatusOr<ScopedObject> Pkcs11Custody::UnwrapByok(
   absl::StatusOr<ObjectHandle> got;
   {
     ScopedObject transfer(s, *eh);
-    got = s.UnwrapKey({hsm::kAesKeyWrapPad}, transfer.get(),
+    got = s.UnwrapKey({limits_.kwp_mechanism}, transfer.get(),
                       ciphertext.subspan(k), target);
   }
   if (!got.ok()) {

@@ -3,9 +3,11 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/encoding.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "byok/export.h"
 #include "byok/pkcs11_export_session.h"
 #include "crypto/cipher.h"
 #include "crypto/random.h"
@@ -31,8 +33,6 @@ absl::Status NeedMechanisms(hsm::Module& module, hsm::SlotId slot) {
     }
     return absl::OkStatus();
   };
-  RETURN_IF_ERROR(
-      need(hsm::kAesKeyWrapPad, "keeping keys under the master key"));
   RETURN_IF_ERROR(need(hsm::kRsaPkcsOaep, "BYOK import"));
   RETURN_IF_ERROR(need(hsm::kSha256Hmac, "binding keys to their names"));
   RETURN_IF_ERROR(need(hsm::kRsaPkcs, "RS256/RS384/RS512"));
@@ -46,12 +46,16 @@ absl::Status NeedMechanisms(hsm::Module& module, hsm::SlotId slot) {
 absl::Status ProbeKwp(hsm::Session& s, const std::string& platform,
                       Pkcs11Limits& limits) {
   byok::Pkcs11ExportSession token(s, platform);
-  ASSIGN_OR_RETURN(byok::ExportSession::KwpProbe kwp,
-                   token.ProbeKwp(hsm::kAesKeyWrapPad));
-  if (!kwp.unwrap_ok) {
+  ASSIGN_OR_RETURN(byok::KwpChoice choice,
+                   byok::ChooseKwp(token, std::nullopt));
+  const byok::ExportSession::KwpProbe& kwp = choice.probe;
+  limits.kwp_mechanism = choice.mechanism;
+  if (!choice.listed || !kwp.unwrap_ok) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "the token's RFC 5649 unwrap fails its known-answer test: ",
-        kwp.detail));
+        "the token has no RFC 5649 key wrap that passes its known-answer "
+        "test, which keyferryd needs for keeping keys under the master key: ",
+        kwp.detail, choice.others.empty() ? "" : "; ",
+        absl::StrJoin(choice.others, "; ")));
   }
   limits.kwp_wrap_defect = kwp.padding_defect;
   if (!kwp.wrap_ok && !kwp.padding_defect) {

@@ -89,6 +89,39 @@ Template FlagTemplate(const KeyFlags& f, CK_OBJECT_CLASS klass) {
   return t;
 }
 
+// The PKCS#11 2.40 attributes CKA_COPYABLE and CKA_DESTROYABLE: a token
+// that implements an older standard for its stored objects fails to make a
+// token object that carries them (NSS softokn 3.87: CKR_GENERAL_ERROR for
+// token objects; others: CKR_ATTRIBUTE_TYPE_INVALID).
+constexpr CK_ATTRIBUTE_TYPE k240Attributes[] = {CKA_COPYABLE, CKA_DESTROYABLE};
+
+bool Has240Attributes(const Template& t) {
+  return std::any_of(t.begin(), t.end(), [](const Attr& a) {
+    return std::find(std::begin(k240Attributes), std::end(k240Attributes),
+                     a.type) != std::end(k240Attributes);
+  });
+}
+
+bool CannotKeep240Attributes(const absl::Status& st, const Template& t) {
+  std::optional<unsigned long> rv = GetCkr(st);
+  return rv && (*rv == CKR_GENERAL_ERROR || *rv == CKR_ATTRIBUTE_TYPE_INVALID) &&
+         Has240Attributes(t);
+}
+
+// Drop240Attributes removes them from `t` and names the flags removed.
+std::vector<std::string> Drop240Attributes(Template& t) {
+  std::vector<std::string> names;
+  for (auto it = t.begin(); it != t.end();) {
+    if (it->type == CKA_COPYABLE || it->type == CKA_DESTROYABLE) {
+      names.push_back(it->type == CKA_COPYABLE ? "copyable" : "destroyable");
+      it = t.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return names;
+}
+
 void Append(Template& t, Template more) {
   for (auto& a : more) t.push_back(std::move(a));
 }
@@ -226,8 +259,13 @@ absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec) {
       Template t = common(CKO_SECRET_KEY, CKK_AES);
       t.push_back(Attr::Ulong(CKA_VALUE_LEN, spec.bits / 8));
       Append(t, FlagTemplate(f, CKO_SECRET_KEY));
-      ASSIGN_OR_RETURN(out.private_or_secret,
-                       s.GenerateKey({CKM_AES_KEY_GEN}, t));
+      absl::StatusOr<ObjectHandle> h = s.GenerateKey({CKM_AES_KEY_GEN}, t);
+      if (!h.ok() && CannotKeep240Attributes(h.status(), t)) {
+        out.flags_not_kept = Drop240Attributes(t);
+        h = s.GenerateKey({CKM_AES_KEY_GEN}, t);
+      }
+      if (!h.ok()) return h.status();
+      out.private_or_secret = *h;
       return out;
     }
     case KeyKind::kRsa:
@@ -248,9 +286,15 @@ absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec) {
       } else {
         pub.push_back(Attr::Bytes(CKA_EC_PARAMS, CurveOidDer(*spec.curve)));
       }
-      ASSIGN_OR_RETURN(auto pair, s.GenerateKeyPair(mech, pub, priv));
-      out.public_key = pair.first;
-      out.private_or_secret = pair.second;
+      auto pair = s.GenerateKeyPair(mech, pub, priv);
+      if (!pair.ok() && CannotKeep240Attributes(pair.status(), priv)) {
+        out.flags_not_kept = Drop240Attributes(priv);
+        Drop240Attributes(pub);
+        pair = s.GenerateKeyPair(mech, pub, priv);
+      }
+      if (!pair.ok()) return pair.status();
+      out.public_key = pair->first;
+      out.private_or_secret = pair->second;
       return out;
     }
   }

@@ -65,6 +65,10 @@ struct GeneratedKey {
   ObjectHandle private_or_secret = 0;
   std::optional<ObjectHandle> public_key;
   std::vector<uint8_t> id;  // CKA_ID shared by the pair
+  // Flags the token could not keep: a token that fails to store PKCS#11
+  // 2.40's CKA_COPYABLE/CKA_DESTROYABLE gets the key without them (the
+  // token's own rule then applies), and their names are listed here.
+  std::vector<std::string> flags_not_kept;
 };
 
 // GenerateKey creates the key inside the token with every attribute of

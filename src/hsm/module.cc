@@ -80,17 +80,48 @@ std::string MechanismName(uint64_t type) {
 namespace {
 
 // How many live Modules use each initialized function list (a dlopen of
-// the same library returns the same one).
+// the same library returns the same one), and the parameters it was
+// initialized with.
 keyferry::Mutex init_mu;  // used only after main starts
-std::map<CK_FUNCTION_LIST*, int>& InitUsers()
+
+struct InitUse {
+  int users = 0;
+  std::string init_reserved;
+};
+std::map<CK_FUNCTION_LIST*, InitUse>& InitUsers()
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(init_mu) {
-  static auto* users = new std::map<CK_FUNCTION_LIST*, int>();
+  static auto* users = new std::map<CK_FUNCTION_LIST*, InitUse>();
   return *users;
+}
+
+// Initialize calls C_Initialize for the first user of `fn`.
+absl::Status Initialize(CK_FUNCTION_LIST* fn, const std::string& path,
+                        const LoadOptions& options) {
+  CK_C_INITIALIZE_ARGS args;
+  std::memset(&args, 0, sizeof args);
+  args.flags = CKF_OS_LOCKING_OK;
+  // The module reads the string during C_Initialize; it stays ours.
+  std::string reserved = options.init_reserved;
+  if (!reserved.empty()) args.pReserved = reserved.data();
+  CK_RV rv = fn->C_Initialize(&args);
+  if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+    return absl::OkStatus();
+  }
+  std::string what = absl::StrCat("C_Initialize of ", path);
+  if (rv == CKR_ARGUMENTS_BAD && reserved.empty()) {
+    absl::StrAppend(&what,
+                    " (this module may need initialization parameters: "
+                    "--module-init or x-init-reserved= in the PKCS#11 URI)");
+  } else if (!reserved.empty()) {
+    absl::StrAppend(&what, " with the given initialization parameters");
+  }
+  return CkrToStatus(rv, what);
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Module>> Module::Load(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Module>> Module::Load(
+    const std::string& path, const LoadOptions& options) {
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     return absl::NotFoundError(
@@ -109,19 +140,23 @@ absl::StatusOr<std::unique_ptr<Module>> Module::Load(const std::string& path) {
   // (C_Finalize by one user would end every other user's sessions).
   {
     keyferry::MutexLock lock(&init_mu);
-    int& users = InitUsers()[fn];
-    if (users == 0) {
-      CK_C_INITIALIZE_ARGS args;
-      std::memset(&args, 0, sizeof args);
-      args.flags = CKF_OS_LOCKING_OK;
-      CK_RV rv = fn->C_Initialize(&args);
-      if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+    InitUse& use = InitUsers()[fn];
+    if (use.users == 0) {
+      absl::Status st = Initialize(fn, path, options);
+      if (!st.ok()) {
         InitUsers().erase(fn);
         dlclose(handle);
-        return CkrToStatus(rv, absl::StrCat("C_Initialize of ", path));
+        return st;
       }
+      use.init_reserved = options.init_reserved;
+    } else if (use.init_reserved != options.init_reserved) {
+      dlclose(handle);
+      return absl::FailedPreconditionError(absl::StrCat(
+          path,
+          " is already initialized in this process with other "
+          "initialization parameters"));
     }
-    ++users;
+    ++use.users;
   }
   std::unique_ptr<Module> m(new Module(handle, fn, path));
   CK_INFO info;
@@ -138,7 +173,7 @@ Module::~Module() {
   {
     keyferry::MutexLock lock(&init_mu);
     auto it = InitUsers().find(fn_);
-    if (it != InitUsers().end() && --it->second == 0) {
+    if (it != InitUsers().end() && --it->second.users == 0) {
       fn_->C_Finalize(nullptr);
       InitUsers().erase(it);
     }

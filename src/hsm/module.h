@@ -52,11 +52,26 @@ struct MechanismInfo {
 // MechanismName names the mechanisms keyferry cares about, else "0x…".
 std::string MechanismName(uint64_t type);
 
+// LoadOptions say how a module is initialized.
+struct LoadOptions {
+  // init_reserved, when not empty, is passed to C_Initialize as
+  // CK_C_INITIALIZE_ARGS.pReserved: the initialization string some modules
+  // need before they can find their token (p11-kit's `x-init-reserved`).
+  // NSS softokn, for example, reads its database from
+  // "configdir='sql:DIR' certPrefix='' keyPrefix='' secmod='secmod.db'".
+  // It names places, not secrets, yet is never logged.
+  std::string init_reserved;
+};
+
 class Module {
  public:
   // Load dlopens `path`, fetches its function list and calls C_Initialize
-  // with CKF_OS_LOCKING_OK. NotFound when the file cannot be loaded.
-  static absl::StatusOr<std::unique_ptr<Module>> Load(const std::string& path);
+  // with CKF_OS_LOCKING_OK (and options.init_reserved). NotFound when the
+  // file cannot be loaded. A module is initialized once per process: a
+  // second Load of the same module with other initialization parameters
+  // is FailedPrecondition.
+  static absl::StatusOr<std::unique_ptr<Module>> Load(
+      const std::string& path, const LoadOptions& options = {});
   // Finalizes the module and closes the library.
   ~Module();
   Module(const Module&) = delete;

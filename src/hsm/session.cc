@@ -7,6 +7,8 @@
 #include "base/status.h"
 #include "hsm/errors.h"
 #include "hsm/pkcs11.h"
+#include "hsm/templates.h"
+#include "hsm/two_call.h"
 
 namespace keyferry::hsm {
 namespace {
@@ -200,32 +202,39 @@ absl::StatusOr<std::vector<uint8_t>> Session::WrapKey(const Mechanism& m,
                                                       ObjectHandle key) {
   CK_FUNCTION_LIST* fn = module_->functions();
   CK_MECHANISM mech = ToCk(m);
-  CK_ULONG len = 0;
-  RETURN_IF_ERROR(
-      CkrToStatus(fn->C_WrapKey(handle_, &mech, wrapping, key, nullptr, &len),
-                  "C_WrapKey"));
-  std::vector<uint8_t> out(len);
-  CK_RV rv = fn->C_WrapKey(handle_, &mech, wrapping, key, out.data(), &len);
-  if (rv == CKR_BUFFER_TOO_SMALL) {  // a module that under-reported the size
-    out.resize(len);
-    rv = fn->C_WrapKey(handle_, &mech, wrapping, key, out.data(), &len);
-  }
-  RETURN_IF_ERROR(CkrToStatus(rv, "C_WrapKey"));
-  out.resize(len);
+  std::vector<uint8_t> out;
+  // C_WrapKey holds no operation state: nothing to start again. A wrap adds
+  // at most one block of padding and an integrity block to the key.
+  RETURN_IF_ERROR(RunTwoCall(
+      "C_WrapKey", nullptr,
+      [&](uint8_t* p, CK_ULONG* len) {
+        return fn->C_WrapKey(handle_, &mech, wrapping, key, p, len);
+      },
+      0, kWrapSlack, out));
   return out;
 }
 
 absl::StatusOr<ObjectHandle> Session::UnwrapKey(
     const Mechanism& m, ObjectHandle unwrapping,
     std::span<const uint8_t> wrapped, const Template& t) {
-  auto ck = ToCk(t);
-  CK_MECHANISM mech = ToCk(m);
   CK_OBJECT_HANDLE h = 0;
-  RETURN_IF_ERROR(CkrToStatus(
-      module_->functions()->C_UnwrapKey(
-          handle_, &mech, unwrapping, const_cast<uint8_t*>(wrapped.data()),
-          wrapped.size(), ck.data(), ck.size(), &h),
-      "C_UnwrapKey"));
+  auto unwrap = [&](const Template& tt) -> CK_RV {
+    auto ck = ToCk(tt);
+    CK_MECHANISM mech = ToCk(m);
+    return module_->functions()->C_UnwrapKey(
+        handle_, &mech, unwrapping, const_cast<uint8_t*>(wrapped.data()),
+        wrapped.size(), ck.data(), ck.size(), &h);
+  };
+  CK_RV rv = unwrap(t);
+  if (rv == CKR_TEMPLATE_INCOMPLETE) {
+    ASSIGN_OR_RETURN(Template extras, DemandedByTokens(t));
+    if (!extras.empty()) {
+      Template more = t;
+      for (Attr& a : extras) more.push_back(std::move(a));
+      rv = unwrap(more);
+    }
+  }
+  RETURN_IF_ERROR(CkrToStatus(rv, "C_UnwrapKey"));
   return h;
 }
 
@@ -245,36 +254,20 @@ bool Session::IsAlive() {
 
 namespace {
 
-// SignInto runs C_SignInit + C_Sign (single part) with the size query into
-// `out`, a std::vector<uint8_t> or a SecretBytes.
+// SignInto runs C_SignInit + C_Sign (single part) into `out`, a
+// std::vector<uint8_t> or a SecretBytes.
 template <typename Out>
 absl::Status SignInto(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session,
                       const Mechanism& m, ObjectHandle key,
                       std::span<const uint8_t> data, Out& out) {
   CK_MECHANISM mech = ToCk(m);
-  RETURN_IF_ERROR(
-      CkrToStatus(fn->C_SignInit(session, &mech, key), "C_SignInit"));
-  CK_ULONG len = 0;
-  CK_RV rv = fn->C_Sign(session, const_cast<uint8_t*>(data.data()), data.size(),
-                        nullptr, &len);
-  // A failed size query ends the operation (PKCS#11 §5.2); report it.
-  RETURN_IF_ERROR(CkrToStatus(rv, "C_Sign"));
-  out = Out(len);
-  uint8_t* p;
-  if constexpr (std::is_same_v<Out, SecretBytes>) {
-    p = out.mutable_data(SecretAccess::Get()).data();
-  } else {
-    p = out.data();
-  }
-  rv = fn->C_Sign(session, const_cast<uint8_t*>(data.data()), data.size(), p,
-                  &len);
-  RETURN_IF_ERROR(CkrToStatus(rv, "C_Sign"));
-  if constexpr (std::is_same_v<Out, SecretBytes>) {
-    out.Resize(len);
-  } else {
-    out.resize(len);
-  }
-  return absl::OkStatus();
+  return RunTwoCall(
+      "C_Sign", [&] { return fn->C_SignInit(session, &mech, key); },
+      [&](uint8_t* p, CK_ULONG* len) {
+        return fn->C_Sign(session, const_cast<uint8_t*>(data.data()),
+                          data.size(), p, len);
+      },
+      0, 0, out);
 }
 
 }  // namespace
@@ -314,19 +307,16 @@ absl::StatusOr<std::vector<uint8_t>> Session::Encrypt(
     const Mechanism& m, ObjectHandle key, std::span<const uint8_t> data) {
   CK_FUNCTION_LIST* fn = module_->functions();
   CK_MECHANISM mech = ToCk(m);
-  RETURN_IF_ERROR(
-      CkrToStatus(fn->C_EncryptInit(handle_, &mech, key), "C_EncryptInit"));
-  CK_ULONG len = 0;
-  RETURN_IF_ERROR(
-      CkrToStatus(fn->C_Encrypt(handle_, const_cast<uint8_t*>(data.data()),
-                                data.size(), nullptr, &len),
-                  "C_Encrypt"));
-  std::vector<uint8_t> out(len);
-  RETURN_IF_ERROR(
-      CkrToStatus(fn->C_Encrypt(handle_, const_cast<uint8_t*>(data.data()),
-                                data.size(), out.data(), &len),
-                  "C_Encrypt"));
-  out.resize(len);
+  std::vector<uint8_t> out;
+  // Room for the data, a block of padding and an AEAD tag whatever the
+  // size answer says (some tokens leave the GCM tag out of it).
+  RETURN_IF_ERROR(RunTwoCall(
+      "C_Encrypt", [&] { return fn->C_EncryptInit(handle_, &mech, key); },
+      [&](uint8_t* p, CK_ULONG* len) {
+        return fn->C_Encrypt(handle_, const_cast<uint8_t*>(data.data()),
+                             data.size(), p, len);
+      },
+      data.size() + kCipherSlack, 0, out));
   return out;
 }
 
@@ -335,20 +325,14 @@ absl::StatusOr<SecretBytes> Session::Decrypt(const Mechanism& m,
                                              std::span<const uint8_t> data) {
   CK_FUNCTION_LIST* fn = module_->functions();
   CK_MECHANISM mech = ToCk(m);
-  RETURN_IF_ERROR(
-      CkrToStatus(fn->C_DecryptInit(handle_, &mech, key), "C_DecryptInit"));
-  CK_ULONG len = 0;
-  RETURN_IF_ERROR(
-      CkrToStatus(fn->C_Decrypt(handle_, const_cast<uint8_t*>(data.data()),
-                                data.size(), nullptr, &len),
-                  "C_Decrypt"));
-  SecretBytes out(len);
-  auto o = out.mutable_data(SecretAccess::Get());
-  RETURN_IF_ERROR(
-      CkrToStatus(fn->C_Decrypt(handle_, const_cast<uint8_t*>(data.data()),
-                                data.size(), o.data(), &len),
-                  "C_Decrypt"));
-  out.Resize(len);
+  SecretBytes out;
+  RETURN_IF_ERROR(RunTwoCall(
+      "C_Decrypt", [&] { return fn->C_DecryptInit(handle_, &mech, key); },
+      [&](uint8_t* p, CK_ULONG* len) {
+        return fn->C_Decrypt(handle_, const_cast<uint8_t*>(data.data()),
+                             data.size(), p, len);
+      },
+      data.size(), 0, out));
   return out;
 }
 

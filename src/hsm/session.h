@@ -78,6 +78,13 @@ class Session : public ObjectDestroyer {
   absl::StatusOr<std::vector<uint8_t>> WrapKey(const Mechanism& m,
                                                ObjectHandle wrapping,
                                                ObjectHandle key);
+  // UnwrapKey runs C_UnwrapKey. Some tokens demand an attribute beyond
+  // PKCS#11 for an unwrapped EC private key (NSS softokn: CKA_NSS_DB, the
+  // key's database identifier, which PKCS#11 gives the client no way to
+  // know before the unwrap): on CKR_TEMPLATE_INCOMPLETE for an EC private
+  // key, the unwrap is tried once more with the attributes such tokens
+  // demand (hsm/templates.h DemandedByTokens), each holding a fresh random
+  // identifier so two keys never share one.
   absl::StatusOr<ObjectHandle> UnwrapKey(const Mechanism& m,
                                          ObjectHandle unwrapping,
                                          std::span<const uint8_t> wrapped,

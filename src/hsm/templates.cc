@@ -1,9 +1,12 @@
 #include "hsm/templates.h"
 
 #include <algorithm>
+#include <cstring>
+#include <optional>
 
 #include "base/encoding.h"
 #include "base/status.h"
+#include "crypto/random.h"
 #include "hsm/keys.h"
 #include "hsm/pkcs11.h"
 
@@ -42,7 +45,36 @@ std::span<const uint8_t> EcPointBytes(std::span<const uint8_t> v,
   return {};
 }
 
+// Ulong reads a CK_ULONG attribute of `t`, if present.
+std::optional<CK_ULONG> UlongIn(const Template& t, uint64_t type) {
+  for (const Attr& a : t) {
+    if (a.type != type) continue;
+    auto v = a.value.data(SecretAccess::Get());
+    if (v.size() != sizeof(CK_ULONG)) return std::nullopt;
+    CK_ULONG out;
+    std::memcpy(&out, v.data(), sizeof out);
+    return out;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+absl::StatusOr<Template> DemandedByTokens(const Template& t) {
+  Template extras;
+  if (UlongIn(t, CKA_CLASS) != CKO_PRIVATE_KEY ||
+      UlongIn(t, CKA_KEY_TYPE) != CKK_EC) {
+    return extras;
+  }
+  if (std::any_of(t.begin(), t.end(), [](const Attr& a) {
+        return a.type == kNssDbAttribute;
+      })) {
+    return extras;
+  }
+  ASSIGN_OR_RETURN(std::vector<uint8_t> id, crypto::RandomBytes(32));
+  extras.push_back(Attr::Bytes(kNssDbAttribute, id));
+  return extras;
+}
 
 Template PrivateKeyTemplate(crypto::KeyType kind, bool extractable,
                             bool with_class) {

@@ -66,6 +66,24 @@ Template MasterKeyTemplate(MasterKeyRole role, std::string_view label);
 // MasterKeyGenMechanism is CKM_AES_KEY_GEN or CKM_GENERIC_SECRET_KEY_GEN.
 Mechanism MasterKeyGenMechanism(MasterKeyRole role);
 
+// --- Attributes tokens demand beyond PKCS#11 --------------------------------
+
+// kNssDbAttribute is NSS softokn's vendor attribute CKA_NSS_DB
+// (0xD5A0DB00): the database identifier of a private key, which NSS derives
+// from the public value and demands in the template of an unwrapped EC
+// private key (CKR_TEMPLATE_INCOMPLETE without it, session object or not).
+// NSS stores it verbatim and accepts any value.
+inline constexpr uint64_t kNssDbAttribute = 0xD5A0DB00;
+
+// DemandedByTokens returns the attributes to add to `t`, an unwrap
+// template, after a token answered CKR_TEMPLATE_INCOMPLETE: for an EC
+// private key (CKA_CLASS CKO_PRIVATE_KEY, CKA_KEY_TYPE CKK_EC) that lacks
+// them, kNssDbAttribute with a fresh random 32-byte identifier (a unique
+// value: the public point is not known before the unwrap). Empty when
+// nothing is known to help; a token that does not know the attribute
+// answers CKR_ATTRIBUTE_TYPE_INVALID, which is then the error.
+absl::StatusOr<Template> DemandedByTokens(const Template& t);
+
 // --- BYOK export's objects --------------------------------------------------
 
 // EphemeralWrapKeyTemplate: a session AES key of `bytes` bytes, sensitive,

@@ -126,6 +126,8 @@ absl::StatusOr<Pkcs11Uri> ParsePkcs11Uri(std::string_view uri_in) {
       st = SetOnce(out.module_name, *value, name);
     } else if (name == "pin-source") {
       st = SetOnce(out.pin_source, *value, name);
+    } else if (name == "x-init-reserved") {
+      st = SetOnce(out.init_reserved, *value, name);
     }
     if (!st.ok()) return st;
   }

@@ -28,6 +28,9 @@ struct Pkcs11Uri {
   std::optional<std::string> module_path;
   std::optional<std::string> module_name;
   std::optional<std::string> pin_source;  // e.g. "env:VAR" or "file:/path"
+  // Vendor query attribute x-init-reserved (p11-kit's name): the module's
+  // initialization string, LoadOptions::init_reserved (hsm/module.h).
+  std::optional<std::string> init_reserved;
 };
 
 // ParsePkcs11Uri parses `uri`. Percent-escapes are decoded. `pin-value` is

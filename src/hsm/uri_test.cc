@@ -26,6 +26,21 @@ TEST(Pkcs11UriTest, ParsesRfc7512Example) {
   EXPECT_EQ(u.module_path, "/usr/lib/libx.so");
 }
 
+TEST(Pkcs11UriTest, InitReservedIsPercentDecodedAndSetOnce) {
+  ASSERT_OK_AND_ASSIGN(
+      Pkcs11Uri u,
+      ParsePkcs11Uri("pkcs11:token=NSS%20Certificate%20DB"
+                     "?module-path=/usr/lib/x86_64-linux-gnu/libsoftokn3.so"
+                     "&x-init-reserved=configdir%3D%27sql%3A%2Ftmp%2Fdb%27"
+                     "%20certPrefix%3D%27%27"));
+  EXPECT_EQ(u.token, "NSS Certificate DB");
+  EXPECT_EQ(u.init_reserved, "configdir='sql:/tmp/db' certPrefix=''");
+  EXPECT_FALSE(
+      ParsePkcs11Uri("pkcs11:?x-init-reserved=a&x-init-reserved=b").ok());
+  ASSERT_OK_AND_ASSIGN(Pkcs11Uri none, ParsePkcs11Uri("pkcs11:token=t"));
+  EXPECT_FALSE(none.init_reserved.has_value());
+}
+
 TEST(Pkcs11UriTest, EmptyUriIsValid) {
   ASSERT_OK_AND_ASSIGN(Pkcs11Uri u, ParsePkcs11Uri("pkcs11:"));
   EXPECT_FALSE(u.token.has_value());

@@ -37,6 +37,10 @@ const std::vector<ConfigKey> kConfigKeys = {
     {"pkcs11-module",
      "PKCS#11 module for custody pkcs11 (default "
      "/usr/lib/softhsm/libsofthsm2.so)"},
+    {"pkcs11-module-init",
+     "custody pkcs11: the module's initialization string (C_Initialize "
+     "pReserved), for modules that need one, e.g. NSS softokn: "
+     "configdir='sql:DIR' certPrefix='' keyPrefix='' secmod='secmod.db'"},
     {"pkcs11-token",
      "token label, or a pkcs11: URI (token=, module-path=, "
      "pin-source=file:…|env:…), for custody pkcs11"},
@@ -246,6 +250,10 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
   }
   if (key == "pkcs11-module") {
     c.pkcs11_module = v;
+    return absl::OkStatus();
+  }
+  if (key == "pkcs11-module-init") {
+    c.pkcs11_module_init = v;
     return absl::OkStatus();
   }
   if (key == "pkcs11-token") {

@@ -40,6 +40,7 @@ absl::StatusOr<std::unique_ptr<custody::Custody>> OpenPkcs11(
     std::string* summary) {
   custody::Pkcs11Options o;
   o.module_path = c.pkcs11_module;
+  o.load.init_reserved = c.pkcs11_module_init;
   o.master_keys = master_keys;
   std::optional<std::string> pin_source;
   if (hsm::IsPkcs11Uri(c.pkcs11_token)) {
@@ -50,6 +51,7 @@ absl::StatusOr<std::unique_ptr<custody::Custody>> OpenPkcs11(
     }
     o.token_label = *uri.token;
     if (uri.module_path) o.module_path = *uri.module_path;
+    if (uri.init_reserved) o.load.init_reserved = *uri.init_reserved;
     pin_source = uri.pin_source;
   } else {
     o.token_label = c.pkcs11_token;
