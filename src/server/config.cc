@@ -29,6 +29,9 @@ const std::vector<ConfigKey> kConfigKeys = {
      "the port clients reach the vaults on when it is not listen's: the "
      "load balancer's, in front of several nodes (tokens name it)"},
     {"vaults", "comma-separated vault names to serve (default myvault)"},
+    {"tls-names",
+     "further DNS names or IP addresses, comma-separated, for the generated "
+     "certificate (e.g. this host's name); printed on start"},
     {"tls-cert", "PEM certificate chain to serve instead of the generated one"},
     {"tls-key", "PEM private key for --tls-cert"},
     {"custody",
@@ -167,6 +170,11 @@ absl::Status Validate(Config& c) {
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     return Bad("tls-cert", "tls-cert and tls-key go together");
   }
+  if (!c.tls_cert.empty() && !c.tls_names.empty()) {
+    return Bad("tls-names",
+               "is for the generated certificate; tls-cert brings its own "
+               "names");
+  }
   if (c.custody != "software" && c.custody != "pkcs11") {
     return Bad(
         "custody",
@@ -233,6 +241,15 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
     for (absl::string_view part :
          absl::StrSplit(v, ',', absl::SkipWhitespace())) {
       c.vaults.push_back(std::string(absl::StripAsciiWhitespace(part)));
+    }
+    return absl::OkStatus();
+  }
+  if (key == "tls-names") {
+    c.tls_names.clear();
+    for (absl::string_view part :
+         absl::StrSplit(v, ',', absl::SkipWhitespace())) {
+      c.tls_names.push_back(
+          absl::AsciiStrToLower(absl::StripAsciiWhitespace(part)));
     }
     return absl::OkStatus();
   }

@@ -23,6 +23,9 @@ struct Config {
       data_dir;  // default $KEYFERRY_HOME or ~/.local/share/keyferry/server
   std::string domain = "localhost";
   std::vector<std::string> vaults = {"myvault"};
+  // Further DNS names or IP addresses the generated certificate covers
+  // (tls-names), e.g. the host's own name for clients on other machines.
+  std::vector<std::string> tls_names;
   std::string tls_cert;  // empty: keyferryd makes a private CA and certificate
   std::string tls_key;
   std::string custody = "software";  // software | pkcs11

@@ -63,6 +63,18 @@ TEST(ConfigTest, PublicPortOfALoadBalancer) {
               StatusHasMessage("public-port"));
 }
 
+TEST(ConfigTest, TlsNamesAreListedLowerCasedAndOnlyForTheGeneratedCertificate) {
+  ASSERT_OK_AND_ASSIGN(Config none, LoadConfig({}));
+  EXPECT_TRUE(none.tls_names.empty());
+  ASSERT_OK_AND_ASSIGN(Config c,
+                       LoadConfig({"--tls-names", " KV.Test.Internal, 10.1.2.3,"}));
+  EXPECT_EQ(c.tls_names,
+            (std::vector<std::string>{"kv.test.internal", "10.1.2.3"}));
+  EXPECT_THAT(LoadConfig({"--tls-names", "x.test", "--tls-cert", "/c.pem",
+                          "--tls-key", "/k.pem"}),
+              StatusHasMessage("tls-names"));
+}
+
 TEST(ConfigTest, FailureBadValues) {
   EXPECT_THAT(LoadConfig({"--listen", "8443"}),
               StatusHasMessage("address:port"));

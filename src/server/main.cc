@@ -9,6 +9,7 @@
 //                                                      deployment (store)
 //   keyferryd init --shares N --threshold K --share-dir DIR
 //                  [--passphrase-file F …] [flags]     seal the master key
+//   keyferryd ca [--ca-bundle FILE] [flags]           the CA clients trust
 //   keyferryd --help | --version
 //
 // The command line is the shared one of base/command.h (as keyferry's):
@@ -34,6 +35,7 @@ constexpr char kUsage[] =
     "       keyferryd vault add NAME | vault list [--key value ...]\n"
     "       keyferryd init --shares N --threshold K --share-dir DIR\n"
     "                      [--passphrase-file FILE ...] [--key value ...]\n"
+    "       keyferryd ca [--ca-bundle FILE] [--key value ...]\n"
     "       keyferryd --help | --version\n"
     "\n"
     "Several nodes (README \"Several nodes on PostgreSQL\", deploy/): give\n"

@@ -26,17 +26,13 @@
 #include "server/identity_http.h"
 #include "server/process.h"
 #include "server/seal_service.h"
+#include "server/tls_setup.h"
 #include "store/key_store.h"
 #include "vault/key_vault.h"
 
 namespace keyferry::server {
 namespace {
 
-// ServerTls names the listeners' certificate and key files, and the CA
-// clients must trust (empty for the operator's own certificate).
-struct ServerTls {
-  std::string cert, key, ca;
-};
 
 // Node is a running keyferryd: its parts in the order the start steps make
 // them (and destroy them, in reverse). Each step fills the next part and
@@ -131,26 +127,6 @@ absl::Status LoadAccessTokenKeyAtStart(Node& node) {
                    LoadSigner(node.config, *node.store, custody, bound));
   node.token_key.Set(std::move(signer));
   return absl::OkStatus();
-}
-
-// PrepareTls returns the operator's tls-cert/tls-key (the key file's mode
-// checked, as for master.key), or else the certificate of keyferryd's own
-// private CA in <data-dir>/tls, made or renewed for the vault hosts.
-absl::StatusOr<ServerTls> PrepareTls(const Config& c) {
-  if (!c.tls_cert.empty()) {
-    RETURN_IF_ERROR(http::CheckPrivateKeyFile(c.tls_key));
-    return ServerTls{.cert = c.tls_cert, .key = c.tls_key, .ca = ""};
-  }
-  http::TlsCertOptions tls;
-  tls.dir = DataPath(c, "tls");
-  for (const std::string& v : c.vaults) {
-    tls.vault_hosts.push_back(absl::StrCat(v, ".", c.domain));
-  }
-  tls.extra_names.push_back(c.domain);
-  ASSIGN_OR_RETURN(http::TlsFiles files, http::EnsureTlsCertificates(tls));
-  return ServerTls{.cert = files.server_pem,
-                   .key = files.server_key_pem,
-                   .ca = files.ca_pem};
 }
 
 // MakeVault makes the key vault over the store and the custody.
@@ -399,6 +375,7 @@ void LogReady(const Node& node) {
        {"port", std::to_string(port)},
        {"resource", Resource(c)},
        {"ca", node.tls.ca.empty() ? "(operator certificate)" : node.tls.ca},
+       {"tls_names", absl::StrJoin(node.tls.names, " ")},
        {"identity_endpoint", absl::StrCat("https://", c.identity_address, ":",
                                           identity_port, "/msi/token")},
        {"identity_header_file", DataPath(c, "identity-header")},
@@ -406,11 +383,17 @@ void LogReady(const Node& node) {
        {"data_dir", c.data_dir},
        {"audit_log", c.audit_log},
        {"sealed", sealed != nullptr && sealed->sealed() ? "true" : "false"}});
+  std::string trust =
+      node.tls.ca.empty()
+          ? std::string("(the operator's certificate, tls-cert)")
+          : absl::StrCat(node.tls.ca, " (`keyferryd ca --ca-bundle FILE` adds ",
+                         "the system CAs)\n  certificate names: ",
+                         absl::StrJoin(node.tls.names, " "));
   std::fprintf(stderr,
                "keyferryd ready: %s\n  trust the CA: %s\n"
                "  identity endpoint: https://%s:%u/msi/token (header secret "
                "in %s)\n",
-               absl::StrJoin(urls, " ").c_str(), node.tls.ca.c_str(),
+               absl::StrJoin(urls, " ").c_str(), trust.c_str(),
                c.identity_address.c_str(), identity_port,
                DataPath(c, "identity-header").c_str());
 }

@@ -17,6 +17,7 @@
 #include "server/custody_setup.h"
 #include "server/deployment.h"
 #include "server/process.h"
+#include "server/tls_setup.h"
 #include "vault/key_vault.h"
 
 namespace keyferry::server {
@@ -175,6 +176,28 @@ absl::Status RunInit(const Args& args) {
   return absl::OkStatus();
 }
 
+// RunCa prints the CA certificate clients trust (made, as `serve` would
+// make it, when the data directory has none yet), or with --ca-bundle FILE
+// writes the system CAs followed by it to FILE.
+absl::Status RunCa(const Args& args) {
+  ASSIGN_OR_RETURN(Config c, LoadConfig(args.rest()));
+  if (!c.tls_cert.empty()) {
+    return absl::FailedPreconditionError(
+        "keyferryd serves the operator's certificate (tls-cert): trust the "
+        "CA that issued it");
+  }
+  ASSIGN_OR_RETURN(ServerTls tls, PrepareTls(c));
+  if (auto bundle = args.Get("ca-bundle")) {
+    ASSIGN_OR_RETURN(int system, WriteCaBundle(*bundle, tls.ca, kSystemCaBundle));
+    std::printf("wrote %s: %d system CA certificates and keyferryd's CA\n",
+                bundle->c_str(), system);
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(std::string pem, ReadFile(tls.ca));
+  std::fputs(pem.c_str(), stdout);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<Command> ToolCommands() {
@@ -202,6 +225,12 @@ std::vector<Command> ToolCommands() {
       {"vault add", "add a vault", {}, "NAME", RunVaultAdd},
       {"vault list", "list the vaults", {}, "", RunVaultList},
       {"init", "seal the master key with key shares", init, "", RunInit},
+      {"ca",
+       "print the CA certificate clients trust (--ca-bundle FILE: the system "
+       "CAs and it, in one file)",
+       {{"ca-bundle", false, "write the bundle here", false, "a file"}},
+       "",
+       RunCa},
   };
 }
 

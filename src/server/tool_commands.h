@@ -5,6 +5,7 @@
 //   vault add NAME | vault list [flags]        vaults kept in the data dir
 //   init --shares N --threshold K --share-dir DIR [--passphrase-file F ...]
 //        [flags]                               seal the master key
+//   ca [--ca-bundle FILE] [flags]              the CA clients trust
 // Each parses its own options with Args::ParseKnown and hands every other
 // word to LoadConfig (configuration flags). Each returns OK after printing
 // its result on stdout, or the Status main() prints as one line
@@ -19,7 +20,7 @@
 namespace keyferry::server {
 
 // ToolCommands returns the table entries "token", "vault", "vault add",
-// "vault list" and "init".
+// "vault list", "init" and "ca".
 std::vector<Command> ToolCommands();
 
 }  // namespace keyferry::server

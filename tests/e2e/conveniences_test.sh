@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Conveniences for test harnesses (issue 16): keyferryd on --listen
+# 127.0.0.1:0 picks a free port and prints it in the ready line with the
+# vault URLs; --tls-names adds names (DNS and IP) to the generated
+# certificate and the ready line lists them; `keyferryd ca` prints the CA,
+# `--ca-bundle FILE` writes the system CAs plus it. Oracles: the OpenSSL CLI
+# (certificate names, chain) and Python's ssl module (a TLS handshake that
+# verifies the name against the bundle). Needs KEYFERRYD.
+set -euo pipefail
+: "${KEYFERRYD:?set KEYFERRYD}"
+T="$(mktemp -d /tmp/kf_conv.XXXXXX)"
+PID=""
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$T"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+checks=0; pass() { checks=$((checks + 1)); }
+
+D="$T/data"
+FLAGS=(--data-dir "$D" --vaults alpha,beta --tls-names "kv.test.internal, 10.1.2.3")
+"$KEYFERRYD" --listen 127.0.0.1:0 --identity-listen 127.0.0.1:0 "${FLAGS[@]}" 2>"$T/log" &
+PID=$!
+for _ in $(seq 600); do
+  grep -q "^keyferryd ready:" "$T/log" && break
+  kill -0 "$PID" 2>/dev/null || { cat "$T/log" >&2; fail "keyferryd exited"; }
+  sleep 0.1
+done
+ready="$(grep "^keyferryd ready:" "$T/log")" || { cat "$T/log" >&2; fail "no ready line"; }
+port="$(sed -n 's|^keyferryd ready: https://alpha.localhost:\([0-9]*\) .*|\1|p' <<<"$ready")"
+[ -n "$port" ] && [ "$port" -gt 0 ] || fail "ready line names no port: $ready"; pass
+grep -qF "https://beta.localhost:$port" <<<"$ready" || fail "ready line lacks beta's URL: $ready"; pass
+grep -q "\"event\":\"ready\".*\"port\":\"$port\"" "$T/log" || fail "the JSON ready event lacks the port"; pass
+names="$(sed -n 's/^  certificate names: //p' "$T/log")"
+[ "$names" = "localhost 127.0.0.1 ::1 alpha.localhost beta.localhost kv.test.internal 10.1.2.3" ] \
+  || fail "certificate names line: '$names'"; pass
+san="$(openssl x509 -in "$D/tls/server.pem" -noout -ext subjectAltName)"
+for n in "DNS:kv.test.internal" "IP Address:10.1.2.3" "DNS:alpha.localhost"; do
+  grep -qF "$n" <<<"$san" || fail "certificate lacks $n: $san"; pass
+done
+
+# keyferryd ca: the same CA as the running server's, byte for byte.
+"$KEYFERRYD" ca "${FLAGS[@]}" >"$T/ca.pem" 2>"$T/err" || { cat "$T/err" >&2; fail "keyferryd ca"; }
+cmp -s "$T/ca.pem" "$D/tls/ca.pem" || fail "keyferryd ca printed another certificate"; pass
+"$KEYFERRYD" ca "${FLAGS[@]}" --ca-bundle "$T/bundle.pem" >"$T/out" 2>"$T/err" || { cat "$T/err" >&2; fail "--ca-bundle"; }
+system=$(grep -c "BEGIN CERTIFICATE" /etc/ssl/certs/ca-certificates.crt)
+[ "$(grep -c "BEGIN CERTIFICATE" "$T/bundle.pem")" -eq $((system + 1)) ] || fail "bundle is not system + 1 certificates"; pass
+grep -qF "$system system CA certificates" "$T/out" || fail "--ca-bundle output: $(cat "$T/out")"; pass
+[ "$(stat -c %a "$T/bundle.pem")" = 644 ] || fail "bundle mode"; pass
+openssl verify -CAfile "$T/bundle.pem" -untrusted "$D/tls/server.pem" "$D/tls/server.pem" >/dev/null \
+  || fail "openssl verify against the bundle"; pass
+
+# A TLS client trusting only the bundle reaches the server by an extra name
+# (SNI kv.test.internal over 127.0.0.1) and by vault name; a name the
+# certificate lacks fails verification.
+handshake() {  # HOSTNAME -> prints OK or the error
+  /usr/bin/python3 - "$T/bundle.pem" "$port" "$1" <<'PY'
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+try:
+    with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=30) as s:
+        with ctx.wrap_socket(s, server_hostname=sys.argv[3]):
+            print("OK")
+except ssl.SSLCertVerificationError as e:
+    print("VERIFY-FAILED", e.verify_message)
+PY
+}
+[ "$(handshake kv.test.internal)" = OK ] || fail "handshake as kv.test.internal"; pass
+[ "$(handshake alpha.localhost)" = OK ] || fail "handshake as alpha.localhost"; pass
+grep -q "^VERIFY-FAILED" <<<"$(handshake other.test.internal)" || fail "a name not in the certificate verified"; pass
+
+# Refusals: one line, non-zero exit, nothing written.
+if "$KEYFERRYD" ca --data-dir "$T/d2" --tls-names "bad name!" >"$T/out" 2>"$T/err"; then fail "a bad tls-name was accepted"; fi
+[ "$(wc -l <"$T/err" | tr -d ' ')" -ge 1 ] && grep -q "not a DNS name or IP address: bad name!" "$T/err" || { cat "$T/err"; fail "bad tls-name error"; }; pass
+if "$KEYFERRYD" ca --data-dir "$T/d3" --tls-cert "$D/tls/server.pem" --tls-key "$D/tls/server-key.pem" >"$T/out" 2>"$T/err"; then
+  fail "ca with an operator certificate succeeded"; fi
+grep -q "operator's certificate" "$T/err" || { cat "$T/err"; fail "ca with tls-cert error"; }; pass
+if "$KEYFERRYD" ca --data-dir "$T/d4" --tls-cert "$D/tls/server.pem" --tls-key "$D/tls/server-key.pem" --tls-names x.test >"$T/out" 2>"$T/err"; then
+  fail "tls-names with tls-cert accepted"; fi
+grep -q "tls-names" "$T/err" || { cat "$T/err"; fail "tls-names with tls-cert error"; }; pass
+[ ! -e "$T/d4" ] || fail "a refused configuration wrote $T/d4"; pass
+echo "conveniences_test: $checks checks passed"
