@@ -144,13 +144,17 @@ absl::StatusOr<KwpChoice> ChooseKwp(ExportSession& token,
   KwpChoice chosen = tried[best];
   for (size_t i = 0; i < tried.size(); ++i) {
     if (i == best) continue;
-    chosen.others.push_back(
-        absl::StrCat(MechName(tried[i].mechanism), ": ",
-                     rank(tried[i]) == 2   ? "passes"
-                     : rank(tried[i]) == 1 ? "wrap zero-pads"
-                     : tried[i].listed     ? "fails"
-                                           : "not offered",
-                     " (", tried[i].probe.detail, ")"));
+    if (!tried[i].listed) {
+      chosen.others.push_back(
+          absl::StrCat(MechName(tried[i].mechanism), ": not offered"));
+      continue;
+    }
+    chosen.others.push_back(absl::StrCat(MechName(tried[i].mechanism), ": ",
+                                         rank(tried[i]) == 2 ? "passes"
+                                         : rank(tried[i]) == 1
+                                             ? "wrap zero-pads"
+                                             : "fails",
+                                         " (", tried[i].probe.detail, ")"));
   }
   return chosen;
 }
@@ -236,9 +240,8 @@ absl::StatusOr<ExportResult> ExportFromToken(ExportSession& token,
             "later)"));
       }
       if (info.type == crypto::KeyType::kEc) {
-        ASSIGN_OR_RETURN(
-            std::optional<size_t> len,
-            EcEncodingLength(token, kwp.mechanism, *info.curve));
+        ASSIGN_OR_RETURN(std::optional<size_t> len,
+                         EcEncodingLength(token, kwp.mechanism, *info.curve));
         if (!len.has_value() || *len % 8 != 0) {
           return absl::FailedPreconditionError(absl::StrCat(
               defect, "EC ", Sv(crypto::CurveJwkName(*info.curve)), " keys (",
@@ -263,9 +266,8 @@ absl::StatusOr<ExportResult> ExportFromToken(ExportSession& token,
     }
     c1.insert(c1.end(), c2.begin(), c2.end());
     result.ciphertext = std::move(c1);
-    result.route =
-        absl::StrCat("two-step: RSA-OAEP-SHA1 + ",
-                     MechName(kwp.mechanism), " in the token");
+    result.route = absl::StrCat("two-step: RSA-OAEP-SHA1 + ",
+                                MechName(kwp.mechanism), " in the token");
   }
   RETURN_IF_ERROR(CheckCiphertextLength(result.ciphertext.size(), n));
   return result;

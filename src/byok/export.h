@@ -30,7 +30,7 @@ struct ExportOptions {
 // 5649 is CKM_AES_KEY_WRAP_KWP, 0x210B).
 struct KwpChoice {
   uint64_t mechanism = kCkmAesKeyWrapPad;
-  bool listed = false;           // the token offers `mechanism` for wrapping
+  bool listed = false;            // the token offers `mechanism` for wrapping
   ExportSession::KwpProbe probe;  // its known-answer test
   // One line per candidate not chosen, with its verdict, for `token info`.
   std::vector<std::string> others;

@@ -209,7 +209,8 @@ std::vector<Command> ExportCommands() {
       {"format", false, "azure (default, .byok JSON), aws or gcp (raw bytes)"});
   opts.push_back({"route", false, "auto (default), native or two-step"});
   opts.push_back(
-      {"kwp-mechanism", false, "RFC 5649 mechanism number (default: chosen by known-answer test "
+      {"kwp-mechanism", false,
+       "RFC 5649 mechanism number (default: chosen by known-answer test "
        "among 0x210A and 0x210B)"});
   opts.push_back({"from-file", false,
                   "plaintext key file (PEM/DER PKCS#8, PKCS#1, SEC1, raw AES) "

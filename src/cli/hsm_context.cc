@@ -73,9 +73,8 @@ std::string DataDir() {
 
 absl::StatusOr<HsmTarget> ResolveTarget(const Args& args) {
   HsmTarget t;
-  bool explicit_hsm =
-      args.Has("hsm") || args.Has("module") || args.Has("token") ||
-      args.Has("module-init");
+  bool explicit_hsm = args.Has("hsm") || args.Has("module") ||
+                      args.Has("token") || args.Has("module-init");
   if (auto uri_text = args.Get("hsm")) {
     ASSIGN_OR_RETURN(hsm::Pkcs11Uri uri, hsm::ParsePkcs11Uri(*uri_text));
     if (uri.module_path) t.module_path = *uri.module_path;
@@ -87,7 +86,18 @@ absl::StatusOr<HsmTarget> ResolveTarget(const Args& args) {
     if (uri.init_reserved) t.load.init_reserved = *uri.init_reserved;
   }
   if (auto m = args.Get("module")) t.module_path = *m;
-  if (auto init = args.Get("module-init")) t.load.init_reserved = *init;
+  if (auto init = args.Get("module-init")) {
+    if (!t.load.init_reserved.empty()) {
+      return absl::InvalidArgumentError(
+          "give the module's initialization string once: --module-init or "
+          "x-init-reserved= in the PKCS#11 URI");
+    }
+    if (t.module_path.empty()) {
+      return absl::InvalidArgumentError(
+          "--module-init is for the module named by --module or module-path=");
+    }
+    t.load.init_reserved = *init;
+  }
   if (auto tok = args.Get("token")) t.token_label = *tok;
   if (auto env = args.Get("pin-env")) t.pin_env = *env;
   if (!explicit_hsm) {
@@ -152,7 +162,8 @@ absl::StatusOr<uint64_t> ParseMechanismNumber(const std::string& text) {
 absl::StatusOr<Hsm> OpenHsm(const Args& args) {
   Hsm h;
   ASSIGN_OR_RETURN(h.target, ResolveTarget(args));
-  ASSIGN_OR_RETURN(h.module, hsm::Module::Load(h.target.module_path, h.target.load));
+  ASSIGN_OR_RETURN(h.module,
+                   hsm::Module::Load(h.target.module_path, h.target.load));
   if (h.target.slot_id) {
     h.slot = *h.target.slot_id;
   } else {

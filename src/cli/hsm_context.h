@@ -36,8 +36,9 @@ struct HsmTarget {
 };
 
 // ResolveTarget reads --hsm (a PKCS#11 URI), --module, --module-init,
-// --token and --pin-env. Without them it selects keyferry's default token and points
-// SOFTHSM2_CONF at keyferry's data directory, creating its configuration.
+// --token and --pin-env. Without them it selects keyferry's default token and
+// points SOFTHSM2_CONF at keyferry's data directory, creating its
+// configuration.
 absl::StatusOr<HsmTarget> ResolveTarget(const Args& args);
 
 // DataDir is $KEYFERRY_HOME, else $HOME/.local/share/keyferry.

@@ -81,9 +81,12 @@ absl::Status RunKeyCreate(const Args& args) {
               spec.label.c_str(), HexEncode(key->id).c_str(),
               hsm::FormatFlags(flags).c_str());
   if (!key->flags_not_kept.empty()) {
-    std::printf(
-        "note: the token cannot store %s (PKCS#11 2.40 attributes); the "
-        "key has the token's own behaviour for them\n",
+    std::fprintf(
+        stderr,
+        "keyferry: warning: the token cannot store %s (PKCS#11 2.40 "
+        "attributes), so the key was made without them and the token's own "
+        "rules apply: a token may let copies of this key be made, even "
+        "extractable ones\n",
         absl::StrJoin(key->flags_not_kept, ", ").c_str());
   }
   return absl::OkStatus();

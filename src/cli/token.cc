@@ -15,7 +15,8 @@ absl::Status RunTokenInit(const Args& args) {
   ASSIGN_OR_RETURN(HsmTarget target, ResolveTarget(args));
   std::string label = args.Get("label").value_or(
       target.token_label.value_or(kDefaultTokenLabel));
-  ASSIGN_OR_RETURN(auto module, hsm::Module::Load(target.module_path, target.load));
+  ASSIGN_OR_RETURN(auto module,
+                   hsm::Module::Load(target.module_path, target.load));
   if (module->FindSlotByTokenLabel(label).ok()) {
     return absl::AlreadyExistsError(absl::StrCat("a token labelled '", label,
                                                  "' already exists in ",
@@ -129,7 +130,8 @@ std::vector<Command> TokenCommands() {
       {"label", false, "label of the new token (default keyferry)"});
   auto info_opts = HsmOptions();
   info_opts.push_back(
-      {"kwp-mechanism", false, "RFC 5649 mechanism to probe (default: each of 0x210A and 0x210B "
+      {"kwp-mechanism", false,
+       "RFC 5649 mechanism to probe (default: each of 0x210A and 0x210B "
        "the token offers; the first that passes is used)"});
   return {
       {"token init",

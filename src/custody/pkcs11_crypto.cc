@@ -70,8 +70,7 @@ absl::StatusOr<CipherOutput> EncryptInToken(Session& s, uint64_t kwp,
   hsm::ScopedObject data(s, dh);
   ASSIGN_OR_RETURN(
       result.value,
-      s.WrapKey({IsAesKw(in.alg) ? hsm::kAesKeyWrap : kwp}, obj,
-                data.get()));
+      s.WrapKey({IsAesKw(in.alg) ? hsm::kAesKeyWrap : kwp}, obj, data.get()));
   return result;
 }
 
@@ -91,10 +90,9 @@ absl::StatusOr<SecretBytes> DecryptInToken(Session& s, uint64_t kwp,
   if (IsAesCbc(in.alg) || IsAesCbcPad(in.alg)) {
     return s.Decrypt(hsm::AesCbc(in.iv, IsAesCbcPad(in.alg)), obj, in.value);
   }
-  ASSIGN_OR_RETURN(
-      ObjectHandle h,
-      s.UnwrapKey({IsAesKw(in.alg) ? hsm::kAesKeyWrap : kwp},
-                  obj, in.value, hsm::DataObjectTemplate()));
+  ASSIGN_OR_RETURN(ObjectHandle h,
+                   s.UnwrapKey({IsAesKw(in.alg) ? hsm::kAesKeyWrap : kwp}, obj,
+                               in.value, hsm::DataObjectTemplate()));
   hsm::ScopedObject data(s, h);
   return hsm::ReadSecretValue(s, data.get());
 }
@@ -212,7 +210,8 @@ absl::StatusOr<CipherOutput> Pkcs11Custody::Decrypt(
   absl::StatusOr<SecretBytes> pt = WithKey<SecretBytes>(
       key, binding,
       [&](Session& s, ObjectHandle obj) -> absl::StatusOr<SecretBytes> {
-        absl::StatusOr<SecretBytes> pt = DecryptInToken(s, limits_.kwp_mechanism, obj, in);
+        absl::StatusOr<SecretBytes> pt =
+            DecryptInToken(s, limits_.kwp_mechanism, obj, in);
         // What the token refuses about the caller's data is one fixed
         // message per family (no oracle); a token fault stays one (and a
         // lost session is retried by WithKey).

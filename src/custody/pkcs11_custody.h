@@ -36,6 +36,7 @@
 #include "base/mutex.h"
 #include "custody/custody.h"
 #include "custody/master_key.h"
+#include "hsm/mechanisms.h"
 #include "hsm/module.h"
 #include "hsm/object.h"
 #include "hsm/session.h"
@@ -59,12 +60,12 @@ struct Pkcs11Options {
 
 // Pkcs11Limits is what the start-up probes found.
 struct Pkcs11Limits {
-  bool rsa_aes_key_wrap = false;   // CKM_RSA_AES_KEY_WRAP unwrap offered
-  bool oaep_sha256 = false;        // RSA-OAEP-256 decrypt passes its KAT
-  bool kwp_wrap_defect = false;    // RFC 5649 wrap pads like SoftHSM 2.6.1
+  bool rsa_aes_key_wrap = false;  // CKM_RSA_AES_KEY_WRAP unwrap offered
+  bool oaep_sha256 = false;       // RSA-OAEP-256 decrypt passes its KAT
+  bool kwp_wrap_defect = false;   // RFC 5649 wrap pads like SoftHSM 2.6.1
   // The token's RFC 5649 mechanism, chosen by known-answer test
   // (byok::ChooseKwp): 0x210A on one token is 0x210B on another.
-  uint64_t kwp_mechanism = 0x210A;
+  uint64_t kwp_mechanism = hsm::kAesKeyWrapPad;
   bool aes_gcm = false;            // CKM_AES_GCM passes its KAT
   bool secp256k1 = false;          // EC keys on secp256k1 can be generated
   bool rsa_raw = false;            // raw RSA decrypt (CKM_RSA_X_509) passes

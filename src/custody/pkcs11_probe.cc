@@ -50,6 +50,9 @@ absl::Status ProbeKwp(hsm::Session& s, const std::string& platform,
                    byok::ChooseKwp(token, std::nullopt));
   const byok::ExportSession::KwpProbe& kwp = choice.probe;
   limits.kwp_mechanism = choice.mechanism;
+  limits.notes.push_back(absl::StrCat(
+      "RFC 5649 key wrap: ", hsm::MechanismName(choice.mechanism),
+      " (chosen by known-answer test; keys under the master key use it)"));
   if (!choice.listed || !kwp.unwrap_ok) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the token has no RFC 5649 key wrap that passes its known-answer "

@@ -146,7 +146,7 @@ bool IsStaleHandle(const absl::Status& status) {
   return ckr &&
          (*ckr == CKR_OBJECT_HANDLE_INVALID || *ckr == CKR_KEY_HANDLE_INVALID ||
           *ckr == CKR_SESSION_HANDLE_INVALID || *ckr == CKR_SESSION_CLOSED ||
-          *ckr == CKR_USER_NOT_LOGGED_IN);
+          *ckr == CKR_USER_NOT_LOGGED_IN || *ckr == CKR_OPERATION_ACTIVE);
 }
 
 bool IsTokenFault(const absl::Status& status) {

@@ -25,7 +25,9 @@ std::optional<unsigned long> GetCkr(const absl::Status& status);
 // session or object handles used (it was reset, or every session was
 // closed: CKR_OBJECT_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID,
 // CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED, CKR_USER_NOT_LOGGED_IN),
-// rather than anything about the request.
+// or that the session is as good as lost (CKR_OPERATION_ACTIVE: an
+// operation a token would not end, hsm/two_call.h), rather than anything
+// about the request.
 bool IsStaleHandle(const absl::Status& status);
 
 // IsTokenFault tells whether a failed token call is the token's or the

@@ -102,10 +102,42 @@ bool Has240Attributes(const Template& t) {
   });
 }
 
+bool IsTokenObject(const Template& t) {
+  return std::any_of(t.begin(), t.end(), [](const Attr& a) {
+    auto v = a.value.data(SecretAccess::Get());
+    return a.type == CKA_TOKEN && v.size() == 1 && v[0] == CK_TRUE;
+  });
+}
+
+// CannotKeep240Attributes tells whether a failure to make the token object
+// of template `t` may be the token's inability to store the 2.40
+// attributes (confirmed after the retry by Lacks240Attributes).
 bool CannotKeep240Attributes(const absl::Status& st, const Template& t) {
   std::optional<unsigned long> rv = GetCkr(st);
-  return rv && (*rv == CKR_GENERAL_ERROR || *rv == CKR_ATTRIBUTE_TYPE_INVALID) &&
-         Has240Attributes(t);
+  return rv &&
+         (*rv == CKR_GENERAL_ERROR || *rv == CKR_ATTRIBUTE_TYPE_INVALID) &&
+         IsTokenObject(t) && Has240Attributes(t);
+}
+
+// Lacks240Attributes tells whether the token answers
+// CKR_ATTRIBUTE_TYPE_INVALID for both attributes of object `h`, i.e. it
+// does not know them (rather than having failed for another reason).
+bool Lacks240Attributes(Session& s, ObjectHandle h) {
+  for (CK_ATTRIBUTE_TYPE a : k240Attributes) {
+    absl::StatusOr<bool> v = s.GetBool(h, a);
+    // Session::GetBool: NotFound is CKR_ATTRIBUTE_TYPE_INVALID.
+    if (v.ok() || !absl::IsNotFound(v.status())) return false;
+  }
+  return true;
+}
+
+// RemoveLeftovers destroys objects a failed first attempt may have left
+// with CKA_ID `id` (a token that made the public half before failing).
+void RemoveLeftovers(Session& s, std::span<const uint8_t> id) {
+  absl::StatusOr<std::vector<ObjectHandle>> left =
+      s.Find({Attr::Bytes(CKA_ID, id)});
+  if (!left.ok()) return;
+  for (ObjectHandle h : *left) (void)s.Destroy(h);
 }
 
 // Drop240Attributes removes them from `t` and names the flags removed.
@@ -177,6 +209,11 @@ std::string FormatFlags(const KeyFlags& f) {
   std::string out;
   for (const auto& d : kFlags) {
     if (!out.empty()) out += ' ';
+    if (std::find(f.unknown.begin(), f.unknown.end(), d.name) !=
+        f.unknown.end()) {
+      absl::StrAppend(&out, d.name, "=?");
+      continue;
+    }
     absl::StrAppend(&out, (f.*d.field) ? "" : "non", d.name);
   }
   return out;
@@ -261,8 +298,16 @@ absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec) {
       Append(t, FlagTemplate(f, CKO_SECRET_KEY));
       absl::StatusOr<ObjectHandle> h = s.GenerateKey({CKM_AES_KEY_GEN}, t);
       if (!h.ok() && CannotKeep240Attributes(h.status(), t)) {
-        out.flags_not_kept = Drop240Attributes(t);
-        h = s.GenerateKey({CKM_AES_KEY_GEN}, t);
+        RemoveLeftovers(s, out.id);
+        std::vector<std::string> dropped = Drop240Attributes(t);
+        absl::StatusOr<ObjectHandle> again =
+            s.GenerateKey({CKM_AES_KEY_GEN}, t);
+        if (again.ok() && Lacks240Attributes(s, *again)) {
+          out.flags_not_kept = std::move(dropped);
+          h = again;
+        } else if (again.ok()) {
+          (void)s.Destroy(*again);  // the first failure was something else
+        }
       }
       if (!h.ok()) return h.status();
       out.private_or_secret = *h;
@@ -288,9 +333,18 @@ absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec) {
       }
       auto pair = s.GenerateKeyPair(mech, pub, priv);
       if (!pair.ok() && CannotKeep240Attributes(pair.status(), priv)) {
-        out.flags_not_kept = Drop240Attributes(priv);
+        RemoveLeftovers(s, out.id);
+        std::vector<std::string> dropped = Drop240Attributes(priv);
         Drop240Attributes(pub);
-        pair = s.GenerateKeyPair(mech, pub, priv);
+        auto again = s.GenerateKeyPair(mech, pub, priv);
+        if (again.ok() && Lacks240Attributes(s, again->second)) {
+          out.flags_not_kept = std::move(dropped);
+          pair = again;
+        } else if (again.ok()) {
+          (void)s.Destroy(
+              again->first);  // the first failure was something else
+          (void)s.Destroy(again->second);
+        }
       }
       if (!pair.ok()) return pair.status();
       out.public_key = pair->first;
@@ -369,7 +423,11 @@ absl::StatusOr<KeyFlags> ReadFlags(Session& s, ObjectHandle h) {
     f.*d.field = false;
     if (!Applies(d.attr, klass)) continue;
     auto v = s.GetBool(h, d.attr);
-    if (v.ok()) f.*d.field = *v;
+    if (v.ok()) {
+      f.*d.field = *v;
+    } else if (absl::IsNotFound(v.status())) {  // CKR_ATTRIBUTE_TYPE_INVALID
+      f.unknown.push_back(d.name);
+    }
   }
   return f;
 }

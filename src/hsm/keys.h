@@ -29,6 +29,9 @@ struct KeyFlags {
   bool wrapwithtrusted = false, trusted = false;
   // Read-only, reported by the token.
   bool local = false, alwayssensitive = false, neverextractable = false;
+  // Flags ReadFlags could not read (the token does not know the attribute):
+  // FormatFlags prints them as `name=?`, never as a value.
+  std::vector<std::string> unknown;
 };
 
 // DefaultFlags: sensitive, non-extractable, non-modifiable, non-copyable,
@@ -65,9 +68,12 @@ struct GeneratedKey {
   ObjectHandle private_or_secret = 0;
   std::optional<ObjectHandle> public_key;
   std::vector<uint8_t> id;  // CKA_ID shared by the pair
-  // Flags the token could not keep: a token that fails to store PKCS#11
-  // 2.40's CKA_COPYABLE/CKA_DESTROYABLE gets the key without them (the
-  // token's own rule then applies), and their names are listed here.
+  // Flags the token could not keep: a token object on a token that fails
+  // to store PKCS#11 2.40's CKA_COPYABLE/CKA_DESTROYABLE (it answers
+  // CKR_GENERAL_ERROR or CKR_ATTRIBUTE_TYPE_INVALID, and reads them back
+  // as CKR_ATTRIBUTE_TYPE_INVALID) is made without them, and their names
+  // are listed here: the token's own rules then apply (NSS softokn lets
+  // C_CopyObject make an extractable copy). The caller must say so.
   std::vector<std::string> flags_not_kept;
 };
 

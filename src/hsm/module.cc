@@ -151,10 +151,10 @@ absl::StatusOr<std::unique_ptr<Module>> Module::Load(
       use.init_reserved = options.init_reserved;
     } else if (use.init_reserved != options.init_reserved) {
       dlclose(handle);
-      return absl::FailedPreconditionError(absl::StrCat(
-          path,
-          " is already initialized in this process with other "
-          "initialization parameters"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(path,
+                       " is already initialized in this process with other "
+                       "initialization parameters"));
     }
     ++use.users;
   }

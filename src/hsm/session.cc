@@ -203,8 +203,10 @@ absl::StatusOr<std::vector<uint8_t>> Session::WrapKey(const Mechanism& m,
   CK_FUNCTION_LIST* fn = module_->functions();
   CK_MECHANISM mech = ToCk(m);
   std::vector<uint8_t> out;
-  // C_WrapKey holds no operation state: nothing to start again. A wrap adds
-  // at most one block of padding and an integrity block to the key.
+  // C_WrapKey holds no operation state: nothing to start again. The slack
+  // covers what an AES key wrap adds to the key (RFC 3394/5649: a padding
+  // block and an integrity block) when a token's answer leaves it out; an
+  // RSA wrap's answer (the modulus length) is right on every token seen.
   RETURN_IF_ERROR(RunTwoCall(
       "C_WrapKey", nullptr,
       [&](uint8_t* p, CK_ULONG* len) {
@@ -231,7 +233,13 @@ absl::StatusOr<ObjectHandle> Session::UnwrapKey(
     if (!extras.empty()) {
       Template more = t;
       for (Attr& a : extras) more.push_back(std::move(a));
-      rv = unwrap(more);
+      CK_RV again = unwrap(more);
+      if (again == CKR_OK) return h;
+      // The first answer is the one that describes the request.
+      return CkrToStatus(
+          rv, absl::StrCat("C_UnwrapKey (tried again with the attributes "
+                           "some tokens demand: ",
+                           CkrName(again), ")"));
     }
   }
   RETURN_IF_ERROR(CkrToStatus(rv, "C_UnwrapKey"));

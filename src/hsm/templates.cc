@@ -66,9 +66,8 @@ absl::StatusOr<Template> DemandedByTokens(const Template& t) {
       UlongIn(t, CKA_KEY_TYPE) != CKK_EC) {
     return extras;
   }
-  if (std::any_of(t.begin(), t.end(), [](const Attr& a) {
-        return a.type == kNssDbAttribute;
-      })) {
+  if (std::any_of(t.begin(), t.end(),
+                  [](const Attr& a) { return a.type == kNssDbAttribute; })) {
     return extras;
   }
   ASSIGN_OR_RETURN(std::vector<uint8_t> id, crypto::RandomBytes(32));

@@ -17,8 +17,8 @@
 #include <cstdint>
 #include <functional>
 #include <string>
-#include <vector>
 #include <type_traits>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -42,12 +42,24 @@ inline constexpr int kMaxTwoCallGrowths = 4;
 // the output buffer) into `out`, a std::vector<uint8_t> or a SecretBytes:
 // `init` (null for a call without operation state, such as C_WrapKey)
 // starts the operation, a size query asks for the length, and the call gets
-// a buffer of max(answer + slack, floor) bytes. On CKR_BUFFER_TOO_SMALL the
-// buffer grows (to the length the token names if that is larger and at most
-// kMaxTwoCallOutput, else double) at most
-// kMaxTwoCallGrowths times, and the operation is started again if the token
-// ended it. Errors name `what` and the CK_RV; a buffer that held a partial
-// secret is zeroized (SecretBytes) when it is replaced.
+// a buffer of max(answer + slack, floor, 1) bytes (kUnknownSizeStart
+// instead of answer + slack when the answer is not Plausible). On
+// CKR_BUFFER_TOO_SMALL the buffer grows (to the larger plausible length the
+// token names, else double) at most kMaxTwoCallGrowths times, and the
+// operation is started again if the token ended it. Errors name `what` and
+// the CK_RV; a buffer that held a partial secret is zeroized (SecretBytes)
+// when it is replaced; giving up ends an operation the token kept active.
+// Plausible tells whether a length a token answered can be believed: not 0
+// (a zero-byte buffer is a null pointer, i.e. another size query) and not
+// beyond kMaxTwoCallOutput (CK_UNAVAILABLE_INFORMATION, garbage).
+inline bool Plausible(CK_ULONG len) {
+  return len > 0 && len <= kMaxTwoCallOutput;
+}
+
+// kUnknownSizeStart is the first buffer when the size answer is not
+// plausible: more than any key keyferry wraps or signature it makes.
+inline constexpr size_t kUnknownSizeStart = 4096;
+
 template <typename Out>
 absl::Status RunTwoCall(const std::string& what,
                         const std::function<CK_RV()>& init,
@@ -56,15 +68,8 @@ absl::Status RunTwoCall(const std::string& what,
   static_assert(std::is_same_v<Out, SecretBytes> ||
                 std::is_same_v<Out, std::vector<uint8_t>>);
   if (init) RETURN_IF_ERROR(CkrToStatus(init(), absl::StrCat(what, "Init")));
-  CK_ULONG answer = 0;
-  // A failed size query ends the operation (§5.2); report it.
-  RETURN_IF_ERROR(CkrToStatus(call(nullptr, &answer), what));
-  size_t size = std::max<size_t>(answer + slack, floor);
-  for (int growths = 0;; ++growths) {
-    if (size > kMaxTwoCallOutput) {
-      return absl::InternalError(absl::StrCat(
-          what, ": the token asks for an output of ", size, " bytes"));
-    }
+  // Calls `call` into a fresh `size`-byte `out`.
+  auto attempt = [&](size_t size, CK_ULONG* len) {
     out = Out(size);
     uint8_t* p;
     if constexpr (std::is_same_v<Out, SecretBytes>) {
@@ -72,12 +77,37 @@ absl::Status RunTwoCall(const std::string& what,
     } else {
       p = out.data();
     }
-    CK_ULONG len = size;
-    CK_RV rv = call(p, &len);
+    *len = size;
+    return call(p, len);
+  };
+  // Gives up with `st`. A conformant token keeps the operation active after
+  // CKR_BUFFER_TOO_SMALL (§5.2), and a session with an active operation
+  // refuses every other one: a last call with the largest buffer ends it
+  // (its output is dropped, zeroized when secret). A token that still
+  // refuses leaves the session unusable; its next C_*Init answers
+  // CKR_OPERATION_ACTIVE, which the session pool treats as a lost session
+  // (IsStaleHandle).
+  auto give_up = [&](absl::Status st, bool active) {
+    if (active && init) {
+      CK_ULONG len = 0;
+      (void)attempt(kMaxTwoCallOutput, &len);
+    }
+    out = Out();
+    return st;
+  };
+  CK_ULONG answer = 0;
+  // A failed size query ends the operation (§5.2); report it.
+  RETURN_IF_ERROR(CkrToStatus(call(nullptr, &answer), what));
+  size_t size = Plausible(answer) ? answer + slack : kUnknownSizeStart;
+  size = std::max<size_t>({size, floor, 1});
+  for (int growths = 0;; ++growths) {
+    CK_ULONG len = 0;
+    CK_RV rv = attempt(size, &len);
     if (rv == CKR_OK) {
       if (len > size) {
-        return absl::InternalError(
-            absl::StrCat(what, " wrote past the buffer it was given"));
+        return give_up(absl::InternalError(absl::StrCat(
+                           what, " wrote past the buffer it was given")),
+                       false);
       }
       if constexpr (std::is_same_v<Out, SecretBytes>) {
         out.Resize(len);
@@ -86,14 +116,12 @@ absl::Status RunTwoCall(const std::string& what,
       }
       return absl::OkStatus();
     }
-    if (rv != CKR_BUFFER_TOO_SMALL || growths == kMaxTwoCallGrowths) {
-      out = Out();
-      return CkrToStatus(rv, what);
-    }
+    if (rv != CKR_BUFFER_TOO_SMALL)
+      return give_up(CkrToStatus(rv, what), false);
     // The length a token names may be missing, short or garbage: believed
-    // only when it is larger and possible.
-    size = len > size && len <= kMaxTwoCallOutput ? static_cast<size_t>(len)
-                                                   : size * 2;
+    // only when it is larger and plausible.
+    size_t next =
+        len > size && Plausible(len) ? static_cast<size_t>(len) : size * 2;
     if (init) {
       // Still active, as §5.2 says? A size query answers without ending it.
       CK_ULONG again = 0;
@@ -101,10 +129,20 @@ absl::Status RunTwoCall(const std::string& what,
       if (rv == CKR_OPERATION_NOT_INITIALIZED) {
         RETURN_IF_ERROR(
             CkrToStatus(init(), absl::StrCat(what, "Init (again)")));
-      } else {
-        RETURN_IF_ERROR(CkrToStatus(rv, what));
+      } else if (rv != CKR_OK) {
+        return give_up(CkrToStatus(rv, what), false);
+      } else if (Plausible(again) && again + slack > next) {
+        next = again + slack;
       }
     }
+    if (growths == kMaxTwoCallGrowths || next > kMaxTwoCallOutput) {
+      return give_up(
+          absl::InternalError(absl::StrCat(
+              what, ": the token still answers CKR_BUFFER_TOO_SMALL with a ",
+              size, "-byte buffer")),
+          true);
+    }
+    size = next;
   }
 }
 

@@ -127,6 +127,10 @@ absl::StatusOr<Pkcs11Uri> ParsePkcs11Uri(std::string_view uri_in) {
     } else if (name == "pin-source") {
       st = SetOnce(out.pin_source, *value, name);
     } else if (name == "x-init-reserved") {
+      if (value->find('\0') != std::string::npos) {
+        return absl::InvalidArgumentError(
+            "pkcs11 URI: x-init-reserved holds a NUL byte");
+      }
       st = SetOnce(out.init_reserved, *value, name);
     }
     if (!st.ok()) return st;

@@ -33,7 +33,8 @@ struct Config {
   // token=…, optionally module-path=… and pin-source=file:…|env:…), and
   // the user PIN from a file or $KEYFERRY_PKCS11_PIN.
   std::string pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so";
-  std::string pkcs11_module_init;  // C_Initialize pReserved, if the module needs one
+  std::string
+      pkcs11_module_init;  // C_Initialize pReserved, if the module needs one
   std::string pkcs11_token;
   std::string pkcs11_pin_file;
   // Audit log (docs/audit.md); default <data_dir>/audit.log.

@@ -66,8 +66,8 @@ TEST(ConfigTest, PublicPortOfALoadBalancer) {
 TEST(ConfigTest, TlsNamesAreListedLowerCasedAndOnlyForTheGeneratedCertificate) {
   ASSERT_OK_AND_ASSIGN(Config none, LoadConfig({}));
   EXPECT_TRUE(none.tls_names.empty());
-  ASSERT_OK_AND_ASSIGN(Config c,
-                       LoadConfig({"--tls-names", " KV.Test.Internal, 10.1.2.3,"}));
+  ASSERT_OK_AND_ASSIGN(
+      Config c, LoadConfig({"--tls-names", " KV.Test.Internal, 10.1.2.3,"}));
   EXPECT_EQ(c.tls_names,
             (std::vector<std::string>{"kv.test.internal", "10.1.2.3"}));
   EXPECT_THAT(LoadConfig({"--tls-names", "x.test", "--tls-cert", "/c.pem",

@@ -51,7 +51,14 @@ absl::StatusOr<std::unique_ptr<custody::Custody>> OpenPkcs11(
     }
     o.token_label = *uri.token;
     if (uri.module_path) o.module_path = *uri.module_path;
-    if (uri.init_reserved) o.load.init_reserved = *uri.init_reserved;
+    if (uri.init_reserved) {
+      if (!c.pkcs11_module_init.empty()) {
+        return absl::InvalidArgumentError(
+            "config: give the module's initialization string once: "
+            "pkcs11-module-init or x-init-reserved= in pkcs11-token");
+      }
+      o.load.init_reserved = *uri.init_reserved;
+    }
     pin_source = uri.pin_source;
   } else {
     o.token_label = c.pkcs11_token;

@@ -33,7 +33,6 @@
 namespace keyferry::server {
 namespace {
 
-
 // Node is a running keyferryd: its parts in the order the start steps make
 // them (and destroy them, in reverse). Each step fills the next part and
 // may read the ones before it. The servers' handlers borrow the parts

@@ -27,7 +27,8 @@ int CountCertificates(const std::string& pem) {
 absl::StatusOr<ServerTls> PrepareTls(const Config& c) {
   if (!c.tls_cert.empty()) {
     RETURN_IF_ERROR(http::CheckPrivateKeyFile(c.tls_key));
-    return ServerTls{.cert = c.tls_cert, .key = c.tls_key, .ca = "", .names = {}};
+    return ServerTls{
+        .cert = c.tls_cert, .key = c.tls_key, .ca = "", .names = {}};
   }
   http::TlsCertOptions tls;
   tls.dir = DataPath(c, "tls");

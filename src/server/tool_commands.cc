@@ -188,7 +188,8 @@ absl::Status RunCa(const Args& args) {
   }
   ASSIGN_OR_RETURN(ServerTls tls, PrepareTls(c));
   if (auto bundle = args.Get("ca-bundle")) {
-    ASSIGN_OR_RETURN(int system, WriteCaBundle(*bundle, tls.ca, kSystemCaBundle));
+    ASSIGN_OR_RETURN(int system,
+                     WriteCaBundle(*bundle, tls.ca, kSystemCaBundle));
     std::printf("wrote %s: %d system CA certificates and keyferryd's CA\n",
                 bundle->c_str(), system);
     return absl::OkStatus();
