@@ -10,24 +10,39 @@ set -euo pipefail
 : "${KEYFERRYD:?set KEYFERRYD}"
 T="$(mktemp -d /tmp/kf_conv.XXXXXX)"
 PID=""
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$T"; }
+cleanup() { [ -n "$PID" ] && kill $PID 2>/dev/null; wait 2>/dev/null || true; rm -rf "$T"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 checks=0; pass() { checks=$((checks + 1)); }
 
 D="$T/data"
 FLAGS=(--data-dir "$D" --vaults alpha,beta --tls-names "kv.test.internal, 10.1.2.3")
+# Two instances started at once, both on port 0 (as parallel test jobs do).
 "$KEYFERRYD" --listen 127.0.0.1:0 --identity-listen 127.0.0.1:0 "${FLAGS[@]}" 2>"$T/log" &
-PID=$!
-for _ in $(seq 600); do
-  grep -q "^keyferryd ready:" "$T/log" && break
-  kill -0 "$PID" 2>/dev/null || { cat "$T/log" >&2; fail "keyferryd exited"; }
-  sleep 0.1
-done
-ready="$(grep "^keyferryd ready:" "$T/log")" || { cat "$T/log" >&2; fail "no ready line"; }
+PID1=$!
+"$KEYFERRYD" --listen 127.0.0.1:0 --identity-listen 127.0.0.1:0 --data-dir "$T/data2" 2>"$T/log2" &
+PID2=$!
+PID="$PID1 $PID2"
+wait_ready() {  # LOG PID
+  for _ in $(seq 600); do
+    grep -q "^keyferryd ready:" "$1" && return 0
+    kill -0 "$2" 2>/dev/null || { cat "$1" >&2; fail "keyferryd exited"; }
+    sleep 0.1
+  done
+  cat "$1" >&2; fail "no ready line in $1"
+}
+wait_ready "$T/log" "$PID1"; wait_ready "$T/log2" "$PID2"
+ready="$(grep "^keyferryd ready:" "$T/log")"
+port2="$(sed -n 's|^keyferryd ready: https://myvault.localhost:\([0-9]*\)$|\1|p' "$T/log2")"
 port="$(sed -n 's|^keyferryd ready: https://alpha.localhost:\([0-9]*\) .*|\1|p' <<<"$ready")"
 [ -n "$port" ] && [ "$port" -gt 0 ] || fail "ready line names no port: $ready"; pass
 grep -qF "https://beta.localhost:$port" <<<"$ready" || fail "ready line lacks beta's URL: $ready"; pass
+[ -n "$port2" ] && [ "$port2" != "$port" ] || fail "second instance's port: '$port2' (first: $port)"; pass
+for pair in "$port:$D" "$port2:$T/data2"; do
+  p="${pair%%:*}"; ca="${pair#*:}/tls/ca.pem"
+  code="$(curl -s -o /dev/null -w '%{http_code}' --cacert "$ca" "https://localhost:$p/healthz")"
+  [ "$code" = 200 ] || fail "instance on $p answers /healthz with $code"; pass
+done
 grep -q "\"event\":\"ready\".*\"port\":\"$port\"" "$T/log" || fail "the JSON ready event lacks the port"; pass
 names="$(sed -n 's/^  certificate names: //p' "$T/log")"
 [ "$names" = "localhost 127.0.0.1 ::1 alpha.localhost beta.localhost kv.test.internal 10.1.2.3" ] \
