@@ -338,6 +338,7 @@ KeptIo& Kept() {
 
 struct Server::Impl {
   enum class State { kNew, kRunning, kStopping, kStopped };
+  absl::Status Bind() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu);
 
   void Accept() {
     // Each connection lives on one I/O thread's own io_context, chosen
@@ -460,12 +461,10 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 // happen on a server that started; were one to, std::terminate is the answer.
 Server::~Server() { Shutdown(); }  // NOLINT(bugprone-exception-escape)
 
-absl::Status Server::Start() {
-  MutexLock lock(&impl_->state_mu);
-  if (impl_->state != Impl::State::kNew) {
-    return absl::FailedPreconditionError("Server::Start called twice");
-  }
-  const ServerOptions& o = impl_->shared->options;
+// Bind binds and listens once (Server::Bind, Server::Start).
+absl::Status Server::Impl::Bind() {
+  if (acceptor != nullptr) return absl::OkStatus();  // bound already
+  const ServerOptions& o = shared->options;
   beast::error_code ec;
   asio::ip::address addr = asio::ip::make_address(o.listen_address, ec);
   if (ec) {
@@ -473,11 +472,8 @@ absl::Status Server::Start() {
         absl::StrCat("bad listen address ", o.listen_address));
   }
   tcp::endpoint endpoint(addr, o.port);
-  impl_->acceptor =
-      std::make_unique<tcp::acceptor>(impl_->accept_ioc->get_executor());
-  impl_->retry =
-      std::make_unique<asio::steady_timer>(impl_->acceptor->get_executor());
-  tcp::acceptor& acc = *impl_->acceptor;
+  auto bound = std::make_unique<tcp::acceptor>(accept_ioc->get_executor());
+  tcp::acceptor& acc = *bound;
   if (acc.open(endpoint.protocol(), ec); !ec) {
     acc.set_option(asio::socket_base::reuse_address(true), ec);
   }
@@ -488,7 +484,27 @@ absl::Status Server::Start() {
                                                o.listen_address, ":", o.port,
                                                ": ", ec.message()));
   }
-  impl_->port = acc.local_endpoint(ec).port();
+  port = acc.local_endpoint(ec).port();
+  retry = std::make_unique<asio::steady_timer>(acc.get_executor());
+  acceptor = std::move(bound);
+  return absl::OkStatus();
+}
+
+absl::Status Server::Bind() {
+  MutexLock lock(&impl_->state_mu);
+  if (impl_->state != Impl::State::kNew) {
+    return absl::FailedPreconditionError("Server::Bind after Start");
+  }
+  return impl_->Bind();
+}
+
+absl::Status Server::Start() {
+  MutexLock lock(&impl_->state_mu);
+  if (impl_->state != Impl::State::kNew) {
+    return absl::FailedPreconditionError("Server::Start called twice");
+  }
+  RETURN_IF_ERROR(impl_->Bind());
+  const ServerOptions& o = impl_->shared->options;
   impl_->Accept();
   const size_t n = impl_->iocs.size();
   impl_->threads.emplace_back([ioc = impl_->accept_ioc.get()] { ioc->run(); });

@@ -87,12 +87,20 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Start binds, listens and starts the I/O threads. Unavailable when the
-  // address cannot be bound; FailedPrecondition when called twice.
+  // Bind binds and listens (port() is then known) without serving: a
+  // caller that must know the port a `port = 0` server got before it
+  // builds what the handler serves (keyferryd's token issuer names it).
+  // Connections wait in the backlog until Start. Unavailable when the
+  // address cannot be bound; OK when bound already; FailedPrecondition
+  // after Start.
+  absl::Status Bind();
+  // Start binds (unless Bind did), listens and starts the I/O threads.
+  // Unavailable when the address cannot be bound; FailedPrecondition when
+  // called twice.
   absl::Status Start();
 
   // port returns the bound port (the chosen one when options.port was 0);
-  // 0 before Start.
+  // 0 before Bind or Start.
   uint16_t port() const;
 
   // Shutdown stops accepting, closes idle connections, lets requests in

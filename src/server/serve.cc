@@ -254,7 +254,9 @@ std::unique_ptr<SealService> MakeSealService(Node& node) {
 // NewKeysServer makes (does not start) the vault listener: /sys goes to
 // the seal service, everything else to the keys API (503 while sealed);
 // nothing runs while the audit log cannot be written (/healthz still
-// answers, and says so). Needs node.api and node.seal.
+// answers, and says so). Needs node.audit and node.tls; reads node.api and
+// node.seal at each request (they are made after the listener is bound, and
+// before it starts).
 absl::StatusOr<std::unique_ptr<http::Server>> NewKeysServer(const Node& node) {
   const Config& c = node.config;
   http::ServerOptions so;
@@ -268,27 +270,28 @@ absl::StatusOr<std::unique_ptr<http::Server>> NewKeysServer(const Node& node) {
   };
   audit::AuditLog* audit = node.audit.get();
   so.finish = AuditFinish(audit);
-  return http::Server::New(
-      so, [api = node.api.get(), seal = node.seal.get(),
-           sealed = node.custody.sealed, audit](const http::Request& r) {
-        if (!audit->healthy() && !IsHealthCheck(r)) {
-          audit->NoteRefused();
-          return AuditUnavailable();
-        }
-        if (SealService::IsSysPath(r)) {
-          if (seal == nullptr) {
-            return http::AzureError(
-                404, "NotFound",
-                "this keyferryd is not sealed with key shares (see "
-                "`keyferryd init`)");
-          }
-          return seal->Handle(r);
-        }
-        if (sealed != nullptr && sealed->sealed()) {
-          return SealService::SealedResponse();
-        }
-        return api->Handle(r);
-      });
+  return http::Server::New(so, [n = &node, sealed = node.custody.sealed,
+                                audit](const http::Request& r) {
+    const http::KeysApi* api = n->api.get();
+    SealService* seal = n->seal.get();
+    if (!audit->healthy() && !IsHealthCheck(r)) {
+      audit->NoteRefused();
+      return AuditUnavailable();
+    }
+    if (SealService::IsSysPath(r)) {
+      if (seal == nullptr) {
+        return http::AzureError(
+            404, "NotFound",
+            "this keyferryd is not sealed with key shares (see "
+            "`keyferryd init`)");
+      }
+      return seal->Handle(r);
+    }
+    if (sealed != nullptr && sealed->sealed()) {
+      return SealService::SealedResponse();
+    }
+    return api->Handle(r);
+  });
 }
 
 // NewIdentityServer makes the identity endpoint and (does not start) its
@@ -343,10 +346,16 @@ absl::Status OpenNode(const std::vector<std::string>& args, Node& node) {
   // After the custody check: a node with the wrong master key writes none.
   ASSIGN_OR_RETURN(node.deployment, OpenDeployment(node.config, *node.store));
   ASSIGN_OR_RETURN(node.tls, PrepareTls(node.config));
+  // Bound now, so that with `listen = …:0` the port it got is the one the
+  // token issuer and audience name (Resource), as clients see it.
+  ASSIGN_OR_RETURN(node.keys_server, NewKeysServer(node));
+  RETURN_IF_ERROR(node.keys_server->Bind());
+  if (node.config.port == 0 && node.config.public_port == 0) {
+    node.config.port = node.keys_server->port();
+  }
   node.vault = MakeVault(node);
   ASSIGN_OR_RETURN(node.api, BuildKeysApi(node));
   node.seal = MakeSealService(node);
-  ASSIGN_OR_RETURN(node.keys_server, NewKeysServer(node));
   return NewIdentityServer(node);
 }
 

@@ -52,6 +52,21 @@ for n in "DNS:kv.test.internal" "IP Address:10.1.2.3" "DNS:alpha.localhost"; do
   grep -qF "$n" <<<"$san" || fail "certificate lacks $n: $san"; pass
 done
 
+# Tokens name the port keyferryd bound: one from the identity endpoint and
+# one minted by `keyferryd token` (given that port) both open the vault.
+id_url="$(sed -n 's|^  identity endpoint: \(https://[^ ]*\) .*|\1|p' "$T/log")"
+resource="https://localhost:$port"
+tok="$(curl -s --cacert "$D/tls/ca.pem" -H "X-IDENTITY-HEADER: $(cat "$D/identity-header")" \
+  "$id_url?resource=$resource&api-version=2019-08-01" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')" \
+  || fail "no token from the identity endpoint $id_url"
+tok2="$("$KEYFERRYD" token --principal keyferry-admin "${FLAGS[@]}" --listen "127.0.0.1:$port")" || fail "keyferryd token"
+for t in "$tok" "$tok2"; do
+  code="$(curl -s -o "$T/keys.json" -w '%{http_code}' --cacert "$D/tls/ca.pem" \
+    --resolve "alpha.localhost:$port:127.0.0.1" -H "Authorization: Bearer $t" \
+    "https://alpha.localhost:$port/keys?api-version=7.4")"
+  [ "$code" = 200 ] || { cat "$T/keys.json" >&2; fail "a token for $resource got $code"; }; pass
+done
+
 # keyferryd ca: the same CA as the running server's, byte for byte.
 "$KEYFERRYD" ca "${FLAGS[@]}" >"$T/ca.pem" 2>"$T/err" || { cat "$T/err" >&2; fail "keyferryd ca"; }
 cmp -s "$T/ca.pem" "$D/tls/ca.pem" || fail "keyferryd ca printed another certificate"; pass
