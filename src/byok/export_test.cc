@@ -296,6 +296,28 @@ TEST_F(ExportTest, ChooseKwpTakesTheOnlyPaddingDefectOne) {
   }
 }
 
+TEST_F(ExportTest, ChooseKwpTakesTheFirstOfEqualRank) {
+  struct Case {
+    ExportSession::KwpProbe probe;
+    const char* verdict;
+  };
+  // Both with the defect, or both failing: the first candidate, its
+  // failure kept in its probe, the other listed.
+  for (const Case& c : {Case{PaddingDefect(), "wrap zero-pads"},
+                        Case{Fails(), "fails"}}) {
+    SCOPED_TRACE(c.verdict);
+    FakeExportSession token;
+    token.kwp_probes = {{kCkmAesKeyWrapPad, c.probe},
+                        {kCkmAesKeyWrapKwp, c.probe}};
+    ASSERT_OK_AND_ASSIGN(KwpChoice chosen, ChooseKwp(token, std::nullopt));
+    EXPECT_EQ(chosen.mechanism, kCkmAesKeyWrapPad);
+    EXPECT_EQ(chosen.probe.detail, c.probe.detail);
+    ASSERT_EQ(chosen.others.size(), 1u);
+    EXPECT_THAT(chosen.others[0],
+                ::testing::HasSubstr(std::string("(0x210B): ") + c.verdict));
+  }
+}
+
 TEST_F(ExportTest, ChooseKwpProbesOnlyTheRequestedMechanism) {
   token_.kwp_probes = {{kCkmAesKeyWrapPad, Passes()},
                        {kCkmAesKeyWrapKwp, Fails()}};
