@@ -282,7 +282,8 @@ TEST_F(ExportTest, ChooseKwpTakesTheOnlyPaddingDefectOne) {
   for (bool defect_first : {true, false}) {
     SCOPED_TRACE(defect_first);
     FakeExportSession token;
-    const uint64_t defect = defect_first ? kCkmAesKeyWrapPad : kCkmAesKeyWrapKwp;
+    const uint64_t defect =
+        defect_first ? kCkmAesKeyWrapPad : kCkmAesKeyWrapKwp;
     const uint64_t failing =
         defect_first ? kCkmAesKeyWrapKwp : kCkmAesKeyWrapPad;
     token.kwp_probes = {{defect, PaddingDefect()}, {failing, Fails()}};
@@ -303,8 +304,8 @@ TEST_F(ExportTest, ChooseKwpTakesTheFirstOfEqualRank) {
   };
   // Both with the defect, or both failing: the first candidate, its
   // failure kept in its probe, the other listed.
-  for (const Case& c : {Case{PaddingDefect(), "wrap zero-pads"},
-                        Case{Fails(), "fails"}}) {
+  for (const Case& c :
+       {Case{PaddingDefect(), "wrap zero-pads"}, Case{Fails(), "fails"}}) {
     SCOPED_TRACE(c.verdict);
     FakeExportSession token;
     token.kwp_probes = {{kCkmAesKeyWrapPad, c.probe},

@@ -13,11 +13,11 @@
 namespace keyferry::hsm {
 namespace {
 
+using ::testing::ElementsAre;
 using testing::FakeStats;
 using testing::FakeToken;
-using testing::OpenFake;
-using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using testing::OpenFake;
 
 TEST(GenerateKeyTest, TokenWithout240AttributesKeepsTheKeyWithoutThem) {
   ASSERT_OK_AND_ASSIGN(FakeToken t, OpenFake("no-240-attrs"));
@@ -74,7 +74,8 @@ TEST(GenerateKeyTest, OtherFailuresAreNotRetried) {
   spec.label = "aes-4";
   spec.flags.token = true;
   spec.bits = 8 * 20;
-  EXPECT_THAT(GenerateKey(*t.session, spec), StatusHasMessage("CKR_KEY_SIZE_RANGE"));
+  EXPECT_THAT(GenerateKey(*t.session, spec),
+              StatusHasMessage("CKR_KEY_SIZE_RANGE"));
   EXPECT_EQ(FakeStats().generate_key_calls, 2u);
 }
 

@@ -22,7 +22,8 @@ TEST(ModuleInitTest, WithoutInitStringExplainsInitializationParameters) {
   ASSERT_FALSE(m.ok());
   EXPECT_THAT(m.status(), StatusHasMessage("initialization parameters"));
   EXPECT_THAT(m.status(), StatusHasMessage("CKR_ARGUMENTS_BAD"));
-  EXPECT_EQ(GetCkr(m.status()), std::optional<unsigned long>(CKR_ARGUMENTS_BAD));
+  EXPECT_EQ(GetCkr(m.status()),
+            std::optional<unsigned long>(CKR_ARGUMENTS_BAD));
 }
 
 TEST(ModuleInitTest, InitStringReachesTheTokenExactly) {

@@ -36,32 +36,28 @@ std::vector<uint8_t> Plain(const SecretBytes& s) {
 // AesKey makes a session AES key of known `value` that may do everything
 // the tests ask of it.
 absl::StatusOr<ObjectHandle> AesKey(Session& s, const SecretBytes& value) {
-  return s.CreateObject({Attr::Ulong(CKA_CLASS, CKO_SECRET_KEY),
-                         Attr::Ulong(CKA_KEY_TYPE, CKK_AES),
-                         Attr::Bool(CKA_TOKEN, false),
-                         Attr::Secret(CKA_VALUE, value),
-                         Attr::Bool(CKA_WRAP, true),
-                         Attr::Bool(CKA_UNWRAP, true),
-                         Attr::Bool(CKA_ENCRYPT, true),
-                         Attr::Bool(CKA_DECRYPT, true),
-                         Attr::Bool(CKA_SIGN, true)});
+  return s.CreateObject(
+      {Attr::Ulong(CKA_CLASS, CKO_SECRET_KEY),
+       Attr::Ulong(CKA_KEY_TYPE, CKK_AES), Attr::Bool(CKA_TOKEN, false),
+       Attr::Secret(CKA_VALUE, value), Attr::Bool(CKA_WRAP, true),
+       Attr::Bool(CKA_UNWRAP, true), Attr::Bool(CKA_ENCRYPT, true),
+       Attr::Bool(CKA_DECRYPT, true), Attr::Bool(CKA_SIGN, true)});
 }
 
 // Secret makes an extractable generic secret of known `value` to wrap.
 absl::StatusOr<ObjectHandle> Secret(Session& s, const SecretBytes& value) {
-  return s.CreateObject({Attr::Ulong(CKA_CLASS, CKO_SECRET_KEY),
-                         Attr::Ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET),
-                         Attr::Bool(CKA_TOKEN, false),
-                         Attr::Bool(CKA_SENSITIVE, true),
-                         Attr::Bool(CKA_EXTRACTABLE, true),
-                         Attr::Secret(CKA_VALUE, value)});
+  return s.CreateObject(
+      {Attr::Ulong(CKA_CLASS, CKO_SECRET_KEY),
+       Attr::Ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET),
+       Attr::Bool(CKA_TOKEN, false), Attr::Bool(CKA_SENSITIVE, true),
+       Attr::Bool(CKA_EXTRACTABLE, true), Attr::Secret(CKA_VALUE, value)});
 }
 
 std::vector<unsigned long> OfferedSizes(const KfFakeStats& s) {
   return std::vector<unsigned long>(
       s.output_sizes,
-      s.output_sizes + std::min<unsigned long>(s.output_size_count,
-                                               KF_FAKE_MAX_SIZES));
+      s.output_sizes +
+          std::min<unsigned long>(s.output_size_count, KF_FAKE_MAX_SIZES));
 }
 
 TEST(SessionTwoCallTest, WrapWithShortSizeAnswerIsRfc5649) {
@@ -100,8 +96,7 @@ TEST(SessionTwoCallTest, GcmEncryptWithoutTagInAnswerMatchesOpenSsl) {
     for (size_t len : lengths) {
       ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> iv,
                            crypto::RandomBytes(crypto::kGcmNonceBytes));
-      ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> data,
-                           crypto::RandomBytes(len));
+      ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> data, crypto::RandomBytes(len));
       const std::vector<uint8_t> aad = {'k', 'f'};
       ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> ct,
                            t.session->Encrypt(AesGcm(iv, aad), key_h, data));
@@ -174,8 +169,9 @@ TEST(SessionTwoCallTest, GarbageLengthIsNotAllocated) {
 }
 
 TEST(SessionTwoCallTest, GrowthStopsAtTheLimitNamingTheCall) {
-  for (const char* quirks : {"always-too-small", "always-too-small,"
-                                                 "ends-on-too-small"}) {
+  for (const char* quirks : {"always-too-small",
+                             "always-too-small,"
+                             "ends-on-too-small"}) {
     SCOPED_TRACE(quirks);
     ASSERT_OK_AND_ASSIGN(FakeToken t, OpenFake(quirks));
     ASSERT_OK_AND_ASSIGN(SecretBytes key, crypto::RandomSecret(16));
@@ -206,9 +202,9 @@ TEST(SessionTwoCallTest, GrowthStopsAtTheLimitNamingTheCall) {
 // RFC 5649-wrapped under `kek`.
 absl::StatusOr<std::vector<uint8_t>> WrappedPrivateKey(const SecretBytes& kek,
                                                        bool ec) {
-  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr k, ec ? crypto::GenerateEc(
-                                                  crypto::Curve::kP256)
-                                            : crypto::GenerateRsa(2048));
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr k,
+                   ec ? crypto::GenerateEc(crypto::Curve::kP256)
+                      : crypto::GenerateRsa(2048));
   ASSIGN_OR_RETURN(SecretBytes p8, crypto::PrivateKeyToPkcs8Der(k.get()));
   return crypto::KwpWrap(kek, p8);
 }

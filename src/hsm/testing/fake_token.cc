@@ -39,7 +39,9 @@ Bytes Ulong(CK_ULONG v) {
   return b;
 }
 
-Bytes Bool(bool v) { return Bytes{static_cast<uint8_t>(v ? CK_TRUE : CK_FALSE)}; }
+Bytes Bool(bool v) {
+  return Bytes{static_cast<uint8_t>(v ? CK_TRUE : CK_FALSE)};
+}
 
 CK_RV Attrs(const CK_ATTRIBUTE* t, CK_ULONG n,
             std::map<CK_ATTRIBUTE_TYPE, Bytes>& out) {
@@ -491,6 +493,7 @@ struct NotSupported<CK_RV (*)(Args...)> {
 };
 
 // The PKCS#11 2.40 function list, in its order.
+// clang-format off
 #define KF_FAKE_ALL_FUNCTIONS(X)                                              \
   X(C_Initialize) X(C_Finalize) X(C_GetInfo) X(C_GetFunctionList)             \
   X(C_GetSlotList) X(C_GetSlotInfo) X(C_GetTokenInfo) X(C_GetMechanismList)   \
@@ -511,6 +514,7 @@ struct NotSupported<CK_RV (*)(Args...)> {
   X(C_GenerateKeyPair) X(C_WrapKey) X(C_UnwrapKey) X(C_DeriveKey)             \
   X(C_SeedRandom) X(C_GenerateRandom) X(C_GetFunctionStatus)                  \
   X(C_CancelFunction) X(C_WaitForSlotEvent)
+// clang-format on
 
 CK_RV GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out);
 

@@ -54,8 +54,8 @@ CK_RV Kwp(bool wrap, const Bytes& kek, const uint8_t* in, size_t n,
   int len = 0, fin = 0;
   if (EVP_CipherInit_ex(ctx.get(), c, nullptr, kek.data(), nullptr,
                         wrap ? 1 : 0) != 1 ||
-      EVP_CipherUpdate(ctx.get(), out.data(), &len, in,
-                       static_cast<int>(n)) != 1 ||
+      EVP_CipherUpdate(ctx.get(), out.data(), &len, in, static_cast<int>(n)) !=
+          1 ||
       EVP_CipherFinal_ex(ctx.get(), out.data() + len, &fin) != 1) {
     return wrap ? CKR_FUNCTION_FAILED : CKR_WRAPPED_KEY_INVALID;
   }
@@ -79,8 +79,7 @@ CK_RV Gcm(bool enc, const Operation& op, const uint8_t* in, size_t n,
   bool ok = EVP_CipherInit_ex(ctx.get(), c, nullptr, nullptr, nullptr,
                               enc ? 1 : 0) == 1 &&
             EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_IVLEN,
-                                static_cast<int>(op.iv.size()),
-                                nullptr) == 1 &&
+                                static_cast<int>(op.iv.size()), nullptr) == 1 &&
             EVP_CipherInit_ex(ctx.get(), nullptr, nullptr, op.key.data(),
                               op.iv.data(), enc ? 1 : 0) == 1;
   if (ok && !op.aad.empty()) {
@@ -155,8 +154,7 @@ CK_RV Init(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key,
 template <typename Compute, typename Answer>
 CK_RV Run(CK_SESSION_HANDLE s, CK_BYTE_PTR data, CK_ULONG n, CK_BYTE_PTR out,
           CK_ULONG_PTR out_len, Operation SessionState::*which,
-          unsigned long KfFakeStats::*counter, Compute compute,
-          Answer answer) {
+          unsigned long KfFakeStats::*counter, Compute compute, Answer answer) {
   if (data == nullptr && n != 0) return CKR_ARGUMENTS_BAD;
   State& g = kf_fake::G();
   Lock lock(g.mu);
@@ -170,8 +168,7 @@ CK_RV Run(CK_SESSION_HANDLE s, CK_BYTE_PTR data, CK_ULONG n, CK_BYTE_PTR out,
     op.active = false;
     return rv;
   }
-  return kf_fake::Deliver(g, result, answer(g, n, result), out, out_len,
-                          &op);
+  return kf_fake::Deliver(g, result, answer(g, n, result), out, out_len, &op);
 }
 
 }  // namespace
@@ -262,8 +259,8 @@ CK_RV WrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE kek,
   if (!k->Has(CKA_VALUE)) return CKR_KEY_NOT_WRAPPABLE;
   const Bytes& value = k->attrs.at(CKA_VALUE);
   Bytes wrapped;
-  CK_RV rv = Kwp(true, w->attrs.at(CKA_VALUE), value.data(), value.size(),
-                 wrapped);
+  CK_RV rv =
+      Kwp(true, w->attrs.at(CKA_VALUE), value.data(), value.size(), wrapped);
   if (rv != CKR_OK) return rv;
   // Short: the key's own length, 8-15 bytes below the wrap's.
   CK_ULONG answer = g.quirks.short_size ? value.size() : wrapped.size();
@@ -293,8 +290,9 @@ CK_RV UnwrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE kek,
   }
   const bool private_key = o.Ulong(CKA_CLASS) == CKO_PRIVATE_KEY;
   const bool demanded =
-      private_key && (g.quirks.demand_attr_all ||
-                      (g.quirks.demand_ec_attr && o.Ulong(CKA_KEY_TYPE) == CKK_EC));
+      private_key &&
+      (g.quirks.demand_attr_all ||
+       (g.quirks.demand_ec_attr && o.Ulong(CKA_KEY_TYPE) == CKK_EC));
   if (demanded && !o.Has(kKfFakeDbAttribute)) return CKR_TEMPLATE_INCOMPLETE;
   Object* w;
   if (kf_fake::FindKey(g, kek, &w) != CKR_OK) {
@@ -304,8 +302,8 @@ CK_RV UnwrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE kek,
   if (!w->Bool(CKA_UNWRAP, false)) return CKR_KEY_FUNCTION_NOT_PERMITTED;
   if (CK_RV rv = kf_fake::CheckNewObject(g, o); rv != CKR_OK) return rv;
   Bytes value;
-  if (CK_RV rv = Kwp(false, w->attrs.at(CKA_VALUE), wrapped, wrapped_len,
-                     value);
+  if (CK_RV rv =
+          Kwp(false, w->attrs.at(CKA_VALUE), wrapped, wrapped_len, value);
       rv != CKR_OK) {
     return rv;
   }
@@ -366,8 +364,7 @@ CK_RV SignInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key) {
                 if (mech.mechanism != CKM_SHA256_HMAC) {
                   return CKR_MECHANISM_INVALID;
                 }
-                if (k.Ulong(CKA_CLASS) != CKO_SECRET_KEY ||
-                    !k.Has(CKA_VALUE)) {
+                if (k.Ulong(CKA_CLASS) != CKO_SECRET_KEY || !k.Has(CKA_VALUE)) {
                   return CKR_KEY_TYPE_INCONSISTENT;
                 }
                 if (!k.Bool(CKA_SIGN, false)) {
