@@ -444,12 +444,13 @@ CK_RV FindObjectsInit(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n) {
   if (CK_RV rv = Attrs(t, n, match); rv != CKR_OK) return rv;
   ss->found.clear();
   ss->found_pos = 0;
-  for (const auto& [h, o] : g.objects) {
+  for (const auto& entry : g.objects) {
+    const Object& o = entry.second;  // (clang cannot capture a binding)
     bool all = std::all_of(match.begin(), match.end(), [&](const auto& m) {
       auto a = o.attrs.find(m.first);
       return a != o.attrs.end() && a->second == m.second;
     });
-    if (all) ss->found.push_back(h);
+    if (all) ss->found.push_back(entry.first);
   }
   ss->finding = true;
   return CKR_OK;
