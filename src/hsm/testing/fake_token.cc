@@ -258,6 +258,7 @@ constexpr MechEntry kMechanisms[] = {
     {CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE},
     {CKM_EC_KEY_PAIR_GEN, 256, 521, CKF_GENERATE_KEY_PAIR},
     {CKM_AES_GCM, 16, 32, CKF_ENCRYPT | CKF_DECRYPT},
+    {CKM_AES_KEY_WRAP_PAD, 16, 32, CKF_WRAP | CKF_UNWRAP},
     {CKM_AES_KEY_WRAP_KWP, 16, 32, CKF_WRAP | CKF_UNWRAP},
     {CKM_SHA256_HMAC, 16, 64, CKF_SIGN},
 };
@@ -578,4 +579,5 @@ KF_FAKE_EXPORT void kf_fake_stats(KfFakeStats* out) {
   kf_fake::State& g = kf_fake::G();
   std::lock_guard<std::mutex> lock(g.mu);
   *out = g.stats;
+  out->live_objects = g.objects.size();
 }

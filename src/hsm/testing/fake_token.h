@@ -1,7 +1,8 @@
 // A fake PKCS#11 token for unit tests only (built with KF_BUILD_TESTS as the
 // shared library kf_fake_token, never linked into keyferry or keyferryd).
 // Its crypto is real (OpenSSL): C_WrapKey/C_UnwrapKey with
-// CKM_AES_KEY_WRAP_KWP are RFC 5649, C_Encrypt/C_Decrypt with CKM_AES_GCM are
+// CKM_AES_KEY_WRAP_KWP are RFC 5649 (with CKM_AES_KEY_WRAP_PAD, RFC 3394 over
+// PKCS#7 padding), C_Encrypt/C_Decrypt with CKM_AES_GCM are
 // AES-GCM, C_Sign with CKM_SHA256_HMAC is HMAC-SHA256, so a test compares
 // the token's output with OpenSSL's. Objects live in memory until
 // C_Finalize.
@@ -16,7 +17,7 @@
 // departs from PKCS#11 (an empty list or "none": a conformant token; an
 // unknown quirk: CKR_ARGUMENTS_BAD). Other words are ignored.
 //   short-size        size queries answer short: C_WrapKey the key's length
-//                     (8-15 bytes short), C_Encrypt (GCM) without the tag,
+//                     (8-16 bytes short), C_Encrypt (GCM) without the tag,
 //                     C_Sign half the MAC.
 //   ends-on-too-small CKR_BUFFER_TOO_SMALL ends the operation (C_Encrypt,
 //                     C_Decrypt, C_Sign): the next call answers
@@ -69,6 +70,8 @@ struct KfFakeStats {
   // value length it had the last time.
   unsigned long unwrap_db_attr_sent;
   unsigned long unwrap_db_attr_len;
+  // Objects that exist when the counters are read (session and token).
+  unsigned long live_objects;
 };
 
 typedef void (*KfFakeStatsFn)(struct KfFakeStats* out);

@@ -1,11 +1,13 @@
 // The fake token's mechanisms (see fake_token.h), computed with OpenSSL:
 // AES key generation, a minimal EC key pair generation (attributes only, no
-// key material), RFC 5649 wrap and unwrap (CKM_AES_KEY_WRAP_KWP), AES-GCM
-// (single part) and HMAC-SHA256. Test-only.
+// key material), RFC 5649 wrap and unwrap (CKM_AES_KEY_WRAP_KWP), RFC 3394
+// over PKCS#7 padding (CKM_AES_KEY_WRAP_PAD), AES-GCM (single part) and
+// HMAC-SHA256. Test-only.
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "hsm/testing/fake_token_internal.h"
@@ -41,12 +43,9 @@ bool IsAesKey(const Object& k) {
          k.Ulong(CKA_KEY_TYPE) == CKK_AES && (n == 16 || n == 24 || n == 32);
 }
 
-// Kwp is RFC 5649 key wrap (`wrap`) or unwrap of `in` under `kek`.
-CK_RV Kwp(bool wrap, const Bytes& kek, const uint8_t* in, size_t n,
-          Bytes& out) {
-  const EVP_CIPHER* c = kek.size() == 16   ? EVP_aes_128_wrap_pad()
-                        : kek.size() == 24 ? EVP_aes_192_wrap_pad()
-                                           : EVP_aes_256_wrap_pad();
+// Cipher runs one EVP key-wrap cipher over `in` into `out`.
+CK_RV Cipher(const EVP_CIPHER* c, bool wrap, const Bytes& kek,
+             const uint8_t* in, size_t n, Bytes& out) {
   CtxPtr ctx(EVP_CIPHER_CTX_new());
   if (!ctx) return CKR_HOST_MEMORY;
   EVP_CIPHER_CTX_set_flags(ctx.get(), EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
@@ -60,6 +59,35 @@ CK_RV Kwp(bool wrap, const Bytes& kek, const uint8_t* in, size_t n,
     return wrap ? CKR_FUNCTION_FAILED : CKR_WRAPPED_KEY_INVALID;
   }
   out.resize(static_cast<size_t>(len + fin));
+  return CKR_OK;
+}
+
+// KeyWrap wraps (`wrap`) or unwraps `in` under `kek`: CKM_AES_KEY_WRAP_KWP
+// is RFC 5649; CKM_AES_KEY_WRAP_PAD is RFC 3394 over PKCS#7 padding to a
+// multiple of 8 bytes (PKCS#11 3.0's reading of the number, which some
+// tokens follow), so that a known-answer test tells the two apart.
+CK_RV KeyWrap(CK_MECHANISM_TYPE mech, bool wrap, const Bytes& kek,
+              const uint8_t* in, size_t n, Bytes& out) {
+  const bool kwp = mech == CKM_AES_KEY_WRAP_KWP;
+  const EVP_CIPHER* c =
+      kek.size() == 16   ? (kwp ? EVP_aes_128_wrap_pad() : EVP_aes_128_wrap())
+      : kek.size() == 24 ? (kwp ? EVP_aes_192_wrap_pad() : EVP_aes_192_wrap())
+                         : (kwp ? EVP_aes_256_wrap_pad() : EVP_aes_256_wrap());
+  if (kwp) return Cipher(c, wrap, kek, in, n, out);
+  if (wrap) {
+    Bytes padded(in, in + n);
+    const size_t pad = 8 - n % 8;
+    padded.insert(padded.end(), pad, static_cast<uint8_t>(pad));
+    return Cipher(c, true, kek, padded.data(), padded.size(), out);
+  }
+  if (CK_RV rv = Cipher(c, false, kek, in, n, out); rv != CKR_OK) return rv;
+  const size_t pad = out.empty() ? 0 : out.back();
+  if (pad == 0 || pad > 8 || pad > out.size() ||
+      std::any_of(out.end() - static_cast<std::ptrdiff_t>(pad), out.end(),
+                  [pad](uint8_t b) { return b != pad; })) {
+    return CKR_WRAPPED_KEY_INVALID;
+  }
+  out.resize(out.size() - pad);
   return CKR_OK;
 }
 
@@ -247,7 +275,10 @@ CK_RV WrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE kek,
   SessionState* ss;
   if (CK_RV rv = Session(g, s, &ss); rv != CKR_OK) return rv;
   ++g.stats.wrap_calls;
-  if (m->mechanism != CKM_AES_KEY_WRAP_KWP) return CKR_MECHANISM_INVALID;
+  if (m->mechanism != CKM_AES_KEY_WRAP_KWP &&
+      m->mechanism != CKM_AES_KEY_WRAP_PAD) {
+    return CKR_MECHANISM_INVALID;
+  }
   Object *w, *k;
   if (kf_fake::FindKey(g, kek, &w) != CKR_OK) {
     return CKR_WRAPPING_KEY_HANDLE_INVALID;
@@ -259,10 +290,10 @@ CK_RV WrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE kek,
   if (!k->Has(CKA_VALUE)) return CKR_KEY_NOT_WRAPPABLE;
   const Bytes& value = k->attrs.at(CKA_VALUE);
   Bytes wrapped;
-  CK_RV rv =
-      Kwp(true, w->attrs.at(CKA_VALUE), value.data(), value.size(), wrapped);
+  CK_RV rv = KeyWrap(m->mechanism, true, w->attrs.at(CKA_VALUE), value.data(),
+                     value.size(), wrapped);
   if (rv != CKR_OK) return rv;
-  // Short: the key's own length, 8-15 bytes below the wrap's.
+  // Short: the key's own length, 8-16 bytes below the wrap's.
   CK_ULONG answer = g.quirks.short_size ? value.size() : wrapped.size();
   return kf_fake::Deliver(g, wrapped, answer, out, out_len, nullptr);
 }
@@ -284,7 +315,10 @@ CK_RV UnwrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE kek,
     ++g.stats.unwrap_db_attr_sent;
     g.stats.unwrap_db_attr_len = o.attrs.at(kKfFakeDbAttribute).size();
   }
-  if (m->mechanism != CKM_AES_KEY_WRAP_KWP) return CKR_MECHANISM_INVALID;
+  if (m->mechanism != CKM_AES_KEY_WRAP_KWP &&
+      m->mechanism != CKM_AES_KEY_WRAP_PAD) {
+    return CKR_MECHANISM_INVALID;
+  }
   if (!o.Ulong(CKA_CLASS) || !o.Ulong(CKA_KEY_TYPE)) {
     return CKR_TEMPLATE_INCOMPLETE;
   }
@@ -302,8 +336,8 @@ CK_RV UnwrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE kek,
   if (!w->Bool(CKA_UNWRAP, false)) return CKR_KEY_FUNCTION_NOT_PERMITTED;
   if (CK_RV rv = kf_fake::CheckNewObject(g, o); rv != CKR_OK) return rv;
   Bytes value;
-  if (CK_RV rv =
-          Kwp(false, w->attrs.at(CKA_VALUE), wrapped, wrapped_len, value);
+  if (CK_RV rv = KeyWrap(m->mechanism, false, w->attrs.at(CKA_VALUE), wrapped,
+                         wrapped_len, value);
       rv != CKR_OK) {
     return rv;
   }
