@@ -5,6 +5,7 @@
 
 #include <map>
 #include <set>
+#include <vector>
 
 #include "base/testing.h"
 #include "byok/envelope.h"
@@ -33,6 +34,11 @@ class FakeExportSession : public ExportSession {
   bool native_uses_sha256 = false;  // a token that ignores OAEP parameters
   bool kwp_padding_defect = false;
   bool fail_kwp_wrap = false;
+  // Per-mechanism known-answer results (else the knobs above decide), the
+  // mechanisms not offered, and every mechanism probed, in order.
+  std::map<uint64_t, KwpProbe> kwp_probes;
+  std::set<uint64_t> not_offered;
+  std::vector<uint64_t> probed;
   std::set<ObjectRef> destroyed;
 
   ObjectRef AddSecret(SecretBytes v, bool extractable = true) {
@@ -61,6 +67,7 @@ class FakeExportSession : public ExportSession {
     return info;
   }
   bool HasWrapMechanism(uint64_t mech) override {
+    if (not_offered.count(mech) != 0) return false;
     return mech != kCkmRsaAesKeyWrap || offer_native;
   }
   absl::StatusOr<ObjectRef> ImportRsaPublic(
@@ -99,7 +106,11 @@ class FakeExportSession : public ExportSession {
                                            : crypto::OaepHash::kSha1);
     return ct;
   }
-  absl::StatusOr<KwpProbe> ProbeKwp(uint64_t) override {
+  absl::StatusOr<KwpProbe> ProbeKwp(uint64_t mech) override {
+    probed.push_back(mech);
+    if (auto it = kwp_probes.find(mech); it != kwp_probes.end()) {
+      return it->second;
+    }
     KwpProbe p;
     p.unwrap_ok = true;
     p.wrap_ok = !kwp_padding_defect;
@@ -221,6 +232,122 @@ TEST_F(ExportTest, FailureKekNotRsa) {
   auto ec = *crypto::GenerateEc(crypto::Curve::kP256);
   EXPECT_THAT(ExportFromToken(token_, t, ec.get(), {}),
               StatusHasMessage("KEK must be"));
+}
+
+// Known-answer results for ChooseKwp.
+ExportSession::KwpProbe Passes() {
+  ExportSession::KwpProbe p;
+  p.wrap_ok = p.unwrap_ok = true;
+  p.detail = "passes";
+  return p;
+}
+ExportSession::KwpProbe Fails() {
+  ExportSession::KwpProbe p;
+  p.detail = "RFC 3394 with PKCS#7 padding";
+  return p;
+}
+ExportSession::KwpProbe PaddingDefect() {
+  ExportSession::KwpProbe p;
+  p.unwrap_ok = p.padding_defect = true;
+  p.detail = "zero-pads";
+  return p;
+}
+
+TEST_F(ExportTest, ChooseKwpSkipsAPadMechanismThatIsNotRfc5649) {
+  token_.kwp_probes = {{kCkmAesKeyWrapPad, Fails()},
+                       {kCkmAesKeyWrapKwp, Passes()}};
+  ASSERT_OK_AND_ASSIGN(KwpChoice c, ChooseKwp(token_, std::nullopt));
+  EXPECT_EQ(c.mechanism, kCkmAesKeyWrapKwp);
+  EXPECT_TRUE(c.listed);
+  EXPECT_TRUE(c.probe.wrap_ok && c.probe.unwrap_ok);
+  ASSERT_EQ(c.others.size(), 1u);
+  EXPECT_THAT(c.others[0], ::testing::HasSubstr("(0x210A): fails"));
+  EXPECT_THAT(c.others[0], ::testing::HasSubstr("PKCS#7"));
+  EXPECT_EQ(token_.probed,
+            (std::vector<uint64_t>{kCkmAesKeyWrapPad, kCkmAesKeyWrapKwp}));
+}
+
+TEST_F(ExportTest, ChooseKwpPrefersThePadMechanismWhenBothPass) {
+  token_.kwp_probes = {{kCkmAesKeyWrapPad, Passes()},
+                       {kCkmAesKeyWrapKwp, Passes()}};
+  ASSERT_OK_AND_ASSIGN(KwpChoice c, ChooseKwp(token_, std::nullopt));
+  EXPECT_EQ(c.mechanism, kCkmAesKeyWrapPad);
+  EXPECT_TRUE(c.others.empty());
+  // The first that passes ends the search.
+  EXPECT_EQ(token_.probed, (std::vector<uint64_t>{kCkmAesKeyWrapPad}));
+}
+
+TEST_F(ExportTest, ChooseKwpTakesTheOnlyPaddingDefectOne) {
+  // Rank 1 (unwraps right, wrap zero-pads) beats rank 0 wherever it is.
+  for (bool defect_first : {true, false}) {
+    SCOPED_TRACE(defect_first);
+    FakeExportSession token;
+    const uint64_t defect =
+        defect_first ? kCkmAesKeyWrapPad : kCkmAesKeyWrapKwp;
+    const uint64_t failing =
+        defect_first ? kCkmAesKeyWrapKwp : kCkmAesKeyWrapPad;
+    token.kwp_probes = {{defect, PaddingDefect()}, {failing, Fails()}};
+    ASSERT_OK_AND_ASSIGN(KwpChoice c, ChooseKwp(token, std::nullopt));
+    EXPECT_EQ(c.mechanism, defect);
+    EXPECT_TRUE(c.probe.padding_defect);
+    EXPECT_FALSE(c.probe.wrap_ok);
+    ASSERT_EQ(c.others.size(), 1u);
+    EXPECT_THAT(c.others[0], ::testing::HasSubstr("fails"));
+    EXPECT_EQ(token.probed.size(), 2u);
+  }
+}
+
+TEST_F(ExportTest, ChooseKwpTakesTheFirstOfEqualRank) {
+  struct Case {
+    ExportSession::KwpProbe probe;
+    const char* verdict;
+  };
+  // Both with the defect, or both failing: the first candidate, its
+  // failure kept in its probe, the other listed.
+  for (const Case& c :
+       {Case{PaddingDefect(), "wrap zero-pads"}, Case{Fails(), "fails"}}) {
+    SCOPED_TRACE(c.verdict);
+    FakeExportSession token;
+    token.kwp_probes = {{kCkmAesKeyWrapPad, c.probe},
+                        {kCkmAesKeyWrapKwp, c.probe}};
+    ASSERT_OK_AND_ASSIGN(KwpChoice chosen, ChooseKwp(token, std::nullopt));
+    EXPECT_EQ(chosen.mechanism, kCkmAesKeyWrapPad);
+    EXPECT_EQ(chosen.probe.detail, c.probe.detail);
+    ASSERT_EQ(chosen.others.size(), 1u);
+    EXPECT_THAT(chosen.others[0],
+                ::testing::HasSubstr(std::string("(0x210B): ") + c.verdict));
+  }
+}
+
+TEST_F(ExportTest, ChooseKwpProbesOnlyTheRequestedMechanism) {
+  token_.kwp_probes = {{kCkmAesKeyWrapPad, Passes()},
+                       {kCkmAesKeyWrapKwp, Fails()}};
+  ASSERT_OK_AND_ASSIGN(KwpChoice c, ChooseKwp(token_, kCkmAesKeyWrapKwp));
+  EXPECT_EQ(c.mechanism, kCkmAesKeyWrapKwp);
+  EXPECT_FALSE(c.probe.wrap_ok);  // reported as it is, not replaced
+  EXPECT_TRUE(c.others.empty());
+  EXPECT_EQ(token_.probed, (std::vector<uint64_t>{kCkmAesKeyWrapKwp}));
+}
+
+TEST_F(ExportTest, ChooseKwpSkipsAMechanismNotOffered) {
+  token_.not_offered = {kCkmAesKeyWrapPad};
+  token_.kwp_probes = {{kCkmAesKeyWrapKwp, Passes()}};
+  ASSERT_OK_AND_ASSIGN(KwpChoice c, ChooseKwp(token_, std::nullopt));
+  EXPECT_EQ(c.mechanism, kCkmAesKeyWrapKwp);
+  ASSERT_EQ(c.others.size(), 1u);
+  EXPECT_THAT(c.others[0], ::testing::HasSubstr("not offered"));
+  EXPECT_EQ(token_.probed, (std::vector<uint64_t>{kCkmAesKeyWrapKwp}));
+}
+
+TEST_F(ExportTest, TwoStepExportUsesTheChosenMechanism) {
+  token_.kwp_probes = {{kCkmAesKeyWrapPad, Fails()},
+                       {kCkmAesKeyWrapKwp, Passes()}};
+  SecretBytes key = *crypto::RandomSecret(32);
+  ObjectRef t = token_.AddSecret(key);
+  ASSERT_OK_AND_ASSIGN(ExportResult r, ExportFromToken(token_, t, kek_, {}));
+  EXPECT_THAT(r.route, ::testing::HasSubstr("CKM_AES_KEY_WRAP_KWP (0x210B)"));
+  ASSERT_OK_AND_ASSIGN(SecretBytes back, UnwrapWithKek(kek_, r.ciphertext));
+  EXPECT_TRUE(back.ConstantTimeEquals(key));
 }
 
 }  // namespace
