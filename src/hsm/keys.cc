@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/status.h"
@@ -236,6 +237,23 @@ absl::StatusOr<KeySpec> ParseKeySpec(std::string_view type,
   return spec;
 }
 
+absl::Status NameRefusedCurve(const absl::Status& status, EcCurve c) {
+  std::optional<unsigned long> rv = GetCkr(status);
+  if (!rv ||
+      (*rv != CKR_DOMAIN_PARAMS_INVALID && *rv != CKR_CURVE_NOT_SUPPORTED)) {
+    return status;
+  }
+  std::string name(c == EcCurve::kSecp256k1 ? "secp256k1"
+                                            : crypto::CurveJwkName(c));
+  absl::Status out(status.code(),
+                   absl::StrCat("the token does not offer EC curve ", name,
+                                " (", status.message(), ")"));
+  status.ForEachPayload([&out](absl::string_view url, const absl::Cord& p) {
+    out.SetPayload(url, p);
+  });
+  return out;
+}
+
 absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec) {
   if (spec.label.empty()) return absl::InvalidArgumentError("missing --label");
   {
@@ -292,7 +310,10 @@ absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec) {
         Drop240Attributes(pub);
         pair = s.GenerateKeyPair(mech, pub, priv);
       }
-      if (!pair.ok()) return pair.status();
+      if (!pair.ok()) {
+        return rsa ? pair.status()
+                   : NameRefusedCurve(pair.status(), *spec.curve);
+      }
       out.public_key = pair->first;
       out.private_or_secret = pair->second;
       return out;

@@ -73,8 +73,15 @@ struct GeneratedKey {
 
 // GenerateKey creates the key inside the token with every attribute of
 // `spec.flags` set explicitly and a random CKA_ID. AlreadyExists when a key
-// with the label exists.
+// with the label exists. A token that refuses an EC curve's domain
+// parameters (CKR_DOMAIN_PARAMS_INVALID, CKR_CURVE_NOT_SUPPORTED) gets a
+// Status naming the curve (NameRefusedCurve).
 absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec);
+
+// NameRefusedCurve returns `status` with "the token does not offer EC curve
+// <name>" before its message when its CK_RV says the token refused the
+// curve `c`, and `status` unchanged otherwise; code and CK_RV are kept.
+absl::Status NameRefusedCurve(const absl::Status& status, EcCurve c);
 
 // KeyEntry is one row of `keyferry key list`.
 struct KeyEntry {
