@@ -237,6 +237,21 @@ absl::StatusOr<KeySpec> ParseKeySpec(std::string_view type,
   return spec;
 }
 
+std::vector<std::string> FlagsChangedByToken(
+    const KeyFlags& asked, const KeyFlags& got, KeyKind kind,
+    const std::vector<std::string>& skip) {
+  CK_OBJECT_CLASS klass =
+      kind == KeyKind::kAes ? CKO_SECRET_KEY : CKO_PRIVATE_KEY;
+  std::vector<std::string> changed;
+  for (const auto& d : kFlags) {
+    if (!d.settable || !Applies(d.attr, klass)) continue;
+    if (asked.*d.field == got.*d.field) continue;
+    if (std::find(skip.begin(), skip.end(), d.name) != skip.end()) continue;
+    changed.push_back(absl::StrCat(got.*d.field ? "" : "non", d.name));
+  }
+  return changed;
+}
+
 absl::Status NameRefusedCurve(const absl::Status& status, EcCurve c) {
   std::optional<unsigned long> rv = GetCkr(status);
   if (!rv ||
@@ -284,7 +299,7 @@ absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec) {
       }
       if (!h.ok()) return h.status();
       out.private_or_secret = *h;
-      return out;
+      break;
     }
     case KeyKind::kRsa:
     case KeyKind::kEc: {
@@ -316,10 +331,15 @@ absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec) {
       }
       out.public_key = pair->first;
       out.private_or_secret = pair->second;
-      return out;
+      break;
     }
   }
-  return absl::InternalError("unreachable");
+  // A token may accept a flag and make the key its own way: say so.
+  if (auto got = ReadFlags(s, out.private_or_secret); got.ok()) {
+    out.flags_changed =
+        FlagsChangedByToken(f, *got, spec.kind, out.flags_not_kept);
+  }
+  return out;
 }
 
 absl::StatusOr<KeyEntry> DescribeKey(Session& s, ObjectHandle h) {

@@ -69,6 +69,10 @@ struct GeneratedKey {
   // 2.40's CKA_COPYABLE/CKA_DESTROYABLE gets the key without them (the
   // token's own rule then applies), and their names are listed here.
   std::vector<std::string> flags_not_kept;
+  // Flags the token set otherwise than asked (it accepted the template and
+  // made the key its own way, e.g. sensitive where nonsensitive was asked):
+  // each as the flag the key has ("sensitive", "nonextractable").
+  std::vector<std::string> flags_changed;
 };
 
 // GenerateKey creates the key inside the token with every attribute of
@@ -77,6 +81,13 @@ struct GeneratedKey {
 // parameters (CKR_DOMAIN_PARAMS_INVALID, CKR_CURVE_NOT_SUPPORTED) gets a
 // Status naming the curve (NameRefusedCurve).
 absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec);
+
+// FlagsChangedByToken lists the settable flags of a `kind` key's private or
+// secret object that differ between `asked` and `got` (as the flag `got`
+// has: "sensitive" or "nonsensitive"), leaving out those named in `skip`.
+std::vector<std::string> FlagsChangedByToken(
+    const KeyFlags& asked, const KeyFlags& got, KeyKind kind,
+    const std::vector<std::string>& skip);
 
 // NameRefusedCurve returns `status` with "the token does not offer EC curve
 // <name>" before its message when its CK_RV says the token refused the

@@ -35,5 +35,31 @@ TEST(NameRefusedCurveTest, OtherFailuresUnchanged) {
   EXPECT_EQ(NameRefusedCurve(plain, EcCurve::kP256), plain);
 }
 
+TEST(FlagsChangedByTokenTest, NamesTheFlagsTheKeyHas) {
+  KeyFlags asked = DefaultFlags(KeyKind::kAes);
+  asked.sensitive = false;
+  asked.extractable = true;
+  KeyFlags got = asked;
+  got.sensitive = true;
+  got.alwayssensitive = true;  // read-only: never reported
+  EXPECT_EQ(FlagsChangedByToken(asked, got, KeyKind::kAes, {}),
+            std::vector<std::string>{"sensitive"});
+  got.extractable = false;
+  EXPECT_EQ(FlagsChangedByToken(asked, got, KeyKind::kAes, {}),
+            (std::vector<std::string>{"sensitive", "nonextractable"}));
+}
+
+TEST(FlagsChangedByTokenTest, SkipsNotKeptAndOtherObjectsFlags) {
+  KeyFlags asked = DefaultFlags(KeyKind::kRsa);  // verify: the public key's
+  KeyFlags got = asked;
+  got.verify = false;  // a private key has no CKA_VERIFY
+  got.encrypt = false;
+  got.destroyable = false;
+  EXPECT_EQ(FlagsChangedByToken(asked, got, KeyKind::kRsa, {"destroyable"}),
+            std::vector<std::string>{});
+  EXPECT_EQ(FlagsChangedByToken(asked, got, KeyKind::kRsa, {}),
+            std::vector<std::string>{"nondestroyable"});
+}
+
 }  // namespace
 }  // namespace keyferry::hsm
