@@ -98,6 +98,14 @@ kf_fails "the token does not offer EC curve secp256k1" key create "${NSS[@]}" --
 # NSS keeps token keys sensitive whatever is asked: keyferry says so.
 kf key create "${NSS[@]}" --type aes --size 128 --label nsaes --flags nonsensitive,extractable
 expect_contains "$T/out" "note: the token made the key sensitive, otherwise than asked"
+# NSS does not enforce CKA_EXTRACTABLE=FALSE on wrapping; keyferry refuses
+# to export such a key anyway, writing nothing.
+kf key create "${NSS[@]}" --type aes --size 256 --label locked-aes
+kf key create "${NSS[@]}" --type ec --curve P-256 --label locked-ec
+for l in locked-aes locked-ec; do
+  kf_fails "key '$l' is not extractable" export "${NSS[@]}" --key "$l" --kek "$T/kek2048.pem" --kid "$KID" --out "$T/x.byok"
+  expect_absent "$T/x.byok"
+done
 kf_fails "initialization parameters" key list --module "$NSS_MODULE" --token "NSS Certificate DB"
 kf_fails "initialization parameters" export --module "$NSS_MODULE" --token "NSS Certificate DB" \
   --key aes256 --kek "$T/kek2048.pem" --kid "$KID" --out "$T/x.byok"
@@ -105,12 +113,13 @@ expect_absent "$T/x.byok"
 WRONG_PIN=wrong kf_fails "PIN incorrect" key list "${NSS[@]}" --pin-env WRONG_PIN
 
 # The ephemeral AES key and the KEK copy are session objects: the token
-# holds exactly the keys this test made (6 pairs, 4 AES keys, nothing else).
+# holds exactly the keys this test made (7 pairs, 5 AES keys, nothing else).
 kf key list "${NSS[@]}"
 tail -n +2 "$T/out" | awk '{print $1, $(NF - 1)}' | sort >"$T/objs"
 { for l in rsa-2048 rsa-3072 rsa-4096 ec-P-256 ec-P-384 ec-P-521; do
     echo "private $l"; echo "public $l"; done
-  for s in 128 192 256; do echo "secret aes$s"; done; echo "secret nsaes"; } | sort >"$T/want"
+  for s in 128 192 256; do echo "secret aes$s"; done; echo "secret nsaes"
+  echo "secret locked-aes"; echo "private locked-ec"; echo "public locked-ec"; } | sort >"$T/want"
 diff "$T/want" "$T/objs" >&2 || fail "the NSS token holds other objects than the test's keys"; pass
 ls "$T" | grep -q '\.tmp\.' && fail "temporary file left behind"; pass
 done_checks
