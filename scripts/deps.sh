@@ -15,6 +15,7 @@ test_pkgs=(
   postgresql-15   # initdb/postgres for the PostgreSQL store's tests
   haproxy   # the load balancer in front of the cluster test's three nodes
   opensc python3 python3-cryptography xxd sqlite3 curl
+  libnss3-tools   # certutil: the NSS softokn databases of the second token's tests
   python3-azure azure-cli
   clang   # the ThreadSanitizer + -Wthread-safety build of scripts/test.sh
   libclang-rt-14-dev libfuzzer-14-dev   # ASan/UBSan + libFuzzer (fuzz/)

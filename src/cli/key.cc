@@ -89,6 +89,12 @@ absl::Status RunKeyCreate(const Args& args) {
         "extractable ones\n",
         absl::StrJoin(key->flags_not_kept, ", ").c_str());
   }
+  if (!key->flags_changed.empty()) {
+    std::printf(
+        "note: the token made the key %s, otherwise than asked (its own "
+        "rule)\n",
+        absl::StrJoin(key->flags_changed, ", ").c_str());
+  }
   return absl::OkStatus();
 }
 

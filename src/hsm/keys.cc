@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/status.h"
@@ -273,6 +274,38 @@ absl::StatusOr<KeySpec> ParseKeySpec(std::string_view type,
   return spec;
 }
 
+std::vector<std::string> FlagsChangedByToken(
+    const KeyFlags& asked, const KeyFlags& got, KeyKind kind,
+    const std::vector<std::string>& skip) {
+  CK_OBJECT_CLASS klass =
+      kind == KeyKind::kAes ? CKO_SECRET_KEY : CKO_PRIVATE_KEY;
+  std::vector<std::string> changed;
+  for (const auto& d : kFlags) {
+    if (!d.settable || !Applies(d.attr, klass)) continue;
+    if (asked.*d.field == got.*d.field) continue;
+    if (std::find(skip.begin(), skip.end(), d.name) != skip.end()) continue;
+    changed.push_back(absl::StrCat(got.*d.field ? "" : "non", d.name));
+  }
+  return changed;
+}
+
+absl::Status NameRefusedCurve(const absl::Status& status, EcCurve c) {
+  std::optional<unsigned long> rv = GetCkr(status);
+  if (!rv ||
+      (*rv != CKR_DOMAIN_PARAMS_INVALID && *rv != CKR_CURVE_NOT_SUPPORTED)) {
+    return status;
+  }
+  std::string name(c == EcCurve::kSecp256k1 ? "secp256k1"
+                                            : crypto::CurveJwkName(c));
+  absl::Status out(status.code(),
+                   absl::StrCat("the token does not offer EC curve ", name,
+                                " (", status.message(), ")"));
+  status.ForEachPayload([&out](absl::string_view url, const absl::Cord& p) {
+    out.SetPayload(url, p);
+  });
+  return out;
+}
+
 absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec) {
   if (spec.label.empty()) return absl::InvalidArgumentError("missing --label");
   {
@@ -311,7 +344,7 @@ absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec) {
       }
       if (!h.ok()) return h.status();
       out.private_or_secret = *h;
-      return out;
+      break;
     }
     case KeyKind::kRsa:
     case KeyKind::kEc: {
@@ -346,13 +379,21 @@ absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec) {
           (void)s.Destroy(again->second);
         }
       }
-      if (!pair.ok()) return pair.status();
+      if (!pair.ok()) {
+        return rsa ? pair.status()
+                   : NameRefusedCurve(pair.status(), *spec.curve);
+      }
       out.public_key = pair->first;
       out.private_or_secret = pair->second;
-      return out;
+      break;
     }
   }
-  return absl::InternalError("unreachable");
+  // A token may accept a flag and make the key its own way: say so.
+  if (auto got = ReadFlags(s, out.private_or_secret); got.ok()) {
+    out.flags_changed =
+        FlagsChangedByToken(f, *got, spec.kind, out.flags_not_kept);
+  }
+  return out;
 }
 
 absl::StatusOr<KeyEntry> DescribeKey(Session& s, ObjectHandle h) {

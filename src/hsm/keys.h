@@ -75,12 +75,30 @@ struct GeneratedKey {
   // are listed here: the token's own rules then apply (NSS softokn lets
   // C_CopyObject make an extractable copy). The caller must say so.
   std::vector<std::string> flags_not_kept;
+  // Flags the token set otherwise than asked (it accepted the template and
+  // made the key its own way, e.g. sensitive where nonsensitive was asked):
+  // each as the flag the key has ("sensitive", "nonextractable").
+  std::vector<std::string> flags_changed;
 };
 
 // GenerateKey creates the key inside the token with every attribute of
 // `spec.flags` set explicitly and a random CKA_ID. AlreadyExists when a key
-// with the label exists.
+// with the label exists. A token that refuses an EC curve's domain
+// parameters (CKR_DOMAIN_PARAMS_INVALID, CKR_CURVE_NOT_SUPPORTED) gets a
+// Status naming the curve (NameRefusedCurve).
 absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec);
+
+// FlagsChangedByToken lists the settable flags of a `kind` key's private or
+// secret object that differ between `asked` and `got` (as the flag `got`
+// has: "sensitive" or "nonsensitive"), leaving out those named in `skip`.
+std::vector<std::string> FlagsChangedByToken(
+    const KeyFlags& asked, const KeyFlags& got, KeyKind kind,
+    const std::vector<std::string>& skip);
+
+// NameRefusedCurve returns `status` with "the token does not offer EC curve
+// <name>" before its message when its CK_RV says the token refused the
+// curve `c`, and `status` unchanged otherwise; code and CK_RV are kept.
+absl::Status NameRefusedCurve(const absl::Status& status, EcCurve c);
 
 // KeyEntry is one row of `keyferry key list`.
 struct KeyEntry {

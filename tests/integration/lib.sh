@@ -90,3 +90,48 @@ init_token() {
   kf token init
   kf token info
 }
+
+# NSS softokn (libnss3's PKCS#11 module), the second token of the export
+# tests. nss_token NAME makes a fresh NSS database $T/NAME (its user PIN is
+# $KEYFERRY_PIN, written to $T/NAME.pw for NSS's own tools) and sets NSS to
+# keyferry's token flags, NSS_DB to the database directory (for certutil
+# -d "sql:$NSS_DB" -f "$NSS_PW") and NSS_INIT to the module's
+# initialization string.
+NSS_MODULE=/usr/lib/x86_64-linux-gnu/libsoftokn3.so
+nss_token() {
+  NSS_DB="$T/$1"
+  NSS_PW="$T/$1.pw"
+  mkdir -p "$NSS_DB"
+  (umask 077 && printf '%s\n' "$KEYFERRY_PIN" >"$NSS_PW")
+  certutil -N -d "sql:$NSS_DB" -f "$NSS_PW" || fail "certutil -N -d sql:$NSS_DB"
+  NSS_INIT="configdir='sql:$NSS_DB' certPrefix='' keyPrefix='' secmod='secmod.db'"
+  NSS=(--module "$NSS_MODULE" --module-init "$NSS_INIT" --token "NSS Certificate DB")
+  pass
+}
+
+# nss_public_pem ID OUT: the public half of the NSS token's key pair with
+# CKA_ID ID (hex), read by NSS's certutil (not keyferry): a certificate
+# request signed by the token's private key, checked by OpenSSL, whose
+# SubjectPublicKeyInfo is written to OUT (PEM).
+nss_public_pem() {
+  head -c 64 /dev/urandom >"$T/noise"
+  certutil -R -d "sql:$NSS_DB" -f "$NSS_PW" -k "$1" -s "CN=keyferry test" \
+    -z "$T/noise" -o "$T/req.der" >/dev/null 2>&1 || fail "certutil -R -k $1"
+  openssl req -inform DER -in "$T/req.der" -verify -noout 2>/dev/null \
+    || fail "certutil's request for key $1 does not verify"
+  openssl req -inform DER -in "$T/req.der" -pubkey -noout >"$2"
+  rm -f "$T/req.der" "$T/noise"
+  pass
+}
+
+# der_fills FILE: FILE is one DER TLV exactly (OpenSSL's asn1parse reads its
+# header; header + content length must equal the file's size).
+der_fills() {
+  local hl l
+  read -r hl l < <(openssl asn1parse -inform DER -in "$1" 2>/dev/null | head -n1 |
+    sed -n 's/.* hl=\([0-9]*\) l= *\([0-9]*\) .*/\1 \2/p')
+  [ -n "$hl" ] || fail "$1 is not DER"
+  [ $((hl + l)) -eq "$(stat -c %s "$1")" ] ||
+    fail "DER length $((hl + l)) != plaintext length $(stat -c %s "$1") in $1"
+  pass
+}

@@ -3,10 +3,15 @@
 
 It shares no code with keyferry. Subcommands:
   open BLOB KEK_PRIVATE_PEM [--expect-secret-hex H] [--expect-public-pem P]
-       [--expect-ec-point HEX]
+       [--expect-ec-point HEX] [--expect-aes-ecb-zero HEX] [--strict]
       Splits the ciphertext at the KEK modulus length, RSA-OAEP-SHA1 decrypts
       the AES key, RFC 5649-unwraps the payload and compares it with the
-      expectation. Prints one line describing the payload; exit 1 on mismatch.
+      expectation. --expect-aes-ecb-zero: the payload is an AES key whose
+      AES-ECB encryption of one zero block is HEX (a token's answer for a key
+      it does not reveal). --strict: a DER payload's outer length must fill
+      the plaintext RFC 5649 recovered exactly (no trailing bytes, such as a
+      token's zero padding counted into the plaintext length). Prints one
+      line describing the payload; exit 1 on mismatch.
   make BLOB KEK_PUBLIC_PEM KID (--secret-hex H | --private-pem P) [--padded]
       Writes a .byok blob (for keyferry's reader and, later, keyferryd import).
 """
@@ -18,6 +23,7 @@ import sys
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, ec
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.keywrap import (
     aes_key_unwrap_with_padding, aes_key_wrap_with_padding)
 
@@ -34,6 +40,18 @@ def public_der(key):
                             serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+def der_length(data):
+    """The length of the DER TLV at the start of data (None if not one)."""
+    if len(data) < 2 or data[0] != 0x30:
+        return None
+    if data[1] < 0x80:
+        return 2 + data[1]
+    n = data[1] & 0x7F
+    if n == 0 or n > 4 or len(data) < 2 + n:
+        return None
+    return 2 + n + int.from_bytes(data[2:2 + n], "big")
+
+
 def cmd_open(a):
     blob = json.load(open(a.blob))
     assert blob["schema_version"] == "1.0.0", "schema_version"
@@ -44,6 +62,22 @@ def cmd_open(a):
     n = kek.key_size // 8
     k = kek.decrypt(ct[:n], OAEP_SHA1)
     payload = aes_key_unwrap_with_padding(k, ct[n:])
+    if a.expect_aes_ecb_zero is not None:
+        if len(payload) not in (16, 24, 32):
+            print(f"MISMATCH: {len(payload)}-byte payload is not an AES key")
+            return 1
+        enc = Cipher(algorithms.AES(payload), modes.ECB()).encryptor()
+        if (enc.update(bytes(16)) + enc.finalize()).hex() != \
+                a.expect_aes_ecb_zero.lower():
+            print("MISMATCH: recovered AES key encrypts differently")
+            return 1
+        print(f"OK AES-{len(payload) * 8} key, aes key {len(k) * 8} bits")
+        return 0
+    if a.strict and len(payload) not in (16, 24, 32) \
+            and der_length(payload) != len(payload):
+        print(f"MISMATCH: DER length {der_length(payload)} != "
+              f"plaintext length {len(payload)}")
+        return 1
     if a.expect_secret_hex is not None:
         if payload.hex() != a.expect_secret_hex.lower():
             print("MISMATCH: recovered secret differs")
@@ -111,6 +145,10 @@ def main():
     o.add_argument("--expect-public-pem")
     o.add_argument("--expect-ec-point",
                    help="hex CKA_EC_POINT as pkcs11-tool -O prints it")
+    o.add_argument("--expect-aes-ecb-zero",
+                   help="hex AES-ECB encryption of a zero block by the key")
+    o.add_argument("--strict", action="store_true",
+                   help="DER length must equal the plaintext length")
     m = sub.add_parser("make")
     m.add_argument("blob")
     m.add_argument("kek")
