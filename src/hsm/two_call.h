@@ -83,10 +83,11 @@ absl::Status RunTwoCall(const std::string& what,
   // Gives up with `st`. A conformant token keeps the operation active after
   // CKR_BUFFER_TOO_SMALL (§5.2), and a session with an active operation
   // refuses every other one: a last call with the largest buffer ends it
-  // (its output is dropped, zeroized when secret). A token that still
-  // refuses leaves the session unusable; its next C_*Init answers
-  // CKR_OPERATION_ACTIVE, which the session pool treats as a lost session
-  // (IsStaleHandle).
+  // (its output is dropped, zeroized when secret; on a token that ended the
+  // operation already, it answers CKR_OPERATION_NOT_INITIALIZED). A token
+  // that still refuses leaves the session unusable; its next C_*Init
+  // answers CKR_OPERATION_ACTIVE, which the session pool treats as a lost
+  // session (IsStaleHandle).
   auto give_up = [&](absl::Status st, bool active) {
     if (active && init) {
       CK_ULONG len = 0;
@@ -120,8 +121,14 @@ absl::Status RunTwoCall(const std::string& what,
       return give_up(CkrToStatus(rv, what), false);
     // The length a token names may be missing, short or garbage: believed
     // only when it is larger and plausible.
-    size_t next =
-        len > size && Plausible(len) ? static_cast<size_t>(len) : size * 2;
+    size_t next = len > size && Plausible(len) ? static_cast<size_t>(len)
+                                                : size * 2;
+    if (growths == kMaxTwoCallGrowths || next > kMaxTwoCallOutput) {
+      return give_up(
+          CkrToStatus(rv, absl::StrCat(what, " (still, with a ", size,
+                                       "-byte buffer)")),
+          true);
+    }
     if (init) {
       // Still active, as §5.2 says? A size query answers without ending it.
       CK_ULONG again = 0;
@@ -132,15 +139,8 @@ absl::Status RunTwoCall(const std::string& what,
       } else if (rv != CKR_OK) {
         return give_up(CkrToStatus(rv, what), false);
       } else if (Plausible(again) && again + slack > next) {
-        next = again + slack;
+        next = std::min<size_t>(again + slack, kMaxTwoCallOutput);
       }
-    }
-    if (growths == kMaxTwoCallGrowths || next > kMaxTwoCallOutput) {
-      return give_up(
-          absl::InternalError(absl::StrCat(
-              what, ": the token still answers CKR_BUFFER_TOO_SMALL with a ",
-              size, "-byte buffer")),
-          true);
     }
     size = next;
   }
