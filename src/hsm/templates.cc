@@ -124,13 +124,13 @@ Template AesValueTemplate(const SecretBytes& value) {
 
 Template RsaPublicGenTemplate(uint64_t bits, std::span<const uint8_t> e) {
   return {
-      Attr::Bool(CKA_TOKEN, false),        Attr::Bool(CKA_ENCRYPT, false),
-      Attr::Bool(CKA_VERIFY, false),       Attr::Bool(CKA_WRAP, false),
+      Attr::Bool(CKA_TOKEN, false),        Attr::Bool(CKA_ENCRYPT, true),
+      Attr::Bool(CKA_VERIFY, true),        Attr::Bool(CKA_WRAP, false),
       Attr::Ulong(CKA_MODULUS_BITS, bits), Attr::Bytes(CKA_PUBLIC_EXPONENT, e)};
 }
 
 Template EcPublicGenTemplate(crypto::Curve curve) {
-  return {Attr::Bool(CKA_TOKEN, false), Attr::Bool(CKA_VERIFY, false),
+  return {Attr::Bool(CKA_TOKEN, false), Attr::Bool(CKA_VERIFY, true),
           Attr::Bytes(CKA_EC_PARAMS, CurveOidDer(curve))};
 }
 

@@ -36,10 +36,15 @@ Template AesKeyGenTemplate(size_t bytes, bool extractable);
 // AesValueTemplate: SecretKeyTemplate(true) holding the known `value`.
 Template AesValueTemplate(const SecretBytes& value);
 // RsaPublicGenTemplate: the public half of C_GenerateKeyPair, `bits` and
-// big-endian exponent `e`, with no usage (it is destroyed at once).
+// big-endian exponent `e`, a session object destroyed at once. It may
+// encrypt and verify: a token that checks a new pair (a pairwise
+// consistency test, as NSS softokn runs) does with the public half what the
+// private half may do, and fails the generation when it cannot
+// (CKR_KEY_TYPE_INCONSISTENT).
 Template RsaPublicGenTemplate(uint64_t bits, std::span<const uint8_t> e);
-// EcPublicGenTemplate: the public half of C_GenerateKeyPair on `curve`, with
-// no usage.
+// EcPublicGenTemplate: the public half of C_GenerateKeyPair on `curve`, a
+// session object read and destroyed at once; it may verify (the pairwise
+// consistency test, as above).
 Template EcPublicGenTemplate(crypto::Curve curve);
 // DataObjectTemplate: a generic secret holding caller data for a key wrap
 // (the caller's bytes, not vault key material): neither sensitive nor kept,
