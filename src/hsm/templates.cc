@@ -309,6 +309,21 @@ absl::StatusOr<std::vector<uint8_t>> ReadEcPoint(Session& s, ObjectHandle h,
   return std::vector<uint8_t>(raw.begin(), raw.end());
 }
 
+absl::StatusOr<crypto::KeyType> ReadKeyType(Session& s, ObjectHandle h) {
+  ASSIGN_OR_RETURN(uint64_t type, s.GetUlong(h, CKA_KEY_TYPE));
+  switch (type) {
+    case CKK_RSA:
+      return crypto::KeyType::kRsa;
+    case CKK_EC:
+      return crypto::KeyType::kEc;
+    case CKK_AES:
+      return crypto::KeyType::kAes;
+    default:
+      return absl::InvalidArgumentError(
+          "the key is of a type keyferryd does not support");
+  }
+}
+
 absl::StatusOr<uint64_t> ReadValueLen(Session& s, ObjectHandle h) {
   return s.GetUlong(h, CKA_VALUE_LEN);
 }

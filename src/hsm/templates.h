@@ -131,6 +131,10 @@ absl::StatusOr<crypto::Curve> ReadEcCurve(Session& s, ObjectHandle h);
 // when it cannot be read or is not such a point.
 absl::StatusOr<std::vector<uint8_t>> ReadEcPoint(Session& s, ObjectHandle h,
                                                  crypto::Curve curve);
+// ReadKeyType reads CKA_KEY_TYPE: kRsa, kEc or kAes; InvalidArgument for
+// any other type. (A token may unwrap a PKCS#8 as the key it holds whatever
+// CKA_KEY_TYPE the template asked for, as NSS softokn does: callers check.)
+absl::StatusOr<crypto::KeyType> ReadKeyType(Session& s, ObjectHandle h);
 // ReadValueLen reads CKA_VALUE_LEN (0 when the token leaves it unset).
 absl::StatusOr<uint64_t> ReadValueLen(Session& s, ObjectHandle h);
 // ReadSecretValue reads CKA_VALUE into a zeroizing buffer.
