@@ -210,8 +210,8 @@ TEST_P(Pkcs11CustodyTest, GeneratedKeysSignAndOpenSslVerifies) {
         {KeyKind::kEc, 0, crypto::Curve::kSecp256k1, crypto::SignAlg::kEs256k});
   } else {
     // The token's limit, named.
-    EXPECT_THAT(custody_->Generate(
-                    {KeyKind::kEc, 0, crypto::Curve::kSecp256k1}, kBinding),
+    EXPECT_THAT(custody_->Generate({KeyKind::kEc, 0, crypto::Curve::kSecp256k1},
+                                   kBinding),
                 StatusHasMessage("cannot generate secp256k1 keys"));
   }
   for (const SignCase& sc : cases) {
@@ -522,8 +522,8 @@ TEST_P(Pkcs11CustodyTest, AesOperationsMatchOpenSsl) {
                        crypto::KwpWrap(key, data));
   EXPECT_EQ(kwp.value, kwp_want);
   if (custody_->limits().kwp_wrap_defect) {
-    EXPECT_THAT(custody_->Encrypt(k, kBinding, {CipherAlg::kCkmAesKeyWrapPad,
-                                                B("seven!!")}),
+    EXPECT_THAT(custody_->Encrypt(k, kBinding,
+                                  {CipherAlg::kCkmAesKeyWrapPad, B("seven!!")}),
                 StatusHasMessage("multiple of 8"));
     return;
   }

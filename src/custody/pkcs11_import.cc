@@ -57,8 +57,8 @@ absl::StatusOr<HeldKey> Pkcs11Custody::Generate(
         // 800-56B asks for at least 65537): the token's limit, named.
         return absl::InvalidArgumentError(absl::StrCat(
             "this HSM does not generate RSA keys with public exponent ",
-            r.public_exponent, " (", platform_, "): ",
-            pair.status().message()));
+            r.public_exponent, " (", platform_,
+            "): ", pair.status().message()));
       }
       if (!pair.ok()) return pair.status();
       (void)ScopedObject(s, pair->first).Reset();
@@ -234,8 +234,7 @@ absl::StatusOr<HeldKey> Pkcs11Custody::DescribeRecovered(
     ASSIGN_OR_RETURN(crypto::KeyType type, hsm::ReadKeyType(s, obj));
     if (type != p11::PrivateKeyType(expected.kind)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "the target key in the blob is not an ",
-          KeyKindName(expected.kind),
+          "the target key in the blob is not an ", KeyKindName(expected.kind),
           " private key: kty does not match the key inside"));
     }
   }

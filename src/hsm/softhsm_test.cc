@@ -147,8 +147,8 @@ TEST_F(SoftHsmTest, KwpProbeDetectsSoftHsmPaddingDefect) {
   EXPECT_FALSE(p.padding_defect);
 }
 
-// SignSecret (a MAC into a zeroizing buffer) and VerifyMac against RFC 4231 §4.7, test
-// case 6: HMAC-SHA-256 with a 131-byte key.
+// SignSecret (a MAC into a zeroizing buffer) and VerifyMac against RFC 4231
+// §4.7, test case 6: HMAC-SHA-256 with a 131-byte key.
 TEST_F(SoftHsmTest, SignSecretAndVerifyMacHmacMatchRfc4231) {
   ASSERT_OK_AND_ASSIGN(
       ObjectHandle key,
