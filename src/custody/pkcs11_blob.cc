@@ -106,8 +106,9 @@ absl::Status Pkcs11Custody::CheckBlob(hsm::Session& s, const HeldKey& key,
                                       std::span<const uint8_t> binding) {
   ASSIGN_OR_RETURN(p11::BlobParts blob, p11::ParseBlob(key));
   absl::Status v =
-      s.Verify({hsm::kSha256Hmac}, mac_key_,
-               p11::BlobMacInput(blob.header, binding, blob.wrapped), blob.mac);
+      s.VerifyMac({hsm::kSha256Hmac}, mac_key_,
+                  p11::BlobMacInput(blob.header, binding, blob.wrapped),
+                  blob.mac);
   if (v.code() == absl::StatusCode::kInvalidArgument) {
     return absl::DataLossError(
         "sealed key material does not verify under this token's master key "

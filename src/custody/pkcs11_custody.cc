@@ -292,7 +292,7 @@ absl::Status Pkcs11Custody::VerifyRecord(std::span<const uint8_t> record,
   const std::vector<uint8_t> in = RecordMacInput(record);
   absl::StatusOr<bool> ok =
       pool_->Run<bool>([&](Session& s) -> absl::StatusOr<bool> {
-        absl::Status v = s.Verify({hsm::kSha256Hmac}, mac_key_, in, tag);
+        absl::Status v = s.VerifyMac({hsm::kSha256Hmac}, mac_key_, in, tag);
         if (v.code() == absl::StatusCode::kInvalidArgument) return false;
         if (!v.ok()) return v;
         return true;

@@ -48,13 +48,21 @@ absl::StatusOr<HeldKey> Pkcs11Custody::Generate(
         uint8_t b = static_cast<uint8_t>(r.public_exponent >> shift);
         if (!e.empty() || b != 0) e.push_back(b);
       }
-      ASSIGN_OR_RETURN(
-          auto pair,
-          s.GenerateKeyPair(
-              {hsm::kRsaPkcsKeyPairGen}, hsm::RsaPublicGenTemplate(r.bits, e),
-              hsm::PrivateKeyTemplate(crypto::KeyType::kRsa, true, false)));
-      (void)ScopedObject(s, pair.first).Reset();
-      ScopedObject priv(s, pair.second);
+      auto pair = s.GenerateKeyPair(
+          {hsm::kRsaPkcsKeyPairGen}, hsm::RsaPublicGenTemplate(r.bits, e),
+          hsm::PrivateKeyTemplate(crypto::KeyType::kRsa, true, false));
+      if (!pair.ok() && r.public_exponent != 65537 &&
+          !hsm::IsTokenFault(pair.status())) {
+        // Some tokens generate no key with a small exponent (NIST SP
+        // 800-56B asks for at least 65537): the token's limit, named.
+        return absl::InvalidArgumentError(absl::StrCat(
+            "this HSM does not generate RSA keys with public exponent ",
+            r.public_exponent, " (", platform_,
+            "): ", pair.status().message()));
+      }
+      if (!pair.ok()) return pair.status();
+      (void)ScopedObject(s, pair->first).Reset();
+      ScopedObject priv(s, pair->second);
       held.bits = r.bits;
       absl::StatusOr<std::vector<uint8_t>> n = hsm::ReadModulus(s, priv.get());
       absl::StatusOr<crypto::EvpPkeyPtr> pk =
@@ -220,6 +228,16 @@ absl::StatusOr<HeldKey> Pkcs11Custody::DescribeRecovered(
   held.kind = expected.kind;
   RecoveredKeyInfo got;
   got.kind = expected.kind;  // the token unwrapped it as that kind
+  if (expected.kind != KeyKind::kOct) {
+    // A token may parse the PKCS#8 into the key it holds whatever key type
+    // the template asked for: the object's own type decides.
+    ASSIGN_OR_RETURN(crypto::KeyType type, hsm::ReadKeyType(s, obj));
+    if (type != p11::PrivateKeyType(expected.kind)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the target key in the blob is not an ", KeyKindName(expected.kind),
+          " private key: kty does not match the key inside"));
+    }
+  }
   if (expected.kind == KeyKind::kOct) {
     // SoftHSM leaves CKA_VALUE_LEN of an unwrapped key unset (0). RFC 5649
     // then bounds the length: the token checked the MLI, which lies in
@@ -272,6 +290,11 @@ absl::StatusOr<HeldKey> Pkcs11Custody::ImportByok(
     std::span<const uint8_t> binding) {
   if (kek.kind != KeyKind::kRsa) {
     return absl::InvalidArgumentError("the KEK is not an RSA key");
+  }
+  if (expected.curve == crypto::Curve::kSecp256k1 && !limits_.secp256k1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("P-256K keys are not available: ", platform_,
+                     " does not support secp256k1"));
   }
   const size_t k = static_cast<size_t>(kek.bits / 8);
   RETURN_IF_ERROR(byok::CheckCiphertextLength(ciphertext.size(), k));

@@ -311,6 +311,17 @@ absl::Status Session::Verify(const Mechanism& m, ObjectHandle key,
   return CkrToStatus(rv, "C_Verify");
 }
 
+absl::Status Session::VerifyMac(const Mechanism& m, ObjectHandle key,
+                                std::span<const uint8_t> data,
+                                std::span<const uint8_t> mac) {
+  ASSIGN_OR_RETURN(SecretBytes made, SignSecret(m, key, data));
+  const SecretBytes given(mac);
+  if (made.size() != given.size() || !made.ConstantTimeEquals(given)) {
+    return absl::InvalidArgumentError("MAC does not verify");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<uint8_t>> Session::Encrypt(
     const Mechanism& m, ObjectHandle key, std::span<const uint8_t> data) {
   CK_FUNCTION_LIST* fn = module_->functions();

@@ -107,6 +107,15 @@ class Session : public ObjectDestroyer {
   absl::Status Verify(const Mechanism& m, ObjectHandle key,
                       std::span<const uint8_t> data,
                       std::span<const uint8_t> signature);
+  // VerifyMac checks a MAC (HMAC) by making it again with C_Sign and
+  // comparing in constant time: InvalidArgument "MAC does not verify" when
+  // it differs, other failures carry their CK_RV. (Not C_Verify: NSS
+  // softokn 3.87 answers a wrong HMAC with CKR_SIGNATURE_INVALID or, after
+  // some other calls on the thread, CKR_DEVICE_ERROR, which a client cannot
+  // tell from a real device error.)
+  absl::Status VerifyMac(const Mechanism& m, ObjectHandle key,
+                         std::span<const uint8_t> data,
+                         std::span<const uint8_t> mac);
   // Encrypt runs C_EncryptInit + C_Encrypt (single part).
   absl::StatusOr<std::vector<uint8_t>> Encrypt(const Mechanism& m,
                                                ObjectHandle key,

@@ -147,9 +147,9 @@ TEST_F(SoftHsmTest, KwpProbeDetectsSoftHsmPaddingDefect) {
   EXPECT_FALSE(p.padding_defect);
 }
 
-// SignSecret (a MAC into a zeroizing buffer) against RFC 4231 §4.7, test
-// case 6: HMAC-SHA-256 with a 131-byte key.
-TEST_F(SoftHsmTest, SignSecretHmacMatchesRfc4231) {
+// SignSecret (a MAC into a zeroizing buffer) and VerifyMac against RFC 4231
+// §4.7, test case 6: HMAC-SHA-256 with a 131-byte key.
+TEST_F(SoftHsmTest, SignSecretAndVerifyMacHmacMatchRfc4231) {
   ASSERT_OK_AND_ASSIGN(
       ObjectHandle key,
       session_->CreateObject(
@@ -168,6 +168,20 @@ TEST_F(SoftHsmTest, SignSecretHmacMatchesRfc4231) {
   ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> plain,
                        session_->Sign({CKM_SHA256_HMAC}, key, AsBytes(data)));
   EXPECT_EQ(HexEncode(plain), HexEncode(mac.data(SecretAccess::Get())));
+  // VerifyMac: the RFC's MAC verifies; one bit off, one byte short or
+  // other data does not (InvalidArgument, never a token fault).
+  EXPECT_OK(session_->VerifyMac({CKM_SHA256_HMAC}, key, AsBytes(data), plain));
+  std::vector<uint8_t> bad = plain;
+  bad[31] ^= 1;
+  EXPECT_THAT(session_->VerifyMac({CKM_SHA256_HMAC}, key, AsBytes(data), bad),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  bad = plain;
+  bad.pop_back();
+  EXPECT_THAT(session_->VerifyMac({CKM_SHA256_HMAC}, key, AsBytes(data), bad),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      session_->VerifyMac({CKM_SHA256_HMAC}, key, AsBytes("other"), plain),
+      StatusIs(absl::StatusCode::kInvalidArgument));
   ASSERT_OK(session_->Destroy(key));
 }
 

@@ -124,13 +124,13 @@ Template AesValueTemplate(const SecretBytes& value) {
 
 Template RsaPublicGenTemplate(uint64_t bits, std::span<const uint8_t> e) {
   return {
-      Attr::Bool(CKA_TOKEN, false),        Attr::Bool(CKA_ENCRYPT, false),
-      Attr::Bool(CKA_VERIFY, false),       Attr::Bool(CKA_WRAP, false),
+      Attr::Bool(CKA_TOKEN, false),        Attr::Bool(CKA_ENCRYPT, true),
+      Attr::Bool(CKA_VERIFY, true),        Attr::Bool(CKA_WRAP, false),
       Attr::Ulong(CKA_MODULUS_BITS, bits), Attr::Bytes(CKA_PUBLIC_EXPONENT, e)};
 }
 
 Template EcPublicGenTemplate(crypto::Curve curve) {
-  return {Attr::Bool(CKA_TOKEN, false), Attr::Bool(CKA_VERIFY, false),
+  return {Attr::Bool(CKA_TOKEN, false), Attr::Bool(CKA_VERIFY, true),
           Attr::Bytes(CKA_EC_PARAMS, CurveOidDer(curve))};
 }
 
@@ -307,6 +307,21 @@ absl::StatusOr<std::vector<uint8_t>> ReadEcPoint(Session& s, ObjectHandle h,
     return absl::InternalError("the token returned no usable EC point");
   }
   return std::vector<uint8_t>(raw.begin(), raw.end());
+}
+
+absl::StatusOr<crypto::KeyType> ReadKeyType(Session& s, ObjectHandle h) {
+  ASSIGN_OR_RETURN(uint64_t type, s.GetUlong(h, CKA_KEY_TYPE));
+  switch (type) {
+    case CKK_RSA:
+      return crypto::KeyType::kRsa;
+    case CKK_EC:
+      return crypto::KeyType::kEc;
+    case CKK_AES:
+      return crypto::KeyType::kAes;
+    default:
+      return absl::InvalidArgumentError(
+          "the key is of a type keyferryd does not support");
+  }
 }
 
 absl::StatusOr<uint64_t> ReadValueLen(Session& s, ObjectHandle h) {

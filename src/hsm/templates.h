@@ -36,10 +36,15 @@ Template AesKeyGenTemplate(size_t bytes, bool extractable);
 // AesValueTemplate: SecretKeyTemplate(true) holding the known `value`.
 Template AesValueTemplate(const SecretBytes& value);
 // RsaPublicGenTemplate: the public half of C_GenerateKeyPair, `bits` and
-// big-endian exponent `e`, with no usage (it is destroyed at once).
+// big-endian exponent `e`, a session object destroyed at once. It may
+// encrypt and verify: a token that checks a new pair (a pairwise
+// consistency test, as NSS softokn runs) does with the public half what the
+// private half may do, and fails the generation when it cannot
+// (CKR_KEY_TYPE_INCONSISTENT).
 Template RsaPublicGenTemplate(uint64_t bits, std::span<const uint8_t> e);
-// EcPublicGenTemplate: the public half of C_GenerateKeyPair on `curve`, with
-// no usage.
+// EcPublicGenTemplate: the public half of C_GenerateKeyPair on `curve`, a
+// session object read and destroyed at once; it may verify (the pairwise
+// consistency test, as above).
 Template EcPublicGenTemplate(crypto::Curve curve);
 // DataObjectTemplate: a generic secret holding caller data for a key wrap
 // (the caller's bytes, not vault key material): neither sensitive nor kept,
@@ -126,6 +131,10 @@ absl::StatusOr<crypto::Curve> ReadEcCurve(Session& s, ObjectHandle h);
 // when it cannot be read or is not such a point.
 absl::StatusOr<std::vector<uint8_t>> ReadEcPoint(Session& s, ObjectHandle h,
                                                  crypto::Curve curve);
+// ReadKeyType reads CKA_KEY_TYPE: kRsa, kEc or kAes; InvalidArgument for
+// any other type. (A token may unwrap a PKCS#8 as the key it holds whatever
+// CKA_KEY_TYPE the template asked for, as NSS softokn does: callers check.)
+absl::StatusOr<crypto::KeyType> ReadKeyType(Session& s, ObjectHandle h);
 // ReadValueLen reads CKA_VALUE_LEN (0 when the token leaves it unset).
 absl::StatusOr<uint64_t> ReadValueLen(Session& s, ObjectHandle h);
 // ReadSecretValue reads CKA_VALUE into a zeroizing buffer.

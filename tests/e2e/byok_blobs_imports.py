@@ -7,10 +7,11 @@ version; the Hsm flag as az and the SDKs send it.
 import hashlib
 import json
 
-from byok_common import (HSM, KEKS, OAEP_SHA1, TARGETS, VERBOSE, b64u, case,
-                         check, container, ec_target, expect_refused,
-                         import_body, import_ok, prove_works, req, seal, short,
-                         version_of)
+from byok_common import (HSM, KEKS, NO_SECP256K1, NO_SECP256K1_MESSAGE,
+                         OAEP_SHA1, TARGETS, VERBOSE, b64u, case, check,
+                         container, ec_target, expect_refused, import_body,
+                         import_ok, prove_works, refused_by_token_limit, req,
+                         seal, short, version_of)
 
 
 @case
@@ -59,6 +60,12 @@ def matrix():
                 STATS["pretty"] += 1
             name = f"imp-{tl}-k{size}".lower()
             attrs = {"enabled": True} if i % 3 == 0 else None
+            if t.crv == "P-256K" and NO_SECP256K1:
+                refused_by_token_limit(
+                    f"{tl}/KEK{size} on a token without secp256k1", name,
+                    import_body(t.kty, key_hsm, t.ops(), t.crv,
+                                attributes=attrs), NO_SECP256K1_MESSAGE)
+                continue
             kid = import_ok(f"{tl}/KEK{size} (key_hsm {'pad' if kh_pad else 'nopad'},"
                             f" ct {'pad' if ct_pad else 'nopad'})",
                             name, t, key_hsm, attributes=attrs)
@@ -131,7 +138,8 @@ def new_version_by_import():
 @case
 def hsm_flag_variants():
     """az sends "Hsm": false with key_hsm; the SDKs may omit it."""
-    t = TARGETS["EC-P-256K"]
+    # (P-384 where the token has no secp256k1: the matrix covers that.)
+    t = TARGETS["EC-P-384" if NO_SECP256K1 else "EC-P-256K"]
     kek = KEKS[3072]
     for hsm, name in ((False, "byok-hsm-false"), (None, "byok-hsm-absent")):
         ct, _ = seal(kek.pub, t.payload)

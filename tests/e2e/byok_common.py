@@ -17,6 +17,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shlex
 import ssl
 import subprocess
@@ -40,14 +41,22 @@ CA = os.environ["KF_CA"]
 API = "7.4"
 
 from e2e_runner import VERBOSE  # noqa: E402
-# KF_CUSTODY=pkcs11: keyferryd imports inside a SoftHSMv2 token and never
-# sees the PKCS#8. What only the plaintext shows (bytes after the DER, the
-# optional embedded publicKey, the consistency of d and the CRT values) is
-# then the token's to judge, and SoftHSM accepts all of it
-# (docs/security-model.md §3). In that mode those blobs must import as the
-# key the DER describes: the published public key is the private key's own
-# (recovered from the token's signatures for EC), and it signs.
-HSM = os.environ.get("KF_CUSTODY") == "pkcs11"
+# KF_CUSTODY=pkcs11 (a SoftHSMv2 token) or pkcs11-nss (NSS softokn):
+# keyferryd imports inside the token and never sees the PKCS#8. What only
+# the plaintext shows (bytes after the DER, the optional embedded publicKey,
+# the consistency of d and the CRT values) is then the token's to judge, and
+# both tokens accept all of it (docs/security-model.md §3). In that mode
+# those blobs must import as the key the DER describes: the published public
+# key is the private key's own (recovered from the token's signatures for
+# EC), and it signs. Except that NSS softokn checks an RSA key's values
+# (d, the CRT values) as it unwraps it: such a blob is refused with 400 as
+# by the software custody. And NSS softokn has no secp256k1: a P-256K blob
+# must be refused with 400 naming that limit.
+CUSTODY = os.environ.get("KF_CUSTODY", "software")
+HSM = CUSTODY in ("pkcs11", "pkcs11-nss")
+TOKEN_CHECKS_RSA_VALUES = CUSTODY == "pkcs11-nss"
+NO_SECP256K1 = CUSTODY == "pkcs11-nss"
+NO_SECP256K1_MESSAGE = r"P-256K keys are not available: .*secp256k1"
 
 
 from e2e_runner import case, check, run_cases  # noqa: F401,E402
@@ -462,6 +471,15 @@ def expect_refused(label, name, body=None, raw_body=None, secrets=()):
     check(f"NEG {label}: nothing in deletedkeys", st3 == 404,
           f"got {st3} {short(text3)}")
     return st, js
+
+
+def refused_by_token_limit(label, name, body, message):
+    """A blob the token cannot hold (its documented limit): 400 naming the
+    limit, nothing stored."""
+    st, js = expect_refused(label, name, body)
+    if st == 400:
+        check(f"NEG {label}: message names the token's limit",
+              re.search(message, err_msg(js)) is not None, err_msg(js))
 
 
 def neg(label, name, t, kek=None, *, kid=None, payload=None, kty=None,

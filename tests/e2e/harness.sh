@@ -166,6 +166,25 @@ kf_softhsm_token() {
                    --pkcs11-pin-file "$dir/pin")
 }
 
+# KF_CUSTODY=pkcs11-nss runs keyferryd's custody pkcs11 on NSS softokn
+# (libsoftokn3.so) with a private NSS database (kf_nss_token): a second,
+# independent PKCS#11 implementation. The database's password is the
+# token's user PIN; the module finds the database through its
+# initialization string (pkcs11-module-init). Its token is a test token, not
+# production custody (docs/security-model.md §3).
+KF_NSS_MODULE=/usr/lib/x86_64-linux-gnu/libsoftokn3.so
+kf_nss_token() {
+  local dir="$KF_STATE/nssdb"
+  mkdir -p "$dir"
+  (umask 077 && printf '1234\n' >"$KF_STATE/nss-pin")
+  certutil -N -d "sql:$dir" -f "$KF_STATE/nss-pin" >/dev/null || return 1
+  KF_CUSTODY_ARGS=(--custody pkcs11 --pkcs11-module "$KF_NSS_MODULE"
+                   --pkcs11-module-init
+                   "configdir='sql:$dir' certPrefix='' keyPrefix='' secmod='secmod.db'"
+                   --pkcs11-token "NSS Certificate DB"
+                   --pkcs11-pin-file "$KF_STATE/nss-pin")
+}
+
 # kf_launch starts keyferryd on the current state (used again after a
 # restart) and waits for its "ready" log line (a sealed keyferryd is ready
 # too: it answers 503). It listens on KF_PORT and KF_ID_PORT, or on ports it
@@ -284,9 +303,12 @@ kf_start() {
     kf_pg_start "$KF_STATE/pg" || return 1
     KF_STORE_ARGS=(--store postgres)
   fi
-  if [ "${KF_CUSTODY:-software}" = pkcs11 ]; then
-    kf_softhsm_token || return 1
-  fi
+  case "${KF_CUSTODY:-software}" in
+    pkcs11) kf_softhsm_token || return 1 ;;
+    pkcs11-nss) kf_nss_token || return 1 ;;
+    software) ;;
+    *) echo "harness: unknown KF_CUSTODY '$KF_CUSTODY'" >&2; return 1 ;;
+  esac
   # A test may prepare the data directory first (e.g. keyferryd init).
   if declare -F kf_pre_launch >/dev/null; then
     kf_pre_launch || return 1
@@ -297,7 +319,13 @@ kf_start() {
   export KF_STATE KF_DATA_DIR KF_PORT KF_ID_PORT KF_CA
   # The custody and store flags, for clients that mint tokens themselves
   # (the token key is held by the custody: `keyferryd token` opens it too).
-  export KF_CUSTODY_FLAGS="${KF_CUSTODY_ARGS[*]} ${KF_STORE_ARGS[*]}"
+  # Shell-quoted (the NSS token's label and initialization string hold
+  # spaces): clients split it with shlex.
+  KF_CUSTODY_FLAGS=
+  if [ $((${#KF_CUSTODY_ARGS[@]} + ${#KF_STORE_ARGS[@]})) -gt 0 ]; then
+    KF_CUSTODY_FLAGS=$(printf '%q ' "${KF_CUSTODY_ARGS[@]}" "${KF_STORE_ARGS[@]}")
+  fi
+  export KF_CUSTODY_FLAGS
   export KF_VAULT_URL="https://myvault.localhost:$KF_PORT"
   export KF_OTHER_VAULT_URL="https://othervault.localhost:$KF_PORT"
   export KF_RESOURCE="https://localhost:$KF_PORT"

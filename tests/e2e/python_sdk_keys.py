@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.keywrap import (aes_key_unwrap,
                                                     aes_key_wrap,
                                                     aes_key_wrap_with_padding)
 
-from sdk_common import (API, CURVES, HASH, HSM, RECOVERABLE_DAYS, RESOURCE,
+from sdk_common import (API, CURVES, HASH, NO_RSA_E3, NO_SECP256K1,
+                        OAEP_SHA1_ONLY, RECOVERABLE_DAYS, RESOURCE,
                         RSA_CIPHERS, RSA_PADDING, RSA_WRAP, RSA_WRAP_PADDING,
                         SDK_OPTS, TokenCredential, VAULT, aes_cbc, b64u, bits,
                         case, check, digest_for, ec_jwk, envelope_ok, kc,
@@ -112,12 +113,20 @@ def rsa_keys():
               {"encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"},
               str(k.key_operations))
 
-    k3 = officer.create_rsa_key("sdk-rsa-e3", size=2048, public_exponent=3)
-    check("public_exponent=3 honoured", int.from_bytes(k3.key.e, "big") == 3)
-    d = digest_for("RS256", b"e=3")
-    s = officer_sign(k3, "RS256", d)
-    check("e=3 key signs verifiably",
-          verify_outside(public_key_of(k3.key), "RS256", d, s))
+    if NO_RSA_E3:
+        refused("public_exponent=3 on a token that generates no such key",
+                lambda: officer.create_rsa_key("sdk-rsa-e3", size=2048,
+                                               public_exponent=3),
+                (400,), codes=("BadParameter",), message="public exponent 3")
+    else:
+        k3 = officer.create_rsa_key("sdk-rsa-e3", size=2048,
+                                    public_exponent=3)
+        check("public_exponent=3 honoured",
+              int.from_bytes(k3.key.e, "big") == 3)
+        d = digest_for("RS256", b"e=3")
+        s = officer_sign(k3, "RS256", d)
+        check("e=3 key signs verifiably",
+              verify_outside(public_key_of(k3.key), "RS256", d, s))
 
     k = made[2048]
     pub = public_key_of(k.key)
@@ -159,7 +168,7 @@ def rsa_keys():
                   verify_outside(public_key_of(kk.key), alg, d, sig))
         ct = public_key_of(kk.key).encrypt(b"to the big key",
                                            RSA_PADDING["RSA-OAEP-256"])
-        if HSM:
+        if OAEP_SHA1_ONLY:
             refused(f"RSA {size} RSA-OAEP-256 on the HSM",
                     lambda: local_crypto(kk).decrypt(
                         EncryptionAlgorithm.rsa_oaep_256, ct),
@@ -234,6 +243,13 @@ def ec_keys():
     for crv, (curve, ln, alg) in CURVES.items():
         name = "sdk-ec-" + crv.lower()
         hsm = crv == "P-384"
+        if crv == "P-256K" and NO_SECP256K1:
+            refused(f"{crv} on a token without secp256k1",
+                    lambda: officer.create_ec_key(name, curve=crv,
+                                                  hardware_protected=hsm),
+                    (400,), codes=("BadParameter",),
+                    message="P-256K keys are not available: .*secp256k1")
+            continue
         k = officer.create_ec_key(name, curve=crv, hardware_protected=hsm)
         check(f"{crv} kid", kid_ok(k, name), k.id)
         check(f"{crv} kty", k.key_type == ("EC-HSM" if hsm else "EC"),
@@ -407,6 +423,13 @@ def import_plaintext_jwk():
     for crv, (curve, ln, alg) in CURVES.items():
         epriv = ec.generate_private_key(curve)
         name = "sdk-import-ec-" + crv.lower()
+        if crv == "P-256K" and NO_SECP256K1:
+            refused(f"import of a {crv} key into a token without secp256k1",
+                    lambda: officer.import_key(
+                        name, ec_jwk(epriv, crv, ["sign", "verify"])),
+                    (400,), codes=("BadParameter",),
+                    message="P-256K keys are not available: .*secp256k1")
+            continue
         ek = officer.import_key(name, ec_jwk(epriv, crv, ["sign", "verify"]))
         check(f"imported {crv} kid", kid_ok(ek, name), ek.id)
         check(f"imported {crv} public point kept",

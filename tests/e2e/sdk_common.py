@@ -44,14 +44,23 @@ DATA_DIR = os.environ["KF_DATA_DIR"]
 PORT = int(os.environ["KF_PORT"])
 CA = os.environ["KF_CA"]
 RECOVERABLE_DAYS = 7  # harness.sh starts keyferryd with --recoverable-days 7
-# KF_CUSTODY=pkcs11: keyferryd runs on a SoftHSMv2 token. Everything must
-# work as with the software custody except the token's documented limit
-# (docs/security-model.md §3): its RSA-OAEP is SHA-1 only, so RSA-OAEP-256
-# must be refused with 400 naming that limit, never done in software.
-HSM = os.environ.get("KF_CUSTODY") == "pkcs11"
-RSA_CIPHERS = ("RSA1_5", "RSA-OAEP") + (() if HSM else ("RSA-OAEP-256",))
-RSA_WRAP = KeyWrapAlgorithm.rsa_oaep if HSM else KeyWrapAlgorithm.rsa_oaep_256
-RSA_WRAP_PADDING = "RSA-OAEP" if HSM else "RSA-OAEP-256"
+# KF_CUSTODY names keyferryd's custody (tests/e2e/harness.sh): software
+# (default), pkcs11 (a SoftHSMv2 token) or pkcs11-nss (NSS softokn).
+# Everything must work as with the software custody except each token's
+# documented limits (docs/security-model.md §3), which keyferryd must refuse
+# with 400 naming the limit, never do in software:
+# - SoftHSM: its RSA-OAEP is SHA-1 only, so RSA-OAEP-256 is refused;
+# - NSS softokn: no secp256k1, so P-256K keys (ES256K) are refused; and it
+#   generates no RSA key with the public exponent 3.
+CUSTODY = os.environ.get("KF_CUSTODY", "software")
+OAEP_SHA1_ONLY = CUSTODY == "pkcs11"
+NO_SECP256K1 = CUSTODY == "pkcs11-nss"
+NO_RSA_E3 = CUSTODY == "pkcs11-nss"
+RSA_CIPHERS = ("RSA1_5", "RSA-OAEP") + (
+    () if OAEP_SHA1_ONLY else ("RSA-OAEP-256",))
+RSA_WRAP = (KeyWrapAlgorithm.rsa_oaep if OAEP_SHA1_ONLY
+            else KeyWrapAlgorithm.rsa_oaep_256)
+RSA_WRAP_PADDING = "RSA-OAEP" if OAEP_SHA1_ONLY else "RSA-OAEP-256"
 API = "7.4"  # for raw requests; the SDK itself sends 7.4-preview.1
 
 # ---------------------------------------------------------------------------
