@@ -20,41 +20,13 @@ set -euo pipefail
 source "$KF_SOURCE_DIR/tests/e2e/harness.sh"
 kf_start
 
-AZ=/usr/bin/az          # Debian's azure-cli 2.45
-PY=/usr/bin/python3     # Debian's python, as /usr/bin/az uses
 NSS_MODULE=/usr/lib/x86_64-linux-gnu/libsoftokn3.so
-checks=0
 W="$KF_STATE/work"
 mkdir -p "$W"
 cd "$W"
+source "$KF_SOURCE_DIR/tests/e2e/az_common.sh"
 
-fail() { echo "az_byok_nss_test: FAIL: $*" >&2; exit 1; }
-pass() { checks=$((checks + 1)); }
-show_out() { sed 's/^/    | /' "$W/out" "$W/err" >&2; }
-
-# run NAME ARGS...: a step that must succeed; stdout in $W/out, stderr in $W/err.
-run() {
-  if ! "$@" >"$W/out" 2>"$W/err"; then
-    show_out
-    fail "$* exited non-zero"
-  fi
-  pass
-}
-az() { run "$AZ" "$@"; }
-keyferry() { run "$KEYFERRY" "$@"; }
-
-expect_eq() {  # WHAT GOT WANT
-  [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
-  pass
-}
-expect_out() {  # SUBSTRING: the last command's stdout contains it
-  grep -qF -- "$1" "$W/out" || { show_out; fail "output lacks '$1'"; }
-  pass
-}
-out() { tr -d '\r' <"$W/out" | sed -e 's/[[:space:]]*$//'; }
 json() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)" <"$W/out"; }
-b64url_of_file() { basenc --base64url -w0 <"$1" | tr -d '='; }
-pubder() { openssl pkey -pubin -in "$1" -outform DER; }
 
 # sign_via_keyferryd KID ALG DIGEST_FILE OUT: POST {kid}/sign through az rest
 # (az 2.45 has no `az keyvault key sign`); writes the raw signature bytes.
@@ -83,16 +55,8 @@ verify() {
 }
 
 # ---------------------------------------------------------------------------
-# 1. az against keyferryd (as az_byok_test.sh section 1 explains).
-export AZURE_CONFIG_DIR="$KF_STATE/azcfg" AZURE_CORE_COLLECT_TELEMETRY=false
-export PYTHONPATH="$KF_SOURCE_DIR/tests/e2e/azcompat"
-export PYTHONDONTWRITEBYTECODE=1
-export AZURE_CORE_ONLY_SHOW_ERRORS=true AZURE_CORE_NO_COLOR=true
-export APPSETTING_WEBSITE_SITE_NAME=keyferry MSI_SECRET="$IDENTITY_HEADER"
-az cloud register -n LocalKV --endpoint-resource-manager "https://localhost:$KF_PORT/" \
-  --suffix-keyvault-dns ".localhost:$KF_PORT"
-az cloud set -n LocalKV
-az login --identity --allow-no-subscriptions
+# 1. az against keyferryd (az_common.sh).
+az_use_keyferryd
 
 # 2. The KEK, as the BYOK documentation creates it.
 az keyvault key create --vault-name myvault --name KEKforBYOK --kty RSA-HSM --size 4096 --ops import

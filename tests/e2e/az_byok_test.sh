@@ -20,71 +20,10 @@ set -euo pipefail
 source "$KF_SOURCE_DIR/tests/e2e/harness.sh"
 kf_start
 
-AZ=/usr/bin/az          # Debian's azure-cli 2.45 (not a pip-installed az)
-PY=/usr/bin/python3     # Debian's python, as /usr/bin/az uses
-checks=0
 W="$KF_STATE/work"
 mkdir -p "$W"
 cd "$W"
-
-fail() { echo "az_byok_test: FAIL: $*" >&2; exit 1; }
-pass() { checks=$((checks + 1)); }
-show_out() { sed 's/^/    | /' "$W/out" "$W/err" >&2; }
-
-# az ARGS...: the real az CLI; the step fails the test when az fails.
-# stdout is left in $W/out, stderr in $W/err.
-az() {
-  if ! "$AZ" "$@" >"$W/out" 2>"$W/err"; then
-    show_out
-    fail "az $* exited non-zero"
-  fi
-  pass
-}
-
-# az_fails WANT ARGS...: az must fail and say WANT on stderr.
-az_fails() {
-  local want="$1"; shift
-  if "$AZ" "$@" >"$W/out" 2>"$W/err"; then
-    show_out
-    fail "az $* succeeded; expected a failure mentioning '$want'"
-  fi
-  grep -qF -- "$want" "$W/err" || { show_out; fail "az $* failed without mentioning '$want'"; }
-  pass
-}
-
-# keyferry ARGS...: the keyferry tool; fails the test when it fails.
-keyferry() {
-  if ! "$KEYFERRY" "$@" >"$W/out" 2>"$W/err"; then
-    show_out
-    fail "keyferry $* exited non-zero"
-  fi
-  pass
-}
-
-expect_eq() {  # WHAT GOT WANT
-  [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
-  pass
-}
-
-expect_out() {  # SUBSTRING: the last command's stdout contains it
-  grep -qF -- "$1" "$W/out" || { show_out; fail "output lacks '$1'"; }
-  pass
-}
-
-out() { tr -d '\r' <"$W/out" | sed -e 's/[[:space:]]*$//'; }
-
-# b64url_decode TEXT > FILE
-b64url_decode() {
-  local s="${1//-/+}"
-  s="${s//_//}"
-  case $(( ${#s} % 4 )) in 2) s="$s==" ;; 3) s="$s=" ;; esac
-  printf '%s' "$s" | base64 -d
-}
-
-b64url_of_file() { basenc --base64url -w0 <"$1" | tr -d '='; }
-
-# pubder PEM: canonical DER of a public key (for byte comparisons).
-pubder() { openssl pkey -pubin -in "$1" -outform DER; }
+source "$KF_SOURCE_DIR/tests/e2e/az_common.sh"
 
 # ecdsa_der RAWSIG OUT: JWS r||s (as Key Vault returns it) to the DER
 # ECDSA-Sig-Value the OpenSSL CLI verifies, built with OpenSSL's own encoder.
@@ -126,33 +65,10 @@ openssl_verify() {
 }
 
 # ---------------------------------------------------------------------------
-# 1. az against keyferryd (the user's environment).
-export AZURE_CONFIG_DIR="$KF_STATE/azcfg" AZURE_CORE_COLLECT_TELEMETRY=false
-export PYTHONPATH="$KF_SOURCE_DIR/tests/e2e/azcompat"
-export PYTHONDONTWRITEBYTECODE=1   # keep the source tree free of __pycache__
-export AZURE_CORE_ONLY_SHOW_ERRORS=true AZURE_CORE_NO_COLOR=true
-# az 2.45 (msrestazure) asks MSI_ENDPOINT in the App Service 2017-09-01 style,
-# GET with header "secret: $MSI_SECRET", when APPSETTING_WEBSITE_SITE_NAME is
-# set; without it, az would POST the secretless legacy MSI style, which
-# keyferryd refuses unless identity-legacy-uids allows it.
-export APPSETTING_WEBSITE_SITE_NAME=keyferry MSI_SECRET="$IDENTITY_HEADER"
-
-# `az cloud register` with only --endpoint-resource-manager makes az fetch the
-# cloud's AD endpoints from GET <arm>/metadata/endpoints?api-version=2015-01-01
-# (msrestazure _populate_from_metadata_endpoint; az appends to the given
-# endpoint, so with the trailing slash the path is //metadata/endpoints).
-if ! "$AZ" cloud register -n LocalKV --endpoint-resource-manager "https://localhost:$KF_PORT/" \
-      --suffix-keyvault-dns ".localhost:$KF_PORT" >"$W/out" 2>"$W/err"; then
-  show_out
-  fail "az cloud register -n LocalKV --endpoint-resource-manager https://localhost:$KF_PORT/ failed"
-else
-  pass
-fi
-az cloud set -n LocalKV
+# 1. az against keyferryd (the user's environment, az_common.sh).
+az_use_keyferryd
 az cloud show --query endpoints.resourceManager -o tsv
 expect_eq "LocalKV resource manager" "$(out)" "https://localhost:$KF_PORT/"
-
-az login --identity --allow-no-subscriptions
 az account show --query user.assignedIdentityInfo -o tsv
 expect_eq "az login --identity" "$(out)" "MSI"
 # Every token az got came through the secret-checked 2017 style (each
