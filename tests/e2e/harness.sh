@@ -20,27 +20,20 @@
 # URLs and tokens carry the port. A port picked here and handed over would be
 # a race with every test running in parallel.
 #
-# Except, for now, the vaults' port (KF_PORT): keyferryd derives its tokens'
-# issuer (and `keyferryd token`'s default audience) from the *configured*
-# port (Resource/Issuer in src/server/deployment.cc), so with --listen
-# 127.0.0.1:0 they read https://localhost:0, and the tokens kf_token mints
-# for the real port are refused. So kf_start still picks that port
-# (kf_free_port, and KF_PORT_PICKED=1): another process may take it before
-# keyferryd listens on it, and then kf_launch picks another one and starts
-# keyferryd again (a few times). A relaunch cannot change its ports (clients
-# keep their URLs, tokens carry the port): if one was taken meanwhile,
-# kf_launch tries again for a few seconds, then fails saying so. A test that
-# uses no token minted with kf_token sets KF_KEYFERRYD_CHOOSES_PORT=1 before
-# kf_start: then keyferryd chooses that port too. TODO: once keyferryd uses
-# the port it bound, make that the default and remove kf_free_port.
+# keyferryd names the port it bound in its tokens' issuer and audience (it
+# binds the vault listener before it builds the API), so no port is ever
+# picked here. A relaunch cannot change its ports (clients keep their URLs,
+# tokens carry the port): if one was taken meanwhile, kf_launch tries again
+# for a few seconds, then fails saying so.
 
 : "${KEYFERRYD:?KEYFERRYD must name the keyferryd binary}"
 : "${KF_SOURCE_DIR:?KF_SOURCE_DIR must name the source tree}"
 
-# kf_free_port prints a port that was free a moment ago (see Ports above:
-# only for the vaults' port, until keyferryd's issuer follows the bound port).
-# Whoever picks KF_PORT with it sets KF_PORT_PICKED=1, so that kf_launch may
-# pick another one should it be taken before keyferryd listens on it.
+# kf_free_port prints a port that was free a moment ago: only for processes
+# that cannot choose their own (HAProxy's frontend, a deliberately closed
+# port); keyferryd chooses its own (Ports above). A test that picks KF_PORT
+# with it anyway sets KF_PORT_PICKED=1, so that kf_launch may pick another
+# one should it be taken before keyferryd listens on it.
 kf_free_port() {
   /usr/bin/python3 - <<'EOF'
 import socket
@@ -289,13 +282,9 @@ kf_start() {
   kf_hosts || return 1
   KF_STATE=$(mktemp -d /tmp/kf_e2e.XXXXXX)
   KF_DATA_DIR="$KF_STATE/data"
-  KF_ID_PORT=  # keyferryd chooses (kf_launch)
+  KF_ID_PORT=  # keyferryd chooses both (kf_launch, Ports above)
   KF_PORT=
   KF_PORT_PICKED=
-  if [ "${KF_KEYFERRYD_CHOOSES_PORT:-}" != 1 ]; then
-    KF_PORT=$(kf_free_port)  # see Ports above
-    KF_PORT_PICKED=1
-  fi
   trap kf_cleanup EXIT
   KF_STORE_ARGS=()
   if [ "${KF_STORE:-sqlite}" = postgres ]; then

@@ -13,13 +13,11 @@
 # The other-uid checks (the only negative ones of 1, and all of 2) run the
 # client with setpriv (util-linux), so they need root; otherwise they are
 # skipped, with a SKIP line. Audit records are written before the answer is
-# sent: each is in the log when its answer arrives. keyferryd chooses both
-# its ports: this test mints no token with kf_token (harness.sh, Ports).
+# sent: each is in the log when its answer arrives.
 # Needs KEYFERRYD, KEYFERRY and KF_SOURCE_DIR (ctest sets them).
 set -euo pipefail
 : "${KEYFERRY:?KEYFERRY must name the keyferry binary}"
 source "$KF_SOURCE_DIR/tests/e2e/harness.sh"
-KF_KEYFERRYD_CHOOSES_PORT=1
 
 SELF=$(id -u)
 NOBODY=65534

@@ -11,12 +11,10 @@
 # changes nothing. When the hard core limit is already 0 (common in
 # containers) the opt-in core limit cannot be told from the default one:
 # that check is skipped (a SKIP line); the rest runs (the default limit 0,
-# and the dumpable flag, which the limit does not decide). keyferryd
-# chooses both its ports: this test mints no token (harness.sh, Ports).
+# and the dumpable flag, which the limit does not decide).
 # Needs KEYFERRYD, KF_SOURCE_DIR.
 set -euo pipefail
 source "$KF_SOURCE_DIR/tests/e2e/harness.sh"
-KF_KEYFERRYD_CHOOSES_PORT=1
 
 
 # A core limit that is not 0, so "0" below can only come from keyferryd.

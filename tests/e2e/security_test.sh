@@ -603,11 +603,8 @@ fi
 # --- 5. no usable secret in a sealed data directory ------------------------------
 new_instance() {  # new_instance NAME: a new data directory and ports
   KF_DATA_DIR=$KF_STATE/$1
-  # kf_launch has keyferryd choose the identity port; the vaults' port is
-  # picked here for now, as kf_start does (see Ports in harness.sh: the
-  # tokens kf_token mints name it).
-  KF_PORT=$(kf_free_port)
-  KF_PORT_PICKED=1
+  # kf_launch has keyferryd choose both ports (Ports in harness.sh).
+  KF_PORT=
   KF_ID_PORT=
   mkdir -p "$KF_DATA_DIR"
 }
