@@ -215,9 +215,34 @@ absl::Status ParsePublicPort(std::string_view v, Config& c) {
 
 }  // namespace
 
+// kStringFlags are the keys whose value is kept as written (after
+// trimming); Validate checks them.
+constexpr struct {
+  std::string_view key;
+  std::string Config::*field;
+} kStringFlags[] = {
+    {"data-dir", &Config::data_dir},
+    {"tls-cert", &Config::tls_cert},
+    {"tls-key", &Config::tls_key},
+    {"custody", &Config::custody},
+    {"pkcs11-module", &Config::pkcs11_module},
+    {"pkcs11-module-init", &Config::pkcs11_module_init},
+    {"pkcs11-token", &Config::pkcs11_token},
+    {"pkcs11-pin-file", &Config::pkcs11_pin_file},
+    {"audit-log", &Config::audit_log},
+    {"store", &Config::store},
+    {"log-level", &Config::log_level},
+};
+
 absl::Status ApplyFlag(std::string_view key, std::string_view value,
                        Config& c) {
   std::string v(absl::StripAsciiWhitespace(Sv(value)));
+  for (const auto& f : kStringFlags) {
+    if (key == f.key) {
+      c.*f.field = v;
+      return absl::OkStatus();
+    }
+  }
   if (key == "listen") return ParseHostPort(key, v, c.listen_address, c.port);
   if (key == "identity-listen") {
     RETURN_IF_ERROR(ParseHostPort(key, v, c.identity_address, c.identity_port));
@@ -228,10 +253,6 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
     return absl::OkStatus();
   }
   if (key == "public-port") return ParsePublicPort(v, c);
-  if (key == "data-dir") {
-    c.data_dir = v;
-    return absl::OkStatus();
-  }
   if (key == "domain") {
     c.domain = absl::AsciiStrToLower(v);
     return absl::OkStatus();
@@ -253,49 +274,9 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
     }
     return absl::OkStatus();
   }
-  if (key == "tls-cert") {
-    c.tls_cert = v;
-    return absl::OkStatus();
-  }
-  if (key == "tls-key") {
-    c.tls_key = v;
-    return absl::OkStatus();
-  }
-  if (key == "custody") {
-    c.custody = v;
-    return absl::OkStatus();
-  }
-  if (key == "pkcs11-module") {
-    c.pkcs11_module = v;
-    return absl::OkStatus();
-  }
-  if (key == "pkcs11-module-init") {
-    c.pkcs11_module_init = v;
-    return absl::OkStatus();
-  }
-  if (key == "pkcs11-token") {
-    c.pkcs11_token = v;
-    return absl::OkStatus();
-  }
-  if (key == "pkcs11-pin-file") {
-    c.pkcs11_pin_file = v;
-    return absl::OkStatus();
-  }
-  if (key == "audit-log") {
-    c.audit_log = v;
-    return absl::OkStatus();
-  }
   if (key == "audit-durability") {
     if (v != "sync" && v != "write") return Bad(key, "sync or write");
     c.audit_durability = v;
-    return absl::OkStatus();
-  }
-  if (key == "store") {
-    c.store = v;
-    return absl::OkStatus();
-  }
-  if (key == "log-level") {
-    c.log_level = v;
     return absl::OkStatus();
   }
   if (key == "threads") {

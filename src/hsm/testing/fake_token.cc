@@ -188,9 +188,10 @@ CK_RV Finalize(void* reserved) {
   return CKR_OK;
 }
 
+// Pad fills a PKCS#11 text field: blank-padded, never NUL-terminated.
 void Pad(unsigned char* field, size_t n, const char* text) {
   std::memset(field, ' ', n);
-  std::memcpy(field, text, std::min(n, std::strlen(text)));
+  std::copy_n(text, std::min(n, std::strlen(text)), field);
 }
 
 CK_RV GetInfo(CK_INFO_PTR info) {

@@ -58,7 +58,7 @@ CK_RV Cipher(const EVP_CIPHER* c, bool wrap, const Bytes& kek,
       EVP_CipherFinal_ex(ctx.get(), out.data() + len, &fin) != 1) {
     return wrap ? CKR_FUNCTION_FAILED : CKR_WRAPPED_KEY_INVALID;
   }
-  out.resize(static_cast<size_t>(len + fin));
+  out.resize(static_cast<size_t>(len) + static_cast<size_t>(fin));
   return CKR_OK;
 }
 
