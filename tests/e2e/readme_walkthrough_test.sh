@@ -29,7 +29,7 @@ T="$(mktemp -d /tmp/kf_readme.XXXXXX)"
 PID=""
 cleanup() {
   if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then kill "$PID"; wait "$PID" || true; fi
-  rm -rf "$T"
+  [ -n "${KF_KEEP_STATE:-}" ] && echo "kept $T" >&2 || rm -rf "$T"
 }
 trap cleanup EXIT
 fail() { echo "readme_walkthrough_test: FAIL: $*" >&2; exit 1; }
