@@ -82,15 +82,18 @@ print("\n".join(out))
 PY
 }
 
-# run_block NAME FILE: FILE's text with the README's ports replaced, in W,
-# in the environment of a new login shell of a user whose HOME is in T.
-# Its stdout goes to T/NAME.out, its trace to T/NAME.err.
+# run_block NAME FILE SEARCH_PATH: FILE's text with the README's ports
+# replaced, run in W with only the environment of a new shell of a user
+# whose HOME is in T (and PATH SEARCH_PATH); Python writes no bytecode into
+# the source tree (tests/e2e/azcompat). Its stdout goes to T/NAME.out, its
+# trace to T/NAME.err.
 run_block() {
   local name=$1 file=$2
   sed -e "s/\b8443\b/$PORT/g" -e "s/\b8081\b/$ID_PORT/g" "$file" >"$T/$name.run.sh"
   if (cd "$W" && env -i HOME="$T/home" PATH="$3" TMPDIR="$T/tmp" LANG=C.UTF-8 \
         USER="${USER:-root}" LOGNAME="${LOGNAME:-root}" TERM=dumb \
         KEYFERRY_HOME="$T/home/.local/share/keyferry" AZURE_CORE_COLLECT_TELEMETRY=false \
+        PYTHONDONTWRITEBYTECODE=1 \
         bash -x -euo pipefail "$T/$name.run.sh" >"$T/$name.out" 2>"$T/$name.err"); then
     pass
   else
