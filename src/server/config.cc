@@ -98,6 +98,10 @@ const std::vector<ConfigKey> kConfigKeys = {
      "true lets keyferryd write core files and be traced by its user; "
      "default false: no core dumps, not dumpable (a core file would hold key "
      "material)"},
+    {"preload",
+     "JSON file of keys (JWK, or .byok with its KEK named) to import at "
+     "start, idempotently: a restart with the same file adds nothing; owner-"
+     "only like master.key (docs/preload.md)"},
 };
 
 namespace {
@@ -279,6 +283,10 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
   }
   if (key == "pkcs11-pin-file") {
     c.pkcs11_pin_file = v;
+    return absl::OkStatus();
+  }
+  if (key == "preload") {
+    c.preload = v;
     return absl::OkStatus();
   }
   if (key == "audit-log") {

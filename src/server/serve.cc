@@ -24,6 +24,7 @@
 #include "server/deployment.h"
 #include "server/due_work.h"
 #include "server/identity_http.h"
+#include "server/preload.h"
 #include "server/process.h"
 #include "server/seal_service.h"
 #include "server/tls_setup.h"
@@ -336,6 +337,30 @@ absl::Status NewIdentityServer(Node& node) {
   return absl::OkStatus();
 }
 
+// PreloadKeys imports the keys of `preload = FILE` (docs/preload.md), each
+// one done audited with principal "preload". FailedPrecondition when the
+// custody is sealed (its keys cannot be imported before an unseal). Needs
+// node.vault and node.audit; runs before the listeners start.
+absl::Status PreloadKeys(Node& node) {
+  const Config& c = node.config;
+  if (c.preload.empty()) return absl::OkStatus();
+  if (node.custody.sealed != nullptr && node.custody.sealed->sealed()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("preload ", c.preload,
+                     ": preload needs a custody that is unsealed at start"));
+  }
+  PreloadTarget target;
+  target.vaults = c.vaults;
+  target.domain = c.domain;
+  target.port = c.public_port != 0 ? c.public_port : c.port;
+  audit::AuditLog* audit = node.audit.get();
+  return RunPreload(c.preload, *node.vault, target,
+                    [audit](audit::Record r) {
+                      return audit->AppendAndWait(std::move(r));
+                    })
+      .status();
+}
+
 // OpenNode runs the start steps up to two listeners made but not started.
 absl::Status OpenNode(const std::vector<std::string>& args, Node& node) {
   ASSIGN_OR_RETURN(node.config, LoadServeConfig(args));
@@ -354,6 +379,7 @@ absl::Status OpenNode(const std::vector<std::string>& args, Node& node) {
     node.config.port = node.keys_server->port();
   }
   node.vault = MakeVault(node);
+  RETURN_IF_ERROR(PreloadKeys(node));
   ASSIGN_OR_RETURN(node.api, BuildKeysApi(node));
   node.seal = MakeSealService(node);
   return NewIdentityServer(node);
