@@ -129,6 +129,9 @@ absl::Status ParseEntry(const json& entry, const std::string& base_dir,
   if (!entry.is_object()) {
     return absl::InvalidArgumentError("an entry must be a JSON object");
   }
+  http::keys::Fields f(entry);
+  ASSIGN_OR_RETURN(e.vault, f.RequiredString("vault"));
+  ASSIGN_OR_RETURN(e.name, f.RequiredString("name"));
   for (auto it = entry.begin(); it != entry.end(); ++it) {
     if (std::find(std::begin(kEntryMembers), std::end(kEntryMembers),
                   it.key()) == std::end(kEntryMembers)) {
@@ -137,9 +140,6 @@ absl::Status ParseEntry(const json& entry, const std::string& base_dir,
           "\" (vault, name, import, create_kek, byok_file)"));
     }
   }
-  http::keys::Fields f(entry);
-  ASSIGN_OR_RETURN(e.vault, f.RequiredString("vault"));
-  ASSIGN_OR_RETURN(e.name, f.RequiredString("name"));
   if (std::find(target.vaults.begin(), target.vaults.end(), e.vault) ==
       target.vaults.end()) {
     return absl::InvalidArgumentError(
@@ -160,11 +160,15 @@ absl::Status ParseEntry(const json& entry, const std::string& base_dir,
     return ParseKek(*kek, base_dir, e);
   }
   json body = *import;
-  if (byok_file) RETURN_IF_ERROR(WithByokFile(body, Under(base_dir, *byok_file)));
+  if (byok_file) {
+    RETURN_IF_ERROR(WithByokFile(body, Under(base_dir, *byok_file)));
+  }
   const std::string vault_host = absl::StrCat(e.vault, ".", target.domain);
   ASSIGN_OR_RETURN(vault::ImportKeyRequest r,
                    http::keys::ReadImport(body, vault_host));
-  if (r.key_hsm) ASSIGN_OR_RETURN(r.vault_host, ByokHost(r, vault_host));
+  if (r.key_hsm) {
+    ASSIGN_OR_RETURN(r.vault_host, ByokHost(r, vault_host));
+  }
   std::string canonical = body.dump();
   r.version = PreloadVersion(e.vault, e.name, canonical);
   // The canonical text may hold key material: wipe it.

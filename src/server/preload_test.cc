@@ -25,6 +25,14 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
+// CodeAndMessage matches a Status with code `code` whose message `m`
+// matches.
+MATCHER_P2(CodeAndMessage, code, m, "") {
+  *result_listener << "status " << arg;
+  return arg.code() == code &&
+         ::testing::Matches(m)(std::string(arg.message()));
+}
+
 // Member is the big-number parameter `param` of `key` as base64url.
 std::string Member(EVP_PKEY* key, const char* param) {
   BIGNUM* raw = nullptr;
@@ -165,48 +173,48 @@ TEST_F(PreloadTest, ChangedEntryAddsAVersionAndRevertingAddsNone) {
 }
 
 TEST_F(PreloadTest, FailureBadFilesNameTheEntry) {
-  EXPECT_THAT(ParseError("[{"), StatusIs(absl::StatusCode::kInvalidArgument,
+  EXPECT_THAT(ParseError("[{"), CodeAndMessage(absl::StatusCode::kInvalidArgument,
                                          HasSubstr("not valid JSON")));
-  EXPECT_THAT(ParseError("{}"), StatusIs(absl::StatusCode::kInvalidArgument,
+  EXPECT_THAT(ParseError("{}"), CodeAndMessage(absl::StatusCode::kInvalidArgument,
                                          HasSubstr("must be a JSON array")));
   json good = OctEntry("aes");
   json unknown_kty = OctEntry("bad");
   unknown_kty["import"]["key"]["kty"] = "DSA";
   EXPECT_THAT(ParseError(json::array({good, unknown_kty}).dump()),
-              StatusIs(absl::StatusCode::kInvalidArgument,
+              CodeAndMessage(absl::StatusCode::kInvalidArgument,
                        StartsWith("entry 2 (myvault/bad): ")));
   json typo = OctEntry("aes");
   typo["improt"] = json::object();
   EXPECT_THAT(ParseError(json::array({typo}).dump()),
-              StatusIs(absl::StatusCode::kInvalidArgument,
+              CodeAndMessage(absl::StatusCode::kInvalidArgument,
                        HasSubstr("entry 1 (myvault/aes): no member \"improt\"")));
   json foreign = OctEntry("aes");
   foreign["vault"] = "nosuch";
   EXPECT_THAT(ParseError(json::array({foreign}).dump()),
-              StatusIs(absl::StatusCode::kInvalidArgument,
+              CodeAndMessage(absl::StatusCode::kInvalidArgument,
                        HasSubstr("vault nosuch is not one keyferryd serves")));
   json both = OctEntry("aes");
   both["create_kek"] = json::object();
   EXPECT_THAT(ParseError(json::array({both}).dump()),
-              StatusIs(absl::StatusCode::kInvalidArgument,
+              CodeAndMessage(absl::StatusCode::kInvalidArgument,
                        HasSubstr("exactly one of import and create_kek")));
   json no_name = OctEntry("aes");
   no_name.erase("name");
   EXPECT_THAT(ParseError(json::array({no_name}).dump()),
-              StatusIs(absl::StatusCode::kInvalidArgument,
+              CodeAndMessage(absl::StatusCode::kInvalidArgument,
                        HasSubstr("entry 1 (myvault/): The property \"name\"")));
   json no_blob = OctEntry("byok");
   no_blob["import"]["key"] = {{"kty", "RSA-HSM"}};
   no_blob["byok_file"] = "missing.byok";
   EXPECT_THAT(ParseError(json::array({no_blob}).dump()),
-              StatusIs(absl::StatusCode::kInvalidArgument,
+              CodeAndMessage(absl::StatusCode::kInvalidArgument,
                        HasSubstr("byok_file")));
   json kek_import = OctEntry("kek");
   kek_import["import"]["key"] = RsaJwk();
   kek_import["import"]["key"]["key_ops"] = {"import"};
   // Refused (by the reader or the vault): nothing of the file leaks.
   absl::Status s = Apply(json::array({kek_import})).status();
-  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument,
+  EXPECT_THAT(s, CodeAndMessage(absl::StatusCode::kInvalidArgument,
                           HasSubstr("entry 1 (myvault/kek): ")));
   EXPECT_THAT(std::string(s.message()),
               Not(HasSubstr(kek_import["import"]["key"]["d"]
@@ -225,7 +233,7 @@ TEST_F(PreloadTest, FailureStopsAtTheEntryAndKeepsTheOnesBefore) {
   absl::Status s =
       Apply(json::array({OctEntry("aes"), OctEntry("gone"), OctEntry("after")}))
           .status();
-  EXPECT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition,
+  EXPECT_THAT(s, CodeAndMessage(absl::StatusCode::kFailedPrecondition,
                           StartsWith("entry 2 (myvault/gone): ")));
   EXPECT_EQ(Versions("aes"), 1u);
   EXPECT_THAT(t_->vault().Get("myvault", "after", "").status(),
@@ -270,7 +278,7 @@ TEST_F(PreloadTest, KekIsCreatedOnceAndItsPemWritten) {
   json not_kek = kek;
   not_kek["name"] = "aes";
   EXPECT_THAT(Apply(json::array({not_kek})).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
+              CodeAndMessage(absl::StatusCode::kInvalidArgument,
                        HasSubstr("not a key exchange key")));
 }
 
@@ -286,7 +294,7 @@ TEST_F(PreloadTest, FailureFileReadableByOthers) {
   };
   ASSERT_EQ(chmod(path.c_str(), 0644), 0);
   EXPECT_THAT(run().status(),
-              StatusIs(absl::StatusCode::kPermissionDenied,
+              CodeAndMessage(absl::StatusCode::kPermissionDenied,
                        StartsWith("preload " + path + ": ")));
   EXPECT_THAT(t_->vault().Get("myvault", "aes", "").status(),
               StatusIs(absl::StatusCode::kNotFound));
