@@ -325,17 +325,20 @@ absl::StatusOr<PreloadCounts> ApplyPreload(vault::KeyVault& vault,
   return n;
 }
 
-absl::StatusOr<PreloadCounts> RunPreload(const std::string& path,
-                                         vault::KeyVault& vault,
-                                         const PreloadTarget& target,
-                                         const PreloadRecorder& record) {
-  auto fail = [&path](const absl::Status& s) {
-    return absl::Status(s.code(),
-                        absl::StrCat("preload ", path, ": ", s.message()));
-  };
+namespace {
+
+absl::Status InFile(const std::string& path, const absl::Status& s) {
+  return absl::Status(s.code(),
+                      absl::StrCat("preload ", path, ": ", s.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<PreloadEntry>> LoadPreload(
+    const std::string& path, const PreloadTarget& target) {
   absl::StatusOr<SecretBytes> text =
       ReadOwnerOnlySecretFile(path, kMaxPreloadFileBytes);
-  if (!text.ok()) return fail(text.status());
+  if (!text.ok()) return InFile(path, text.status());
   std::span<const uint8_t> bytes = text->data(SecretAccess::Get());
   const std::string base_dir =
       std::filesystem::path(path).parent_path().string();
@@ -343,10 +346,18 @@ absl::StatusOr<PreloadCounts> RunPreload(const std::string& path,
       std::string_view(reinterpret_cast<const char*>(bytes.data()),
                        bytes.size()),
       base_dir.empty() ? "." : base_dir, target);
-  if (!entries.ok()) return fail(entries.status());
+  if (!entries.ok()) return InFile(path, entries.status());
+  return entries;
+}
+
+absl::StatusOr<PreloadCounts> RunPreload(const std::string& path,
+                                         std::vector<PreloadEntry> entries,
+                                         vault::KeyVault& vault,
+                                         const PreloadTarget& target,
+                                         const PreloadRecorder& record) {
   absl::StatusOr<PreloadCounts> n =
-      ApplyPreload(vault, std::move(*entries), target, record);
-  if (!n.ok()) return fail(n.status());
+      ApplyPreload(vault, std::move(entries), target, record);
+  if (!n.ok()) return InFile(path, n.status());
   Log(LogLevel::kInfo, "preload_done",
       {{"file", path},
        {"imported", std::to_string(n->imported)},

@@ -83,10 +83,18 @@ absl::StatusOr<PreloadCounts> ApplyPreload(vault::KeyVault& vault,
                                            const PreloadTarget& target,
                                            const PreloadRecorder& record);
 
-// RunPreload reads the file at `path` (owner-only, as master.key: base/
-// file.h ReadOwnerOnlySecretFile), checks every entry, then applies them.
-// Every error is "preload PATH: …" on one line.
+// LoadPreload reads the file at `path` (owner-only, as master.key: base/
+// file.h ReadOwnerOnlySecretFile; at most kMaxPreloadFileBytes) and checks
+// every entry (ParsePreload, paths relative to the file's directory).
+// Every error is "preload PATH: …" on one line; nothing is imported.
+absl::StatusOr<std::vector<PreloadEntry>> LoadPreload(
+    const std::string& path, const PreloadTarget& target);
+
+// RunPreload applies the entries LoadPreload read from `path`
+// (ApplyPreload), its errors prefixed "preload PATH: ", and logs what it
+// did ("preload_done").
 absl::StatusOr<PreloadCounts> RunPreload(const std::string& path,
+                                         std::vector<PreloadEntry> entries,
                                          vault::KeyVault& vault,
                                          const PreloadTarget& target,
                                          const PreloadRecorder& record);

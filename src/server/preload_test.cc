@@ -288,8 +288,10 @@ TEST_F(PreloadTest, FailureFileReadableByOthers) {
     std::ofstream f(path);
     f << json::array({OctEntry("aes")}).dump();
   }
-  auto run = [&] {
-    return RunPreload(path, t_->vault(), target_,
+  auto run = [&]() -> absl::StatusOr<PreloadCounts> {
+    ASSIGN_OR_RETURN(std::vector<PreloadEntry> entries,
+                     LoadPreload(path, target_));
+    return RunPreload(path, std::move(entries), t_->vault(), target_,
                       [](audit::Record) { return absl::OkStatus(); });
   };
   ASSERT_EQ(chmod(path.c_str(), 0644), 0);

@@ -57,6 +57,9 @@ struct Node {
   } purge_watch;
   AccessTokenKeySlot token_key;
   ServerTls tls;
+  // The checked entries of `preload = FILE`, read before anything is
+  // written; applied (and emptied) once the vault is made.
+  std::vector<PreloadEntry> preload;
   std::unique_ptr<vault::KeyVault> vault;
   std::unique_ptr<http::KeysApi> api;
   std::unique_ptr<SealService> seal;  // null unless sealed with key shares
@@ -337,10 +340,20 @@ absl::Status NewIdentityServer(Node& node) {
   return absl::OkStatus();
 }
 
-// PreloadKeys imports the keys of `preload = FILE` (docs/preload.md), each
-// one done audited with principal "preload". FailedPrecondition when the
-// custody is sealed (its keys cannot be imported before an unseal). Needs
-// node.vault and node.audit; runs before the listeners start.
+// PreloadTargetOf is what preload entries are checked against.
+PreloadTarget PreloadTargetOf(const Config& c) {
+  PreloadTarget target;
+  target.vaults = c.vaults;
+  target.domain = c.domain;
+  target.port = c.public_port != 0 ? c.public_port : c.port;
+  return target;
+}
+
+// PreloadKeys imports the keys of `preload = FILE` (docs/preload.md) that
+// LoadPreload read into node.preload, each one done audited with principal
+// "preload". FailedPrecondition when the custody is sealed (keys cannot be
+// imported before an unseal). Needs node.vault and node.audit; runs before
+// the listeners start.
 absl::Status PreloadKeys(Node& node) {
   const Config& c = node.config;
   if (c.preload.empty()) return absl::OkStatus();
@@ -349,12 +362,9 @@ absl::Status PreloadKeys(Node& node) {
         absl::StrCat("preload ", c.preload,
                      ": preload needs a custody that is unsealed at start"));
   }
-  PreloadTarget target;
-  target.vaults = c.vaults;
-  target.domain = c.domain;
-  target.port = c.public_port != 0 ? c.public_port : c.port;
   audit::AuditLog* audit = node.audit.get();
-  return RunPreload(c.preload, *node.vault, target,
+  return RunPreload(c.preload, std::move(node.preload), *node.vault,
+                    PreloadTargetOf(c),
                     [audit](audit::Record r) {
                       return audit->AppendAndWait(std::move(r));
                     })
@@ -364,6 +374,11 @@ absl::Status PreloadKeys(Node& node) {
 // OpenNode runs the start steps up to two listeners made but not started.
 absl::Status OpenNode(const std::vector<std::string>& args, Node& node) {
   ASSIGN_OR_RETURN(node.config, LoadServeConfig(args));
+  // A bad preload file refuses the start before anything is written.
+  if (!node.config.preload.empty()) {
+    ASSIGN_OR_RETURN(node.preload, LoadPreload(node.config.preload,
+                                               PreloadTargetOf(node.config)));
+  }
   RETURN_IF_ERROR(EnsureDataDir(node.config.data_dir));
   ASSIGN_OR_RETURN(node.audit, OpenAudit(node.config));
   RETURN_IF_ERROR(OpenStoreAndCustody(node));

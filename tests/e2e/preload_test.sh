@@ -133,11 +133,12 @@ json.dump(entries, open(f"{t}/preload2.json", "w"))
 PY
 chmod 600 "$T/preload2.json"
 
-# kids KEYS...: "name kid" lines of the latest versions, and each key's
-# number of versions.
+# kids KEYS...: "name version count" lines: the version of each key's kid
+# (the port in the kid changes from start to start) and its number of
+# versions.
 kids() {
   for k in "$@"; do
-    echo "$k $(api GET "/keys/$k" | jq_py 'd["key"]["kid"]') $(api GET "/keys/$k/versions" | jq_py 'len(d["value"])')"
+    echo "$k $(api GET "/keys/$k" | jq_py 'd["key"]["kid"].rsplit("/", 1)[1]') $(api GET "/keys/$k/versions" | jq_py 'len(d["value"])')"
   done
 }
 KEYS=(kek rsa ec aes byok)
@@ -146,7 +147,7 @@ KEYS=(kek rsa ec aes byok)
 start "$T/preload2.json" "$T/log2"
 kids "${KEYS[@]}" >"$T/kids2"
 [ "$(awk '{print $3}' "$T/kids2" | sort -u)" = 1 ] || { cat "$T/kids2"; fail "a key has more than one version"; }; pass
-grep -q "^kek $kek_kid 1$" "$T/kids2" || fail "the KEK changed"; pass
+grep -q "^kek ${kek_kid##*/} 1$" "$T/kids2" || fail "the KEK changed"; pass
 [ "$(api GET /keys/byok | jq_py 'd["key"]["kty"]')" = RSA-HSM ] || fail "byok kty"; pass
 [ "$(api GET /keys/aes | jq_py 'd["key"]["kty"]')" = oct ] || fail "aes kty"; pass
 [ "$(api GET /keys/rsa | jq_py 'd["key"]["n"]')" = "$(jq_py 'd["rsa_n"]' <"$T/expect.json")" ] || fail "rsa n"; pass
@@ -159,7 +160,8 @@ printf 'preloaded fixture' >"$T/msg"
 digest="$(openssl dgst -sha256 -binary "$T/msg" | $PY -c 'import base64,sys; print(base64.urlsafe_b64encode(sys.stdin.buffer.read()).rstrip(b"=").decode())')"
 for pair in rsa:rsa_pub.pem byok:target_pub.pem; do
   name="${pair%%:*}"; pub="${pair#*:}"
-  api POST "/keys/$name/sign" "{\"alg\":\"RS256\",\"value\":\"$digest\"}" \
+  ver="$(awk -v k="$name" '$1 == k {print $2}' "$T/kids2")"
+  api POST "/keys/$name/$ver/sign" "{\"alg\":\"RS256\",\"value\":\"$digest\"}" \
     | jq_py 'd["value"]' | $PY -c 'import base64,sys; s=sys.stdin.read().strip(); sys.stdout.buffer.write(base64.urlsafe_b64decode(s+"="*(-len(s)%4)))' >"$T/$name.sig"
   openssl dgst -sha256 -verify "$T/$pub" -signature "$T/$name.sig" "$T/msg" >/dev/null \
     || fail "OpenSSL did not verify $name's signature"; pass
@@ -202,6 +204,9 @@ json.dump(e, open(f"{t}/kty.json", "w"))
 PY
 chmod 600 "$T/kty.json"
 refused "$T/kty.json" "^keyferryd: preload $T/kty.json: entry 3 (myvault/dsa): .*kty"
+if timeout 120 "$KEYFERRYD" --listen 127.0.0.1:0 --identity-listen 127.0.0.1:0 \
+    --data-dir "$T/fresh" --preload "$T/kty.json" 2>/dev/null; then fail "started with kty.json"; fi
+[ ! -e "$T/fresh" ] || fail "a refused preload file let keyferryd write $T/fresh"; pass
 start "$T/preload2.json" "$T/log4"
 code="$(curl -s -o /dev/null -w '%{http_code}' --cacert "$D/tls/ca.pem" \
   --resolve "myvault.localhost:$PORT:127.0.0.1" -H "Authorization: Bearer $TOK" \
