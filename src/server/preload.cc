@@ -31,9 +31,7 @@ constexpr char kPrincipal[] = "preload";
 constexpr std::string_view kEntryMembers[] = {"vault", "name", "import",
                                               "create_kek", "byok_file"};
 
-std::string Lower(std::string_view s) {
-  return absl::AsciiStrToLower(Sv(s));
-}
+std::string Lower(std::string_view s) { return absl::AsciiStrToLower(Sv(s)); }
 
 // Where names the entry in messages: "entry 3 (myvault/aes)".
 std::string Where(int index, std::string_view vault, std::string_view name) {
@@ -43,8 +41,8 @@ std::string Where(int index, std::string_view vault, std::string_view name) {
 
 absl::Status EntryError(int index, std::string_view vault,
                         std::string_view name, const absl::Status& why) {
-  return absl::Status(why.code(), absl::StrCat(Where(index, vault, name), ": ",
-                                               why.message()));
+  return absl::Status(
+      why.code(), absl::StrCat(Where(index, vault, name), ": ", why.message()));
 }
 
 // Under resolves `path` against `base_dir` unless it is absolute.
@@ -102,9 +100,9 @@ absl::Status ParseKek(const json& kek, const std::string& base_dir,
   http::keys::Fields f(kek, "create_kek.");
   for (auto it = kek.begin(); it != kek.end(); ++it) {
     if (it.key() != "key_size" && it.key() != "public_pem") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "create_kek has no member \"", it.key(),
-          "\" (key_size, public_pem)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("create_kek has no member \"", it.key(),
+                       "\" (key_size, public_pem)"));
     }
   }
   ASSIGN_OR_RETURN(std::optional<int64_t> bits, f.Int("key_size", 2048, 4096));
@@ -135,9 +133,9 @@ absl::Status ParseEntry(const json& entry, const std::string& base_dir,
   for (auto it = entry.begin(); it != entry.end(); ++it) {
     if (std::find(std::begin(kEntryMembers), std::end(kEntryMembers),
                   it.key()) == std::end(kEntryMembers)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "no member \"", it.key(),
-          "\" (vault, name, import, create_kek, byok_file)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("no member \"", it.key(),
+                       "\" (vault, name, import, create_kek, byok_file)"));
     }
   }
   if (std::find(target.vaults.begin(), target.vaults.end(), e.vault) ==
@@ -220,8 +218,8 @@ absl::Status ApplyImport(vault::KeyVault& vault, PreloadEntry& e,
     LogEntry(e, version, "present");
     return absl::OkStatus();
   }
-  RETURN_IF_ERROR(record(RecordOf(e, "import (preload)", version,
-                                  made.status())));
+  RETURN_IF_ERROR(
+      record(RecordOf(e, "import (preload)", version, made.status())));
   RETURN_IF_ERROR(made.status());
   ++n.imported;
   LogEntry(e, version, "imported");
@@ -262,8 +260,8 @@ absl::Status ApplyKek(vault::KeyVault& vault, const PreloadEntry& e,
     r.key_size = e.kek_bits;
     r.properties.key_ops = std::vector<vault::KeyOp>{vault::KeyOp::kImport};
     k = vault.Create(e.vault, e.name, r);
-    RETURN_IF_ERROR(record(RecordOf(e, "create (preload)",
-                                    k.ok() ? k->version : "", k.status())));
+    RETURN_IF_ERROR(record(
+        RecordOf(e, "create (preload)", k.ok() ? k->version : "", k.status())));
     RETURN_IF_ERROR(k.status());
     ++n.created;
     LogEntry(e, k->version, "created");
@@ -342,10 +340,10 @@ absl::StatusOr<std::vector<PreloadEntry>> LoadPreload(
   std::span<const uint8_t> bytes = text->data(SecretAccess::Get());
   const std::string base_dir =
       std::filesystem::path(path).parent_path().string();
-  absl::StatusOr<std::vector<PreloadEntry>> entries = ParsePreload(
-      std::string_view(reinterpret_cast<const char*>(bytes.data()),
-                       bytes.size()),
-      base_dir.empty() ? "." : base_dir, target);
+  absl::StatusOr<std::vector<PreloadEntry>> entries =
+      ParsePreload(std::string_view(reinterpret_cast<const char*>(bytes.data()),
+                                    bytes.size()),
+                   base_dir.empty() ? "." : base_dir, target);
   if (!entries.ok()) return InFile(path, entries.status());
   return entries;
 }

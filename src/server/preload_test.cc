@@ -61,9 +61,10 @@ json RsaJwk() {
 constexpr char kOctK[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
 
 json OctEntry(const std::string& name, json tags = json::object()) {
-  return {{"vault", "myvault"},
-          {"name", name},
-          {"import", {{"key", {{"kty", "oct"}, {"k", kOctK}}}, {"tags", tags}}}};
+  return {
+      {"vault", "myvault"},
+      {"name", name},
+      {"import", {{"key", {{"kty", "oct"}, {"k", kOctK}}}, {"tags", tags}}}};
 }
 
 class PreloadTest : public ::testing::Test {
@@ -173,68 +174,77 @@ TEST_F(PreloadTest, ChangedEntryAddsAVersionAndRevertingAddsNone) {
 }
 
 TEST_F(PreloadTest, FailureBadFilesNameTheEntry) {
-  EXPECT_THAT(ParseError("[{"), CodeAndMessage(absl::StatusCode::kInvalidArgument,
-                                         HasSubstr("not valid JSON")));
-  EXPECT_THAT(ParseError("{}"), CodeAndMessage(absl::StatusCode::kInvalidArgument,
-                                         HasSubstr("must be a JSON array")));
+  EXPECT_THAT(ParseError("[{"),
+              CodeAndMessage(absl::StatusCode::kInvalidArgument,
+                             HasSubstr("not valid JSON")));
+  EXPECT_THAT(ParseError("{}"),
+              CodeAndMessage(absl::StatusCode::kInvalidArgument,
+                             HasSubstr("must be a JSON array")));
   json good = OctEntry("aes");
   json unknown_kty = OctEntry("bad");
   unknown_kty["import"]["key"]["kty"] = "DSA";
   EXPECT_THAT(ParseError(json::array({good, unknown_kty}).dump()),
               CodeAndMessage(absl::StatusCode::kInvalidArgument,
-                       StartsWith("entry 2 (myvault/bad): ")));
+                             StartsWith("entry 2 (myvault/bad): ")));
   json typo = OctEntry("aes");
   typo["improt"] = json::object();
-  EXPECT_THAT(ParseError(json::array({typo}).dump()),
-              CodeAndMessage(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("entry 1 (myvault/aes): no member \"improt\"")));
+  EXPECT_THAT(
+      ParseError(json::array({typo}).dump()),
+      CodeAndMessage(absl::StatusCode::kInvalidArgument,
+                     HasSubstr("entry 1 (myvault/aes): no member \"improt\"")));
   json foreign = OctEntry("aes");
   foreign["vault"] = "nosuch";
-  EXPECT_THAT(ParseError(json::array({foreign}).dump()),
-              CodeAndMessage(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("vault nosuch is not one keyferryd serves")));
+  EXPECT_THAT(
+      ParseError(json::array({foreign}).dump()),
+      CodeAndMessage(absl::StatusCode::kInvalidArgument,
+                     HasSubstr("vault nosuch is not one keyferryd serves")));
   json both = OctEntry("aes");
   both["create_kek"] = json::object();
-  EXPECT_THAT(ParseError(json::array({both}).dump()),
-              CodeAndMessage(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("exactly one of import and create_kek")));
+  EXPECT_THAT(
+      ParseError(json::array({both}).dump()),
+      CodeAndMessage(absl::StatusCode::kInvalidArgument,
+                     HasSubstr("exactly one of import and create_kek")));
   json no_name = OctEntry("aes");
   no_name.erase("name");
-  EXPECT_THAT(ParseError(json::array({no_name}).dump()),
-              CodeAndMessage(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("entry 1 (myvault/): The property \"name\"")));
+  EXPECT_THAT(
+      ParseError(json::array({no_name}).dump()),
+      CodeAndMessage(absl::StatusCode::kInvalidArgument,
+                     HasSubstr("entry 1 (myvault/): The property \"name\"")));
   json no_blob = OctEntry("byok");
   no_blob["import"]["key"] = {{"kty", "RSA-HSM"}};
   no_blob["byok_file"] = "missing.byok";
   EXPECT_THAT(ParseError(json::array({no_blob}).dump()),
               CodeAndMessage(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("byok_file")));
+                             HasSubstr("byok_file")));
   json kek_import = OctEntry("kek");
   kek_import["import"]["key"] = RsaJwk();
   kek_import["import"]["key"]["key_ops"] = {"import"};
   // Refused (by the reader or the vault): nothing of the file leaks.
   absl::Status s = Apply(json::array({kek_import})).status();
   EXPECT_THAT(s, CodeAndMessage(absl::StatusCode::kInvalidArgument,
-                          HasSubstr("entry 1 (myvault/kek): ")));
-  EXPECT_THAT(std::string(s.message()),
-              Not(HasSubstr(kek_import["import"]["key"]["d"]
-                                .get<std::string>()
-                                .substr(0, 16))));
+                                HasSubstr("entry 1 (myvault/kek): ")));
+  EXPECT_THAT(
+      std::string(s.message()),
+      Not(HasSubstr(
+          kek_import["import"]["key"]["d"].get<std::string>().substr(0, 16))));
 }
 
 TEST_F(PreloadTest, FailureStopsAtTheEntryAndKeepsTheOnesBefore) {
-  ASSERT_OK(t_->vault().Import("myvault", "gone", [] {
-    vault::ImportKeyRequest r;
-    r.kty = vault::Kty::kOct;
-    r.secret = SecretBytes(std::vector<uint8_t>(16, 1));
-    return r;
-  }()).status());
+  ASSERT_OK(t_->vault()
+                .Import("myvault", "gone",
+                        [] {
+                          vault::ImportKeyRequest r;
+                          r.kty = vault::Kty::kOct;
+                          r.secret = SecretBytes(std::vector<uint8_t>(16, 1));
+                          return r;
+                        }())
+                .status());
   ASSERT_OK(t_->vault().Delete("myvault", "gone").status());
   absl::Status s =
       Apply(json::array({OctEntry("aes"), OctEntry("gone"), OctEntry("after")}))
           .status();
   EXPECT_THAT(s, CodeAndMessage(absl::StatusCode::kFailedPrecondition,
-                          StartsWith("entry 2 (myvault/gone): ")));
+                                StartsWith("entry 2 (myvault/gone): ")));
   EXPECT_EQ(Versions("aes"), 1u);
   EXPECT_THAT(t_->vault().Get("myvault", "after", "").status(),
               StatusIs(absl::StatusCode::kNotFound));
@@ -279,7 +289,7 @@ TEST_F(PreloadTest, KekIsCreatedOnceAndItsPemWritten) {
   not_kek["name"] = "aes";
   EXPECT_THAT(Apply(json::array({not_kek})).status(),
               CodeAndMessage(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("not a key exchange key")));
+                             HasSubstr("not a key exchange key")));
 }
 
 TEST_F(PreloadTest, FailureFileReadableByOthers) {
@@ -297,7 +307,7 @@ TEST_F(PreloadTest, FailureFileReadableByOthers) {
   ASSERT_EQ(chmod(path.c_str(), 0644), 0);
   EXPECT_THAT(run().status(),
               CodeAndMessage(absl::StatusCode::kPermissionDenied,
-                       StartsWith("preload " + path + ": ")));
+                             StartsWith("preload " + path + ": ")));
   EXPECT_THAT(t_->vault().Get("myvault", "aes", "").status(),
               StatusIs(absl::StatusCode::kNotFound));
   ASSERT_EQ(chmod(path.c_str(), 0600), 0);
