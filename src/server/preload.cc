@@ -62,7 +62,7 @@ absl::Status WithByokFile(json& import, const std::string& file) {
     return absl::InvalidArgumentError(
         "byok_file and import.key.key_hsm cannot both be given");
   }
-  absl::StatusOr<std::string> blob = ReadFile(file, 64 * 1024);
+  absl::StatusOr<std::string> blob = ReadFile(file, size_t{64} * 1024);
   if (!blob.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "byok_file ", file, " cannot be read: ", blob.status().message()));
