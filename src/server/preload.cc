@@ -292,10 +292,8 @@ absl::StatusOr<std::vector<PreloadEntry>> ParsePreload(
     std::string_view text, const std::string& base_dir,
     const PreloadTarget& target) {
   absl::StatusOr<json> doc = ParseJson(text);
-  if (!doc.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not valid JSON (", doc.status().message(), ")"));
-  }
+  // ParseJson's messages quote nothing of the text (it may hold keys).
+  if (!doc.ok()) return doc.status();
   if (!doc->is_array()) {
     return absl::InvalidArgumentError("the file must be a JSON array");
   }

@@ -189,7 +189,7 @@ refused() {  # FILE PATTERN
   pass
 }
 printf '[{"vault":"myvault",' >"$T/bad.json"; chmod 600 "$T/bad.json"
-refused "$T/bad.json" "^keyferryd: preload $T/bad.json: not valid JSON"
+refused "$T/bad.json" "^keyferryd: preload $T/bad.json: the text is not valid JSON$"
 cp "$T/preload2.json" "$T/open.json"; chmod 644 "$T/open.json"
 refused "$T/open.json" "^keyferryd: preload $T/open.json: .*644"
 $PY - "$T" <<'PY'
