@@ -166,6 +166,16 @@ for pair in rsa:rsa_pub.pem byok:target_pub.pem; do
   openssl dgst -sha256 -verify "$T/$pub" -signature "$T/$name.sig" "$T/msg" >/dev/null \
     || fail "OpenSSL did not verify $name's signature"; pass
 done
+# The EC key: ES256 gives r||s; DER-encoded, OpenSSL verifies it against ec_pub.pem.
+ver="$(awk '$1 == "ec" {print $2}' "$T/kids2")"
+api POST "/keys/ec/$ver/sign" "{\"alg\":\"ES256\",\"value\":\"$digest\"}" | jq_py 'd["value"]' \
+  | $PY -c '
+import base64, sys
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+s = sys.stdin.read().strip(); rs = base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+sys.stdout.buffer.write(encode_dss_signature(int.from_bytes(rs[:32], "big"), int.from_bytes(rs[32:], "big")))' >"$T/ec.sig"
+openssl dgst -sha256 -verify "$T/ec_pub.pem" -signature "$T/ec.sig" "$T/msg" >/dev/null \
+  || fail "OpenSSL did not verify ec's signature"; pass
 grep -c '"principal":"preload"' "$D/audit.log" >"$T/audit2" || true
 [ "$(cat "$T/audit2")" = 5 ] || fail "audit records of preload: $(cat "$T/audit2") (want 5)"; pass
 grep -q '"operation":"import (preload)".*"key":"byok"' "$D/audit.log" || fail "no audit record of the byok import"; pass
