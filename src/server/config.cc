@@ -98,6 +98,10 @@ const std::vector<ConfigKey> kConfigKeys = {
      "true lets keyferryd write core files and be traced by its user; "
      "default false: no core dumps, not dumpable (a core file would hold key "
      "material)"},
+    {"preload",
+     "JSON file of keys (JWK, or .byok with its KEK named) to import at "
+     "start, idempotently: a restart with the same file adds nothing; owner-"
+     "only like master.key (docs/preload.md)"},
 };
 
 namespace {
@@ -229,6 +233,7 @@ constexpr struct {
     {"pkcs11-module-init", &Config::pkcs11_module_init},
     {"pkcs11-token", &Config::pkcs11_token},
     {"pkcs11-pin-file", &Config::pkcs11_pin_file},
+    {"preload", &Config::preload},
     {"audit-log", &Config::audit_log},
     {"store", &Config::store},
     {"log-level", &Config::log_level},

@@ -75,6 +75,9 @@ struct Config {
   // false (default): keyferryd sets RLIMIT_CORE to 0 and makes itself not
   // dumpable at start (server/process.h), so no core file holds key material.
   bool allow_core_dumps = false;
+  // A JSON file of keys to import at start, idempotently (docs/preload.md);
+  // empty: none.
+  std::string preload;
 };
 
 inline constexpr int64_t kMinAccessTokenMaxLifetime = 3600;

@@ -157,6 +157,16 @@ TEST(ConfigTest, IdentityLegacyUids) {
               StatusHasMessage("not a numeric uid"));
 }
 
+TEST(ConfigTest, PreloadFromFileAndFlag) {
+  ASSERT_OK_AND_ASSIGN(Config d, LoadConfig({}));
+  EXPECT_EQ(d.preload, "");
+  Config c;
+  ASSERT_OK(ParseConfigText("preload = /tmp/keys.json\n", c));
+  EXPECT_EQ(c.preload, "/tmp/keys.json");
+  ASSERT_OK_AND_ASSIGN(Config f, LoadConfig({"--preload", "fixtures.json"}));
+  EXPECT_EQ(f.preload, "fixtures.json");
+}
+
 TEST(ConfigTest, AllowCoreDumpsIsOffUnlessExactlyTrue) {
   ASSERT_OK_AND_ASSIGN(Config d, LoadConfig({}));
   EXPECT_FALSE(d.allow_core_dumps);

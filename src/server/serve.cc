@@ -24,6 +24,7 @@
 #include "server/deployment.h"
 #include "server/due_work.h"
 #include "server/identity_http.h"
+#include "server/preload.h"
 #include "server/process.h"
 #include "server/seal_service.h"
 #include "server/tls_setup.h"
@@ -56,6 +57,9 @@ struct Node {
   } purge_watch;
   AccessTokenKeySlot token_key;
   ServerTls tls;
+  // The checked entries of `preload = FILE`, read before anything is
+  // written; applied (and emptied) once the vault is made.
+  std::vector<PreloadEntry> preload;
   std::unique_ptr<vault::KeyVault> vault;
   std::unique_ptr<http::KeysApi> api;
   std::unique_ptr<SealService> seal;  // null unless sealed with key shares
@@ -336,9 +340,45 @@ absl::Status NewIdentityServer(Node& node) {
   return absl::OkStatus();
 }
 
+// PreloadTargetOf is what preload entries are checked against.
+PreloadTarget PreloadTargetOf(const Config& c) {
+  PreloadTarget target;
+  target.vaults = c.vaults;
+  target.domain = c.domain;
+  target.port = c.public_port != 0 ? c.public_port : c.port;
+  return target;
+}
+
+// PreloadKeys imports the keys of `preload = FILE` (docs/preload.md) that
+// LoadPreload read into node.preload, each one done audited with principal
+// "preload". FailedPrecondition when the custody is sealed (keys cannot be
+// imported before an unseal). Needs node.vault and node.audit; runs before
+// the listeners start.
+absl::Status PreloadKeys(Node& node) {
+  const Config& c = node.config;
+  if (c.preload.empty()) return absl::OkStatus();
+  if (node.custody.sealed != nullptr && node.custody.sealed->sealed()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("preload ", c.preload,
+                     ": preload needs a custody that is unsealed at start"));
+  }
+  audit::AuditLog* audit = node.audit.get();
+  return RunPreload(c.preload, std::move(node.preload), *node.vault,
+                    PreloadTargetOf(c),
+                    [audit](audit::Record r) {
+                      return audit->AppendAndWait(std::move(r));
+                    })
+      .status();
+}
+
 // OpenNode runs the start steps up to two listeners made but not started.
 absl::Status OpenNode(const std::vector<std::string>& args, Node& node) {
   ASSIGN_OR_RETURN(node.config, LoadServeConfig(args));
+  // A bad preload file refuses the start before anything is written.
+  if (!node.config.preload.empty()) {
+    ASSIGN_OR_RETURN(node.preload, LoadPreload(node.config.preload,
+                                               PreloadTargetOf(node.config)));
+  }
   RETURN_IF_ERROR(EnsureDataDir(node.config.data_dir));
   ASSIGN_OR_RETURN(node.audit, OpenAudit(node.config));
   RETURN_IF_ERROR(OpenStoreAndCustody(node));
@@ -354,6 +394,7 @@ absl::Status OpenNode(const std::vector<std::string>& args, Node& node) {
     node.config.port = node.keys_server->port();
   }
   node.vault = MakeVault(node);
+  RETURN_IF_ERROR(PreloadKeys(node));
   ASSIGN_OR_RETURN(node.api, BuildKeysApi(node));
   node.seal = MakeSealService(node);
   return NewIdentityServer(node);

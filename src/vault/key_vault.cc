@@ -344,7 +344,13 @@ absl::StatusOr<store::KeyVersion> KeyVault::Import(std::string_view vault,
     return absl::InvalidArgumentError(
         "a key exchange key must be created in the vault, not imported");
   }
-  ASSIGN_OR_RETURN(std::string version, NewVersion());
+  std::string version;
+  if (request.version) {
+    RETURN_IF_ERROR(ValidateVersion(*request.version));
+    version = Lower(*request.version);
+  } else {
+    ASSIGN_OR_RETURN(version, NewVersion());
+  }
   std::vector<uint8_t> binding = Binding(vault, name, version);
   custody::KeyKind kind = KindOf(request.kty);
   custody::HeldKey held;

@@ -78,6 +78,11 @@ struct ImportKeyRequest {
   std::optional<SecretBytes> secret;
   std::optional<std::vector<uint8_t>> key_hsm;
   KeyProperties properties;
+  // The version id to give the new version (32 hex characters, checked as
+  // any version id), instead of a random one: only keyferryd's preload
+  // sets it (docs/preload.md §2), the API never does. AlreadyExists (from
+  // the store, nothing stored) when the key has that version.
+  std::optional<std::string> version;
 };
 
 // DueWorkFailure is background work (a policy rotation or a scheduled

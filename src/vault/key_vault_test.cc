@@ -465,3 +465,32 @@ TEST_F(KeyVaultTest, ByokImportUnderKekAndItsRules) {
 
 }  // namespace
 }  // namespace keyferry::vault
+
+namespace keyferry::vault {
+namespace {
+
+// The preload seam: a version id given by the caller, checked like any.
+TEST(KeyVaultGivenVersionTest, ImportTakesTheGivenVersionOnce) {
+  ASSERT_OK_AND_ASSIGN(auto t, TestVault::New(SystemClock));
+  auto oct = [](std::optional<std::string> version) {
+    ImportKeyRequest r;
+    r.kty = Kty::kOct;
+    r.secret = SecretBytes(std::vector<uint8_t>(32, 5));
+    r.version = std::move(version);
+    return r;
+  };
+  const std::string v = "0123456789ABCDEF0123456789abcdef";
+  ASSERT_OK_AND_ASSIGN(store::KeyVersion k,
+                       t->vault().Import("myvault", "given", oct(v)));
+  EXPECT_EQ(k.version, "0123456789abcdef0123456789abcdef");
+  EXPECT_THAT(t->vault().Import("myvault", "given", oct(v)).status(),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(t->vault().Import("myvault", "given", oct("xyz")).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK_AND_ASSIGN(auto page,
+                       t->vault().ListVersions("myvault", "given", "", 25));
+  EXPECT_EQ(page.items.size(), 1u);
+}
+
+}  // namespace
+}  // namespace keyferry::vault
