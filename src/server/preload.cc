@@ -168,7 +168,8 @@ absl::Status ParseEntry(const json& entry, const std::string& base_dir,
     ASSIGN_OR_RETURN(r.vault_host, ByokHost(r, vault_host));
   }
   std::string canonical = body.dump();
-  r.version = PreloadVersion(e.vault, e.name, canonical);
+  e.entry_digest = crypto::Sha256(std::span<const uint8_t>(
+      reinterpret_cast<const uint8_t*>(canonical.data()), canonical.size()));
   // The canonical text may hold key material: wipe it.
   std::fill(canonical.begin(), canonical.end(), '\0');
   e.import = std::move(r);
@@ -277,15 +278,23 @@ absl::Status ApplyKek(vault::KeyVault& vault, const PreloadEntry& e,
 
 }  // namespace
 
-std::string PreloadVersion(std::string_view vault, std::string_view name,
-                           std::string_view canonical) {
-  std::string input = absl::StrCat("keyferry-preload/1", std::string(1, '\0'),
-                                   Sv(vault), std::string(1, '\0'), Lower(name),
-                                   std::string(1, '\0'), Sv(canonical));
-  std::vector<uint8_t> digest = crypto::Sha256(std::span<const uint8_t>(
-      reinterpret_cast<const uint8_t*>(input.data()), input.size()));
-  std::fill(input.begin(), input.end(), '\0');
-  return HexEncode(digest).substr(0, 32);
+absl::StatusOr<std::string> PreloadVersion(const SecretBytes& key,
+                                           std::string_view vault,
+                                           std::string_view name,
+                                           std::span<const uint8_t> digest) {
+  if (key.empty()) {
+    return absl::InternalError("preload: no key for the version ids");
+  }
+  std::string input =
+      absl::StrCat("keyferry-preload/2", std::string(1, '\0'), Sv(vault),
+                   std::string(1, '\0'), Lower(name), std::string(1, '\0'));
+  input.append(reinterpret_cast<const char*>(digest.data()), digest.size());
+  ASSIGN_OR_RETURN(std::vector<uint8_t> mac,
+                   crypto::HmacSha256(
+                       key, std::span<const uint8_t>(
+                                reinterpret_cast<const uint8_t*>(input.data()),
+                                input.size())));
+  return HexEncode(mac).substr(0, 32);
 }
 
 absl::StatusOr<std::vector<PreloadEntry>> ParsePreload(
@@ -314,8 +323,15 @@ absl::StatusOr<PreloadCounts> ApplyPreload(vault::KeyVault& vault,
                                            const PreloadRecorder& record) {
   PreloadCounts n;
   for (PreloadEntry& e : entries) {
-    absl::Status s = e.import ? ApplyImport(vault, e, record, n)
-                              : ApplyKek(vault, e, target, record, n);
+    absl::Status s;
+    if (e.import) {
+      absl::StatusOr<std::string> v =
+          PreloadVersion(target.version_key, e.vault, e.name, e.entry_digest);
+      if (v.ok()) e.import->version = *v;
+      s = v.ok() ? ApplyImport(vault, e, record, n) : v.status();
+    } else {
+      s = ApplyKek(vault, e, target, record, n);
+    }
     if (!s.ok()) return EntryError(e.index, e.vault, e.name, s);
   }
   return n;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "audit/audit_log.h"
+#include "base/secret.h"
 #include "vault/key_vault.h"
 
 namespace keyferry::server {
@@ -29,27 +31,37 @@ struct PreloadTarget {
   std::vector<std::string> vaults;
   std::string domain = "localhost";
   uint16_t port = 0;
+  // version_key keys the version ids (PreloadVersion): the deployment's
+  // shared identity secret, the same on every node. Needed by ApplyPreload
+  // only (the file is checked before the store is open).
+  SecretBytes version_key;
 };
 
-// PreloadEntry is one checked entry: either an import (`import` set, with
-// its computed version in import->version) or a KEK to create when absent.
+// PreloadEntry is one checked entry: either an import (`import` set, and
+// `entry_digest`, from which ApplyPreload derives its version) or a KEK to
+// create when absent.
 // Move-only (the import may hold a private key).
 struct PreloadEntry {
   int index = 0;  // 1-based, as messages name it
   std::string vault;
   std::string name;
   std::optional<vault::ImportKeyRequest> import;
+  // SHA-256 of the import body as compact JSON with sorted members (after
+  // byok_file went into key_hsm): what the version id is derived from.
+  std::vector<uint8_t> entry_digest;
   // create_kek: the KEK's size, and where its public key goes ("": nowhere).
   int kek_bits = 0;
   std::string public_pem_path;
 };
 
 // PreloadVersion is the version id of an import entry: the first 32 lower
-// hex characters of SHA-256("keyferry-preload/1" 0 vault 0 lower(name) 0
-// canonical), `canonical` being the import body as compact JSON with
-// sorted members (docs/preload.md §2).
-std::string PreloadVersion(std::string_view vault, std::string_view name,
-                           std::string_view canonical);
+// hex characters of HMAC-SHA256(key, "keyferry-preload/2" 0 vault 0
+// lower(name) 0 entry_digest) (docs/preload.md §2). Keyed, so the id a
+// reader of the vault sees confirms no guess of the key material.
+absl::StatusOr<std::string> PreloadVersion(const SecretBytes& key,
+                                           std::string_view vault,
+                                           std::string_view name,
+                                           std::span<const uint8_t> digest);
 
 // ParsePreload reads and checks every entry of the preload file text
 // `text` (a JSON array, docs/preload.md §1); `base_dir` is the directory

@@ -73,6 +73,8 @@ class PreloadTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(t_, vault::TestVault::New(vault::SystemClock));
     target_.vaults = {"myvault", "other"};
     target_.port = 8443;
+    const uint8_t secret[] = {'d', 'e', 'p', 'l', 'o', 'y'};
+    target_.version_key = SecretBytes(secret);
   }
 
   // Apply parses `doc` and applies it, collecting the audit records.
@@ -143,15 +145,27 @@ TEST_F(PreloadTest, VersionIgnoresLayoutButNotContent) {
   ASSERT_OK_AND_ASSIGN(auto ea, ParsePreload(a, t_->dir(), target_));
   ASSERT_OK_AND_ASSIGN(auto eb, ParsePreload(b, t_->dir(), target_));
   ASSERT_TRUE(ea[0].import && eb[0].import);
-  EXPECT_EQ(*ea[0].import->version, *eb[0].import->version);
-  EXPECT_EQ(ea[0].import->version->size(), 32u);
-  EXPECT_OK(vault::ValidateVersion(*ea[0].import->version));
-  EXPECT_NE(PreloadVersion("myvault", "aes", "x"),
-            PreloadVersion("myvault", "aes", "y"));
-  EXPECT_NE(PreloadVersion("myvault", "aes", "x"),
-            PreloadVersion("other", "aes", "x"));
-  EXPECT_EQ(PreloadVersion("myvault", "AES", "x"),
-            PreloadVersion("myvault", "aes", "x"));
+  EXPECT_EQ(ea[0].entry_digest, eb[0].entry_digest);
+  const SecretBytes& key = target_.version_key;
+  ASSERT_OK_AND_ASSIGN(
+      std::string v, PreloadVersion(key, "myvault", "aes", ea[0].entry_digest));
+  EXPECT_EQ(v.size(), 32u);
+  EXPECT_OK(vault::ValidateVersion(v));
+  const std::vector<uint8_t> x = {1}, y = {2};
+  auto version = [](const SecretBytes& k, std::string_view vault,
+                    std::string_view name, const std::vector<uint8_t>& d) {
+    return PreloadVersion(k, vault, name, d).value_or("");
+  };
+  EXPECT_NE(version(key, "myvault", "aes", x),
+            version(key, "myvault", "aes", y));
+  EXPECT_NE(version(key, "myvault", "aes", x), version(key, "other", "aes", x));
+  EXPECT_EQ(version(key, "myvault", "AES", x),
+            version(key, "myvault", "aes", x));
+  // Keyed: another deployment's secret gives another id for the same entry.
+  const uint8_t other_key[] = {'o', 't', 'h', 'e', 'r'};
+  EXPECT_NE(version(SecretBytes(other_key), "myvault", "aes", x),
+            version(key, "myvault", "aes", x));
+  EXPECT_FALSE(PreloadVersion(SecretBytes(), "myvault", "aes", x).ok());
 }
 
 TEST_F(PreloadTest, ChangedEntryAddsAVersionAndRevertingAddsNone) {

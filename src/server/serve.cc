@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "audit/audit_log.h"
 #include "auth/identity_endpoint.h"
+#include "base/encoding.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "custody/software_custody.h"
@@ -363,8 +364,9 @@ absl::Status PreloadKeys(Node& node) {
                      ": preload needs a custody that is unsealed at start"));
   }
   audit::AuditLog* audit = node.audit.get();
-  return RunPreload(c.preload, std::move(node.preload), *node.vault,
-                    PreloadTargetOf(c),
+  PreloadTarget target = PreloadTargetOf(c);
+  target.version_key = SecretBytes(AsBytes(node.deployment.identity_secret));
+  return RunPreload(c.preload, std::move(node.preload), *node.vault, target,
                     [audit](audit::Record r) {
                       return audit->AppendAndWait(std::move(r));
                     })
