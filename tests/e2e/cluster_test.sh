@@ -55,7 +55,7 @@ grep -q '^store = postgres$' "$KF_STATE/node.conf.in"
 node_start() {
   local i=$1
   KF_DATA_DIR=$KF_STATE/n$i KF_LOG=$KF_STATE/n$i.log
-  KF_PORT=${NPORT[$i]:-} KF_ID_PORT=${NIDPORT[$i]:-} KF_PORT_PICKED=
+  KF_PORT=${NPORT[$i]:-} KF_ID_PORT=${NIDPORT[$i]:-}
   sed "s|PUBLIC_PORT|$KF_LB_PORT|" "$KF_STATE/node.conf.in" >"$KF_STATE/node.conf"
   kf_launch --config "$KF_STATE/node.conf"
   NPORT[$i]=$KF_PORT NIDPORT[$i]=$KF_ID_PORT NPID[$i]=$KF_PID

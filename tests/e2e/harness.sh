@@ -31,9 +31,7 @@
 
 # kf_free_port prints a port that was free a moment ago: only for processes
 # that cannot choose their own (HAProxy's frontend, a deliberately closed
-# port); keyferryd chooses its own (Ports above). A test that picks KF_PORT
-# with it anyway sets KF_PORT_PICKED=1, so that kf_launch may pick another
-# one should it be taken before keyferryd listens on it.
+# port); keyferryd chooses its own (Ports above).
 kf_free_port() {
   /usr/bin/python3 - <<'EOF'
 import socket
@@ -183,28 +181,19 @@ kf_nss_token() {
 # too: it answers 503). It listens on KF_PORT and KF_ID_PORT, or on ports it
 # chooses where they are empty (the first launch), and sets them to the ports
 # it bound. The ready line is logged at level info: do not pass a higher
-# --log-level. When a port is taken by another process (see Ports above):
-# a KF_PORT picked by kf_free_port is replaced by a new pick; a port that
-# was keyferryd's before this relaunch is asked for again, 1 s apart.
+# --log-level. When a port that was keyferryd's before this relaunch is
+# taken by another process (see Ports above), it is asked for again, 1 s
+# apart.
 kf_launch() {
   local attempt rc
   for attempt in 1 2 3 4 5 6 7 8 9 10; do
     rc=0
     kf_launch_once "$@" || rc=$?
-    if [ "$rc" = 0 ]; then
-      KF_PORT_PICKED=
-      return 0
-    fi
+    [ "$rc" = 0 ] && return 0
     [ "$rc" = 2 ] || return 1
-    if [ "${KF_PORT_PICKED:-}" = 1 ] && [ "$KF_TAKEN_PORT" = "$KF_PORT" ]; then
-      echo "harness: port $KF_PORT (kf_free_port) was taken before keyferryd" \
-        "could listen on it; picking another" >&2
-      KF_PORT=$(kf_free_port)
-    else
-      echo "harness: port $KF_TAKEN_PORT, keyferryd's before this relaunch," \
-        "is taken by another process; asking again in 1 s" >&2
-      sleep 1
-    fi
+    echo "harness: port $KF_TAKEN_PORT, keyferryd's before this relaunch," \
+      "is taken by another process; asking again in 1 s" >&2
+    sleep 1
   done
   echo "harness: keyferryd could not listen on its ports after 10 attempts" >&2
   return 1
@@ -284,7 +273,6 @@ kf_start() {
   KF_DATA_DIR="$KF_STATE/data"
   KF_ID_PORT=  # keyferryd chooses both (kf_launch, Ports above)
   KF_PORT=
-  KF_PORT_PICKED=
   trap kf_cleanup EXIT
   KF_STORE_ARGS=()
   if [ "${KF_STORE:-sqlite}" = postgres ]; then
