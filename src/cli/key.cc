@@ -89,11 +89,15 @@ absl::Status RunKeyCreate(const Args& args) {
         "extractable ones\n",
         absl::StrJoin(key->flags_not_kept, ", ").c_str());
   }
-  if (!key->flags_changed.empty()) {
+  // A token may accept a flag and make the key its own way: say so, from
+  // the flags just read.
+  const std::vector<std::string> changed = hsm::FlagsChangedByToken(
+      spec.flags, flags, spec.kind, key->flags_not_kept);
+  if (!changed.empty()) {
     std::printf(
         "note: the token made the key %s, otherwise than asked (its own "
         "rule)\n",
-        absl::StrJoin(key->flags_changed, ", ").c_str());
+        absl::StrJoin(changed, ", ").c_str());
   }
   return absl::OkStatus();
 }

@@ -388,11 +388,6 @@ absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec) {
       break;
     }
   }
-  // A token may accept a flag and make the key its own way: say so.
-  if (auto got = ReadFlags(s, out.private_or_secret); got.ok()) {
-    out.flags_changed =
-        FlagsChangedByToken(f, *got, spec.kind, out.flags_not_kept);
-  }
   return out;
 }
 

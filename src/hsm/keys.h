@@ -75,10 +75,6 @@ struct GeneratedKey {
   // are listed here: the token's own rules then apply (NSS softokn lets
   // C_CopyObject make an extractable copy). The caller must say so.
   std::vector<std::string> flags_not_kept;
-  // Flags the token set otherwise than asked (it accepted the template and
-  // made the key its own way, e.g. sensitive where nonsensitive was asked):
-  // each as the flag the key has ("sensitive", "nonextractable").
-  std::vector<std::string> flags_changed;
 };
 
 // GenerateKey creates the key inside the token with every attribute of
@@ -90,7 +86,9 @@ absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec);
 
 // FlagsChangedByToken lists the settable flags of a `kind` key's private or
 // secret object that differ between `asked` and `got` (as the flag `got`
-// has: "sensitive" or "nonsensitive"), leaving out those named in `skip`.
+// has: "sensitive" or "nonsensitive"), leaving out those named in `skip`:
+// a token may accept a template and make the key its own way (e.g.
+// sensitive where nonsensitive was asked). `got` is ReadFlags' answer.
 std::vector<std::string> FlagsChangedByToken(
     const KeyFlags& asked, const KeyFlags& got, KeyKind kind,
     const std::vector<std::string>& skip);

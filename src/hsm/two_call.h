@@ -38,17 +38,6 @@ inline constexpr size_t kCipherSlack = 32;
 inline constexpr size_t kMaxTwoCallOutput = size_t{1} << 20;
 inline constexpr int kMaxTwoCallGrowths = 4;
 
-// RunTwoCall runs `call` (a two-call function bound to its arguments but
-// the output buffer) into `out`, a std::vector<uint8_t> or a SecretBytes:
-// `init` (null for a call without operation state, such as C_WrapKey)
-// starts the operation, a size query asks for the length, and the call gets
-// a buffer of max(answer + slack, floor, 1) bytes (kUnknownSizeStart
-// instead of answer + slack when the answer is not Plausible). On
-// CKR_BUFFER_TOO_SMALL the buffer grows (to the larger plausible length the
-// token names, else double) at most kMaxTwoCallGrowths times, and the
-// operation is started again if the token ended it. Errors name `what` and
-// the CK_RV; a buffer that held a partial secret is zeroized (SecretBytes)
-// when it is replaced; giving up ends an operation the token kept active.
 // Plausible tells whether a length a token answered can be believed: not 0
 // (a zero-byte buffer is a null pointer, i.e. another size query) and not
 // beyond kMaxTwoCallOutput (CK_UNAVAILABLE_INFORMATION, garbage).
@@ -60,6 +49,17 @@ inline bool Plausible(CK_ULONG len) {
 // plausible: more than any key keyferry wraps or signature it makes.
 inline constexpr size_t kUnknownSizeStart = 4096;
 
+// RunTwoCall runs `call` (a two-call function bound to its arguments but
+// the output buffer) into `out`, a std::vector<uint8_t> or a SecretBytes:
+// `init` (null for a call without operation state, such as C_WrapKey)
+// starts the operation, a size query asks for the length, and the call gets
+// a buffer of max(answer + slack, floor, 1) bytes (kUnknownSizeStart
+// instead of answer + slack when the answer is not Plausible). On
+// CKR_BUFFER_TOO_SMALL the buffer grows (to the larger plausible length the
+// token names, else double) at most kMaxTwoCallGrowths times, and the
+// operation is started again if the token ended it. Errors name `what` and
+// the CK_RV; a buffer that held a partial secret is zeroized (SecretBytes)
+// when it is replaced; giving up ends an operation the token kept active.
 template <typename Out>
 absl::Status RunTwoCall(const std::string& what,
                         const std::function<CK_RV()>& init,

@@ -67,8 +67,7 @@ absl::Status WithByokFile(json& import, const std::string& file) {
     return absl::InvalidArgumentError(absl::StrCat(
         "byok_file ", file, " cannot be read: ", blob.status().message()));
   }
-  key["key_hsm"] = Base64UrlEncode(std::span<const uint8_t>(
-      reinterpret_cast<const uint8_t*>(blob->data()), blob->size()));
+  key["key_hsm"] = Base64UrlEncode(AsBytes(*blob));
   return absl::OkStatus();
 }
 
@@ -168,8 +167,7 @@ absl::Status ParseEntry(const json& entry, const std::string& base_dir,
     ASSIGN_OR_RETURN(r.vault_host, ByokHost(r, vault_host));
   }
   std::string canonical = body.dump();
-  e.entry_digest = crypto::Sha256(std::span<const uint8_t>(
-      reinterpret_cast<const uint8_t*>(canonical.data()), canonical.size()));
+  e.entry_digest = crypto::Sha256(AsBytes(canonical));
   // The canonical text may hold key material: wipe it.
   std::fill(canonical.begin(), canonical.end(), '\0');
   e.import = std::move(r);
@@ -231,15 +229,9 @@ absl::Status ApplyImport(vault::KeyVault& vault, PreloadEntry& e,
 absl::Status WritePublicPem(const PreloadEntry& e, const store::KeyVersion& k) {
   if (e.public_pem_path.empty()) return absl::OkStatus();
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr pub,
-                   crypto::ParsePublicKey(std::span<const uint8_t>(
-                       reinterpret_cast<const uint8_t*>(k.public_jwk.data()),
-                       k.public_jwk.size())));
+                   crypto::ParsePublicKey(AsBytes(k.public_jwk)));
   ASSIGN_OR_RETURN(std::string pem, crypto::PublicKeyToPem(pub.get()));
-  return WriteFileAtomic(
-      e.public_pem_path,
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(pem.data()),
-                               pem.size()),
-      0644);
+  return WriteFileAtomic(e.public_pem_path, AsBytes(pem), 0644);
 }
 
 // ApplyKek creates the entry's KEK unless the name has one.
@@ -290,10 +282,7 @@ absl::StatusOr<std::string> PreloadVersion(const SecretBytes& key,
                    std::string(1, '\0'), Lower(name), std::string(1, '\0'));
   input.append(reinterpret_cast<const char*>(digest.data()), digest.size());
   ASSIGN_OR_RETURN(std::vector<uint8_t> mac,
-                   crypto::HmacSha256(
-                       key, std::span<const uint8_t>(
-                                reinterpret_cast<const uint8_t*>(input.data()),
-                                input.size())));
+                   crypto::HmacSha256(key, AsBytes(input)));
   return HexEncode(mac).substr(0, 32);
 }
 

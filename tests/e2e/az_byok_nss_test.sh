@@ -28,18 +28,6 @@ source "$KF_SOURCE_DIR/tests/e2e/az_common.sh"
 
 json() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)" <"$W/out"; }
 
-# sign_via_keyferryd KID ALG DIGEST_FILE OUT: POST {kid}/sign through az rest
-# (az 2.45 has no `az keyvault key sign`); writes the raw signature bytes.
-sign_via_keyferryd() {
-  az rest --method post --url "$1/sign?api-version=7.4" --resource "$KF_RESOURCE" \
-    --headers Content-Type=application/json \
-    --body "{\"alg\":\"$2\",\"value\":\"$(b64url_of_file "$3")\"}"
-  expect_eq "sign response kid ($2)" "$(json 'd["kid"]')" "$1"
-  json 'd["value"]' | tr -- '-_' '+/' | $PY -c '
-import base64, sys
-s = sys.stdin.read().strip(); sys.stdout.buffer.write(base64.b64decode(s + "=" * (-len(s) % 4)))' >"$4"
-}
-
 # verify PUBPEM SIG DATA [OPTS...]: OpenSSL verifies SIG over DATA (SHA-256)
 # and refuses it over a different message.
 verify() {

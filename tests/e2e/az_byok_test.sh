@@ -36,18 +36,6 @@ ecdsa_der() {
   openssl asn1parse -genconf "$W/sig.cnf" -out "$2" -noout
 }
 
-# sign_via_keyferryd KID ALG DIGEST_FILE OUT: POST {kid}/sign through az rest
-# (az 2.45 has no `az keyvault key sign`); writes the raw signature bytes.
-sign_via_keyferryd() {
-  local kid="$1" alg="$2" digest="$3" outfile="$4" value
-  az rest --method post --url "$kid/sign?api-version=7.4" --resource "$KF_RESOURCE" \
-    --headers Content-Type=application/json \
-    --body "{\"alg\":\"$alg\",\"value\":\"$(b64url_of_file "$digest")\"}"
-  expect_eq "sign response kid ($alg)" "$($PY -c 'import json,sys; print(json.load(sys.stdin)["kid"])' <"$W/out")" "$kid"
-  value=$($PY -c 'import json,sys; print(json.load(sys.stdin)["value"])' <"$W/out")
-  b64url_decode "$value" >"$outfile"
-}
-
 # openssl_verify PUBPEM MD SIG DATA [OPTS...]: verify outside keyferryd; also
 # checks that a tampered message does NOT verify.
 openssl_verify() {

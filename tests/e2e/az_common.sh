@@ -59,6 +59,18 @@ b64url_of_file() { basenc --base64url -w0 <"$1" | tr -d '='; }
 # pubder PEM: canonical DER of a public key (for byte comparisons).
 pubder() { openssl pkey -pubin -in "$1" -outform DER; }
 
+# sign_via_keyferryd KID ALG DIGEST_FILE OUT: POST {kid}/sign through az rest
+# (az 2.45 has no `az keyvault key sign`); writes the raw signature bytes.
+sign_via_keyferryd() {
+  local kid="$1" alg="$2" digest="$3" outfile="$4" value
+  az rest --method post --url "$kid/sign?api-version=7.4" --resource "$KF_RESOURCE" \
+    --headers Content-Type=application/json \
+    --body "{\"alg\":\"$alg\",\"value\":\"$(b64url_of_file "$digest")\"}"
+  expect_eq "sign response kid ($alg)" "$($PY -c 'import json,sys; print(json.load(sys.stdin)["kid"])' <"$W/out")" "$kid"
+  value=$($PY -c 'import json,sys; print(json.load(sys.stdin)["value"])' <"$W/out")
+  b64url_decode "$value" >"$outfile"
+}
+
 # az_use_keyferryd: the user's environment for az against keyferryd, then
 # az cloud register / set and az login --identity.
 az_use_keyferryd() {

@@ -5,9 +5,11 @@
 # certificate and the ready line lists them; `keyferryd ca` prints the CA,
 # `--ca-bundle FILE` writes the system CAs plus it. Oracles: the OpenSSL CLI
 # (certificate names, chain) and Python's ssl module (a TLS handshake that
-# verifies the name against the bundle). Needs KEYFERRYD.
+# verifies the name against the bundle). Needs KEYFERRYD and
+# KF_SOURCE_DIR.
 set -euo pipefail
 : "${KEYFERRYD:?set KEYFERRYD}"
+source "$KF_SOURCE_DIR/tests/e2e/ready.sh"
 T="$(mktemp -d /tmp/kf_conv.XXXXXX)"
 PID=""
 cleanup() { [ -n "$PID" ] && kill $PID 2>/dev/null; wait 2>/dev/null || true; rm -rf "$T"; }
@@ -23,18 +25,11 @@ PID1=$!
 "$KEYFERRYD" --listen 127.0.0.1:0 --identity-listen 127.0.0.1:0 --data-dir "$T/data2" 2>"$T/log2" &
 PID2=$!
 PID="$PID1 $PID2"
-wait_ready() {  # LOG PID
-  for _ in $(seq 600); do
-    grep -q "^keyferryd ready:" "$1" && return 0
-    kill -0 "$2" 2>/dev/null || { cat "$1" >&2; fail "keyferryd exited"; }
-    sleep 0.1
-  done
-  cat "$1" >&2; fail "no ready line in $1"
-}
-wait_ready "$T/log" "$PID1"; wait_ready "$T/log2" "$PID2"
+kf_wait_ready "$T/log" "$PID1" || fail "first instance"
+kf_wait_ready "$T/log2" "$PID2" || fail "second instance"
 ready="$(grep "^keyferryd ready:" "$T/log")"
-port2="$(sed -n 's|^keyferryd ready: https://myvault.localhost:\([0-9]*\)$|\1|p' "$T/log2")"
-port="$(sed -n 's|^keyferryd ready: https://alpha.localhost:\([0-9]*\) .*|\1|p' <<<"$ready")"
+port2="$(kf_ready_port "$T/log2")"
+port="$(kf_ready_port "$T/log" alpha)"
 [ -n "$port" ] && [ "$port" -gt 0 ] || fail "ready line names no port: $ready"; pass
 grep -qF "https://beta.localhost:$port" <<<"$ready" || fail "ready line lacks beta's URL: $ready"; pass
 [ -n "$port2" ] && [ "$port2" != "$port" ] || fail "second instance's port: '$port2' (first: $port)"; pass

@@ -7,8 +7,9 @@
 # audit log. A restart with the same file gives the same kids and no new
 # version or audit record; a bad file (not JSON, mode 0644, an unknown kty)
 # makes keyferryd exit non-zero with one line naming the fault. Each
-# keyferryd listens on 127.0.0.1:0. Needs KEYFERRYD.
+# keyferryd listens on 127.0.0.1:0. Needs KEYFERRYD and KF_SOURCE_DIR.
 set -euo pipefail
+source "$KF_SOURCE_DIR/tests/e2e/ready.sh"
 : "${KEYFERRYD:?set KEYFERRYD}"
 PY=/usr/bin/python3
 T="$(mktemp -d /tmp/kf_preload.XXXXXX)"
@@ -26,12 +27,8 @@ PORT=""; TOK=""
 start() {
   "$KEYFERRYD" --listen 127.0.0.1:0 "${FLAGS[@]}" --preload "$1" 2>"$2" &
   PID=$!
-  for _ in $(seq 600); do
-    grep -q "^keyferryd ready:" "$2" && break
-    kill -0 "$PID" 2>/dev/null || { cat "$2" >&2; fail "keyferryd exited"; }
-    sleep 0.1
-  done
-  PORT="$(sed -n 's|^keyferryd ready: https://myvault.localhost:\([0-9]*\)$|\1|p' "$2")"
+  kf_wait_ready "$2" "$PID" || fail "keyferryd with --preload $1"
+  PORT="$(kf_ready_port "$2")"
   [ -n "$PORT" ] || { cat "$2" >&2; fail "no ready line in $2"; }
   TOK="$("$KEYFERRYD" token --principal keyferry-admin "${FLAGS[@]}" --listen "127.0.0.1:$PORT")" \
     || fail "keyferryd token"

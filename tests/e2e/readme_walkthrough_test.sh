@@ -23,6 +23,7 @@ set -euo pipefail
 : "${KEYFERRYD:?set KEYFERRYD}" "${KEYFERRY:?set KEYFERRY}"
 : "${KF_SOURCE_DIR:?set KF_SOURCE_DIR}" "${KF_BUILD_DIR:?set KF_BUILD_DIR}"
 source "$KF_SOURCE_DIR/tests/e2e/harness.sh"   # kf_hosts
+source "$KF_SOURCE_DIR/tests/e2e/ready.sh"
 kf_hosts
 
 T="$(mktemp -d /tmp/kf_readme.XXXXXX)"
@@ -47,12 +48,8 @@ DATA="$W/.state/keyferry/server"
 "$KEYFERRYD" serve --data-dir "$DATA" --listen 127.0.0.1:0 --identity-listen 127.0.0.1:0 \
   2>"$T/keyferryd.log" &
 PID=$!
-for _ in $(seq 600); do
-  grep -q '^  identity endpoint: ' "$T/keyferryd.log" && break
-  kill -0 "$PID" 2>/dev/null || { cat "$T/keyferryd.log" >&2; fail "keyferryd exited"; }
-  sleep 0.1
-done
-PORT="$(sed -n 's|^keyferryd ready: https://myvault.localhost:\([0-9]*\)$|\1|p' "$T/keyferryd.log")"
+kf_wait_ready "$T/keyferryd.log" "$PID" || fail "keyferryd did not start"
+PORT="$(kf_ready_port "$T/keyferryd.log")"
 ID_PORT="$(sed -n 's|^  identity endpoint: https://127.0.0.1:\([0-9]*\)/msi/token .*|\1|p' "$T/keyferryd.log")"
 [ -n "$PORT" ] && [ -n "$ID_PORT" ] || { cat "$T/keyferryd.log" >&2; fail "no ports in keyferryd's ready lines"; }
 
