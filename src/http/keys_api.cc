@@ -205,6 +205,7 @@ absl::Status KeysApi::Register() {
           [vaults](std::string_view v) {
             return std::find(vaults.begin(), vaults.end(), v) != vaults.end();
           },
+      .aliases = options_.vault_aliases,
   });
   for (const Route& route : kRoutes) {
     RETURN_IF_ERROR(router_->Add(

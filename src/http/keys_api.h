@@ -53,6 +53,8 @@ absl::Status CheckRole(const std::vector<Grant>& grants,
 struct KeysApiOptions {
   std::string domain = "localhost";
   std::vector<std::string> vaults;
+  // Other host names of vaults, {host, vault} (RouterOptions::aliases).
+  std::vector<std::pair<std::string, std::string>> vault_aliases;
   std::vector<Grant> grants;
   std::string tenant;  // tid in the challenge; every token's tid must match
   // token_key (borrowed) verifies access tokens; null until the custody

@@ -189,6 +189,7 @@ absl::StatusOr<std::unique_ptr<http::KeysApi>> BuildKeysApi(const Node& node) {
   http::KeysApiOptions o;
   o.domain = c.domain;
   o.vaults = c.vaults;
+  o.vault_aliases = c.vault_aliases;
   o.tenant = node.deployment.tenant;
   const AccessTokenSigner* signer = node.token_key.Get();
   o.token_key = signer != nullptr ? signer->public_key() : nullptr;
@@ -420,9 +421,14 @@ void LogReady(const Node& node) {
   for (const std::string& v : c.vaults) {
     urls.push_back(absl::StrCat("https://", v, ".", c.domain, ":", port));
   }
+  std::vector<std::string> aliases;  // "https://host:port=vault"
+  for (const auto& [host, vault] : c.vault_aliases) {
+    aliases.push_back(absl::StrCat("https://", host, ":", port, "=", vault));
+  }
   const custody::SealedCustody* sealed = node.custody.sealed;
   Log(LogLevel::kInfo, "ready",
       {{"vaults", absl::StrJoin(urls, " ")},
+       {"vault_aliases", absl::StrJoin(aliases, " ")},
        {"port", std::to_string(port)},
        {"resource", Resource(c)},
        {"ca", node.tls.ca.empty() ? "(operator certificate)" : node.tls.ca},
@@ -447,6 +453,10 @@ void LogReady(const Node& node) {
                absl::StrJoin(urls, " ").c_str(), trust.c_str(),
                c.identity_address.c_str(), identity_port,
                DataPath(c, "identity-header").c_str());
+  if (!aliases.empty()) {
+    std::fprintf(stderr, "  vault aliases: %s\n",
+                 absl::StrJoin(aliases, " ").c_str());
+  }
 }
 
 // WaitAndShutdown waits for the vault listener to stop (a signal), then
