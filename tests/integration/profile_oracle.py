@@ -12,6 +12,7 @@ EXPECT is one of
   pub:PATH      the recovered PKCS#8 key's public half must equal PATH (PEM)
   ecpoint:HEX   the recovered EC key's point (CKA_EC_POINT as pkcs11-tool prints it)
   hex:HEX       the recovered raw secret
+  aesecb:HEX    the recovered AES key's AES-ECB encryption of a zero block
 The last column is the `type` a vault file must name, or the kid an
 azure-release file must carry. Prints one line per entry; exits 1 on the
 first mismatch.
@@ -22,6 +23,7 @@ import sys
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap_with_padding
 
 HASHES = {"SHA1": hashes.SHA1, "SHA256": hashes.SHA256,
@@ -109,6 +111,10 @@ def check(payload, expect):
         return payload == open(value, "rb").read()
     if kind == "hex":
         return payload.hex() == value.lower()
+    if kind == "aesecb":
+        assert len(payload) in (16, 24, 32), "not an AES key"
+        enc = Cipher(algorithms.AES(payload), modes.ECB()).encryptor()
+        return (enc.update(bytes(16)) + enc.finalize()).hex() == value.lower()
     key = serialization.load_der_private_key(payload, None)
     if kind == "pub":
         want = serialization.load_pem_public_key(open(value, "rb").read())
