@@ -254,22 +254,19 @@ absl::StatusOr<Profile> ResolveProfile(const std::string& format,
     const char* flag;
     const std::optional<std::string>& value;
   };
+  std::optional<std::string> given;
   for (const Given& g :
        {Given{"enc", options.enc},
         Given{"wrapping-algorithm", options.wrapping_algorithm},
         Given{"import-method", options.import_method},
         Given{"hash-function", options.hash_function}}) {
-    if (g.value.has_value() && g.flag != opt.flag) {
+    if (!g.value.has_value()) continue;
+    if (g.flag != opt.flag) {
       return absl::InvalidArgumentError(
           absl::StrCat("--", g.flag, " does not apply to --format ", format));
     }
+    given = g.value;
   }
-  std::optional<std::string> given =
-      opt.flag == "enc"                  ? options.enc
-      : opt.flag == "wrapping-algorithm" ? options.wrapping_algorithm
-      : opt.flag == "import-method"      ? options.import_method
-      : opt.flag == "hash-function"      ? options.hash_function
-                                         : std::nullopt;
   std::vector<std::string> valid;
   for (const MethodRow& row : Methods()) {
     if (row.format == format) valid.emplace_back(row.method);
