@@ -46,10 +46,11 @@ const std::vector<MethodRow>& Methods() {
     const std::vector<TargetKind> vault = {
         K::kRsa2048, K::kRsa3072, K::kRsa4096, K::kEcP256,
         K::kEcP384,  K::kEcP521,  K::kAes128,  K::kAes256};
+    // OCI: "Vault wrapping keys are 4096-bit RSA keys. As a result, to
+    // meet PCI compliance, you can't import AES keys greater than 128 bits."
     const std::vector<TargetKind> oci_hybrid = {K::kRsa2048, K::kRsa3072,
-                                                K::kRsa4096, K::kAes128,
-                                                K::kAes192,  K::kAes256};
-    const std::vector<TargetKind> aes = {K::kAes128, K::kAes192, K::kAes256};
+                                                K::kRsa4096, K::kAes128};
+    const std::vector<TargetKind> oci_direct = {K::kAes128};
     return new std::vector<MethodRow>{
         {"azure", "CKM_RSA_AES_KEY_WRAP", OaepHash::kSha1, true, kAnyRsa,
          kAllTargets},
@@ -113,7 +114,12 @@ const std::vector<MethodRow>& Methods() {
          true,
          {4096},
          oci_hybrid},
-        {"oci", "RSA_OAEP_SHA256", OaepHash::kSha256, false, {4096}, aes},
+        {"oci",
+         "RSA_OAEP_SHA256",
+         OaepHash::kSha256,
+         false,
+         {4096},
+         oci_direct},
     };
   }();
   return *rows;

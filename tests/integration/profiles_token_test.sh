@@ -97,12 +97,13 @@ refuse_sha2 "SHA-256 (CKG_MGF1_SHA256)" gcp --import-method rsa-oaep-3072-sha256
 refuse_sha2 "SHA-256 (CKG_MGF1_SHA256)" gcp --import-method rsa-oaep-4096-sha256-aes-256 -- ec-secp256k1 4096
 refuse_sha2 "SHA-256 (CKG_MGF1_SHA256)" vault -- aes256 4096
 refuse_sha2 "SHA-512 (CKG_MGF1_SHA512)" vault --hash-function SHA512 -- aes128 4096
-refuse_sha2 "SHA-256 (CKG_MGF1_SHA256)" oci -- aes192 4096
-refuse_sha2 "SHA-256 (CKG_MGF1_SHA256)" oci --wrapping-algorithm RSA_OAEP_SHA256 -- aes192 4096
+refuse_sha2 "SHA-256 (CKG_MGF1_SHA256)" oci -- aes128 4096
+refuse_sha2 "SHA-256 (CKG_MGF1_SHA256)" oci --wrapping-algorithm RSA_OAEP_SHA256 -- aes128 4096
 refuse_sha2 "SHA-384 (CKG_MGF1_SHA384)" azure-release --enc RSA_AES_KEY_WRAP_384 --kid k -- aes256 3072
 expect_contains "$T/err" "--from-file wraps a key file in software"
 # The destinations' own rules come first, from a token as from a file.
 kf_fails "does not take EC P-384 keys" export --key ec-P-384 --kek "$T/kek4096.pem" --format oci --out "$T/x"
+kf_fails "does not take AES-256 keys" export --key aes256 --kek "$T/kek4096.pem" --format oci --out "$T/x"
 kf_fails "does not take EC secp256k1 keys" export --key ec-secp256k1 --kek "$T/kek4096.pem" --format vault --hash-function SHA1 --out "$T/x"
 kf_fails "does not take AES-128 keys" export --key aes128 --kek "$T/kek4096.pem" --format aws --wrapping-algorithm RSAES_OAEP_SHA_1 --out "$T/x"
 kf_fails "this one has 4096" export --key aes256 --kek "$T/kek4096.pem" --format gcp --import-method rsa-oaep-3072-sha1-aes-256 --out "$T/x"
@@ -124,18 +125,21 @@ for t in ec:P-256 rsa:2048; do
   [ -n "$id" ] || fail "no key id for $label"
   nss_public_pem "$id" "$T/$label.pub"
 done
-kf key create "${NSS[@]}" --type aes --size 256 --label aes256 --flags extractable,encrypt
-ecb="$($PY "$HERE/p11_probe.py" aes-ecb-zero "$NSS_MODULE" "$NSS_INIT" "NSS Certificate DB" aes256)" \
-  || fail "p11_probe: aes256"
+for size in 128 256; do
+  kf key create "${NSS[@]}" --type aes --size "$size" --label "aes$size" --flags extractable,encrypt
+  declare "ecb$size=$($PY "$HERE/p11_probe.py" aes-ecb-zero "$NSS_MODULE" "$NSS_INIT" "NSS Certificate DB" "aes$size")" \
+    || fail "p11_probe: aes$size"
+done
+[[ "$ecb128$ecb256" =~ ^[0-9a-f]{64}$ ]] || fail "p11_probe answered '$ecb128' '$ecb256'"; pass
 NT=("${NSS[@]}" --)
 checked_export "${NT[@]}" aws RSA_AES_KEY_WRAP_SHA_256 ec-P-256 3072 "pub:$T/ec-P-256.pub"
-checked_export "${NT[@]}" aws RSAES_OAEP_SHA_256 aes256 4096 "aesecb:$ecb"
+checked_export "${NT[@]}" aws RSAES_OAEP_SHA_256 aes256 4096 "aesecb:$ecb256"
 checked_export "${NT[@]}" gcp rsa-oaep-4096-sha256-aes-256 rsa-2048 4096 "pub:$T/rsa-2048.pub"
-checked_export "${NT[@]}" gcp rsa-oaep-3072-sha256 aes256 3072 "aesecb:$ecb"
+checked_export "${NT[@]}" gcp rsa-oaep-3072-sha256 aes128 3072 "aesecb:$ecb128"
 checked_export "${NT[@]}" vault SHA256 ec-P-256 4096 "pub:$T/ec-P-256.pub" ecdsa-p256
 checked_export "${NT[@]}" vault SHA512 rsa-2048 4096 "pub:$T/rsa-2048.pub" rsa-2048
 checked_export "${NT[@]}" oci RSA_OAEP_AES_SHA256 rsa-2048 4096 "pub:$T/rsa-2048.pub"
-checked_export "${NT[@]}" oci RSA_OAEP_SHA256 aes256 4096 "aesecb:$ecb"
+checked_export "${NT[@]}" oci RSA_OAEP_SHA256 aes128 4096 "aesecb:$ecb128"
 checked_export "${NT[@]}" azure-release RSA_AES_KEY_WRAP_256 ec-P-256 3072 "pub:$T/ec-P-256.pub"
 checked_export "${NT[@]}" azure-release RSA_AES_KEY_WRAP_384 rsa-2048 4096 "pub:$T/rsa-2048.pub"
 
