@@ -46,11 +46,14 @@ const std::vector<MethodRow>& Methods() {
     const std::vector<TargetKind> vault = {
         K::kRsa2048, K::kRsa3072, K::kRsa4096, K::kEcP256,
         K::kEcP384,  K::kEcP521,  K::kAes128,  K::kAes256};
-    // OCI: "Vault wrapping keys are 4096-bit RSA keys. As a result, to
-    // meet PCI compliance, you can't import AES keys greater than 128 bits."
-    const std::vector<TargetKind> oci_hybrid = {K::kRsa2048, K::kRsa3072,
-                                                K::kRsa4096, K::kAes128};
-    const std::vector<TargetKind> oci_direct = {K::kAes128};
+    // OCI imports AES 128/192/256 and RSA; its PCI advice (AES no stronger
+    // than the RSA-4096 wrapping key, i.e. 128 bits) is the operator's
+    // call, not the service's refusal (docs/byok-format.md §5.6).
+    const std::vector<TargetKind> oci_hybrid = {
+        K::kRsa2048, K::kRsa3072, K::kRsa4096, K::kAes128, K::kAes192,
+        K::kAes256};
+    const std::vector<TargetKind> oci_direct = {K::kAes128, K::kAes192,
+                                                K::kAes256};
     return new std::vector<MethodRow>{
         {"azure", "CKM_RSA_AES_KEY_WRAP", OaepHash::kSha1, true, kAnyRsa,
          kAllTargets},

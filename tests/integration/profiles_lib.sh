@@ -45,11 +45,9 @@ allowed() {
     gcp:direct) list="p256 p384 k256 aes128 aes256" ;;
     # Vault transit types: rsa-*, ecdsa-p256/p384/p521, aes128/256-gcm96.
     vault:*) list="rsa2048 rsa3072 rsa4096 p256 p384 p521 aes128 aes256" ;;
-    # OCI: RSA, and AES no stronger than the RSA-4096 wrapping key ("you
-    # can't import AES keys greater than 128 bits"); no ECDSA;
-    # RSA_OAEP_SHA256 for AES.
-    oci:hybrid) list="rsa2048 rsa3072 rsa4096 aes128" ;;
-    oci:direct) list="aes128" ;;
+    # OCI: RSA and AES 128/192/256; no ECDSA; RSA_OAEP_SHA256 for AES.
+    oci:hybrid) list="rsa2048 rsa3072 rsa4096 aes128 aes192 aes256" ;;
+    oci:direct) list="aes128 aes192 aes256" ;;
   esac
   [[ " $list " == *" $3 "* ]]
 }

@@ -103,7 +103,7 @@ refuse_sha2 "SHA-384 (CKG_MGF1_SHA384)" azure-release --enc RSA_AES_KEY_WRAP_384
 expect_contains "$T/err" "--from-file wraps a key file in software"
 # The destinations' own rules come first, from a token as from a file.
 kf_fails "does not take EC P-384 keys" export --key ec-P-384 --kek "$T/kek4096.pem" --format oci --out "$T/x"
-kf_fails "does not take AES-256 keys" export --key aes256 --kek "$T/kek4096.pem" --format oci --out "$T/x"
+kf_fails "does not take EC secp256k1 keys" export --key ec-secp256k1 --kek "$T/kek4096.pem" --format oci --out "$T/x"
 kf_fails "does not take EC secp256k1 keys" export --key ec-secp256k1 --kek "$T/kek4096.pem" --format vault --hash-function SHA1 --out "$T/x"
 kf_fails "does not take AES-128 keys" export --key aes128 --kek "$T/kek4096.pem" --format aws --wrapping-algorithm RSAES_OAEP_SHA_1 --out "$T/x"
 kf_fails "this one has 4096" export --key aes256 --kek "$T/kek4096.pem" --format gcp --import-method rsa-oaep-3072-sha1-aes-256 --out "$T/x"
