@@ -1,5 +1,5 @@
 // Small DOM helpers: elements are built with createElement and textContent
-// only (never innerHTML), so nothing from the server is parsed as markup,
+// only (no HTML strings), so nothing from the server is parsed as markup,
 // and event handlers are attached with addEventListener (the CSP forbids
 // inline handlers).
 

@@ -73,6 +73,16 @@ absl::StatusOr<Answer> ListKeys(vault::KeyVault& v, const Call& c) {
     }
     items.push_back(KeyItem(c.view, k, false));
   }
+  if (!prefix.empty() && page.next.has_value()) {
+    // A full page: offer the next one only when a name with the prefix
+    // follows (one more row read), so the last page says it is the last.
+    ASSIGN_OR_RETURN(auto peek, v.List(c.vault(), *page.next, 1));
+    if (peek.items.empty() ||
+        !absl::StartsWith(absl::AsciiStrToLower(Sv(peek.items[0].name)),
+                          prefix)) {
+      page.next.reset();
+    }
+  }
   return Answer::Json(ListPage(c.view, std::move(items), "/keys", page.next,
                                p.limit, prefix));
 }
