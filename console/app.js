@@ -78,13 +78,17 @@ async function route() {
   clearMessages();
   const ctx = context();
   renderNav(ctx);
-  const hash = location.hash || (ctx.vault ? '#/keys' : '#/vaults');
+  const home = ctx.vault && ctx.can('list') ? '#/keys' : '#/vaults';
+  const hash = location.hash || home;
   clear(main);
   try {
     if (hash.startsWith('#/key/')) {
       await renderKey(main, ctx, decodeURIComponent(hash.slice('#/key/'.length)));
     } else {
-      const page = PAGES.find((p) => hash.startsWith(p.hash) && p.show(ctx)) || PAGES[0];
+      // A page this principal may not see (after signing in as another)
+      // falls back to the home page.
+      const page = PAGES.find((p) => hash.startsWith(p.hash) && p.show(ctx)) ||
+        PAGES.find((p) => p.hash === home);
       await page.render(main, ctx);
     }
   } catch (err) {
