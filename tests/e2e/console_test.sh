@@ -39,6 +39,9 @@ KF_READER_TOKEN=$(kf_token reader)
 export KF_OFFICER_TOKEN KF_READER_TOKEN
 export KF_TEST_OUT="${KF_TEST_OUT:-${KF_BUILD_DIR:-$KF_STATE}/test-output/console}"
 mkdir -p "$KF_TEST_OUT"
+# Only this test's own files, from an earlier run.
+rm -f "$KF_TEST_OUT"/*.png "$KF_TEST_OUT"/*.byok "$KF_TEST_OUT"/*.pem \
+  "$KF_TEST_OUT"/*.bin "$KF_TEST_OUT"/*.keybackup
 
 cd "$dir"
 exec 9<"$dir"

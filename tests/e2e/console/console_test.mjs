@@ -3,16 +3,18 @@
 // headers and CSP; a wrong token; sign-in; the BYOK flow (KEK, its PEM
 // checked by openssl, a .byok made by Python's cryptography, the structure
 // check, the upload, the key); a signature through the REST API verified by
-// openssl; disable and a refused sign; delete, recover, purge; keys paging
-// and prefix search; seal and audit pages; a Reader sees no write buttons
-// and a forged write is refused; sign-out; no request to another origin.
+// openssl; expiry, tags, backup; disable and a refused sign; delete,
+// recover, purge, restore from the backup; keys paging and prefix search;
+// rotation policy and "Rotate now"; seal and audit pages; a Reader sees no
+// write buttons and a forged write is refused; sign-out; no request to
+// another origin.
 // Prints "N passed, N failed"; exits 1 on any failure.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {chromium} from 'playwright-core';
 import {check, OUT, READER, tally, VAULT} from './lib.mjs';
-import {byokFlow, headersAndSignIn, keyLifecycle, opsPages, paging, readerView} from './steps.mjs';
+import {byokFlow, headersAndSignIn, keyLifecycle, opsPages, paging, readerView, rotation} from './steps.mjs';
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -40,6 +42,7 @@ async function main() {
     const imported = await byokFlow(page);
     await keyLifecycle(page, imported);
     await paging(page);
+    await rotation(page);
     await opsPages(page);
     await readerView(page, READER);
   } catch (err) {

@@ -114,6 +114,21 @@ export async function byokFlow(page) {
 
 // keyLifecycle: disable (sign refused), delete, recover, purge in the page.
 export async function keyLifecycle(page, name) {
+  await page.getByLabel('Expires on (UTC)').fill('2030-01-01');
+  await page.getByRole('button', {name: 'Set expiry'}).click();
+  await page.getByRole('status').filter({hasText: 'Expiry set.'}).waitFor();
+  const withExp = await rest('GET', `/keys/${name}`, OFFICER);
+  check('the expiry set in the page is the key\'s exp', withExp.body.attributes.exp === 1893456000,
+    JSON.stringify(withExp.body.attributes));
+  await page.getByLabel('Tags (JSON object of strings)').fill('{"owner": "console-test"}');
+  await page.getByRole('button', {name: 'Save tags'}).click();
+  await page.getByRole('status').filter({hasText: 'Tags saved.'}).waitFor();
+  check('the tags saved in the page are the key\'s', (await rest('GET', `/keys/${name}`, OFFICER)).body.tags?.owner === 'console-test');
+  const [dl] = await Promise.all([page.waitForEvent('download'),
+    page.getByRole('button', {name: 'Download backup'}).click()]);
+  const backup = path.join(OUT, `${name}.keybackup`);
+  await dl.saveAs(backup);
+  check('the backup downloads', fs.statSync(backup).size > 100, String(fs.statSync(backup).size));
   await page.getByRole('button', {name: 'Disable key'}).click();
   await page.getByRole('status').filter({hasText: 'Key disabled.'}).waitFor();
   const refused = await rest('POST', `/keys/${name}//sign`, OFFICER, {alg: 'RS256', value: b64u(Buffer.alloc(32))});
@@ -135,6 +150,34 @@ export async function keyLifecycle(page, name) {
   const gone = await rest('GET', `/deletedkeys/${name}`, OFFICER);
   const gone2 = await rest('GET', `/keys/${name}`, OFFICER);
   check('the key is purged', gone.status === 404 && gone2.status === 404, `${gone.status} ${gone2.status}`);
+  await page.getByRole('link', {name: 'Keys', exact: true}).click();
+  await page.getByLabel('Backup file').setInputFiles(backup);
+  await page.getByRole('button', {name: 'Restore', exact: true}).click();
+  await page.getByRole('heading', {name: `Key ${name}`}).waitFor();
+  const back = await rest('GET', `/keys/${name}`, OFFICER);
+  check('the backup restores through the page, the same key', back.status === 200 &&
+    back.body.key.n === withExp.body.key.n && back.body.tags?.owner === 'console-test');
+}
+
+// rotation: a rotation policy saved in the page, and "Rotate now".
+export async function rotation(page) {
+  await page.goto(`${CONSOLE}#/key/page-00`);
+  await page.getByRole('heading', {name: 'Key page-00'}).waitFor();
+  const policy = {lifetimeActions: [{trigger: {timeAfterCreate: 'P90D'}, action: {type: 'Rotate'}}],
+    attributes: {expiryTime: 'P1Y'}};
+  await page.getByLabel(/^Policy/).fill(JSON.stringify(policy));
+  await page.getByRole('button', {name: 'Save policy'}).click();
+  await page.getByRole('status').filter({hasText: 'Rotation policy saved.'}).waitFor();
+  const got = await rest('GET', '/keys/page-00/rotationpolicy', OFFICER);
+  check('the rotation policy saved in the page is the key\'s', got.body.attributes?.expiryTime === 'P1Y' &&
+    got.body.lifetimeActions.some((a) => a.action.type === 'Rotate' && a.trigger.timeAfterCreate === 'P90D'),
+  JSON.stringify(got.body));
+  await page.getByRole('button', {name: 'Rotate now'}).click();
+  await page.getByRole('status').filter({hasText: 'Rotated'}).waitFor();
+  const versions = await rest('GET', '/keys/page-00/versions', OFFICER);
+  check('"Rotate now" made a second version', versions.body.value.length === 2, JSON.stringify(versions.body.value.length));
+  await page.getByRole('table', {name: 'Versions'}).locator('tbody tr').nth(1).waitFor();
+  check('the key page lists both versions', await page.getByRole('table', {name: 'Versions'}).locator('tbody tr').count() === 2);
 }
 
 // paging: 30 keys, a prefix search, next and previous pages.
