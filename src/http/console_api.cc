@@ -21,17 +21,28 @@ using json = nlohmann::json;
 using auth::Operation;
 
 constexpr Operation kAllOperations[] = {
-    Operation::kGet,         Operation::kList,
-    Operation::kListDeleted, Operation::kGetDeleted,
-    Operation::kCreate,      Operation::kImport,
-    Operation::kUpdate,      Operation::kDelete,
-    Operation::kRecover,     Operation::kPurge,
-    Operation::kBackup,      Operation::kRestore,
-    Operation::kSign,        Operation::kVerify,
-    Operation::kEncrypt,     Operation::kDecrypt,
-    Operation::kWrapKey,     Operation::kUnwrapKey,
-    Operation::kRotate,      Operation::kGetRotationPolicy,
-    Operation::kSetRotationPolicy, Operation::kGetRandom,
+    Operation::kGet,
+    Operation::kList,
+    Operation::kListDeleted,
+    Operation::kGetDeleted,
+    Operation::kCreate,
+    Operation::kImport,
+    Operation::kUpdate,
+    Operation::kDelete,
+    Operation::kRecover,
+    Operation::kPurge,
+    Operation::kBackup,
+    Operation::kRestore,
+    Operation::kSign,
+    Operation::kVerify,
+    Operation::kEncrypt,
+    Operation::kDecrypt,
+    Operation::kWrapKey,
+    Operation::kUnwrapKey,
+    Operation::kRotate,
+    Operation::kGetRotationPolicy,
+    Operation::kSetRotationPolicy,
+    Operation::kGetRandom,
 };
 
 constexpr auth::Role kAllRoles[] = {
@@ -46,16 +57,15 @@ Response ConsoleJson(Response r) {
 }
 
 // Refused renders a failed token check or role check.
-Response Refused(const Router& router, const KeysApi& api,
-                 const Request& req, const absl::Status& s) {
+Response Refused(const Router& router, const KeysApi& api, const Request& req,
+                 const absl::Status& s) {
   if (s.code() == absl::StatusCode::kUnauthenticated) {
-    Response r = ChallengeResponse(router.ChallengeResource(req),
-                                   api.options().tenant);
+    Response r =
+        ChallengeResponse(router.ChallengeResource(req), api.options().tenant);
     r.body = keys::ErrorResponse(s).body;
     return ConsoleJson(std::move(r));
   }
-  return ConsoleJson(
-      AzureError(403, "Forbidden", StdSv(s.message())));
+  return ConsoleJson(AzureError(403, "Forbidden", StdSv(s.message())));
 }
 
 // VaultJson is one entry of whoami's "vaults".
@@ -63,12 +73,11 @@ json VaultJson(const KeysApiOptions& o, const Request& req,
                std::string_view principal, const std::string& vault) {
   json roles = json::array();
   for (auth::Role role : kAllRoles) {
-    bool granted = std::any_of(o.grants.begin(), o.grants.end(),
-                               [&](const Grant& g) {
-                                 return g.principal == principal &&
-                                        (g.vault == "*" || g.vault == vault) &&
-                                        g.role == role;
-                               });
+    bool granted =
+        std::any_of(o.grants.begin(), o.grants.end(), [&](const Grant& g) {
+          return g.principal == principal &&
+                 (g.vault == "*" || g.vault == vault) && g.role == role;
+        });
     if (granted) roles.push_back(std::string(auth::RoleName(role)));
   }
   json allowed = json::array();
@@ -91,9 +100,8 @@ Response WhoAmI(const Router& router, const KeysApi& api, const Request& req) {
   const KeysApiOptions& o = api.options();
   std::optional<std::string> host_vault = router.VaultOf(req);
   std::string vault;
-  if (host_vault.has_value() &&
-      std::find(o.vaults.begin(), o.vaults.end(), *host_vault) !=
-          o.vaults.end()) {
+  if (host_vault.has_value() && std::find(o.vaults.begin(), o.vaults.end(),
+                                          *host_vault) != o.vaults.end()) {
     vault = *host_vault;
   }
   json vaults = json::array();
@@ -130,9 +138,9 @@ Response Audit(const Router& router, const KeysApi& api, const Request& req) {
                                  "limit must be an integer from 1 to 500."));
     } else {
       absl::StatusOr<json> recent = api.options().audit_recent(limit);
-      r = recent.ok() ? ConsoleJson(JsonResponse(200, recent->dump(
-                                                          -1, ' ', false,
-                                                          json::error_handler_t::replace)))
+      r = recent.ok() ? ConsoleJson(JsonResponse(
+                            200, recent->dump(-1, ' ', false,
+                                              json::error_handler_t::replace)))
                       : ConsoleJson(keys::ErrorResponse(recent.status()));
     }
   }
@@ -152,28 +160,50 @@ bool IsConsoleAuditPath(const Request& r) {
 
 std::string_view OperationName(Operation op) {
   switch (op) {
-    case Operation::kGet: return "get";
-    case Operation::kList: return "list";
-    case Operation::kListDeleted: return "listdeleted";
-    case Operation::kGetDeleted: return "getdeleted";
-    case Operation::kCreate: return "create";
-    case Operation::kImport: return "import";
-    case Operation::kUpdate: return "update";
-    case Operation::kDelete: return "delete";
-    case Operation::kRecover: return "recover";
-    case Operation::kPurge: return "purge";
-    case Operation::kBackup: return "backup";
-    case Operation::kRestore: return "restore";
-    case Operation::kSign: return "sign";
-    case Operation::kVerify: return "verify";
-    case Operation::kEncrypt: return "encrypt";
-    case Operation::kDecrypt: return "decrypt";
-    case Operation::kWrapKey: return "wrapkey";
-    case Operation::kUnwrapKey: return "unwrapkey";
-    case Operation::kRotate: return "rotate";
-    case Operation::kGetRotationPolicy: return "getrotationpolicy";
-    case Operation::kSetRotationPolicy: return "setrotationpolicy";
-    case Operation::kGetRandom: return "rng";
+    case Operation::kGet:
+      return "get";
+    case Operation::kList:
+      return "list";
+    case Operation::kListDeleted:
+      return "listdeleted";
+    case Operation::kGetDeleted:
+      return "getdeleted";
+    case Operation::kCreate:
+      return "create";
+    case Operation::kImport:
+      return "import";
+    case Operation::kUpdate:
+      return "update";
+    case Operation::kDelete:
+      return "delete";
+    case Operation::kRecover:
+      return "recover";
+    case Operation::kPurge:
+      return "purge";
+    case Operation::kBackup:
+      return "backup";
+    case Operation::kRestore:
+      return "restore";
+    case Operation::kSign:
+      return "sign";
+    case Operation::kVerify:
+      return "verify";
+    case Operation::kEncrypt:
+      return "encrypt";
+    case Operation::kDecrypt:
+      return "decrypt";
+    case Operation::kWrapKey:
+      return "wrapkey";
+    case Operation::kUnwrapKey:
+      return "unwrapkey";
+    case Operation::kRotate:
+      return "rotate";
+    case Operation::kGetRotationPolicy:
+      return "getrotationpolicy";
+    case Operation::kSetRotationPolicy:
+      return "setrotationpolicy";
+    case Operation::kGetRandom:
+      return "rng";
   }
   return "unknown";
 }

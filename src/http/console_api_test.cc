@@ -24,14 +24,15 @@ class ConsoleApiTest : public KeysApiFixture {
   }
   std::vector<std::string> Allowed(const json& who, std::string_view vault) {
     for (const json& v : who["vaults"]) {
-      if (v["name"] == vault) return v["allowed"].get<std::vector<std::string>>();
+      if (v["name"] == vault)
+        return v["allowed"].get<std::vector<std::string>>();
     }
     return {};
   }
   void Create(std::string_view name) {
-    Response r = Send("POST", absl::StrCat("/keys/", Sv(name),
-                                           "/create?api-version=7.4"),
-                      R"({"kty":"EC","crv":"P-256"})");
+    Response r = Send(
+        "POST", absl::StrCat("/keys/", Sv(name), "/create?api-version=7.4"),
+        R"({"kty":"EC","crv":"P-256"})");
     ASSERT_EQ(r.status, 200) << r.body;
   }
 };
@@ -54,8 +55,8 @@ TEST_F(ConsoleApiTest, WhoAmIListsVaultsRolesAndAllowedOperations) {
 }
 
 TEST_F(ConsoleApiTest, WhoAmIFollowsTheGrantsPerVault) {
-  json who = Body(Send("GET", "/console/api/whoami", "", "elsewhere",
-                       "localhost"));
+  json who =
+      Body(Send("GET", "/console/api/whoami", "", "elsewhere", "localhost"));
   EXPECT_EQ(who["vault"], "");  // the parent domain names no vault
   EXPECT_TRUE(Allowed(who, "myvault").empty());
   std::vector<std::string> other = Allowed(who, "othervault");
@@ -91,8 +92,8 @@ TEST_F(ConsoleApiTest, OperationNamesAreTheAuditLogs) {
 }
 
 TEST_F(ConsoleApiTest, ListPrefixPagesOnlyMatchingNames) {
-  for (const char* n : {"alpha", "beta-1", "beta-2", "beta-3", "Beta-4",
-                        "betb", "gamma"}) {
+  for (const char* n :
+       {"alpha", "beta-1", "beta-2", "beta-3", "Beta-4", "betb", "gamma"}) {
     Create(n);
   }
   Response r = Send("GET", "/keys?api-version=7.4&maxresults=2&prefix=BETA-");

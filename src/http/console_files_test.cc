@@ -68,9 +68,8 @@ TEST(ConsoleFiles, FailureNoTraversalOrSubdirectories) {
   // looked up as names, which no embedded file has.
   for (std::string_view t :
        {"/console/..%2F..%2Fetc%2Fpasswd", "/console/%2e%2e", "/console/..",
-        "/console/%2Fetc%2Fpasswd", "/console/x/app.js",
-        "/console/app.js/", "/console/app.js%00", "/console/APP.JS",
-        "/console/.%2Fapp.js"}) {
+        "/console/%2Fetc%2Fpasswd", "/console/x/app.js", "/console/app.js/",
+        "/console/app.js%00", "/console/APP.JS", "/console/.%2Fapp.js"}) {
     Response r = ServeConsoleFile(kFake, Get(t));
     EXPECT_EQ(r.status, 404) << t;
     EXPECT_TRUE(r.body.find("export") == std::string::npos) << t;
@@ -107,7 +106,8 @@ TEST(ConsoleFiles, EmbeddedConsoleHasItsFiles) {
   EXPECT_EQ(index.body.find("style="), std::string::npos);
   EXPECT_EQ(index.body.find("onclick"), std::string::npos);
   for (const EmbeddedFile& f : files) {
-    Response r = ServeConsoleFile(files, Get(std::string("/console/") + std::string(f.name)));
+    Response r = ServeConsoleFile(
+        files, Get(std::string("/console/") + std::string(f.name)));
     EXPECT_EQ(r.status, 200) << f.name;
     EXPECT_EQ(r.body, f.data) << f.name;
     EXPECT_NE(ContentTypeOf(f.name), "application/octet-stream") << f.name;

@@ -67,7 +67,8 @@ absl::StatusOr<Answer> ListKeys(vault::KeyVault& v, const Call& c) {
   json items = json::array();
   for (const auto& k : page.items) {
     // Names come in order: the first past the prefix ends the listing.
-    if (!prefix.empty() && !absl::StartsWith(absl::AsciiStrToLower(Sv(k.name)), prefix)) {
+    if (!prefix.empty() &&
+        !absl::StartsWith(absl::AsciiStrToLower(Sv(k.name)), prefix)) {
       page.next.reset();
       break;
     }
@@ -83,8 +84,8 @@ absl::StatusOr<Answer> ListKeys(vault::KeyVault& v, const Call& c) {
       page.next.reset();
     }
   }
-  return Answer::Json(ListPage(c.view, std::move(items), "/keys", page.next,
-                               p.limit, prefix));
+  return Answer::Json(
+      ListPage(c.view, std::move(items), "/keys", page.next, p.limit, prefix));
 }
 
 absl::StatusOr<Answer> ListKeyVersions(vault::KeyVault& v, const Call& c) {

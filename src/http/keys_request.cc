@@ -319,10 +319,10 @@ absl::StatusOr<PageParams> ReadPage(const Request& r) {
 absl::StatusOr<std::string> ReadNamePrefix(const Request& r) {
   std::optional<std::string_view> p = r.QueryParam("prefix");
   if (!p.has_value() || p->empty()) return std::string();
-  bool ok = p->size() <= 127 && std::all_of(p->begin(), p->end(), [](char c) {
-              return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-                     c == '-';
-            });
+  bool ok =
+      p->size() <= 127 && std::all_of(p->begin(), p->end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-';
+      });
   if (!ok) {
     return Invalid("prefix must be 1 to 127 letters, digits or dashes.");
   }

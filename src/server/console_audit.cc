@@ -64,8 +64,7 @@ absl::StatusOr<json> RecentAudit(const std::string& path, int limit) {
   ASSIGN_OR_RETURN(std::vector<std::string> lines, TailLines(path));
   json recent = json::array();
   for (auto it = lines.rbegin();
-       it != lines.rend() && recent.size() < static_cast<size_t>(limit);
-       ++it) {
+       it != lines.rend() && recent.size() < static_cast<size_t>(limit); ++it) {
     json record = json::parse(*it, nullptr, /*allow_exceptions=*/false);
     if (record.is_object()) recent.push_back(std::move(record));
   }

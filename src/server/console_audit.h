@@ -20,8 +20,7 @@ namespace keyferry::server {
 // record being written while the file is read can make the last line
 // incomplete: Verify is then tried again, up to three times, before the
 // chain is reported broken. NotFound when there is no log.
-absl::StatusOr<nlohmann::json> RecentAudit(const std::string& path,
-                                           int limit);
+absl::StatusOr<nlohmann::json> RecentAudit(const std::string& path, int limit);
 
 }  // namespace keyferry::server
 

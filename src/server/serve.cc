@@ -262,11 +262,11 @@ std::unique_ptr<SealService> MakeSealService(Node& node) {
 }
 
 // NewKeysServer makes (does not start) the vault listener: /console/ files
-// are the embedded console, /sys goes to the seal service, everything else to the keys API (503 while sealed);
-// nothing runs while the audit log cannot be written (/healthz still
-// answers, and says so). Needs node.audit and node.tls; reads node.api and
-// node.seal at each request (they are made after the listener is bound, and
-// before it starts).
+// are the embedded console, /sys goes to the seal service, everything else to
+// the keys API (503 while sealed); nothing runs while the audit log cannot be
+// written (/healthz still answers, and says so). Needs node.audit and node.tls;
+// reads node.api and node.seal at each request (they are made after the
+// listener is bound, and before it starts).
 absl::StatusOr<std::unique_ptr<http::Server>> NewKeysServer(const Node& node) {
   const Config& c = node.config;
   http::ServerOptions so;
