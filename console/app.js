@@ -80,6 +80,9 @@ async function route() {
   renderNav(ctx);
   const home = ctx.vault && ctx.can('list') ? '#/keys' : '#/vaults';
   const hash = location.hash || home;
+  // aria-busy tells assistive technology (and the browser test) that the
+  // page is still being built.
+  main.setAttribute('aria-busy', 'true');
   clear(main);
   try {
     if (hash.startsWith('#/key/')) {
@@ -93,6 +96,8 @@ async function route() {
     }
   } catch (err) {
     showError(err);
+  } finally {
+    main.setAttribute('aria-busy', 'false');
   }
   main.focus();
 }
@@ -132,10 +137,33 @@ async function start() {
   try {
     me = await consoleApi('whoami');
   } catch (err) {
-    signOut(err);
+    if (err instanceof ApiError && err.status === 503) {
+      await renderUnavailable(err);
+    } else {
+      signOut(err);
+    }
     return;
   }
   await route();
+}
+
+// renderUnavailable is what a signed-in operator sees while keyferryd
+// answers 503 (sealed, or its audit log cannot be written): the error, the
+// seal status (which needs no token) and a way to try again.
+async function renderUnavailable(err) {
+  clear(nav);
+  clear(who);
+  clear(main);
+  clearMessages();
+  showError(err);
+  who.append(button('Sign out', () => signOut()));
+  try {
+    await renderSeal(main);
+  } catch (sealErr) {
+    main.append(h('p', {}, `${sealErr.code || 'Error'}: ${sealErr.message}`));
+  }
+  main.append(h('div', {class: 'row'}, button('Try again', () => start())));
+  main.focus();
 }
 
 setUnauthorizedHandler((err) => signOut(err));

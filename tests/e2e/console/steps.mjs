@@ -7,6 +7,13 @@ import {b64u, check, OFFICER, openssl, OUT, rest, shoot, VAULT} from './lib.mjs'
 
 const CONSOLE = `${VAULT}/console/`;
 
+// settled waits until the page being shown is fully built (app.js sets
+// aria-busy on <main> while it renders). Call it after waiting for
+// something of the new page, so the old page's state cannot satisfy it.
+async function settled(page) {
+  await page.locator('main[aria-busy="false"]').waitFor();
+}
+
 async function signIn(page, token) {
   await page.getByLabel('Access token').fill(token);
   await page.getByRole('button', {name: 'Sign in'}).click();
@@ -42,6 +49,7 @@ export async function headersAndSignIn(page) {
   await shoot(page, '02-sign-in-refused');
   await signIn(page, OFFICER);
   await page.getByRole('heading', {name: 'Keys of myvault'}).waitFor();
+  await settled(page);
   check('the officer signs in and sees the keys page with its create and restore forms',
     await page.getByRole('button', {name: 'Create key', exact: true}).count() === 1 &&
     await page.getByRole('button', {name: 'Restore', exact: true}).count() === 1);
@@ -211,15 +219,18 @@ export async function paging(page) {
 export async function opsPages(page) {
   await page.getByRole('link', {name: 'Vaults', exact: true}).click();
   await page.getByRole('heading', {name: 'Vaults', exact: true}).waitFor();
+  await settled(page);
   const vaults = await page.locator('main table').textContent();
   check('the vaults page lists both vaults', vaults.includes('myvault') && vaults.includes('othervault'));
   await shoot(page, '08-vaults');
   await page.getByRole('link', {name: 'Seal status'}).click();
   await page.getByRole('heading', {name: 'Seal status'}).waitFor();
+  await settled(page);
   check('the seal page says how this keyferryd is sealed', (await page.locator('main').textContent()).includes('Not sealed with key shares'));
   await shoot(page, '09-seal');
   await page.getByRole('link', {name: 'Audit log'}).click();
   await page.locator('#chain-state').waitFor();
+  await settled(page);
   const state = await page.locator('#chain-state').textContent();
   check('the audit page says the chain verifies', state.startsWith('Chain verified'), state);
   const audit = await page.locator('main table').textContent();
@@ -235,12 +246,16 @@ export async function readerView(page, readerToken) {
   check('sign-out clears the token', await page.evaluate(() => sessionStorage.length) === 0);
   await signIn(page, readerToken);
   await page.getByRole('heading', {name: 'Keys of myvault'}).waitFor();
+  await settled(page);
   const nav = await page.locator('nav').textContent();
   check('a Reader sees no BYOK or audit pages', !nav.includes('Bring your own key') && !nav.includes('Audit log'), nav);
   check('a Reader sees no create or restore form', await page.getByRole('button', {name: 'Create key', exact: true}).count() === 0 &&
     await page.getByRole('button', {name: 'Restore', exact: true}).count() === 0);
   await page.goto(`${CONSOLE}#/key/kek-console`);
   await page.getByRole('heading', {name: 'Key kek-console'}).waitFor();
+  await settled(page);
+  check('a Reader sees the key\'s versions and rotation policy', await page.getByRole('table', {name: 'Versions'}).count() === 1 &&
+    await page.getByRole('heading', {name: 'Rotation policy'}).count() === 1);
   for (const b of ['Disable key', 'Delete key', 'Download backup', 'Rotate now', 'Save tags', 'Set expiry']) {
     check(`a Reader sees no "${b}" button`, await page.getByRole('button', {name: b, exact: true}).count() === 0);
   }
