@@ -28,8 +28,24 @@ export function tally() {
 
 export const SIZES = [{name: 'desktop', width: 1280, height: 800}, {name: 'phone', width: 390, height: 844}];
 
-// shoot saves full-page screenshots of the current page at both sizes.
+// accessible checks what every page must have: a label for every form
+// control, and no clickable element that is not a <button> or a link.
+export async function accessible(page, name) {
+  const bad = await page.evaluate(() => {
+    const unlabelled = [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+      .filter((e) => e.labels.length === 0 && !e.getAttribute('aria-label'))
+      .map((e) => e.name || e.outerHTML.slice(0, 60));
+    const fake = [...document.querySelectorAll('[onclick], [role=button], div[tabindex], span[tabindex]')]
+      .map((e) => e.outerHTML.slice(0, 60));
+    return [...unlabelled, ...fake];
+  });
+  check(`${name}: every control is labelled and every action is a button`, bad.length === 0, bad.join(' | '));
+}
+
+// shoot saves full-page screenshots of the current page at both sizes,
+// after the accessibility check.
 export async function shoot(page, name) {
+  await accessible(page, name);
   for (const s of SIZES) {
     await page.setViewportSize({width: s.width, height: s.height});
     await page.screenshot({path: path.join(OUT, `${name}-${s.width}x${s.height}.png`), fullPage: true});

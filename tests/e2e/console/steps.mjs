@@ -19,6 +19,28 @@ async function signIn(page, token) {
   await page.getByRole('button', {name: 'Sign in'}).click();
 }
 
+// keyboard: Tab alone reaches the keys page's search, its focus is visible,
+// and Enter runs the search.
+async function keyboard(page) {
+  await page.locator('body').focus();
+  let reached = false;
+  for (let i = 0; i < 40 && !reached; i++) {
+    await page.keyboard.press('Tab');
+    reached = await page.evaluate(() => document.activeElement?.name === 'prefix');
+  }
+  check('Tab reaches the search field', reached);
+  const outline = await page.evaluate(() => {
+    const st = getComputedStyle(document.activeElement);
+    return `${st.outlineStyle} ${st.outlineWidth} ${st.outlineColor}`;
+  });
+  // console.css's ring: 3px solid amber (#f59e0b), not the browser default.
+  check('the focused field shows the console\'s focus ring', outline === 'solid 3px rgb(245, 158, 11)', outline);
+  await page.keyboard.type('zz-none');
+  await page.keyboard.press('Enter');
+  await page.getByText('No keys match.').waitFor();
+  check('Enter in the search field searches', true);
+}
+
 // headersAndSignIn: the security headers, a wrong token, then the officer.
 export async function headersAndSignIn(page) {
   const res = await page.goto(CONSOLE);
@@ -53,6 +75,7 @@ export async function headersAndSignIn(page) {
   check('the officer signs in and sees the keys page with its create and restore forms',
     await page.getByRole('button', {name: 'Create key', exact: true}).count() === 1 &&
     await page.getByRole('button', {name: 'Restore', exact: true}).count() === 1);
+  await keyboard(page);
   check('the token is in sessionStorage, not localStorage', await page.evaluate(
     () => localStorage.length === 0 && Object.keys(sessionStorage).length === 1));
   check('no token in the URL', !page.url().includes(OFFICER.slice(0, 20)));
