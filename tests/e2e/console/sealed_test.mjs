@@ -2,7 +2,8 @@
 // init` with 3 shares, 2 needed): its files are served while sealed; a
 // signed-in operator sees the 503 as Azure's error with the seal status and
 // its progress as shares arrive (submitted with `keyferry vault unseal`,
-// never in the browser); after the second share "Try again" opens the vault.
+// never in the browser); after the second share "Try again" opens the vault;
+// the parent domain's console lists the vaults.
 // Prints "N passed, N failed"; exits 1 on any failure.
 import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
@@ -46,6 +47,20 @@ async function steps(page) {
   await page.getByText('no: unsealed').waitFor();
   check('the seal page says unsealed', true);
   await shoot(page, 'sealed-02-unsealed');
+
+  // The parent domain's console: no vault of its own, the vaults page with a
+  // link to each vault's console (sessionStorage is per origin: sign in again).
+  await page.goto(`https://localhost:${process.env.KF_PORT}/console/`);
+  await page.getByLabel('Access token').fill(OFFICER);
+  await page.getByRole('button', {name: 'Sign in'}).click();
+  await page.getByRole('heading', {name: 'Vaults', exact: true}).waitFor();
+  text = await page.locator('main').textContent();
+  const links = await page.locator('main table a').evaluateAll((as) => as.map((a) => a.href));
+  check('the parent domain\'s console lists the vaults with links to their consoles',
+    text.includes('names no vault') && links.includes(`${VAULT}/console/`) &&
+    links.some((l) => l.includes('othervault.localhost')), links.join(' '));
+  check('the parent domain\'s console offers no keys page',
+    await page.getByRole('link', {name: 'Keys', exact: true}).count() === 0);
 }
 
 async function main() {
