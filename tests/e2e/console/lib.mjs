@@ -48,6 +48,8 @@ export async function shoot(page, name) {
   await accessible(page, name);
   for (const s of SIZES) {
     await page.setViewportSize({width: s.width, height: s.height});
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(`${name}: fits ${s.width} px without sideways scrolling`, wide <= s.width, `${wide} px wide`);
     await page.screenshot({path: path.join(OUT, `${name}-${s.width}x${s.height}.png`), fullPage: true});
   }
   await page.setViewportSize({width: 1280, height: 800});
