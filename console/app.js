@@ -79,7 +79,7 @@ async function route() {
   const ctx = context();
   renderNav(ctx);
   const home = ctx.vault && ctx.can('list') ? '#/keys' : '#/vaults';
-  const hash = location.hash || home;
+  const hash = location.hash.startsWith('#/') ? location.hash : home;
   // aria-busy tells assistive technology (and the browser test) that the
   // page is still being built.
   main.setAttribute('aria-busy', 'true');
@@ -167,5 +167,9 @@ async function renderUnavailable(err) {
 }
 
 setUnauthorizedHandler((err) => signOut(err));
-window.addEventListener('hashchange', () => route());
+// Page addresses are '#/…'; other fragments (the skip link's '#main') only
+// move the focus, as the browser does by itself.
+window.addEventListener('hashchange', () => {
+  if (location.hash === '' || location.hash.startsWith('#/')) route();
+});
 start();

@@ -39,6 +39,12 @@ async function keyboard(page) {
   await page.keyboard.press('Enter');
   await page.getByText('No keys match.').waitFor();
   check('Enter in the search field searches', true);
+  // The skip link moves the focus to the content without leaving the page.
+  await page.getByRole('link', {name: 'Skip to content'}).focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.activeElement?.id === 'main');
+  check('the skip link focuses the content and keeps the page',
+    await page.getByText('No keys match.').count() === 1);
 }
 
 // headersAndSignIn: the security headers, a wrong token, then the officer.
