@@ -15,12 +15,14 @@
 #include "base/status.h"
 #include "custody/software_custody.h"
 #include "http/azure.h"
+#include "http/console_files.h"
 #include "http/keys_api.h"
 #include "http/server.h"
 #include "http/tls_certs.h"
 #include "server/access_token_key_slot.h"
 #include "server/audit_hooks.h"
 #include "server/config.h"
+#include "server/console_audit.h"
 #include "server/custody_setup.h"
 #include "server/deployment.h"
 #include "server/due_work.h"
@@ -205,6 +207,9 @@ absl::StatusOr<std::unique_ptr<http::KeysApi>> BuildKeysApi(const Node& node) {
     o.grants.push_back(grant);
   }
   o.health = HealthOf(node.audit.get(), node.store.get(), node.vault.get());
+  o.audit_recent = [path = c.audit_log](int limit) {
+    return RecentAudit(path, limit);
+  };
   return http::KeysApi::New(std::move(o), node.vault.get());
 }
 
@@ -257,12 +262,12 @@ std::unique_ptr<SealService> MakeSealService(Node& node) {
   return std::make_unique<SealService>(std::move(o));
 }
 
-// NewKeysServer makes (does not start) the vault listener: /sys goes to
-// the seal service, everything else to the keys API (503 while sealed);
-// nothing runs while the audit log cannot be written (/healthz still
-// answers, and says so). Needs node.audit and node.tls; reads node.api and
-// node.seal at each request (they are made after the listener is bound, and
-// before it starts).
+// NewKeysServer makes (does not start) the vault listener: /console/ files
+// are the embedded console, /sys goes to the seal service, everything else to
+// the keys API (503 while sealed); nothing runs while the audit log cannot be
+// written (/healthz still answers, and says so). Needs node.audit and node.tls;
+// reads node.api and node.seal at each request (they are made after the
+// listener is bound, and before it starts).
 absl::StatusOr<std::unique_ptr<http::Server>> NewKeysServer(const Node& node) {
   const Config& c = node.config;
   http::ServerOptions so;
@@ -283,6 +288,11 @@ absl::StatusOr<std::unique_ptr<http::Server>> NewKeysServer(const Node& node) {
     if (!audit->healthy() && !IsHealthCheck(r)) {
       audit->NoteRefused();
       return AuditUnavailable();
+    }
+    // The console's files need no token and no custody: they are served
+    // while sealed too (the seal page is how an operator sees that).
+    if (http::IsConsoleFilePath(r)) {
+      return http::ServeConsoleFile(http::EmbeddedConsoleFiles(), r);
     }
     if (SealService::IsSysPath(r)) {
       if (seal == nullptr) {
