@@ -150,6 +150,10 @@ absl::StatusOr<VerifyRequest> ReadVerify(const nlohmann::json& body);
 // ReadCipher reads an encrypt, decrypt, wrapkey or unwrapkey body.
 absl::StatusOr<custody::CipherInput> ReadCipher(const nlohmann::json& body);
 
+// ReadRelease reads a release body: "target" (required, non-empty),
+// "nonce", "enc" (CKM_RSA_AES_KEY_WRAP, RSA_AES_KEY_WRAP_256 or
+// RSA_AES_KEY_WRAP_384; the first when absent).
+absl::StatusOr<vault::ReleaseRequest> ReadRelease(const nlohmann::json& body);
 // ReadRandomCount reads an rng body's "count" (1..128).
 absl::StatusOr<int64_t> ReadRandomCount(const nlohmann::json& body);
 
