@@ -52,7 +52,9 @@ class KeysApiFixture : public ::testing::Test {
     o.release_authorities = std::move(trusted);
     ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr tls_key,
                          crypto::GenerateEc(crypto::Curve::kP256));
-    crypto::CertificateFields f{.common_name = "myvault.localhost", .days = 30};
+    crypto::CertificateFields f{.organization = "keyferry test",
+                                .common_name = "myvault.localhost",
+                                .days = 30};
     const std::vector<std::string> names{"localhost"};
     ASSERT_OK_AND_ASSIGN(crypto::Certificate cert,
                          crypto::NewConstrainedCa(tls_key.get(), f, names));

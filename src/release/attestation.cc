@@ -8,6 +8,7 @@
 #include "base/encoding.h"
 #include "base/json.h"
 #include "base/status.h"
+#include "base/strings.h"
 #include "crypto/keys.h"
 #include "crypto/mac.h"
 #include "crypto/sign.h"
@@ -18,7 +19,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-absl::Status Denied(std::string_view why) {
+absl::Status Denied(absl::string_view why) {
   return absl::PermissionDeniedError(
       absl::StrCat("The target attestation token was refused: ", why, "."));
 }
@@ -205,11 +206,11 @@ const TrustedAuthorities::Authority* TrustedAuthorities::Find(
 absl::StatusOr<AttestedToken> VerifyAttestation(
     std::string_view token, const TrustedAuthorities& trusted, int64_t now,
     int64_t skew_seconds) {
-  const std::vector<std::string_view> parts = absl::StrSplit(token, '.');
+  const std::vector<absl::string_view> parts = absl::StrSplit(Sv(token), '.');
   if (parts.size() != 3) return Denied("it is not a compact JWS");
-  absl::StatusOr<Json> header = DecodePart(parts[0]);
-  absl::StatusOr<Json> payload = DecodePart(parts[1]);
-  absl::StatusOr<std::vector<uint8_t>> sig = Base64UrlDecode(parts[2]);
+  absl::StatusOr<Json> header = DecodePart(StdSv(parts[0]));
+  absl::StatusOr<Json> payload = DecodePart(StdSv(parts[1]));
+  absl::StatusOr<std::vector<uint8_t>> sig = Base64UrlDecode(StdSv(parts[2]));
   if (!header.ok() || !payload.ok() || !sig.ok()) {
     return Denied("it is not a compact JWS of JSON objects");
   }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "base/json.h"
 #include "base/status.h"
+#include "base/strings.h"
 
 namespace keyferry::release {
 namespace {
@@ -29,7 +30,7 @@ bool IsOrdering(ClaimOp op) {
          op == ClaimOp::kGreater || op == ClaimOp::kGreaterOrEquals;
 }
 
-absl::Status Bad(std::string_view where, std::string_view what) {
+absl::Status Bad(absl::string_view where, absl::string_view what) {
   return absl::InvalidArgumentError(
       absl::StrCat("release policy: ", where, ": ", what));
 }
@@ -98,7 +99,8 @@ absl::StatusOr<Condition> ParseCondition(const Json& j, const std::string& at) {
     return Bad(at, "a value must be a string, a number, true or false");
   }
   if (IsOrdering(c.op) && !c.value.is_number()) {
-    return Bad(at, absl::StrCat("\"", ClaimOpName(c.op), "\" needs a number"));
+    return Bad(at,
+               absl::StrCat("\"", Sv(ClaimOpName(c.op)), "\" needs a number"));
   }
   if (c.op == ClaimOp::kExists && c.value != Json(true)) {
     return Bad(at, "\"exists\" takes true");
@@ -122,7 +124,9 @@ nlohmann::ordered_json OrderedConditionJson(const Condition& c) {
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
   if (c.kind == Condition::Kind::kClaim) {
     j["claim"] = c.claim;
-    j[std::string(ClaimOpName(c.op))] = nlohmann::ordered_json::parse(c.value.dump());
+    // The value is a scalar (ParsePolicy), so this parse cannot fail.
+    j[std::string(ClaimOpName(c.op))] =
+        nlohmann::ordered_json::parse(c.value.dump(), nullptr, false);
     return j;
   }
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
@@ -154,7 +158,7 @@ bool Holds(const Condition& c, const Json& claims, std::string* why);
 
 bool HoldsClaim(const Condition& c, const Json& claims, std::string* why) {
   const Json* v = FindClaim(claims, c.claim);
-  auto fail = [&](std::string_view what) {
+  auto fail = [&](absl::string_view what) {
     *why = absl::StrCat("claim \"", c.claim, "\" ", what);
     return false;
   };
@@ -183,7 +187,8 @@ bool HoldsClaim(const Condition& c, const Json& claims, std::string* why) {
     case ClaimOp::kGreaterOrEquals: ok = a >= b; break;
     default: break;
   }
-  return ok || fail(absl::StrCat("is not ", ClaimOpName(c.op), " ", want.dump()));
+  return ok ||
+         fail(absl::StrCat("is not ", Sv(ClaimOpName(c.op)), " ", want.dump()));
 }
 
 bool Holds(const Condition& c, const Json& claims, std::string* why) {
@@ -258,7 +263,10 @@ std::string PolicyJson(const Policy& policy) {
   for (const Authority& a : policy.any_of) {
     nlohmann::ordered_json aj = nlohmann::ordered_json::object();
     aj["authority"] = a.authority;
-    for (auto& [k, v] : OrderedConditionJson(a.condition).items()) aj[k] = v;
+    nlohmann::ordered_json group = OrderedConditionJson(a.condition);
+    for (auto it = group.begin(); it != group.end(); ++it) {
+      aj[it.key()] = std::move(it.value());
+    }
     list.push_back(std::move(aj));
   }
   j["anyOf"] = std::move(list);
@@ -293,7 +301,7 @@ Evaluation Evaluate(const Policy& policy, std::string_view issuer,
 
 const nlohmann::json* FindClaim(const nlohmann::json& claims,
                                 std::string_view path) {
-  const std::vector<std::string_view> parts = absl::StrSplit(path, '.');
+  const std::vector<std::string> parts = absl::StrSplit(Sv(path), '.');
   const Json* at = &claims;
   size_t i = 0;
   while (i < parts.size()) {

@@ -59,6 +59,7 @@ struct TestCert {
 
 TestCert SelfSigned(crypto::EvpPkeyPtr key) {
   crypto::CertificateFields f;
+  f.organization = "keyferry test";
   f.common_name = "vault.test";
   f.days = 30;
   const std::vector<std::string> names{"vault.test"};

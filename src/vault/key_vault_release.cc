@@ -21,7 +21,7 @@ namespace {
 
 using json = nlohmann::json;
 
-absl::Status Skr(std::string_view code_and_text) {
+absl::Status Skr(absl::string_view code_and_text) {
   return absl::InvalidArgumentError(code_and_text);
 }
 
@@ -30,9 +30,9 @@ absl::Status Forbidden(std::string message, std::string_view inner = "") {
                        inner);
 }
 
-constexpr std::string_view kNeedsPolicy =
+constexpr char kNeedsPolicy[] =
     "AKV.SKR.1004: Exportable keys must have release policy.";
-constexpr std::string_view kPolicyNeedsExportable =
+constexpr char kPolicyNeedsExportable[] =
     "AKV.SKR.1005: Non-exportable keys must not have release policy.";
 
 // CheckUsableForRelease applies enabled, nbf and exp to a release.
