@@ -112,9 +112,11 @@ absl::StatusOr<PageParams> ReadPage(const Request& request);
 // update bodies. `key_ops` comes from `ops_holder` (the body for create and
 // update, the JWK "key" for import: `ops_prefix` "key." names it there).
 // attributes: enabled (bool), nbf/exp (integer 0..kMaxUnixSeconds),
-// exportable (bool; true is refused); the read-only created/updated (same
-// range), recoverableDays (7..90), recoveryLevel and hsmPlatform (strings)
-// are type-checked and ignored. tags: an object of strings (vault rules).
+// exportable (bool; the vault applies its rules); the read-only
+// created/updated (same range), recoverableDays (7..90), recoveryLevel and
+// hsmPlatform (strings) are type-checked and ignored. tags: an object of
+// strings (vault rules). release_policy: an object with data (base64url,
+// required, decoded here), contentType (string), immutable (bool).
 absl::StatusOr<vault::KeyProperties> ReadProperties(
     const nlohmann::json& body, const nlohmann::json& ops_holder,
     std::string ops_prefix = "");
