@@ -313,6 +313,7 @@ TEST_F(AttestTest, LegacyStoreNeedsTheOptInAndItsOwnCustody) {
 // always empty) and have no release policy.
 TEST_F(AttestTest, Schema2StoreGainsReleasePolicyAndKeepsItsTags) {
   CreateEc("a");
+  ASSERT_OK(RecordCustodyCheck(*store_, *custody_));
   Sql("ALTER TABLE key_versions DROP COLUMN release_policy; "
       "UPDATE meta SET v='2' WHERE k='schema_version'");
   ASSERT_OK(t_->Reopen([] { return int64_t{1'700'000'000}; }));
