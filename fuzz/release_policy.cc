@@ -3,10 +3,9 @@
 // The input is "<policy JSON>\n<claims JSON>" (claims: {} when absent).
 // An accepted policy must re-serialise to a text that parses to the same
 // text (PolicyJson is a fixed point), and evaluating it never fails.
-#include "release/policy.h"
-
 #include "base/json.h"
 #include "fuzz_util.h"
+#include "release/policy.h"
 
 using namespace keyferry;
 
@@ -17,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!p.ok()) return 0;
   const std::string stored = release::PolicyJson(*p);
   absl::StatusOr<release::Policy> again = release::ParsePolicy(stored);
-  fuzz::CheckOk(again.status(), "PolicyJson wrote a policy ParsePolicy refuses");
+  fuzz::CheckOk(again.status(),
+                "PolicyJson wrote a policy ParsePolicy refuses");
   fuzz::Check(release::PolicyJson(*again) == stored,
               "PolicyJson is not a fixed point");
   nlohmann::json claims = nlohmann::json::object();

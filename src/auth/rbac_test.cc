@@ -40,8 +40,8 @@ TEST(RbacTest, ReaderReadsMetadataOnly) {
 TEST(RbacTest, ReleaseIsOfficerOrReleaseUser) {
   EXPECT_TRUE(Allows(Role::kCryptoOfficer, Operation::kRelease));
   EXPECT_TRUE(Allows(Role::kCryptoServiceReleaseUser, Operation::kRelease));
-  for (Role r : {Role::kCryptoUser, Role::kCryptoServiceEncryptionUser,
-                 Role::kReader}) {
+  for (Role r :
+       {Role::kCryptoUser, Role::kCryptoServiceEncryptionUser, Role::kReader}) {
     EXPECT_FALSE(Allows(r, Operation::kRelease)) << RoleName(r);
   }
   for (Operation op : {Operation::kGet, Operation::kList, Operation::kSign,

@@ -667,12 +667,12 @@ TEST_P(Pkcs11CustodyTest, ByokImportInTokenOfSpecBlobs) {
 TEST_P(Pkcs11CustodyTest, ReleasesNothing) {
   EXPECT_FALSE(custody_->CanRelease());
   ASSERT_OK_AND_ASSIGN(
-      HeldKey k, custody_->Generate({KeyKind::kEc, 0, crypto::Curve::kP256},
-                                    kBinding));
+      HeldKey k,
+      custody_->Generate({KeyKind::kEc, 0, crypto::Curve::kP256}, kBinding));
   ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr to, crypto::GenerateRsa(2048));
-  EXPECT_THAT(custody_->WrapForRelease(k, kBinding, to.get(),
-                                       crypto::OaepHash::kSha1),
-              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(
+      custody_->WrapForRelease(k, kBinding, to.get(), crypto::OaepHash::kSha1),
+      StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST_P(Pkcs11CustodyTest, BackupOpensOnlyHere) {

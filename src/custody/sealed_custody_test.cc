@@ -1,7 +1,7 @@
 #include "custody/sealed_custody.h"
 
-#include "base/testing.h"
 #include "base/encoding.h"
+#include "base/testing.h"
 #include "byok/envelope.h"
 #include "crypto/keys.h"
 #include "crypto/random.h"
@@ -31,12 +31,12 @@ TEST(SealedCustodyTest, SealedUntilUnsealedAndAgainAfterSeal) {
   // AES key sent RSA-OAEP to the target (custody.h).
   EXPECT_TRUE(c.CanRelease());
   ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr to, crypto::GenerateRsa(2048));
-  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> wrapped,
-                       c.WrapForRelease(k, bind, to.get(),
-                                        crypto::OaepHash::kSha256));
-  ASSERT_OK_AND_ASSIGN(SecretBytes p8, byok::UnwrapWithKek(
-                                           to.get(), wrapped,
-                                           crypto::OaepHash::kSha256));
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<uint8_t> wrapped,
+      c.WrapForRelease(k, bind, to.get(), crypto::OaepHash::kSha256));
+  ASSERT_OK_AND_ASSIGN(
+      SecretBytes p8,
+      byok::UnwrapWithKek(to.get(), wrapped, crypto::OaepHash::kSha256));
   ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr priv,
                        crypto::ParsePkcs8Der(p8, false));
   ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr pub,

@@ -14,15 +14,15 @@ namespace keyferry::http {
 namespace {
 
 using json = nlohmann::json;
-using ::testing::HasSubstr;
 using release::test_support::WrappingJwk;
+using ::testing::HasSubstr;
 
 std::string PolicyB64(const std::string& authority, const json& equals) {
   json p = {{"version", "1.0.0"},
             {"anyOf",
              {{{"authority", authority},
-               {"anyOf", {{{"claim", "x-ms-attestation-type"},
-                           {"equals", equals}}}}}}}};
+               {"anyOf",
+                {{{"claim", "x-ms-attestation-type"}, {"equals", equals}}}}}}}};
   return Base64UrlEncode(AsBytes(p.dump()));
 }
 
@@ -69,8 +69,8 @@ TEST_F(ReleaseApiTest, CreateShowsExportableAndPolicy) {
   EXPECT_EQ(b["release_policy"]["immutable"], true);
   EXPECT_EQ(b["release_policy"]["contentType"],
             "application/json; charset=utf-8");
-  json policy = json::parse(AsString(*Base64UrlDecode(
-      b["release_policy"]["data"].get<std::string>())));
+  json policy = json::parse(AsString(
+      *Base64UrlDecode(b["release_policy"]["data"].get<std::string>())));
   EXPECT_EQ(policy["anyOf"][0]["anyOf"][0]["equals"], "sevsnpvm");
   // Older api-versions show neither.
   Response old = Send("GET", "/keys/k?api-version=7.2");
@@ -88,8 +88,8 @@ TEST_F(ReleaseApiTest, FailureBelowApiVersion73) {
 
 TEST_F(ReleaseApiTest, ReleaseAnswersAJwsSignedByTheVaultCertificate) {
   ASSERT_EQ(CreateExportable("k").status, 200);
-  Response r = Release("/keys/k//release",
-                       {{"target", attest_.Mint(Claims())}, {"nonce", nullptr}});
+  Response r = Release("/keys/k//release", {{"target", attest_.Mint(Claims())},
+                                            {"nonce", nullptr}});
   ASSERT_EQ(r.status, 200) << r.body;
   const std::string jws = json::parse(r.body)["value"].get<std::string>();
   std::vector<std::string> parts = absl::StrSplit(jws, '.');
@@ -118,10 +118,11 @@ TEST_F(ReleaseApiTest, ReleaseAnswersAJwsSignedByTheVaultCertificate) {
   EXPECT_EQ(env["header"]["enc"], "CKM_RSA_AES_KEY_WRAP");
   ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> ct,
                        Base64UrlDecode(env["ciphertext"].get<std::string>()));
-  ASSERT_OK_AND_ASSIGN(SecretBytes p8,
-                       byok::UnwrapWithKek(wrapping_.get(), ct,
-                                           crypto::OaepHash::kSha1));
-  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr priv, crypto::ParsePkcs8Der(p8, false));
+  ASSERT_OK_AND_ASSIGN(
+      SecretBytes p8,
+      byok::UnwrapWithKek(wrapping_.get(), ct, crypto::OaepHash::kSha1));
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr priv,
+                       crypto::ParsePkcs8Der(p8, false));
   ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr pub,
                        crypto::ParsePublicKey(AsBytes(key["key"].dump())));
   EXPECT_TRUE(crypto::PublicKeysEqual(priv.get(), pub.get()));
@@ -168,18 +169,20 @@ TEST_F(ReleaseApiTest, RolesThatMayRelease) {
 
 TEST_F(ReleaseApiTest, FailureRefusalsAreForbiddenAndCarryNoKey) {
   ASSERT_EQ(CreateExportable("k").status, 200);
-  ASSERT_EQ(Send("POST", "/keys/plain/create?api-version=7.4",
-                 R"({"kty":"EC-HSM"})")
-                .status,
-            200);
+  ASSERT_EQ(
+      Send("POST", "/keys/plain/create?api-version=7.4", R"({"kty":"EC-HSM"})")
+          .status,
+      200);
   struct {
     std::string path;
     json body;
     const char* message;
   } cases[] = {
-      {"/keys/plain/release", {{"target", attest_.Mint(Claims())}},
+      {"/keys/plain/release",
+       {{"target", attest_.Mint(Claims())}},
        "is not exportable"},
-      {"/keys/k/release", {{"target", attest_.Mint(Claims("tdx"))}},
+      {"/keys/k/release",
+       {{"target", attest_.Mint(Claims("tdx"))}},
        "does not satisfy the key's release policy"},
       {"/keys/k/release",
        {{"target", attest_.Mint(Claims())}, {"nonce", "other"}},
@@ -202,16 +205,17 @@ TEST_F(ReleaseApiTest, FailureRefusalsAreForbiddenAndCarryNoKey) {
 
 TEST_F(ReleaseApiTest, FailureImmutablePolicyCannotChange) {
   ASSERT_EQ(CreateExportable("k", true).status, 200);
-  json patch = {{"release_policy", {{"data", PolicyB64(kAttestIssuer, "tdx")}}}};
+  json patch = {
+      {"release_policy", {{"data", PolicyB64(kAttestIssuer, "tdx")}}}};
   Response r = Send("PATCH", "/keys/k?api-version=7.4", patch.dump());
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.error_code, "BadParameter");
   EXPECT_EQ(Message(r),
             "AKV.SKR.1020: Immutable Key Release Policy cannot be modified.");
   // The old policy still decides.
-  EXPECT_EQ(Release("/keys/k/release", {{"target", attest_.Mint(Claims())}})
-                .status,
-            200);
+  EXPECT_EQ(
+      Release("/keys/k/release", {{"target", attest_.Mint(Claims())}}).status,
+      200);
 }
 
 }  // namespace

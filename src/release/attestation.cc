@@ -28,12 +28,14 @@ absl::StatusOr<std::vector<uint8_t>> B64Member(const Json& j,
                                                const char* name) {
   auto it = j.find(name);
   if (it == j.end() || !it->is_string()) {
-    return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" is missing"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", name, "\" is missing"));
   }
   absl::StatusOr<std::vector<uint8_t>> v =
       Base64UrlDecode(it->get<std::string>());
   if (!v.ok() || v->empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" is not base64url"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", name, "\" is not base64url"));
   }
   return v;
 }
@@ -120,9 +122,10 @@ absl::Status FindWrappingKey(AttestedToken& t) {
     }
     absl::StatusOr<crypto::EvpPkeyPtr> key = RsaFromJwk(k);
     if (!key.ok()) {
-      return Denied(absl::StrCat("its wrapping key (x-ms-runtime.keys) is not "
-                                 "a usable RSA key: ",
-                                 key.status().message()));
+      return Denied(
+          absl::StrCat("its wrapping key (x-ms-runtime.keys) is not "
+                       "a usable RSA key: ",
+                       key.status().message()));
     }
     t.wrapping_key = *std::move(key);
     return absl::OkStatus();
@@ -151,7 +154,8 @@ absl::Status CheckTimes(const Json& claims, int64_t now, int64_t skew) {
 absl::Status TrustedAuthorities::Add(std::string issuer,
                                      std::string_view jwks) {
   if (issuer.empty()) {
-    return absl::InvalidArgumentError("an attestation authority needs an issuer");
+    return absl::InvalidArgumentError(
+        "an attestation authority needs an issuer");
   }
   if (Find(issuer) != nullptr) {
     return absl::InvalidArgumentError(
@@ -160,9 +164,9 @@ absl::Status TrustedAuthorities::Add(std::string issuer,
   absl::StatusOr<Json> j = ParseJson(jwks);
   if (!j.ok() || !j->is_object() || !j->contains("keys") ||
       !j->at("keys").is_array()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the JWK Set of attestation authority ", issuer,
-        " is not a JSON object with a \"keys\" array"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the JWK Set of attestation authority ", issuer,
+                     " is not a JSON object with a \"keys\" array"));
   }
   Authority a;
   a.issuer = std::move(issuer);
@@ -181,9 +185,9 @@ absl::Status TrustedAuthorities::Add(std::string issuer,
     a.keys.push_back(Key{kid, *std::move(key)});
   }
   if (a.keys.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the JWK Set of attestation authority ", a.issuer,
-        " holds no RSA or EC signing key"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the JWK Set of attestation authority ", a.issuer,
+                     " holds no RSA or EC signing key"));
   }
   authorities_.push_back(std::move(a));
   return absl::OkStatus();
@@ -216,8 +220,9 @@ absl::StatusOr<AttestedToken> VerifyAttestation(
   }
   const std::optional<crypto::SignAlg> alg = TokenAlg(StrOf(*header, "alg"));
   if (!alg.has_value()) {
-    return Denied("its alg is not one of RS256/384/512, PS256/384/512, "
-                  "ES256/384/512");
+    return Denied(
+        "its alg is not one of RS256/384/512, PS256/384/512, "
+        "ES256/384/512");
   }
   const std::string kid = StrOf(*header, "kid");
   if (kid.empty()) return Denied("its header has no kid");
@@ -232,7 +237,8 @@ absl::StatusOr<AttestedToken> VerifyAttestation(
     if (k.kid == kid) key = &k;
   }
   if (key == nullptr) {
-    return Denied(absl::StrCat("its kid is not a key of authority ", a->issuer));
+    return Denied(
+        absl::StrCat("its kid is not a key of authority ", a->issuer));
   }
   const std::string_view signed_part =
       token.substr(0, parts[0].size() + 1 + parts[1].size());
@@ -252,7 +258,8 @@ std::vector<std::string> TokenNonces(const nlohmann::json& claims) {
   const Json* p = FindClaim(claims, "x-ms-runtime.client-payload.nonce");
   if (p != nullptr && p->is_string() && !p->get<std::string>().empty()) {
     out.push_back(p->get<std::string>());
-    absl::StatusOr<std::vector<uint8_t>> raw = Base64Decode(p->get<std::string>());
+    absl::StatusOr<std::vector<uint8_t>> raw =
+        Base64Decode(p->get<std::string>());
     if (raw.ok() && !raw->empty()) out.push_back(AsString(*raw));
   }
   return out;

@@ -33,7 +33,8 @@ class AttestationTest : public ::testing::Test {
     return Json{{"iss", kIss},
                 {"exp", kNow + 600},
                 {"nbf", kNow - 10},
-                {"x-ms-runtime", {{"keys", Json::array({WrappingJwk(wrapping_.get())})}}}};
+                {"x-ms-runtime",
+                 {{"keys", Json::array({WrappingJwk(wrapping_.get())})}}}};
   }
   Issuer issuer_ = Issuer::Rsa();
   TrustedAuthorities trusted_;
@@ -41,8 +42,9 @@ class AttestationTest : public ::testing::Test {
 };
 
 TEST_F(AttestationTest, VerifiesAndFindsTheWrappingKey) {
-  ASSERT_OK_AND_ASSIGN(AttestedToken t,
-                       VerifyAttestation(issuer_.Mint(Payload()), trusted_, kNow));
+  ASSERT_OK_AND_ASSIGN(
+      AttestedToken t,
+      VerifyAttestation(issuer_.Mint(Payload()), trusted_, kNow));
   EXPECT_EQ(t.issuer, kIss);
   EXPECT_EQ(t.wrapping_kid, "TpmEphemeralEncryptionKey");
   EXPECT_TRUE(crypto::PublicKeysEqual(t.wrapping_key.get(), wrapping_.get()));
@@ -115,14 +117,14 @@ TEST_F(AttestationTest, FailureKidNotInJwks) {
 
 TEST_F(AttestationTest, FailureAlgNoneAndOthers) {
   const std::string body = B64(Payload().dump());
-  ExpectRefused(
-      VerifyAttestation(B64(R"({"alg":"none","kid":"sig-1"})") + "." + body + ".",
-                        trusted_, kNow),
-      "its alg is not one of");
-  ExpectRefused(
-      VerifyAttestation(B64(R"({"alg":"HS256","kid":"sig-1"})") + "." + body + ".AAAA",
-                        trusted_, kNow),
-      "its alg is not one of");
+  ExpectRefused(VerifyAttestation(
+                    B64(R"({"alg":"none","kid":"sig-1"})") + "." + body + ".",
+                    trusted_, kNow),
+                "its alg is not one of");
+  ExpectRefused(VerifyAttestation(B64(R"({"alg":"HS256","kid":"sig-1"})") +
+                                      "." + body + ".AAAA",
+                                  trusted_, kNow),
+                "its alg is not one of");
   // An ES256 header on the RSA key: the key does not fit the alg.
   Json h{{"alg", "ES256"}};
   ExpectRefused(VerifyAttestation(issuer_.Mint(Payload(), h), trusted_, kNow),
@@ -132,9 +134,9 @@ TEST_F(AttestationTest, FailureAlgNoneAndOthers) {
 TEST_F(AttestationTest, FailureNotAJws) {
   ExpectRefused(VerifyAttestation("abc", trusted_, kNow), "not a compact JWS");
   ExpectRefused(VerifyAttestation("a.b.c", trusted_, kNow), "compact JWS");
-  ExpectRefused(VerifyAttestation(B64("[1]") + "." + B64("{}") + ".AA",
-                                  trusted_, kNow),
-                "compact JWS");
+  ExpectRefused(
+      VerifyAttestation(B64("[1]") + "." + B64("{}") + ".AA", trusted_, kNow),
+      "compact JWS");
 }
 
 TEST_F(AttestationTest, FailureExpiredNotYetValidNoExp) {
@@ -177,10 +179,12 @@ TEST(TrustedAuthoritiesTest, FailureBadJwks) {
   EXPECT_THAT(t.Add("", Issuer::Rsa().Jwks()),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(t.Add("https://a/", "{}"), StatusHasMessage("\"keys\" array"));
-  EXPECT_THAT(t.Add("https://a/", R"({"keys":[{"kty":"oct","k":"AA","kid":"x"}]})"),
-              StatusHasMessage("no RSA or EC signing key"));
-  EXPECT_THAT(t.Add("https://a/", R"({"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]})"),
-              StatusHasMessage("not usable"));
+  EXPECT_THAT(
+      t.Add("https://a/", R"({"keys":[{"kty":"oct","k":"AA","kid":"x"}]})"),
+      StatusHasMessage("no RSA or EC signing key"));
+  EXPECT_THAT(
+      t.Add("https://a/", R"({"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]})"),
+      StatusHasMessage("not usable"));
   ASSERT_OK(t.Add("https://a/", Issuer::Rsa().Jwks()));
   EXPECT_THAT(t.Add("https://a", Issuer::Rsa().Jwks()),
               StatusHasMessage("given twice"));
@@ -191,7 +195,8 @@ TEST(TokenNoncesTest, TopLevelAndClientPayload) {
   EXPECT_TRUE(TokenNonces(Json::object()).empty());
   Json c{{"nonce", "n1"},
          {"x-ms-runtime", {{"client-payload", {{"nonce", "MTIzNA=="}}}}}};
-  EXPECT_EQ(TokenNonces(c), (std::vector<std::string>{"n1", "MTIzNA==", "1234"}));
+  EXPECT_EQ(TokenNonces(c),
+            (std::vector<std::string>{"n1", "MTIzNA==", "1234"}));
 }
 
 }  // namespace

@@ -65,7 +65,8 @@ absl::Status ParseGroup(const Json& j, const std::string& at,
   }
   c.kind = all ? Condition::Kind::kAllOf : Condition::Kind::kAnyOf;
   const char* word = all ? "allOf" : "anyOf";
-  ASSIGN_OR_RETURN(c.children, ParseList(j.at(word), absl::StrCat(at, ".", word)));
+  ASSIGN_OR_RETURN(c.children,
+                   ParseList(j.at(word), absl::StrCat(at, ".", word)));
   return absl::OkStatus();
 }
 
@@ -168,12 +169,14 @@ bool HoldsClaim(const Condition& c, const Json& claims, std::string* why) {
     case ClaimOp::kExists:
       return true;
     case ClaimOp::kEquals:
-      return ValuesEqual(*v, want) || fail(absl::StrCat("does not equal ", want.dump()));
+      return ValuesEqual(*v, want) ||
+             fail(absl::StrCat("does not equal ", want.dump()));
     case ClaimOp::kNotEquals:
       if (v->is_object() || v->is_array() || v->is_null()) {
         return fail("is not a string, number or boolean");
       }
-      return !ValuesEqual(*v, want) || fail(absl::StrCat("equals ", want.dump()));
+      return !ValuesEqual(*v, want) ||
+             fail(absl::StrCat("equals ", want.dump()));
     default:
       break;
   }
@@ -181,11 +184,20 @@ bool HoldsClaim(const Condition& c, const Json& claims, std::string* why) {
   const double a = v->get<double>(), b = want.get<double>();
   bool ok = false;
   switch (c.op) {
-    case ClaimOp::kLess: ok = a < b; break;
-    case ClaimOp::kLessOrEquals: ok = a <= b; break;
-    case ClaimOp::kGreater: ok = a > b; break;
-    case ClaimOp::kGreaterOrEquals: ok = a >= b; break;
-    default: break;
+    case ClaimOp::kLess:
+      ok = a < b;
+      break;
+    case ClaimOp::kLessOrEquals:
+      ok = a <= b;
+      break;
+    case ClaimOp::kGreater:
+      ok = a > b;
+      break;
+    case ClaimOp::kGreaterOrEquals:
+      ok = a >= b;
+      break;
+    default:
+      break;
   }
   return ok ||
          fail(absl::StrCat("is not ", Sv(ClaimOpName(c.op)), " ", want.dump()));
@@ -207,7 +219,8 @@ bool Holds(const Condition& c, const Json& claims, std::string* why) {
         if (Holds(child, claims, &w)) return true;
         whys.push_back(std::move(w));
       }
-      *why = absl::StrCat("none of anyOf holds (", absl::StrJoin(whys, "; "), ")");
+      *why =
+          absl::StrCat("none of anyOf holds (", absl::StrJoin(whys, "; "), ")");
       return false;
     }
   }
@@ -309,7 +322,8 @@ const nlohmann::json* FindClaim(const nlohmann::json& claims,
     const Json* next = nullptr;
     // The longest run of parts that names a member: "a.b" may be one name.
     for (size_t j = parts.size(); j > i && next == nullptr; --j) {
-      std::string name = absl::StrJoin(parts.begin() + i, parts.begin() + j, ".");
+      std::string name =
+          absl::StrJoin(parts.begin() + i, parts.begin() + j, ".");
       auto it = at->find(name);
       if (it != at->end()) {
         next = &*it;

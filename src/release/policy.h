@@ -43,9 +43,9 @@ std::string_view ClaimOpName(ClaimOp op);
 struct Condition {
   enum class Kind { kClaim, kAllOf, kAnyOf };
   Kind kind = Kind::kClaim;
-  std::string claim;      // dotted path, kClaim only
+  std::string claim;  // dotted path, kClaim only
   ClaimOp op = ClaimOp::kEquals;
-  nlohmann::json value;   // string, number or boolean, kClaim only
+  nlohmann::json value;             // string, number or boolean, kClaim only
   std::vector<Condition> children;  // kAllOf / kAnyOf, never empty
 };
 

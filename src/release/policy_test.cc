@@ -29,9 +29,9 @@ bool Allows(const Policy& p, const Json& claims) {
 }
 
 TEST(PolicyTest, ReserialisesVersionFirstAuthorityFirstClaimFirst) {
-  Policy p = MustParse(
-      R"({"anyOf":[{"allOf":[{"equals":"true","claim":"sdk-test"}],)"
-      R"("authority":"https://a/"}],"version":"1.0.0"})");
+  Policy p =
+      MustParse(R"({"anyOf":[{"allOf":[{"equals":"true","claim":"sdk-test"}],)"
+                R"("authority":"https://a/"}],"version":"1.0.0"})");
   EXPECT_EQ(PolicyJson(p),
             R"({"version":"1.0.0","anyOf":[{"authority":"https://a/",)"
             R"("allOf":[{"claim":"sdk-test","equals":"true"}]}]})");
@@ -98,9 +98,10 @@ TEST(PolicyTest, FailureMalformedPolicies) {
 TEST(PolicyTest, FailureTooDeep) {
   std::string deep = R"({"claim":"a","equals":1})";
   for (int i = 0; i < 20; ++i) deep = R"({"allOf":[)" + deep + "]}";
-  EXPECT_THAT(ParsePolicy(R"({"version":"1.0.0","anyOf":[{"authority":"a","allOf":[)" +
-                          deep + "]}]}"),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      ParsePolicy(R"({"version":"1.0.0","anyOf":[{"authority":"a","allOf":[)" +
+                  deep + "]}]}"),
+      StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(PolicyTest, EqualsAcrossTypes) {
@@ -143,10 +144,10 @@ TEST(PolicyTest, OrderingOperators) {
   EXPECT_TRUE(Allows(AllOf(R"([{"claim":"svn","greaterOrEquals":7}])"), c));
   EXPECT_FALSE(Allows(AllOf(R"([{"claim":"svn","greaterOrEquals":8}])"), c));
   // Type mismatch: a string or boolean claim never orders.
-  EXPECT_FALSE(Allows(AllOf(R"([{"claim":"svn","greater":1}])"),
-                      Json{{"svn", "7"}}));
-  EXPECT_FALSE(Allows(AllOf(R"([{"claim":"svn","greater":0}])"),
-                      Json{{"svn", true}}));
+  EXPECT_FALSE(
+      Allows(AllOf(R"([{"claim":"svn","greater":1}])"), Json{{"svn", "7"}}));
+  EXPECT_FALSE(
+      Allows(AllOf(R"([{"claim":"svn","greater":0}])"), Json{{"svn", true}}));
 }
 
 TEST(PolicyTest, Exists) {
@@ -160,8 +161,10 @@ TEST(PolicyTest, DottedPathsAndDottedMemberNames) {
   const Json claims = Json::parse(
       R"({"x-ms-isolation-tee":{"x-ms-attestation-type":"sevsnpvm"},)"
       R"("a.b":{"c":1}})");
-  EXPECT_TRUE(Allows(AllOf(R"([{"claim":"x-ms-isolation-tee.x-ms-attestation-type","equals":"sevsnpvm"}])"),
-                     claims));
+  EXPECT_TRUE(Allows(
+      AllOf(
+          R"([{"claim":"x-ms-isolation-tee.x-ms-attestation-type","equals":"sevsnpvm"}])"),
+      claims));
   EXPECT_TRUE(Allows(AllOf(R"([{"claim":"a.b.c","equals":1}])"), claims));
   EXPECT_EQ(FindClaim(claims, "x-ms-isolation-tee.nope"), nullptr);
   EXPECT_EQ(FindClaim(claims, "nope"), nullptr);

@@ -114,18 +114,20 @@ absl::StatusOr<std::unique_ptr<ReleaseSigner>> ReleaseSigner::New(
   h["typ"] = "JWT";
   h["x5t#S256"] = Base64UrlEncode(crypto::Sha256(chain[0]));
   nlohmann::ordered_json x5c = nlohmann::ordered_json::array();
-  for (const std::vector<uint8_t>& der : chain) x5c.push_back(Base64Encode(der));
+  for (const std::vector<uint8_t>& der : chain)
+    x5c.push_back(Base64Encode(der));
   h["x5c"] = std::move(x5c);
   return std::unique_ptr<ReleaseSigner>(
       new ReleaseSigner(std::move(key), alg, h.dump()));
 }
 
-absl::StatusOr<std::string> ReleaseSigner::Sign(std::string_view payload) const {
+absl::StatusOr<std::string> ReleaseSigner::Sign(
+    std::string_view payload) const {
   std::string out = absl::StrCat(Base64UrlEncode(AsBytes(header_)), ".",
                                  Base64UrlEncode(AsBytes(payload)));
-  ASSIGN_OR_RETURN(std::vector<uint8_t> sig,
-                   crypto::SignDigest(key_.get(), alg_,
-                                      DigestFor(alg_, AsBytes(out))));
+  ASSIGN_OR_RETURN(
+      std::vector<uint8_t> sig,
+      crypto::SignDigest(key_.get(), alg_, DigestFor(alg_, AsBytes(out))));
   absl::StrAppend(&out, ".", Base64UrlEncode(sig));
   return out;
 }

@@ -16,15 +16,17 @@ namespace {
 using Json = nlohmann::json;
 
 TEST(ReleaseEncTest, NamesAndHashes) {
-  for (ReleaseEnc e : {ReleaseEnc::kCkmRsaAesKeyWrap,
-                       ReleaseEnc::kRsaAesKeyWrap256,
-                       ReleaseEnc::kRsaAesKeyWrap384}) {
+  for (ReleaseEnc e :
+       {ReleaseEnc::kCkmRsaAesKeyWrap, ReleaseEnc::kRsaAesKeyWrap256,
+        ReleaseEnc::kRsaAesKeyWrap384}) {
     ASSERT_OK_AND_ASSIGN(ReleaseEnc back, ParseReleaseEnc(ReleaseEncName(e)));
     EXPECT_EQ(back, e);
   }
   EXPECT_EQ(OaepHashOf(ReleaseEnc::kCkmRsaAesKeyWrap), crypto::OaepHash::kSha1);
-  EXPECT_EQ(OaepHashOf(ReleaseEnc::kRsaAesKeyWrap256), crypto::OaepHash::kSha256);
-  EXPECT_EQ(OaepHashOf(ReleaseEnc::kRsaAesKeyWrap384), crypto::OaepHash::kSha384);
+  EXPECT_EQ(OaepHashOf(ReleaseEnc::kRsaAesKeyWrap256),
+            crypto::OaepHash::kSha256);
+  EXPECT_EQ(OaepHashOf(ReleaseEnc::kRsaAesKeyWrap384),
+            crypto::OaepHash::kSha384);
   EXPECT_THAT(ParseReleaseEnc("RSA-OAEP"),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
@@ -32,23 +34,24 @@ TEST(ReleaseEncTest, NamesAndHashes) {
 TEST(KeyHsmTest, ShapeAndOpensWithTheWrappingKey) {
   ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr wrapping, crypto::GenerateRsa(2048));
   const SecretBytes secret(std::vector<uint8_t>(32, 0x5a));
-  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> ct,
-                       byok::WrapToKek(wrapping.get(), secret,
-                                       crypto::OaepHash::kSha256));
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<uint8_t> ct,
+      byok::WrapToKek(wrapping.get(), secret, crypto::OaepHash::kSha256));
   const std::string hsm = KeyHsm("kid-1", ReleaseEnc::kRsaAesKeyWrap256, ct);
   ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> raw, Base64UrlDecode(hsm));
   const std::string text = AsString(raw);
-  EXPECT_EQ(text.rfind(R"({"schema_version":"1.0","header":{"kid":"kid-1",)"
-                       R"("alg":"dir","enc":"RSA_AES_KEY_WRAP_256"},"ciphertext":")",
-                       0),
-            0u)
+  EXPECT_EQ(
+      text.rfind(R"({"schema_version":"1.0","header":{"kid":"kid-1",)"
+                 R"("alg":"dir","enc":"RSA_AES_KEY_WRAP_256"},"ciphertext":")",
+                 0),
+      0u)
       << text;
   Json j = Json::parse(text);
   ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> back,
                        Base64UrlDecode(j["ciphertext"].get<std::string>()));
-  ASSERT_OK_AND_ASSIGN(SecretBytes opened,
-                       byok::UnwrapWithKek(wrapping.get(), back,
-                                           crypto::OaepHash::kSha256));
+  ASSERT_OK_AND_ASSIGN(
+      SecretBytes opened,
+      byok::UnwrapWithKek(wrapping.get(), back, crypto::OaepHash::kSha256));
   EXPECT_TRUE(opened.ConstantTimeEquals(secret));
 }
 
@@ -70,8 +73,9 @@ TestCert SelfSigned(crypto::EvpPkeyPtr key) {
 }
 
 void CheckSigned(const TestCert& c, const char* alg) {
-  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr copy,
-                       crypto::ParsePrivateKey(*crypto::PrivateKeyToPem(c.key.get())));
+  ASSERT_OK_AND_ASSIGN(
+      crypto::EvpPkeyPtr copy,
+      crypto::ParsePrivateKey(*crypto::PrivateKeyToPem(c.key.get())));
   ASSERT_OK_AND_ASSIGN(auto signer, ReleaseSigner::New(c.pem, std::move(copy)));
   ASSERT_OK_AND_ASSIGN(std::string jws, signer->Sign(R"({"a":1})"));
   std::vector<std::string> parts = absl::StrSplit(jws, '.');
@@ -88,9 +92,10 @@ void CheckSigned(const TestCert& c, const char* alg) {
   EXPECT_EQ(AsString(*Base64UrlDecode(parts[1])), R"({"a":1})");
   ASSERT_OK_AND_ASSIGN(crypto::SignAlg sa, crypto::ParseSignAlg(alg));
   const std::string in = parts[0] + "." + parts[1];
-  ASSERT_OK_AND_ASSIGN(bool ok, crypto::VerifyDigest(
-                                    c.key.get(), sa, crypto::Sha256(AsBytes(in)),
-                                    *Base64UrlDecode(parts[2])));
+  ASSERT_OK_AND_ASSIGN(
+      bool ok,
+      crypto::VerifyDigest(c.key.get(), sa, crypto::Sha256(AsBytes(in)),
+                           *Base64UrlDecode(parts[2])));
   EXPECT_TRUE(ok);
 }
 
@@ -104,10 +109,12 @@ TEST(ReleaseSignerTest, Es256WithAnEcCertificate) {
 
 TEST(ReleaseSignerTest, FailureKeyOfAnotherCertificate) {
   TestCert c = SelfSigned(*crypto::GenerateEc(crypto::Curve::kP256));
-  EXPECT_THAT(ReleaseSigner::New(c.pem, *crypto::GenerateEc(crypto::Curve::kP256)),
-              StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(ReleaseSigner::New("no pem", *crypto::GenerateEc(crypto::Curve::kP256)),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      ReleaseSigner::New(c.pem, *crypto::GenerateEc(crypto::Curve::kP256)),
+      StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      ReleaseSigner::New("no pem", *crypto::GenerateEc(crypto::Curve::kP256)),
+      StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

@@ -230,9 +230,9 @@ TEST(ConfigTest, ReleaseAuthoritiesRepeatAndSplitAtTheLastEquals) {
   ASSERT_OK_AND_ASSIGN(Config none, LoadConfig({}));
   EXPECT_TRUE(none.release_authorities.empty());
   ASSERT_OK_AND_ASSIGN(
-      Config c, LoadConfig({"--release-authority",
-                            "https://a.example/?x=1=/etc/a.json",
-                            "--release-authority=https://b.example/=b.json"}));
+      Config c,
+      LoadConfig({"--release-authority", "https://a.example/?x=1=/etc/a.json",
+                  "--release-authority=https://b.example/=b.json"}));
   ASSERT_EQ(c.release_authorities.size(), 2u);
   EXPECT_EQ(c.release_authorities[0].first, "https://a.example/?x=1");
   EXPECT_EQ(c.release_authorities[0].second, "/etc/a.json");

@@ -106,11 +106,11 @@ class KeyStore {
                                                 std::string_view version) = 0;
 
   // UpdateVersion overwrites the mutable fields (enabled, not_before,
-  // expires, updated, tags_json, key_ops, attest, release_policy) of an existing version of
-  // an active key, provided they still hold what `before` (the version as
-  // the caller read it) holds: the optimistic concurrency of several nodes
-  // (docs/storage.md §6.5). NotFound when the key is not active or the
-  // version does not exist; ChangedMeanwhile() (test with
+  // expires, updated, tags_json, key_ops, attest, release_policy) of an
+  // existing version of an active key, provided they still hold what `before`
+  // (the version as the caller read it) holds: the optimistic concurrency of
+  // several nodes (docs/storage.md §6.5). NotFound when the key is not active
+  // or the version does not exist; ChangedMeanwhile() (test with
   // IsChangedMeanwhile) when another writer changed the version since
   // `before` was read, and then nothing changed.
   virtual absl::Status UpdateVersion(const KeyVersion& key,

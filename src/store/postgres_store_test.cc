@@ -83,7 +83,8 @@ TEST_F(PostgresStoreTest, Schema1GainsReleasePolicy) {
     ASSERT_OK_AND_ASSIGN(auto s, PostgresKeyStore::Open({.url = url_}));
     ASSERT_OK(s->AddVersion(Version("k", "01"), 7));
   }
-  ASSERT_OK(Sql("ALTER TABLE key_versions DROP COLUMN release_policy").status());
+  ASSERT_OK(
+      Sql("ALTER TABLE key_versions DROP COLUMN release_policy").status());
   ASSERT_OK(Sql("DELETE FROM schema_version WHERE version > 1").status());
   ASSERT_OK_AND_ASSIGN(auto s, PostgresKeyStore::Open({.url = url_}));
   EXPECT_FALSE(s->created());

@@ -334,12 +334,12 @@ absl::StatusOr<std::string> TagsFromJson(const nlohmann::json& tags);
 // reads it) and returns the stored form: {"contentType","data" (base64url of
 // release::PolicyJson),"immutable"}. InvalidArgument (400 BadParameter)
 // naming the fault otherwise.
-absl::StatusOr<std::string> ReleasePolicyRecord(const ReleasePolicyInput& input);
+absl::StatusOr<std::string> ReleasePolicyRecord(
+    const ReleasePolicyInput& input);
 
 // ReleasePolicyInputOf reads a stored record back (for rotation); nullopt
 // for "" (no policy).
-std::optional<ReleasePolicyInput> ReleasePolicyInputOf(
-    std::string_view record);
+std::optional<ReleasePolicyInput> ReleasePolicyInputOf(std::string_view record);
 
 // ReleasePolicyImmutable tells whether a stored record is immutable.
 bool ReleasePolicyImmutable(std::string_view record);

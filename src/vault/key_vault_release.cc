@@ -68,15 +68,16 @@ absl::StatusOr<std::string> ReleasePolicyRecord(
     const ReleasePolicyInput& input) {
   if (input.content_type.has_value() &&
       *input.content_type != release::kPolicyContentType) {
-    return Skr(absl::StrCat(
-        "The property \"release_policy.contentType\" must be \"",
-        release::kPolicyContentType, "\"."));
+    return Skr(
+        absl::StrCat("The property \"release_policy.contentType\" must be \"",
+                     release::kPolicyContentType, "\"."));
   }
   absl::StatusOr<release::Policy> p = release::ParsePolicy(input.data);
   if (!p.ok()) {
-    return Skr(absl::StrCat("The property \"release_policy.data\" is not a "
-                            "valid key release policy: ",
-                            p.status().message()));
+    return Skr(
+        absl::StrCat("The property \"release_policy.data\" is not a "
+                     "valid key release policy: ",
+                     p.status().message()));
   }
   nlohmann::ordered_json r = nlohmann::ordered_json::object();
   r["contentType"] = release::kPolicyContentType;
@@ -121,9 +122,9 @@ absl::Status CheckExportRules(Kty kty, const KeyProperties& p,
         "exportable.");
   }
   if (!custody.CanRelease()) {
-    return Skr(absl::StrCat(
-        "Exportable keys are not supported by this keyferryd's ",
-        custody.Kind(), " custody: it cannot release keys."));
+    return Skr(
+        absl::StrCat("Exportable keys are not supported by this keyferryd's ",
+                     custody.Kind(), " custody: it cannot release keys."));
   }
   return ReleasePolicyRecord(*p.release_policy).status();
 }
@@ -137,7 +138,8 @@ absl::Status UpdateExportRules(const KeyProperties& p, store::KeyVersion& k) {
   if (!p.release_policy.has_value()) return absl::OkStatus();
   if (!k.exportable) return Skr(kPolicyNeedsExportable);
   if (ReleasePolicyImmutable(k.release_policy)) {
-    return Skr("AKV.SKR.1020: Immutable Key Release Policy cannot be modified.");
+    return Skr(
+        "AKV.SKR.1020: Immutable Key Release Policy cannot be modified.");
   }
   ASSIGN_OR_RETURN(k.release_policy, ReleasePolicyRecord(*p.release_policy));
   return absl::OkStatus();
@@ -152,10 +154,10 @@ absl::StatusOr<Released> KeyVault::Release(
   const int64_t now = clock_();
   RETURN_IF_ERROR(CheckUsableForRelease(k, now));
   if (!k.exportable) {
-    return Forbidden(absl::StrCat(
-        "Key ", k.name,
-        " is not exportable: only keys created or imported with "
-        "attributes.exportable = true can be released."));
+    return Forbidden(
+        absl::StrCat("Key ", k.name,
+                     " is not exportable: only keys created or imported with "
+                     "attributes.exportable = true can be released."));
   }
   if (k.release_policy.empty()) {
     return Forbidden(absl::StrCat("Key ", k.name, " has no release policy."));

@@ -17,9 +17,9 @@ namespace keyferry::vault {
 namespace {
 
 using json = nlohmann::json;
-using ::testing::HasSubstr;
 using release::test_support::TestIssuer;
 using release::test_support::WrappingJwk;
+using ::testing::HasSubstr;
 
 constexpr char kIss[] = "https://attest.test/";
 constexpr char kVault[] = "myvault";
@@ -43,7 +43,8 @@ class ReleaseTest : public ::testing::Test {
   static KeyProperties Exportable(bool immutable = false) {
     KeyProperties p;
     p.exportable = true;
-    p.release_policy = ReleasePolicyInput{std::nullopt, PolicyText(), immutable};
+    p.release_policy =
+        ReleasePolicyInput{std::nullopt, PolicyText(), immutable};
     return p;
   }
   absl::StatusOr<store::KeyVersion> Create(std::string_view name, Kty kty,
@@ -148,18 +149,19 @@ TEST_F(ReleaseTest, ReleasesRsaAsPkcs8ToTheTokensKey) {
   EXPECT_EQ(r.key.version, k.version);
   EXPECT_EQ(r.issuer, kIss);
   SecretBytes p8 = Opened(r, crypto::OaepHash::kSha256);
-  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr priv, crypto::ParsePkcs8Der(p8, false));
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr priv,
+                       crypto::ParsePkcs8Der(p8, false));
   ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr pub,
                        crypto::ParsePublicKey(AsBytes(k.public_jwk)));
   EXPECT_TRUE(crypto::PublicKeysEqual(priv.get(), pub.get()));
   // A signature of the vault verifies under the released key.
   const std::vector<uint8_t> digest(32, 9);
-  ASSERT_OK_AND_ASSIGN(auto signed_,
-                       vault_->Sign(kVault, "k", "", crypto::SignAlg::kPs256,
-                                    digest));
-  ASSERT_OK_AND_ASSIGN(bool ok, crypto::VerifyDigest(priv.get(),
-                                                     crypto::SignAlg::kPs256,
-                                                     digest, signed_.second));
+  ASSERT_OK_AND_ASSIGN(
+      auto signed_,
+      vault_->Sign(kVault, "k", "", crypto::SignAlg::kPs256, digest));
+  ASSERT_OK_AND_ASSIGN(
+      bool ok, crypto::VerifyDigest(priv.get(), crypto::SignAlg::kPs256, digest,
+                                    signed_.second));
   EXPECT_TRUE(ok);
 }
 
@@ -168,7 +170,8 @@ TEST_F(ReleaseTest, ReleasesEcAndOct) {
   ASSERT_OK_AND_ASSIGN(Released ec, vault_->Release(kVault, "ec", "", trusted_,
                                                     Request(Claims())));
   SecretBytes p8 = Opened(ec, crypto::OaepHash::kSha1);
-  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr priv, crypto::ParsePkcs8Der(p8, false));
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr priv,
+                       crypto::ParsePkcs8Der(p8, false));
   ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr pub,
                        crypto::ParsePublicKey(AsBytes(ec.key.public_jwk)));
   EXPECT_TRUE(crypto::PublicKeysEqual(priv.get(), pub.get()));
@@ -184,8 +187,8 @@ TEST_F(ReleaseTest, ReleasesEcAndOct) {
   custody::CipherInput in;
   in.alg = custody::CipherAlg::kA256Kw;
   in.value = std::vector<uint8_t>(32, 0x42);
-  ASSERT_OK_AND_ASSIGN(auto wrapped, vault_->Cipher(kVault, "oct", "",
-                                                    KeyOp::kWrapKey, in));
+  ASSERT_OK_AND_ASSIGN(auto wrapped,
+                       vault_->Cipher(kVault, "oct", "", KeyOp::kWrapKey, in));
   ASSERT_OK_AND_ASSIGN(SecretBytes back,
                        crypto::KwUnwrap(aes, wrapped.second.value));
   EXPECT_TRUE(back.ConstantTimeEquals(SecretBytes(in.value)));
@@ -196,9 +199,9 @@ TEST_F(ReleaseTest, FailureRefusalsReleaseNothing) {
   CreateKeyRequest plain;
   plain.kty = Kty::kRsaHsm;
   ASSERT_OK(vault_->Create(kVault, "plain", plain).status());
-  ExpectForbidden(vault_->Release(kVault, "plain", "", trusted_,
-                                  Request(Claims())),
-                  "is not exportable");
+  ExpectForbidden(
+      vault_->Release(kVault, "plain", "", trusted_, Request(Claims())),
+      "is not exportable");
   json c = Claims();
   c["sdk-test"] = false;
   ExpectForbidden(vault_->Release(kVault, "k", "", trusted_, Request(c)),
@@ -295,7 +298,8 @@ TEST_F(ReleaseTest, RotateAndBackupKeepExportableAndPolicy) {
   EXPECT_NE(v2.version, k.version);
   EXPECT_TRUE(v2.exportable);
   EXPECT_EQ(v2.release_policy, k.release_policy);
-  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> backup, vault_->Backup(kVault, "k"));
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> backup,
+                       vault_->Backup(kVault, "k"));
   ASSERT_OK(vault_->Delete(kVault, "k").status());
   ASSERT_OK(vault_->Purge(kVault, "k"));
   ASSERT_OK_AND_ASSIGN(store::KeyVersion restored,
