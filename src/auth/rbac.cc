@@ -19,6 +19,8 @@ std::string_view RoleName(Role role) {
       return "Key Vault Crypto Service Encryption User";
     case Role::kReader:
       return "Key Vault Reader";
+    case Role::kCryptoServiceReleaseUser:
+      return "Key Vault Crypto Service Release User";
   }
   return "";
 }
@@ -32,10 +34,13 @@ absl::StatusOr<Role> ParseRole(std::string_view name) {
   if (n == "crypto service encryption user")
     return Role::kCryptoServiceEncryptionUser;
   if (n == "reader") return Role::kReader;
+  if (n == "crypto service release user") {
+    return Role::kCryptoServiceReleaseUser;
+  }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown role '", Sv(name),
                    "' (Crypto Officer, Crypto User, Crypto Service Encryption "
-                   "User, Reader)"));
+                   "User, Crypto Service Release User, Reader)"));
 }
 
 std::string_view DataAction(Operation op) {
@@ -82,6 +87,8 @@ std::string_view DataAction(Operation op) {
       return "Microsoft.KeyVault/vaults/keyrotationpolicies/write";
     case Operation::kGetRandom:
       return "Microsoft.KeyVault/vaults/rng/action";
+    case Operation::kRelease:
+      return "Microsoft.KeyVault/vaults/keys/release/action";
   }
   return "";
 }
@@ -114,6 +121,8 @@ bool Allows(Role role, Operation op) {
       return op == Operation::kGet || op == Operation::kList ||
              op == Operation::kListDeleted || op == Operation::kGetDeleted ||
              op == Operation::kGetRotationPolicy;
+    case Role::kCryptoServiceReleaseUser:
+      return op == Operation::kRelease;
   }
   return false;
 }

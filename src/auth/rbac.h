@@ -14,6 +14,9 @@ enum class Role {
   kCryptoUser,     // Key Vault Crypto User: read and use keys
   kCryptoServiceEncryptionUser,  // read keys, wrap and unwrap
   kReader,                       // Key Vault Reader: metadata only
+  // Key Vault Crypto Service Release User: release only (Secure Key
+  // Release; no other data action, not even read).
+  kCryptoServiceReleaseUser,
 };
 
 enum class Operation {
@@ -39,6 +42,7 @@ enum class Operation {
   kGetRotationPolicy,
   kSetRotationPolicy,
   kGetRandom,
+  kRelease,  // Secure Key Release
 };
 
 // ParseRole accepts "Crypto Officer", "crypto-officer", "Key Vault Crypto

@@ -35,6 +35,28 @@ TEST(RbacTest, ReaderReadsMetadataOnly) {
   EXPECT_FALSE(Allows(Role::kReader, Operation::kBackup));
 }
 
+// Secure Key Release: Crypto Officer (vaults/keys/*) and the Crypto
+// Service Release User (release only); no other role releases.
+TEST(RbacTest, ReleaseIsOfficerOrReleaseUser) {
+  EXPECT_TRUE(Allows(Role::kCryptoOfficer, Operation::kRelease));
+  EXPECT_TRUE(Allows(Role::kCryptoServiceReleaseUser, Operation::kRelease));
+  for (Role r :
+       {Role::kCryptoUser, Role::kCryptoServiceEncryptionUser, Role::kReader}) {
+    EXPECT_FALSE(Allows(r, Operation::kRelease)) << RoleName(r);
+  }
+  for (Operation op : {Operation::kGet, Operation::kList, Operation::kSign,
+                       Operation::kUnwrapKey, Operation::kBackup}) {
+    EXPECT_FALSE(Allows(Role::kCryptoServiceReleaseUser, op));
+  }
+  ASSERT_OK_AND_ASSIGN(Role r, ParseRole("crypto-service-release-user"));
+  EXPECT_EQ(r, Role::kCryptoServiceReleaseUser);
+  ASSERT_OK_AND_ASSIGN(r, ParseRole("Key Vault Crypto Service Release User"));
+  EXPECT_EQ(r, Role::kCryptoServiceReleaseUser);
+  EXPECT_EQ(RoleName(r), "Key Vault Crypto Service Release User");
+  EXPECT_EQ(DataAction(Operation::kRelease),
+            "Microsoft.KeyVault/vaults/keys/release/action");
+}
+
 TEST(RbacTest, ParseRoleSpellings) {
   ASSERT_OK_AND_ASSIGN(Role r, ParseRole("Key Vault Crypto Officer"));
   EXPECT_EQ(r, Role::kCryptoOfficer);

@@ -31,15 +31,29 @@ EVP_MAC* Hmac() {
 
 }  // namespace
 
-std::vector<uint8_t> Sha256(std::span<const uint8_t> data) {
-  std::vector<uint8_t> d(32);
+namespace {
+std::vector<uint8_t> DigestOf(const EVP_MD* md, std::span<const uint8_t> data) {
+  std::vector<uint8_t> d(EVP_MD_get_size(md));
   unsigned int n = 0;
   // EVP_Digest with a built-in digest fails only on allocation failure.
-  if (EVP_Digest(data.data(), data.size(), d.data(), &n, EVP_sha256(),
-                 nullptr) != 1) {
+  if (EVP_Digest(data.data(), data.size(), d.data(), &n, md, nullptr) != 1) {
     std::abort();
   }
   return d;
+}
+}  // namespace
+
+std::vector<uint8_t> Sha256(std::span<const uint8_t> data) {
+  return DigestOf(EVP_sha256(), data);
+}
+std::vector<uint8_t> Sha1(std::span<const uint8_t> data) {
+  return DigestOf(EVP_sha1(), data);
+}
+std::vector<uint8_t> Sha384(std::span<const uint8_t> data) {
+  return DigestOf(EVP_sha384(), data);
+}
+std::vector<uint8_t> Sha512(std::span<const uint8_t> data) {
+  return DigestOf(EVP_sha512(), data);
 }
 
 absl::StatusOr<HmacSha256Context> HmacSha256Context::New() {

@@ -20,6 +20,11 @@ inline constexpr size_t kHmacSha256Bytes = 32;
 
 // Sha256 returns the 32-byte SHA-256 digest of `data`.
 std::vector<uint8_t> Sha256(std::span<const uint8_t> data);
+// Sha1, Sha384 and Sha512 return the 20/48/64-byte digests of `data` (SHA-1
+// only for certificate thumbprints, "x5t").
+std::vector<uint8_t> Sha1(std::span<const uint8_t> data);
+std::vector<uint8_t> Sha384(std::span<const uint8_t> data);
+std::vector<uint8_t> Sha512(std::span<const uint8_t> data);
 
 // HmacSha256Context computes HMAC-SHA256s of concatenated parts under any
 // key with one OpenSSL context, for many MACs in a row (a PRF's blocks).

@@ -203,6 +203,30 @@ absl::StatusOr<Certificate> Certificate::FromPem(std::string_view pem,
   return Certificate(std::move(cert));
 }
 
+absl::StatusOr<std::vector<std::vector<uint8_t>>> PemChainToDer(
+    std::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (bio == nullptr) return SslError(absl::StatusCode::kInternal, "BIO");
+  std::vector<std::vector<uint8_t>> out;
+  while (true) {
+    X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (cert == nullptr) break;
+    const int len = i2d_X509(cert.get(), nullptr);
+    if (len <= 0) return SslError(absl::StatusCode::kInternal, "i2d_X509");
+    std::vector<uint8_t> der(static_cast<size_t>(len));
+    uint8_t* p = der.data();
+    if (i2d_X509(cert.get(), &p) != len) {
+      return SslError(absl::StatusCode::kInternal, "i2d_X509");
+    }
+    out.push_back(std::move(der));
+  }
+  ERR_clear_error();  // the loop ends on "no start line"
+  if (out.empty()) {
+    return absl::InvalidArgumentError("no certificate in the chain");
+  }
+  return out;
+}
+
 absl::StatusOr<Certificate> Certificate::ReadPemFile(const std::string& path) {
   ASSIGN_OR_RETURN(std::string pem, ReadFile(path));
   return FromPem(pem, path);

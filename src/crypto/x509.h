@@ -144,6 +144,12 @@ absl::StatusOr<Certificate> IssueServerCertificate(
     const Certificate& ca, EVP_PKEY* ca_key, EVP_PKEY* key,
     const CertificateFields& fields, std::span<const std::string> names);
 
+// PemChainToDer returns the DER of every "-----BEGIN CERTIFICATE-----"
+// block of `pem`, in order (a chain file: leaf first). InvalidArgument when
+// there is none or a block does not parse.
+absl::StatusOr<std::vector<std::vector<uint8_t>>> PemChainToDer(
+    std::string_view pem);
+
 // ReadPrivateKeyPemFile reads a PEM private key (PKCS#8, or the traditional
 // RSA/EC forms) from `path` into a zeroizing buffer and decodes it. NotFound
 // when the file cannot be read; InvalidArgument "no private key in <path>:

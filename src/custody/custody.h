@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "base/secret.h"
 #include "crypto/keys.h"
+#include "crypto/rsa_oaep.h"
 #include "crypto/sign.h"
 
 namespace keyferry::custody {
@@ -183,6 +184,23 @@ class Custody {
   // key), Unavailable/Internal when the custody cannot answer.
   virtual absl::Status VerifyRecord(std::span<const uint8_t> record,
                                     std::span<const uint8_t> tag) = 0;
+
+  // CanRelease tells whether this custody can release keys (Secure Key
+  // Release, WrapForRelease); the vault makes exportable keys only where it
+  // can.
+  virtual bool CanRelease() const = 0;
+
+  // WrapForRelease wraps `key` (opened with `binding`) for Secure Key
+  // Release (docs/api.md §Secure Key Release) to `wrapping_key`, an RSA
+  // public key of 2048, 3072 or 4096 bits (borrowed): RSA-OAEP with `hash`
+  // (MGF1 with the same hash, empty label) of a fresh AES-256 key, followed
+  // by the RFC 5649 wrap under that AES key of the key: PKCS#8 DER for RSA
+  // and EC, the raw bytes for oct. The AES key is destroyed before return.
+  // FailedPrecondition when the custody cannot release (CanRelease false);
+  // InvalidArgument for an unusable wrapping key.
+  virtual absl::StatusOr<std::vector<uint8_t>> WrapForRelease(
+      const HeldKey& key, std::span<const uint8_t> binding,
+      EVP_PKEY* wrapping_key, crypto::OaepHash hash) = 0;
 
   // ForgetCachedKeys drops every private key the custody holds ready for
   // use (parsed in memory, or resident in its token): after a purge on

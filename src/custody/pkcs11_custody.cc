@@ -305,4 +305,12 @@ absl::Status Pkcs11Custody::VerifyRecord(std::span<const uint8_t> record,
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<uint8_t>> Pkcs11Custody::WrapForRelease(
+    const HeldKey& /*key*/, std::span<const uint8_t> /*binding*/,
+    EVP_PKEY* /*wrapping_key*/, crypto::OaepHash /*hash*/) {
+  return absl::FailedPreconditionError(
+      "the PKCS#11 custody does not release keys: every key is unwrapped in "
+      "the token as a non-extractable object");
+}
+
 }  // namespace keyferry::custody

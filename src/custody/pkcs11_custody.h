@@ -131,6 +131,14 @@ class Pkcs11Custody : public Custody {
   absl::Status VerifyRecord(std::span<const uint8_t> record,
                             std::span<const uint8_t> tag) override;
   void ForgetCachedKeys() override;
+  // Secure Key Release is not offered from a token (docs/api.md §Secure Key
+  // Release): the master wrapping key unwraps every key as a
+  // non-extractable object, so no key can leave the token wrapped to a
+  // foreign key. CanRelease is false and WrapForRelease FailedPrecondition.
+  bool CanRelease() const override { return false; }
+  absl::StatusOr<std::vector<uint8_t>> WrapForRelease(
+      const HeldKey& key, std::span<const uint8_t> binding,
+      EVP_PKEY* wrapping_key, crypto::OaepHash hash) override;
 
   // CloseAllSessionsForTest closes every session of the module on the
   // token, as a token reset does (session objects and login are gone): for

@@ -663,6 +663,18 @@ TEST_P(Pkcs11CustodyTest, ByokImportInTokenOfSpecBlobs) {
       StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+// No key leaves the token for Secure Key Release (docs/api.md §8.5).
+TEST_P(Pkcs11CustodyTest, ReleasesNothing) {
+  EXPECT_FALSE(custody_->CanRelease());
+  ASSERT_OK_AND_ASSIGN(
+      HeldKey k,
+      custody_->Generate({KeyKind::kEc, 0, crypto::Curve::kP256}, kBinding));
+  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr to, crypto::GenerateRsa(2048));
+  EXPECT_THAT(
+      custody_->WrapForRelease(k, kBinding, to.get(), crypto::OaepHash::kSha1),
+      StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
 TEST_P(Pkcs11CustodyTest, BackupOpensOnlyHere) {
   ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> b,
                        custody_->ProtectBackup(B("payload")));

@@ -114,6 +114,19 @@ absl::Status SealedCustody::VerifyRecord(std::span<const uint8_t> record,
   return With([&](Custody& c) { return c.VerifyRecord(record, tag); });
 }
 
+bool SealedCustody::CanRelease() const {
+  keyferry::ReaderMutexLock l(&mu_);
+  return inner_ ? inner_->CanRelease() : true;
+}
+
+absl::StatusOr<std::vector<uint8_t>> SealedCustody::WrapForRelease(
+    const HeldKey& key, std::span<const uint8_t> binding,
+    EVP_PKEY* wrapping_key, crypto::OaepHash hash) {
+  return With([&](Custody& c) {
+    return c.WrapForRelease(key, binding, wrapping_key, hash);
+  });
+}
+
 void SealedCustody::ForgetCachedKeys() {
   keyferry::ReaderMutexLock lock(&mu_);
   if (inner_ != nullptr) inner_->ForgetCachedKeys();

@@ -61,6 +61,12 @@ class SealedCustody : public Custody {
   absl::Status VerifyRecord(std::span<const uint8_t> record,
                             std::span<const uint8_t> tag) override;
   void ForgetCachedKeys() override;
+  // CanRelease is the inner custody's answer; while sealed, that of the
+  // software custody unsealing gives.
+  bool CanRelease() const override;
+  absl::StatusOr<std::vector<uint8_t>> WrapForRelease(
+      const HeldKey& key, std::span<const uint8_t> binding,
+      EVP_PKEY* wrapping_key, crypto::OaepHash hash) override;
 
  private:
   mutable keyferry::SharedMutex mu_;

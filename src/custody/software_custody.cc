@@ -261,6 +261,15 @@ absl::StatusOr<std::vector<uint8_t>> SoftwareCustody::Sign(
   return crypto::SignDigest(k.get(), alg, digest);
 }
 
+absl::StatusOr<std::vector<uint8_t>> SoftwareCustody::WrapForRelease(
+    const HeldKey& key, std::span<const uint8_t> binding,
+    EVP_PKEY* wrapping_key, crypto::OaepHash hash) {
+  // The key in its release encoding (PKCS#8 DER or raw oct bytes) is what
+  // the blob holds; it lives in a SecretBytes only for the wrap.
+  ASSIGN_OR_RETURN(SecretBytes plain, DecryptBlob(key, binding));
+  return byok::WrapToKek(wrapping_key, plain, hash);
+}
+
 absl::StatusOr<crypto::EvpPkeyPtr> SoftwareCustody::RsaPublicKey(
     const HeldKey& held, std::span<const uint8_t> binding) const {
   if (held.public_jwk.empty()) return PrivateKey(held, binding);

@@ -57,6 +57,10 @@ class SoftwareCustody : public Custody {
   absl::Status VerifyRecord(std::span<const uint8_t> record,
                             std::span<const uint8_t> tag) override;
   void ForgetCachedKeys() override;
+  bool CanRelease() const override { return true; }
+  absl::StatusOr<std::vector<uint8_t>> WrapForRelease(
+      const HeldKey& key, std::span<const uint8_t> binding,
+      EVP_PKEY* wrapping_key, crypto::OaepHash hash) override;
 
  private:
   SoftwareCustody(SecretBytes master, SecretBytes backup_key,

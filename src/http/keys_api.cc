@@ -92,7 +92,9 @@ absl::Status CheckRole(const std::vector<Grant>& grants,
 KeysApi::KeysApi(KeysApiOptions options, vault::KeyVault* vault)
     : options_(std::move(options)),
       vault_(vault),
-      token_key_(options_.token_key) {}
+      token_key_(options_.token_key),
+      release_{options_.release_authorities.get(),
+               options_.release_signer.get()} {}
 
 void KeysApi::SetAccessTokenKey(EVP_PKEY* key) { token_key_.store(key); }
 
@@ -123,7 +125,7 @@ bool KeysApi::MayBlock(const Request& r) {
   }
   const std::string& last = r.path_segments.back();
   for (std::string_view op : {"sign", "verify", "encrypt", "decrypt", "wrapkey",
-                              "unwrapkey", "backup", "rng"}) {
+                              "unwrapkey", "backup", "rng", "release"}) {
     if (EqualsIgnoreCase(last, op)) return false;
   }
   return true;
@@ -186,6 +188,12 @@ absl::Status KeysApi::Register() {
        "unwrapkey", keys::UnwrapKey},
       {"POST", "/keys/{name}//unwrapkey", Operation::kUnwrapKey, "unwrapkey",
        keys::UnwrapKey},
+      {"POST", "/keys/{name}/{version}/release", Operation::kRelease, "release",
+       keys::ReleaseKey},
+      {"POST", "/keys/{name}//release", Operation::kRelease, "release",
+       keys::ReleaseKey},
+      {"POST", "/keys/{name}/release", Operation::kRelease, "release",
+       keys::ReleaseKey},
       {"GET", "/keys/{name}/{version?}", Operation::kGet, "get", keys::GetKey},
       {"PATCH", "/keys/{name}/{version?}", Operation::kUpdate, "update",
        keys::UpdateKey},
@@ -280,7 +288,7 @@ Response KeysApi::Serve(const Route& route, const Request& req,
   absl::StatusOr<ApiVersion> api = RequestApiVersion(req);
   if (!api.ok()) return keys::ErrorResponse(api.status());
   keys::Call call{req, ctx, std::move(principal),
-                  keys::View{*vault_, *api, keys::VaultUrl(req)}};
+                  keys::View{*vault_, *api, keys::VaultUrl(req)}, &release_};
   // The readers (keys_request.h) check every member's type and never
   // throw; this catch is the firewall should a nlohmann accessor still do.
   try {

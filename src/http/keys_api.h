@@ -20,9 +20,12 @@
 #include "absl/status/statusor.h"
 #include "auth/jwt.h"
 #include "auth/rbac.h"
+#include "http/keys_handlers.h"
 #include "http/message.h"
 #include "http/router.h"
 #include "http/service_routes.h"
+#include "release/attestation.h"
+#include "release/result.h"
 #include "vault/key_vault.h"
 
 namespace keyferry::http {
@@ -69,6 +72,11 @@ struct KeysApiOptions {
   // health (may be empty) fills GET /healthz; called on every health check.
   std::function<Health()> health;
   std::string subscription_id;     // for ARM's GET /subscriptions
+  // Secure Key Release (docs/api.md §Secure Key Release): the attestation
+  // authorities trusted and the signer of results (the vault's TLS
+  // certificate and key). Either null or empty: every release is refused.
+  std::shared_ptr<const release::TrustedAuthorities> release_authorities;
+  std::shared_ptr<const release::ReleaseSigner> release_signer;
   std::function<int64_t()> clock;  // Unix seconds; default system clock
   // audit_recent (may be empty: the console's audit page then answers 404)
   // serves GET /console/api/audit (console_api.h): the `limit` most recent
@@ -156,6 +164,8 @@ class KeysApi {
   std::unique_ptr<Router> router_;
   mutable auth::VerifiedAccessTokens tokens_;  // locks itself
   std::atomic<EVP_PKEY*> token_key_;
+  // Borrows options_.release_authorities and release_signer.
+  keys::ReleaseContext release_;
 };
 
 }  // namespace keyferry::http

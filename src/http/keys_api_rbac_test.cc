@@ -45,6 +45,7 @@ const OpRequest kOpRequests[] = {
     {Operation::kGetRotationPolicy, "GET", "/keys/k1/rotationpolicy", ""},
     {Operation::kSetRotationPolicy, "PUT", "/keys/zz/rotationpolicy", "{}"},
     {Operation::kGetRandom, "POST", "/rng", R"({"count":8})"},
+    {Operation::kRelease, "POST", "/keys/k1//release", R"({"target":"x"})"},
 };
 
 // kAllowed is Azure's built-in roles, written out independently of
@@ -56,6 +57,7 @@ const std::set<Operation> kUserOps = {
     Operation::kUnwrapKey, Operation::kGetRandom};
 const std::set<Operation> kEncUserOps = {Operation::kGet, Operation::kWrapKey,
                                          Operation::kUnwrapKey};
+const std::set<Operation> kReleaseUserOps = {Operation::kRelease};
 const std::set<Operation> kReaderOps = {
     Operation::kGet, Operation::kList, Operation::kListDeleted,
     Operation::kGetDeleted, Operation::kGetRotationPolicy};
@@ -65,6 +67,7 @@ bool Expected(std::string_view principal, Operation op) {
   if (principal == "user") return kUserOps.count(op) > 0;
   if (principal == "encuser") return kEncUserOps.count(op) > 0;
   if (principal == "reader") return kReaderOps.count(op) > 0;
+  if (principal == "releaser") return kReleaseUserOps.count(op) > 0;
   return false;  // "elsewhere" (another vault's officer), "nobody"
 }
 
@@ -84,9 +87,9 @@ class KeysApiRbacTest : public KeysApiFixture {
 };
 
 TEST_F(KeysApiRbacTest, EveryRoleAgainstEveryOperation) {
-  ASSERT_EQ(std::size(kOpRequests), 22u);  // every auth::Operation
-  for (const char* who :
-       {"officer", "user", "encuser", "reader", "elsewhere", "nobody"}) {
+  ASSERT_EQ(std::size(kOpRequests), 23u);  // every auth::Operation
+  for (const char* who : {"officer", "user", "encuser", "reader", "releaser",
+                          "elsewhere", "nobody"}) {
     for (const OpRequest& o : kOpRequests) {
       Response r = Send(o.method, absl::StrCat(o.target, "?api-version=7.4"),
                         o.body, who);

@@ -3,10 +3,13 @@
 // vault/testing.h), tokens signed by a generated P-256 key, and requests
 // made by hand (no transport). Header-only; for tests.
 //
-// Vaults "myvault" and "othervault"; grants: officer, user, encuser and
-// reader hold Crypto Officer, Crypto User, Crypto Service Encryption User
-// and Reader on every vault; "elsewhere" is Crypto Officer on othervault
-// only; "nobody" has no grant.
+// Vaults "myvault" and "othervault"; grants: officer, user, encuser,
+// releaser and reader hold Crypto Officer, Crypto User, Crypto Service
+// Encryption User, Crypto Service Release User and Reader on every vault;
+// "elsewhere" is Crypto Officer on othervault only; "nobody" has no grant.
+// Secure Key Release trusts one attestation authority, kAttestIssuer, whose
+// tokens `attest_` mints; results are signed with the key of `tls_pem`, a
+// self-signed EC P-256 certificate standing for the vault's TLS one.
 #ifndef KEYFERRY_HTTP_KEYS_API_TESTING_H_
 #define KEYFERRY_HTTP_KEYS_API_TESTING_H_
 
@@ -19,7 +22,9 @@
 #include "base/strings.h"
 #include "base/testing.h"
 #include "crypto/keys.h"
+#include "crypto/x509.h"
 #include "http/keys_api.h"
+#include "release/testing.h"
 #include "vault/testing.h"
 
 namespace keyferry::http {
@@ -42,9 +47,25 @@ class KeysApiFixture : public ::testing::Test {
     o.token_max_lifetime = 86400;
     o.subscription_id = "sub-1";
     o.clock = [] { return kNow; };
+    auto trusted = std::make_shared<release::TrustedAuthorities>();
+    ASSERT_OK(trusted->Add(kAttestIssuer, attest_.Jwks()));
+    o.release_authorities = std::move(trusted);
+    ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr tls_key,
+                         crypto::GenerateEc(crypto::Curve::kP256));
+    crypto::CertificateFields f{.organization = "keyferry test",
+                                .common_name = "myvault.localhost",
+                                .days = 30};
+    const std::vector<std::string> names{"localhost"};
+    ASSERT_OK_AND_ASSIGN(crypto::Certificate cert,
+                         crypto::NewConstrainedCa(tls_key.get(), f, names));
+    ASSERT_OK_AND_ASSIGN(tls_pem_, cert.ToPem());
+    ASSERT_OK_AND_ASSIGN(tls_public_, crypto::PublicKeyOf(tls_key.get()));
+    ASSERT_OK_AND_ASSIGN(o.release_signer, release::ReleaseSigner::New(
+                                               tls_pem_, std::move(tls_key)));
     for (const char* g :
          {"officer:*:crypto-officer", "user:*:crypto-user",
           "encuser:*:crypto-service-encryption-user", "reader:*:reader",
+          "releaser:*:crypto-service-release-user",
           "elsewhere:othervault:crypto-officer"}) {
       ASSERT_OK_AND_ASSIGN(Grant grant, ParseGrant(g));
       o.grants.push_back(grant);
@@ -86,8 +107,13 @@ class KeysApiFixture : public ::testing::Test {
     return api_->Handle(r);
   }
 
+  static constexpr char kAttestIssuer[] = "https://attest.localhost/";
   std::unique_ptr<vault::TestVault> t_;
   crypto::EvpPkeyPtr key_;
+  release::test_support::TestIssuer attest_ =
+      release::test_support::TestIssuer::Ec();
+  std::string tls_pem_;
+  crypto::EvpPkeyPtr tls_public_;
   std::unique_ptr<KeysApi> api_;
 };
 

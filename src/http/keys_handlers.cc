@@ -8,6 +8,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/encoding.h"
+#include "base/error_code.h"
+#include "base/log.h"
 #include "base/status.h"
 #include "base/strings.h"
 #include "crypto/random.h"
@@ -37,11 +39,24 @@ absl::StatusOr<Answer> Cipher(vault::KeyVault& v, const Call& c,
   return Answer::About(out, r.first);
 }
 
+// CheckReleaseApi refuses exportable keys and release policies below
+// api-version 7.3, with Azure's AKV.SKR.1001.
+absl::Status CheckReleaseApi(const Call& c, const vault::KeyProperties& p) {
+  if (c.view.api.level >= ApiLevel::k7_3) return absl::OkStatus();
+  if (!p.exportable.value_or(false) && !p.release_policy.has_value()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      "AKV.SKR.1001: The exportable attribute is only supported with premium "
+      "vaults and API version >= '7.3-preview'.");
+}
+
 }  // namespace
 
 absl::StatusOr<Answer> CreateKey(vault::KeyVault& v, const Call& c) {
   ASSIGN_OR_RETURN(json body, ParseBody(c.req));
   ASSIGN_OR_RETURN(vault::CreateKeyRequest cr, ReadCreate(body));
+  RETURN_IF_ERROR(CheckReleaseApi(c, cr.properties));
   ASSIGN_OR_RETURN(store::KeyVersion k,
                    v.Create(c.vault(), c.Param("name"), cr));
   return Answer::About(KeyBundle(c.view, k), k);
@@ -52,6 +67,7 @@ absl::StatusOr<Answer> ImportKey(vault::KeyVault& v, const Call& c) {
   ASSIGN_OR_RETURN(vault::ImportKeyRequest ir,
                    ReadImport(body, c.view.vault_url.substr(
                                         std::string_view("https://").size())));
+  RETURN_IF_ERROR(CheckReleaseApi(c, ir.properties));
   ASSIGN_OR_RETURN(store::KeyVersion k,
                    v.Import(c.vault(), c.Param("name"), std::move(ir)));
   return Answer::About(KeyBundle(c.view, k), k);
@@ -106,9 +122,55 @@ absl::StatusOr<Answer> GetKey(vault::KeyVault& v, const Call& c) {
   return Answer::About(KeyBundle(c.view, k), k);
 }
 
+absl::StatusOr<Answer> ReleaseKey(vault::KeyVault& v, const Call& c) {
+  if (c.view.api.level < ApiLevel::k7_3) {
+    return absl::InvalidArgumentError(
+        "Key release is only supported with API version >= '7.3'.");
+  }
+  ASSIGN_OR_RETURN(json body, ParseBody(c.req));
+  ASSIGN_OR_RETURN(vault::ReleaseRequest rr, ReadRelease(body));
+  if (c.release == nullptr || c.release->signer == nullptr ||
+      c.release->authorities == nullptr || c.release->authorities->empty()) {
+    return WithErrorCode(
+        absl::PermissionDeniedError(
+            "Key release is not configured: keyferryd trusts no attestation "
+            "authority (release-authority)."),
+        "Forbidden");
+  }
+  ASSIGN_OR_RETURN(vault::Released r,
+                   v.Release(c.vault(), c.Param("name"), c.Param("version"),
+                             *c.release->authorities, rr));
+  // The payload Azure signs: the request as asked (kid without a version
+  // when none was given), and the KeyBundle with the wrapped key.
+  nlohmann::ordered_json request = nlohmann::ordered_json::object();
+  request["api-version"] = c.view.api.text;
+  request["enc"] = std::string(release::ReleaseEncName(rr.enc));
+  std::string kid = KeyUrl(c);
+  if (!c.Param("version").empty()) {
+    absl::StrAppend(&kid, "/", Sv(c.Param("version")));
+  }
+  request["kid"] = kid;
+  if (rr.nonce.has_value()) request["nonce"] = *rr.nonce;
+  json bundle = KeyBundle(c.view, r.key);
+  bundle["key"]["key_hsm"] = r.key_hsm;
+  nlohmann::ordered_json payload = nlohmann::ordered_json::object();
+  payload["request"] = std::move(request);
+  payload["response"] = {{"key", nlohmann::ordered_json::parse(bundle.dump())}};
+  ASSIGN_OR_RETURN(std::string jws, c.release->signer->Sign(payload.dump()));
+  Log(LogLevel::kInfo, "key_released",
+      {{"vault", std::string(c.vault())},
+       {"key", r.key.name},
+       {"version", r.key.version},
+       {"principal", c.principal},
+       {"issuer", r.issuer},
+       {"wrapping_kid", r.wrapping_kid}});
+  return Answer::About(json{{"value", jws}}, r.key);
+}
+
 absl::StatusOr<Answer> UpdateKey(vault::KeyVault& v, const Call& c) {
   ASSIGN_OR_RETURN(json body, ParseBody(c.req));
   ASSIGN_OR_RETURN(vault::KeyProperties props, ReadProperties(body, body));
+  RETURN_IF_ERROR(CheckReleaseApi(c, props));
   ASSIGN_OR_RETURN(store::KeyVersion k, v.Update(c.vault(), c.Param("name"),
                                                  c.Param("version"), props));
   return Answer::About(KeyBundle(c.view, k), k);

@@ -14,9 +14,20 @@
 #include "http/keys_render.h"
 #include "http/message.h"
 #include "http/router.h"
+#include "release/attestation.h"
+#include "release/result.h"
 #include "vault/key_vault.h"
 
 namespace keyferry::http::keys {
+
+// ReleaseContext is what Secure Key Release needs beyond the vault: the
+// attestation authorities the operator trusts and the signer of results
+// (the vault's TLS certificate). Borrowed; either may be null, and a
+// release is then refused.
+struct ReleaseContext {
+  const release::TrustedAuthorities* authorities = nullptr;
+  const release::ReleaseSigner* signer = nullptr;
+};
 
 // Call is one authenticated, authorized, version-checked request.
 struct Call {
@@ -24,6 +35,7 @@ struct Call {
   const RouteContext& ctx;
   std::string principal;
   View view;
+  const ReleaseContext* release = nullptr;
   std::string_view vault() const { return ctx.vault; }
   std::string_view Param(std::string_view n) const { return ctx.Param(n); }
 };
@@ -64,6 +76,11 @@ absl::StatusOr<Answer> GetDeletedKey(vault::KeyVault& v, const Call& c);
 absl::StatusOr<Answer> RecoverKey(vault::KeyVault& v, const Call& c);
 absl::StatusOr<Answer> PurgeKey(vault::KeyVault& v, const Call& c);
 
+// Secure Key Release (api-version 7.3 and later; the version may be empty:
+// the latest): {"value": JWS signed by ReleaseContext::signer} whose payload
+// is {"request":{"api-version","enc","kid","nonce"?},"response":{"key":
+// KeyBundle with key.key_hsm}} (docs/api.md §Secure Key Release).
+absl::StatusOr<Answer> ReleaseKey(vault::KeyVault& v, const Call& c);
 // Random bytes (the vault is not consulted).
 absl::StatusOr<Answer> GetRandom(vault::KeyVault& v, const Call& c);
 

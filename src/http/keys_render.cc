@@ -68,6 +68,10 @@ json KeyBundle(const View& view, const store::KeyVersion& k) {
   json b = {{"key", KeyJson(k, view.vault_url)},
             {"attributes", Attributes(view, k)}};
   AddTags(b, k);
+  if (view.api.level >= ApiLevel::k7_3 && !k.release_policy.empty()) {
+    absl::StatusOr<json> p = ParseJson(k.release_policy);
+    if (p.ok()) b["release_policy"] = std::move(*p);
+  }
   if (k.managed) b["managed"] = true;
   return b;
 }

@@ -34,7 +34,9 @@ std::string VaultUrl(const Request& request);
 // Kid is the key identifier of version `k` under vault URL `url`.
 std::string Kid(const store::KeyVersion& k, std::string_view url);
 
-// KeyBundle is {"key": JWK with kid, "attributes", "tags"?, "managed"?}.
+// KeyBundle is {"key": JWK with kid, "attributes", "tags"?, "managed"?,
+// "release_policy"? (api-version 7.3 and later, when the key has one:
+// {"contentType","data","immutable"})}.
 nlohmann::json KeyBundle(const View& view, const store::KeyVersion& k);
 
 // KeyItem is a list entry: {"kid", "attributes", "tags"?, "managed"?}; the

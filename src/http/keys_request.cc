@@ -99,12 +99,23 @@ absl::Status ReadAttributes(const json& attributes, vault::KeyProperties& p) {
     RETURN_IF_ERROR(a.String(s).status());
   }
   ASSIGN_OR_RETURN(p.exportable, a.Bool("exportable"));
-  if (p.exportable.value_or(false)) {
-    return Invalid(
-        "The property \"attributes.exportable\" cannot be true: exportable "
-        "keys need a release policy, which keyferryd does not support.");
-  }
   return absl::OkStatus();
+}
+
+// ReadReleasePolicy reads "release_policy": contentType?, data (base64url
+// of the policy JSON, required), immutable?.
+absl::StatusOr<std::optional<vault::ReleasePolicyInput>> ReadReleasePolicy(
+    const Fields& f) {
+  ASSIGN_OR_RETURN(const json* rp, f.Object("release_policy"));
+  if (rp == nullptr) return std::optional<vault::ReleasePolicyInput>();
+  Fields r(*rp, "release_policy.");
+  vault::ReleasePolicyInput in;
+  ASSIGN_OR_RETURN(in.content_type, r.String("contentType"));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> data, r.Bytes("data", true));
+  in.data = AsString(data);
+  ASSIGN_OR_RETURN(std::optional<bool> immutable, r.Bool("immutable"));
+  in.immutable = immutable.value_or(false);
+  return std::optional<vault::ReleasePolicyInput>(std::move(in));
 }
 
 // CheckKeySize applies the sizes of each key kind to "key_size".
@@ -354,11 +365,7 @@ absl::StatusOr<vault::KeyProperties> ReadProperties(const json& body,
     ASSIGN_OR_RETURN(p.tags_json, vault::TagsFromJson(*tags));
   }
   ASSIGN_OR_RETURN(p.key_ops, ReadKeyOps(Fields(ops_holder, ops_prefix)));
-  if (f.Given("release_policy")) {
-    return Invalid(
-        "The property \"release_policy\" is not supported: keyferryd "
-        "offers no key release.");
-  }
+  ASSIGN_OR_RETURN(p.release_policy, ReadReleasePolicy(f));
   return p;
 }
 
@@ -450,6 +457,25 @@ absl::StatusOr<custody::CipherInput> ReadCipher(const json& body) {
   ASSIGN_OR_RETURN(in.aad, f.Bytes("aad", false));
   ASSIGN_OR_RETURN(in.tag, f.Bytes("tag", false));
   return in;
+}
+
+absl::StatusOr<vault::ReleaseRequest> ReadRelease(const json& body) {
+  Fields f(body);
+  vault::ReleaseRequest r;
+  ASSIGN_OR_RETURN(r.target, f.RequiredString("target"));
+  if (r.target.empty()) return Invalid("The property \"target\" is required.");
+  ASSIGN_OR_RETURN(r.nonce, f.String("nonce"));
+  ASSIGN_OR_RETURN(std::optional<std::string> enc, f.String("enc"));
+  if (enc.has_value()) {
+    absl::StatusOr<release::ReleaseEnc> e = release::ParseReleaseEnc(*enc);
+    if (!e.ok()) {
+      return NotOneOf(*enc, "enc",
+                      "CKM_RSA_AES_KEY_WRAP, RSA_AES_KEY_WRAP_256, "
+                      "RSA_AES_KEY_WRAP_384");
+    }
+    r.enc = *e;
+  }
+  return r;
 }
 
 absl::StatusOr<int64_t> ReadRandomCount(const json& body) {

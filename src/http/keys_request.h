@@ -124,9 +124,11 @@ std::string PrefixCursor(std::string_view prefix);
 // update bodies. `key_ops` comes from `ops_holder` (the body for create and
 // update, the JWK "key" for import: `ops_prefix` "key." names it there).
 // attributes: enabled (bool), nbf/exp (integer 0..kMaxUnixSeconds),
-// exportable (bool; true is refused); the read-only created/updated (same
-// range), recoverableDays (7..90), recoveryLevel and hsmPlatform (strings)
-// are type-checked and ignored. tags: an object of strings (vault rules).
+// exportable (bool; the vault applies its rules); the read-only
+// created/updated (same range), recoverableDays (7..90), recoveryLevel and
+// hsmPlatform (strings) are type-checked and ignored. tags: an object of
+// strings (vault rules). release_policy: an object with data (base64url,
+// required, decoded here), contentType (string), immutable (bool).
 absl::StatusOr<vault::KeyProperties> ReadProperties(
     const nlohmann::json& body, const nlohmann::json& ops_holder,
     std::string ops_prefix = "");
@@ -162,6 +164,10 @@ absl::StatusOr<VerifyRequest> ReadVerify(const nlohmann::json& body);
 // ReadCipher reads an encrypt, decrypt, wrapkey or unwrapkey body.
 absl::StatusOr<custody::CipherInput> ReadCipher(const nlohmann::json& body);
 
+// ReadRelease reads a release body: "target" (required, non-empty),
+// "nonce", "enc" (CKM_RSA_AES_KEY_WRAP, RSA_AES_KEY_WRAP_256 or
+// RSA_AES_KEY_WRAP_384; the first when absent).
+absl::StatusOr<vault::ReleaseRequest> ReadRelease(const nlohmann::json& body);
 // ReadRandomCount reads an rng body's "count" (1..128).
 absl::StatusOr<int64_t> ReadRandomCount(const nlohmann::json& body);
 

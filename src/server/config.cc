@@ -86,8 +86,14 @@ const std::vector<ConfigKey> kConfigKeys = {
      "principal"},
     {"grant",
      "principal:vault:role, repeatable (vault * for all; roles "
-     "crypto-officer, crypto-user, crypto-service-encryption-user, reader); "
-     "default: the identity principal is crypto-officer on every vault"},
+     "crypto-officer, crypto-user, crypto-service-encryption-user, "
+     "crypto-service-release-user, reader); default: the identity principal "
+     "is crypto-officer on every vault"},
+    {"release-authority",
+     "issuer=jwks-file, repeatable: an attestation authority Secure Key "
+     "Release trusts (tokens whose iss is issuer, signed by a key of the JWK "
+     "Set file; split at the last '='); default: none, every release is "
+     "refused"},
     {"recoverable-days",
      "days a deleted key stays recoverable before it is purged (7-90, "
      "default 90)"},
@@ -398,6 +404,14 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
       return Bad(key, "principal:vault:role");
     }
     c.grants.push_back(v);
+    return absl::OkStatus();
+  }
+  if (key == "release-authority") {
+    const size_t eq = v.rfind('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == v.size()) {
+      return Bad(key, "issuer=jwks-file");
+    }
+    c.release_authorities.emplace_back(v.substr(0, eq), v.substr(eq + 1));
     return absl::OkStatus();
   }
   if (key == "upgrade-store") return ParseBool(key, v, c.upgrade_store);

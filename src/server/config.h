@@ -69,6 +69,9 @@ struct Config {
   // Role grants "principal:vault:role" (vault "*" for all). Empty: the
   // identity principal is Crypto Officer on every vault.
   std::vector<std::string> grants;
+  // Secure Key Release: the attestation authorities trusted, (issuer, path
+  // of its JWK Set file), from repeated release-authority settings.
+  std::vector<std::pair<std::string, std::string>> release_authorities;
   int recoverable_days = 90;  // soft-delete retention, 7 to 90
   // Authenticate the versions of a schema-1 store as they are (operator
   // opt-in: docs/storage.md §4).

@@ -245,6 +245,24 @@ TEST(ConfigTest, FailurePostgresPasswordOnTheCommandLine) {
   }
 }
 
+TEST(ConfigTest, ReleaseAuthoritiesRepeatAndSplitAtTheLastEquals) {
+  ASSERT_OK_AND_ASSIGN(Config none, LoadConfig({}));
+  EXPECT_TRUE(none.release_authorities.empty());
+  ASSERT_OK_AND_ASSIGN(
+      Config c,
+      LoadConfig({"--release-authority", "https://a.example/?x=1=/etc/a.json",
+                  "--release-authority=https://b.example/=b.json"}));
+  ASSERT_EQ(c.release_authorities.size(), 2u);
+  EXPECT_EQ(c.release_authorities[0].first, "https://a.example/?x=1");
+  EXPECT_EQ(c.release_authorities[0].second, "/etc/a.json");
+  EXPECT_EQ(c.release_authorities[1].first, "https://b.example/");
+  for (const char* bad : {"no-equals", "=file", "issuer="}) {
+    EXPECT_THAT(LoadConfig({"--release-authority", bad}),
+                StatusHasMessage("issuer=jwks-file"))
+        << bad;
+  }
+}
+
 TEST(ConfigTest, HelpListsEveryKey) {
   std::string help = HelpText();
   for (const auto& k : kConfigKeys) {

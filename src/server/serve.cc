@@ -29,6 +29,7 @@
 #include "server/identity_http.h"
 #include "server/preload.h"
 #include "server/process.h"
+#include "server/release_setup.h"
 #include "server/seal_service.h"
 #include "server/tls_setup.h"
 #include "store/key_store.h"
@@ -210,6 +211,8 @@ absl::StatusOr<std::unique_ptr<http::KeysApi>> BuildKeysApi(const Node& node) {
   o.audit_recent = [path = c.audit_log](int limit) {
     return RecentAudit(path, limit);
   };
+  ASSIGN_OR_RETURN(o.release_authorities, LoadReleaseAuthorities(c));
+  ASSIGN_OR_RETURN(o.release_signer, LoadReleaseSigner(node.tls));
   return http::KeysApi::New(std::move(o), node.vault.get());
 }
 

@@ -56,6 +56,11 @@ struct KeyVersion {
   // secret (vault::AttestVersion, docs/security-model.md §6); empty only
   // for a version stored before schema 2 and not yet authenticated.
   std::vector<uint8_t> attest;
+  // release_policy is the key's release policy as the API renders it, a
+  // JSON object {"contentType","data","immutable"} (docs/api.md §Secure Key
+  // Release); empty when the version has none. Schema 3 (SQLite) / 2
+  // (PostgreSQL) added it.
+  std::string release_policy;
 };
 
 // KeyName is the per-name state: soft-delete and the rotation policy.
@@ -101,11 +106,11 @@ class KeyStore {
                                                 std::string_view version) = 0;
 
   // UpdateVersion overwrites the mutable fields (enabled, not_before,
-  // expires, updated, tags_json, key_ops, attest) of an existing version of
-  // an active key, provided they still hold what `before` (the version as
-  // the caller read it) holds: the optimistic concurrency of several nodes
-  // (docs/storage.md §6.5). NotFound when the key is not active or the
-  // version does not exist; ChangedMeanwhile() (test with
+  // expires, updated, tags_json, key_ops, attest, release_policy) of an
+  // existing version of an active key, provided they still hold what `before`
+  // (the version as the caller read it) holds: the optimistic concurrency of
+  // several nodes (docs/storage.md §6.5). NotFound when the key is not active
+  // or the version does not exist; ChangedMeanwhile() (test with
   // IsChangedMeanwhile) when another writer changed the version since
   // `before` was read, and then nothing changed.
   virtual absl::Status UpdateVersion(const KeyVersion& key,
@@ -266,7 +271,7 @@ inline bool SameMutableFields(const KeyVersion& a, const KeyVersion& b) {
   return a.enabled == b.enabled && a.not_before == b.not_before &&
          a.expires == b.expires && a.updated == b.updated &&
          a.tags_json == b.tags_json && a.key_ops == b.key_ops &&
-         a.attest == b.attest;
+         a.attest == b.attest && a.release_policy == b.release_policy;
 }
 
 // CheckRestoreBatch is the precondition every store applies to Restore:

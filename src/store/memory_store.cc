@@ -130,6 +130,7 @@ absl::Status MemoryKeyStore::UpdateVersion(const KeyVersion& key,
       v.tags_json = key.tags_json;
       v.key_ops = key.key_ops;
       v.attest = key.attest;
+      v.release_policy = key.release_policy;
       return absl::OkStatus();
     }
     return KeyNotFound(key.name);

@@ -51,8 +51,8 @@ namespace pg {
 inline constexpr const char* kVersionColumns =
     "v.seq, n.name, v.version, v.kty, v.bits, v.curve, v.key_ops, "
     "v.public_jwk, v.sealed, v.enabled, v.nbf, v.exp, v.created, v.updated, "
-    "v.exportable, v.tags, v.managed, v.vault, v.attest";
-inline constexpr int kVersionColumnCount = 19;
+    "v.exportable, v.tags, v.managed, v.vault, v.attest, v.release_policy";
+inline constexpr int kVersionColumnCount = 20;
 KeyVersion ReadVersion(const Result& r, int row);
 
 // kNameColumns are the columns ReadName reads, from column `base` on.

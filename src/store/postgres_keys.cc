@@ -50,24 +50,24 @@ absl::Status PostgresKeyStore::AddVersion(const KeyVersion& key,
     // The version, then the name's latest_seq: the seq the INSERT just
     // drew in this session (currval), then the change record.
     return c
-        .Batch(
-            "insert version",
-            {{"INSERT INTO key_versions(vault, name_lc, version, kty, bits, "
-              "curve, key_ops, public_jwk, sealed, enabled, nbf, exp, "
-              "created, updated, exportable, tags, managed, attest) VALUES "
-              "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-              "$15, $16, $17, $18) RETURNING seq",
-              {key.vault, name_lc, key.version, key.kty, key.bits, key.curve,
-               ops, key.public_jwk, Param::Bytes(key.blob), key.enabled,
-               key.not_before, key.expires, key.created, key.updated,
-               key.exportable, key.tags_json, key.managed,
-               Param::Bytes(key.attest)}},
-             {"UPDATE key_names SET latest_seq=currval(pg_get_serial_"
-              "sequence('key_versions', 'seq')), row_version=row_version+1 "
-              "WHERE vault=$1 AND name_lc=$2",
-              {key.vault, name_lc}},
-             {"INSERT INTO changes(vault, name_lc, op) VALUES ($1, $2, $3)",
-              {key.vault, name_lc, "add_version"}}})
+        .Batch("insert version",
+               {{"INSERT INTO key_versions(vault, name_lc, version, kty, bits, "
+                 "curve, key_ops, public_jwk, sealed, enabled, nbf, exp, "
+                 "created, updated, exportable, tags, managed, attest, "
+                 "release_policy) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                 "$10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING "
+                 "seq",
+                 {key.vault, name_lc, key.version, key.kty, key.bits, key.curve,
+                  ops, key.public_jwk, Param::Bytes(key.blob), key.enabled,
+                  key.not_before, key.expires, key.created, key.updated,
+                  key.exportable, key.tags_json, key.managed,
+                  Param::Bytes(key.attest), key.release_policy}},
+                {"UPDATE key_names SET latest_seq=currval(pg_get_serial_"
+                 "sequence('key_versions', 'seq')), row_version=row_version+1 "
+                 "WHERE vault=$1 AND name_lc=$2",
+                 {key.vault, name_lc}},
+                {"INSERT INTO changes(vault, name_lc, op) VALUES ($1, $2, $3)",
+                 {key.vault, name_lc, "add_version"}}})
         .status();
   });
 }
@@ -122,15 +122,16 @@ absl::Status PostgresKeyStore::UpdateVersion(const KeyVersion& key,
     if (!SameMutableFields(ReadVersion(r, 0), before)) {
       return ChangedMeanwhile();
     }
-    RETURN_IF_ERROR(ExpectOne(
-        c.Exec("update version",
-               "UPDATE key_versions SET enabled=$1, nbf=$2, exp=$3, "
-               "updated=$4, tags=$5, key_ops=$6, attest=$7 WHERE vault=$8 "
-               "AND name_lc=$9 AND version=$10",
-               {key.enabled, key.not_before, key.expires, key.updated,
-                key.tags_json, ops, pg::Param::Bytes(key.attest), key.vault,
-                name_lc, key.version}),
-        key.name));
+    RETURN_IF_ERROR(
+        ExpectOne(c.Exec("update version",
+                         "UPDATE key_versions SET enabled=$1, nbf=$2, exp=$3, "
+                         "updated=$4, tags=$5, key_ops=$6, attest=$7, "
+                         "release_policy=$8 WHERE vault=$9 AND name_lc=$10 AND "
+                         "version=$11",
+                         {key.enabled, key.not_before, key.expires, key.updated,
+                          key.tags_json, ops, pg::Param::Bytes(key.attest),
+                          key.release_policy, key.vault, name_lc, key.version}),
+                  key.name));
     RETURN_IF_ERROR(c.Run("update key",
                           "UPDATE key_names SET row_version=row_version+1 "
                           "WHERE vault=$1 AND name_lc=$2",

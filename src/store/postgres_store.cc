@@ -79,6 +79,10 @@ CREATE TABLE changes(
   op text NOT NULL,
   at timestamptz NOT NULL DEFAULT now());
 )sql",
+    // 1 -> 2: release policies (Secure Key Release, docs/storage.md §6.1).
+    R"sql(
+ALTER TABLE key_versions ADD COLUMN release_policy text NOT NULL DEFAULT '';
+)sql",
 };
 static_assert(std::size(kMigrations) == PostgresKeyStore::kSchemaVersion);
 
@@ -192,6 +196,7 @@ KeyVersion ReadVersion(const Result& r, int row) {
   k.managed = r.Bool(row, 16);
   k.vault = r.Text(row, 17);
   k.attest = r.Bytes(row, 18);
+  k.release_policy = r.Text(row, 19);
   return k;
 }
 
@@ -215,13 +220,13 @@ absl::StatusOr<int64_t> InsertVersion(Conn& c, const KeyVersion& k) {
       c.Exec("insert version",
              "INSERT INTO key_versions(vault, name_lc, version, kty, bits, "
              "curve, key_ops, public_jwk, sealed, enabled, nbf, exp, created, "
-             "updated, exportable, tags, managed, attest) VALUES ($1, $2, $3, "
-             "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
-             "$18) RETURNING seq",
+             "updated, exportable, tags, managed, attest, release_policy) "
+             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+             "$14, $15, $16, $17, $18, $19) RETURNING seq",
              {k.vault, Lower(k.name), k.version, k.kty, k.bits, k.curve, ops,
               k.public_jwk, Param::Bytes(k.blob), k.enabled, k.not_before,
               k.expires, k.created, k.updated, k.exportable, k.tags_json,
-              k.managed, Param::Bytes(k.attest)}));
+              k.managed, Param::Bytes(k.attest), k.release_policy}));
   if (r.rows() != 1)
     return absl::InternalError("store: insert returned no seq");
   return r.Int(0, 0);

@@ -103,7 +103,7 @@ class PostgresKeyStore : public KeyStore {
 
   // kSchemaVersion is the PostgreSQL schema this build writes
   // (docs/storage.md §6.1; numbered apart from the SQLite schema).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   struct Impl;  // postgres_impl.h
 

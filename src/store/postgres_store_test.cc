@@ -69,11 +69,36 @@ TEST_F(PostgresStoreTest, SchemaVersionIsRecordedAndReopenIsNotCreated) {
   ASSERT_OK_AND_ASSIGN(
       pg::Result r, Sql("SELECT max(version), count(*) FROM schema_version"));
   EXPECT_EQ(r.Int(0, 0), PostgresKeyStore::kSchemaVersion);
-  EXPECT_EQ(r.Int(0, 1), 1);
+  EXPECT_EQ(r.Int(0, 1), PostgresKeyStore::kSchemaVersion);  // one row each
   ASSERT_OK_AND_ASSIGN(auto again, PostgresKeyStore::Open({.url = url_}));
   EXPECT_FALSE(again->created());
   ASSERT_OK_AND_ASSIGN(KeyVersion k, again->GetVersion("v", "K", ""));
   EXPECT_EQ(k.blob, std::vector<uint8_t>({0, 1, 2, 255}));
+}
+
+// A database of schema 1 (before release policies) is migrated forward by
+// Open: its versions keep every field and have no release policy.
+TEST_F(PostgresStoreTest, Schema1GainsReleasePolicy) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto s, PostgresKeyStore::Open({.url = url_}));
+    ASSERT_OK(s->AddVersion(Version("k", "01"), 7));
+  }
+  ASSERT_OK(
+      Sql("ALTER TABLE key_versions DROP COLUMN release_policy").status());
+  ASSERT_OK(Sql("DELETE FROM schema_version WHERE version > 1").status());
+  ASSERT_OK_AND_ASSIGN(auto s, PostgresKeyStore::Open({.url = url_}));
+  EXPECT_FALSE(s->created());
+  ASSERT_OK_AND_ASSIGN(KeyVersion k, s->GetVersion("v", "k", "01"));
+  EXPECT_EQ(k.release_policy, "");
+  EXPECT_EQ(k.blob, std::vector<uint8_t>({0, 1, 2, 255}));
+  KeyVersion u = k;
+  u.release_policy = R"({"data":"e30"})";
+  ASSERT_OK(s->UpdateVersion(u, k));
+  ASSERT_OK_AND_ASSIGN(k, s->GetVersion("v", "k", "01"));
+  EXPECT_EQ(k.release_policy, R"({"data":"e30"})");
+  ASSERT_OK_AND_ASSIGN(pg::Result r,
+                       Sql("SELECT max(version) FROM schema_version"));
+  EXPECT_EQ(r.Int(0, 0), 2);
 }
 
 TEST_F(PostgresStoreTest, FailureNewerSchemaIsRefusedNamingBothVersions) {

@@ -116,6 +116,7 @@ KeyVersion ReadVersion(const Stmt& s) {
   k.managed = s.Int(16) != 0;
   k.vault = s.Text(17);
   k.attest = s.Blob(18);
+  k.release_policy = s.Text(19);
   return k;
 }
 
@@ -138,8 +139,9 @@ absl::Status InsertVersion(Connection& c, const KeyVersion& k,
       auto s,
       c.Prepare("INSERT INTO key_versions(vault, name_lc, version, kty, bits, "
                 "curve, key_ops, public_jwk, sealed, enabled, nbf, exp, "
-                "created, updated, exportable, tags, managed, attest) VALUES "
-                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING seq"));
+                "created, updated, exportable, tags, managed, attest, "
+                "release_policy) VALUES "
+                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING seq"));
   s->Bind(1, k.vault)
       .Bind(2, Lower(k.name))
       .Bind(3, k.version)
@@ -157,7 +159,8 @@ absl::Status InsertVersion(Connection& c, const KeyVersion& k,
       .Bind(15, int64_t{k.exportable})
       .Bind(16, k.tags_json)
       .Bind(17, int64_t{k.managed})
-      .BindBlob(18, k.attest);
+      .BindBlob(18, k.attest)
+      .Bind(19, k.release_policy);
   ASSIGN_OR_RETURN(bool row, s->Step());
   if (!row) return absl::InternalError("store: insert returned no seq");
   *seq_out = s->Int(0);

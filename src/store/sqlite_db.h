@@ -30,8 +30,8 @@ namespace keyferry::store::sqlite {
 inline constexpr const char* kVersionColumns =
     "v.seq, n.name, v.version, v.kty, v.bits, v.curve, v.key_ops, "
     "v.public_jwk, v.sealed, v.enabled, v.nbf, v.exp, v.created, v.updated, "
-    "v.exportable, v.tags, v.managed, v.vault, v.attest";
-inline constexpr int kVersionColumnCount = 19;
+    "v.exportable, v.tags, v.managed, v.vault, v.attest, v.release_policy";
+inline constexpr int kVersionColumnCount = 20;
 
 struct DbCloser {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }

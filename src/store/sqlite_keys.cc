@@ -100,8 +100,9 @@ absl::Status SqliteKeyStore::UpdateVersion(const KeyVersion& key,
     if (!SameMutableFields(ReadVersion(*q), before)) return ChangedMeanwhile();
     ASSIGN_OR_RETURN(
         auto s, c.Prepare("UPDATE key_versions SET enabled=?, nbf=?, exp=?, "
-                          "updated=?, tags=?, key_ops=?, attest=? WHERE "
-                          "vault=? AND name_lc=? AND version=?"));
+                          "updated=?, tags=?, key_ops=?, attest=?, "
+                          "release_policy=? WHERE vault=? AND name_lc=? AND "
+                          "version=?"));
     s->Bind(1, int64_t{key.enabled})
         .Bind(2, key.not_before)
         .Bind(3, key.expires)
@@ -109,9 +110,10 @@ absl::Status SqliteKeyStore::UpdateVersion(const KeyVersion& key,
         .Bind(5, key.tags_json)
         .Bind(6, JoinOps(key.key_ops))
         .BindBlob(7, key.attest)
-        .Bind(8, key.vault)
-        .Bind(9, name_lc)
-        .Bind(10, key.version);
+        .Bind(8, key.release_policy)
+        .Bind(9, key.vault)
+        .Bind(10, name_lc)
+        .Bind(11, key.version);
     RETURN_IF_ERROR(RunOne(c, *s, key.name));
     return absl::OkStatus();
   });

@@ -32,8 +32,9 @@ using sqlite::Transaction;
 
 namespace {
 
-// Schema version 2 (docs/storage.md §2). Version 1 lacked
-// key_versions.attest; Open adds it (kUpgradeFrom1).
+// Schema version 3 (docs/storage.md §2). Version 1 lacked
+// key_versions.attest, version 2 key_versions.release_policy; Open adds
+// them (kUpgradeFrom1, kUpgradeFrom2), forward only.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(
   k TEXT PRIMARY KEY,
@@ -76,6 +77,7 @@ CREATE TABLE IF NOT EXISTS key_versions(
   tags TEXT NOT NULL,
   managed INTEGER NOT NULL,
   attest BLOB NOT NULL DEFAULT x'',
+  release_policy TEXT NOT NULL DEFAULT '',
   UNIQUE(vault, name_lc, version)
 );
 CREATE INDEX IF NOT EXISTS key_versions_name ON key_versions(vault, name_lc, seq);
@@ -83,6 +85,9 @@ CREATE INDEX IF NOT EXISTS key_versions_name ON key_versions(vault, name_lc, seq
 
 constexpr const char* kUpgradeFrom1 =
     "ALTER TABLE key_versions ADD COLUMN attest BLOB NOT NULL DEFAULT x''";
+constexpr const char* kUpgradeFrom2 =
+    "ALTER TABLE key_versions ADD COLUMN release_policy TEXT NOT NULL "
+    "DEFAULT ''";
 }  // namespace
 
 SqliteKeyStore::Impl::Reader::~Reader() {
@@ -274,6 +279,9 @@ absl::StatusOr<std::unique_ptr<SqliteKeyStore>> SqliteKeyStore::Open(
           w.Exec(absl::StrCat("INSERT OR REPLACE INTO meta(k, v) VALUES ('",
                               kLegacyUnauthenticatedMeta, "', '1')")
                      .c_str()));
+    }
+    if (version == 1 || version == 2) {
+      RETURN_IF_ERROR(w.Exec(kUpgradeFrom2));
     }
     if (version != kSchemaVersion) {
       ASSIGN_OR_RETURN(auto put, w.Prepare("INSERT OR REPLACE INTO meta(k, v) "

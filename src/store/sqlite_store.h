@@ -110,7 +110,7 @@ class SqliteKeyStore : public KeyStore {
   // kSchemaVersion is the schema this build writes (docs/storage.md).
   // Version 1 (before record authentication) is upgraded by Open: its
   // versions get an empty `attest` until AuthenticateVersions fills it.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
  private:
   struct Impl;

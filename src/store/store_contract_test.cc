@@ -161,8 +161,10 @@ TYPED_TEST(KeyStoreContractTest, UpdateChangesOnlyMutableFields) {
   u.tags_json = R"({"x":"y"})";
   u.blob = {9};
   u.kty = "RSA";
+  u.release_policy = R"({"data":"e30"})";
   ASSERT_OK(s.UpdateVersion(u, this->Version("k", "01")));
   ASSERT_OK_AND_ASSIGN(KeyVersion got, s.GetVersion("v", "k", "01"));
+  EXPECT_EQ(got.release_policy, R"({"data":"e30"})");
   EXPECT_FALSE(got.enabled);
   EXPECT_EQ(got.expires, 500);
   EXPECT_EQ(got.tags_json, R"({"x":"y"})");

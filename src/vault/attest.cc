@@ -55,7 +55,7 @@ std::vector<uint8_t> AttestInput(const store::KeyVersion& k) {
       .Bool(k.exportable)
       .Str(k.tags_json)
       .Bool(k.managed)
-      .Str("")  // release policy: none until issue 17
+      .Str(k.release_policy)  // "" for none, as before schema 3
       .Take();
 }
 

@@ -29,8 +29,9 @@ namespace keyferry::vault {
 // every field of `k` except `attest`, each length-prefixed (u32be) so no
 // two different versions encode alike: vault, lower-cased name, name,
 // version, kty, bits, curve, key_ops, public_jwk, blob (column "sealed"),
-// enabled, nbf, exp, created, updated, exportable, tags, managed, and a
-// release-policy slot (empty until release policies exist).
+// enabled, nbf, exp, created, updated, exportable, tags, managed, and the
+// release policy (empty for none: the slot was always there, so tags made
+// before release policies existed still verify).
 std::vector<uint8_t> AttestInput(const store::KeyVersion& k);
 
 // Attest sets `k.attest` to the custody's tag over AttestInput(k).

@@ -275,6 +275,7 @@ TEST_F(AttestTest, LegacyStoreNeedsTheOptInAndItsOwnCustody) {
   CreateEc("b");
   // What keyferryd before schema 2 left on disk.
   Sql("ALTER TABLE key_versions DROP COLUMN attest; "
+      "ALTER TABLE key_versions DROP COLUMN release_policy; "
       "UPDATE meta SET v='1' WHERE k='schema_version'; "
       "DELETE FROM meta WHERE k='custody_check'");
   ASSERT_OK(t_->Reopen([] { return int64_t{1'700'000'000}; }));
@@ -305,6 +306,26 @@ TEST_F(AttestTest, LegacyStoreNeedsTheOptInAndItsOwnCustody) {
   ASSERT_OK_AND_ASSIGN(marker,
                        store_->GetMeta(store::kLegacyUnauthenticatedMeta));
   EXPECT_FALSE(marker.has_value());
+}
+
+// A schema-2 store (no release_policy column) is upgraded by Open: its
+// versions keep their tags (the release-policy slot of AttestInput was
+// always empty) and have no release policy.
+TEST_F(AttestTest, Schema2StoreGainsReleasePolicyAndKeepsItsTags) {
+  CreateEc("a");
+  ASSERT_OK(RecordCustodyCheck(*store_, *custody_));
+  Sql("ALTER TABLE key_versions DROP COLUMN release_policy; "
+      "UPDATE meta SET v='2' WHERE k='schema_version'");
+  ASSERT_OK(t_->Reopen([] { return int64_t{1'700'000'000}; }));
+  store_ = &t_->store();
+  vault_ = &t_->vault();
+  ASSERT_OK_AND_ASSIGN(StoreBinding b,
+                       BindStoreToCustody(*store_, *custody_, false));
+  EXPECT_TRUE(b.bound_before);
+  ASSERT_OK_AND_ASSIGN(store::KeyVersion k, vault_->Get("myvault", "a", ""));
+  EXPECT_EQ(k.release_policy, "");
+  ASSERT_OK_AND_ASSIGN(auto version, store_->GetMeta("schema_version"));
+  EXPECT_EQ(version, std::optional<std::string>("3"));
 }
 
 // A file that holds data but no schema_version is not taken for a new store.

@@ -37,6 +37,7 @@ class FaultyCustody : public custody::Custody {
     kRebind,
     kAuthenticateRecord,
     kVerifyRecord,
+    kWrapForRelease,
   };
 
   // `real` is borrowed and must outlive this object.
@@ -123,6 +124,13 @@ class FaultyCustody : public custody::Custody {
                             std::span<const uint8_t> tag) override {
     if (absl::Status s = Take(Call::kVerifyRecord); !s.ok()) return s;
     return real_->VerifyRecord(record, tag);
+  }
+  bool CanRelease() const override { return real_->CanRelease(); }
+  absl::StatusOr<std::vector<uint8_t>> WrapForRelease(
+      const custody::HeldKey& key, std::span<const uint8_t> binding,
+      EVP_PKEY* wrapping_key, crypto::OaepHash hash) override {
+    if (absl::Status s = Take(Call::kWrapForRelease); !s.ok()) return s;
+    return real_->WrapForRelease(key, binding, wrapping_key, hash);
   }
   void ForgetCachedKeys() override {
     ++forgets_;

@@ -188,6 +188,10 @@ absl::StatusOr<store::KeyVersion> KeyVault::Store(
   k.created = now;
   k.updated = now;
   k.exportable = properties.exportable.value_or(false);
+  if (properties.release_policy) {
+    ASSIGN_OR_RETURN(k.release_policy,
+                     ReleasePolicyRecord(*properties.release_policy));
+  }
   if (properties.tags_json) {
     ASSIGN_OR_RETURN(k.tags_json, NormalizeTags(*properties.tags_json));
   }
@@ -235,6 +239,7 @@ absl::StatusOr<store::KeyVersion> KeyVault::Create(
     const CreateKeyRequest& request) {
   RETURN_IF_ERROR(ValidateKeyName(name));
   RETURN_IF_ERROR(CheckOps(request.kty, request.properties.key_ops));
+  RETURN_IF_ERROR(CheckExportRules(request.kty, request.properties, *custody_));
   custody::KeyRequest kr;
   kr.kind = KindOf(request.kty);
   switch (kr.kind) {
@@ -337,6 +342,7 @@ absl::StatusOr<store::KeyVersion> KeyVault::Import(std::string_view vault,
                                                    ImportKeyRequest request) {
   RETURN_IF_ERROR(ValidateKeyName(name));
   RETURN_IF_ERROR(CheckOps(request.kty, request.properties.key_ops));
+  RETURN_IF_ERROR(CheckExportRules(request.kty, request.properties, *custody_));
   if (request.properties.key_ops &&
       std::find(request.properties.key_ops->begin(),
                 request.properties.key_ops->end(),
@@ -439,6 +445,7 @@ absl::StatusOr<store::KeyVersion> KeyVault::Updated(
     k.key_ops.clear();
     for (KeyOp op : *p.key_ops) k.key_ops.emplace_back(KeyOpName(op));
   }
+  RETURN_IF_ERROR(internal::UpdateExportRules(p, k));
   if (p.enabled) k.enabled = *p.enabled;
   if (p.not_before) k.not_before = *p.not_before;
   if (p.expires) k.expires = *p.expires;

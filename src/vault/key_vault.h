@@ -29,6 +29,8 @@
 #include "crypto/sign.h"
 #include "custody/custody.h"
 #include "custody/key_cache.h"
+#include "release/attestation.h"
+#include "release/result.h"
 #include "store/key_store.h"
 #include "vault/model.h"
 #include "vault/rotation.h"
@@ -44,6 +46,14 @@ struct VaultOptions {
   std::string recovery_level = "Recoverable+Purgeable";
 };
 
+// ReleasePolicyInput is a request's "release_policy" (docs/api.md §Secure
+// Key Release), its "data" already base64url-decoded.
+struct ReleasePolicyInput {
+  std::optional<std::string> content_type;  // absent: the default
+  std::string data;                         // the policy JSON text
+  bool immutable = false;
+};
+
 // KeyProperties are the settable parts of create, import and update; unset
 // fields keep their default (create/import) or current value (update).
 struct KeyProperties {
@@ -53,6 +63,7 @@ struct KeyProperties {
   std::optional<bool> exportable;
   std::optional<std::string> tags_json;  // a JSON object of strings
   std::optional<std::vector<KeyOp>> key_ops;
+  std::optional<ReleasePolicyInput> release_policy;
 };
 
 struct CreateKeyRequest {
@@ -83,6 +94,23 @@ struct ImportKeyRequest {
   // sets it (docs/preload.md §2), the API never does. AlreadyExists (from
   // the store, nothing stored) when the key has that version.
   std::optional<std::string> version;
+};
+
+// ReleaseRequest is the body of a key release (POST …/release).
+struct ReleaseRequest {
+  std::string target;  // the attestation token
+  std::optional<std::string> nonce;
+  release::ReleaseEnc enc = release::ReleaseEnc::kCkmRsaAesKeyWrap;
+};
+
+// Released is what a release hands out: the version released, its key
+// wrapped to the token's key (release::KeyHsm), and, for the audit log, the
+// token's issuer and wrapping key id.
+struct Released {
+  store::KeyVersion key;
+  std::string key_hsm;
+  std::string issuer;
+  std::string wrapping_kid;
 };
 
 // DueWorkFailure is background work (a policy rotation or a scheduled
@@ -191,8 +219,24 @@ class KeyVault {
       std::string_view vault, std::string_view name, std::string_view version,
       KeyOp op, const custody::CipherInput& input);
 
+  // Release wraps `version` (latest when empty) of an exportable key to the
+  // public key of an attestation token (docs/api.md §Secure Key Release),
+  // in this order: the key is active, enabled and within nbf/exp (403
+  // Forbidden KeyDisabled/KeyNotYetValid/KeyExpired); it is exportable and
+  // has a release policy (PermissionDenied "Forbidden"); the token verifies
+  // against `trusted` (release::VerifyAttestation); a request nonce is one
+  // of the token's (release::TokenNonces); the token satisfies the policy
+  // (release::Evaluate); then the custody wraps the key
+  // (Custody::WrapForRelease). Every refusal is PermissionDenied (403
+  // Forbidden) naming the failed check, and nothing is wrapped.
+  absl::StatusOr<Released> Release(std::string_view vault,
+                                   std::string_view name,
+                                   std::string_view version,
+                                   const release::TrustedAuthorities& trusted,
+                                   const ReleaseRequest& request);
+
   // Rotate makes a new version with the latest version's kty, size, curve,
-  // key_ops and tags.
+  // key_ops, tags, exportable and release policy.
   absl::StatusOr<store::KeyVersion> Rotate(std::string_view vault,
                                            std::string_view name);
 
@@ -284,6 +328,31 @@ class KeyVault {
 // it as compact JSON. InvalidArgument otherwise. It looks at the object's
 // own members only, so a deep value is refused before anything walks it.
 absl::StatusOr<std::string> TagsFromJson(const nlohmann::json& tags);
+
+// ReleasePolicyRecord validates `input` (contentType, when given, must be
+// release::kPolicyContentType; data must parse as release::ParsePolicy
+// reads it) and returns the stored form: {"contentType","data" (base64url of
+// release::PolicyJson),"immutable"}. InvalidArgument (400 BadParameter)
+// naming the fault otherwise.
+absl::StatusOr<std::string> ReleasePolicyRecord(
+    const ReleasePolicyInput& input);
+
+// ReleasePolicyInputOf reads a stored record back (for rotation); nullopt
+// for "" (no policy).
+std::optional<ReleasePolicyInput> ReleasePolicyInputOf(std::string_view record);
+
+// ReleasePolicyImmutable tells whether a stored record is immutable.
+bool ReleasePolicyImmutable(std::string_view record);
+
+// CheckExportRules applies Azure's rules to a create or import of `kty`
+// with `p`, on `custody` (docs/api.md §Secure Key Release): exportable
+// without a policy is "AKV.SKR.1004: Exportable keys must have release
+// policy."; a policy without exportable "AKV.SKR.1005: Non-exportable keys
+// must not have release policy."; exportable on a non-HSM kty
+// "AKV.SKR.1006: …"; exportable on a custody that cannot release is
+// refused too. All InvalidArgument (400 BadParameter).
+absl::Status CheckExportRules(Kty kty, const KeyProperties& p,
+                              const custody::Custody& custody);
 
 // HeldOf rebuilds the custody's view of a stored version.
 custody::HeldKey HeldOf(const store::KeyVersion& k);

@@ -135,6 +135,7 @@ absl::StatusOr<std::vector<uint8_t>> KeyVault::Backup(std::string_view vault,
         {"exportable", k.exportable},
         {"tags", tags.ok() ? std::move(*tags) : json::object()},
         {"managed", k.managed},
+        {"release_policy", k.release_policy},
     });
   }
   json doc = {{"format", kBackupFormat},
@@ -188,6 +189,8 @@ absl::StatusOr<store::KeyVersion> KeyVault::Restore(
       k.exportable = v.at("exportable").get<bool>();
       ASSIGN_OR_RETURN(k.tags_json, TagsFromJson(v.at("tags")));
       k.managed = v.at("managed").get<bool>();
+      // Absent from backups made before release policies (format 1 still).
+      k.release_policy = v.value("release_policy", "");
       versions.push_back(std::move(k));
     }
   } catch (const json::exception&) {

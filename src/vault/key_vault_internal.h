@@ -7,6 +7,8 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "store/key_store.h"
+#include "vault/key_vault.h"
 
 namespace keyferry::vault::internal {
 
@@ -24,6 +26,14 @@ absl::Status DeletedKeyNotFound(std::string_view name);
 
 // NotFoundAs keeps non-NotFound errors and rewrites NotFound with `name`.
 absl::Status NotFoundAs(const absl::Status& s, std::string_view name);
+
+// UpdateExportRules applies an update's exportable and release_policy to
+// `k` with Azure's rules (docs/api.md §Secure Key Release): exportable
+// cannot change ("AKV.SKR.1014: Cannot modify the exportable state of a
+// key."); a policy only on an exportable key (AKV.SKR.1005); an immutable
+// policy cannot change ("AKV.SKR.1020: Immutable Key Release Policy cannot
+// be modified."). InvalidArgument (400 BadParameter); `k` unchanged then.
+absl::Status UpdateExportRules(const KeyProperties& p, store::KeyVersion& k);
 
 }  // namespace keyferry::vault::internal
 

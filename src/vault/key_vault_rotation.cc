@@ -97,6 +97,7 @@ absl::StatusOr<store::KeyVersion> KeyVault::Rotate(std::string_view vault,
   req.properties.key_ops = ops;
   req.properties.tags_json = latest.tags_json;
   req.properties.exportable = latest.exportable;
+  req.properties.release_policy = ReleasePolicyInputOf(latest.release_policy);
   ASSIGN_OR_RETURN(store::KeyName n, store_->GetName(vault, name));
   if (!n.rotation_policy_json.empty()) {
     absl::StatusOr<RotationPolicy> p =

@@ -1,0 +1,321 @@
+"""Secure Key Release end to end (docs/api.md §Secure Key Release), run by
+release_test.sh against a fresh keyferryd that trusts one attestation
+authority (KF_ATTEST_ISSUER, key and JWK Set in KF_ATTEST_DIR).
+
+Debian's azure-keyvault-keys 4.8.0b3 creates exportable RSA-HSM, EC-HSM and
+oct-HSM keys with a KeyReleasePolicy and calls release_key with attestation
+tokens minted here (JWTs assembled by hand, signed with `cryptography`). The
+result is opened as Microsoft's sample release clients open it: the JWS
+verified with the certificate of its x5c (which must be the vault's TLS
+certificate), key_hsm's ciphertext split at the wrapping modulus, RSA-OAEP
+with the hash of `enc`, then RFC 5649 unwrap. The released key is compared
+with the vault's both ways: a vault signature verified with the released
+key, a signature of the released key verified by the vault. Every refusal
+(wrong issuer, bad signature, expired, claim mismatch, nonce mismatch,
+non-exportable key, exportable key without policy, immutable policy change,
+roles without release) must be Azure's error with nothing released.
+
+With KF_CUSTODY=pkcs11 the custody cannot release (docs/api.md): exportable
+keys must be refused at creation with 400 and nothing made.
+"""
+
+import base64
+import json
+import os
+import ssl
+import sys
+import time
+
+from azure.keyvault.keys import KeyExportEncryptionAlgorithm, KeyReleasePolicy
+from azure.keyvault.keys.crypto import KeyWrapAlgorithm, SignatureAlgorithm
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.keywrap import (aes_key_unwrap,
+                                                    aes_key_unwrap_with_padding)
+
+import e2e_runner
+from e2e_runner import case, check
+from sdk_common import (CUSTODY, PORT, attempt, b64u, kc, local_crypto,
+                        officer, public_key_of, refused, remote, unb64u,
+                        verify_outside)
+
+ISSUER = os.environ["KF_ATTEST_ISSUER"]
+ATTEST_DIR = os.environ["KF_ATTEST_DIR"]
+RELEASER = kc("releaser")
+
+
+def load_key(name):
+    with open(os.path.join(ATTEST_DIR, name), "rb") as f:
+        return serialization.load_pem_private_key(f.read(), None)
+
+
+ISSUER_KEY = load_key("issuer.pem")
+IMPOSTOR_KEY = load_key("impostor.pem")
+# The confidential workload's ephemeral key: the token carries its public
+# half in x-ms-runtime.keys, only this test holds the private half.
+WORKLOAD_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def b64u_int(n):
+    return b64u(n.to_bytes((n.bit_length() + 7) // 8, "big"))
+
+
+def workload_jwk():
+    pub = WORKLOAD_KEY.public_key().public_numbers()
+    return {"kid": "TpmEphemeralEncryptionKey", "kty": "RSA",
+            "key_ops": ["encrypt"], "n": b64u_int(pub.n),
+            "e": b64u_int(pub.e)}
+
+
+def claims(**over):
+    now = int(time.time())
+    c = {"iss": ISSUER, "iat": now, "nbf": now, "exp": now + 600,
+         "sdk-test": True,
+         "x-ms-isolation-tee": {"x-ms-attestation-type": "sevsnpvm"},
+         "x-ms-runtime": {"keys": [workload_jwk()],
+                          "client-payload": {"nonce": "MTIzNA=="}}}
+    c.update(over)
+    return c
+
+
+def token(payload, key=None, kid="sig-1"):
+    """An attestation JWT as the SDK teams' test service mints them."""
+    header = {"alg": "RS256", "typ": "JWT", "kid": kid}
+    signing_input = (b64u(json.dumps(header).encode()) + "." +
+                     b64u(json.dumps(payload).encode()))
+    sig = (key or ISSUER_KEY).sign(signing_input.encode(), padding.PKCS1v15(),
+                                   hashes.SHA256())
+    return signing_input + "." + b64u(sig)
+
+
+def policy(immutable=False, sdk_test=True):
+    doc = {"anyOf": [{"allOf": [{"claim": "sdk-test", "equals": sdk_test},
+                                {"claim": "x-ms-isolation-tee."
+                                          "x-ms-attestation-type",
+                                 "equals": "sevsnpvm"}],
+                      "authority": ISSUER}],
+           "version": "1.0.0"}
+    return KeyReleasePolicy(json.dumps(doc).encode(), immutable=immutable)
+
+
+def vault_certificate_der():
+    pem = ssl.get_server_certificate(("myvault.localhost", PORT))
+    return ssl.PEM_cert_to_DER_cert(pem)
+
+
+OAEP_HASH = {"CKM_RSA_AES_KEY_WRAP": hashes.SHA1(),
+             "RSA_AES_KEY_WRAP_256": hashes.SHA256(),
+             "RSA_AES_KEY_WRAP_384": hashes.SHA384()}
+
+
+def open_release(value):
+    """Verifies the JWS and unwraps key_hsm; returns (payload, plaintext)."""
+    head_b64, body_b64, sig_b64 = value.split(".")
+    header = json.loads(unb64u(head_b64))
+    leaf_der = base64.b64decode(header["x5c"][0])
+    check("x5c[0] is the vault's TLS certificate",
+          leaf_der == vault_certificate_der())
+    cert = x509.load_der_x509_certificate(leaf_der)
+    check("x5t is the SHA-1 thumbprint",
+          header["x5t"] == b64u(cert.fingerprint(hashes.SHA1())))
+    check("x5t#S256 is the SHA-256 thumbprint",
+          header["x5t#S256"] == b64u(cert.fingerprint(hashes.SHA256())))
+    pub = cert.public_key()
+    signed = (head_b64 + "." + body_b64).encode()
+    sig = unb64u(sig_b64)
+    if header["alg"] == "RS256":
+        pub.verify(sig, signed, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        check("JWS alg fits the EC certificate", header["alg"] == "ES256")
+        half = len(sig) // 2
+        der = utils.encode_dss_signature(int.from_bytes(sig[:half], "big"),
+                                         int.from_bytes(sig[half:], "big"))
+        pub.verify(der, signed, ec.ECDSA(hashes.SHA256()))
+    check("JWS signature verifies with x5c[0]", True)
+    payload = json.loads(unb64u(body_b64))
+    env = json.loads(unb64u(payload["response"]["key"]["key"]["key_hsm"]))
+    check("key_hsm envelope", env["schema_version"] == "1.0" and
+          env["header"]["alg"] == "dir" and
+          env["header"]["kid"] == "TpmEphemeralEncryptionKey" and
+          env["header"]["enc"] == payload["request"]["enc"], str(env))
+    ct = unb64u(env["ciphertext"])
+    n = WORKLOAD_KEY.key_size // 8
+    h = OAEP_HASH[payload["request"]["enc"]]
+    aes = WORKLOAD_KEY.decrypt(ct[:n], padding.OAEP(padding.MGF1(h), h, None))
+    return payload, aes_key_unwrap_with_padding(aes, ct[n:])
+
+
+def released_matches_vault(key, plaintext, alg):
+    """Vault signature verified by the released key; released key's
+    signature verified by the vault."""
+    priv = serialization.load_der_private_key(plaintext, None)
+    digest = os.urandom(32)
+    vault_sig = local_crypto(key).sign(SignatureAlgorithm(alg), digest).signature
+    check(f"{alg}: vault signature verifies with the released key",
+          verify_outside(priv.public_key(), alg, digest, vault_sig))
+    if alg.startswith("RS"):
+        mine = priv.sign(digest, padding.PKCS1v15(),
+                         utils.Prehashed(hashes.SHA256()))
+    else:
+        r, s = utils.decode_dss_signature(
+            priv.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256()))))
+        mine = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    check(f"{alg}: released key's signature verifies in the vault",
+          remote(key).verify(SignatureAlgorithm(alg), digest, mine).is_valid)
+    check(f"{alg}: released key is the vault key's private half",
+          priv.public_key().public_numbers() ==
+          public_key_of(key.key).public_numbers())
+
+
+@case
+def release_rsa_ec_oct():
+    if CUSTODY != "software":
+        return
+    rsa_key = officer.create_rsa_key("skr-rsa", hardware_protected=True,
+                                     exportable=True, release_policy=policy())
+    check("exportable attribute", rsa_key.properties.exportable is True)
+    check("release policy read back",
+          json.loads(rsa_key.properties.release_policy.encoded_policy)
+          ["anyOf"][0]["allOf"][0]["equals"] is True)
+    result = RELEASER.release_key("skr-rsa", token(claims()))
+    payload, plain = open_release(result.value)
+    check("request.kid without a version",
+          payload["request"]["kid"].endswith("/keys/skr-rsa"))
+    check("default enc", payload["request"]["enc"] == "CKM_RSA_AES_KEY_WRAP")
+    released_matches_vault(rsa_key, plain, "RS256")
+
+    ec_key = officer.create_ec_key("skr-ec", hardware_protected=True,
+                                   exportable=True, release_policy=policy())
+    result = RELEASER.release_key(
+        "skr-ec", token(claims()), version=ec_key.properties.version,
+        algorithm=KeyExportEncryptionAlgorithm.rsa_aes_key_wrap_256,
+        nonce="1234")
+    payload, plain = open_release(result.value)
+    check("nonce echoed", payload["request"].get("nonce") == "1234")
+    check("request.kid with the version",
+          payload["request"]["kid"].endswith(ec_key.properties.version))
+    released_matches_vault(ec_key, plain, "ES256")
+
+    oct_key = officer.create_oct_key("skr-oct", hardware_protected=True,
+                                     size=256, exportable=True,
+                                     release_policy=policy())
+    result = RELEASER.release_key(
+        "skr-oct", token(claims()),
+        algorithm=KeyExportEncryptionAlgorithm.rsa_aes_key_wrap_384)
+    _, plain = open_release(result.value)
+    check("oct: 32 raw bytes", len(plain) == 32)
+    secret = os.urandom(32)
+    wrapped = remote(oct_key).wrap_key(KeyWrapAlgorithm.aes_256,
+                                       secret).encrypted_key
+    check("oct: what the vault wraps, the released key unwraps",
+          aes_key_unwrap(plain, wrapped) == secret)
+
+
+def release_refused(name, fn, status, message, codes=("Forbidden",)):
+    o = refused(name, fn, (status,), codes=codes, message=message)
+    check(f"{name}: nothing released", "key_hsm" not in json.dumps(o.doc))
+
+
+@case
+def refusals():
+    if CUSTODY != "software":
+        return
+    officer.create_ec_key("skr-deny", hardware_protected=True,
+                          exportable=True, release_policy=policy())
+    officer.create_ec_key("skr-plain", hardware_protected=True)
+    rel = RELEASER.release_key
+    release_refused("wrong issuer",
+                    lambda: rel("skr-deny", token(claims(iss="https://evil/"))),
+                    403, "not a trusted attestation authority")
+    good = token(claims())
+    tampered = good.rsplit(".", 1)[0][:-4] + "AAAA." + good.rsplit(".", 1)[1]
+    release_refused("bad signature (altered payload)",
+                    lambda: rel("skr-deny", tampered), 403,
+                    "does not verify|compact JWS")
+    release_refused("bad signature (unpublished key)",
+                    lambda: rel("skr-deny", token(claims(), IMPOSTOR_KEY)),
+                    403, "signature does not verify")
+    release_refused("kid not in the JWK Set",
+                    lambda: rel("skr-deny", token(claims(), kid="sig-2")),
+                    403, "kid is not a key")
+    now = int(time.time())
+    release_refused("expired",
+                    lambda: rel("skr-deny",
+                                token(claims(exp=now - 3600, nbf=now - 7200))),
+                    403, "expired")
+    release_refused("claim mismatch",
+                    lambda: rel("skr-deny", token(claims(**{"sdk-test":
+                                                            False}))),
+                    403, "does not satisfy the key's release policy")
+    release_refused("nonce mismatch",
+                    lambda: rel("skr-deny", token(claims()), nonce="5678"),
+                    403, "nonce")
+    release_refused("non-exportable key",
+                    lambda: rel("skr-plain", token(claims())), 403,
+                    "not exportable")
+    for who in ("user", "reader", "svcenc"):
+        release_refused(f"role without release ({who})",
+                        lambda: kc(who).release_key("skr-deny",
+                                                    token(claims())),
+                        403, "keys/release/action")
+    release_refused("exportable without policy",
+                    lambda: officer.create_ec_key("skr-nopolicy",
+                                                  hardware_protected=True,
+                                                  exportable=True),
+                    400, "AKV.SKR.1004", codes=("BadParameter",))
+    release_refused("software key exportable",
+                    lambda: officer.create_ec_key("skr-soft", exportable=True,
+                                                  release_policy=policy()),
+                    400, "AKV.SKR.1006", codes=("BadParameter",))
+
+
+@case
+def immutable_policy():
+    if CUSTODY != "software":
+        return
+    officer.create_rsa_key("skr-imm", hardware_protected=True, exportable=True,
+                           release_policy=policy(immutable=True))
+    release_refused("immutable policy change",
+                    lambda: officer.update_key_properties(
+                        "skr-imm", release_policy=policy(sdk_test=False)),
+                    400, "AKV.SKR.1020: Immutable Key Release Policy cannot "
+                         "be modified", codes=("BadParameter",))
+    # A mutable one changes, and the new policy decides.
+    officer.create_rsa_key("skr-mut", hardware_protected=True, exportable=True,
+                           release_policy=policy())
+    updated = officer.update_key_properties(
+        "skr-mut", release_policy=policy(sdk_test=False))
+    check("policy updated", json.loads(
+        updated.properties.release_policy.encoded_policy)
+        ["anyOf"][0]["allOf"][0]["equals"] is False)
+    release_refused("old claims after the update",
+                    lambda: RELEASER.release_key("skr-mut", token(claims())),
+                    403, "does not satisfy")
+    result = RELEASER.release_key("skr-mut",
+                                  token(claims(**{"sdk-test": False})))
+    check("released under the new policy", bool(result.value))
+
+
+@case
+def token_custody_refuses_exportable():
+    if CUSTODY == "software":
+        return
+    release_refused("exportable key on a token custody",
+                    lambda: officer.create_rsa_key(
+                        "skr-token", hardware_protected=True, exportable=True,
+                        release_policy=policy()),
+                    400, "cannot release keys", codes=("BadParameter",))
+    check("nothing made", attempt(lambda: officer.get_key("skr-token"))
+          .status == 404)
+
+
+def main():
+    e2e_runner.run_cases()
+    print(f"release_test: {e2e_runner.passed} passed, "
+          f"{e2e_runner.failed} failed")
+    return 1 if e2e_runner.failed or e2e_runner.passed == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
