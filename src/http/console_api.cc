@@ -43,11 +43,13 @@ constexpr Operation kAllOperations[] = {
     Operation::kGetRotationPolicy,
     Operation::kSetRotationPolicy,
     Operation::kGetRandom,
+    Operation::kRelease,
 };
 
 constexpr auth::Role kAllRoles[] = {
     auth::Role::kCryptoOfficer, auth::Role::kCryptoUser,
-    auth::Role::kCryptoServiceEncryptionUser, auth::Role::kReader};
+    auth::Role::kCryptoServiceEncryptionUser, auth::Role::kReader,
+    auth::Role::kCryptoServiceReleaseUser};
 
 // ConsoleJson is a JSON answer with the console's headers, never cached.
 Response ConsoleJson(Response r) {
@@ -204,6 +206,8 @@ std::string_view OperationName(Operation op) {
       return "setrotationpolicy";
     case Operation::kGetRandom:
       return "rng";
+    case Operation::kRelease:
+      return "release";
   }
   return "unknown";
 }
