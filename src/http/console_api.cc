@@ -154,8 +154,7 @@ Response Audit(const Router& router, const KeysApi& api, const Request& req) {
 }  // namespace
 
 bool IsConsoleAuditPath(const Request& r) {
-  return r.path_segments.size() == 3 && r.path_segments[0] == "console" &&
-         r.path_segments[1] == "api" && r.path_segments[2] == "audit";
+  return PathMatches(r, kConsoleAuditPath);
 }
 
 std::string_view OperationName(Operation op) {
@@ -216,7 +215,7 @@ absl::Status AddConsoleApiRoutes(Router& router, const KeysApi& api) {
       },
       RouteScope::kService));
   return router.Add(
-      "GET", "/console/api/audit",
+      "GET", kConsoleAuditPath,
       [&router, &api](const Request& req, const RouteContext&) {
         return Audit(router, api, req);
       },

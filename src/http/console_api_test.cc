@@ -85,6 +85,27 @@ TEST_F(ConsoleApiTest, FailureAuditOnlyForOperators) {
   EXPECT_EQ(Send("GET", "/console/api/audit").status, 404);
 }
 
+TEST_F(ConsoleApiTest, AuditReadRunsOffTheIoThreadInAnySpelling) {
+  for (const char* target :
+       {"/console/api/audit", "/console/api/audit/", "/console/api/AUDIT",
+        "/Console/Api/Audit/?limit=3"}) {
+    Request r;
+    r.method = "GET";
+    r.target = target;
+    ASSERT_OK(ParseTarget(r.target, r));
+    EXPECT_TRUE(IsConsoleAuditPath(r)) << target;
+    EXPECT_TRUE(KeysApi::MayBlock(r)) << target;
+    // The router takes the same spelling to the audit route (403 for a
+    // Reader, not 404).
+    EXPECT_EQ(Send("GET", target, "", "reader").status, 403) << target;
+  }
+  Request whoami;
+  whoami.method = "GET";
+  whoami.target = "/console/api/whoami/";
+  ASSERT_OK(ParseTarget(whoami.target, whoami));
+  EXPECT_FALSE(KeysApi::MayBlock(whoami));
+}
+
 TEST_F(ConsoleApiTest, OperationNamesAreTheAuditLogs) {
   EXPECT_EQ(OperationName(auth::Operation::kSetRotationPolicy),
             "setrotationpolicy");
