@@ -145,7 +145,12 @@ Response Audit(const Router& router, const KeysApi& api, const Request& req) {
     }
   }
   AuditNote note;
-  note.principal = officer.ok() ? *officer : "";
+  if (officer.ok()) {
+    note.principal = *officer;
+  } else if (officer.status().code() == absl::StatusCode::kPermissionDenied) {
+    // A good token without the role: record who was refused.
+    note.principal = api.Principal(req).value_or("");
+  }
   note.operation = "readaudit";
   r.audit = std::move(note);
   return r;

@@ -79,8 +79,12 @@ TEST_F(ConsoleApiTest, FailureAuditOnlyForOperators) {
     EXPECT_EQ(Body(r)["error"]["code"], "Forbidden") << who;
     ASSERT_TRUE(r.audit.has_value());
     EXPECT_EQ(r.audit->operation, "readaudit");
+    EXPECT_EQ(r.audit->principal, who);  // who was refused is recorded
   }
-  EXPECT_EQ(Send("GET", "/console/api/audit", "", "").status, 401);
+  Response anonymous = Send("GET", "/console/api/audit", "", "");
+  EXPECT_EQ(anonymous.status, 401);
+  ASSERT_TRUE(anonymous.audit.has_value());
+  EXPECT_EQ(anonymous.audit->principal, "");
   // The fixture gives no audit reader: an operator gets 404, not data.
   EXPECT_EQ(Send("GET", "/console/api/audit").status, 404);
 }
