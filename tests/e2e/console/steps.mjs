@@ -65,6 +65,16 @@ export async function headersAndSignIn(page) {
   check('app.js is text/javascript', (js.headers()['content-type'] || '').startsWith('text/javascript'));
   const missing = await page.request.get(`${VAULT}/console/..%2F..%2Fetc%2Fpasswd`);
   check('an unknown or traversing file name is 404', missing.status() === 404);
+  // The router's refusals under /console/api carry the console's headers too.
+  for (const [what, res2, status] of [
+    ['POST /console/api/whoami', await page.request.post(`${VAULT}/console/api/whoami`), 405],
+    ['GET /console/api/nothing', await page.request.get(`${VAULT}/console/api/nothing`), 404]]) {
+    const h = res2.headers();
+    check(`${what} is ${status} with the console's headers`, res2.status() === status &&
+      h['content-security-policy'] === csp && h['x-frame-options'] === 'DENY' &&
+      h['x-content-type-options'] === 'nosniff' && h['cache-control'] === 'no-store',
+      `${res2.status()} ${JSON.stringify(h)}`);
+  }
 
   await page.getByLabel('Access token').waitFor();
   await shoot(page, '01-sign-in');
