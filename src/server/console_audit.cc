@@ -1,5 +1,6 @@
 #include "server/console_audit.h"
 
+#include <exception>
 #include <fstream>
 #include <string_view>
 #include <vector>
@@ -23,8 +24,16 @@ absl::StatusOr<std::vector<std::string>> TailLines(const std::string& path) {
   if (!in) return absl::NotFoundError(absl::StrCat("no audit log at ", path));
   in.seekg(0, std::ios::end);
   const std::streamoff size = in.tellg();
+  if (!in || size < 0) {  // not a seekable file (a directory, a pipe)
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot find the size of the audit log ", path));
+  }
   const std::streamoff from = size > kTailBytes ? size - kTailBytes : 0;
   in.seekg(from);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot seek in the audit log ", path));
+  }
   std::string text(static_cast<size_t>(size - from), '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<size_t>(in.gcount()));
@@ -58,9 +67,7 @@ json VerifyChain(const std::string& path) {
   return {{"verified", true}, {"records", v->records}, {"head", v->last_hash}};
 }
 
-}  // namespace
-
-absl::StatusOr<json> RecentAudit(const std::string& path, int limit) {
+absl::StatusOr<json> Recent(const std::string& path, int limit) {
   ASSIGN_OR_RETURN(std::vector<std::string> lines, TailLines(path));
   json recent = json::array();
   for (auto it = lines.rbegin();
@@ -71,6 +78,18 @@ absl::StatusOr<json> RecentAudit(const std::string& path, int limit) {
   json out = VerifyChain(path);
   out["recent"] = std::move(recent);
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<json> RecentAudit(const std::string& path, int limit) noexcept {
+  // A console route must not throw (std::string, std::ifstream and json may).
+  try {
+    return Recent(path, limit);
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        absl::StrCat("cannot read the audit log ", path, ": ", e.what()));
+  }
 }
 
 }  // namespace keyferry::server

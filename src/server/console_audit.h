@@ -19,8 +19,11 @@ namespace keyferry::server {
 // read); a line that does not parse is skipped (Verify reports it). A
 // record being written while the file is read can make the last line
 // incomplete: Verify is then tried again, up to three times, before the
-// chain is reported broken. NotFound when there is no log.
-absl::StatusOr<nlohmann::json> RecentAudit(const std::string& path, int limit);
+// chain is reported broken. NotFound when there is no log,
+// FailedPrecondition when it is not a seekable file; never throws (an
+// exception inside becomes Internal).
+absl::StatusOr<nlohmann::json> RecentAudit(const std::string& path,
+                                           int limit) noexcept;
 
 }  // namespace keyferry::server
 
