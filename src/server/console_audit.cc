@@ -1,8 +1,10 @@
 #include "server/console_audit.h"
 
+#include <chrono>
 #include <exception>
 #include <fstream>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -52,13 +54,18 @@ absl::StatusOr<std::vector<std::string>> TailLines(const std::string& path) {
   return lines;
 }
 
-// VerifyChain is audit::Verify as JSON, tried again while the last line is
+// VerifyChain is audit::Verify as JSON, tried again (after 20 ms, then
+// 50 ms: time for the writer to finish the line) while the last line is
 // caught mid-write.
 json VerifyChain(const std::string& path) {
+  constexpr std::chrono::milliseconds kBackOff[] = {
+      std::chrono::milliseconds(20), std::chrono::milliseconds(50)};
   absl::StatusOr<audit::VerifyResult> v = audit::Verify(path);
-  for (int attempt = 0; attempt < 2 && !v.ok() &&
-                        absl::StrContains(v.status().message(), "incomplete");
-       ++attempt) {
+  for (std::chrono::milliseconds wait : kBackOff) {
+    if (v.ok() || !absl::StrContains(v.status().message(), "incomplete")) {
+      break;
+    }
+    std::this_thread::sleep_for(wait);
     v = audit::Verify(path);
   }
   if (!v.ok()) {
