@@ -141,6 +141,19 @@ TEST_F(ConsoleApiTest, ListPrefixPagesOnlyMatchingNames) {
   EXPECT_TRUE(none["nextLink"].is_null());
 }
 
+TEST_F(ConsoleApiTest, ListPrefixUpperCaseSkipTokenContinues) {
+  for (const char* n : {"beta-1", "beta-2", "beta-3"}) Create(n);
+  // A client's cursor in upper case ("BETA-1") continues after beta-1, as
+  // the store compares it; it does not restart at the prefix.
+  json page = Body(Send("GET",
+                        absl::StrCat("/keys?api-version=7.4&prefix=beta-",
+                                     "&$skiptoken=QkVUQS0x")));
+  ASSERT_EQ(page["value"].size(), 2u) << page.dump();
+  EXPECT_NE(page["value"][0]["kid"].get<std::string>().find("/keys/beta-2"),
+            std::string::npos)
+      << page.dump();
+}
+
 TEST_F(ConsoleApiTest, FailureBadPrefix) {
   Response r = Send("GET", "/keys?api-version=7.4&prefix=a%2Fb");
   EXPECT_EQ(r.status, 400);
