@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
@@ -68,9 +69,12 @@ Response Refused(const Router& router, const KeysApi& api, const Request& req,
   return ConsoleJson(AzureError(403, "Forbidden", StdSv(s.message())));
 }
 
-// VaultJson is one entry of whoami's "vaults".
+// VaultJson is one entry of whoami's "vaults". Its url is on `alias_host`
+// when not empty (the alias the request came through names this vault),
+// else on <vault>.<domain>; with the request's port either way.
 json VaultJson(const KeysApiOptions& o, const Request& req,
-               std::string_view principal, const std::string& vault) {
+               std::string_view principal, const std::string& vault,
+               std::string_view alias_host) {
   json roles = json::array();
   for (auth::Role role : kAllRoles) {
     bool granted =
@@ -86,7 +90,10 @@ json VaultJson(const KeysApiOptions& o, const Request& req,
       allowed.push_back(std::string(OperationName(op)));
     }
   }
-  std::string url = absl::StrCat("https://", vault, ".", o.domain);
+  std::string url =
+      alias_host.empty()
+          ? absl::StrCat("https://", vault, ".", o.domain)
+          : absl::StrCat("https://", absl::AsciiStrToLower(Sv(alias_host)));
   if (req.host_port.has_value()) absl::StrAppend(&url, ":", *req.host_port);
   return {{"name", vault},
           {"url", url},
@@ -104,9 +111,17 @@ Response WhoAmI(const Router& router, const KeysApi& api, const Request& req) {
                                           *host_vault) != o.vaults.end()) {
     vault = *host_vault;
   }
+  // Through a vault alias (`vault-alias`), that vault's link stays on the
+  // host the operator used.
+  std::string_view alias_host;
+  if (!vault.empty() &&
+      !EqualsIgnoreCase(req.host, absl::StrCat(vault, ".", o.domain))) {
+    alias_host = req.host;
+  }
   json vaults = json::array();
   for (const std::string& v : o.vaults) {
-    vaults.push_back(VaultJson(o, req, *principal, v));
+    vaults.push_back(
+        VaultJson(o, req, *principal, v, v == vault ? alias_host : ""));
   }
   json out = {{"principal", *principal},
               {"vault", vault},

@@ -65,6 +65,26 @@ TEST_F(ConsoleApiTest, WhoAmIFollowsTheGrantsPerVault) {
   EXPECT_EQ(Body(Send("GET", "/console/api/whoami"))["operator"], true);
 }
 
+class ConsoleApiAliasTest : public ConsoleApiTest {
+ protected:
+  void Configure(KeysApiOptions& o) override {
+    o.vault_aliases = {{"kv.localhost", "myvault"}};
+  }
+};
+
+TEST_F(ConsoleApiAliasTest, WhoAmIThroughAnAliasLinksTheAliasHost) {
+  json who =
+      Body(Send("GET", "/console/api/whoami", "", "reader", "KV.localhost"));
+  EXPECT_EQ(who["vault"], "myvault");
+  ASSERT_EQ(who["vaults"].size(), 2u);
+  EXPECT_EQ(who["vaults"][0]["name"], "myvault");
+  EXPECT_EQ(who["vaults"][0]["url"], "https://kv.localhost:8443");
+  EXPECT_EQ(who["vaults"][1]["url"], "https://othervault.localhost:8443");
+  // Through the vault's own host: its own name.
+  json direct = Body(Send("GET", "/console/api/whoami", "", "reader"));
+  EXPECT_EQ(direct["vaults"][0]["url"], "https://myvault.localhost:8443");
+}
+
 TEST_F(ConsoleApiTest, FailureWhoAmIWithoutTokenIs401) {
   Response r = Send("GET", "/console/api/whoami", "", "");
   EXPECT_EQ(r.status, 401);
