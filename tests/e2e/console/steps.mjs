@@ -126,8 +126,39 @@ export async function byokFlow(page) {
   await page.getByLabel('New key name').fill('byok-imported');
   await page.getByLabel('Key type').selectOption('RSA-HSM');
   await page.getByLabel('Size or curve').selectOption('2048');
+  // An older check that finishes late never overwrites a newer one: the
+  // good file's KEK fetch is held while the bad file is chosen and checked,
+  // then let through.
+  const kekUrl = /\/keys\/kek-console\/[0-9a-f]{32}/;
+  let heldRoute;
+  const held = new Promise((resolve) => {
+    heldRoute = resolve;
+  });
+  let first = true;
+  const hold = async (route) => {
+    if (first) {
+      first = false;
+      heldRoute(route);
+    } else {
+      await route.continue();
+    }
+  };
+  await page.route(kekUrl, hold);
+  await page.getByLabel('.byok file').setInputFiles(byok);
+  const slow = await held;
   await page.getByLabel('.byok file').setInputFiles(bad);
   await page.getByRole('heading', {name: 'Structure check failed'}).waitFor();
+  const late = page.waitForResponse((r) => r.request() === slow.request());
+  await slow.continue();
+  await late;
+  // Let the page run what it does with that answer (a wait, not an assert).
+  await page.evaluate(() => new Promise((r) => setTimeout(r, 500)));
+  await page.unroute(kekUrl, hold);
+  check('a slower, older structure check does not overwrite the newer one',
+    await page.getByRole('button', {name: 'Import key'}).isDisabled() &&
+    await page.locator('.byok-report h3').count() === 1 &&
+    !(await page.locator('.byok-report').textContent()).includes('Structure check passed'),
+    await page.locator('.byok-report').textContent());
   check('a .byok with alg "RSA-OAEP" fails the offline check and cannot be imported',
     await page.getByRole('button', {name: 'Import key'}).isDisabled() &&
     (await page.locator('.byok-report').textContent()).includes('header.alg is "RSA-OAEP"'));
