@@ -106,6 +106,20 @@ export async function headersAndSignIn(page) {
     await page.getByRole('button', {name: 'Create key', exact: true}).count() === 1 &&
     await page.getByRole('button', {name: 'Restore', exact: true}).count() === 1);
   await keyboard(page);
+  // The name patterns compile (under the v flag Chromium uses), so the form
+  // itself refuses a name the API would refuse.
+  const nameField = page.locator('input[name="name"]');
+  await nameField.fill('a/b');
+  const creates = [];
+  const onRequest = (r) => {
+    if (r.method() === 'POST' && r.url().includes('/create')) creates.push(r.url());
+  };
+  page.on('request', onRequest);
+  await page.getByRole('button', {name: 'Create key', exact: true}).click();
+  const refused = await nameField.evaluate((e) => e.validity.patternMismatch && !e.form.checkValidity());
+  page.off('request', onRequest);
+  check('the create form refuses the key name "a/b"', refused && creates.length === 0, creates.join(' '));
+  await nameField.fill('');
   check('the token is in sessionStorage, not localStorage', await page.evaluate(
     () => localStorage.length === 0 && Object.keys(sessionStorage).length === 1));
   check('no token in the URL', !page.url().includes(OFFICER.slice(0, 20)));
@@ -297,6 +311,32 @@ export async function paging(page) {
   const names = await page.locator('#key-results tbody tr td:first-child').allTextContents();
   check('a prefix search lists exactly the matching keys', names.length === 10 && names.every((n) => n.startsWith('page-1')),
     names.join(' '));
+  // A key address naming no key ("#/key/.." would request "/") shows the
+  // keys page and says why, and requests nothing outside /keys.
+  const origin = new URL(VAULT).origin;
+  const stray = [];
+  const onRequest = (r) => {
+    const u = new URL(r.url());
+    if (u.origin === origin && !u.pathname.startsWith('/keys') && !u.pathname.startsWith('/console/')) stray.push(r.url());
+  };
+  page.on('request', onRequest);
+  for (const bad of ['..', '..%2F..%2Fsys', 'a%2Fb', '%E0%A4%A']) {
+    await page.getByRole('link', {name: 'Vaults', exact: true}).click();  // away first
+    await page.getByRole('heading', {name: 'Vaults', exact: true}).waitFor();
+    await settled(page);
+    await page.evaluate((h) => {
+      location.hash = h;
+    }, `#/key/${bad}`);
+    await page.getByRole('alert').filter({hasText: 'is not a key name'}).waitFor();
+    await page.getByRole('heading', {name: 'Keys of myvault'}).waitFor();
+    await settled(page);
+  }
+  page.off('request', onRequest);
+  check('a key address with no key name shows the keys page with an error and requests nothing else',
+    stray.length === 0, stray.join(' '));
+  await page.getByRole('link', {name: 'Keys', exact: true}).click();
+  await page.getByRole('heading', {name: 'Keys of myvault'}).waitFor();
+  await settled(page);
 }
 
 // opsPages: vaults, seal status and the audit log.
