@@ -14,8 +14,9 @@ const TARGETS = {
   'oct-HSM': ['128', '192', '256'],
 };
 
+// '\\-' in the name patterns: see page_keys.js.
 function kekForm(ctx, out) {
-  const name = h('input', {name: 'kek-name', required: true, pattern: '[0-9A-Za-z-]{1,127}', value: 'KEKforBYOK'});
+  const name = h('input', {name: 'kek-name', required: true, pattern: '[0-9A-Za-z\\-]{1,127}', value: 'KEKforBYOK'});
   const size = h('select', {name: 'kek-size'}, ['2048', '3072', '4096'].map((s) => h('option', {}, s)));
   return h('form', {class: 'card', onsubmit: async (e) => {
     e.preventDefault();
@@ -41,7 +42,7 @@ function checkList(result) {
 }
 
 function uploadForm(ctx) {
-  const name = h('input', {name: 'target-name', required: true, pattern: '[0-9A-Za-z-]{1,127}'});
+  const name = h('input', {name: 'target-name', required: true, pattern: '[0-9A-Za-z\\-]{1,127}'});
   const kty = h('select', {name: 'target-kty'}, Object.keys(TARGETS).map((t) => h('option', {}, t)));
   const size = h('select', {name: 'target-size'});
   const fillSizes = () => {
