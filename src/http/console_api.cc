@@ -1,6 +1,7 @@
 #include "http/console_api.h"
 
 #include <algorithm>
+#include <exception>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -130,6 +131,29 @@ Response WhoAmI(const Router& router, const KeysApi& api, const Request& req) {
   return ConsoleJson(JsonResponse(200, out.dump()));
 }
 
+// ReadRecent calls options.audit_recent; whatever it throws becomes
+// Internal (no exception may leave a console route).
+absl::StatusOr<json> ReadRecent(const KeysApiOptions& o, int limit) noexcept {
+  try {
+    return o.audit_recent(limit);
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        absl::StrCat("reading the audit log failed: ", e.what()));
+  }
+}
+
+// Guarded answers `handler()`, or 500 if it throws (a nlohmann accessor
+// or an allocation): no exception leaves a console route.
+template <typename Handler>
+Response Guarded(Handler handler) noexcept {
+  try {
+    return handler();
+  } catch (const std::exception& e) {
+    return ConsoleJson(keys::ErrorResponse(absl::InternalError(
+        absl::StrCat("the console's request failed: ", e.what()))));
+  }
+}
+
 Response Audit(const Router& router, const KeysApi& api, const Request& req) {
   absl::StatusOr<std::string> officer = api.Operator(req);
   Response r;
@@ -152,7 +176,7 @@ Response Audit(const Router& router, const KeysApi& api, const Request& req) {
       r = ConsoleJson(AzureError(400, "BadParameter",
                                  "limit must be an integer from 1 to 500."));
     } else {
-      absl::StatusOr<json> recent = api.options().audit_recent(limit);
+      absl::StatusOr<json> recent = ReadRecent(api.options(), limit);
       r = recent.ok() ? ConsoleJson(JsonResponse(
                             200, recent->dump(-1, ' ', false,
                                               json::error_handler_t::replace)))
@@ -231,13 +255,13 @@ absl::Status AddConsoleApiRoutes(Router& router, const KeysApi& api) {
   RETURN_IF_ERROR(router.Add(
       "GET", "/console/api/whoami",
       [&router, &api](const Request& req, const RouteContext&) {
-        return WhoAmI(router, api, req);
+        return Guarded([&] { return WhoAmI(router, api, req); });
       },
       RouteScope::kService));
   return router.Add(
       "GET", kConsoleAuditPath,
       [&router, &api](const Request& req, const RouteContext&) {
-        return Audit(router, api, req);
+        return Guarded([&] { return Audit(router, api, req); });
       },
       RouteScope::kService);
 }

@@ -3,6 +3,7 @@
 #include "http/console_api.h"
 
 #include <algorithm>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -128,6 +129,25 @@ TEST_F(ConsoleApiTest, AuditReadRunsOffTheIoThreadInAnySpelling) {
   whoami.target = "/console/api/whoami/";
   ASSERT_OK(ParseTarget(whoami.target, whoami));
   EXPECT_FALSE(KeysApi::MayBlock(whoami));
+}
+
+class ConsoleApiThrowingReaderTest : public ConsoleApiTest {
+ protected:
+  void Configure(KeysApiOptions& o) override {
+    // A reader that fails by throwing, as std::string or a stream may.
+    o.audit_recent = [](int) -> absl::StatusOr<json> {
+      throw std::length_error("basic_string::_M_create");
+    };
+  }
+};
+
+TEST_F(ConsoleApiThrowingReaderTest, FailureThrowingReaderIs500NotACrash) {
+  Response r;
+  EXPECT_NO_THROW(r = Send("GET", "/console/api/audit"));
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.headers.Get("Content-Security-Policy").value_or(""), kConsoleCsp);
+  ASSERT_TRUE(r.audit.has_value());
+  EXPECT_EQ(r.audit->principal, "officer");
 }
 
 TEST_F(ConsoleApiTest, OperationNamesAreTheAuditLogs) {
