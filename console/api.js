@@ -105,6 +105,13 @@ export function sealStatus() {
 // enc encodes one path segment.
 export const enc = encodeURIComponent;
 
+// isKeyName tells whether `s` is a key name keyferryd accepts: 1-127
+// letters, digits or dashes. Names from the URL are checked with it before
+// they become a path ("..", "a/b" or "%2F" would name another resource).
+export function isKeyName(s) {
+  return typeof s === 'string' && /^[0-9A-Za-z-]{1,127}$/.test(s);
+}
+
 // b64uToBytes / bytesToB64u convert base64url (padded or not).
 export function b64uToBytes(s) {
   const b64 = s.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');

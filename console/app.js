@@ -1,6 +1,6 @@
 // The console's shell: sign-in, the navigation, and the page router (the
 // part of the URL after '#': never a token). See docs/console.md.
-import {ApiError, clearToken, consoleApi, getToken, setToken, setUnauthorizedHandler} from './api.js';
+import {ApiError, clearToken, consoleApi, getToken, isKeyName, setToken, setUnauthorizedHandler} from './api.js';
 import {button, clear, field, h} from './dom.js';
 import {renderVaults} from './page_vaults.js';
 import {renderKeys} from './page_keys.js';
@@ -85,8 +85,14 @@ async function route() {
   main.setAttribute('aria-busy', 'true');
   clear(main);
   try {
-    if (hash.startsWith('#/key/')) {
-      await renderKey(main, ctx, decodeURIComponent(hash.slice('#/key/'.length)));
+    const keyName = hash.startsWith('#/key/') ? keyNameOf(hash) : null;
+    if (keyName !== null && isKeyName(keyName)) {
+      await renderKey(main, ctx, keyName);
+    } else if (keyName !== null) {
+      // Not a key name ("#/key/.." would request "/"): the keys page, and why.
+      const keysPage = PAGES.find((p) => p.hash === '#/keys' && p.show(ctx)) || PAGES.find((p) => p.hash === home);
+      await keysPage.render(main, ctx);
+      showError(new Error(`"${keyName}" is not a key name (1-127 letters, digits or dashes).`));
     } else {
       // A page this principal may not see (after signing in as another)
       // falls back to the home page.
@@ -100,6 +106,17 @@ async function route() {
     main.setAttribute('aria-busy', 'false');
   }
   main.focus();
+}
+
+// keyNameOf returns the decoded name of a '#/key/<name>' address (the
+// raw text when it is not valid percent-encoding).
+function keyNameOf(hash) {
+  const raw = hash.slice('#/key/'.length);
+  try {
+    return decodeURIComponent(raw);
+  } catch (_) {
+    return raw;
+  }
 }
 
 function signOut(error) {

@@ -14,8 +14,9 @@ const TARGETS = {
   'oct-HSM': ['128', '192', '256'],
 };
 
+// '\\-' in the name patterns: see page_keys.js.
 function kekForm(ctx, out) {
-  const name = h('input', {name: 'kek-name', required: true, pattern: '[0-9A-Za-z-]{1,127}', value: 'KEKforBYOK'});
+  const name = h('input', {name: 'kek-name', required: true, pattern: '[0-9A-Za-z\\-]{1,127}', value: 'KEKforBYOK'});
   const size = h('select', {name: 'kek-size'}, ['2048', '3072', '4096'].map((s) => h('option', {}, s)));
   return h('form', {class: 'card', onsubmit: async (e) => {
     e.preventDefault();
@@ -41,7 +42,7 @@ function checkList(result) {
 }
 
 function uploadForm(ctx) {
-  const name = h('input', {name: 'target-name', required: true, pattern: '[0-9A-Za-z-]{1,127}'});
+  const name = h('input', {name: 'target-name', required: true, pattern: '[0-9A-Za-z\\-]{1,127}'});
   const kty = h('select', {name: 'target-kty'}, Object.keys(TARGETS).map((t) => h('option', {}, t)));
   const size = h('select', {name: 'target-size'});
   const fillSizes = () => {
@@ -53,13 +54,21 @@ function uploadForm(ctx) {
   const file = h('input', {type: 'file', name: 'byok-file', accept: '.byok,application/json'});
   const report = h('div', {class: 'byok-report', 'aria-live': 'polite'});
   const importButton = h('button', {type: 'submit', disabled: true}, 'Import key');
-  let checked = null;  // {bytes, result}
-  const check = async () => {
+  let checked = null;  // {bytes, file, target}: what passed the check
+  // Each check has a generation; a check that a newer one has overtaken
+  // (a slow KEK fetch, another file chosen meanwhile) drops its result, so
+  // Import always sends the file whose check is shown.
+  let generation = 0;
+  const check = async (mine) => {
+    const stale = () => mine !== generation;
     checked = null;
     importButton.disabled = true;
     clear(report);
-    if (!file.files[0]) return;
-    const bytes = new Uint8Array(await file.files[0].arrayBuffer());
+    const chosen = file.files[0];
+    if (!chosen) return;
+    const target = `${kty.value} ${size.value}`;
+    const bytes = new Uint8Array(await chosen.arrayBuffer());
+    if (stale()) return;
     let result;
     try {
       const doc = parseByok(new TextDecoder().decode(bytes));
@@ -69,29 +78,38 @@ function uploadForm(ctx) {
         try {
           kek = await keys('GET', `/keys/${enc(first.kekName)}/${first.kekVersion}`);
         } catch (err) {
+          if (stale()) return;
           if (!(err instanceof ApiError) || err.status === 401) throw err;
           first.checks.push({ok: false, text: `the KEK ${first.kekName}/${first.kekVersion} is not in this vault (${err.code}: ${err.message})`});
           first.ok = false;
         }
       }
-      result = kek ? checkByok(doc, location.host, kek, `${kty.value} ${size.value}`) : first;
+      if (stale()) return;
+      result = kek ? checkByok(doc, location.host, kek, target) : first;
     } catch (err) {
+      if (stale()) return;
       if (err instanceof ApiError) throw err;
       result = {ok: false, checks: [{ok: false, text: err.message}]};
     }
     report.append(h('h3', {}, result.ok ? 'Structure check passed' : 'Structure check failed'), checkList(result));
     if (result.ok) {
-      checked = {bytes};
+      checked = {bytes, file: chosen, target};
       importButton.disabled = false;
     }
   };
-  const recheck = () => check().catch(ctx.error);
+  const recheck = () => {
+    const mine = ++generation;
+    check(mine).catch((err) => {
+      if (mine === generation) ctx.error(err);
+    });
+  };
   file.addEventListener('change', recheck);
   kty.addEventListener('change', recheck);
   size.addEventListener('change', recheck);
   return h('form', {class: 'card', onsubmit: async (e) => {
     e.preventDefault();
-    if (!checked) return;
+    // Only what was checked, and only as it was checked.
+    if (!checked || checked.file !== file.files[0] || checked.target !== `${kty.value} ${size.value}`) return;
     const key = {kty: kty.value, key_hsm: bytesToB64u(checked.bytes)};
     if (kty.value === 'EC-HSM') key.crv = size.value;
     try {

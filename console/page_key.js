@@ -1,7 +1,7 @@
 // One key: its latest version's attributes, tags and key_ops, its
 // versions, and what the principal's role allows: enable/disable, expiry,
 // tags, key_ops, delete, backup, rotation policy and "rotate now".
-import {b64uToBytes, enc, keys, next} from './api.js';
+import {b64uToBytes, enc, isKeyName, keys, next} from './api.js';
 import {button, clear, download, field, h, table, when} from './dom.js';
 import {rsaPublicPem} from './der.js';
 
@@ -150,6 +150,7 @@ async function rotationSection(ctx, name, reload) {
 }
 
 export async function renderKey(main, ctx, name) {
+  if (!isKeyName(name)) throw new Error(`"${name}" is not a key name (1-127 letters, digits or dashes).`);
   const reload = async () => {
     clear(main);
     await renderKey(main, ctx, name);

@@ -19,8 +19,11 @@ function keyRows(items) {
   });
 }
 
+// Name patterns escape the '-' in their class ('\\-'): browsers compile a
+// pattern with the v flag, where a bare '-' there is an error that turns the
+// field's validation off.
 function searchForm(onSearch) {
-  const input = h('input', {type: 'search', name: 'prefix', pattern: '[0-9A-Za-z-]{0,127}',
+  const input = h('input', {type: 'search', name: 'prefix', pattern: '[0-9A-Za-z\\-]{0,127}',
     autocomplete: 'off', spellcheck: 'false'});
   const form = h('form', {class: 'row', role: 'search', onsubmit: (e) => {
     e.preventDefault();
@@ -30,7 +33,7 @@ function searchForm(onSearch) {
 }
 
 function createForm(ctx) {
-  const name = h('input', {name: 'name', required: true, pattern: '[0-9A-Za-z-]{1,127}'});
+  const name = h('input', {name: 'name', required: true, pattern: '[0-9A-Za-z\\-]{1,127}'});
   const kty = h('select', {name: 'kty'}, ['RSA-HSM', 'EC-HSM', 'oct-HSM'].map((t) => h('option', {}, t)));
   const size = h('select', {name: 'size'}, ['2048', '3072', '4096', 'P-256', 'P-384', 'P-521', 'P-256K', '256']
     .map((t) => h('option', {}, t)));

@@ -1,10 +1,12 @@
 #include "http/console_api.h"
 
 #include <algorithm>
+#include <exception>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
@@ -70,9 +72,12 @@ Response Refused(const Router& router, const KeysApi& api, const Request& req,
   return ConsoleJson(AzureError(403, "Forbidden", StdSv(s.message())));
 }
 
-// VaultJson is one entry of whoami's "vaults".
+// VaultJson is one entry of whoami's "vaults". Its url is on `alias_host`
+// when not empty (the alias the request came through names this vault),
+// else on <vault>.<domain>; with the request's port either way.
 json VaultJson(const KeysApiOptions& o, const Request& req,
-               std::string_view principal, const std::string& vault) {
+               std::string_view principal, const std::string& vault,
+               std::string_view alias_host) {
   json roles = json::array();
   for (auth::Role role : kAllRoles) {
     bool granted =
@@ -88,7 +93,10 @@ json VaultJson(const KeysApiOptions& o, const Request& req,
       allowed.push_back(std::string(OperationName(op)));
     }
   }
-  std::string url = absl::StrCat("https://", vault, ".", o.domain);
+  std::string url =
+      alias_host.empty()
+          ? absl::StrCat("https://", vault, ".", o.domain)
+          : absl::StrCat("https://", absl::AsciiStrToLower(Sv(alias_host)));
   if (req.host_port.has_value()) absl::StrAppend(&url, ":", *req.host_port);
   return {{"name", vault},
           {"url", url},
@@ -106,15 +114,46 @@ Response WhoAmI(const Router& router, const KeysApi& api, const Request& req) {
                                           *host_vault) != o.vaults.end()) {
     vault = *host_vault;
   }
+  // Through a vault alias (`vault-alias`), that vault's link stays on the
+  // host the operator used.
+  std::string_view alias_host;
+  if (!vault.empty() &&
+      !EqualsIgnoreCase(req.host, absl::StrCat(vault, ".", o.domain))) {
+    alias_host = req.host;
+  }
   json vaults = json::array();
   for (const std::string& v : o.vaults) {
-    vaults.push_back(VaultJson(o, req, *principal, v));
+    vaults.push_back(
+        VaultJson(o, req, *principal, v, v == vault ? alias_host : ""));
   }
   json out = {{"principal", *principal},
               {"vault", vault},
               {"operator", api.Operator(req).ok()},
               {"vaults", std::move(vaults)}};
   return ConsoleJson(JsonResponse(200, out.dump()));
+}
+
+// ReadRecent calls options.audit_recent; whatever it throws becomes
+// Internal (no exception may leave a console route).
+absl::StatusOr<json> ReadRecent(const KeysApiOptions& o, int limit) noexcept {
+  try {
+    return o.audit_recent(limit);
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        absl::StrCat("reading the audit log failed: ", e.what()));
+  }
+}
+
+// Guarded answers `handler()`, or 500 if it throws (a nlohmann accessor
+// or an allocation): no exception leaves a console route.
+template <typename Handler>
+Response Guarded(Handler handler) noexcept {
+  try {
+    return handler();
+  } catch (const std::exception& e) {
+    return ConsoleJson(keys::ErrorResponse(absl::InternalError(
+        absl::StrCat("the console's request failed: ", e.what()))));
+  }
 }
 
 Response Audit(const Router& router, const KeysApi& api, const Request& req) {
@@ -139,7 +178,7 @@ Response Audit(const Router& router, const KeysApi& api, const Request& req) {
       r = ConsoleJson(AzureError(400, "BadParameter",
                                  "limit must be an integer from 1 to 500."));
     } else {
-      absl::StatusOr<json> recent = api.options().audit_recent(limit);
+      absl::StatusOr<json> recent = ReadRecent(api.options(), limit);
       r = recent.ok() ? ConsoleJson(JsonResponse(
                             200, recent->dump(-1, ' ', false,
                                               json::error_handler_t::replace)))
@@ -147,7 +186,12 @@ Response Audit(const Router& router, const KeysApi& api, const Request& req) {
     }
   }
   AuditNote note;
-  note.principal = officer.ok() ? *officer : "";
+  if (officer.ok()) {
+    note.principal = *officer;
+  } else if (officer.status().code() == absl::StatusCode::kPermissionDenied) {
+    // A good token without the role: record who was refused.
+    note.principal = api.Principal(req).value_or("");
+  }
   note.operation = "readaudit";
   r.audit = std::move(note);
   return r;
@@ -156,8 +200,7 @@ Response Audit(const Router& router, const KeysApi& api, const Request& req) {
 }  // namespace
 
 bool IsConsoleAuditPath(const Request& r) {
-  return r.path_segments.size() == 3 && r.path_segments[0] == "console" &&
-         r.path_segments[1] == "api" && r.path_segments[2] == "audit";
+  return PathMatches(r, kConsoleAuditPath);
 }
 
 std::string_view OperationName(Operation op) {
@@ -216,13 +259,13 @@ absl::Status AddConsoleApiRoutes(Router& router, const KeysApi& api) {
   RETURN_IF_ERROR(router.Add(
       "GET", "/console/api/whoami",
       [&router, &api](const Request& req, const RouteContext&) {
-        return WhoAmI(router, api, req);
+        return Guarded([&] { return WhoAmI(router, api, req); });
       },
       RouteScope::kService));
   return router.Add(
-      "GET", "/console/api/audit",
+      "GET", kConsoleAuditPath,
       [&router, &api](const Request& req, const RouteContext&) {
-        return Audit(router, api, req);
+        return Guarded([&] { return Audit(router, api, req); });
       },
       RouteScope::kService);
 }

@@ -32,7 +32,11 @@ namespace keyferry::http {
 
 class KeysApi;
 
-// IsConsoleAuditPath tells whether `request` is for /console/api/audit.
+// kConsoleAuditPath is the audit route's path.
+inline constexpr std::string_view kConsoleAuditPath = "/console/api/audit";
+
+// IsConsoleAuditPath tells whether `request` is for /console/api/audit as
+// the router matches it (PathMatches: any case, an optional trailing '/').
 bool IsConsoleAuditPath(const Request& request);
 
 // OperationName is the audit log's name of `op` ("getrotationpolicy", …).

@@ -3,6 +3,7 @@
 #include "http/console_api.h"
 
 #include <algorithm>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -65,6 +66,26 @@ TEST_F(ConsoleApiTest, WhoAmIFollowsTheGrantsPerVault) {
   EXPECT_EQ(Body(Send("GET", "/console/api/whoami"))["operator"], true);
 }
 
+class ConsoleApiAliasTest : public ConsoleApiTest {
+ protected:
+  void Configure(KeysApiOptions& o) override {
+    o.vault_aliases = {{"kv.localhost", "myvault"}};
+  }
+};
+
+TEST_F(ConsoleApiAliasTest, WhoAmIThroughAnAliasLinksTheAliasHost) {
+  json who =
+      Body(Send("GET", "/console/api/whoami", "", "reader", "KV.localhost"));
+  EXPECT_EQ(who["vault"], "myvault");
+  ASSERT_EQ(who["vaults"].size(), 2u);
+  EXPECT_EQ(who["vaults"][0]["name"], "myvault");
+  EXPECT_EQ(who["vaults"][0]["url"], "https://kv.localhost:8443");
+  EXPECT_EQ(who["vaults"][1]["url"], "https://othervault.localhost:8443");
+  // Through the vault's own host: its own name.
+  json direct = Body(Send("GET", "/console/api/whoami", "", "reader"));
+  EXPECT_EQ(direct["vaults"][0]["url"], "https://myvault.localhost:8443");
+}
+
 TEST_F(ConsoleApiTest, FailureWhoAmIWithoutTokenIs401) {
   Response r = Send("GET", "/console/api/whoami", "", "");
   EXPECT_EQ(r.status, 401);
@@ -79,10 +100,54 @@ TEST_F(ConsoleApiTest, FailureAuditOnlyForOperators) {
     EXPECT_EQ(Body(r)["error"]["code"], "Forbidden") << who;
     ASSERT_TRUE(r.audit.has_value());
     EXPECT_EQ(r.audit->operation, "readaudit");
+    EXPECT_EQ(r.audit->principal, who);  // who was refused is recorded
   }
-  EXPECT_EQ(Send("GET", "/console/api/audit", "", "").status, 401);
+  Response anonymous = Send("GET", "/console/api/audit", "", "");
+  EXPECT_EQ(anonymous.status, 401);
+  ASSERT_TRUE(anonymous.audit.has_value());
+  EXPECT_EQ(anonymous.audit->principal, "");
   // The fixture gives no audit reader: an operator gets 404, not data.
   EXPECT_EQ(Send("GET", "/console/api/audit").status, 404);
+}
+
+TEST_F(ConsoleApiTest, AuditReadRunsOffTheIoThreadInAnySpelling) {
+  for (const char* target :
+       {"/console/api/audit", "/console/api/audit/", "/console/api/AUDIT",
+        "/Console/Api/Audit/?limit=3"}) {
+    Request r;
+    r.method = "GET";
+    r.target = target;
+    ASSERT_OK(ParseTarget(r.target, r));
+    EXPECT_TRUE(IsConsoleAuditPath(r)) << target;
+    EXPECT_TRUE(KeysApi::MayBlock(r)) << target;
+    // The router takes the same spelling to the audit route (403 for a
+    // Reader, not 404).
+    EXPECT_EQ(Send("GET", target, "", "reader").status, 403) << target;
+  }
+  Request whoami;
+  whoami.method = "GET";
+  whoami.target = "/console/api/whoami/";
+  ASSERT_OK(ParseTarget(whoami.target, whoami));
+  EXPECT_FALSE(KeysApi::MayBlock(whoami));
+}
+
+class ConsoleApiThrowingReaderTest : public ConsoleApiTest {
+ protected:
+  void Configure(KeysApiOptions& o) override {
+    // A reader that fails by throwing, as std::string or a stream may.
+    o.audit_recent = [](int) -> absl::StatusOr<json> {
+      throw std::length_error("basic_string::_M_create");
+    };
+  }
+};
+
+TEST_F(ConsoleApiThrowingReaderTest, FailureThrowingReaderIs500NotACrash) {
+  Response r;
+  EXPECT_NO_THROW(r = Send("GET", "/console/api/audit"));
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.headers.Get("Content-Security-Policy").value_or(""), kConsoleCsp);
+  ASSERT_TRUE(r.audit.has_value());
+  EXPECT_EQ(r.audit->principal, "officer");
 }
 
 TEST_F(ConsoleApiTest, OperationNamesAreTheAuditLogs) {
@@ -114,6 +179,19 @@ TEST_F(ConsoleApiTest, ListPrefixPagesOnlyMatchingNames) {
   json none = Body(Send("GET", "/keys?api-version=7.4&prefix=zz"));
   EXPECT_TRUE(none["value"].empty());
   EXPECT_TRUE(none["nextLink"].is_null());
+}
+
+TEST_F(ConsoleApiTest, ListPrefixUpperCaseSkipTokenContinues) {
+  for (const char* n : {"beta-1", "beta-2", "beta-3"}) Create(n);
+  // A client's cursor in upper case ("BETA-1") continues after beta-1, as
+  // the store compares it; it does not restart at the prefix.
+  json page = Body(Send("GET",
+                        absl::StrCat("/keys?api-version=7.4&prefix=beta-",
+                                     "&$skiptoken=QkVUQS0x")));
+  ASSERT_EQ(page["value"].size(), 2u) << page.dump();
+  EXPECT_NE(page["value"][0]["kid"].get<std::string>().find("/keys/beta-2"),
+            std::string::npos)
+      << page.dump();
 }
 
 TEST_F(ConsoleApiTest, FailureBadPrefix) {

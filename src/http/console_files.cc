@@ -32,6 +32,20 @@ bool IsConsoleFilePath(const Request& request) {
   return p[1] != "api";
 }
 
+bool IsConsolePath(const Request& request) {
+  const std::vector<std::string>& p = request.path_segments;
+  return !p.empty() && EqualsIgnoreCase(p[0], "console");
+}
+
+Response WithConsolePolicy(const Request& request, Response response) {
+  if (!IsConsolePath(request)) return response;
+  AddConsoleSecurityHeaders(response);
+  if (!response.headers.Has("Cache-Control")) {
+    response.headers.Set("Cache-Control", "no-store");
+  }
+  return response;
+}
+
 std::string_view ContentTypeOf(std::string_view name) {
   struct Type {
     std::string_view ext;

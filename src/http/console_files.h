@@ -46,6 +46,19 @@ std::string_view ContentTypeOf(std::string_view name);
 // Cross-Origin-Opener-Policy / Cross-Origin-Resource-Policy: same-origin.
 void AddConsoleSecurityHeaders(Response& response);
 
+// IsConsolePath tells whether `request`'s path starts with /console (its
+// first segment is "console", in any case): the files, the JSON API under
+// /console/api/ and anything else the router refuses there.
+bool IsConsolePath(const Request& request);
+
+// WithConsolePolicy returns `response` as the answer to `request`: when
+// IsConsolePath, with AddConsoleSecurityHeaders and, unless the answer set
+// one, "Cache-Control: no-store". Unchanged otherwise. keyferryd passes
+// every answer of the vault listener through it, so refusals made before
+// or outside the console's own routes (404, 405, 503) carry the headers
+// too (docs/console.md §3).
+Response WithConsolePolicy(const Request& request, Response response);
+
 // ServeConsoleFile answers a request IsConsoleFilePath accepts, from
 // `files`: /console and /console/ give index.html; /console/<name> the
 // file of exactly that name (names are looked up, never joined to a

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "http/azure.h"
+
 namespace keyferry::http {
 namespace {
 
@@ -94,6 +96,31 @@ TEST(ConsoleFiles, PathClassification) {
   EXPECT_FALSE(IsConsoleFilePath(Get("/console/api")));
   EXPECT_FALSE(IsConsoleFilePath(Get("/keys")));
   EXPECT_FALSE(IsConsoleFilePath(Get("/consoles")));
+}
+
+TEST(ConsoleFiles, EveryAnswerUnderConsoleGetsTheHeaders) {
+  // What the router and keyferryd answer before any console route runs.
+  for (const char* target : {"/console/api/whoami", "/console/api/nothing",
+                             "/CONSOLE/api/audit", "/console/api"}) {
+    Response r = WithConsolePolicy(
+        Get(target, "POST"), AzureError(405, "MethodNotAllowed", "no"));
+    EXPECT_EQ(r.status, 405) << target;
+    EXPECT_EQ(r.headers.Get("Content-Security-Policy").value_or(""),
+              kConsoleCsp)
+        << target;
+    EXPECT_EQ(r.headers.Get("X-Frame-Options").value_or(""), "DENY");
+    EXPECT_EQ(r.headers.Get("Cache-Control").value_or(""), "no-store");
+  }
+  // A file's own Cache-Control stays.
+  Response file = WithConsolePolicy(Get("/console/app.js"),
+                                    ServeConsoleFile(kFake, Get("/console/app.js")));
+  ExpectSecurityHeaders(file);
+  // Not the keys API's.
+  Response keys =
+      WithConsolePolicy(Get("/keys"), AzureError(404, "NotFound", "no"));
+  EXPECT_FALSE(keys.headers.Has("Content-Security-Policy"));
+  EXPECT_FALSE(WithConsolePolicy(Get("/consoles"), Response{})
+                   .headers.Has("X-Frame-Options"));
 }
 
 TEST(ConsoleFiles, EmbeddedConsoleHasItsFiles) {

@@ -70,8 +70,11 @@ class KeysApiFixture : public ::testing::Test {
       ASSERT_OK_AND_ASSIGN(Grant grant, ParseGrant(g));
       o.grants.push_back(grant);
     }
+    Configure(o);
     ASSERT_OK_AND_ASSIGN(api_, KeysApi::New(std::move(o), &t_->vault()));
   }
+  // Configure may change the options before the API is made.
+  virtual void Configure(KeysApiOptions& options) { (void)options; }
   void TearDown() override {
     api_.reset();
     t_.reset();

@@ -76,6 +76,9 @@ absl::StatusOr<Answer> ImportKey(vault::KeyVault& v, const Call& c) {
 absl::StatusOr<Answer> ListKeys(vault::KeyVault& v, const Call& c) {
   ASSIGN_OR_RETURN(PageParams p, ReadPage(c.req));
   ASSIGN_OR_RETURN(std::string prefix, ReadNamePrefix(c.req));
+  // The store compares the cursor lower-cased: so must this, or an
+  // upper-case $skiptoken would restart the listing at the prefix.
+  p.after = absl::AsciiStrToLower(Sv(p.after));
   if (!prefix.empty() && p.after < PrefixCursor(prefix)) {
     p.after = PrefixCursor(prefix);
   }

@@ -17,6 +17,25 @@ std::string_view RouteContext::Param(std::string_view name) const {
   return {};
 }
 
+bool PathMatches(const Request& request, std::string_view pattern) {
+  if (pattern.empty() || pattern.front() != '/') return false;
+  const std::vector<std::string>& path = request.path_segments;
+  size_t n = path.size();
+  // As Handle's second attempt: one empty last segment may be dropped.
+  const bool trailing_slash = n >= 2 && path.back().empty();
+  std::string_view rest = pattern.substr(1);
+  for (size_t i = 0;; ++i) {
+    size_t slash = rest.find('/');
+    if (i >= n || !EqualsIgnoreCase(rest.substr(0, slash), path[i])) {
+      return false;
+    }
+    if (slash == std::string_view::npos) {
+      return i + 1 == n || (trailing_slash && i + 2 == n);
+    }
+    rest.remove_prefix(slash + 1);
+  }
+}
+
 Router::Router(RouterOptions options) : options_(std::move(options)) {
   options_.domain = absl::AsciiStrToLower(Sv(options_.domain));
   for (auto& [host, vault] : options_.aliases) {

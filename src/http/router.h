@@ -55,6 +55,13 @@ struct RouterOptions {
   std::vector<std::pair<std::string, std::string>> aliases = {};
 };
 
+// PathMatches tells whether `request`'s path is the literal path `pattern`
+// ("/console/api/audit": no captures) the way Router::Handle matches it:
+// segments compared case-insensitively, and a path ending in '/' also tried
+// without its empty last segment. For decisions made before routing (which
+// thread answers), so they agree with the route that will answer.
+bool PathMatches(const Request& request, std::string_view pattern);
+
 class Router {
  public:
   explicit Router(RouterOptions options);

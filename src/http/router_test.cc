@@ -70,6 +70,23 @@ TEST_F(RouterTest, TrailingSlashFallsBackToShorterRoute) {
   EXPECT_EQ(Call("GET", "/keys/").body, "list|myvault||");
 }
 
+TEST(PathMatchesTest, AgreesWithTheRouter) {
+  Router router(RouterOptions{.domain = "localhost"});
+  ASSERT_OK(router.Add("GET", "/console/api/audit", Echo("audit"),
+                       RouteScope::kService));
+  for (const char* target :
+       {"/console/api/audit", "/console/api/audit/", "/console/api/AUDIT",
+        "/Console/API/Audit/", "/console/api/audit?limit=5",
+        "/console/api/audit//", "/console/api/audi", "/console/api/auditx",
+        "/console/api", "/console/api/audit/x", "/console/api/", "/"}) {
+    Request req = MakeRequest("GET", target, "myvault.localhost");
+    const bool routed = router.Handle(req).body == "audit|||";
+    EXPECT_EQ(PathMatches(req, "/console/api/audit"), routed) << target;
+  }
+  EXPECT_TRUE(PathMatches(MakeRequest("GET", "/console/api/AUDIT/", "x"),
+                          "/console/api/audit"));
+}
+
 TEST_F(RouterTest, RequiredCaptureRejectsEmptySegment) {
   EXPECT_EQ(Call("PATCH", "/keys/k1/").status, 405);  // only GET has {version?}
   EXPECT_EQ(Call("PATCH", "/keys/k1/").headers.Get("Allow").value_or(""),

@@ -1,7 +1,10 @@
 #include "server/console_audit.h"
 
+#include <chrono>
+#include <exception>
 #include <fstream>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -23,8 +26,16 @@ absl::StatusOr<std::vector<std::string>> TailLines(const std::string& path) {
   if (!in) return absl::NotFoundError(absl::StrCat("no audit log at ", path));
   in.seekg(0, std::ios::end);
   const std::streamoff size = in.tellg();
+  if (!in || size < 0) {  // not a seekable file (a directory, a pipe)
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot find the size of the audit log ", path));
+  }
   const std::streamoff from = size > kTailBytes ? size - kTailBytes : 0;
   in.seekg(from);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot seek in the audit log ", path));
+  }
   std::string text(static_cast<size_t>(size - from), '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<size_t>(in.gcount()));
@@ -43,13 +54,18 @@ absl::StatusOr<std::vector<std::string>> TailLines(const std::string& path) {
   return lines;
 }
 
-// VerifyChain is audit::Verify as JSON, tried again while the last line is
+// VerifyChain is audit::Verify as JSON, tried again (after 20 ms, then
+// 50 ms: time for the writer to finish the line) while the last line is
 // caught mid-write.
 json VerifyChain(const std::string& path) {
+  constexpr std::chrono::milliseconds kBackOff[] = {
+      std::chrono::milliseconds(20), std::chrono::milliseconds(50)};
   absl::StatusOr<audit::VerifyResult> v = audit::Verify(path);
-  for (int attempt = 0; attempt < 2 && !v.ok() &&
-                        absl::StrContains(v.status().message(), "incomplete");
-       ++attempt) {
+  for (std::chrono::milliseconds wait : kBackOff) {
+    if (v.ok() || !absl::StrContains(v.status().message(), "incomplete")) {
+      break;
+    }
+    std::this_thread::sleep_for(wait);
     v = audit::Verify(path);
   }
   if (!v.ok()) {
@@ -58,9 +74,7 @@ json VerifyChain(const std::string& path) {
   return {{"verified", true}, {"records", v->records}, {"head", v->last_hash}};
 }
 
-}  // namespace
-
-absl::StatusOr<json> RecentAudit(const std::string& path, int limit) {
+absl::StatusOr<json> Recent(const std::string& path, int limit) {
   ASSIGN_OR_RETURN(std::vector<std::string> lines, TailLines(path));
   json recent = json::array();
   for (auto it = lines.rbegin();
@@ -71,6 +85,18 @@ absl::StatusOr<json> RecentAudit(const std::string& path, int limit) {
   json out = VerifyChain(path);
   out["recent"] = std::move(recent);
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<json> RecentAudit(const std::string& path, int limit) noexcept {
+  // A console route must not throw (std::string, std::ifstream and json may).
+  try {
+    return Recent(path, limit);
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        absl::StrCat("cannot read the audit log ", path, ": ", e.what()));
+  }
 }
 
 }  // namespace keyferry::server

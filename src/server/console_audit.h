@@ -18,9 +18,13 @@ namespace keyferry::server {
 // are the last complete lines of the file (at most the last 1 MiB is
 // read); a line that does not parse is skipped (Verify reports it). A
 // record being written while the file is read can make the last line
-// incomplete: Verify is then tried again, up to three times, before the
-// chain is reported broken. NotFound when there is no log.
-absl::StatusOr<nlohmann::json> RecentAudit(const std::string& path, int limit);
+// incomplete: Verify is then tried twice more (after 20 ms, then 50 ms;
+// three tries in all) before the chain is reported broken. Runs on the
+// blocking pool (it reads the whole log). NotFound when there is no log,
+// FailedPrecondition when it is not a seekable file; never throws (an
+// exception inside becomes Internal).
+absl::StatusOr<nlohmann::json> RecentAudit(const std::string& path,
+                                           int limit) noexcept;
 
 }  // namespace keyferry::server
 

@@ -1,7 +1,10 @@
 #include "server/console_audit.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -69,6 +72,20 @@ TEST(RecentAudit, FailureAlteredRecordIsNotVerified) {
 TEST(RecentAudit, FailureNoLog) {
   const std::string path = TempDirectory() + "/none.log";
   EXPECT_EQ(RecentAudit(path, 10).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(RecentAudit, FailureUnseekableLogIsAStatusNotAnException) {
+  // A FIFO cannot tell its size (tellg gives -1). Held open for writing
+  // here, so the reader's open does not wait for a writer.
+  const std::string path = TempDirectory() + "/audit.fifo";
+  ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+  int writer = open(path.c_str(), O_RDWR | O_NONBLOCK);
+  ASSERT_GE(writer, 0);
+  absl::StatusOr<nlohmann::json> out = absl::UnknownError("not run");
+  EXPECT_NO_THROW(out = RecentAudit(path, 10));
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kFailedPrecondition)
+      << out.status();
+  close(writer);
 }
 
 }  // namespace

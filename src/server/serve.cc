@@ -266,7 +266,7 @@ std::unique_ptr<SealService> MakeSealService(Node& node) {
 }
 
 // NewKeysServer makes (does not start) the vault listener: /console/ files
-// are the embedded console, /sys goes to the seal service, everything else to
+// are the embedded console (every answer under /console has its headers), /sys goes to the seal service, everything else to
 // the keys API (503 while sealed); nothing runs while the audit log cannot be
 // written (/healthz still answers, and says so). Needs node.audit and node.tls;
 // reads node.api and node.seal at each request (they are made after the
@@ -284,8 +284,8 @@ absl::StatusOr<std::unique_ptr<http::Server>> NewKeysServer(const Node& node) {
   };
   audit::AuditLog* audit = node.audit.get();
   so.finish = AuditFinish(audit);
-  return http::Server::New(so, [n = &node, sealed = node.custody.sealed,
-                                audit](const http::Request& r) {
+  auto answer = [n = &node, sealed = node.custody.sealed,
+                 audit](const http::Request& r) {
     const http::KeysApi* api = n->api.get();
     SealService* seal = n->seal.get();
     if (!audit->healthy() && !IsHealthCheck(r)) {
@@ -310,6 +310,11 @@ absl::StatusOr<std::unique_ptr<http::Server>> NewKeysServer(const Node& node) {
       return SealService::SealedResponse();
     }
     return api->Handle(r);
+  };
+  // Every answer under /console, whoever made it (the 503s above, the
+  // router's 404 and 405), carries the console's headers.
+  return http::Server::New(so, [answer](const http::Request& r) {
+    return http::WithConsolePolicy(r, answer(r));
   });
 }
 

@@ -535,6 +535,20 @@ for what, method, path, body in (
         ("rng", "POST", "/rng", {"count": 8})):
     st, js, _ = req(method, path, body)
     check(f"full: {what} answers 503", st == 503 and code(js) == "ServiceUnavailable", (st, js))
+# The console's answers keep its headers when refused here too
+# (docs/console.md §3): its files and its JSON API.
+for path in ("/console/", "/console/api/whoami"):
+    c = http.client.HTTPSConnection(v.u.hostname, v.u.port, context=v.ctx, timeout=30)
+    c.request("GET", path, headers={"Authorization": f"Bearer {v.token}"})
+    r = c.getresponse()
+    r.read()
+    c.close()
+    answered_503.append(r.getheader("x-ms-request-id") or f"console {path}")
+    check(f"full: GET {path} answers 503 with the console's headers",
+          r.status == 503 and
+          (r.getheader("content-security-policy") or "").startswith("default-src 'self'") and
+          r.getheader("x-frame-options") == "DENY" and r.getheader("cache-control") == "no-store",
+          (r.status, r.getheaders()))
 # /healthz is not refused like the rest: it answers with its own report,
 # which says that the node is unavailable, and why. (Nothing is written to
 # the log meanwhile: it cannot recover before the filler goes.)

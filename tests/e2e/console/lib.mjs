@@ -40,6 +40,18 @@ export async function accessible(page, name) {
     return [...unlabelled, ...fake];
   });
   check(`${name}: every control is labelled and every action is a button`, bad.length === 0, bad.join(' | '));
+  // A pattern the browser cannot compile (it uses the v flag) turns the
+  // field's validation off without a word on the page.
+  const badPatterns = await page.evaluate(() => [...document.querySelectorAll('input[pattern]')]
+    .filter((e) => {
+      try {
+        new RegExp(`^(?:${e.pattern})$`, 'v');
+        return false;
+      } catch (_) {
+        return true;
+      }
+    }).map((e) => `${e.name}: ${e.pattern}`));
+  check(`${name}: every pattern attribute is a valid regular expression`, badPatterns.length === 0, badPatterns.join(' | '));
 }
 
 // shoot saves full-page screenshots of the current page at both sizes,

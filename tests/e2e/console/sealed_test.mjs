@@ -24,6 +24,11 @@ function unseal(share) {
 async function steps(page) {
   const res = await page.goto(`${VAULT}/console/`);
   check('the console is served while sealed', res.status() === 200);
+  const api = await page.request.get(`${VAULT}/console/api/whoami`, {headers: {Authorization: `Bearer ${OFFICER}`}});
+  const ah = api.headers();
+  check('the sealed 503 under /console/api carries the console\'s headers', api.status() === 503 &&
+    ah['content-security-policy'] === res.headers()['content-security-policy'] &&
+    ah['x-frame-options'] === 'DENY' && ah['cache-control'] === 'no-store', `${api.status()} ${JSON.stringify(ah)}`);
   await page.getByLabel('Access token').fill(OFFICER);
   await page.getByRole('button', {name: 'Sign in'}).click();
   await page.getByRole('heading', {name: 'Seal status'}).waitFor();

@@ -22,6 +22,12 @@ async function signIn(page, token) {
 // keyboard: Tab alone reaches the keys page's search, its focus is visible,
 // and Enter runs the search.
 async function keyboard(page) {
+  // One key, so the unfiltered list differs from a search's answer.
+  const made = await rest('POST', '/keys/kbd-shown/create', OFFICER, {kty: 'EC', crv: 'P-256'});
+  if (made.status !== 200) throw new Error(`create kbd-shown: ${made.status}`);
+  await page.reload();
+  await page.getByRole('link', {name: 'kbd-shown', exact: true}).waitFor();
+  await settled(page);
   await page.locator('body').focus();
   let reached = false;
   for (let i = 0; i < 40 && !reached; i++) {
@@ -36,15 +42,23 @@ async function keyboard(page) {
   // console.css's ring: 3px solid amber (#f59e0b), not the browser default.
   check('the focused field shows the console\'s focus ring', outline === 'solid 3px rgb(245, 158, 11)', outline);
   await page.keyboard.type('zz-none');
+  const searched = page.waitForRequest((r) => r.url().includes('prefix=zz-none'), {timeout: 10000})
+    .then(() => true, () => false);
   await page.keyboard.press('Enter');
-  await page.getByText('No keys match.').waitFor();
-  check('Enter in the search field searches', true);
-  // The skip link moves the focus to the content without leaving the page.
+  const sent = await searched;
+  if (sent) await page.getByText('No keys match.').waitFor();
+  check('Enter in the search field searches', sent &&
+    await page.getByRole('link', {name: 'kbd-shown', exact: true}).count() === 0);
+  // The skip link moves the focus to the content without leaving the page
+  // (a reload or a new route would show kbd-shown and an empty field).
   await page.getByRole('link', {name: 'Skip to content'}).focus();
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.activeElement?.id === 'main');
+  await settled(page);
   check('the skip link focuses the content and keeps the page',
-    await page.getByText('No keys match.').count() === 1);
+    await page.getByLabel('Name starts with').inputValue() === 'zz-none' &&
+    await page.getByText('No keys match.').count() === 1 &&
+    await page.getByRole('link', {name: 'kbd-shown', exact: true}).count() === 0, page.url());
 }
 
 // headersAndSignIn: the security headers, a wrong token, then the officer.
@@ -65,6 +79,16 @@ export async function headersAndSignIn(page) {
   check('app.js is text/javascript', (js.headers()['content-type'] || '').startsWith('text/javascript'));
   const missing = await page.request.get(`${VAULT}/console/..%2F..%2Fetc%2Fpasswd`);
   check('an unknown or traversing file name is 404', missing.status() === 404);
+  // The router's refusals under /console/api carry the console's headers too.
+  for (const [what, res2, status] of [
+    ['POST /console/api/whoami', await page.request.post(`${VAULT}/console/api/whoami`), 405],
+    ['GET /console/api/nothing', await page.request.get(`${VAULT}/console/api/nothing`), 404]]) {
+    const h = res2.headers();
+    check(`${what} is ${status} with the console's headers`, res2.status() === status &&
+      h['content-security-policy'] === csp && h['x-frame-options'] === 'DENY' &&
+      h['x-content-type-options'] === 'nosniff' && h['cache-control'] === 'no-store',
+      `${res2.status()} ${JSON.stringify(h)}`);
+  }
 
   await page.getByLabel('Access token').waitFor();
   await shoot(page, '01-sign-in');
@@ -82,6 +106,20 @@ export async function headersAndSignIn(page) {
     await page.getByRole('button', {name: 'Create key', exact: true}).count() === 1 &&
     await page.getByRole('button', {name: 'Restore', exact: true}).count() === 1);
   await keyboard(page);
+  // The name patterns compile (under the v flag Chromium uses), so the form
+  // itself refuses a name the API would refuse.
+  const nameField = page.locator('input[name="name"]');
+  await nameField.fill('a/b');
+  const creates = [];
+  const onRequest = (r) => {
+    if (r.method() === 'POST' && r.url().includes('/create')) creates.push(r.url());
+  };
+  page.on('request', onRequest);
+  await page.getByRole('button', {name: 'Create key', exact: true}).click();
+  const refused = await nameField.evaluate((e) => e.validity.patternMismatch && !e.form.checkValidity());
+  page.off('request', onRequest);
+  check('the create form refuses the key name "a/b"', refused && creates.length === 0, creates.join(' '));
+  await nameField.fill('');
   check('the token is in sessionStorage, not localStorage', await page.evaluate(
     () => localStorage.length === 0 && Object.keys(sessionStorage).length === 1));
   check('no token in the URL', !page.url().includes(OFFICER.slice(0, 20)));
@@ -116,8 +154,39 @@ export async function byokFlow(page) {
   await page.getByLabel('New key name').fill('byok-imported');
   await page.getByLabel('Key type').selectOption('RSA-HSM');
   await page.getByLabel('Size or curve').selectOption('2048');
+  // An older check that finishes late never overwrites a newer one: the
+  // good file's KEK fetch is held while the bad file is chosen and checked,
+  // then let through.
+  const kekUrl = /\/keys\/kek-console\/[0-9a-f]{32}/;
+  let heldRoute;
+  const held = new Promise((resolve) => {
+    heldRoute = resolve;
+  });
+  let first = true;
+  const hold = async (route) => {
+    if (first) {
+      first = false;
+      heldRoute(route);
+    } else {
+      await route.continue();
+    }
+  };
+  await page.route(kekUrl, hold);
+  await page.getByLabel('.byok file').setInputFiles(byok);
+  const slow = await held;
   await page.getByLabel('.byok file').setInputFiles(bad);
   await page.getByRole('heading', {name: 'Structure check failed'}).waitFor();
+  const late = page.waitForResponse((r) => r.request() === slow.request());
+  await slow.continue();
+  await late;
+  // Let the page run what it does with that answer (a wait, not an assert).
+  await page.evaluate(() => new Promise((r) => setTimeout(r, 500)));
+  await page.unroute(kekUrl, hold);
+  check('a slower, older structure check does not overwrite the newer one',
+    await page.getByRole('button', {name: 'Import key'}).isDisabled() &&
+    await page.locator('.byok-report h3').count() === 1 &&
+    !(await page.locator('.byok-report').textContent()).includes('Structure check passed'),
+    await page.locator('.byok-report').textContent());
   check('a .byok with alg "RSA-OAEP" fails the offline check and cannot be imported',
     await page.getByRole('button', {name: 'Import key'}).isDisabled() &&
     (await page.locator('.byok-report').textContent()).includes('header.alg is "RSA-OAEP"'));
@@ -242,6 +311,32 @@ export async function paging(page) {
   const names = await page.locator('#key-results tbody tr td:first-child').allTextContents();
   check('a prefix search lists exactly the matching keys', names.length === 10 && names.every((n) => n.startsWith('page-1')),
     names.join(' '));
+  // A key address naming no key ("#/key/.." would request "/") shows the
+  // keys page and says why, and requests nothing outside /keys.
+  const origin = new URL(VAULT).origin;
+  const stray = [];
+  const onRequest = (r) => {
+    const u = new URL(r.url());
+    if (u.origin === origin && !u.pathname.startsWith('/keys') && !u.pathname.startsWith('/console/')) stray.push(r.url());
+  };
+  page.on('request', onRequest);
+  for (const bad of ['..', '..%2F..%2Fsys', 'a%2Fb', '%E0%A4%A']) {
+    await page.getByRole('link', {name: 'Vaults', exact: true}).click();  // away first
+    await page.getByRole('heading', {name: 'Vaults', exact: true}).waitFor();
+    await settled(page);
+    await page.evaluate((h) => {
+      location.hash = h;
+    }, `#/key/${bad}`);
+    await page.getByRole('alert').filter({hasText: 'is not a key name'}).waitFor();
+    await page.getByRole('heading', {name: 'Keys of myvault'}).waitFor();
+    await settled(page);
+  }
+  page.off('request', onRequest);
+  check('a key address with no key name shows the keys page with an error and requests nothing else',
+    stray.length === 0, stray.join(' '));
+  await page.getByRole('link', {name: 'Keys', exact: true}).click();
+  await page.getByRole('heading', {name: 'Keys of myvault'}).waitFor();
+  await settled(page);
 }
 
 // opsPages: vaults, seal status and the audit log.
