@@ -112,11 +112,14 @@ bool IsTokenObject(const Template& t) {
 
 // CannotKeep240Attributes tells whether a failure to make the token object
 // of template `t` may be the token's inability to store the 2.40
-// attributes (confirmed after the retry by Lacks240Attributes).
+// attributes (confirmed after the retry by Lacks240Attributes). An unwrap
+// whose retry with the attributes tokens demand (Session::UnwrapKey) failed
+// so reports its first answer, CKR_TEMPLATE_INCOMPLETE (NSS softokn, EC).
 bool CannotKeep240Attributes(const absl::Status& st, const Template& t) {
   std::optional<unsigned long> rv = GetCkr(st);
   return rv &&
-         (*rv == CKR_GENERAL_ERROR || *rv == CKR_ATTRIBUTE_TYPE_INVALID) &&
+         (*rv == CKR_GENERAL_ERROR || *rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+          *rv == CKR_TEMPLATE_INCOMPLETE) &&
          IsTokenObject(t) && Has240Attributes(t);
 }
 
