@@ -130,6 +130,32 @@ absl::Status ReadBack(hsm::Session& s, hsm::ObjectHandle obj,
   return absl::OkStatus();
 }
 
+// TryAsSessionObject unwraps the payload with the final template as a
+// session object, destroyed at once: a token that refuses a template may
+// leave a half-made object behind (SoftHSM 2.6.1 keeps an object with its
+// default attributes when C_UnwrapKey's template sets an attribute it holds
+// read-only), and a session object goes with the session, a token object
+// would stay.
+absl::Status TryAsSessionObject(TokenUnwrapper& unwrapper,
+                                const hsm::KeySpec& spec,
+                                std::span<const uint8_t> id) {
+  hsm::KeyFlags flags = spec.flags;
+  flags.token = false;
+  absl::StatusOr<hsm::ScopedObject> trial = unwrapper.Unwrap(
+      hsm::KeyObjectTemplate(spec.kind, flags, spec.label, id), spec.kind);
+  if (trial.ok()) return absl::OkStatus();
+  if (!spec.flags.modifiable && hsm::IsAttributeReadOnly(trial.status())) {
+    // The payload unwrapped a moment ago: the template is what the token
+    // refused, and a key it must not change is the part tokens refuse.
+    return absl::FailedPreconditionError(
+        "the token does not let an unwrapped key be made non-modifiable "
+        "(CKR_ATTRIBUTE_READ_ONLY for CKA_MODIFIABLE=FALSE); add 'modifiable' "
+        "to --flags to accept a key whose usage flags can be changed later; "
+        "nothing was imported");
+  }
+  return trial.status();
+}
+
 }  // namespace
 
 absl::StatusOr<ImportFormat> ParseImportFormat(std::string_view name) {
@@ -224,6 +250,7 @@ absl::StatusOr<TokenImportResult> ImportToToken(
   // CKR_ATTRIBUTE_READ_ONLY).
   hsm::Template t =
       hsm::KeyObjectTemplate(spec.kind, spec.flags, spec.label, out.id);
+  RETURN_IF_ERROR(TryAsSessionObject(unwrapper, spec, out.id));
   absl::StatusOr<hsm::ObjectHandle> h = hsm::MakeKeyObject(
       s, std::move(t), out.id,
       [&](const hsm::Template& tt) -> absl::StatusOr<hsm::ObjectHandle> {
@@ -231,16 +258,6 @@ absl::StatusOr<TokenImportResult> ImportToToken(
         return o.Release();
       },
       &out.flags_not_kept);
-  if (!h.ok() && !spec.flags.modifiable &&
-      hsm::IsAttributeReadOnly(h.status())) {
-    // The payload unwrapped a moment ago: the template is what the token
-    // refused, and a key it must not change is the likely part.
-    return absl::FailedPreconditionError(
-        "the token does not let an unwrapped key be made non-modifiable "
-        "(CKR_ATTRIBUTE_READ_ONLY for CKA_MODIFIABLE=FALSE); add 'modifiable' "
-        "to --flags to accept a key whose usage flags can be changed later; "
-        "nothing was imported");
-  }
   if (!h.ok()) return h.status();
   hsm::ScopedObject made(s, *h);
   RETURN_IF_ERROR(
