@@ -237,6 +237,22 @@ p11A --encrypt -m AES-ECB --id "$aid256" -i "$T/zero16" -o "$T/kcvA" || fail "A:
 KEYFERRY_HOME="$A_HOME" kf export --key ec-P-384 --kek "$T/kekN.pem" --kid "$KIDN" --out "$T/n-ec.byok"
 kf import "${NSS[@]}" --byok "$T/n-ec.byok" --kek KEKN --label ec384 --type ec --curve P-384
 expect_contains "$T/out" "imported EC P-384 key 'ec384'"
+# NSS signs (the test's ctypes client: pkcs11-tool cannot pass NSS its
+# initialization string); Python verifies with A's public key.
+openssl dgst -sha384 -binary "$T/msg" >"$T/dig"
+rs="$($PY "$HERE/p11_probe.py" ecdsa-sign "$NSS_MODULE" "$NSS_INIT" "NSS Certificate DB" ec384 "$(xxd -p -c 64 "$T/dig")")" \
+  || fail "p11_probe: NSS ecdsa-sign"
+$PY - "$T/ec-P-384.pub" "$rs" "$T/dig" <<'PYEOF' || fail "NSS's signature with the imported P-384 key does not verify with A's public key"
+import sys
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, utils
+pub = serialization.load_pem_public_key(open(sys.argv[1], "rb").read())
+rs = bytes.fromhex(sys.argv[2])
+n = len(rs) // 2
+sig = utils.encode_dss_signature(int.from_bytes(rs[:n], "big"), int.from_bytes(rs[n:], "big"))
+pub.verify(sig, open(sys.argv[3], "rb").read(), ec.ECDSA(utils.Prehashed(hashes.SHA384())))
+PYEOF
+pass
 kf_fails "the blob holds an AES-256 key, not the declared AES-192" import "${NSS[@]}" --byok "$T/n-aes.byok" --kek KEKN --label x --type aes --size 192
 blob_edit "$T/n-aes.byok" "$T/n-c1flip.byok" 'ct[7] ^= 4'
 kf_fails "the transfer key does not decrypt with the KEK" import "${NSS[@]}" --byok "$T/n-c1flip.byok" --kek KEKN --label x --type aes
