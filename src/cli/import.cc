@@ -6,33 +6,19 @@
 
 #include <cstdio>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/file.h"
 #include "base/status.h"
 #include "byok/blob.h"
 #include "cli/command.h"
 #include "cli/hsm_context.h"
-#include "cli/key_report.h"
+#include "cli/key_common.h"
 #include "crypto/keys.h"
 #include "hsm/keys.h"
 #include "hsm/templates.h"
 
 namespace keyferry::cli {
 namespace {
-
-absl::StatusOr<std::optional<int>> SizeArg(const Args& args) {
-  std::optional<int> size;
-  if (auto s = args.Get("size")) {
-    int v;
-    if (!absl::SimpleAtoi(*s, &v)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--size '", *s, "' is not a number"));
-    }
-    size = v;
-  }
-  return size;
-}
 
 bool FileExists(const std::string& p) {
   struct stat st;
@@ -51,7 +37,7 @@ hsm::KeyFlags KekCreateFlags() {
 absl::Status RunKekCreate(const Args& args) {
   ASSIGN_OR_RETURN(std::string label, args.Require("label"));
   ASSIGN_OR_RETURN(std::string out_path, args.Require("out"));
-  ASSIGN_OR_RETURN(std::optional<int> size, SizeArg(args));
+  ASSIGN_OR_RETURN(std::optional<int> size, SizeFromArgs(args));
   ASSIGN_OR_RETURN(hsm::KeySpec spec,
                    hsm::ParseKeySpec("rsa", size, std::nullopt));
   spec.label = label;
@@ -99,22 +85,6 @@ absl::StatusOr<hsm::ObjectHandle> FindKek(hsm::Session& s,
   return *k;
 }
 
-absl::StatusOr<hsm::KeySpec> ImportSpec(const Args& args) {
-  ASSIGN_OR_RETURN(std::string type, args.Require("type"));
-  ASSIGN_OR_RETURN(std::optional<int> size, SizeArg(args));
-  std::optional<std::string> curve = args.Get("curve");
-  ASSIGN_OR_RETURN(
-      hsm::KeySpec spec,
-      hsm::ParseKeySpec(
-          type, size,
-          curve ? std::optional<std::string_view>(*curve) : std::nullopt));
-  ASSIGN_OR_RETURN(spec.label, args.Require("label"));
-  for (const auto& f : args.GetAll("flags")) {
-    ASSIGN_OR_RETURN(spec.flags, hsm::ParseFlags(f, spec.flags));
-  }
-  return spec;
-}
-
 absl::StatusOr<byok::TokenImportOptions> ImportOptions(const Args& args) {
   byok::TokenImportOptions o;
   if (auto r = args.Get("route")) {
@@ -142,7 +112,7 @@ absl::Status RunImport(const Args& args) {
   ASSIGN_OR_RETURN(
       byok::ImportFormat format,
       byok::ParseImportFormat(args.Get("format").value_or("azure")));
-  ASSIGN_OR_RETURN(hsm::KeySpec spec, ImportSpec(args));
+  ASSIGN_OR_RETURN(hsm::KeySpec spec, KeySpecFromArgs(args));
   ASSIGN_OR_RETURN(byok::TokenImportOptions options, ImportOptions(args));
   ASSIGN_OR_RETURN(std::string text, ReadFile(path, byok::kMaxBlobBytes));
   absl::StatusOr<byok::TransferBlob> blob =

@@ -5,9 +5,7 @@
 #include <cstdio>
 #include <thread>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "base/encoding.h"
 #include "base/file.h"
 #include "base/status.h"
@@ -15,7 +13,7 @@
 #include "cli/command.h"
 #include "cli/files.h"
 #include "cli/hsm_context.h"
-#include "cli/key_report.h"
+#include "cli/key_common.h"
 #include "crypto/keys.h"
 #include "hsm/keys.h"
 
@@ -23,26 +21,7 @@ namespace keyferry::cli {
 namespace {
 
 absl::Status RunKeyCreate(const Args& args) {
-  ASSIGN_OR_RETURN(std::string type, args.Require("type"));
-  std::optional<int> size;
-  if (auto s = args.Get("size")) {
-    int v;
-    if (!absl::SimpleAtoi(*s, &v)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--size '", *s, "' is not a number"));
-    }
-    size = v;
-  }
-  std::optional<std::string> curve = args.Get("curve");
-  ASSIGN_OR_RETURN(
-      hsm::KeySpec spec,
-      hsm::ParseKeySpec(
-          type, size,
-          curve ? std::optional<std::string_view>(*curve) : std::nullopt));
-  ASSIGN_OR_RETURN(spec.label, args.Require("label"));
-  for (const auto& f : args.GetAll("flags")) {
-    ASSIGN_OR_RETURN(spec.flags, hsm::ParseFlags(f, spec.flags));
-  }
+  ASSIGN_OR_RETURN(hsm::KeySpec spec, KeySpecFromArgs(args));
   ASSIGN_OR_RETURN(Hsm h, OpenHsm(args));
   // RSA-4096 generation takes seconds: show progress on a terminal.
   std::atomic<bool> done{false};

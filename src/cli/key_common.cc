@@ -1,7 +1,8 @@
-#include "cli/key_report.h"
+#include "cli/key_common.h"
 
 #include <cstdio>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/encoding.h"
@@ -9,6 +10,35 @@
 #include "base/strings.h"
 
 namespace keyferry::cli {
+
+absl::StatusOr<std::optional<int>> SizeFromArgs(const Args& args) {
+  std::optional<int> size;
+  if (auto s = args.Get("size")) {
+    int v;
+    if (!absl::SimpleAtoi(*s, &v)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--size '", *s, "' is not a number"));
+    }
+    size = v;
+  }
+  return size;
+}
+
+absl::StatusOr<hsm::KeySpec> KeySpecFromArgs(const Args& args) {
+  ASSIGN_OR_RETURN(std::string type, args.Require("type"));
+  ASSIGN_OR_RETURN(std::optional<int> size, SizeFromArgs(args));
+  std::optional<std::string> curve = args.Get("curve");
+  ASSIGN_OR_RETURN(
+      hsm::KeySpec spec,
+      hsm::ParseKeySpec(
+          type, size,
+          curve ? std::optional<std::string_view>(*curve) : std::nullopt));
+  ASSIGN_OR_RETURN(spec.label, args.Require("label"));
+  for (const auto& f : args.GetAll("flags")) {
+    ASSIGN_OR_RETURN(spec.flags, hsm::ParseFlags(f, spec.flags));
+  }
+  return spec;
+}
 
 std::string DescribeEntry(const hsm::KeyEntry& e) {
   switch (e.kind) {

@@ -1,19 +1,32 @@
-// What keyferry prints about a key it made in the token (key create, kek
-// create, import): one place, so the three commands say it alike.
-#ifndef KEYFERRY_CLI_KEY_REPORT_H_
-#define KEYFERRY_CLI_KEY_REPORT_H_
+// What key create, kek create and import share: the key declared on the
+// command line, and what keyferry prints about a key it made in the token,
+// so the three commands read and say it alike.
+#ifndef KEYFERRY_CLI_KEY_COMMON_H_
+#define KEYFERRY_CLI_KEY_COMMON_H_
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cli/args.h"
 #include "hsm/keys.h"
 #include "hsm/session.h"
 
 namespace keyferry::cli {
+
+// SizeFromArgs reads --size: unset when absent, InvalidArgument "--size
+// 'x' is not a number" otherwise.
+absl::StatusOr<std::optional<int>> SizeFromArgs(const Args& args);
+
+// KeySpecFromArgs reads --type, --size, --curve (hsm::ParseKeySpec),
+// --label and every --flags (hsm::ParseFlags over the type's defaults).
+// The first error, as those functions word it.
+absl::StatusOr<hsm::KeySpec> KeySpecFromArgs(const Args& args);
 
 // DescribeEntry names a key for people: "RSA-2048", "EC P-256", "AES-256".
 std::string DescribeEntry(const hsm::KeyEntry& e);
@@ -34,4 +47,4 @@ absl::Status ReportNewKey(hsm::Session& s, hsm::ObjectHandle h,
 
 }  // namespace keyferry::cli
 
-#endif  // KEYFERRY_CLI_KEY_REPORT_H_
+#endif  // KEYFERRY_CLI_KEY_COMMON_H_
