@@ -135,8 +135,9 @@ absl::Status ReadBack(hsm::Session& s, hsm::ObjectHandle obj,
 // leave a half-made object behind (SoftHSM 2.6.1 keeps an object with its
 // default attributes when C_UnwrapKey's template sets an attribute it holds
 // read-only), and a session object goes with the session, a token object
-// would stay.
-absl::Status TryAsSessionObject(TokenUnwrapper& unwrapper,
+// would stay. What a refused attempt left with the key's random `id` is
+// destroyed at once.
+absl::Status TryAsSessionObject(hsm::Session& s, TokenUnwrapper& unwrapper,
                                 const hsm::KeySpec& spec,
                                 std::span<const uint8_t> id) {
   hsm::KeyFlags flags = spec.flags;
@@ -144,6 +145,7 @@ absl::Status TryAsSessionObject(TokenUnwrapper& unwrapper,
   absl::StatusOr<hsm::ScopedObject> trial = unwrapper.Unwrap(
       hsm::KeyObjectTemplate(spec.kind, flags, spec.label, id), spec.kind);
   if (trial.ok()) return absl::OkStatus();
+  hsm::RemoveLeftovers(s, id);
   if (!spec.flags.modifiable && hsm::IsAttributeReadOnly(trial.status())) {
     // The payload unwrapped a moment ago: the template is what the token
     // refused, and a key it must not change is the part tokens refuse.
@@ -250,7 +252,7 @@ absl::StatusOr<TokenImportResult> ImportToToken(
   // CKR_ATTRIBUTE_READ_ONLY).
   hsm::Template t =
       hsm::KeyObjectTemplate(spec.kind, spec.flags, spec.label, out.id);
-  RETURN_IF_ERROR(TryAsSessionObject(unwrapper, spec, out.id));
+  RETURN_IF_ERROR(TryAsSessionObject(s, unwrapper, spec, out.id));
   absl::StatusOr<hsm::ObjectHandle> h = hsm::MakeKeyObject(
       s, std::move(t), out.id,
       [&](const hsm::Template& tt) -> absl::StatusOr<hsm::ObjectHandle> {
@@ -258,7 +260,10 @@ absl::StatusOr<TokenImportResult> ImportToToken(
         return o.Release();
       },
       &out.flags_not_kept);
-  if (!h.ok()) return h.status();
+  if (!h.ok()) {
+    hsm::RemoveLeftovers(s, out.id);
+    return h.status();
+  }
   hsm::ScopedObject made(s, *h);
   RETURN_IF_ERROR(
       ReadBack(s, made.get(), spec, checked, unwrapper.payload_bound()));

@@ -135,15 +135,6 @@ bool Lacks240Attributes(Session& s, ObjectHandle h) {
   return true;
 }
 
-// RemoveLeftovers destroys objects a failed first attempt may have left
-// with CKA_ID `id` (a token that made the public half before failing).
-void RemoveLeftovers(Session& s, std::span<const uint8_t> id) {
-  absl::StatusOr<std::vector<ObjectHandle>> left =
-      s.Find({Attr::Bytes(CKA_ID, id)});
-  if (!left.ok()) return;
-  for (ObjectHandle h : *left) (void)s.Destroy(h);
-}
-
 // Drop240Attributes removes them from `t` and names the flags removed.
 std::vector<std::string> Drop240Attributes(Template& t) {
   std::vector<std::string> names;
@@ -391,6 +382,13 @@ Template KeyObjectTemplate(KeyKind kind, const KeyFlags& flags,
   if (aes_bytes) t.push_back(Attr::Ulong(CKA_VALUE_LEN, *aes_bytes));
   Append(t, FlagTemplate(flags, klass));
   return t;
+}
+
+void RemoveLeftovers(Session& s, std::span<const uint8_t> id) {
+  absl::StatusOr<std::vector<ObjectHandle>> left =
+      s.Find({Attr::Bytes(CKA_ID, id)});
+  if (!left.ok()) return;
+  for (ObjectHandle h : *left) (void)s.Destroy(h);
 }
 
 absl::Status CheckLabelFree(Session& s, std::string_view label) {

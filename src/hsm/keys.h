@@ -93,6 +93,12 @@ Template KeyObjectTemplate(KeyKind kind, const KeyFlags& flags,
                            std::string_view label, std::span<const uint8_t> id,
                            std::optional<size_t> aes_bytes = std::nullopt);
 
+// RemoveLeftovers destroys every object with CKA_ID `id` the session sees:
+// what a failed attempt to make a key with that (random) id may have left
+// (a token that made the public half before failing, or SoftHSM 2.6.1's
+// half-made object after it refused an unwrap template). Best effort.
+void RemoveLeftovers(Session& s, std::span<const uint8_t> id);
+
 // CheckLabelFree: AlreadyExists "a key labelled '<label>' already exists"
 // when any object the session sees carries `label`.
 absl::Status CheckLabelFree(Session& s, std::string_view label);
