@@ -16,6 +16,7 @@ test_pkgs=(
   haproxy   # the load balancer in front of the cluster test's three nodes
   opensc python3 python3-cryptography xxd sqlite3 curl
   libnss3-tools   # certutil: the NSS softokn databases of the second token's tests
+  chromium   # the web console's browser test (tests/e2e/console_test.sh), driven by playwright-core
   python3-azure azure-cli
   clang   # the ThreadSanitizer + -Wthread-safety build of scripts/test.sh
   libclang-rt-14-dev libfuzzer-14-dev   # ASan/UBSan + libFuzzer (fuzz/)

@@ -47,6 +47,61 @@ absl::StatusOr<Analysis> AnalyzeWith(size_t total, size_t n) {
 
 }  // namespace
 
+absl::string_view OaepHashName(crypto::OaepHash hash) {
+  switch (hash) {
+    case crypto::OaepHash::kSha1:
+      return "SHA-1";
+    case crypto::OaepHash::kSha256:
+      return "SHA-256";
+    case crypto::OaepHash::kSha384:
+      return "SHA-384";
+    case crypto::OaepHash::kSha512:
+      return "SHA-512";
+  }
+  return "SHA-1";
+}
+
+size_t OaepMaxPayload(size_t modulus_bytes, crypto::OaepHash hash) {
+  size_t h = 20;
+  switch (hash) {
+    case crypto::OaepHash::kSha1:
+      h = 20;
+      break;
+    case crypto::OaepHash::kSha256:
+      h = 32;
+      break;
+    case crypto::OaepHash::kSha384:
+      h = 48;
+      break;
+    case crypto::OaepHash::kSha512:
+      h = 64;
+      break;
+  }
+  return modulus_bytes > 2 * h + 2 ? modulus_bytes - 2 * h - 2 : 0;
+}
+
+absl::StatusOr<std::vector<uint8_t>> WrapPayload(EVP_PKEY* kek_public,
+                                                 const SecretBytes& payload,
+                                                 const WrapSpec& spec) {
+  if (spec.hybrid) return WrapToKek(kek_public, payload, spec.hash);
+  ASSIGN_OR_RETURN(size_t n, KekModulusBytes(kek_public));
+  if (payload.empty()) return absl::InvalidArgumentError("empty payload");
+  size_t max = OaepMaxPayload(n, spec.hash);
+  if (payload.size() > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("RSA-OAEP-", OaepHashName(spec.hash), " under a ", n * 8,
+                     "-bit key carries at most ", max,
+                     " bytes; this key's encoding is ", payload.size()));
+  }
+  ASSIGN_OR_RETURN(std::vector<uint8_t> c,
+                   crypto::RsaOaepEncrypt(kek_public, spec.hash,
+                                          payload.data(SecretAccess::Get())));
+  if (c.size() != n) {
+    return absl::InternalError("RSA-OAEP output length differs from modulus");
+  }
+  return c;
+}
+
 size_t KwpWrappedLength(size_t payload_len) {
   if (payload_len <= 8) return 16;
   return (payload_len + 7) / 8 * 8 + 8;

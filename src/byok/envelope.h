@@ -9,9 +9,11 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "base/secret.h"
 #include "crypto/keys.h"
 #include "crypto/rsa_oaep.h"
@@ -21,6 +23,29 @@ namespace keyferry::byok {
 
 // kEphemeralKeyBytes is the size of the ephemeral AES key k.
 inline constexpr size_t kEphemeralKeyBytes = 32;
+
+// WrapSpec is the construction a destination asks for (§5): hybrid is
+// RSA-OAEP(`hash`, MGF1 of `hash`, empty label) of an ephemeral AES-256 key
+// followed by RFC 5649 of the payload under it; direct is RSA-OAEP of the
+// payload itself.
+struct WrapSpec {
+  crypto::OaepHash hash = crypto::OaepHash::kSha1;
+  bool hybrid = true;
+};
+
+// OaepHashName returns "SHA-1", "SHA-256", "SHA-384" or "SHA-512".
+absl::string_view OaepHashName(crypto::OaepHash hash);
+
+// OaepMaxPayload returns the longest message RSA-OAEP with `hash` carries
+// under a modulus of `modulus_bytes` (n - 2*hLen - 2; 0 when none).
+size_t OaepMaxPayload(size_t modulus_bytes, crypto::OaepHash hash);
+
+// WrapPayload seals `payload` for `kek_public` in software as `spec` says:
+// WrapToKek for hybrid, one RSA-OAEP block for direct. InvalidArgument for
+// a direct payload longer than OaepMaxPayload.
+absl::StatusOr<std::vector<uint8_t>> WrapPayload(EVP_PKEY* kek_public,
+                                                 const SecretBytes& payload,
+                                                 const WrapSpec& spec);
 
 // KwpWrappedLength returns |C2| for a payload of `payload_len` bytes.
 size_t KwpWrappedLength(size_t payload_len);

@@ -1,5 +1,7 @@
 #include "byok/export.h"
 
+#include <algorithm>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -28,6 +30,13 @@ std::string MechName(uint64_t mech) {
   }
 }
 
+// HashWord is the compact hash name of route lines ("SHA1", "SHA256").
+std::string HashWord(crypto::OaepHash hash) {
+  std::string w(OaepHashName(hash));
+  w.erase(std::remove(w.begin(), w.end(), '-'), w.end());
+  return w;
+}
+
 // ProbeKey is a software RSA-2048 key whose public half is lent to the
 // token, so the token's OAEP output can be checked in software.
 absl::StatusOr<crypto::EvpPkeyPtr> ProbeKey() {
@@ -39,39 +48,43 @@ absl::StatusOr<ObjectRef> LendPublic(ExportSession& token, EVP_PKEY* key) {
   return token.ImportRsaPublic(parts.n, parts.e);
 }
 
-// ProbeOaep: the token OAEP-wraps a known secret; software decrypts it with
-// SHA-1/MGF1-SHA-1. A mismatch means the token ignored the parameters.
-absl::Status ProbeOaep(ExportSession& token, EVP_PKEY* probe_key) {
+// ProbeOaep: the token OAEP-wraps a known secret with `hash`; software
+// decrypts it with `hash`/MGF1-`hash`. A mismatch means the token ignored
+// the parameters.
+absl::Status ProbeOaep(ExportSession& token, EVP_PKEY* probe_key,
+                       crypto::OaepHash hash) {
   ASSIGN_OR_RETURN(SecretBytes known, crypto::RandomSecret(32));
   ASSIGN_OR_RETURN(ObjectRef pub_ref, LendPublic(token, probe_key));
   ScopedObject pub(token, pub_ref);
   ASSIGN_OR_RETURN(ObjectRef secret_ref, token.CreateTestSecret(known, false));
   ScopedObject secret(token, secret_ref);
   ASSIGN_OR_RETURN(std::vector<uint8_t> wrapped,
-                   token.WrapOaep(pub.get(), secret.get()));
-  auto back =
-      crypto::RsaOaepDecrypt(probe_key, crypto::OaepHash::kSha1, wrapped);
+                   token.WrapOaep(hash, pub.get(), secret.get()));
+  auto back = crypto::RsaOaepDecrypt(probe_key, hash, wrapped);
   if (!back.ok() || !back->ConstantTimeEquals(known)) {
     return absl::FailedPreconditionError(
-        "RSA-OAEP wrap does not decrypt with SHA-1/MGF1-SHA-1 in software");
+        absl::StrCat("RSA-OAEP wrap does not decrypt with ", OaepHashName(hash),
+                     "/MGF1-", OaepHashName(hash), " in software"));
   }
   return absl::OkStatus();
 }
 
-// ProbeNative: the token's CKM_RSA_AES_KEY_WRAP output must open in software
-// as an Azure ciphertext holding the known secret.
-absl::Status ProbeNative(ExportSession& token, EVP_PKEY* probe_key) {
+// ProbeNative: the token's CKM_RSA_AES_KEY_WRAP output (OAEP with `hash`)
+// must open in software as C1 || C2 holding the known secret.
+absl::Status ProbeNative(ExportSession& token, EVP_PKEY* probe_key,
+                         crypto::OaepHash hash) {
   ASSIGN_OR_RETURN(SecretBytes known, crypto::RandomSecret(32));
   ASSIGN_OR_RETURN(ObjectRef pub_ref, LendPublic(token, probe_key));
   ScopedObject pub(token, pub_ref);
   ASSIGN_OR_RETURN(ObjectRef secret_ref, token.CreateTestSecret(known, false));
   ScopedObject secret(token, secret_ref);
   ASSIGN_OR_RETURN(std::vector<uint8_t> ct,
-                   token.WrapRsaAes(pub.get(), secret.get()));
-  auto back = UnwrapWithKek(probe_key, ct);
+                   token.WrapRsaAes(hash, pub.get(), secret.get()));
+  auto back = UnwrapWithKek(probe_key, ct, hash);
   if (!back.ok() || !back->ConstantTimeEquals(known)) {
     return absl::FailedPreconditionError(
-        "CKM_RSA_AES_KEY_WRAP output does not open as OAEP-SHA1 + RFC 5649");
+        absl::StrCat("CKM_RSA_AES_KEY_WRAP output does not open as OAEP-",
+                     HashWord(hash), " + RFC 5649"));
   }
   return absl::OkStatus();
 }
@@ -103,6 +116,44 @@ absl::StatusOr<std::optional<size_t>> EcEncodingLength(ExportSession& token,
     seen = len;
   }
   return seen;
+}
+
+// CheckKwpUsable refuses a KWP mechanism that failed its known-answer test,
+// and — on a token whose KWP wrap zero-pads — targets whose encoding length
+// is not known to be a multiple of 8 (docs/byok-format.md §3, §6 item 3).
+absl::Status CheckKwpUsable(ExportSession& token, const KwpChoice& kwp,
+                            const TargetInfo& info) {
+  if (!kwp.listed || !kwp.probe.unwrap_ok ||
+      (!kwp.probe.wrap_ok && !kwp.probe.padding_defect)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        MechName(kwp.mechanism), " fails the RFC 5649 known-answer test (",
+        kwp.probe.detail, kwp.others.empty() ? "" : "; ",
+        absl::StrJoin(kwp.others, "; "),
+        "); refusing to write a blob the destination could not open"));
+  }
+  if (!kwp.probe.padding_defect) return absl::OkStatus();
+  const char* defect =
+      "this token's RFC 5649 wrap zero-pads the key before wrapping "
+      "(SoftHSM 2.6.1 defect, detected by the known-answer probe) and would "
+      "write a wrong blob for ";
+  if (info.type == crypto::KeyType::kRsa) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        defect,
+        "RSA keys, whose PKCS#8 length is not known to be a multiple "
+        "of 8; use a token without the defect (e.g. SoftHSM 2.7.0 or "
+        "later)"));
+  }
+  if (info.type == crypto::KeyType::kEc) {
+    ASSIGN_OR_RETURN(std::optional<size_t> len,
+                     EcEncodingLength(token, kwp.mechanism, *info.curve));
+    if (!len.has_value() || *len % 8 != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          defect, "EC ", Sv(crypto::CurveJwkName(*info.curve)), " keys (",
+          len.has_value() ? absl::StrCat(*len, "-byte") : "variable-length",
+          " PKCS#8, not a multiple of 8); use a token without the defect"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -159,22 +210,45 @@ absl::StatusOr<KwpChoice> ChooseKwp(ExportSession& token,
   return chosen;
 }
 
+std::string OaepMechanismName(crypto::OaepHash hash) {
+  const char* mgf = "CKG_MGF1_SHA1";
+  switch (hash) {
+    case crypto::OaepHash::kSha1:
+      break;
+    case crypto::OaepHash::kSha256:
+      mgf = "CKG_MGF1_SHA256";
+      break;
+    case crypto::OaepHash::kSha384:
+      mgf = "CKG_MGF1_SHA384";
+      break;
+    case crypto::OaepHash::kSha512:
+      mgf = "CKG_MGF1_SHA512";
+      break;
+  }
+  return absl::StrCat("CKM_RSA_PKCS_OAEP with ", OaepHashName(hash), " (", mgf,
+                      ")");
+}
+
 absl::StatusOr<ProbeReport> RunProbes(ExportSession& token,
-                                      std::optional<uint64_t> kwp_mechanism) {
+                                      std::optional<uint64_t> kwp_mechanism,
+                                      crypto::OaepHash hash) {
   ProbeReport r;
+  r.hash = hash;
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr probe_key, ProbeKey());
   r.native_listed = token.HasWrapMechanism(kCkmRsaAesKeyWrap);
   if (r.native_listed) {
-    absl::Status st = ProbeNative(token, probe_key.get());
+    absl::Status st = ProbeNative(token, probe_key.get(), hash);
     r.native_ok = st.ok();
     r.native_detail = st.ok() ? "passes" : std::string(st.message());
   }
   ASSIGN_OR_RETURN(r.kwp, ChooseKwp(token, kwp_mechanism));
   if (token.HasWrapMechanism(kCkmRsaPkcsOaep)) {
-    absl::Status st = ProbeOaep(token, probe_key.get());
+    absl::Status st = ProbeOaep(token, probe_key.get(), hash);
     r.oaep_ok = st.ok();
-    r.oaep_detail = st.ok() ? "SHA-1/MGF1-SHA-1 output verified in software"
-                            : std::string(st.message());
+    r.oaep_detail =
+        st.ok() ? absl::StrCat(OaepHashName(hash), "/MGF1-", OaepHashName(hash),
+                               " output verified in software")
+                : std::string(st.message());
   } else {
     r.oaep_detail = "CKM_RSA_PKCS_OAEP is not offered";
   }
@@ -193,81 +267,73 @@ absl::StatusOr<ExportResult> ExportFromToken(ExportSession& token,
         "' is not extractable (CKA_EXTRACTABLE=FALSE); a BYOK target must be "
         "created with the 'extractable' flag"));
   }
-  ASSIGN_OR_RETURN(ProbeReport probes, RunProbes(token, options.kwp_mechanism));
+  const crypto::OaepHash hash = options.wrap.hash;
+  if (!options.wrap.hybrid && info.type != crypto::KeyType::kAes) {
+    return absl::FailedPreconditionError(
+        "a token wraps only secret (AES) keys directly with RSA-OAEP; use a "
+        "hybrid method for RSA and EC keys, or --from-file");
+  }
+  ASSIGN_OR_RETURN(ProbeReport probes,
+                   RunProbes(token, options.kwp_mechanism, hash));
   ASSIGN_OR_RETURN(crypto::RsaPublicParts kek_parts,
                    crypto::GetRsaPublic(kek_public));
 
-  bool native =
-      options.route != Route::kTwoStep && probes.native_ok.value_or(false);
+  bool native = options.wrap.hybrid && options.route != Route::kTwoStep &&
+                probes.native_ok.value_or(false);
   if (options.route == Route::kNative && !native) {
     return absl::FailedPreconditionError(absl::StrCat(
         "native CKM_RSA_AES_KEY_WRAP requested but ",
-        probes.native_listed ? probes.native_detail
-                             : std::string("the token does not offer it")));
+        !options.wrap.hybrid   ? std::string("the method is direct")
+        : probes.native_listed ? probes.native_detail
+                               : std::string("the token does not offer it")));
+  }
+  if (!native && !probes.oaep_ok) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "token lacks ", OaepMechanismName(hash), ": ", probes.oaep_detail,
+        hash == crypto::OaepHash::kSha1
+            ? ""
+            : "; --from-file wraps a key file in software"));
   }
   ExportResult result;
+  ASSIGN_OR_RETURN(ObjectRef kek_ref,
+                   token.ImportRsaPublic(kek_parts.n, kek_parts.e));
+  ScopedObject kek(token, kek_ref);
   if (native) {
-    ASSIGN_OR_RETURN(ObjectRef kek_ref,
-                     token.ImportRsaPublic(kek_parts.n, kek_parts.e));
-    ScopedObject kek(token, kek_ref);
-    ASSIGN_OR_RETURN(result.ciphertext, token.WrapRsaAes(kek.get(), target));
+    ASSIGN_OR_RETURN(result.ciphertext,
+                     token.WrapRsaAes(hash, kek.get(), target));
     result.route = "native CKM_RSA_AES_KEY_WRAP";
+    if (hash != crypto::OaepHash::kSha1) {
+      absl::StrAppend(&result.route, " (OAEP ", HashWord(hash), ")");
+    }
+  } else if (!options.wrap.hybrid) {
+    ASSIGN_OR_RETURN(result.ciphertext,
+                     token.WrapOaep(hash, kek.get(), target));
+    if (result.ciphertext.size() != n) {
+      return absl::InternalError(absl::StrCat("token's RSA-OAEP output is ",
+                                              result.ciphertext.size(),
+                                              " bytes, expected ", n));
+    }
+    result.route =
+        absl::StrCat("direct: RSA-OAEP-", HashWord(hash), " in the token");
+    return result;
   } else {
-    if (!probes.oaep_ok) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the token cannot do the RSA-OAEP-SHA1 step: ", probes.oaep_detail));
-    }
-    const KwpChoice& kwp = probes.kwp;
-    if (!kwp.listed || !kwp.probe.unwrap_ok ||
-        (!kwp.probe.wrap_ok && !kwp.probe.padding_defect)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          MechName(kwp.mechanism), " fails the RFC 5649 known-answer test (",
-          kwp.probe.detail, kwp.others.empty() ? "" : "; ",
-          absl::StrJoin(kwp.others, "; "),
-          "); refusing to write a blob Azure could not open"));
-    }
-    if (kwp.probe.padding_defect) {
-      const char* defect =
-          "this token's RFC 5649 wrap zero-pads the key before wrapping "
-          "(SoftHSM 2.6.1 defect, detected by the known-answer probe) and "
-          "would "
-          "write a wrong blob for ";
-      if (info.type == crypto::KeyType::kRsa) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            defect,
-            "RSA keys, whose PKCS#8 length is not known to be a multiple "
-            "of 8; use a token without the defect (e.g. SoftHSM 2.7.0 or "
-            "later)"));
-      }
-      if (info.type == crypto::KeyType::kEc) {
-        ASSIGN_OR_RETURN(std::optional<size_t> len,
-                         EcEncodingLength(token, kwp.mechanism, *info.curve));
-        if (!len.has_value() || *len % 8 != 0) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              defect, "EC ", Sv(crypto::CurveJwkName(*info.curve)), " keys (",
-              len.has_value() ? absl::StrCat(*len, "-byte") : "variable-length",
-              " PKCS#8, not a multiple of 8); use a token without the defect"));
-        }
-      }
-    }
-    ASSIGN_OR_RETURN(ObjectRef kek_ref,
-                     token.ImportRsaPublic(kek_parts.n, kek_parts.e));
-    ScopedObject kek(token, kek_ref);
+    RETURN_IF_ERROR(CheckKwpUsable(token, probes.kwp, info));
     ASSIGN_OR_RETURN(ObjectRef k_ref,
                      token.GenerateEphemeralAes(kEphemeralKeyBytes));
     ScopedObject k(token, k_ref);
     ASSIGN_OR_RETURN(std::vector<uint8_t> c1,
-                     token.WrapOaep(kek.get(), k.get()));
+                     token.WrapOaep(hash, kek.get(), k.get()));
     ASSIGN_OR_RETURN(std::vector<uint8_t> c2,
-                     token.WrapKwp(kwp.mechanism, k.get(), target));
+                     token.WrapKwp(probes.kwp.mechanism, k.get(), target));
     if (c1.size() != n) {
       return absl::InternalError(absl::StrCat(
           "token's RSA-OAEP output is ", c1.size(), " bytes, expected ", n));
     }
     c1.insert(c1.end(), c2.begin(), c2.end());
     result.ciphertext = std::move(c1);
-    result.route = absl::StrCat("two-step: RSA-OAEP-SHA1 + ",
-                                MechName(kwp.mechanism), " in the token");
+    result.route =
+        absl::StrCat("two-step: RSA-OAEP-", HashWord(hash), " + ",
+                     MechName(probes.kwp.mechanism), " in the token");
   }
   RETURN_IF_ERROR(CheckCiphertextLength(result.ciphertext.size(), n));
   return result;

@@ -1,6 +1,8 @@
-// BYOK export from a token: CKM_RSA_AES_KEY_WRAP computed inside the HSM,
-// natively or in two steps, guarded by known-answer probes
-// (docs/byok-format.md §2–§3; shared reference byok-formats.md §3).
+// BYOK export from a token: the wrap of a profile (docs/byok-format.md §5)
+// computed inside the HSM: hybrid (CKM_RSA_AES_KEY_WRAP natively, or
+// RSA-OAEP of an ephemeral AES key plus RFC 5649 in two steps) or direct
+// (RSA-OAEP of an AES key), with the profile's OAEP hash, guarded by
+// known-answer probes (docs/byok-format.md §2–§3, §6).
 #ifndef KEYFERRY_BYOK_EXPORT_H_
 #define KEYFERRY_BYOK_EXPORT_H_
 
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "byok/envelope.h"
 #include "byok/export_session.h"
 #include "crypto/ssl_ptr.h"
 
@@ -18,6 +21,7 @@ enum class Route { kAuto, kNative, kTwoStep };
 
 struct ExportOptions {
   Route route = Route::kAuto;
+  WrapSpec wrap;  // hash, hybrid or direct
   // The RFC 5649 mechanism; unset: the one the known-answer test picks
   // (ChooseKwp).
   std::optional<uint64_t> kwp_mechanism;
@@ -47,6 +51,7 @@ absl::StatusOr<KwpChoice> ChooseKwp(ExportSession& token,
 
 // ProbeReport is what `keyferry token info` prints and export relies on.
 struct ProbeReport {
+  crypto::OaepHash hash = crypto::OaepHash::kSha1;  // the hash probed
   bool native_listed = false;
   std::optional<bool> native_ok;  // unset when not listed
   std::string native_detail;
@@ -55,21 +60,29 @@ struct ProbeReport {
   std::string oaep_detail;
 };
 
-// RunProbes runs every known-answer probe on throwaway session objects.
+// RunProbes runs every known-answer probe on throwaway session objects,
+// the OAEP ones (CKM_RSA_PKCS_OAEP and CKM_RSA_AES_KEY_WRAP) with `hash`.
 // Failures of individual probes are recorded, not returned; an error means
 // the token could not be asked at all.
-absl::StatusOr<ProbeReport> RunProbes(ExportSession& token,
-                                      std::optional<uint64_t> kwp_mechanism);
+absl::StatusOr<ProbeReport> RunProbes(
+    ExportSession& token, std::optional<uint64_t> kwp_mechanism,
+    crypto::OaepHash hash = crypto::OaepHash::kSha1);
+
+// OaepMechanismName names CKM_RSA_PKCS_OAEP with `hash` and its MGF, e.g.
+// "CKM_RSA_PKCS_OAEP with SHA-256 (CKG_MGF1_SHA256)".
+std::string OaepMechanismName(crypto::OaepHash hash);
 
 struct ExportResult {
-  std::vector<uint8_t> ciphertext;  // C1 || C2
+  std::vector<uint8_t> ciphertext;  // C1 || C2 (hybrid) or C1 (direct)
   std::string route;  // "native CKM_RSA_AES_KEY_WRAP" or "two-step …"
 };
 
-// ExportFromToken wraps `target` for `kek_public` (RSA 2048/3072/4096).
-// Refuses, with a message naming the reason and no output, a target that is
-// not extractable, a token whose mechanisms fail the probes, and a target
-// that the token's known KWP padding defect would wrap wrongly. Every
+// ExportFromToken wraps `target` for `kek_public` (RSA 2048/3072/4096) as
+// `options.wrap` says. Refuses, with a message naming the reason and no
+// output, a target that is not extractable, a token whose mechanisms fail
+// the probes for the hash asked (naming the mechanism and parameters it
+// lacks), a direct wrap of anything but an AES key, and a target that the
+// token's known KWP padding defect would wrap wrongly. Every
 // temporary object (KEK session copy, ephemeral AES key, probe objects) is
 // destroyed on every path.
 absl::StatusOr<ExportResult> ExportFromToken(ExportSession& token,

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "base/secret.h"
 #include "crypto/keys.h"
+#include "crypto/rsa_oaep.h"
 #include "hsm/mechanisms.h"
 #include "hsm/object.h"
 
@@ -63,15 +64,18 @@ class ExportSession : public hsm::ObjectDestroyer {
   // GenerateTestEc makes a non-sensitive, extractable session EC key pair on
   // `curve` and returns the private key (probes only).
   virtual absl::StatusOr<ObjectRef> GenerateTestEc(crypto::Curve curve) = 0;
-  // WrapOaep: C_WrapKey(CKM_RSA_PKCS_OAEP{SHA-1, MGF1-SHA1, no label}).
-  virtual absl::StatusOr<std::vector<uint8_t>> WrapOaep(ObjectRef wrapping,
+  // WrapOaep: C_WrapKey(CKM_RSA_PKCS_OAEP{`hash`, MGF1 of `hash`, no
+  // label}).
+  virtual absl::StatusOr<std::vector<uint8_t>> WrapOaep(crypto::OaepHash hash,
+                                                        ObjectRef wrapping,
                                                         ObjectRef target) = 0;
   // WrapKwp: C_WrapKey(`mech`) where `mech` is the configured KWP mechanism.
   virtual absl::StatusOr<std::vector<uint8_t>> WrapKwp(uint64_t mech,
                                                        ObjectRef wrapping,
                                                        ObjectRef target) = 0;
-  // WrapRsaAes: C_WrapKey(CKM_RSA_AES_KEY_WRAP{256, OAEP SHA-1}).
-  virtual absl::StatusOr<std::vector<uint8_t>> WrapRsaAes(ObjectRef kek,
+  // WrapRsaAes: C_WrapKey(CKM_RSA_AES_KEY_WRAP{256, OAEP `hash`}).
+  virtual absl::StatusOr<std::vector<uint8_t>> WrapRsaAes(crypto::OaepHash hash,
+                                                          ObjectRef kek,
                                                           ObjectRef target) = 0;
   // ProbeKwp runs the RFC 5649 §6 known-answer tests with `mech` on
   // throwaway session objects.

@@ -34,6 +34,7 @@ class FakeExportSession : public ExportSession {
   bool native_uses_sha256 = false;  // a token that ignores OAEP parameters
   bool kwp_padding_defect = false;
   bool fail_kwp_wrap = false;
+  bool oaep_sha1_only = false;  // SoftHSM 2.6.1's CKM_RSA_PKCS_OAEP
   // Per-mechanism known-answer results (else the knobs above decide), the
   // mechanisms not offered, and every mechanism probed, in order.
   std::map<uint64_t, KwpProbe> kwp_probes;
@@ -86,10 +87,13 @@ class FakeExportSession : public ExportSession {
   absl::StatusOr<ObjectRef> GenerateTestEc(crypto::Curve c) override {
     return AddPrivate(*crypto::GenerateEc(c));
   }
-  absl::StatusOr<std::vector<uint8_t>> WrapOaep(ObjectRef w,
+  absl::StatusOr<std::vector<uint8_t>> WrapOaep(crypto::OaepHash h, ObjectRef w,
                                                 ObjectRef t) override {
+    if (oaep_sha1_only && h != crypto::OaepHash::kSha1) {
+      return absl::InvalidArgumentError("C_WrapKey: CKR_ARGUMENTS_BAD (0x7)");
+    }
     return crypto::RsaOaepEncrypt(
-        objects_.at(w).pkey.get(), crypto::OaepHash::kSha1,
+        objects_.at(w).pkey.get(), h,
         objects_.at(t).value.data(SecretAccess::Get()));
   }
   absl::StatusOr<std::vector<uint8_t>> WrapKwp(uint64_t, ObjectRef w,
@@ -99,11 +103,11 @@ class FakeExportSession : public ExportSession {
     if (kwp_padding_defect) p.Resize((p.size() + 7) / 8 * 8);
     return crypto::KwpWrap(objects_.at(w).value, p);
   }
-  absl::StatusOr<std::vector<uint8_t>> WrapRsaAes(ObjectRef kek,
+  absl::StatusOr<std::vector<uint8_t>> WrapRsaAes(crypto::OaepHash h,
+                                                  ObjectRef kek,
                                                   ObjectRef t) override {
     auto ct = WrapToKek(objects_.at(kek).pkey.get(), Payload(t),
-                        native_uses_sha256 ? crypto::OaepHash::kSha256
-                                           : crypto::OaepHash::kSha1);
+                        native_uses_sha256 ? crypto::OaepHash::kSha256 : h);
     return ct;
   }
   absl::StatusOr<KwpProbe> ProbeKwp(uint64_t mech) override {
@@ -348,6 +352,64 @@ TEST_F(ExportTest, TwoStepExportUsesTheChosenMechanism) {
   EXPECT_THAT(r.route, ::testing::HasSubstr("CKM_AES_KEY_WRAP_KWP (0x210B)"));
   ASSERT_OK_AND_ASSIGN(SecretBytes back, UnwrapWithKek(kek_, r.ciphertext));
   EXPECT_TRUE(back.ConstantTimeEquals(key));
+}
+
+TEST_F(ExportTest, HybridSha256OpensWithSha256) {
+  SecretBytes key = *crypto::RandomSecret(32);
+  ObjectRef t = token_.AddSecret(key);
+  token_.set_targets(1);
+  ExportOptions o;
+  o.wrap = {crypto::OaepHash::kSha256, true};
+  ASSERT_OK_AND_ASSIGN(ExportResult r, ExportFromToken(token_, t, kek_, o));
+  EXPECT_THAT(r.route, ::testing::HasSubstr("two-step: RSA-OAEP-SHA256 + "));
+  EXPECT_FALSE(UnwrapWithKek(kek_, r.ciphertext).ok());  // not SHA-1
+  ASSERT_OK_AND_ASSIGN(
+      SecretBytes back,
+      UnwrapWithKek(kek_, r.ciphertext, crypto::OaepHash::kSha256));
+  EXPECT_TRUE(back.ConstantTimeEquals(key));
+  EXPECT_EQ(token_.live(), 0u);
+}
+
+TEST_F(ExportTest, DirectAesIsOneOaepBlock) {
+  SecretBytes key = *crypto::RandomSecret(16);
+  ObjectRef t = token_.AddSecret(key);
+  token_.set_targets(1);
+  ExportOptions o;
+  o.wrap = {crypto::OaepHash::kSha512, false};
+  ASSERT_OK_AND_ASSIGN(ExportResult r, ExportFromToken(token_, t, kek_, o));
+  EXPECT_EQ(r.route, "direct: RSA-OAEP-SHA512 in the token");
+  ASSERT_EQ(r.ciphertext.size(), 256u);
+  ASSERT_OK_AND_ASSIGN(
+      SecretBytes back,
+      crypto::RsaOaepDecrypt(kek_, crypto::OaepHash::kSha512, r.ciphertext));
+  EXPECT_TRUE(back.ConstantTimeEquals(key));
+  EXPECT_EQ(token_.live(), 0u);
+}
+
+TEST_F(ExportTest, FailureTokenWithoutOaepHashNamesTheMechanism) {
+  token_.oaep_sha1_only = true;
+  ObjectRef t = token_.AddSecret(*crypto::RandomSecret(32));
+  token_.set_targets(1);
+  for (bool hybrid : {true, false}) {
+    ExportOptions o;
+    o.wrap = {crypto::OaepHash::kSha256, hybrid};
+    EXPECT_THAT(ExportFromToken(token_, t, kek_, o),
+                StatusHasMessage("token lacks CKM_RSA_PKCS_OAEP with SHA-256 "
+                                 "(CKG_MGF1_SHA256)"));
+  }
+  EXPECT_EQ(token_.live(), 0u);
+  // SHA-1 still works on such a token.
+  EXPECT_OK(ExportFromToken(token_, t, kek_, {}).status());
+}
+
+TEST_F(ExportTest, FailureDirectOfAPrivateKey) {
+  ObjectRef t = token_.AddPrivate(*crypto::GenerateEc(crypto::Curve::kP256));
+  token_.set_targets(1);
+  ExportOptions o;
+  o.wrap = {crypto::OaepHash::kSha1, false};
+  EXPECT_THAT(ExportFromToken(token_, t, kek_, o),
+              StatusHasMessage("wraps only secret (AES) keys directly"));
+  EXPECT_EQ(token_.live(), 0u);
 }
 
 }  // namespace

@@ -67,8 +67,8 @@ absl::StatusOr<ObjectRef> Pkcs11ExportSession::GenerateTestEc(
 }
 
 absl::StatusOr<std::vector<uint8_t>> Pkcs11ExportSession::WrapOaep(
-    ObjectRef wrapping, ObjectRef target) {
-  return s_.WrapKey(hsm::RsaOaep(crypto::OaepHash::kSha1), wrapping, target);
+    crypto::OaepHash hash, ObjectRef wrapping, ObjectRef target) {
+  return s_.WrapKey(hsm::RsaOaep(hash), wrapping, target);
 }
 
 absl::StatusOr<std::vector<uint8_t>> Pkcs11ExportSession::WrapKwp(
@@ -77,8 +77,8 @@ absl::StatusOr<std::vector<uint8_t>> Pkcs11ExportSession::WrapKwp(
 }
 
 absl::StatusOr<std::vector<uint8_t>> Pkcs11ExportSession::WrapRsaAes(
-    ObjectRef kek, ObjectRef target) {
-  return s_.WrapKey(hsm::RsaAesKeyWrap(256), kek, target);
+    crypto::OaepHash hash, ObjectRef kek, ObjectRef target) {
+  return s_.WrapKey(hsm::RsaAesKeyWrap(256, hash), kek, target);
 }
 
 absl::StatusOr<ExportSession::KwpProbe> Pkcs11ExportSession::ProbeKwp(

@@ -24,12 +24,14 @@ class Pkcs11ExportSession : public ExportSession {
   absl::StatusOr<ObjectRef> CreateTestSecret(const SecretBytes& value,
                                              bool aes_wrapping_key) override;
   absl::StatusOr<ObjectRef> GenerateTestEc(crypto::Curve curve) override;
-  absl::StatusOr<std::vector<uint8_t>> WrapOaep(ObjectRef wrapping,
+  absl::StatusOr<std::vector<uint8_t>> WrapOaep(crypto::OaepHash hash,
+                                                ObjectRef wrapping,
                                                 ObjectRef target) override;
   absl::StatusOr<std::vector<uint8_t>> WrapKwp(uint64_t mech,
                                                ObjectRef wrapping,
                                                ObjectRef target) override;
-  absl::StatusOr<std::vector<uint8_t>> WrapRsaAes(ObjectRef kek,
+  absl::StatusOr<std::vector<uint8_t>> WrapRsaAes(crypto::OaepHash hash,
+                                                  ObjectRef kek,
                                                   ObjectRef target) override;
   absl::StatusOr<KwpProbe> ProbeKwp(uint64_t mech) override;
   absl::Status Destroy(ObjectRef object) override;

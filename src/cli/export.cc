@@ -13,6 +13,7 @@
 #include "byok/blob.h"
 #include "byok/envelope.h"
 #include "byok/pkcs11_export_session.h"
+#include "byok/profile.h"
 #include "cli/command.h"
 #include "cli/files.h"
 #include "cli/hsm_context.h"
@@ -22,16 +23,6 @@
 
 namespace keyferry::cli {
 namespace {
-
-enum class Format { kAzure, kAws, kGcp };
-
-absl::StatusOr<Format> ParseFormat(const std::string& s) {
-  if (s == "azure") return Format::kAzure;
-  if (s == "aws") return Format::kAws;
-  if (s == "gcp") return Format::kGcp;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown --format '", s, "' (azure, aws or gcp)"));
-}
 
 bool FileExists(const std::string& p) {
   struct stat st;
@@ -61,33 +52,35 @@ absl::StatusOr<crypto::EvpPkeyPtr> ReadKek(const std::string& kek,
   return key;
 }
 
-// WrapFromFile wraps a plaintext key file in software: its PKCS#8 encoding
-// (RSA, EC) or its raw bytes (AES-128/192/256).
-absl::StatusOr<std::vector<uint8_t>> WrapFromFile(const std::string& path,
-                                                  EVP_PKEY* kek,
-                                                  std::string* what) {
-  ASSIGN_OR_RETURN(SecretBytes raw, ReadSecretFile(path));
+// FileKey is a plaintext key file's payload (§3 encoding) and its type.
+struct FileKey {
   SecretBytes payload;
+  byok::TargetKind kind;
+};
+
+// ReadFileKey reads a plaintext key file: its PKCS#8 encoding (RSA, EC) or
+// its raw bytes (AES-128/192/256).
+absl::StatusOr<FileKey> ReadFileKey(const std::string& path) {
+  ASSIGN_OR_RETURN(SecretBytes raw, ReadSecretFile(path));
+  FileKey out;
   auto key = crypto::ParsePrivateKey(raw);
   if (key.ok()) {
     ASSIGN_OR_RETURN(crypto::KeyDescription d, crypto::Describe(key->get()));
-    if (d.type == crypto::KeyType::kRsa && d.bits != 2048 && d.bits != 3072 &&
-        d.bits != 4096) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "RSA target must be 2048, 3072 or 4096 bits, not ", d.bits));
-    }
-    ASSIGN_OR_RETURN(payload, crypto::PrivateKeyToPkcs8Der(key->get()));
-    *what = crypto::DescribeForHumans(d);
+    ASSIGN_OR_RETURN(out.kind, byok::ClassifyTarget(d.type, d.bits, d.curve));
+    ASSIGN_OR_RETURN(out.payload, crypto::PrivateKeyToPkcs8Der(key->get()));
   } else if (raw.size() == 16 || raw.size() == 24 || raw.size() == 32) {
-    payload = raw;
-    *what = absl::StrCat("AES-", raw.size() * 8);
+    ASSIGN_OR_RETURN(
+        out.kind,
+        byok::ClassifyTarget(crypto::KeyType::kAes,
+                             static_cast<int>(raw.size() * 8), std::nullopt));
+    out.payload = std::move(raw);
   } else {
     return absl::InvalidArgumentError(absl::StrCat(
         path,
         ": not a private key (PEM/DER PKCS#8, PKCS#1, SEC1) nor a raw "
         "16/24/32-byte AES key"));
   }
-  return byok::WrapToKek(kek, payload);
+  return out;
 }
 
 std::string Generator(const Hsm* h, bool from_file) {
@@ -101,24 +94,7 @@ std::string Generator(const Hsm* h, bool from_file) {
   return g;
 }
 
-absl::Status RunExport(const Args& args) {
-  ASSIGN_OR_RETURN(std::string out_path, args.Require("out"));
-  ASSIGN_OR_RETURN(std::string kek_arg, args.Require("kek"));
-  ASSIGN_OR_RETURN(Format format,
-                   ParseFormat(args.Get("format").value_or("azure")));
-  std::optional<std::string> kid = args.Get("kid");
-  if (format == Format::kAzure) {
-    if (!kid) {
-      return absl::InvalidArgumentError(
-          "missing --kid (the KEK's key identifier, version included, from "
-          "'az keyvault key create')");
-    }
-    RETURN_IF_ERROR(byok::ParseKeyId(*kid).status());
-  }
-  if (FileExists(out_path) && !args.Has("force")) {
-    return absl::AlreadyExistsError(
-        absl::StrCat(out_path, " exists (use --force to replace it)"));
-  }
+absl::StatusOr<byok::ExportOptions> ParseRoute(const Args& args) {
   byok::ExportOptions options;
   if (auto r = args.Get("route")) {
     if (*r == "auto")
@@ -134,63 +110,113 @@ absl::Status RunExport(const Args& args) {
   if (auto m = args.Get("kwp-mechanism")) {
     ASSIGN_OR_RETURN(options.kwp_mechanism, ParseMechanismNumber(*m));
   }
+  return options;
+}
 
+// Wrapped is the outcome of either route, before the container.
+struct Wrapped {
   std::vector<uint8_t> ciphertext;
-  std::string route, what;
+  std::string route;
+  byok::TargetKind kind = byok::TargetKind::kAes256;
+};
+
+absl::StatusOr<Wrapped> WrapFile(const Args& args, const byok::Profile& p,
+                                 EVP_PKEY* kek) {
+  if (args.Has("key")) {
+    return absl::InvalidArgumentError("give --key or --from-file, not both");
+  }
+  ASSIGN_OR_RETURN(size_t n, byok::KekModulusBytes(kek));
+  ASSIGN_OR_RETURN(FileKey key, ReadFileKey(*args.Get("from-file")));
+  RETURN_IF_ERROR(byok::CheckTarget(p, key.kind, static_cast<int>(n * 8)));
+  RETURN_IF_ERROR(byok::CheckDirectLength(p, key.payload.size(), n));
+  Wrapped w;
+  w.kind = key.kind;
+  ASSIGN_OR_RETURN(w.ciphertext, byok::WrapPayload(kek, key.payload, p.wrap));
+  w.route = "software (OpenSSL)";
+  return w;
+}
+
+absl::StatusOr<Wrapped> WrapInToken(const Args& args, const byok::Profile& p,
+                                    Hsm& h, EVP_PKEY* kek) {
+  ASSIGN_OR_RETURN(byok::ExportOptions options, ParseRoute(args));
+  options.wrap = p.wrap;
+  ASSIGN_OR_RETURN(size_t n, byok::KekModulusBytes(kek));
+  ASSIGN_OR_RETURN(hsm::ObjectHandle target, SelectKey(h, args));
+  ASSIGN_OR_RETURN(hsm::KeyEntry e, hsm::DescribeKey(*h.session, target));
+  Wrapped w;
+  ASSIGN_OR_RETURN(w.kind, byok::ClassifyTarget(e.kind, e.bits, e.curve));
+  RETURN_IF_ERROR(byok::CheckTarget(p, w.kind, static_cast<int>(n * 8)));
+  if (e.kind == hsm::KeyKind::kAes) {
+    RETURN_IF_ERROR(byok::CheckDirectLength(p, e.bits / 8, n));
+  }
+  byok::Pkcs11ExportSession token(*h.session, Generator(&h, false));
+  ASSIGN_OR_RETURN(byok::ExportResult r,
+                   byok::ExportFromToken(token, target, kek, options));
+  w.ciphertext = std::move(r.ciphertext);
+  w.route = r.route;
+  return w;
+}
+
+absl::Status RunExport(const Args& args) {
+  ASSIGN_OR_RETURN(std::string out_path, args.Require("out"));
+  ASSIGN_OR_RETURN(std::string kek_arg, args.Require("kek"));
+  byok::MethodOptions methods{args.Get("enc"), args.Get("wrapping-algorithm"),
+                              args.Get("import-method"),
+                              args.Get("hash-function")};
+  ASSIGN_OR_RETURN(
+      byok::Profile profile,
+      byok::ResolveProfile(args.Get("format").value_or("azure"), methods));
+  std::optional<std::string> kid = args.Get("kid");
+  if (profile.container == byok::Container::kAzureByok) {
+    if (!kid) {
+      return absl::InvalidArgumentError(
+          "missing --kid (the KEK's key identifier, version included, from "
+          "'az keyvault key create')");
+    }
+    RETURN_IF_ERROR(byok::ParseKeyId(*kid).status());
+  }
+  if (profile.container == byok::Container::kAzureRelease && !kid) {
+    return absl::InvalidArgumentError(
+        "missing --kid (the kid of the key the release wraps to)");
+  }
+  if (FileExists(out_path) && !args.Has("force")) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(out_path, " exists (use --force to replace it)"));
+  }
+  bool from_file = args.Has("from-file");
   std::optional<Hsm> h;
   crypto::EvpPkeyPtr kek;
-  bool from_file = args.Has("from-file");
   if (from_file) {
-    if (args.Has("key")) {
-      return absl::InvalidArgumentError("give --key or --from-file, not both");
-    }
     ASSIGN_OR_RETURN(kek, ReadKek(kek_arg, nullptr));
-    ASSIGN_OR_RETURN(ciphertext,
-                     WrapFromFile(*args.Get("from-file"), kek.get(), &what));
-    route = "software (OpenSSL)";
   } else {
     ASSIGN_OR_RETURN(h, OpenHsm(args));
     ASSIGN_OR_RETURN(kek, ReadKek(kek_arg, h->session.get()));
-    ASSIGN_OR_RETURN(hsm::ObjectHandle target, SelectKey(*h, args));
-    ASSIGN_OR_RETURN(hsm::KeyEntry e, hsm::DescribeKey(*h->session, target));
-    what =
-        e.kind == hsm::KeyKind::kRsa ? absl::StrCat("RSA-", e.bits)
-        : e.kind == hsm::KeyKind::kEc
-            ? absl::StrCat("EC ", std::string(crypto::CurveJwkName(*e.curve)))
-            : absl::StrCat("AES-", e.bits);
-    byok::Pkcs11ExportSession token(*h->session, Generator(&*h, false));
-    ASSIGN_OR_RETURN(byok::ExportResult r,
-                     byok::ExportFromToken(token, target, kek.get(), options));
-    ciphertext = std::move(r.ciphertext);
-    route = r.route;
   }
-
-  std::vector<uint8_t> file;
-  if (format == Format::kAzure) {
-    byok::Blob blob;
-    blob.kid = *kid;
-    blob.ciphertext = ciphertext;
-    blob.generator = Generator(h ? &*h : nullptr, from_file);
-    std::string text = byok::SerializeBlob(blob);
-    file.assign(text.begin(), text.end());
+  RETURN_IF_ERROR(
+      byok::CheckWrappingKey(profile, EVP_PKEY_get_bits(kek.get())));
+  Wrapped w;
+  if (from_file) {
+    ASSIGN_OR_RETURN(w, WrapFile(args, profile, kek.get()));
   } else {
-    // AWS RSA_AES_KEY_WRAP_SHA_1 and GCP RSA_OAEP_*_SHA1_AES_256 take the
-    // same bytes, raw (docs/byok-format.md §5).
-    if (format == Format::kGcp && EVP_PKEY_get_bits(kek.get()) < 3072) {
-      return absl::InvalidArgumentError(
-          "GCP import jobs use RSA 3072 or 4096 wrapping keys");
-    }
-    file = ciphertext;
+    ASSIGN_OR_RETURN(w, WrapInToken(args, profile, *h, kek.get()));
   }
-  RETURN_IF_ERROR(WriteFileAtomic(out_path, file, 0644));
+  byok::ContainerFields fields;
+  fields.kid = kid.value_or("");
+  fields.generator = Generator(h ? &*h : nullptr, from_file);
+  fields.target = w.kind;
+  ASSIGN_OR_RETURN(std::string file,
+                   byok::WriteContainer(profile, w.ciphertext, fields));
+  RETURN_IF_ERROR(WriteFileAtomic(out_path, AsBytes(file), 0644));
   if (from_file) {
     std::fprintf(
         stderr,
         "keyferry export: note: the key came from a file, so it was not "
         "HSM-protected; it was wrapped in software\n");
   }
-  std::printf("wrote %s: %s key, %zu-byte ciphertext, route %s\n",
-              out_path.c_str(), what.c_str(), ciphertext.size(), route.c_str());
+  std::printf("wrote %s: %s key, %s %s, %zu-byte ciphertext, route %s\n",
+              out_path.c_str(), std::string(byok::TargetName(w.kind)).c_str(),
+              profile.format.c_str(), profile.method.c_str(),
+              w.ciphertext.size(), w.route.c_str());
   return absl::OkStatus();
 }
 
@@ -202,11 +228,27 @@ std::vector<Command> ExportCommands() {
       {"key", false, "target key label or PKCS#11 URI (object=, id=)"});
   opts.push_back(
       {"kek", false, "KEK: PEM/DER/JWK file, or label of an imported KEK"});
-  opts.push_back({"kid", false, "KEK key identifier with version (Azure)"});
+  opts.push_back({"kid", false,
+                  "azure: KEK key identifier with version; azure-release: "
+                  "the kid of the key the release wraps to"});
   opts.push_back({"out", false, "output file"});
   opts.push_back({"force", true, "replace an existing output file"});
-  opts.push_back(
-      {"format", false, "azure (default, .byok JSON), aws or gcp (raw bytes)"});
+  opts.push_back({"format", false,
+                  "azure (default, .byok JSON), azure-release (key_hsm), aws, "
+                  "gcp (raw bytes), vault or oci (JSON); docs/byok-format.md "
+                  "section 5"});
+  opts.push_back({"enc", false,
+                  "azure-release: CKM_RSA_AES_KEY_WRAP (default), "
+                  "RSA_AES_KEY_WRAP_256 or RSA_AES_KEY_WRAP_384"});
+  opts.push_back({"wrapping-algorithm", false,
+                  "aws: RSA_AES_KEY_WRAP_SHA_1|RSA_AES_KEY_WRAP_SHA_256|"
+                  "RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256; oci: "
+                  "RSA_OAEP_AES_SHA256 (default) or RSA_OAEP_SHA256"});
+  opts.push_back({"import-method", false,
+                  "gcp: rsa-oaep-{3072,4096}-sha{1,256}-aes-256 or "
+                  "rsa-oaep-{3072,4096}-sha256"});
+  opts.push_back({"hash-function", false,
+                  "vault: SHA256 (default), SHA1, SHA384 or SHA512"});
   opts.push_back({"route", false, "auto (default), native or two-step"});
   opts.push_back(
       {"kwp-mechanism", false,
@@ -215,8 +257,9 @@ std::vector<Command> ExportCommands() {
   opts.push_back({"from-file", false,
                   "plaintext key file (PEM/DER PKCS#8, PKCS#1, SEC1, raw AES) "
                   "instead of --key"});
-  return {{"export", "wrap a key for a cloud key vault (.byok for Azure)", opts,
-           "", RunExport}};
+  return {{"export",
+           "wrap a key for a cloud key vault (Azure, AWS, GCP, Vault, OCI)",
+           opts, "", RunExport}};
 }
 
 }  // namespace keyferry::cli

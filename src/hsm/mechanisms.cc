@@ -88,13 +88,13 @@ Mechanism AesCbc(std::span<const uint8_t> iv, bool pad) {
   return {pad ? CKM_AES_CBC_PAD : CKM_AES_CBC, iv.data(), iv.size()};
 }
 
-OwnedMechanism RsaAesKeyWrap(size_t aes_bits) {
+OwnedMechanism RsaAesKeyWrap(size_t aes_bits, crypto::OaepHash hash) {
   struct Params {
     CK_RSA_PKCS_OAEP_PARAMS oaep;
     KfRsaAesKeyWrapParams wrap;
   };
   auto p = std::make_shared<Params>();
-  p->oaep = OaepParams(crypto::OaepHash::kSha1);
+  p->oaep = OaepParams(hash);
   p->wrap = {aes_bits, &p->oaep};
   return OwnedMechanism({CKM_RSA_AES_KEY_WRAP, &p->wrap, sizeof p->wrap}, p);
 }

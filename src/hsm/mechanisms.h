@@ -51,7 +51,7 @@ class OwnedMechanism {
   friend OwnedMechanism RsaPss(size_t);
   friend OwnedMechanism AesGcm(std::span<const uint8_t>,
                                std::span<const uint8_t>);
-  friend OwnedMechanism RsaAesKeyWrap(size_t);
+  friend OwnedMechanism RsaAesKeyWrap(size_t, crypto::OaepHash);
   OwnedMechanism(Mechanism m, std::shared_ptr<const void> storage)
       : m_(m), storage_(std::move(storage)) {}
   Mechanism m_;
@@ -59,7 +59,7 @@ class OwnedMechanism {
 };
 
 // RsaOaep is CKM_RSA_PKCS_OAEP with `hash` and MGF1 of the same hash, no
-// label. Only kSha1 and kSha256 are used by keyferry.
+// label.
 OwnedMechanism RsaOaep(crypto::OaepHash hash);
 
 // RsaPss is CKM_RSA_PKCS_PSS over a precomputed digest of `digest_bytes`
@@ -76,9 +76,10 @@ OwnedMechanism AesGcm(std::span<const uint8_t> iv,
 Mechanism AesCbc(std::span<const uint8_t> iv, bool pad);
 
 // RsaAesKeyWrap is CKM_RSA_AES_KEY_WRAP with an ephemeral AES key of
-// `aes_bits` and RSA-OAEP-SHA1 (MGF1-SHA1, no label), as Azure's BYOK
-// format fixes it.
-OwnedMechanism RsaAesKeyWrap(size_t aes_bits);
+// `aes_bits` and RSA-OAEP with `hash` (MGF1 of the same hash, no label);
+// SHA-1 is what Azure's BYOK format fixes.
+OwnedMechanism RsaAesKeyWrap(size_t aes_bits,
+                             crypto::OaepHash hash = crypto::OaepHash::kSha1);
 
 // Pkcs1DigestInfo returns the DER DigestInfo (RFC 8017 §9.2 note 1) of a
 // SHA-256, SHA-384 or SHA-512 `digest` (chosen by its length: 32, 48, else

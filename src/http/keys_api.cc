@@ -12,6 +12,7 @@
 #include "base/status.h"
 #include "base/strings.h"
 #include "http/azure.h"
+#include "http/console_api.h"
 #include "http/keys_handlers.h"
 #include "http/keys_render.h"
 
@@ -114,7 +115,8 @@ absl::StatusOr<std::unique_ptr<KeysApi>> KeysApi::New(KeysApiOptions options,
 
 bool KeysApi::MayBlock(const Request& r) {
   if (EqualsIgnoreCase(r.method, "GET") || EqualsIgnoreCase(r.method, "HEAD")) {
-    return false;
+    // The console's audit page reads and verifies the log file.
+    return IsConsoleAuditPath(r);
   }
   if (!EqualsIgnoreCase(r.method, "POST") || r.path_segments.empty()) {
     return true;
@@ -205,6 +207,7 @@ absl::Status KeysApi::Register() {
           [vaults](std::string_view v) {
             return std::find(vaults.begin(), vaults.end(), v) != vaults.end();
           },
+      .aliases = options_.vault_aliases,
   });
   for (const Route& route : kRoutes) {
     RETURN_IF_ERROR(router_->Add(
@@ -213,6 +216,7 @@ absl::Status KeysApi::Register() {
           return Run(route, req, ctx);
         }));
   }
+  RETURN_IF_ERROR(AddConsoleApiRoutes(*router_, *this));
   return AddServiceRoutes(
       *router_, {.health = options_.health,
                  .tenant = options_.tenant,
@@ -228,21 +232,27 @@ absl::Status KeysApi::Register() {
 
 KeysApi::Admission KeysApi::Admit(const Request& req, const RouteContext& ctx,
                                   Operation op) const {
+  absl::StatusOr<std::string> principal = Principal(req);
+  if (!principal.ok()) return {"", principal.status()};
+  return {*principal, CheckRole(options_.grants, *principal, ctx.vault,
+                                ctx.Param("name"), op)};
+}
+
+absl::StatusOr<std::string> KeysApi::Principal(const Request& req) const {
   std::optional<std::string_view> token = BearerToken(req);
   if (!token.has_value()) {
-    return {"", absl::UnauthenticatedError(
-                    "AKV10000: Request is missing a Bearer or PoP token.")};
+    return absl::UnauthenticatedError(
+        "AKV10000: Request is missing a Bearer or PoP token.");
   }
   absl::StatusOr<auth::Claims> claims = tokens_.Verify(
       *token, token_key_.load(),
       AccessTokenRules(router_->ChallengeResource(req)), options_.clock());
   if (!claims.ok()) {
-    return {"", absl::UnauthenticatedError(
-                    absl::StrCat("AKV10032: the access token was rejected: ",
-                                 claims.status().message()))};
+    return absl::UnauthenticatedError(
+        absl::StrCat("AKV10032: the access token was rejected: ",
+                     claims.status().message()));
   }
-  return {claims->subject, CheckRole(options_.grants, claims->subject,
-                                     ctx.vault, ctx.Param("name"), op)};
+  return claims->subject;
 }
 
 Response KeysApi::Run(const Route& route, const Request& req,

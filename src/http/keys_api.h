@@ -13,6 +13,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,8 @@ absl::Status CheckRole(const std::vector<Grant>& grants,
 struct KeysApiOptions {
   std::string domain = "localhost";
   std::vector<std::string> vaults;
+  // Other host names of vaults, {host, vault} (RouterOptions::aliases).
+  std::vector<std::pair<std::string, std::string>> vault_aliases;
   std::vector<Grant> grants;
   std::string tenant;  // tid in the challenge; every token's tid must match
   // token_key (borrowed) verifies access tokens; null until the custody
@@ -67,6 +70,10 @@ struct KeysApiOptions {
   std::function<Health()> health;
   std::string subscription_id;     // for ARM's GET /subscriptions
   std::function<int64_t()> clock;  // Unix seconds; default system clock
+  // audit_recent (may be empty: the console's audit page then answers 404)
+  // serves GET /console/api/audit (console_api.h): the `limit` most recent
+  // audit records and whether the chain verifies. Called concurrently.
+  std::function<absl::StatusOr<nlohmann::json>(int limit)> audit_recent;
 };
 
 // KeysApi answers requests for the vaults it serves.
@@ -103,6 +110,15 @@ class KeysApi {
   // keyferryd. Unauthenticated for a missing or refused token,
   // PermissionDenied for anyone else.
   absl::StatusOr<std::string> Operator(const Request& request) const;
+
+  // Principal returns the principal of `request`'s bearer token (checked
+  // as for the keys API), whatever its roles. Unauthenticated for a
+  // missing or refused token, with Azure's AKV10000 / AKV10032 message.
+  absl::StatusOr<std::string> Principal(const Request& request) const;
+
+  // options returns what the API was built with (the vaults, grants and
+  // domain the console's whoami reports).
+  const KeysApiOptions& options() const { return options_; }
 
  private:
   struct Route;

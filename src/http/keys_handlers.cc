@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/encoding.h"
 #include "base/status.h"
@@ -57,11 +59,33 @@ absl::StatusOr<Answer> ImportKey(vault::KeyVault& v, const Call& c) {
 
 absl::StatusOr<Answer> ListKeys(vault::KeyVault& v, const Call& c) {
   ASSIGN_OR_RETURN(PageParams p, ReadPage(c.req));
+  ASSIGN_OR_RETURN(std::string prefix, ReadNamePrefix(c.req));
+  if (!prefix.empty() && p.after < PrefixCursor(prefix)) {
+    p.after = PrefixCursor(prefix);
+  }
   ASSIGN_OR_RETURN(auto page, v.List(c.vault(), p.after, p.limit));
   json items = json::array();
-  for (const auto& k : page.items) items.push_back(KeyItem(c.view, k, false));
+  for (const auto& k : page.items) {
+    // Names come in order: the first past the prefix ends the listing.
+    if (!prefix.empty() &&
+        !absl::StartsWith(absl::AsciiStrToLower(Sv(k.name)), prefix)) {
+      page.next.reset();
+      break;
+    }
+    items.push_back(KeyItem(c.view, k, false));
+  }
+  if (!prefix.empty() && page.next.has_value()) {
+    // A full page: offer the next one only when a name with the prefix
+    // follows (one more row read), so the last page says it is the last.
+    ASSIGN_OR_RETURN(auto peek, v.List(c.vault(), *page.next, 1));
+    if (peek.items.empty() ||
+        !absl::StartsWith(absl::AsciiStrToLower(Sv(peek.items[0].name)),
+                          prefix)) {
+      page.next.reset();
+    }
+  }
   return Answer::Json(
-      ListPage(c.view, std::move(items), "/keys", page.next, p.limit));
+      ListPage(c.view, std::move(items), "/keys", page.next, p.limit, prefix));
 }
 
 absl::StatusOr<Answer> ListKeyVersions(vault::KeyVault& v, const Call& c) {

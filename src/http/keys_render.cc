@@ -94,12 +94,14 @@ json DeletedKeyBundle(const View& view, const vault::DeletedKey& d) {
 }
 
 json ListPage(const View& view, json items, std::string_view path,
-              const std::optional<std::string>& next, int limit) {
+              const std::optional<std::string>& next, int limit,
+              std::string_view prefix) {
   json out = {{"value", std::move(items)}, {"nextLink", nullptr}};
   if (next) {
     out["nextLink"] = absl::StrCat(
         view.vault_url, Sv(path), "?api-version=", view.api.text,
-        "&$skiptoken=", Base64UrlEncode(AsBytes(*next)), "&maxresults=", limit);
+        "&$skiptoken=", Base64UrlEncode(AsBytes(*next)), "&maxresults=", limit,
+        prefix.empty() ? "" : "&prefix=", Sv(prefix));
   }
   return out;
 }

@@ -51,10 +51,12 @@ void AddDeleted(const View& view, const store::KeyName& name,
 nlohmann::json DeletedKeyBundle(const View& view, const vault::DeletedKey& d);
 
 // ListPage is {"value": `items`, "nextLink": null or a link to the page
-// after `next` under `path` (e.g. "/keys"), of `limit` items}.
+// after `next` under `path` (e.g. "/keys"), of `limit` items}; a non-empty
+// `prefix` (GET /keys?prefix=, keys_handlers.h) is carried into the link.
 nlohmann::json ListPage(const View& view, nlohmann::json items,
                         std::string_view path,
-                        const std::optional<std::string>& next, int limit);
+                        const std::optional<std::string>& next, int limit,
+                        std::string_view prefix = "");
 
 // Answer is what a keys API handler returns on success.
 struct Answer {

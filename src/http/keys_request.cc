@@ -316,6 +316,26 @@ absl::StatusOr<PageParams> ReadPage(const Request& r) {
   return p;
 }
 
+absl::StatusOr<std::string> ReadNamePrefix(const Request& r) {
+  std::optional<std::string_view> p = r.QueryParam("prefix");
+  if (!p.has_value() || p->empty()) return std::string();
+  bool ok =
+      p->size() <= 127 && std::all_of(p->begin(), p->end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-';
+      });
+  if (!ok) {
+    return Invalid("prefix must be 1 to 127 letters, digits or dashes.");
+  }
+  return absl::AsciiStrToLower(Sv(*p));
+}
+
+std::string PrefixCursor(std::string_view prefix) {
+  std::string cursor(prefix);
+  cursor.back() = static_cast<char>(cursor.back() - 1);
+  cursor.push_back('~');
+  return cursor;
+}
+
 absl::StatusOr<vault::KeyProperties> ReadProperties(const json& body,
                                                     const json& ops_holder,
                                                     std::string ops_prefix) {

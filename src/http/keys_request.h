@@ -108,6 +108,18 @@ struct PageParams {
 // ReadPage reads the query: maxresults is decimal digits only, 1 to 25.
 absl::StatusOr<PageParams> ReadPage(const Request& request);
 
+// ReadNamePrefix reads keyferryd's `prefix` query extension of GET /keys
+// (docs/api.md; the web console's search): "" when absent, else the
+// lower-cased prefix, 1-127 of [0-9a-zA-Z-] (InvalidArgument otherwise).
+absl::StatusOr<std::string> ReadNamePrefix(const Request& request);
+
+// PrefixCursor is the listing cursor just before every name starting with
+// `prefix` (lower case, non-empty): names are listed in byte order after the
+// cursor, and name characters are at most 'z', so the prefix with its last
+// character decremented and '~' appended sorts after every smaller name and
+// before every name with the prefix.
+std::string PrefixCursor(std::string_view prefix);
+
 // ReadProperties reads attributes, tags and key_ops of create, import and
 // update bodies. `key_ops` comes from `ops_holder` (the body for create and
 // update, the JWK "key" for import: `ops_prefix` "key." names it there).

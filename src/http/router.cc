@@ -19,6 +19,18 @@ std::string_view RouteContext::Param(std::string_view name) const {
 
 Router::Router(RouterOptions options) : options_(std::move(options)) {
   options_.domain = absl::AsciiStrToLower(Sv(options_.domain));
+  for (auto& [host, vault] : options_.aliases) {
+    host = absl::AsciiStrToLower(Sv(host));
+    vault = absl::AsciiStrToLower(Sv(vault));
+  }
+}
+
+const std::pair<std::string, std::string>* Router::AliasOf(
+    const Request& request) const {
+  for (const auto& alias : options_.aliases) {
+    if (EqualsIgnoreCase(alias.first, request.host)) return &alias;
+  }
+  return nullptr;
 }
 
 absl::Status Router::Add(std::string_view method, std::string_view pattern,
@@ -83,6 +95,7 @@ bool Router::Match(const Route& route, const std::vector<std::string>& path,
 }
 
 std::optional<std::string> Router::VaultOf(const Request& request) const {
+  if (const auto* alias = AliasOf(request)) return alias->second;
   const std::string& host = request.host;
   const std::string& domain = options_.domain;
   if (host.size() <= domain.size() + 1 || !host.ends_with(domain) ||
@@ -99,7 +112,15 @@ std::optional<std::string> Router::VaultOf(const Request& request) const {
 }
 
 std::string Router::ChallengeResource(const Request& request) const {
-  std::string r = "https://" + options_.domain;
+  std::string parent = options_.domain;
+  if (const auto* alias = AliasOf(request)) {
+    const std::string& host = alias->first;
+    const bool in_domain =
+        host.size() > parent.size() + 1 && host.ends_with(parent) &&
+        host[host.size() - parent.size() - 1] == '.';
+    if (!in_domain) parent = host.substr(host.find('.') + 1);
+  }
+  std::string r = "https://" + parent;
   if (request.host_port.has_value()) {
     absl::StrAppend(&r, ":", *request.host_port);
   }

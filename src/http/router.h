@@ -9,9 +9,10 @@
 // '/' and matches no pattern is retried without the empty last segment.
 //
 // Host resolution: "<vault>.<domain>[:port]" names vault <vault> (lower-cased;
-// 3-24 letters, digits, '-'). Vault routes answer 404 VaultNotFound when the
-// host names no vault or `vault_exists` rejects it. Service routes (for
-// example ARM's /subscriptions on "<domain>") accept any host.
+// 3-24 letters, digits, '-'), and so does a host named in `aliases`. Vault
+// routes answer 404 VaultNotFound when the host names no vault or
+// `vault_exists` rejects it. Service routes (for example ARM's /subscriptions
+// on "<domain>") accept any host.
 #ifndef KEYFERRY_HTTP_ROUTER_H_
 #define KEYFERRY_HTTP_ROUTER_H_
 
@@ -47,6 +48,11 @@ struct RouterOptions {
   // vault_exists, when set, says whether a vault name is served; unset means
   // every well-formed name is. Called concurrently.
   std::function<bool(std::string_view vault)> vault_exists = {};
+  // aliases are other host names of vaults: {host, vault}, host without a
+  // port, compared case-insensitively. A host outside `domain` gets its own
+  // parent as challenge resource (ChallengeResource), since the SDKs demand
+  // the resource be a strict parent of the host they call.
+  std::vector<std::pair<std::string, std::string>> aliases = {};
 };
 
 class Router {
@@ -65,14 +71,16 @@ class Router {
   // VaultNotFound. All errors use the Azure envelope (azure.h).
   Response Handle(const Request& request) const;
 
-  // VaultOf returns the vault named by the request's host, or nullopt when
-  // the host is not "<vault>.<domain>" with a well-formed name. It does not
-  // consult `vault_exists`.
+  // VaultOf returns the vault named by the request's host (an alias's
+  // vault, or <vault> of "<vault>.<domain>" with a well-formed name), or
+  // nullopt. It does not consult `vault_exists`.
   std::optional<std::string> VaultOf(const Request& request) const;
 
   // ChallengeResource returns "https://<domain>[:port]" with the port of the
   // request's Host header: the `resource` for ChallengeResponse, a strict
-  // parent of the vault host as the SDKs demand.
+  // parent of the vault host as the SDKs demand. For an alias outside
+  // `domain` the parent is the alias's own ("kv.test.internal" gives
+  // "https://test.internal[:port]").
   std::string ChallengeResource(const Request& request) const;
 
  private:
@@ -90,6 +98,10 @@ class Router {
 
   static bool Match(const Route& route, const std::vector<std::string>& path,
                     RouteContext* ctx);
+
+  // AliasOf returns the alias entry whose host is the request's, or null.
+  const std::pair<std::string, std::string>* AliasOf(
+      const Request& request) const;
 
   RouterOptions options_;
   std::vector<Route> routes_;

@@ -130,6 +130,32 @@ TEST(RouterOptionsTest, CustomDomainAndAnyVault) {
   EXPECT_EQ(router.VaultOf(req).value_or(""), "whatever");
 }
 
+TEST(RouterOptionsTest, AliasesServeTheirVaultWithTheirOwnParent) {
+  Router router(RouterOptions{
+      .domain = "localhost",
+      .vault_exists = [](std::string_view v) { return v == "myvault"; },
+      .aliases = {{"KV.Test.Internal", "MyVault"},
+                  {"other.localhost", "myvault"},
+                  {"stale.test.internal", "gone"}}});
+  ASSERT_OK(router.Add("GET", "/keys", Echo("list")));
+  Request outside = MakeRequest("GET", "/keys", "kv.test.internal:9443");
+  EXPECT_EQ(router.Handle(outside).body, "list|myvault||");
+  EXPECT_EQ(router.ChallengeResource(outside), "https://test.internal:9443");
+  // An alias inside the domain keeps the domain as its parent.
+  Request inside = MakeRequest("GET", "/keys", "other.localhost:9443");
+  EXPECT_EQ(router.Handle(inside).body, "list|myvault||");
+  EXPECT_EQ(router.ChallengeResource(inside), "https://localhost:9443");
+  // An alias of a vault not served is still refused.
+  Response gone =
+      router.Handle(MakeRequest("GET", "/keys", "stale.test.internal"));
+  EXPECT_EQ(gone.status, 404);
+  EXPECT_THAT(gone.body, ::testing::HasSubstr("VaultNotFound"));
+  // A host that only ends like an alias is no alias.
+  Request near = MakeRequest("GET", "/keys", "xkv.test.internal");
+  EXPECT_EQ(router.Handle(near).status, 404);
+  EXPECT_EQ(router.ChallengeResource(near), "https://localhost");
+}
+
 TEST(RouterPatternTest, FailureBadPatterns) {
   Router router(RouterOptions{});
   EXPECT_THAT(router.Add("GET", "keys", Echo("x")),

@@ -32,6 +32,10 @@ const std::vector<ConfigKey> kConfigKeys = {
     {"tls-names",
      "further DNS names or IP addresses, comma-separated, for the generated "
      "certificate (e.g. this host's name); printed on start"},
+    {"vault-alias",
+     "HOST=VAULT[,HOST=VAULT...]: further host names (with a dot, no port) "
+     "that serve a vault, e.g. keyvault.test.internal=myvault; the generated "
+     "certificate covers them; printed on start"},
     {"tls-cert", "PEM certificate chain to serve instead of the generated one"},
     {"tls-key", "PEM private key for --tls-cert"},
     {"custody",
@@ -148,6 +152,75 @@ bool IsVaultName(std::string_view s) {
   return s.front() != '-' && s.back() != '-';
 }
 
+// IsHostName: lower-case DNS labels of a-z, 0-9 and inner '-', dot
+// separated, at least two labels (the SDKs need a parent for the challenge
+// resource), at most 253 characters.
+bool IsHostName(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  int labels = 0;
+  for (absl::string_view label : absl::StrSplit(Sv(s), '.')) {
+    if (label.empty() || label.size() > 63 || label.front() == '-' ||
+        label.back() == '-') {
+      return false;
+    }
+    for (char c : label) {
+      if (!absl::ascii_islower(static_cast<unsigned char>(c)) &&
+          !absl::ascii_isdigit(static_cast<unsigned char>(c)) && c != '-') {
+        return false;
+      }
+    }
+    ++labels;
+  }
+  return labels >= 2;
+}
+
+// ParseVaultAliases reads "HOST=VAULT[,HOST=VAULT...]" into c.vault_aliases
+// (replacing earlier ones); Validate checks them against the vaults.
+absl::Status ParseVaultAliases(std::string_view v, Config& c) {
+  c.vault_aliases.clear();
+  for (absl::string_view part : absl::StrSplit(Sv(v), ',',
+                                               absl::SkipWhitespace())) {
+    std::pair<std::string, std::string> alias = absl::StrSplit(
+        absl::StripAsciiWhitespace(part), absl::MaxSplits('=', 1));
+    alias.first = absl::AsciiStrToLower(absl::StripAsciiWhitespace(alias.first));
+    alias.second =
+        absl::AsciiStrToLower(absl::StripAsciiWhitespace(alias.second));
+    if (!IsHostName(alias.first) || alias.second.empty()) {
+      return Bad("vault-alias",
+                 absl::StrCat("'", absl::StripAsciiWhitespace(part),
+                              "' is not HOST=VAULT with HOST a host name that "
+                              "has a dot and no port"));
+    }
+    c.vault_aliases.push_back(std::move(alias));
+  }
+  return absl::OkStatus();
+}
+
+// ValidateVaultAliases: each alias names a served vault, is not itself a
+// vault's own host and is given once.
+absl::Status ValidateVaultAliases(const Config& c) {
+  for (size_t i = 0; i < c.vault_aliases.size(); ++i) {
+    const auto& [host, vault] = c.vault_aliases[i];
+    if (std::find(c.vaults.begin(), c.vaults.end(), vault) == c.vaults.end()) {
+      return Bad("vault-alias",
+                 absl::StrCat(host, "=", vault, ": no vault '", vault,
+                              "' is served (vaults)"));
+    }
+    for (const std::string& v : c.vaults) {
+      if (host == absl::StrCat(v, ".", c.domain)) {
+        return Bad("vault-alias",
+                   absl::StrCat(host, " is already vault ", v, "'s host"));
+      }
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (c.vault_aliases[j].first == host) {
+        return Bad("vault-alias", absl::StrCat(host, " is given twice"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string DefaultDataDir() {
   if (const char* h = std::getenv("KEYFERRY_HOME"); h && *h) {
     return absl::StrCat(h, "/server");
@@ -171,6 +244,7 @@ absl::Status Validate(Config& c) {
     return Bad("domain",
                "must be a host name such as localhost or kv.example.com");
   }
+  RETURN_IF_ERROR(ValidateVaultAliases(c));
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     return Bad("tls-cert", "tls-cert and tls-key go together");
   }
@@ -279,6 +353,7 @@ absl::Status ApplyFlag(std::string_view key, std::string_view value,
     }
     return absl::OkStatus();
   }
+  if (key == "vault-alias") return ParseVaultAliases(v, c);
   if (key == "audit-durability") {
     if (v != "sync" && v != "write") return Bad(key, "sync or write");
     c.audit_durability = v;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -26,6 +27,11 @@ struct Config {
   // Further DNS names or IP addresses the generated certificate covers
   // (tls-names), e.g. the host's own name for clients on other machines.
   std::vector<std::string> tls_names;
+  // Other host names of served vaults (vault-alias HOST=VAULT), {host,
+  // vault}: clients that reach a vault by another name (a container's
+  // service name, a test fixture's host) are served it; the generated
+  // certificate covers each host.
+  std::vector<std::pair<std::string, std::string>> vault_aliases;
   std::string tls_cert;  // empty: keyferryd makes a private CA and certificate
   std::string tls_key;
   std::string custody = "software";  // software | pkcs11

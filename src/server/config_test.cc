@@ -75,6 +75,25 @@ TEST(ConfigTest, TlsNamesAreListedLowerCasedAndOnlyForTheGeneratedCertificate) {
               StatusHasMessage("tls-names"));
 }
 
+TEST(ConfigTest, VaultAliasesNameServedVaultsOnce) {
+  ASSERT_OK_AND_ASSIGN(
+      Config c, LoadConfig({"--vaults", "myvault,second", "--vault-alias",
+                            " KV.Test.Internal=MyVault, other.localhost=second"}));
+  EXPECT_EQ(c.vault_aliases,
+            (std::vector<std::pair<std::string, std::string>>{
+                {"kv.test.internal", "myvault"},
+                {"other.localhost", "second"}}));
+  for (const char* bad :
+       {"kv=myvault", "kv.test:8443=myvault", "kv.test.internal", "=myvault",
+        "kv..test=myvault", "-kv.test=myvault", "kv.test.internal=nosuch",
+        "myvault.localhost=myvault",
+        "a.test.internal=myvault,a.test.internal=myvault"}) {
+    EXPECT_THAT(LoadConfig({"--vault-alias", bad}),
+                StatusHasMessage("vault-alias"))
+        << bad;
+  }
+}
+
 TEST(ConfigTest, FailureBadValues) {
   EXPECT_THAT(LoadConfig({"--listen", "8443"}),
               StatusHasMessage("address:port"));

@@ -15,12 +15,14 @@
 #include "base/status.h"
 #include "custody/software_custody.h"
 #include "http/azure.h"
+#include "http/console_files.h"
 #include "http/keys_api.h"
 #include "http/server.h"
 #include "http/tls_certs.h"
 #include "server/access_token_key_slot.h"
 #include "server/audit_hooks.h"
 #include "server/config.h"
+#include "server/console_audit.h"
 #include "server/custody_setup.h"
 #include "server/deployment.h"
 #include "server/due_work.h"
@@ -189,6 +191,7 @@ absl::StatusOr<std::unique_ptr<http::KeysApi>> BuildKeysApi(const Node& node) {
   http::KeysApiOptions o;
   o.domain = c.domain;
   o.vaults = c.vaults;
+  o.vault_aliases = c.vault_aliases;
   o.tenant = node.deployment.tenant;
   const AccessTokenSigner* signer = node.token_key.Get();
   o.token_key = signer != nullptr ? signer->public_key() : nullptr;
@@ -204,6 +207,9 @@ absl::StatusOr<std::unique_ptr<http::KeysApi>> BuildKeysApi(const Node& node) {
     o.grants.push_back(grant);
   }
   o.health = HealthOf(node.audit.get(), node.store.get(), node.vault.get());
+  o.audit_recent = [path = c.audit_log](int limit) {
+    return RecentAudit(path, limit);
+  };
   return http::KeysApi::New(std::move(o), node.vault.get());
 }
 
@@ -256,12 +262,12 @@ std::unique_ptr<SealService> MakeSealService(Node& node) {
   return std::make_unique<SealService>(std::move(o));
 }
 
-// NewKeysServer makes (does not start) the vault listener: /sys goes to
-// the seal service, everything else to the keys API (503 while sealed);
-// nothing runs while the audit log cannot be written (/healthz still
-// answers, and says so). Needs node.audit and node.tls; reads node.api and
-// node.seal at each request (they are made after the listener is bound, and
-// before it starts).
+// NewKeysServer makes (does not start) the vault listener: /console/ files
+// are the embedded console, /sys goes to the seal service, everything else to
+// the keys API (503 while sealed); nothing runs while the audit log cannot be
+// written (/healthz still answers, and says so). Needs node.audit and node.tls;
+// reads node.api and node.seal at each request (they are made after the
+// listener is bound, and before it starts).
 absl::StatusOr<std::unique_ptr<http::Server>> NewKeysServer(const Node& node) {
   const Config& c = node.config;
   http::ServerOptions so;
@@ -282,6 +288,11 @@ absl::StatusOr<std::unique_ptr<http::Server>> NewKeysServer(const Node& node) {
     if (!audit->healthy() && !IsHealthCheck(r)) {
       audit->NoteRefused();
       return AuditUnavailable();
+    }
+    // The console's files need no token and no custody: they are served
+    // while sealed too (the seal page is how an operator sees that).
+    if (http::IsConsoleFilePath(r)) {
+      return http::ServeConsoleFile(http::EmbeddedConsoleFiles(), r);
     }
     if (SealService::IsSysPath(r)) {
       if (seal == nullptr) {
@@ -420,9 +431,14 @@ void LogReady(const Node& node) {
   for (const std::string& v : c.vaults) {
     urls.push_back(absl::StrCat("https://", v, ".", c.domain, ":", port));
   }
+  std::vector<std::string> aliases;  // "https://host:port=vault"
+  for (const auto& [host, vault] : c.vault_aliases) {
+    aliases.push_back(absl::StrCat("https://", host, ":", port, "=", vault));
+  }
   const custody::SealedCustody* sealed = node.custody.sealed;
   Log(LogLevel::kInfo, "ready",
       {{"vaults", absl::StrJoin(urls, " ")},
+       {"vault_aliases", absl::StrJoin(aliases, " ")},
        {"port", std::to_string(port)},
        {"resource", Resource(c)},
        {"ca", node.tls.ca.empty() ? "(operator certificate)" : node.tls.ca},
@@ -447,6 +463,10 @@ void LogReady(const Node& node) {
                absl::StrJoin(urls, " ").c_str(), trust.c_str(),
                c.identity_address.c_str(), identity_port,
                DataPath(c, "identity-header").c_str());
+  if (!aliases.empty()) {
+    std::fprintf(stderr, "  vault aliases: %s\n",
+                 absl::StrJoin(aliases, " ").c_str());
+  }
 }
 
 // WaitAndShutdown waits for the vault listener to stop (a signal), then

@@ -37,6 +37,9 @@ absl::StatusOr<ServerTls> PrepareTls(const Config& c) {
   }
   tls.extra_names.push_back(c.domain);
   for (const std::string& n : c.tls_names) tls.extra_names.push_back(n);
+  for (const auto& alias : c.vault_aliases) {
+    tls.extra_names.push_back(alias.first);
+  }
   ASSIGN_OR_RETURN(http::TlsFiles files, http::EnsureTlsCertificates(tls));
   return ServerTls{.cert = files.server_pem,
                    .key = files.server_key_pem,

@@ -31,6 +31,16 @@ TEST_F(TlsSetupTest, GeneratedCertificateCoversTheVaultsTheDomainAndTlsNames) {
                            "beta.localhost", "kv.test.internal", "10.1.2.3"}));
 }
 
+TEST_F(TlsSetupTest, GeneratedCertificateCoversVaultAliases) {
+  ASSERT_OK_AND_ASSIGN(
+      Config c, LoadConfig({"--data-dir", dir_, "--tls-names", "10.1.2.3",
+                            "--vault-alias", "kv.test.internal=myvault"}));
+  ASSERT_OK_AND_ASSIGN(ServerTls tls, PrepareTls(c));
+  EXPECT_EQ(tls.names, (std::vector<std::string>{
+                           "localhost", "127.0.0.1", "::1", "myvault.localhost",
+                           "10.1.2.3", "kv.test.internal"}));
+}
+
 TEST_F(TlsSetupTest, OperatorCertificateHasNoCaAndNoNames) {
   ASSERT_OK(WriteFileAtomic(dir_ + "/k.pem", AsBytes("key"), 0600));
   ASSERT_OK_AND_ASSIGN(

@@ -18,7 +18,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 checks=0; pass() { checks=$((checks + 1)); }
 
 D="$T/data"
-FLAGS=(--data-dir "$D" --vaults alpha,beta --tls-names "kv.test.internal, 10.1.2.3")
+FLAGS=(--data-dir "$D" --vaults alpha,beta --tls-names "kv.test.internal, 10.1.2.3"
+       --vault-alias "Keys.Fixture.Test=alpha, other.localhost=beta")
 # Two instances started at once, both on port 0 (as parallel test jobs do).
 "$KEYFERRYD" --listen 127.0.0.1:0 --identity-listen 127.0.0.1:0 "${FLAGS[@]}" 2>"$T/log" &
 PID1=$!
@@ -40,10 +41,10 @@ for pair in "$port:$D" "$port2:$T/data2"; do
 done
 grep -q "\"event\":\"ready\".*\"port\":\"$port\"" "$T/log" || fail "the JSON ready event lacks the port"; pass
 names="$(sed -n 's/^  certificate names: //p' "$T/log")"
-[ "$names" = "localhost 127.0.0.1 ::1 alpha.localhost beta.localhost kv.test.internal 10.1.2.3" ] \
+[ "$names" = "localhost 127.0.0.1 ::1 alpha.localhost beta.localhost kv.test.internal 10.1.2.3 keys.fixture.test other.localhost" ] \
   || fail "certificate names line: '$names'"; pass
 san="$(openssl x509 -in "$D/tls/server.pem" -noout -ext subjectAltName)"
-for n in "DNS:kv.test.internal" "IP Address:10.1.2.3" "DNS:alpha.localhost"; do
+for n in "DNS:kv.test.internal" "IP Address:10.1.2.3" "DNS:alpha.localhost" "DNS:keys.fixture.test"; do
   grep -qF "$n" <<<"$san" || fail "certificate lacks $n: $san"; pass
 done
 
@@ -61,6 +62,43 @@ for t in "$tok" "$tok2"; do
     "https://alpha.localhost:$port/keys?api-version=7.4")"
   [ "$code" = 200 ] || { cat "$T/keys.json" >&2; fail "a token for $resource got $code"; }; pass
 done
+
+# Vault aliases: the ready output names them; a key made through an alias
+# host is the vault's (seen through its own host), its kid names the alias
+# host as called, and the challenge of an alias outside the domain names
+# the alias's parent (the SDKs demand a strict parent of the host).
+aliases="$(sed -n 's/^  vault aliases: //p' "$T/log")"
+[ "$aliases" = "https://keys.fixture.test:$port=alpha https://other.localhost:$port=beta" ] \
+  || fail "vault aliases line: '$aliases'"; pass
+alias_call() {  # METHOD PATH TOKEN [BODY] -> body in $T/alias.json, prints the status
+  curl -s -o "$T/alias.json" -w '%{http_code}' --cacert "$D/tls/ca.pem" -X "$1" \
+    --resolve "keys.fixture.test:$port:127.0.0.1" -H "Authorization: Bearer $3" \
+    -H 'Content-Type: application/json' ${4:+--data "$4"} "https://keys.fixture.test:$port$2"
+}
+[ "$(alias_call GET "/keys?api-version=7.4" "")" = 401 ] || fail "alias host without a token"; pass
+grep -q 'resource="https://fixture.test:'"$port"'"' <(curl -s -D - -o /dev/null --cacert "$D/tls/ca.pem" \
+  --resolve "keys.fixture.test:$port:127.0.0.1" "https://keys.fixture.test:$port/keys?api-version=7.4") \
+  || fail "the alias's challenge does not name https://fixture.test:$port"; pass
+alias_tok="$(curl -s --cacert "$D/tls/ca.pem" -H "X-IDENTITY-HEADER: $(cat "$D/identity-header")" \
+  "$id_url?resource=https://fixture.test:$port&api-version=2019-08-01" \
+  | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')" || fail "alias token"
+code="$(alias_call POST "/keys/viaalias/create?api-version=7.4" "$alias_tok" '{"kty":"EC","crv":"P-256"}')"
+[ "$code" = 200 ] || { cat "$T/alias.json" >&2; fail "create through the alias: $code"; }; pass
+grep -q "\"kid\":\"https://keys.fixture.test:$port/keys/viaalias/" "$T/alias.json" \
+  || fail "kid through the alias: $(cat "$T/alias.json")"; pass
+code="$(curl -s -o "$T/k.json" -w '%{http_code}' --cacert "$D/tls/ca.pem" \
+  --resolve "alpha.localhost:$port:127.0.0.1" -H "Authorization: Bearer $tok" \
+  "https://alpha.localhost:$port/keys/viaalias?api-version=7.4")"
+[ "$code" = 200 ] || fail "the alias's key is not alpha's: $code"; pass
+code="$(curl -s -o "$T/k.json" -w '%{http_code}' --cacert "$D/tls/ca.pem" \
+  --resolve "beta.localhost:$port:127.0.0.1" -H "Authorization: Bearer $tok" \
+  "https://beta.localhost:$port/keys/viaalias?api-version=7.4")"
+[ "$code" = 404 ] || fail "the alias's key leaked into beta: $code"; pass
+[ "$(alias_call GET "/keys?api-version=7.4" "$tok")" = 401 ] \
+  || fail "a token for https://localhost:$port opened the alias outside the domain"; pass
+if "$KEYFERRYD" ca --data-dir "$T/d5" --vault-alias "kv.test.internal=nosuch" >"$T/out" 2>"$T/err"; then
+  fail "an alias of no vault was accepted"; fi
+grep -q "vault-alias" "$T/err" || { cat "$T/err"; fail "bad alias error"; }; pass
 
 # keyferryd ca: the same CA as the running server's, byte for byte.
 "$KEYFERRYD" ca "${FLAGS[@]}" >"$T/ca.pem" 2>"$T/err" || { cat "$T/err" >&2; fail "keyferryd ca"; }

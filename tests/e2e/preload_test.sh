@@ -220,4 +220,14 @@ code="$(curl -s -o /dev/null -w '%{http_code}' --cacert "$D/tls/ca.pem" \
   "https://myvault.localhost:$PORT/keys/new?api-version=7.4")"
 [ "$code" = 404 ] || fail "a refused file imported entry 2 ($code)"; pass
 stop
+
+# A custody sealed with key shares cannot import at start: preload is
+# refused (one line, non-zero exit), not deferred to the first unseal.
+S="$T/sealed"; mkdir -p "$S"; printf 'correct horse battery\n' >"$T/pass"
+"$KEYFERRYD" init --data-dir "$S" --shares 3 --threshold 2 --share-dir "$T/shares" \
+  --passphrase-file "$T/pass" >"$T/init.out" || fail "keyferryd init"
+if timeout 120 "$KEYFERRYD" --listen 127.0.0.1:0 --identity-listen 127.0.0.1:0 \
+    --data-dir "$S" --preload "$T/preload2.json" 2>"$T/err"; then fail "a sealed custody took --preload"; fi
+tail -n 1 "$T/err" | grep -q "preload needs a custody that is unsealed at start" \
+  || { cat "$T/err" >&2; fail "sealed preload refusal"; }; pass
 echo "preload_test: $checks checks passed"
