@@ -16,6 +16,7 @@ std::vector<Command> TokenCommands();  // token.cc
 std::vector<Command>
 KeyCommands();  // key.cc: key create/list/flags, kek import
 std::vector<Command> ExportCommands();   // export.cc
+std::vector<Command> ImportCommands();   // import.cc: kek create, import
 std::vector<Command> InspectCommands();  // inspect.cc: inspect, verify
 std::vector<Command>
 VaultCommands();  // vault.cc: vault status/unseal/seal, audit verify

@@ -5,9 +5,7 @@
 #include <cstdio>
 #include <thread>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "base/encoding.h"
 #include "base/file.h"
 #include "base/status.h"
@@ -15,45 +13,15 @@
 #include "cli/command.h"
 #include "cli/files.h"
 #include "cli/hsm_context.h"
+#include "cli/key_common.h"
 #include "crypto/keys.h"
 #include "hsm/keys.h"
 
 namespace keyferry::cli {
 namespace {
 
-std::string Describe(const hsm::KeyEntry& e) {
-  switch (e.kind) {
-    case hsm::KeyKind::kRsa:
-      return absl::StrCat("RSA-", e.bits);
-    case hsm::KeyKind::kEc:
-      return absl::StrCat("EC ", Sv(crypto::CurveJwkName(*e.curve)));
-    case hsm::KeyKind::kAes:
-      return absl::StrCat("AES-", e.bits);
-  }
-  return "?";
-}
-
 absl::Status RunKeyCreate(const Args& args) {
-  ASSIGN_OR_RETURN(std::string type, args.Require("type"));
-  std::optional<int> size;
-  if (auto s = args.Get("size")) {
-    int v;
-    if (!absl::SimpleAtoi(*s, &v)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--size '", *s, "' is not a number"));
-    }
-    size = v;
-  }
-  std::optional<std::string> curve = args.Get("curve");
-  ASSIGN_OR_RETURN(
-      hsm::KeySpec spec,
-      hsm::ParseKeySpec(
-          type, size,
-          curve ? std::optional<std::string_view>(*curve) : std::nullopt));
-  ASSIGN_OR_RETURN(spec.label, args.Require("label"));
-  for (const auto& f : args.GetAll("flags")) {
-    ASSIGN_OR_RETURN(spec.flags, hsm::ParseFlags(f, spec.flags));
-  }
+  ASSIGN_OR_RETURN(hsm::KeySpec spec, KeySpecFromArgs(args));
   ASSIGN_OR_RETURN(Hsm h, OpenHsm(args));
   // RSA-4096 generation takes seconds: show progress on a terminal.
   std::atomic<bool> done{false};
@@ -73,33 +41,8 @@ absl::Status RunKeyCreate(const Args& args) {
   done = true;
   if (progress.joinable()) progress.join();
   if (!key.ok()) return key.status();
-  ASSIGN_OR_RETURN(hsm::KeyEntry e,
-                   hsm::DescribeKey(*h.session, key->private_or_secret));
-  ASSIGN_OR_RETURN(hsm::KeyFlags flags,
-                   hsm::ReadFlags(*h.session, key->private_or_secret));
-  std::printf("created %s key '%s' id %s\nflags: %s\n", Describe(e).c_str(),
-              spec.label.c_str(), HexEncode(key->id).c_str(),
-              hsm::FormatFlags(flags).c_str());
-  if (!key->flags_not_kept.empty()) {
-    std::fprintf(
-        stderr,
-        "keyferry: warning: the token cannot store %s (PKCS#11 2.40 "
-        "attributes), so the key was made without them and the token's own "
-        "rules apply: a token may let copies of this key be made, even "
-        "extractable ones\n",
-        absl::StrJoin(key->flags_not_kept, ", ").c_str());
-  }
-  // A token may accept a flag and make the key its own way: say so, from
-  // the flags just read.
-  const std::vector<std::string> changed = hsm::FlagsChangedByToken(
-      spec.flags, flags, spec.kind, key->flags_not_kept);
-  if (!changed.empty()) {
-    std::printf(
-        "note: the token made the key %s, otherwise than asked (its own "
-        "rule)\n",
-        absl::StrJoin(changed, ", ").c_str());
-  }
-  return absl::OkStatus();
+  return ReportNewKey(*h.session, key->private_or_secret, "created", spec.label,
+                      key->id, spec.flags, spec.kind, key->flags_not_kept);
 }
 
 absl::Status RunKeyList(const Args& args) {
@@ -107,8 +50,9 @@ absl::Status RunKeyList(const Args& args) {
   ASSIGN_OR_RETURN(auto keys, hsm::ListKeys(*h.session));
   std::printf("%-8s %-10s %-24s %s\n", "class", "type", "label", "id");
   for (const auto& e : keys) {
-    std::printf("%-8s %-10s %-24s %s\n", e.klass.c_str(), Describe(e).c_str(),
-                e.label.c_str(), HexEncode(e.id).c_str());
+    std::printf("%-8s %-10s %-24s %s\n", e.klass.c_str(),
+                DescribeEntry(e).c_str(), e.label.c_str(),
+                HexEncode(e.id).c_str());
   }
   return absl::OkStatus();
 }
@@ -118,9 +62,9 @@ absl::Status RunKeyFlags(const Args& args) {
   ASSIGN_OR_RETURN(hsm::ObjectHandle k, SelectKey(h, args));
   ASSIGN_OR_RETURN(hsm::KeyEntry e, hsm::DescribeKey(*h.session, k));
   ASSIGN_OR_RETURN(hsm::KeyFlags f, hsm::ReadFlags(*h.session, k));
-  std::printf("%s %s '%s' id %s\n%s\n", e.klass.c_str(), Describe(e).c_str(),
-              e.label.c_str(), HexEncode(e.id).c_str(),
-              hsm::FormatFlags(f).c_str());
+  std::printf("%s %s '%s' id %s\n%s\n", e.klass.c_str(),
+              DescribeEntry(e).c_str(), e.label.c_str(),
+              HexEncode(e.id).c_str(), hsm::FormatFlags(f).c_str());
   return absl::OkStatus();
 }
 

@@ -12,7 +12,7 @@ namespace {
 Program KeyferryProgram() {
   Program p;
   p.name = "keyferry";
-  for (auto group : {TokenCommands, KeyCommands, ExportCommands,
+  for (auto group : {TokenCommands, KeyCommands, ExportCommands, ImportCommands,
                      InspectCommands, VaultCommands}) {
     auto cmds = group();
     p.commands.insert(p.commands.end(), cmds.begin(), cmds.end());

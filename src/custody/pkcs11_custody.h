@@ -197,13 +197,6 @@ class Pkcs11Custody : public Custody {
   absl::Status CheckBlob(hsm::Session& s, const HeldKey& key,
                          std::span<const uint8_t> binding);
 
-  // UnwrapByok unwraps a BYOK transfer blob with the KEK object `kek` into
-  // an extractable session object of the kind `expected` asks for
-  // (pkcs11_import.cc).
-  absl::StatusOr<hsm::ScopedObject> UnwrapByok(
-      hsm::Session& s, hsm::ObjectHandle kek,
-      std::span<const uint8_t> ciphertext, size_t kek_bytes,
-      const KeyRequest& expected);
   // DescribeRecovered reads kind, size, curve and public key of a key
   // unwrapped from a BYOK blob and applies CheckRecoveredKey.
   absl::StatusOr<HeldKey> DescribeRecovered(hsm::Session& s,

@@ -4,6 +4,7 @@
 #include "base/status.h"
 #include "base/strings.h"
 #include "byok/envelope.h"
+#include "byok/token_unwrap.h"
 #include "crypto/aes_wrap.h"
 #include "crypto/ec_recover.h"
 #include "crypto/random.h"
@@ -168,118 +169,29 @@ absl::StatusOr<HeldKey> Pkcs11Custody::ImportSecret(
   return Hold(s, ScopedObject(s, h), std::move(held), binding);
 }
 
-absl::StatusOr<ScopedObject> Pkcs11Custody::UnwrapByok(
-    Session& s, ObjectHandle kek, std::span<const uint8_t> ciphertext, size_t k,
-    const KeyRequest& expected) {
-  hsm::Template target =
-      expected.kind == KeyKind::kOct
-          ? hsm::SecretKeyTemplate(true)
-          : hsm::PrivateKeyTemplate(p11::PrivateKeyType(expected.kind), true);
-  if (limits_.rsa_aes_key_wrap) {
-    absl::StatusOr<ObjectHandle> got =
-        s.UnwrapKey(hsm::RsaAesKeyWrap(256), kek, ciphertext, target);
-    if (!got.ok()) {
-      if (hsm::IsTokenFault(got.status())) {
-        return p11::AsTokenFault(got.status(), "unwrapping the BYOK blob");
-      }
-      return absl::InvalidArgumentError(
-          absl::StrCat("the token could not unwrap the BYOK blob with the KEK "
-                       "(CKM_RSA_AES_KEY_WRAP): ",
-                       got.status().message()));
-    }
-    return ScopedObject(s, *got);
-  }
-  absl::StatusOr<ObjectHandle> eh =
-      s.UnwrapKey(hsm::RsaOaep(crypto::OaepHash::kSha1), kek,
-                  ciphertext.subspan(0, k), hsm::TransferKeyTemplate());
-  if (!eh.ok()) {
-    if (hsm::IsTokenFault(eh.status())) {
-      return p11::AsTokenFault(eh.status(), "decrypting the BYOK transfer key");
-    }
-    return absl::InvalidArgumentError(
-        "the transfer key does not decrypt with the KEK (RSA-OAEP-SHA1 in "
-        "the token failed): wrong KEK or damaged blob");
-  }
-  absl::StatusOr<ObjectHandle> got;
-  {
-    ScopedObject transfer(s, *eh);
-    got = s.UnwrapKey({limits_.kwp_mechanism}, transfer.get(),
-                      ciphertext.subspan(k), target);
-  }
-  if (!got.ok()) {
-    if (hsm::IsTokenFault(got.status())) {
-      return p11::AsTokenFault(got.status(), "unwrapping the BYOK target key");
-    }
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the target key does not unwrap as ",
-        expected.kind == KeyKind::kOct
-            ? "an AES key"
-            : absl::StrCat("an ", KeyKindName(expected.kind), " private key"),
-        " (RFC 5649 in the token failed): the blob is damaged or kty does "
-        "not match the key inside"));
-  }
-  return ScopedObject(s, *got);
-}
-
 absl::StatusOr<HeldKey> Pkcs11Custody::DescribeRecovered(
     Session& s, ObjectHandle obj, size_t unwrapped_bound,
     const KeyRequest& expected) {
+  const crypto::KeyType type = expected.kind == KeyKind::kOct
+                                   ? crypto::KeyType::kAes
+                                   : p11::PrivateKeyType(expected.kind);
+  ASSIGN_OR_RETURN(byok::UnwrappedKey got_key,
+                   byok::DescribeUnwrapped(s, obj, type, unwrapped_bound));
   HeldKey held;
   held.kind = expected.kind;
+  held.bits = got_key.bits;
+  held.curve = got_key.curve;
   RecoveredKeyInfo got;
   got.kind = expected.kind;  // the token unwrapped it as that kind
-  if (expected.kind != KeyKind::kOct) {
-    // A token may parse the PKCS#8 into the key it holds whatever key type
-    // the template asked for: the object's own type decides.
-    ASSIGN_OR_RETURN(crypto::KeyType type, hsm::ReadKeyType(s, obj));
-    if (type != p11::PrivateKeyType(expected.kind)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the target key in the blob is not an ", KeyKindName(expected.kind),
-          " private key: kty does not match the key inside"));
-    }
-  }
-  if (expected.kind == KeyKind::kOct) {
-    // SoftHSM leaves CKA_VALUE_LEN of an unwrapped key unset (0). RFC 5649
-    // then bounds the length: the token checked the MLI, which lies in
-    // (|C2| - 16, |C2| - 8], a window holding one AES size at most
-    // (|C2| - 8). Whether the key is that size and not another length in
-    // the window, the token tells by encrypting one block with it: AES
-    // refuses keys that are not 16, 24 or 32 bytes.
-    absl::StatusOr<uint64_t> len = hsm::ReadValueLen(s, obj);
-    uint64_t bytes = len.ok() ? *len : 0;
-    if (bytes == 0) {
-      bytes = unwrapped_bound;
-      const std::vector<uint8_t> block(16, 0);
-      if (!s.Encrypt({hsm::kAesEcb}, obj, block).ok()) bytes = 0;
-    }
-    held.bits = static_cast<int>(bytes * 8);
-    if (held.bits != 128 && held.bits != 192 && held.bits != 256) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the AES key in the blob is not 16, 24 or 32 bytes long (",
-          held.bits == 0 ? std::string("the token refuses it as an AES key")
-                         : absl::StrCat(held.bits, " bits"),
-          ")"));
-    }
-    got.bits = held.bits;
-    RETURN_IF_ERROR(CheckRecoveredKey(got, expected));
-  } else if (expected.kind == KeyKind::kRsa) {
-    ASSIGN_OR_RETURN(hsm::RsaPublicParts parts, hsm::ReadRsaPublic(s, obj));
-    size_t lead = 0;
-    while (lead < parts.n.size() && parts.n[lead] == 0) ++lead;
-    held.bits = static_cast<int>((parts.n.size() - lead) * 8);
-    got.bits = held.bits;
-    RETURN_IF_ERROR(CheckRecoveredKey(got, expected));
+  got.bits = got_key.bits;
+  got.curve = got_key.curve;
+  RETURN_IF_ERROR(CheckRecoveredKey(got, expected));
+  if (expected.kind == KeyKind::kRsa) {
     ASSIGN_OR_RETURN(crypto::EvpPkeyPtr pk,
-                     crypto::RsaPublicFromParts(parts.n, parts.e));
+                     crypto::RsaPublicFromParts(got_key.rsa.n, got_key.rsa.e));
     ASSIGN_OR_RETURN(held.public_jwk, crypto::PublicKeyToJwk(pk.get()));
-  } else {
-    ASSIGN_OR_RETURN(crypto::Curve curve, hsm::ReadEcCurve(s, obj));
-    got.curve = curve;
-    got.bits = crypto::CurveBits(curve);
-    RETURN_IF_ERROR(CheckRecoveredKey(got, expected));
-    held.curve = curve;
-    held.bits = got.bits;
-    ASSIGN_OR_RETURN(held.public_jwk, EcPublicJwk(s, obj, curve));
+  } else if (expected.kind == KeyKind::kEc) {
+    ASSIGN_OR_RETURN(held.public_jwk, EcPublicJwk(s, obj, *got_key.curve));
   }
   return held;
 }
@@ -301,11 +213,24 @@ absl::StatusOr<HeldKey> Pkcs11Custody::ImportByok(
   ASSIGN_OR_RETURN(Lease lease, pool_->Borrow(/*check=*/true));
   Session& s = *lease;
   ASSIGN_OR_RETURN(std::shared_ptr<Resident> kek_obj, Use(s, kek, kek_binding));
-  ASSIGN_OR_RETURN(ScopedObject obj,
-                   UnwrapByok(s, kek_obj->handle(), ciphertext, k, expected));
+  byok::TokenUnwrapRoute route;
+  route.native = limits_.rsa_aes_key_wrap;
+  route.kwp_mechanism = limits_.kwp_mechanism;
+  ASSIGN_OR_RETURN(
+      byok::TokenUnwrapper unwrapper,
+      byok::TokenUnwrapper::Open(s, kek_obj->handle(), k, ciphertext, route));
+  const hsm::Template target =
+      expected.kind == KeyKind::kOct
+          ? hsm::SecretKeyTemplate(true)
+          : hsm::PrivateKeyTemplate(p11::PrivateKeyType(expected.kind), true);
+  ASSIGN_OR_RETURN(
+      ScopedObject obj,
+      unwrapper.Unwrap(target, expected.kind == KeyKind::kOct
+                                   ? crypto::KeyType::kAes
+                                   : p11::PrivateKeyType(expected.kind)));
   ASSIGN_OR_RETURN(
       HeldKey held,
-      DescribeRecovered(s, obj.get(), ciphertext.size() - k - 8, expected));
+      DescribeRecovered(s, obj.get(), unwrapper.payload_bound(), expected));
   return Hold(s, std::move(obj), std::move(held), binding);
 }
 

@@ -141,6 +141,11 @@ std::optional<unsigned long> GetCkr(const absl::Status& status) {
   return rv;
 }
 
+bool IsAttributeReadOnly(const absl::Status& status) {
+  const std::optional<unsigned long> ckr = GetCkr(status);
+  return ckr && *ckr == CKR_ATTRIBUTE_READ_ONLY;
+}
+
 bool IsStaleHandle(const absl::Status& status) {
   const std::optional<unsigned long> ckr = GetCkr(status);
   return ckr &&

@@ -30,6 +30,12 @@ std::optional<unsigned long> GetCkr(const absl::Status& status);
 // about the request.
 bool IsStaleHandle(const absl::Status& status);
 
+// IsAttributeReadOnly tells whether `status` carries
+// CKR_ATTRIBUTE_READ_ONLY: the token refused to let the template set an
+// attribute at that step (SoftHSM 2.6.1 refuses CKA_MODIFIABLE=FALSE in a
+// C_UnwrapKey template).
+bool IsAttributeReadOnly(const absl::Status& status);
+
 // IsTokenFault tells whether a failed token call is the token's or the
 // caller's own fault (a stale handle, a device or memory error, a missing
 // token, ...), which a client must not be told is its own. A Status without

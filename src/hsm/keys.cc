@@ -112,11 +112,14 @@ bool IsTokenObject(const Template& t) {
 
 // CannotKeep240Attributes tells whether a failure to make the token object
 // of template `t` may be the token's inability to store the 2.40
-// attributes (confirmed after the retry by Lacks240Attributes).
+// attributes (confirmed after the retry by Lacks240Attributes). An unwrap
+// whose retry with the attributes tokens demand (Session::UnwrapKey) failed
+// so reports its first answer, CKR_TEMPLATE_INCOMPLETE (NSS softokn, EC).
 bool CannotKeep240Attributes(const absl::Status& st, const Template& t) {
   std::optional<unsigned long> rv = GetCkr(st);
   return rv &&
-         (*rv == CKR_GENERAL_ERROR || *rv == CKR_ATTRIBUTE_TYPE_INVALID) &&
+         (*rv == CKR_GENERAL_ERROR || *rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+          *rv == CKR_TEMPLATE_INCOMPLETE) &&
          IsTokenObject(t) && Has240Attributes(t);
 }
 
@@ -130,15 +133,6 @@ bool Lacks240Attributes(Session& s, ObjectHandle h) {
     if (v.ok() || !absl::IsNotFound(v.status())) return false;
   }
   return true;
-}
-
-// RemoveLeftovers destroys objects a failed first attempt may have left
-// with CKA_ID `id` (a token that made the public half before failing).
-void RemoveLeftovers(Session& s, std::span<const uint8_t> id) {
-  absl::StatusOr<std::vector<ObjectHandle>> left =
-      s.Find({Attr::Bytes(CKA_ID, id)});
-  if (!left.ok()) return;
-  for (ObjectHandle h : *left) (void)s.Destroy(h);
 }
 
 // Drop240Attributes removes them from `t` and names the flags removed.
@@ -308,13 +302,7 @@ absl::Status NameRefusedCurve(const absl::Status& status, EcCurve c) {
 
 absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec) {
   if (spec.label.empty()) return absl::InvalidArgumentError("missing --label");
-  {
-    auto existing = s.Find({Attr::String(CKA_LABEL, spec.label)});
-    if (existing.ok() && !existing->empty()) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("a key labelled '", spec.label, "' already exists"));
-    }
-  }
+  RETURN_IF_ERROR(CheckLabelFree(s, spec.label));
   GeneratedKey out;
   ASSIGN_OR_RETURN(out.id, crypto::RandomBytes(8));
   const KeyFlags& f = spec.flags;
@@ -326,24 +314,15 @@ absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec) {
   };
   switch (spec.kind) {
     case KeyKind::kAes: {
-      Template t = common(CKO_SECRET_KEY, CKK_AES);
-      t.push_back(Attr::Ulong(CKA_VALUE_LEN, spec.bits / 8));
-      Append(t, FlagTemplate(f, CKO_SECRET_KEY));
-      absl::StatusOr<ObjectHandle> h = s.GenerateKey({CKM_AES_KEY_GEN}, t);
-      if (!h.ok() && CannotKeep240Attributes(h.status(), t)) {
-        RemoveLeftovers(s, out.id);
-        std::vector<std::string> dropped = Drop240Attributes(t);
-        absl::StatusOr<ObjectHandle> again =
-            s.GenerateKey({CKM_AES_KEY_GEN}, t);
-        if (again.ok() && Lacks240Attributes(s, *again)) {
-          out.flags_not_kept = std::move(dropped);
-          h = again;
-        } else if (again.ok()) {
-          (void)s.Destroy(*again);  // the first failure was something else
-        }
-      }
-      if (!h.ok()) return h.status();
-      out.private_or_secret = *h;
+      Template t = KeyObjectTemplate(KeyKind::kAes, f, spec.label, out.id,
+                                     spec.bits / 8);
+      ASSIGN_OR_RETURN(out.private_or_secret, MakeKeyObject(
+                                                  s, std::move(t), out.id,
+                                                  [&s](const Template& tt) {
+                                                    return s.GenerateKey(
+                                                        {CKM_AES_KEY_GEN}, tt);
+                                                  },
+                                                  &out.flags_not_kept));
       break;
     }
     case KeyKind::kRsa:
@@ -354,8 +333,7 @@ absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec) {
       KeyFlags pub_flags = f;
       pub_flags.private_ = false;  // public keys are readable without login
       Append(pub, FlagTemplate(pub_flags, CKO_PUBLIC_KEY));
-      Template priv = common(CKO_PRIVATE_KEY, kt);
-      Append(priv, FlagTemplate(f, CKO_PRIVATE_KEY));
+      Template priv = KeyObjectTemplate(spec.kind, f, spec.label, out.id);
       Mechanism mech{rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN};
       if (rsa) {
         const uint8_t e[] = {0x01, 0x00, 0x01};
@@ -389,6 +367,54 @@ absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec) {
     }
   }
   return out;
+}
+
+Template KeyObjectTemplate(KeyKind kind, const KeyFlags& flags,
+                           std::string_view label, std::span<const uint8_t> id,
+                           std::optional<size_t> aes_bytes) {
+  const CK_OBJECT_CLASS klass =
+      kind == KeyKind::kAes ? CKO_SECRET_KEY : CKO_PRIVATE_KEY;
+  const CK_KEY_TYPE type = kind == KeyKind::kAes   ? CKK_AES
+                           : kind == KeyKind::kRsa ? CKK_RSA
+                                                   : CKK_EC;
+  Template t = {Attr::Ulong(CKA_CLASS, klass), Attr::Ulong(CKA_KEY_TYPE, type),
+                Attr::String(CKA_LABEL, label), Attr::Bytes(CKA_ID, id)};
+  if (aes_bytes) t.push_back(Attr::Ulong(CKA_VALUE_LEN, *aes_bytes));
+  Append(t, FlagTemplate(flags, klass));
+  return t;
+}
+
+void RemoveLeftovers(Session& s, std::span<const uint8_t> id) {
+  absl::StatusOr<std::vector<ObjectHandle>> left =
+      s.Find({Attr::Bytes(CKA_ID, id)});
+  if (!left.ok()) return;
+  for (ObjectHandle h : *left) (void)s.Destroy(h);
+}
+
+absl::Status CheckLabelFree(Session& s, std::string_view label) {
+  auto existing = s.Find({Attr::String(CKA_LABEL, label)});
+  if (existing.ok() && !existing->empty()) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("a key labelled '", Sv(label), "' already exists"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ObjectHandle> MakeKeyObject(
+    Session& s, Template t, std::span<const uint8_t> id,
+    const std::function<absl::StatusOr<ObjectHandle>(const Template&)>& make,
+    std::vector<std::string>* flags_not_kept) {
+  absl::StatusOr<ObjectHandle> h = make(t);
+  if (h.ok() || !CannotKeep240Attributes(h.status(), t)) return h;
+  RemoveLeftovers(s, id);
+  std::vector<std::string> dropped = Drop240Attributes(t);
+  absl::StatusOr<ObjectHandle> again = make(t);
+  if (again.ok() && Lacks240Attributes(s, *again)) {
+    *flags_not_kept = std::move(dropped);
+    return again;
+  }
+  if (again.ok()) (void)s.Destroy(*again);  // the first failure was another
+  return h;
 }
 
 absl::StatusOr<KeyEntry> DescribeKey(Session& s, ObjectHandle h) {

@@ -5,6 +5,7 @@
 #define KEYFERRY_HSM_KEYS_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -83,6 +84,36 @@ struct GeneratedKey {
 // parameters (CKR_DOMAIN_PARAMS_INVALID, CKR_CURVE_NOT_SUPPORTED) gets a
 // Status naming the curve (NameRefusedCurve).
 absl::StatusOr<GeneratedKey> GenerateKey(Session& s, const KeySpec& spec);
+
+// KeyObjectTemplate is the template of the private (RSA, EC) or secret
+// (AES) object of a `kind` key labelled `label` with CKA_ID `id`: class, key
+// type, and every settable flag of `flags` explicit, and CKA_VALUE_LEN
+// when `aes_bytes` is given.
+Template KeyObjectTemplate(KeyKind kind, const KeyFlags& flags,
+                           std::string_view label, std::span<const uint8_t> id,
+                           std::optional<size_t> aes_bytes = std::nullopt);
+
+// RemoveLeftovers destroys every object with CKA_ID `id` the session sees:
+// what a failed attempt to make a key with that (random) id may have left
+// (a token that made the public half before failing, or SoftHSM 2.6.1's
+// half-made object after it refused an unwrap template). Best effort.
+void RemoveLeftovers(Session& s, std::span<const uint8_t> id);
+
+// CheckLabelFree: AlreadyExists "a key labelled '<label>' already exists"
+// when any object the session sees carries `label`.
+absl::Status CheckLabelFree(Session& s, std::string_view label);
+
+// MakeKeyObject runs `make` (a C_GenerateKey or C_UnwrapKey of one object)
+// with `t`. When that fails the way a token that cannot store PKCS#11
+// 2.40's CKA_COPYABLE/CKA_DESTROYABLE on a token object fails (see
+// GeneratedKey::flags_not_kept), it destroys what the attempt left with
+// CKA_ID `id`, runs `make` once more without them, and keeps that object
+// only if the token reads both as unknown, naming them in
+// `*flags_not_kept`; otherwise the first error stands.
+absl::StatusOr<ObjectHandle> MakeKeyObject(
+    Session& s, Template t, std::span<const uint8_t> id,
+    const std::function<absl::StatusOr<ObjectHandle>(const Template&)>& make,
+    std::vector<std::string>* flags_not_kept);
 
 // FlagsChangedByToken lists the settable flags of a `kind` key's private or
 // secret object that differ between `asked` and `got` (as the flag `got`

@@ -9,6 +9,7 @@
 #include "base/testing.h"
 #include "byok/envelope.h"
 #include "byok/export.h"
+#include "byok/import.h"
 #include "byok/pkcs11_export_session.h"
 #include "crypto/keys.h"
 #include "crypto/random.h"
@@ -17,6 +18,7 @@
 #include "hsm/module.h"
 #include "hsm/pkcs11.h"
 #include "hsm/session.h"
+#include "hsm/templates.h"
 
 namespace keyferry::hsm {
 namespace {
@@ -218,6 +220,72 @@ TEST_F(SoftHsmTest, ExportAesLeavesNoSessionObjects) {
   auto after = session_->Find({Attr::Bool(CKA_TOKEN, false)});
   ASSERT_OK(after);
   EXPECT_EQ(after->size(), before->size());
+}
+
+// byok::ImportToToken: a refused blob leaves no object at all (transfer key
+// and check key destroyed), a refused template no token object, and a good
+// one exactly one sensitive, non-extractable token key.
+TEST_F(SoftHsmTest, ImportLeavesNothingBehindOnRefusal) {
+  ASSERT_OK_AND_ASSIGN(KeySpec kek_spec,
+                       ParseKeySpec("rsa", 2048, std::nullopt));
+  kek_spec.label = "import-kek";
+  kek_spec.flags.token = false;
+  kek_spec.flags.unwrap = true;
+  ASSERT_OK_AND_ASSIGN(GeneratedKey kek, GenerateKey(*session_, kek_spec));
+  ASSERT_OK_AND_ASSIGN(RsaPublicParts parts,
+                       ReadRsaPublic(*session_, kek.private_or_secret));
+  ASSERT_OK_AND_ASSIGN(auto pub, crypto::RsaPublicFromParts(parts.n, parts.e));
+  ASSERT_OK_AND_ASSIGN(SecretBytes aes, crypto::RandomSecret(32));
+  byok::TransferBlob blob;
+  ASSERT_OK_AND_ASSIGN(blob.ciphertext, byok::WrapToKek(pub.get(), aes));
+  ASSERT_OK_AND_ASSIGN(KeySpec spec, ParseKeySpec("aes", 256, std::nullopt));
+  spec.label = "imported";
+  spec.flags.modifiable = true;  // SoftHSM refuses it FALSE on unwrap
+  auto count = [&](const Template& t) {
+    auto found = session_->Find(t);
+    EXPECT_OK(found.status());
+    return found.ok() ? found->size() : size_t{0};
+  };
+  const size_t all = count({});
+  const size_t tokens = count({Attr::Bool(CKA_TOKEN, true)});
+
+  byok::TransferBlob damaged = blob;
+  damaged.ciphertext.back() ^= 1;
+  EXPECT_THAT(
+      byok::ImportToToken(*session_, kek.private_or_secret, damaged, spec, {}),
+      StatusHasMessage("does not unwrap as an AES key"));
+  EXPECT_EQ(count({}), all);
+  KeySpec small = spec;
+  small.bits = 128;
+  EXPECT_THAT(
+      byok::ImportToToken(*session_, kek.private_or_secret, blob, small, {}),
+      StatusHasMessage("not the declared AES-128"));
+  EXPECT_EQ(count({}), all);
+  KeySpec fixed = spec;
+  fixed.flags.modifiable = false;
+  EXPECT_THAT(
+      byok::ImportToToken(*session_, kek.private_or_secret, blob, fixed, {}),
+      StatusIs(absl::StatusCode::kFailedPrecondition));
+  // SoftHSM keeps half of the refused trial key (with its CKA_ID): removed.
+  EXPECT_EQ(count({}), all);
+
+  ASSERT_OK_AND_ASSIGN(
+      byok::TokenImportResult r,
+      byok::ImportToToken(*session_, kek.private_or_secret, blob, spec, {}));
+  EXPECT_EQ(count({Attr::Bool(CKA_TOKEN, true)}), tokens + 1);
+  ASSERT_OK_AND_ASSIGN(KeyFlags f, ReadFlags(*session_, r.key));
+  EXPECT_TRUE(f.token && f.sensitive && !f.extractable && f.encrypt);
+  // The key is the payload: the token's AES-ECB of a zero block is the
+  // same as that of a session key made from the known value.
+  const std::vector<uint8_t> zero(16, 0);
+  ASSERT_OK_AND_ASSIGN(ObjectHandle known,
+                       session_->CreateObject(AesValueTemplate(aes)));
+  ScopedObject known_obj(*session_, known);
+  ASSERT_OK_AND_ASSIGN(auto want,
+                       session_->Encrypt({CKM_AES_ECB}, known, zero));
+  ASSERT_OK_AND_ASSIGN(auto got, session_->Encrypt({CKM_AES_ECB}, r.key, zero));
+  EXPECT_EQ(got, want);
+  ASSERT_OK(session_->Destroy(r.key));
 }
 
 }  // namespace
