@@ -10,6 +10,7 @@
 #include "base/strings.h"
 #include "crypto/errors.h"
 #include "crypto/keys.h"
+#include "crypto/mac.h"
 #include "crypto/ssl_ptr.h"
 
 namespace keyferry::crypto {
@@ -99,6 +100,17 @@ std::string_view SignAlgName(SignAlg alg) { return Info(alg).name; }
 
 size_t DigestBytes(SignAlg alg) {
   return static_cast<size_t>(EVP_MD_get_size(Info(alg).md()));
+}
+
+std::vector<uint8_t> DigestFor(SignAlg alg, std::span<const uint8_t> data) {
+  switch (DigestBytes(alg)) {
+    case 48:
+      return Sha384(data);
+    case 64:
+      return Sha512(data);
+    default:
+      return Sha256(data);
+  }
 }
 
 absl::StatusOr<std::vector<uint8_t>> SignDigest(

@@ -33,6 +33,9 @@ absl::StatusOr<SignAlg> ParseSignAlg(std::string_view name);
 std::string_view SignAlgName(SignAlg alg);
 // DigestBytes is the digest length `alg` signs: 32, 48 or 64.
 size_t DigestBytes(SignAlg alg);
+// DigestFor hashes `data` with the hash `alg` signs (SHA-256/384/512): the
+// digest SignDigest and VerifyDigest take for a message.
+std::vector<uint8_t> DigestFor(SignAlg alg, std::span<const uint8_t> data);
 
 // SignDigest signs `digest` (exactly DigestBytes long) with private key
 // `key` (borrowed). InvalidArgument when the key does not fit `alg` (an EC

@@ -69,6 +69,17 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(SignAlgName(i.param.alg));
     });
 
+TEST(SignTest, DigestForUsesTheAlgorithmsHash) {
+  const std::vector<uint8_t> abc = {'a', 'b', 'c'};
+  // FIPS 180-2 "abc" digests: the first bytes of SHA-256/384/512.
+  EXPECT_EQ(DigestFor(SignAlg::kEs256, abc).size(), 32u);
+  EXPECT_EQ(DigestFor(SignAlg::kEs256, abc)[0], 0xba);
+  EXPECT_EQ(DigestFor(SignAlg::kPs384, abc).size(), 48u);
+  EXPECT_EQ(DigestFor(SignAlg::kPs384, abc)[0], 0xcb);
+  EXPECT_EQ(DigestFor(SignAlg::kRs512, abc).size(), 64u);
+  EXPECT_EQ(DigestFor(SignAlg::kRs512, abc)[0], 0xdd);
+}
+
 TEST(SignTest, FailureKeyDoesNotFitAlgorithm) {
   ASSERT_OK_AND_ASSIGN(EvpPkeyPtr ec, GenerateEc(Curve::kP384));
   auto d = Digest(SignAlg::kEs256, "x");

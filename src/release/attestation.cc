@@ -86,18 +86,6 @@ std::optional<crypto::SignAlg> TokenAlg(std::string_view alg) {
   return std::nullopt;
 }
 
-std::vector<uint8_t> DigestFor(crypto::SignAlg alg,
-                               std::span<const uint8_t> data) {
-  switch (crypto::DigestBytes(alg)) {
-    case 48:
-      return crypto::Sha384(data);
-    case 64:
-      return crypto::Sha512(data);
-    default:
-      return crypto::Sha256(data);
-  }
-}
-
 bool IsEncryptionKey(const Json& k) {
   if (!k.is_object() || StrOf(k, "kty") != "RSA") return false;
   if (StrOf(k, "use") == "enc" || StrOf(k, "key_use") == "enc") return true;
@@ -242,8 +230,9 @@ absl::StatusOr<AttestedToken> VerifyAttestation(
   }
   const std::string_view signed_part =
       token.substr(0, parts[0].size() + 1 + parts[1].size());
-  absl::StatusOr<bool> ok = crypto::VerifyDigest(
-      key->key.get(), *alg, DigestFor(*alg, AsBytes(signed_part)), *sig);
+  absl::StatusOr<bool> ok =
+      crypto::VerifyDigest(key->key.get(), *alg,
+                           crypto::DigestFor(*alg, AsBytes(signed_part)), *sig);
   if (!ok.ok() || !*ok) return Denied("its signature does not verify");
   RETURN_IF_ERROR(CheckTimes(*payload, now, skew_seconds));
   t.claims = *std::move(payload);

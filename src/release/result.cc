@@ -40,18 +40,6 @@ absl::StatusOr<crypto::SignAlg> AlgFor(EVP_PKEY* key) {
       "cannot sign release results");
 }
 
-std::vector<uint8_t> DigestFor(crypto::SignAlg alg,
-                               std::span<const uint8_t> data) {
-  switch (crypto::DigestBytes(alg)) {
-    case 48:
-      return crypto::Sha384(data);
-    case 64:
-      return crypto::Sha512(data);
-    default:
-      return crypto::Sha256(data);
-  }
-}
-
 }  // namespace
 
 absl::StatusOr<ReleaseEnc> ParseReleaseEnc(std::string_view name) {
@@ -125,9 +113,9 @@ absl::StatusOr<std::string> ReleaseSigner::Sign(
     std::string_view payload) const {
   std::string out = absl::StrCat(Base64UrlEncode(AsBytes(header_)), ".",
                                  Base64UrlEncode(AsBytes(payload)));
-  ASSIGN_OR_RETURN(
-      std::vector<uint8_t> sig,
-      crypto::SignDigest(key_.get(), alg_, DigestFor(alg_, AsBytes(out))));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> sig,
+                   crypto::SignDigest(key_.get(), alg_,
+                                      crypto::DigestFor(alg_, AsBytes(out))));
   absl::StrAppend(&out, ".", Base64UrlEncode(sig));
   return out;
 }
