@@ -101,56 +101,38 @@ std::string TokenUnwrapper::route() const {
 
 absl::StatusOr<hsm::ScopedObject> TokenUnwrapper::Unwrap(const hsm::Template& t,
                                                          crypto::KeyType kind) {
+  absl::StatusOr<hsm::ObjectHandle> got;
+  std::string step, refused;
   if (route_.native) {
-    absl::StatusOr<hsm::ObjectHandle> got =
-        s_->UnwrapKey(hsm::RsaAesKeyWrap(256), kek_, ciphertext_, t);
+    got = s_->UnwrapKey(hsm::RsaAesKeyWrap(256), kek_, ciphertext_, t);
+    step = "unwrapping the BYOK blob";
     if (!got.ok()) {
-      if (hsm::IsTokenFault(got.status())) {
-        return TokenFault(got.status(), "unwrapping the BYOK blob");
-      }
-      return KeepCause(
-          absl::InvalidArgumentError(absl::StrCat(
-              "the token could not unwrap the BYOK blob with the KEK "
-              "(CKM_RSA_AES_KEY_WRAP): ",
-              got.status().message())),
-          got.status());
+      refused = absl::StrCat(
+          "the token could not unwrap the BYOK blob with the KEK "
+          "(CKM_RSA_AES_KEY_WRAP): ",
+          got.status().message());
     }
-    return hsm::ScopedObject(*s_, *got);
+  } else if (route_.direct) {
+    got = s_->UnwrapKey(hsm::RsaOaep(route_.oaep_hash), kek_, ciphertext_, t);
+    step = "unwrapping the direct blob";
+    refused = absl::StrCat("the key does not decrypt with the KEK (",
+                           OaepName(route_.oaep_hash),
+                           " in the token failed): wrong KEK or damaged blob");
+  } else {
+    got = s_->UnwrapKey({route_.kwp_mechanism}, transfer_.get(),
+                        ciphertext_.subspan(kek_bytes_), t);
+    step = "unwrapping the BYOK target key";
+    refused = absl::StrCat(
+        "the target key does not unwrap as ",
+        kind == crypto::KeyType::kAes
+            ? "an AES key"
+            : absl::StrCat("an ", KindName(kind), " private key"),
+        " (RFC 5649 in the token failed): the blob is damaged or kty does "
+        "not match the key inside");
   }
-  if (route_.direct) {
-    absl::StatusOr<hsm::ObjectHandle> got =
-        s_->UnwrapKey(hsm::RsaOaep(route_.oaep_hash), kek_, ciphertext_, t);
-    if (!got.ok()) {
-      if (hsm::IsTokenFault(got.status())) {
-        return TokenFault(got.status(), "unwrapping the direct blob");
-      }
-      return KeepCause(
-          absl::InvalidArgumentError(absl::StrCat(
-              "the key does not decrypt with the KEK (",
-              OaepName(route_.oaep_hash),
-              " in the token failed): wrong KEK or damaged blob")),
-          got.status());
-    }
-    return hsm::ScopedObject(*s_, *got);
-  }
-  absl::StatusOr<hsm::ObjectHandle> got =
-      s_->UnwrapKey({route_.kwp_mechanism}, transfer_.get(),
-                    ciphertext_.subspan(kek_bytes_), t);
-  if (!got.ok()) {
-    if (hsm::IsTokenFault(got.status())) {
-      return TokenFault(got.status(), "unwrapping the BYOK target key");
-    }
-    return KeepCause(
-        absl::InvalidArgumentError(absl::StrCat(
-            "the target key does not unwrap as ",
-            kind == crypto::KeyType::kAes
-                ? "an AES key"
-                : absl::StrCat("an ", KindName(kind), " private key"),
-            " (RFC 5649 in the token failed): the blob is damaged or kty does "
-            "not match the key inside")),
-        got.status());
-  }
-  return hsm::ScopedObject(*s_, *got);
+  if (got.ok()) return hsm::ScopedObject(*s_, *got);
+  if (hsm::IsTokenFault(got.status())) return TokenFault(got.status(), step);
+  return KeepCause(absl::InvalidArgumentError(refused), got.status());
 }
 
 absl::StatusOr<UnwrappedKey> DescribeUnwrapped(hsm::Session& s,

@@ -9,13 +9,6 @@
 # object made (pkcs11-tool's list before and after); NSS softokn imports
 # SHA-256 blobs made by Python `cryptography` (independent code).
 source "$(dirname "$0")/lib.sh"
-
-init_token
-A_HOME="$T/homeA"
-KEYFERRY_HOME="$A_HOME" kf token init
-p11A() { KEYFERRY_HOME="$A_HOME" p11 "$@"; }
-head -c 16 /dev/zero >"$T/zero16"
-head -c 48 /dev/urandom >"$T/msg"
 source "$HERE/import_lib.sh"
 
 kf kek create --label KEKB --out "$T/KEKB.pem"
@@ -105,5 +98,51 @@ kf_fails "a direct RSA-OAEP blob is one 256-byte block under this KEK; this one 
 kf_fails "the transfer key does not decrypt with the KEK" import --byok "$T/gcp.bin" --kek KEKB --label x --type ec --curve P-384 --format aws --wrapping-algorithm RSA_AES_KEY_WRAP_SHA_1 --flags modifiable
 p11 -O | sort >"$T/after"
 diff "$T/before" "$T/after" >&2 || fail "a refused import changed the token's objects"; pass
+
+# --- SHA-256 profiles into NSS softokn, files made by Python cryptography ----
+nss_token nssB
+kf kek create "${NSS[@]}" --label KEKN --out "$T/KEKN.pem"
+KIDN="$(sed -n 's/^kid: //p' "$T/out")"
+openssl rand 32 >"$T/n.raw"
+want="$(openssl enc -e -aes-256-ecb -nopad -K "$(xxd -p -c 64 "$T/n.raw")" -in "$T/zero16" | xxd -p -c 64)"
+# py_make KIND OUT: KIND direct (aws RSAES_OAEP_SHA_256: one RSA-OAEP-SHA256
+# block of the key) or release (azure-release RSA_AES_KEY_WRAP_256: OAEP-SHA256
+# of a fresh AES-256 key, RFC 5649 of the key, in the key_hsm JSON).
+py_make() {
+  $PY - "$1" "$T/KEKN.pem" "$T/n.raw" "$2" "$KIDN" <<'PYEOF' || fail "Python could not make the $1 file"
+import base64, json, os, sys
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
+kind, kek_path, key_path, out, kid = sys.argv[1:]
+kek = serialization.load_pem_public_key(open(kek_path, "rb").read())
+key = open(key_path, "rb").read()
+oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+if kind == "direct":
+    open(out, "wb").write(kek.encrypt(key, oaep))
+else:
+    k = os.urandom(32)
+    ct = kek.encrypt(k, oaep) + aes_key_wrap_with_padding(k, key)
+    u = lambda b: base64.urlsafe_b64encode(b).decode().rstrip("=")
+    inner = {"schema_version": "1.0", "header": {"kid": kid, "alg": "dir", "enc": "RSA_AES_KEY_WRAP_256"}, "ciphertext": u(ct)}
+    open(out, "w").write(u(json.dumps(inner).encode()))
+PYEOF
+}
+py_make direct "$T/n-direct.bin"
+kf import "${NSS[@]}" --byok "$T/n-direct.bin" --kek KEKN --label n-direct --type aes --size 256 --format aws --wrapping-algorithm RSAES_OAEP_SHA_256
+expect_contains "$T/out" "imported AES-256 key 'n-direct'"
+expect_contains "$T/out" "route: direct: RSA-OAEP-SHA256 in the token"
+py_make release "$T/n-release.bin"
+kf import "${NSS[@]}" --byok "$T/n-release.bin" --kek KEKN --label n-release --type aes --size 256 --format azure-release --enc RSA_AES_KEY_WRAP_256
+expect_contains "$T/out" "route: composed: RSA-OAEP-SHA256 + CKM_AES_KEY_WRAP_KWP in the token"
+for l in n-direct n-release; do
+  ecb="$($PY "$HERE/p11_probe.py" aes-ecb-zero "$NSS_MODULE" "$NSS_INIT" "NSS Certificate DB" "$l")" || fail "p11_probe: NSS $l"
+  [ "$ecb" = "$want" ] || fail "NSS's $l is not the Python file's AES key"; pass
+done
+kf_fails "the blob holds an AES-256 key, not the declared AES-128" import "${NSS[@]}" --byok "$T/n-release.bin" --kek KEKN --label x --type aes --size 128 --format azure-release --enc RSA_AES_KEY_WRAP_256
+kf key list "${NSS[@]}"
+tail -n +2 "$T/out" | awk '{print $1, $(NF - 1)}' | sort >"$T/objs"
+printf '%s\n' "private KEKN" "public KEKN" "secret n-direct" "secret n-release" | sort >"$T/want"
+diff "$T/want" "$T/objs" >&2 || fail "the NSS token holds other objects than the test's keys"; pass
 
 done_checks

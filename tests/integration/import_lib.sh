@@ -1,5 +1,13 @@
-# Helpers of the import tests (import_test.sh, import_formats_test.sh):
-# token B is keyferry's default token, token A's home is $A_HOME.
+# Setup and helpers of the import tests (import_test.sh,
+# import_formats_test.sh), sourced after lib.sh. Token B, the destination:
+# keyferry's default token ($KEYFERRY_HOME). Token A, the source: a second
+# SoftHSM token with its own SOFTHSM2_CONF ($A_HOME).
+init_token
+A_HOME="$T/homeA"
+KEYFERRY_HOME="$A_HOME" kf token init
+p11A() { KEYFERRY_HOME="$A_HOME" p11 "$@"; }
+head -c 16 /dev/zero >"$T/zero16"
+head -c 48 /dev/urandom >"$T/msg"
 
 # ec_pub_pem LABEL CURVE OUT [A]: the public key of token A's (or B's) EC
 # pair LABEL as PEM, from the EC_POINT pkcs11-tool reads (Python builds the

@@ -11,16 +11,6 @@
 # bad flags are refused with one line and leave the token as it was
 # (pkcs11-tool's object list before and after).
 source "$(dirname "$0")/lib.sh"
-
-# Token B, the destination: keyferry's default token ($KEYFERRY_HOME).
-# Token A, the source: a second SoftHSM token with its own SOFTHSM2_CONF.
-init_token
-A_HOME="$T/homeA"
-KEYFERRY_HOME="$A_HOME" kf token init
-p11A() { KEYFERRY_HOME="$A_HOME" p11 "$@"; }
-head -c 16 /dev/zero >"$T/zero16"
-head -c 48 /dev/urandom >"$T/msg"
-
 source "$HERE/import_lib.sh"
 
 # --- kek create ---------------------------------------------------------------
