@@ -92,6 +92,7 @@ kf_fails "wraps under RSA 4096-bit wrapping keys; this one has 2048" import --by
 kf_fails "aws RSAES_OAEP_SHA_1 does not take AES-128 keys" import --byok "$T/aws-dir.bin" --kek KEKB --label x --type aes --size 128 --format aws --wrapping-algorithm RSAES_OAEP_SHA_1 --flags modifiable
 # A direct blob under the wrong declaration or damaged.
 $PY -c 'import sys; b=bytearray(open(sys.argv[1],"rb").read()); b[9]^=1; open(sys.argv[2],"wb").write(b)' "$T/aws-dir.bin" "$T/flip.bin"
+kf_fails "a token unwraps only secret (AES) keys directly with RSA-OAEP" import --byok "$T/aws-dir.bin" --kek KEKB --label x --type ec --curve P-384 --format aws --wrapping-algorithm RSAES_OAEP_SHA_1 --flags modifiable
 kf_fails "the key does not decrypt with the KEK" import --byok "$T/flip.bin" --kek KEKB --label x --type aes --format aws --wrapping-algorithm RSAES_OAEP_SHA_1 --flags modifiable
 head -c 200 "$T/aws-dir.bin" >"$T/short.bin"
 kf_fails "a direct RSA-OAEP blob is one 256-byte block under this KEK; this one has 200 bytes" import --byok "$T/short.bin" --kek KEKB --label x --type aes --format aws --wrapping-algorithm RSAES_OAEP_SHA_1 --flags modifiable
