@@ -2,9 +2,11 @@
 
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/encoding.h"
+#include "base/json.h"
 #include "base/status.h"
 #include "base/strings.h"
 #include "byok/blob.h"
@@ -60,27 +62,37 @@ absl::Status CheckImportFlags(const hsm::KeyFlags& f) {
   return absl::OkStatus();
 }
 
-// ChooseRoute decides native or composed, and the composed route's KWP.
+// ChooseRoute decides native, composed or direct, and the KWP mechanism.
+// Every check runs on throwaway session objects, before anything is made.
 absl::StatusOr<TokenUnwrapRoute> ChooseRoute(hsm::Session& s,
                                              const TransferBlob& blob,
                                              const TokenImportOptions& o) {
   TokenUnwrapRoute route;
   route.oaep_hash = blob.oaep_hash;
+  route.direct = !blob.hybrid;
   absl::StatusOr<hsm::MechanismInfo> native =
       s.module().GetMechanism(s.slot(), hsm::kRsaAesKeyWrap);
-  const bool native_ok = native.ok() && native->unwrap &&
+  const bool native_ok = native.ok() && native->unwrap && blob.hybrid &&
                          blob.oaep_hash == crypto::OaepHash::kSha1;
   if (o.route == Route::kNative && !native_ok) {
     return absl::FailedPreconditionError(
         "native CKM_RSA_AES_KEY_WRAP requested but the token does not offer "
-        "it for unwrapping");
+        "it for unwrapping this blob (hybrid, OAEP SHA-1 only)");
   }
   if (o.route != Route::kTwoStep && native_ok) {
     route.native = true;
     return route;
   }
   Pkcs11ExportSession probe_session(s, "");
-  ASSIGN_OR_RETURN(KwpChoice kwp, ChooseKwp(probe_session, o.kwp_mechanism));
+  ASSIGN_OR_RETURN(ProbeReport probes,
+                   RunProbes(probe_session, o.kwp_mechanism, blob.oaep_hash));
+  if (!probes.oaep_ok) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("token lacks ", OaepMechanismName(blob.oaep_hash), " (",
+                     probes.oaep_detail, "); nothing was imported"));
+  }
+  const KwpChoice& kwp = probes.kwp;
+  // A direct AES key may need a KWP wrap to be measured (MeasureDirectAes).
   if (!kwp.listed || !kwp.probe.unwrap_ok) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the token has no RFC 5649 unwrap that passes its known-answer test (",
@@ -89,6 +101,31 @@ absl::StatusOr<TokenUnwrapRoute> ChooseRoute(hsm::Session& s,
   }
   route.kwp_mechanism = kwp.mechanism;
   return route;
+}
+
+// MeasureDirectAes returns the byte length of the AES key a direct blob
+// holds: CKA_VALUE_LEN of a session copy, or where the token leaves it
+// unset (SoftHSM 2.6.1), the RFC 5649 wrap of an extractable session copy
+// under an ephemeral in-token AES key, minus 8 (16, 24 and 32 need no
+// padding). Both objects are destroyed on return; no key bytes leave the
+// token unwrapped.
+absl::StatusOr<size_t> MeasureDirectAes(hsm::Session& s,
+                                        TokenUnwrapper& unwrapper,
+                                        uint64_t kwp_mechanism) {
+  ASSIGN_OR_RETURN(hsm::ScopedObject copy,
+                   unwrapper.Unwrap(hsm::SecretKeyTemplate(/*extractable=*/true),
+                                    crypto::KeyType::kAes));
+  absl::StatusOr<uint64_t> len = hsm::ReadValueLen(s, copy.get());
+  if (len.ok() && *len != 0) return static_cast<size_t>(*len);
+  Pkcs11ExportSession token(s, "");
+  ASSIGN_OR_RETURN(ObjectRef eph_ref, token.GenerateEphemeralAes(32));
+  ScopedObject eph(token, eph_ref);
+  ASSIGN_OR_RETURN(std::vector<uint8_t> wrapped,
+                   token.WrapKwp(kwp_mechanism, eph.get(), copy.get()));
+  if (wrapped.size() < 16) {
+    return absl::InternalError("the token's RFC 5649 wrap is too short");
+  }
+  return wrapped.size() - 8;
 }
 
 // CheckTemplate is the session object a payload is first unwrapped into:
@@ -158,26 +195,120 @@ absl::Status TryAsSessionObject(hsm::Session& s, TokenUnwrapper& unwrapper,
   return trial.status();
 }
 
-}  // namespace
+// ContainerJson is what a JSON container holds.
+struct ContainerJson {
+  std::vector<uint8_t> ciphertext;
+  std::optional<std::string> kid;
+};
 
-absl::StatusOr<ImportFormat> ParseImportFormat(std::string_view name) {
-  if (name == "azure") return ImportFormat::kAzure;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown --format '", Sv(name), "' (import reads azure .byok blobs)"));
+// StringField returns j[key] when it is a string.
+absl::StatusOr<std::string> StringField(const nlohmann::json& j,
+                                        const char* key, const char* where) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": missing string \"", key, "\""));
+  }
+  return it->get<std::string>();
 }
 
-absl::StatusOr<TransferBlob> ReadTransferBlob(ImportFormat format,
+absl::Status SameMethod(const Profile& p, const std::string& got,
+                        const char* field) {
+  if (got == p.method) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, " is '", got, "', not --format ", p.format, "'s ", p.method,
+      " (give the method the file was made with)"));
+}
+
+// ReadContainerJson reads the azure-release, vault and oci containers
+// (docs/byok-format.md §5, as WriteContainer writes them).
+absl::StatusOr<ContainerJson> ReadContainerJson(const Profile& p,
+                                                std::string_view text) {
+  ContainerJson out;
+  std::string_view body = StdSv(absl::StripAsciiWhitespace(Sv(text)));
+  std::string inner;
+  if (p.container == Container::kAzureRelease) {
+    absl::StatusOr<std::vector<uint8_t>> raw = Base64UrlDecode(body);
+    if (!raw.ok()) {
+      return absl::InvalidArgumentError("key_hsm is not base64url");
+    }
+    inner.assign(raw->begin(), raw->end());
+    body = inner;
+  }
+  ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(body));
+  if (!j.is_object()) {
+    return absl::InvalidArgumentError("the container is not a JSON object");
+  }
+  std::string b64;
+  switch (p.container) {
+    case Container::kAzureRelease: {
+      auto h = j.find("header");
+      if (h == j.end() || !h->is_object()) {
+        return absl::InvalidArgumentError("key_hsm: missing object \"header\"");
+      }
+      ASSIGN_OR_RETURN(std::string enc, StringField(*h, "enc", "header"));
+      RETURN_IF_ERROR(SameMethod(p, enc, "header.enc"));
+      ASSIGN_OR_RETURN(std::string alg, StringField(*h, "alg", "header"));
+      if (alg != "dir") {
+        return absl::InvalidArgumentError("header.alg is not \"dir\"");
+      }
+      ASSIGN_OR_RETURN(out.kid, StringField(*h, "kid", "header"));
+      ASSIGN_OR_RETURN(b64, StringField(j, "ciphertext", "key_hsm"));
+      absl::StatusOr<std::vector<uint8_t>> ct = Base64UrlDecode(b64);
+      if (!ct.ok()) {
+        return absl::InvalidArgumentError("ciphertext is not base64url");
+      }
+      out.ciphertext = std::move(*ct);
+      return out;
+    }
+    case Container::kVaultJson: {
+      ASSIGN_OR_RETURN(std::string h, StringField(j, "hash_function", "vault"));
+      RETURN_IF_ERROR(SameMethod(p, h, "hash_function"));
+      ASSIGN_OR_RETURN(b64, StringField(j, "ciphertext", "vault"));
+      break;
+    }
+    case Container::kOciJson: {
+      ASSIGN_OR_RETURN(std::string a,
+                       StringField(j, "wrappingAlgorithm", "oci"));
+      RETURN_IF_ERROR(SameMethod(p, a, "wrappingAlgorithm"));
+      ASSIGN_OR_RETURN(b64, StringField(j, "keyMaterial", "oci"));
+      break;
+    }
+    default:
+      return absl::InternalError("not a JSON container");
+  }
+  absl::StatusOr<std::vector<uint8_t>> ct = Base64Decode(b64);
+  if (!ct.ok()) return absl::InvalidArgumentError("ciphertext is not base64");
+  out.ciphertext = std::move(*ct);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<TransferBlob> ReadTransferBlob(const Profile& profile,
                                               std::string_view text) {
-  switch (format) {
-    case ImportFormat::kAzure: {
+  TransferBlob out;
+  out.oaep_hash = profile.wrap.hash;
+  out.hybrid = profile.wrap.hybrid;
+  switch (profile.container) {
+    case Container::kAzureByok: {
       ASSIGN_OR_RETURN(Blob b, ParseBlob(text));
-      TransferBlob out;
       out.ciphertext = std::move(b.ciphertext);
       out.kid = std::move(b.kid);
       return out;
     }
+    case Container::kRaw:
+      out.ciphertext.assign(text.begin(), text.end());
+      return out;
+    case Container::kAzureRelease:
+    case Container::kVaultJson:
+    case Container::kOciJson:
+      break;
   }
-  return absl::InternalError("unreachable");
+  ASSIGN_OR_RETURN(ContainerJson c, ReadContainerJson(profile, text));
+  out.ciphertext = std::move(c.ciphertext);
+  out.kid = std::move(c.kid);
+  return out;
 }
 
 absl::StatusOr<std::string> TokenKekKid(std::string_view label,
@@ -232,16 +363,28 @@ absl::StatusOr<TokenImportResult> ImportToToken(
                      "has ",
                      k * 8));
   }
-  RETURN_IF_ERROR(CheckCiphertextLength(blob.ciphertext.size(), k));
+  if (!blob.hybrid && spec.kind != crypto::KeyType::kAes) {
+    return absl::FailedPreconditionError(
+        "a token unwraps only secret (AES) keys directly with RSA-OAEP; a "
+        "direct blob of an RSA or EC key cannot be imported into a token");
+  }
+  if (blob.hybrid) {
+    RETURN_IF_ERROR(CheckCiphertextLength(blob.ciphertext.size(), k));
+  }
   ASSIGN_OR_RETURN(TokenUnwrapRoute route, ChooseRoute(s, blob, options));
   ASSIGN_OR_RETURN(TokenUnwrapper unwrapper,
                    TokenUnwrapper::Open(s, kek, k, blob.ciphertext, route));
+  size_t bound = unwrapper.payload_bound();
+  if (unwrapper.direct()) {
+    ASSIGN_OR_RETURN(bound,
+                     MeasureDirectAes(s, unwrapper, route.kwp_mechanism));
+  }
   UnwrappedKey checked;
   {
     ASSIGN_OR_RETURN(hsm::ScopedObject check,
                      unwrapper.Unwrap(CheckTemplate(spec.kind), spec.kind));
-    ASSIGN_OR_RETURN(checked, DescribeUnwrapped(s, check.get(), spec.kind,
-                                                unwrapper.payload_bound()));
+    ASSIGN_OR_RETURN(checked,
+                     DescribeUnwrapped(s, check.get(), spec.kind, bound));
     RETURN_IF_ERROR(CheckDeclared(checked, spec, "checked in a session key"));
   }
   TokenImportResult out;
@@ -265,8 +408,7 @@ absl::StatusOr<TokenImportResult> ImportToToken(
     return h.status();
   }
   hsm::ScopedObject made(s, *h);
-  RETURN_IF_ERROR(
-      ReadBack(s, made.get(), spec, checked, unwrapper.payload_bound()));
+  RETURN_IF_ERROR(ReadBack(s, made.get(), spec, checked, bound));
   out.key = made.Release();
   return out;
 }

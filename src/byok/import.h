@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "byok/export.h"
+#include "byok/profile.h"
 #include "crypto/rsa_oaep.h"
 #include "crypto/ssl_ptr.h"
 #include "hsm/keys.h"
@@ -20,24 +21,23 @@
 
 namespace keyferry::byok {
 
-// ImportFormat names a container `keyferry import` reads. Azure's .byok
-// JSON only, today; AWS, GCP, OCI and Vault carry the same C1 || C2 with
-// another OAEP hash and envelope, and plug in here.
-enum class ImportFormat { kAzure };
-
-// ParseImportFormat reads "azure". InvalidArgument for anything else.
-absl::StatusOr<ImportFormat> ParseImportFormat(std::string_view name);
-
 // TransferBlob is what a container holds for the token.
 struct TransferBlob {
-  std::vector<uint8_t> ciphertext;  // C1 || C2 (not secret)
+  // Hybrid: C1 || C2; direct: one RSA-OAEP block of the key (not secret).
+  std::vector<uint8_t> ciphertext;
   crypto::OaepHash oaep_hash = crypto::OaepHash::kSha1;
+  bool hybrid = true;
   std::optional<std::string> kid;  // the KEK the container names, if any
 };
 
-// ReadTransferBlob parses `text` as `format` (for Azure: byok::ParseBlob,
-// strict). InvalidArgument naming the first rule that failed.
-absl::StatusOr<TransferBlob> ReadTransferBlob(ImportFormat format,
+// ReadTransferBlob parses `text` as the container of `profile`
+// (byok/profile.h, docs/byok-format.md §7): Azure's .byok JSON (ParseBlob,
+// strict); azure-release's base64url key_hsm JSON, whose header.enc must be
+// the profile's method; AWS's and GCP's raw bytes; Vault's JSON, whose
+// hash_function must be the profile's; OCI's JSON, whose wrappingAlgorithm
+// must be the profile's. The OAEP hash and hybrid/direct are the profile's.
+// InvalidArgument naming the first rule that failed.
+absl::StatusOr<TransferBlob> ReadTransferBlob(const Profile& profile,
                                               std::string_view text);
 
 // TokenKekKid is the key identifier `keyferry kek create` prints for the
@@ -79,8 +79,15 @@ struct TokenImportResult {
 // with the flags of `spec.flags`, which must keep it sensitive,
 // non-extractable and a token object (InvalidArgument otherwise).
 // The route: CKM_RSA_AES_KEY_WRAP when the token lists it for unwrap and
-// the hash is SHA-1 (unless options say two-step), else RSA-OAEP and the
-// RFC 5649 mechanism whose unwrap passes its known-answer test.
+// the blob is hybrid with SHA-1 (unless options say two-step), else RSA-OAEP
+// with the blob's hash and the RFC 5649 mechanism whose unwrap passes its
+// known-answer test; a direct blob (AES keys only) is one RSA-OAEP unwrap.
+// A token whose CKM_RSA_PKCS_OAEP with the blob's hash fails its
+// known-answer test (SoftHSM 2.6.1 has SHA-1 only) is refused with
+// FailedPrecondition "token lacks CKM_RSA_PKCS_OAEP with SHA-256 ..." before
+// anything is made. A direct AES key whose token leaves CKA_VALUE_LEN unset
+// is measured by wrapping an extractable session copy under an in-token
+// ephemeral AES key (RFC 5649 output length), both destroyed at once.
 // The payload is first unwrapped as a session object and checked against
 // `spec` (type, RSA size, EC curve, AES size); only then is the token
 // object made, and its own type, size or curve, sensitivity and

@@ -16,10 +16,73 @@ crypto::EvpPkeyPtr Kek() {
   return std::move(*k);
 }
 
-TEST(ImportFormatTest, AzureOnly) {
-  ASSERT_OK_AND_ASSIGN(ImportFormat f, ParseImportFormat("azure"));
-  EXPECT_EQ(f, ImportFormat::kAzure);
-  EXPECT_THAT(ParseImportFormat("aws"), StatusHasMessage("unknown --format"));
+Profile Resolve(const std::string& format, MethodOptions o = {}) {
+  absl::StatusOr<Profile> p = ResolveProfile(format, o);
+  EXPECT_TRUE(p.ok()) << p.status();
+  return p.ok() ? *p : Profile{};
+}
+
+MethodOptions Alg(const std::string& v) {
+  MethodOptions o;
+  o.wrapping_algorithm = v;
+  return o;
+}
+
+// Every container export writes reads back with the profile's hash and
+// hybrid/direct, the ciphertext intact.
+TEST(ReadTransferBlobTest, RoundTripsEveryContainer) {
+  const std::vector<uint8_t> ct(384 + 40, 0xa5);
+  MethodOptions vault_sha1, gcp, release;
+  vault_sha1.hash_function = "SHA1";
+  gcp.import_method = "rsa-oaep-3072-sha256";
+  release.enc = "RSA_AES_KEY_WRAP_256";
+  const std::vector<Profile> profiles = {
+      Resolve("aws", Alg("RSA_AES_KEY_WRAP_SHA_1")),
+      Resolve("aws", Alg("RSAES_OAEP_SHA_256")),
+      Resolve("gcp", gcp),
+      Resolve("vault", vault_sha1),
+      Resolve("oci"),
+      Resolve("oci", Alg("RSA_OAEP_SHA256")),
+      Resolve("azure-release", release),
+  };
+  ContainerFields fields;
+  fields.kid = "https://v.localhost/keys/KEKB/0123456789abcdef0123456789abcdef";
+  for (const Profile& p : profiles) {
+    SCOPED_TRACE(p.format + " " + p.method);
+    ASSERT_OK_AND_ASSIGN(std::string text, WriteContainer(p, ct, fields));
+    ASSERT_OK_AND_ASSIGN(TransferBlob t, ReadTransferBlob(p, text));
+    EXPECT_EQ(t.ciphertext, ct);
+    EXPECT_EQ(t.oaep_hash, p.wrap.hash);
+    EXPECT_EQ(t.hybrid, p.wrap.hybrid);
+    EXPECT_EQ(t.kid.has_value(), p.format == "azure-release");
+  }
+}
+
+TEST(ReadTransferBlobTest, FailureMethodDiffersFromTheFile) {
+  const std::vector<uint8_t> ct(512 + 40, 1);
+  MethodOptions sha1, sha256;
+  sha1.hash_function = "SHA1";
+  sha256.hash_function = "SHA256";
+  ASSERT_OK_AND_ASSIGN(std::string vault,
+                       WriteContainer(Resolve("vault", sha256), ct, {}));
+  EXPECT_THAT(ReadTransferBlob(Resolve("vault", sha1), vault),
+              StatusHasMessage("hash_function is 'SHA256'"));
+  ASSERT_OK_AND_ASSIGN(std::string oci,
+                       WriteContainer(Resolve("oci"), ct, {}));
+  EXPECT_THAT(ReadTransferBlob(Resolve("oci", Alg("RSA_OAEP_SHA256")), oci),
+              StatusHasMessage("wrappingAlgorithm is 'RSA_OAEP_AES_SHA256'"));
+  ContainerFields fields;
+  fields.kid = "k";
+  ASSERT_OK_AND_ASSIGN(std::string rel,
+                       WriteContainer(Resolve("azure-release"), ct, fields));
+  MethodOptions enc256;
+  enc256.enc = "RSA_AES_KEY_WRAP_256";
+  EXPECT_THAT(ReadTransferBlob(Resolve("azure-release", enc256), rel),
+              StatusHasMessage("header.enc is 'CKM_RSA_AES_KEY_WRAP'"));
+  EXPECT_THAT(ReadTransferBlob(Resolve("vault", sha1), "{\"ciphertext\":1}"),
+              StatusHasMessage("missing string"));
+  EXPECT_THAT(ReadTransferBlob(Resolve("azure-release"), "!!"),
+              StatusHasMessage("not base64url"));
 }
 
 TEST(TokenKekKidTest, VersionIsTheSpkiFingerprint) {
@@ -76,20 +139,20 @@ TEST(ReadTransferBlobTest, AzureBlob) {
   b.kid = "https://v.localhost/keys/KEKB/0123456789abcdef0123456789abcdef";
   b.ciphertext = std::vector<uint8_t>(256 + 40, 0x5a);
   ASSERT_OK_AND_ASSIGN(
-      TransferBlob t, ReadTransferBlob(ImportFormat::kAzure, SerializeBlob(b)));
+      TransferBlob t, ReadTransferBlob(Resolve("azure"), SerializeBlob(b)));
   EXPECT_EQ(t.ciphertext, b.ciphertext);
   EXPECT_EQ(t.kid, b.kid);
   EXPECT_EQ(t.oaep_hash, crypto::OaepHash::kSha1);
 }
 
 TEST(ReadTransferBlobTest, FailureDamagedContainer) {
-  EXPECT_THAT(ReadTransferBlob(ImportFormat::kAzure, "{\"schema_version\":"),
+  EXPECT_THAT(ReadTransferBlob(Resolve("azure"), "{\"schema_version\":"),
               StatusHasMessage("byok blob:"));
   Blob b;
   b.kid = "https://v.localhost/keys/KEKB/0123456789abcdef0123456789abcdef";
   b.ciphertext = std::vector<uint8_t>(296, 1);
   b.enc = "RSA-OAEP";
-  EXPECT_THAT(ReadTransferBlob(ImportFormat::kAzure, SerializeBlob(b)),
+  EXPECT_THAT(ReadTransferBlob(Resolve("azure"), SerializeBlob(b)),
               StatusHasMessage("header.enc"));
 }
 

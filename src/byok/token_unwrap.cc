@@ -34,6 +34,10 @@ const char* OaepName(crypto::OaepHash h) {
       return "RSA-OAEP-SHA1";
     case crypto::OaepHash::kSha256:
       return "RSA-OAEP-SHA256";
+    case crypto::OaepHash::kSha384:
+      return "RSA-OAEP-SHA384";
+    case crypto::OaepHash::kSha512:
+      return "RSA-OAEP-SHA512";
     default:
       return "RSA-OAEP";
   }
@@ -48,6 +52,18 @@ const char* KindName(crypto::KeyType kind) {
 absl::StatusOr<TokenUnwrapper> TokenUnwrapper::Open(
     hsm::Session& s, hsm::ObjectHandle kek, size_t kek_bytes,
     std::span<const uint8_t> ciphertext, const TokenUnwrapRoute& route) {
+  if (route.direct) {
+    if (ciphertext.size() != kek_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a direct RSA-OAEP blob is one ", kek_bytes,
+          "-byte block under this KEK; this one has ", ciphertext.size(),
+          " bytes"));
+    }
+    if (route.native) {
+      return absl::InvalidArgumentError("a direct blob has no native route");
+    }
+    return TokenUnwrapper(s, kek, ciphertext, kek_bytes, route);
+  }
   RETURN_IF_ERROR(CheckCiphertextLength(ciphertext.size(), kek_bytes));
   if (route.native && route.oaep_hash != crypto::OaepHash::kSha1) {
     return absl::InvalidArgumentError(
@@ -74,6 +90,10 @@ absl::StatusOr<TokenUnwrapper> TokenUnwrapper::Open(
 
 std::string TokenUnwrapper::route() const {
   if (route_.native) return "native CKM_RSA_AES_KEY_WRAP";
+  if (route_.direct) {
+    return absl::StrCat("direct: ", OaepName(route_.oaep_hash),
+                        " in the token");
+  }
   return absl::StrCat("composed: ", OaepName(route_.oaep_hash), " + ",
                       hsm::MechanismName(route_.kwp_mechanism),
                       " in the token");
@@ -81,40 +101,38 @@ std::string TokenUnwrapper::route() const {
 
 absl::StatusOr<hsm::ScopedObject> TokenUnwrapper::Unwrap(const hsm::Template& t,
                                                          crypto::KeyType kind) {
+  absl::StatusOr<hsm::ObjectHandle> got;
+  std::string step, refused;
   if (route_.native) {
-    absl::StatusOr<hsm::ObjectHandle> got =
-        s_->UnwrapKey(hsm::RsaAesKeyWrap(256), kek_, ciphertext_, t);
+    got = s_->UnwrapKey(hsm::RsaAesKeyWrap(256), kek_, ciphertext_, t);
+    step = "unwrapping the BYOK blob";
     if (!got.ok()) {
-      if (hsm::IsTokenFault(got.status())) {
-        return TokenFault(got.status(), "unwrapping the BYOK blob");
-      }
-      return KeepCause(
-          absl::InvalidArgumentError(absl::StrCat(
-              "the token could not unwrap the BYOK blob with the KEK "
-              "(CKM_RSA_AES_KEY_WRAP): ",
-              got.status().message())),
-          got.status());
+      refused = absl::StrCat(
+          "the token could not unwrap the BYOK blob with the KEK "
+          "(CKM_RSA_AES_KEY_WRAP): ",
+          got.status().message());
     }
-    return hsm::ScopedObject(*s_, *got);
+  } else if (route_.direct) {
+    got = s_->UnwrapKey(hsm::RsaOaep(route_.oaep_hash), kek_, ciphertext_, t);
+    step = "unwrapping the direct blob";
+    refused = absl::StrCat("the key does not decrypt with the KEK (",
+                           OaepName(route_.oaep_hash),
+                           " in the token failed): wrong KEK or damaged blob");
+  } else {
+    got = s_->UnwrapKey({route_.kwp_mechanism}, transfer_.get(),
+                        ciphertext_.subspan(kek_bytes_), t);
+    step = "unwrapping the BYOK target key";
+    refused = absl::StrCat(
+        "the target key does not unwrap as ",
+        kind == crypto::KeyType::kAes
+            ? "an AES key"
+            : absl::StrCat("an ", KindName(kind), " private key"),
+        " (RFC 5649 in the token failed): the blob is damaged or kty does "
+        "not match the key inside");
   }
-  absl::StatusOr<hsm::ObjectHandle> got =
-      s_->UnwrapKey({route_.kwp_mechanism}, transfer_.get(),
-                    ciphertext_.subspan(kek_bytes_), t);
-  if (!got.ok()) {
-    if (hsm::IsTokenFault(got.status())) {
-      return TokenFault(got.status(), "unwrapping the BYOK target key");
-    }
-    return KeepCause(
-        absl::InvalidArgumentError(absl::StrCat(
-            "the target key does not unwrap as ",
-            kind == crypto::KeyType::kAes
-                ? "an AES key"
-                : absl::StrCat("an ", KindName(kind), " private key"),
-            " (RFC 5649 in the token failed): the blob is damaged or kty does "
-            "not match the key inside")),
-        got.status());
-  }
-  return hsm::ScopedObject(*s_, *got);
+  if (got.ok()) return hsm::ScopedObject(*s_, *got);
+  if (hsm::IsTokenFault(got.status())) return TokenFault(got.status(), step);
+  return KeepCause(absl::InvalidArgumentError(refused), got.status());
 }
 
 absl::StatusOr<UnwrappedKey> DescribeUnwrapped(hsm::Session& s,

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "byok/envelope.h"
 #include "crypto/keys.h"
 #include "crypto/rsa_oaep.h"
 #include "hsm/mechanisms.h"
@@ -30,8 +31,13 @@ struct TokenUnwrapRoute {
   // The composed route's RFC 5649 mechanism, chosen by known-answer test
   // (byok::ChooseKwp), never by number.
   uint64_t kwp_mechanism = hsm::kAesKeyWrapPad;
-  // The composed route's OAEP hash (MGF1 of the same hash, no label).
+  // The composed or direct route's OAEP hash (MGF1 of the same hash, no
+  // label).
   crypto::OaepHash oaep_hash = crypto::OaepHash::kSha1;
+  // direct: the ciphertext is one RSA-OAEP block of the key itself (an AES
+  // key; AWS RSAES_OAEP_*, GCP rsa-oaep-*-sha256, OCI RSA_OAEP_SHA256);
+  // neither native nor RFC 5649.
+  bool direct = false;
 };
 
 // TokenUnwrapper opens one ciphertext under a KEK private key in the token.
@@ -42,7 +48,8 @@ struct TokenUnwrapRoute {
 class TokenUnwrapper {
  public:
   // Open checks the split rule for a `kek_bytes`-byte modulus
-  // (CheckCiphertextLength) and, on the composed route, unwraps C1 with
+  // (CheckCiphertextLength; direct: exactly one `kek_bytes` block, else
+  // InvalidArgument) and, on the composed route, unwraps C1 with
   // RSA-OAEP under `kek` into the transfer key. InvalidArgument "the
   // transfer key does not decrypt with the KEK ..." when the token refuses
   // C1 (wrong KEK or damaged blob: no more is said, to be no oracle);
@@ -60,10 +67,13 @@ class TokenUnwrapper {
   absl::StatusOr<hsm::ScopedObject> Unwrap(const hsm::Template& t,
                                            crypto::KeyType kind);
 
-  // payload_bound is |C2| - 8: the longest payload C2 can hold (RFC 5649).
+  // payload_bound is |C2| - 8: the longest payload C2 can hold (RFC 5649);
+  // direct: OaepMaxPayload of the modulus, which bounds nothing useful, so
+  // callers learn an AES key's size otherwise (byok::ImportToToken).
   size_t payload_bound() const { return payload_bound_; }
-  // route names the route taken, for people: "native CKM_RSA_AES_KEY_WRAP"
-  // or "composed: RSA-OAEP-SHA1 + <KWP mechanism>".
+  bool direct() const { return route_.direct; }
+  // route names the route taken, for people: "native CKM_RSA_AES_KEY_WRAP",
+  // "composed: RSA-OAEP-SHA1 + <KWP mechanism>" or "direct: RSA-OAEP-SHA1".
   std::string route() const;
 
  private:
@@ -75,7 +85,9 @@ class TokenUnwrapper {
         ciphertext_(ciphertext),
         kek_bytes_(kek_bytes),
         route_(route),
-        payload_bound_(ciphertext.size() - kek_bytes - 8) {}
+        payload_bound_(route.direct
+                           ? OaepMaxPayload(kek_bytes, route.oaep_hash)
+                           : ciphertext.size() - kek_bytes - 8) {}
   hsm::Session* s_;
   hsm::ObjectHandle kek_;
   std::span<const uint8_t> ciphertext_;  // borrowed: must outlive this

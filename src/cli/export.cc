@@ -17,6 +17,7 @@
 #include "cli/command.h"
 #include "cli/files.h"
 #include "cli/hsm_context.h"
+#include "cli/key_common.h"
 #include "crypto/keys.h"
 #include "hsm/keys.h"
 #include "hsm/templates.h"
@@ -160,12 +161,7 @@ absl::StatusOr<Wrapped> WrapInToken(const Args& args, const byok::Profile& p,
 absl::Status RunExport(const Args& args) {
   ASSIGN_OR_RETURN(std::string out_path, args.Require("out"));
   ASSIGN_OR_RETURN(std::string kek_arg, args.Require("kek"));
-  byok::MethodOptions methods{args.Get("enc"), args.Get("wrapping-algorithm"),
-                              args.Get("import-method"),
-                              args.Get("hash-function")};
-  ASSIGN_OR_RETURN(
-      byok::Profile profile,
-      byok::ResolveProfile(args.Get("format").value_or("azure"), methods));
+  ASSIGN_OR_RETURN(byok::Profile profile, ProfileFromArgs(args));
   std::optional<std::string> kid = args.Get("kid");
   if (profile.container == byok::Container::kAzureByok) {
     if (!kid) {
@@ -233,22 +229,11 @@ std::vector<Command> ExportCommands() {
                   "the kid of the key the release wraps to"});
   opts.push_back({"out", false, "output file"});
   opts.push_back({"force", true, "replace an existing output file"});
-  opts.push_back({"format", false,
-                  "azure (default, .byok JSON), azure-release (key_hsm), aws, "
-                  "gcp (raw bytes), vault or oci (JSON); docs/byok-format.md "
-                  "section 5"});
-  opts.push_back({"enc", false,
-                  "azure-release: CKM_RSA_AES_KEY_WRAP (default), "
-                  "RSA_AES_KEY_WRAP_256 or RSA_AES_KEY_WRAP_384"});
-  opts.push_back({"wrapping-algorithm", false,
-                  "aws: RSA_AES_KEY_WRAP_SHA_1|RSA_AES_KEY_WRAP_SHA_256|"
-                  "RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256; oci: "
-                  "RSA_OAEP_AES_SHA256 (default) or RSA_OAEP_SHA256"});
-  opts.push_back({"import-method", false,
-                  "gcp: rsa-oaep-{3072,4096}-sha{1,256}-aes-256 or "
-                  "rsa-oaep-{3072,4096}-sha256"});
-  opts.push_back({"hash-function", false,
-                  "vault: SHA256 (default), SHA1, SHA384 or SHA512"});
+  for (OptionSpec& o : ProfileOptions(
+           "azure (default, .byok JSON), azure-release (key_hsm), aws, gcp "
+           "(raw bytes), vault or oci (JSON); docs/byok-format.md section 5")) {
+    opts.push_back(std::move(o));
+  }
   opts.push_back({"route", false, "auto (default), native or two-step"});
   opts.push_back(
       {"kwp-mechanism", false,

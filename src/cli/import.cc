@@ -10,6 +10,7 @@
 #include "base/file.h"
 #include "base/status.h"
 #include "byok/blob.h"
+#include "byok/profile.h"
 #include "cli/command.h"
 #include "cli/hsm_context.h"
 #include "cli/key_common.h"
@@ -109,14 +110,12 @@ absl::Status RunImport(const Args& args) {
   // Everything that needs no token is checked before the token is opened.
   ASSIGN_OR_RETURN(std::string path, args.Require("byok"));
   ASSIGN_OR_RETURN(std::string kek_label, args.Require("kek"));
-  ASSIGN_OR_RETURN(
-      byok::ImportFormat format,
-      byok::ParseImportFormat(args.Get("format").value_or("azure")));
+  ASSIGN_OR_RETURN(byok::Profile profile, ProfileFromArgs(args));
   ASSIGN_OR_RETURN(hsm::KeySpec spec, KeySpecFromArgs(args));
   ASSIGN_OR_RETURN(byok::TokenImportOptions options, ImportOptions(args));
   ASSIGN_OR_RETURN(std::string text, ReadFile(path, byok::kMaxBlobBytes));
   absl::StatusOr<byok::TransferBlob> blob =
-      byok::ReadTransferBlob(format, text);
+      byok::ReadTransferBlob(profile, text);
   if (!blob.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": ", blob.status().message()));
@@ -128,6 +127,12 @@ absl::Status RunImport(const Args& args) {
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr kek_pub,
                    crypto::RsaPublicFromParts(parts.n, parts.e));
   RETURN_IF_ERROR(byok::CheckBlobKek(*blob, kek_label, kek_pub.get()));
+  // The destination's own rules, as export applies them (profile.h).
+  const int kek_bits = EVP_PKEY_get_bits(kek_pub.get());
+  RETURN_IF_ERROR(byok::CheckWrappingKey(profile, kek_bits));
+  ASSIGN_OR_RETURN(byok::TargetKind target,
+                   byok::ClassifyTarget(spec.kind, spec.bits, spec.curve));
+  RETURN_IF_ERROR(byok::CheckTarget(profile, target, kek_bits));
   ASSIGN_OR_RETURN(byok::TokenImportResult r,
                    byok::ImportToToken(s, kek, *blob, spec, options));
   RETURN_IF_ERROR(ReportNewKey(s, r.key, "imported", spec.label, r.id,
@@ -147,10 +152,15 @@ std::vector<Command> ImportCommands() {
   kek.push_back({"out", false, "file for the KEK's public key (SPKI PEM)"});
   kek.push_back({"force", true, "replace an existing output file"});
   auto imp = HsmOptions();
-  imp.push_back({"byok", false, "the transfer blob (.byok)"});
+  imp.push_back({"byok", false, "the transfer file (.byok or --format's)"});
   imp.push_back(
       {"kek", false, "label of the KEK made with 'keyferry kek create'"});
-  imp.push_back({"format", false, "azure (default: the .byok JSON)"});
+  for (OptionSpec& o : ProfileOptions(
+           "azure (default, .byok JSON), azure-release, aws, gcp, vault or "
+           "oci: what 'keyferry export --format' wrote (docs/byok-format.md "
+           "section 7)")) {
+    imp.push_back(std::move(o));
+  }
   imp.push_back({"type", false, "declared key type: rsa, ec or aes"});
   imp.push_back({"size", false, "RSA 2048/3072/4096 or AES 128/192/256"});
   imp.push_back({"curve", false, "EC curve: P-256, P-384, P-521, secp256k1"});

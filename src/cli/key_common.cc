@@ -87,4 +87,29 @@ absl::Status ReportNewKey(hsm::Session& s, hsm::ObjectHandle h,
   return absl::OkStatus();
 }
 
+std::vector<OptionSpec> ProfileOptions(const char* format_help) {
+  return {
+      {"format", false, format_help},
+      {"enc", false,
+       "azure-release: CKM_RSA_AES_KEY_WRAP (default), "
+       "RSA_AES_KEY_WRAP_256 or RSA_AES_KEY_WRAP_384"},
+      {"wrapping-algorithm", false,
+       "aws: RSA_AES_KEY_WRAP_SHA_1|RSA_AES_KEY_WRAP_SHA_256|"
+       "RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256; oci: "
+       "RSA_OAEP_AES_SHA256 (default) or RSA_OAEP_SHA256"},
+      {"import-method", false,
+       "gcp: rsa-oaep-{3072,4096}-sha{1,256}-aes-256 or "
+       "rsa-oaep-{3072,4096}-sha256"},
+      {"hash-function", false,
+       "vault: SHA256 (default), SHA1, SHA384 or SHA512"},
+  };
+}
+
+absl::StatusOr<byok::Profile> ProfileFromArgs(const Args& args) {
+  byok::MethodOptions methods{args.Get("enc"), args.Get("wrapping-algorithm"),
+                              args.Get("import-method"),
+                              args.Get("hash-function")};
+  return byok::ResolveProfile(args.Get("format").value_or("azure"), methods);
+}
+
 }  // namespace keyferry::cli

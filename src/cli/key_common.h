@@ -13,7 +13,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "byok/profile.h"
 #include "cli/args.h"
+#include "cli/command.h"
 #include "hsm/keys.h"
 #include "hsm/session.h"
 
@@ -27,6 +29,15 @@ absl::StatusOr<std::optional<int>> SizeFromArgs(const Args& args);
 // --label and every --flags (hsm::ParseFlags over the type's defaults).
 // The first error, as those functions word it.
 absl::StatusOr<hsm::KeySpec> KeySpecFromArgs(const Args& args);
+
+// ProfileOptions are --format and the method options of `keyferry export`
+// and `keyferry import` (byok/profile.h; docs/byok-format.md §5), with
+// `format_help` for --format.
+std::vector<OptionSpec> ProfileOptions(const char* format_help);
+
+// ProfileFromArgs resolves --format (default azure) and its method option
+// with byok::ResolveProfile; its errors are ResolveProfile's.
+absl::StatusOr<byok::Profile> ProfileFromArgs(const Args& args);
 
 // DescribeEntry names a key for people: "RSA-2048", "EC P-256", "AES-256".
 std::string DescribeEntry(const hsm::KeyEntry& e);

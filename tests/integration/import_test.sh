@@ -11,74 +11,7 @@
 # bad flags are refused with one line and leave the token as it was
 # (pkcs11-tool's object list before and after).
 source "$(dirname "$0")/lib.sh"
-
-# Token B, the destination: keyferry's default token ($KEYFERRY_HOME).
-# Token A, the source: a second SoftHSM token with its own SOFTHSM2_CONF.
-init_token
-A_HOME="$T/homeA"
-KEYFERRY_HOME="$A_HOME" kf token init
-p11A() { KEYFERRY_HOME="$A_HOME" p11 "$@"; }
-head -c 16 /dev/zero >"$T/zero16"
-head -c 48 /dev/urandom >"$T/msg"
-
-# ec_pub_pem LABEL CURVE OUT [A]: the public key of token A's (or B's) EC
-# pair LABEL as PEM, from the EC_POINT pkcs11-tool reads (Python builds the
-# SubjectPublicKeyInfo).
-ec_pub_pem() {
-  local point
-  point="$(KEYFERRY_HOME="${4:-$KEYFERRY_HOME}" p11_object "$1" "Public Key" | sed -n 's/^ *EC_POINT: *//p')"
-  [ -n "$point" ] || fail "no EC_POINT for $1"
-  $PY - "$2" "$point" "$3" <<'PYEOF' || fail "EC point of $1 is not a $2 point"
-import sys
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-curve = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(),
-         "secp256k1": ec.SECP256K1()}[sys.argv[1]]
-p = bytes.fromhex(sys.argv[2])
-if p[0] == 0x04 and p[1] == len(p) - 2:
-    p = p[2:]  # the DER OCTET STRING around CKA_EC_POINT
-key = ec.EllipticCurvePublicKey.from_encoded_point(curve, p)
-open(sys.argv[3], "wb").write(key.public_bytes(
-    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-PYEOF
-  pass
-}
-
-# created_id LABEL: the CKA_ID key create printed (pkcs11-tool selects keys
-# by --id: its --label does not select the key to encrypt with).
-created_id() {
-  local id
-  id="$(sed -n "s/^created .* key '$1' id \([0-9a-f]*\)$/\1/p" "$T/out")"
-  [ -n "$id" ] || { cat "$T/out" >&2; fail "no id in key create's output for $1"; }
-  echo "$id"
-}
-
-# imported_id LABEL: the CKA_ID import printed.
-imported_id() {
-  local id
-  id="$(sed -n "s/^imported .* key '$1' id \([0-9a-f]*\)$/\1/p" "$T/out")"
-  [ -n "$id" ] || { cat "$T/out" >&2; fail "no id in import's output for $1"; }
-  echo "$id"
-}
-
-# ec_signed_in_b ID DIGEST PUB: token B signs the digest with key ID (raw
-# ECDSA, pkcs11-tool), OpenSSL verifies it with PUB.
-ec_signed_in_b() {
-  openssl dgst "-$2" -binary "$T/msg" >"$T/dig"
-  p11 -s -m ECDSA --id "$1" -i "$T/dig" -o "$T/sig" --signature-format openssl ||
-    fail "pkcs11-tool could not sign with B's key $1"
-  openssl pkeyutl -verify -pubin -inkey "$3" -in "$T/dig" -sigfile "$T/sig" >/dev/null ||
-    fail "B's signature does not verify with the source's public key $3"
-  pass
-}
-
-# rsa_signed_in_b ID PUB: RSA PKCS#1 v1.5 SHA-256, as above.
-rsa_signed_in_b() {
-  p11 -s -m SHA256-RSA-PKCS --id "$1" -i "$T/msg" -o "$T/sig" || fail "pkcs11-tool could not sign with B's key $1"
-  openssl dgst -sha256 -verify "$2" -signature "$T/sig" "$T/msg" >/dev/null ||
-    fail "B's RSA signature does not verify with the source's public key $2"
-  pass
-}
+source "$HERE/import_lib.sh"
 
 # --- kek create ---------------------------------------------------------------
 kf kek create --label KEKB --out "$T/kekB.pem"
@@ -219,7 +152,7 @@ kf_fails "does not let an unwrapped key be made non-modifiable" import --byok "$
 kf_fails "a key labelled 'aes256' already exists" import --byok "$aes" --kek KEKB --label aes256 --type aes --flags modifiable
 kf_fails "--kek: no private or secret key labelled 'ghost'" import --byok "$aes" --kek ghost --label x --type aes --flags modifiable
 kf_fails "--kek 'not-a-kek' is not an RSA private key that may unwrap" import --byok "$aes" --kek not-a-kek --label x --type aes --flags modifiable
-kf_fails "unknown --format 'aws'" import --format aws --byok "$aes" --kek KEKB --label x --type aes --flags modifiable
+kf_fails "unknown --format 'ibm'" import --format ibm --byok "$aes" --kek KEKB --label x --type aes --flags modifiable
 kf_fails "native CKM_RSA_AES_KEY_WRAP requested but the token does not offer it" import --route native --byok "$aes" --kek KEKB --label x --type aes --flags modifiable
 KEYFERRY_PIN=wrong kf_fails "PIN incorrect" import --byok "$aes" --kek KEKB --label x --type aes --flags modifiable
 p11 -O | sort >"$T/after"
