@@ -36,6 +36,10 @@ struct KeyRequest {
   int bits = 0;                        // RSA 2048/3072/4096, oct 128/192/256
   std::optional<crypto::Curve> curve;  // EC
   uint32_t public_exponent = 65537;    // RSA
+  // exportable: the key may later be released (WrapForRelease). A custody
+  // whose keys are otherwise unextractable (PKCS#11) makes only these keys
+  // wrappable; the vault sets it from the key's `exportable` attribute.
+  bool exportable = false;
 };
 
 struct HeldKey {
@@ -119,16 +123,19 @@ class Custody {
   // Generate makes a new key inside the custody.
   virtual absl::StatusOr<HeldKey> Generate(
       const KeyRequest& request, std::span<const uint8_t> binding) = 0;
-  // ImportPrivate takes a plaintext private key (JWK import of RSA/EC).
+  // ImportPrivate takes a plaintext private key (JWK import of RSA/EC);
+  // `exportable` as in KeyRequest.
   virtual absl::StatusOr<HeldKey> ImportPrivate(
-      EVP_PKEY* key, std::span<const uint8_t> binding) = 0;
+      EVP_PKEY* key, std::span<const uint8_t> binding, bool exportable) = 0;
   // ImportSecret takes a plaintext oct key of 16, 24 or 32 bytes.
-  virtual absl::StatusOr<HeldKey> ImportSecret(
-      const SecretBytes& key, std::span<const uint8_t> binding) = 0;
+  virtual absl::StatusOr<HeldKey> ImportSecret(const SecretBytes& key,
+                                               std::span<const uint8_t> binding,
+                                               bool exportable) = 0;
   // ImportByok opens a .byok ciphertext (C1 || C2) with `kek` (an RSA key of
   // this custody) and takes the key inside without it leaving the custody.
   // InvalidArgument names which step failed; `expected` must match the
-  // recovered key's kind, size and curve.
+  // recovered key's kind, size and curve; expected.exportable as in
+  // KeyRequest.
   virtual absl::StatusOr<HeldKey> ImportByok(
       const HeldKey& kek, std::span<const uint8_t> kek_binding,
       std::span<const uint8_t> ciphertext, const KeyRequest& expected,
@@ -196,8 +203,10 @@ class Custody {
   // (MGF1 with the same hash, empty label) of a fresh AES-256 key, followed
   // by the RFC 5649 wrap under that AES key of the key: PKCS#8 DER for RSA
   // and EC, the raw bytes for oct. The AES key is destroyed before return.
-  // FailedPrecondition when the custody cannot release (CanRelease false);
-  // InvalidArgument for an unusable wrapping key.
+  // FailedPrecondition when the custody cannot release (CanRelease false),
+  // when `key` was not made exportable (PKCS#11: a blob made without
+  // KeyRequest::exportable), or when the token lacks a mechanism the wrap
+  // needs (named); InvalidArgument for an unusable wrapping key.
   virtual absl::StatusOr<std::vector<uint8_t>> WrapForRelease(
       const HeldKey& key, std::span<const uint8_t> binding,
       EVP_PKEY* wrapping_key, crypto::OaepHash hash) = 0;

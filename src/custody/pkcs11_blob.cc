@@ -17,6 +17,8 @@ namespace p11 {
 namespace {
 
 constexpr std::string_view kMagic = "KFP1";
+// Wrapped by the exportable master wrap key (releasable).
+constexpr std::string_view kExportMagic = "KFE1";
 
 std::string_view AsStringView(std::span<const uint8_t> b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
@@ -24,8 +26,8 @@ std::string_view AsStringView(std::span<const uint8_t> b) {
 
 }  // namespace
 
-std::vector<uint8_t> BlobHeader(const HeldKey& k) {
-  return custody::BlobHeader(kMagic, k);
+std::vector<uint8_t> BlobHeader(const HeldKey& k, bool exportable) {
+  return custody::BlobHeader(exportable ? kExportMagic : kMagic, k);
 }
 
 std::vector<uint8_t> BlobMacInput(std::span<const uint8_t> header,
@@ -36,8 +38,10 @@ std::vector<uint8_t> BlobMacInput(std::span<const uint8_t> header,
 
 absl::StatusOr<BlobParts> ParseBlob(const HeldKey& key) {
   BlobParts p;
-  p.header = BlobHeader(key);
   const std::vector<uint8_t>& b = key.blob;
+  p.exportable = b.size() >= kExportMagic.size() &&
+                 std::equal(kExportMagic.begin(), kExportMagic.end(), b.begin());
+  p.header = BlobHeader(key, p.exportable);
   if (b.size() < kHeaderBytes + kMacBytes + 16 ||
       !std::equal(p.header.begin(), p.header.end(), b.begin())) {
     return absl::DataLossError(
@@ -81,14 +85,16 @@ absl::StatusOr<std::vector<uint8_t>> Pkcs11Custody::Mac(
 
 absl::StatusOr<HeldKey> Pkcs11Custody::Hold(hsm::Session& s,
                                             hsm::ScopedObject obj, HeldKey held,
-                                            std::span<const uint8_t> binding) {
-  absl::StatusOr<std::vector<uint8_t>> wrapped =
-      s.WrapKey({limits_.kwp_mechanism}, wrap_key_, obj.get());
+                                            std::span<const uint8_t> binding,
+                                            bool exportable) {
+  absl::StatusOr<std::vector<uint8_t>> wrapped = s.WrapKey(
+      {limits_.kwp_mechanism}, exportable ? export_wrap_key_ : wrap_key_,
+      obj.get());
   (void)obj.Reset();
   if (!wrapped.ok()) {
     return p11::Step(wrapped.status(), "wrapping the key under the master key");
   }
-  const std::vector<uint8_t> header = p11::BlobHeader(held);
+  const std::vector<uint8_t> header = p11::BlobHeader(held, exportable);
   ASSIGN_OR_RETURN(std::vector<uint8_t> mac, Mac(s, header, binding, *wrapped));
   held.blob = p11::AssembleBlob(header, mac, *wrapped);
   return held;
@@ -96,10 +102,11 @@ absl::StatusOr<HeldKey> Pkcs11Custody::Hold(hsm::Session& s,
 
 absl::StatusOr<HeldKey> Pkcs11Custody::HoldWithPublic(
     hsm::Session& s, hsm::ScopedObject obj, HeldKey held,
-    absl::StatusOr<crypto::EvpPkeyPtr> pub, std::span<const uint8_t> binding) {
+    absl::StatusOr<crypto::EvpPkeyPtr> pub, std::span<const uint8_t> binding,
+    bool exportable) {
   if (!pub.ok()) return pub.status();
   ASSIGN_OR_RETURN(held.public_jwk, crypto::PublicKeyToJwk(pub->get()));
-  return Hold(s, std::move(obj), std::move(held), binding);
+  return Hold(s, std::move(obj), std::move(held), binding, exportable);
 }
 
 absl::Status Pkcs11Custody::CheckBlob(hsm::Session& s, const HeldKey& key,
@@ -128,14 +135,17 @@ absl::StatusOr<std::shared_ptr<Pkcs11Custody::Resident>> Pkcs11Custody::Use(
   // purge) while it is being unwrapped keeps it out of the cache.
   const uint64_t generation = cache_->generation();
   RETURN_IF_ERROR(CheckBlob(s, key, binding));
-  std::span<const uint8_t> wrapped = std::span<const uint8_t>(key.blob).subspan(
-      p11::kHeaderBytes + p11::kMacBytes);
+  ASSIGN_OR_RETURN(p11::BlobParts blob, p11::ParseBlob(key));
+  // The MAC covers the magic: only a blob made exportable opens under the
+  // exportable master, as an extractable (by wrap only: sensitive) object.
   hsm::Template t =
       key.kind == KeyKind::kOct
-          ? hsm::SecretKeyTemplate(false)
-          : hsm::PrivateKeyTemplate(p11::PrivateKeyType(key.kind), false);
-  absl::StatusOr<hsm::ObjectHandle> h =
-      s.UnwrapKey({limits_.kwp_mechanism}, wrap_key_, wrapped, t);
+          ? hsm::SecretKeyTemplate(blob.exportable)
+          : hsm::PrivateKeyTemplate(p11::PrivateKeyType(key.kind),
+                                    blob.exportable);
+  absl::StatusOr<hsm::ObjectHandle> h = s.UnwrapKey(
+      {limits_.kwp_mechanism},
+      blob.exportable ? export_wrap_key_ : wrap_key_, blob.wrapped, t);
   if (!h.ok()) {
     if (hsm::IsStaleHandle(h.status())) return h.status();
     return absl::DataLossError(

@@ -196,6 +196,15 @@ absl::Status Pkcs11Custody::FindOrCreateMasterKeys(Session& s,
   ASSIGN_OR_RETURN(mac_key_, ensure(kMacLabel, hsm::MasterKeyRole::kMac));
   ASSIGN_OR_RETURN(backup_key_,
                    ensure(kBackupLabel, hsm::MasterKeyRole::kBackup));
+  // The exportable master came later than the others: a token set up
+  // before it gets it now (where kMustExist would refuse); a new store's
+  // token must not have it either (kMustBeNew stands). Last, since `ensure`
+  // reads `policy`.
+  if (policy == MasterKeyPolicy::kMustExist) {
+    policy = MasterKeyPolicy::kFindOrCreate;
+  }
+  ASSIGN_OR_RETURN(export_wrap_key_, ensure(kExportWrapLabel,
+                                            hsm::MasterKeyRole::kExportWrap));
   return absl::OkStatus();
 }
 
@@ -303,14 +312,6 @@ absl::Status Pkcs11Custody::VerifyRecord(std::span<const uint8_t> record,
   if (verified_.size() >= kMaxVerified) verified_.clear();
   verified_.insert(std::move(id));
   return absl::OkStatus();
-}
-
-absl::StatusOr<std::vector<uint8_t>> Pkcs11Custody::WrapForRelease(
-    const HeldKey& /*key*/, std::span<const uint8_t> /*binding*/,
-    EVP_PKEY* /*wrapping_key*/, crypto::OaepHash /*hash*/) {
-  return absl::FailedPreconditionError(
-      "the PKCS#11 custody does not release keys: every key is unwrapped in "
-      "the token as a non-extractable object");
 }
 
 }  // namespace keyferry::custody

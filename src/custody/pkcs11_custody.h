@@ -12,8 +12,20 @@
 // token offers it, else RSA-OAEP-SHA1 into a session AES key and RFC 5649 into
 // the target): keyferryd never holds a plaintext private key.
 //
-// Token objects: only the three master keys are token objects (labels
-// kWrapLabel, kMacLabel, kBackupLabel). Per-key objects are session
+// Secure Key Release: keys made exportable (KeyRequest::exportable) are
+// wrapped by a second master wrapping key, kExportWrapLabel, whose
+// CKA_UNWRAP_TEMPLATE makes what it unwraps sensitive but extractable; the
+// blob's magic ("KFE1" instead of "KFP1", covered by the blob MAC) says
+// which master wrapped it, so a non-exportable key is never opened
+// extractable. WrapForRelease wraps such a key in the token
+// (byok::ExportFromToken: CKM_RSA_AES_KEY_WRAP where the token passes its
+// probe, else RSA-OAEP of an ephemeral session AES key plus the token's RFC
+// 5649 wrap); a token without the OAEP hash asked is refused, naming it.
+//
+// Token objects: only the four master keys are token objects (labels
+// kWrapLabel, kExportWrapLabel, kMacLabel, kBackupLabel); the exportable
+// wrapping key is made on first start when missing, whatever the master key
+// policy (tokens set up before it existed). Per-key objects are session
 // objects, so a crash leaves nothing behind; Reconcile removes token objects
 // with the kTransientPrefix label that an interrupted operation of any
 // version may have left.
@@ -79,6 +91,8 @@ struct Pkcs11Limits {
 class Pkcs11Custody : public Custody {
  public:
   static constexpr const char* kWrapLabel = "keyferryd-master-wrap";
+  static constexpr const char* kExportWrapLabel =
+      "keyferryd-master-wrap-exportable";
   static constexpr const char* kMacLabel = "keyferryd-master-mac";
   static constexpr const char* kBackupLabel = "keyferryd-master-backup";
   static constexpr const char* kTransientPrefix = "keyferryd-transient-";
@@ -102,9 +116,11 @@ class Pkcs11Custody : public Custody {
   absl::StatusOr<HeldKey> Generate(const KeyRequest& request,
                                    std::span<const uint8_t> binding) override;
   absl::StatusOr<HeldKey> ImportPrivate(
-      EVP_PKEY* key, std::span<const uint8_t> binding) override;
+      EVP_PKEY* key, std::span<const uint8_t> binding,
+      bool exportable) override;
   absl::StatusOr<HeldKey> ImportSecret(
-      const SecretBytes& key, std::span<const uint8_t> binding) override;
+      const SecretBytes& key, std::span<const uint8_t> binding,
+      bool exportable) override;
   absl::StatusOr<HeldKey> ImportByok(const HeldKey& kek,
                                      std::span<const uint8_t> kek_binding,
                                      std::span<const uint8_t> ciphertext,
@@ -131,11 +147,11 @@ class Pkcs11Custody : public Custody {
   absl::Status VerifyRecord(std::span<const uint8_t> record,
                             std::span<const uint8_t> tag) override;
   void ForgetCachedKeys() override;
-  // Secure Key Release is not offered from a token (docs/api.md §Secure Key
-  // Release): the master wrapping key unwraps every key as a
-  // non-extractable object, so no key can leave the token wrapped to a
-  // foreign key. CanRelease is false and WrapForRelease FailedPrecondition.
-  bool CanRelease() const override { return false; }
+  // Secure Key Release (docs/api.md §Secure Key Release): only keys held
+  // exportable (blob magic "KFE1") are released, wrapped in the token;
+  // WrapForRelease is FailedPrecondition for any other key and for a token
+  // that lacks the mechanism the wrap needs (named).
+  bool CanRelease() const override { return true; }
   absl::StatusOr<std::vector<uint8_t>> WrapForRelease(
       const HeldKey& key, std::span<const uint8_t> binding,
       EVP_PKEY* wrapping_key, crypto::OaepHash hash) override;
@@ -175,16 +191,19 @@ class Pkcs11Custody : public Custody {
   absl::Status Probe(hsm::Session& s);
 
   // Hold wraps the (extractable, session) object `obj` under the master
-  // key, destroys it and MACs the wrapped key with `binding`
-  // (pkcs11_blob.cc).
+  // key (the exportable master, kExportWrapLabel, when `exportable`; the
+  // blob's magic records which), destroys it and MACs the wrapped key with
+  // `binding` (pkcs11_blob.cc).
   absl::StatusOr<HeldKey> Hold(hsm::Session& s, hsm::ScopedObject obj,
-                               HeldKey held, std::span<const uint8_t> binding);
+                               HeldKey held, std::span<const uint8_t> binding,
+                               bool exportable);
   // HoldWithPublic sets the public JWK from `pub` and holds `obj`; `obj`
   // is destroyed on any failure.
   absl::StatusOr<HeldKey> HoldWithPublic(hsm::Session& s, hsm::ScopedObject obj,
                                          HeldKey held,
                                          absl::StatusOr<crypto::EvpPkeyPtr> pub,
-                                         std::span<const uint8_t> binding);
+                                         std::span<const uint8_t> binding,
+                                         bool exportable);
   // Mac is the blob MAC (BlobMacInput) made with the master MAC key.
   absl::StatusOr<std::vector<uint8_t>> Mac(hsm::Session& s,
                                            std::span<const uint8_t> header,
@@ -224,7 +243,8 @@ class Pkcs11Custody : public Custody {
   std::atomic<int> reconciled_{0};  // counted again by TokenLost
   // Token objects; found again after a token reset (TokenLost), which may
   // renumber them.
-  std::atomic<hsm::ObjectHandle> wrap_key_{0}, mac_key_{0}, backup_key_{0};
+  std::atomic<hsm::ObjectHandle> wrap_key_{0}, export_wrap_key_{0}, mac_key_{0},
+      backup_key_{0};
 
   // Sessions shared by all threads (thread-safe itself).
   std::unique_ptr<hsm::SessionPool> pool_;

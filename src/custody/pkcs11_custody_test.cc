@@ -437,7 +437,7 @@ TEST_P(Pkcs11CustodyTest, Rsa15BadPaddingDecryptsToAStableSyntheticMessage) {
   // draft's KDK from d would give (the token's KDK is its own).
   ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr other_key, crypto::GenerateRsa(2048));
   ASSERT_OK_AND_ASSIGN(HeldKey other,
-                       custody_->ImportPrivate(other_key.get(), kBinding));
+                       custody_->ImportPrivate(other_key.get(), kBinding, false));
   ASSERT_OK_AND_ASSIGN(
       CipherOutput theirs,
       custody_->Decrypt(other, kBinding, {CipherAlg::kRsa15, bad}));
@@ -465,7 +465,7 @@ TEST_P(Pkcs11CustodyTest, Rsa15BadPaddingDecryptsToAStableSyntheticMessage) {
 
 TEST_P(Pkcs11CustodyTest, AesOperationsMatchOpenSsl) {
   ASSERT_OK_AND_ASSIGN(SecretBytes key, crypto::RandomSecret(32));
-  ASSERT_OK_AND_ASSIGN(HeldKey k, custody_->ImportSecret(key, kBinding));
+  ASSERT_OK_AND_ASSIGN(HeldKey k, custody_->ImportSecret(key, kBinding, false));
   EXPECT_EQ(k.bits, 256);
   const std::vector<uint8_t> msg = B("sixteen byte msg and some more bytes");
   const std::vector<uint8_t> aad = B("header");
@@ -557,7 +557,7 @@ TEST_P(Pkcs11CustodyTest, OctSizesAndImportedPrivateKeys) {
                   crypto::SignAlg::kEs384}}) {
     ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr key, make());
     ASSERT_OK_AND_ASSIGN(HeldKey k,
-                         custody_->ImportPrivate(key.get(), kBinding));
+                         custody_->ImportPrivate(key.get(), kBinding, false));
     ASSERT_OK_AND_ASSIGN(std::string jwk, crypto::PublicKeyToJwk(key.get()));
     EXPECT_EQ(k.public_jwk, jwk);
     std::vector<uint8_t> d(crypto::DigestBytes(alg), 9);
@@ -663,18 +663,6 @@ TEST_P(Pkcs11CustodyTest, ByokImportInTokenOfSpecBlobs) {
       StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
-// No key leaves the token for Secure Key Release (docs/api.md §8.5).
-TEST_P(Pkcs11CustodyTest, ReleasesNothing) {
-  EXPECT_FALSE(custody_->CanRelease());
-  ASSERT_OK_AND_ASSIGN(
-      HeldKey k,
-      custody_->Generate({KeyKind::kEc, 0, crypto::Curve::kP256}, kBinding));
-  ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr to, crypto::GenerateRsa(2048));
-  EXPECT_THAT(
-      custody_->WrapForRelease(k, kBinding, to.get(), crypto::OaepHash::kSha1),
-      StatusIs(absl::StatusCode::kFailedPrecondition));
-}
-
 TEST_P(Pkcs11CustodyTest, BackupOpensOnlyHere) {
   ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> b,
                        custody_->ProtectBackup(B("payload")));
@@ -719,7 +707,7 @@ TEST_P(Pkcs11CustodyTest, RecoversWhenTheTokenDropsEverySession) {
   EXPECT_OK(custody_->Generate({KeyKind::kOct, 128}, kBinding));
   custody_->CloseAllSessionsForTest();
   ASSERT_OK_AND_ASSIGN(SecretBytes raw, crypto::RandomSecret(16));
-  EXPECT_OK(custody_->ImportSecret(raw, kBinding));
+  EXPECT_OK(custody_->ImportSecret(raw, kBinding, false));
   custody_->CloseAllSessionsForTest();
   EXPECT_OK(
       custody_->Generate({KeyKind::kEc, 0, crypto::Curve::kP384}, kBinding));
@@ -735,11 +723,12 @@ TEST_P(Pkcs11CustodyTest, TokenHoldsOnlyTheMasterKeysAndReconcileCleansUp) {
   ASSERT_OK_AND_ASSIGN(
       HeldKey k,
       custody_->Generate({KeyKind::kEc, 0, crypto::Curve::kP256}, kBinding));
-  // What OpenSC sees in the token: the three master keys, sensitive and
-  // never extractable; no per-key objects.
+  // What OpenSC sees in the token: the four master keys (the exportable
+  // wrapping key too), sensitive and never extractable; no per-key objects.
   std::string list = Tool("--list-objects --type secrkey");
-  for (const char* label : {Pkcs11Custody::kWrapLabel, Pkcs11Custody::kMacLabel,
-                            Pkcs11Custody::kBackupLabel}) {
+  for (const char* label :
+       {Pkcs11Custody::kWrapLabel, Pkcs11Custody::kExportWrapLabel,
+        Pkcs11Custody::kMacLabel, Pkcs11Custody::kBackupLabel}) {
     EXPECT_NE(list.find(label), std::string::npos) << list;
   }
   EXPECT_EQ(Tool("--list-objects --type privkey").find("Private Key Object"),
@@ -749,7 +738,7 @@ TEST_P(Pkcs11CustodyTest, TokenHoldsOnlyTheMasterKeysAndReconcileCleansUp) {
        at = list.find("never extractable", at + 1)) {
     ++never;
   }
-  EXPECT_EQ(never, 3u) << list;
+  EXPECT_EQ(never, 4u) << list;
   // An object an interrupted operation left behind is removed at start-up.
   std::string made =
       Tool("--keygen --key-type AES:32 --label keyferryd-transient-leftover");

@@ -70,7 +70,7 @@ absl::StatusOr<HeldKey> Pkcs11Custody::Generate(
           n.ok() ? crypto::RsaPublicFromParts(*n, e)
                  : absl::StatusOr<crypto::EvpPkeyPtr>(n.status());
       return HoldWithPublic(s, std::move(priv), std::move(held), std::move(pk),
-                            binding);
+                            binding, r.exportable);
     }
     case KeyKind::kEc: {
       if (*r.curve == crypto::Curve::kSecp256k1 && !limits_.secp256k1) {
@@ -97,7 +97,7 @@ absl::StatusOr<HeldKey> Pkcs11Custody::Generate(
       absl::StatusOr<crypto::EvpPkeyPtr> pk = crypto::EcPublicFromParts(
           *r.curve, raw.subspan(1, fb), raw.subspan(1 + fb, fb));
       return HoldWithPublic(s, std::move(priv), std::move(held), std::move(pk),
-                            binding);
+                            binding, r.exportable);
     }
     case KeyKind::kOct: {
       absl::StatusOr<ObjectHandle> h = s.GenerateKey(
@@ -108,14 +108,15 @@ absl::StatusOr<HeldKey> Pkcs11Custody::Generate(
                          "-bit AES key: ", h.status().message()));
       }
       held.bits = r.bits;
-      return Hold(s, ScopedObject(s, *h), std::move(held), binding);
+      return Hold(s, ScopedObject(s, *h), std::move(held), binding,
+                  r.exportable);
     }
   }
   return absl::InternalError("unreachable");
 }
 
 absl::StatusOr<HeldKey> Pkcs11Custody::ImportPrivate(
-    EVP_PKEY* key, std::span<const uint8_t> binding) {
+    EVP_PKEY* key, std::span<const uint8_t> binding, bool exportable) {
   // The plaintext arrived over the API (JWK import): it goes into the token
   // as an extractable session object only long enough to be wrapped.
   ASSIGN_OR_RETURN(crypto::KeyDescription d, crypto::Describe(key));
@@ -152,11 +153,12 @@ absl::StatusOr<HeldKey> Pkcs11Custody::ImportPrivate(
                      : absl::StatusOr<ObjectHandle>(wrapped.status());
   }
   if (!h.ok()) return p11::Step(h.status(), "loading the key into the token");
-  return Hold(s, ScopedObject(s, *h), std::move(held), binding);
+  return Hold(s, ScopedObject(s, *h), std::move(held), binding, exportable);
 }
 
 absl::StatusOr<HeldKey> Pkcs11Custody::ImportSecret(
-    const SecretBytes& key, std::span<const uint8_t> binding) {
+    const SecretBytes& key, std::span<const uint8_t> binding,
+    bool exportable) {
   if (key.size() != 16 && key.size() != 24 && key.size() != 32) {
     return absl::InvalidArgumentError("oct key must be 16, 24 or 32 bytes");
   }
@@ -166,7 +168,7 @@ absl::StatusOr<HeldKey> Pkcs11Custody::ImportSecret(
   HeldKey held;
   held.kind = KeyKind::kOct;
   held.bits = static_cast<int>(key.size() * 8);
-  return Hold(s, ScopedObject(s, h), std::move(held), binding);
+  return Hold(s, ScopedObject(s, h), std::move(held), binding, exportable);
 }
 
 absl::StatusOr<HeldKey> Pkcs11Custody::DescribeRecovered(
@@ -231,7 +233,8 @@ absl::StatusOr<HeldKey> Pkcs11Custody::ImportByok(
   ASSIGN_OR_RETURN(
       HeldKey held,
       DescribeRecovered(s, obj.get(), unwrapper.payload_bound(), expected));
-  return Hold(s, std::move(obj), std::move(held), binding);
+  return Hold(s, std::move(obj), std::move(held), binding,
+              expected.exportable);
 }
 
 }  // namespace keyferry::custody

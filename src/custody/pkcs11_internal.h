@@ -26,15 +26,17 @@ namespace keyferry::custody {
 namespace p11 {
 
 // Sealed blob, PKCS#11 custody version 1 (docs/security-model.md §3):
-//   "KFP1" | kind u8 | bits u16be | curve u8 (0xff: none) | mac[32] | wrapped
-// wrapped = C_WrapKey(CKM_AES_KEY_WRAP_PAD, master wrap key, key): the
-// PKCS#8 private key or the raw AES key under RFC 5649.
+//   magic | kind u8 | bits u16be | curve u8 (0xff: none) | mac[32] | wrapped
+// magic "KFP1": wrapped = C_WrapKey(RFC 5649, master wrap key, key), the
+// PKCS#8 private key or the raw AES key; "KFE1": the same under the
+// exportable master wrap key (an exportable key, releasable).
 // mac = HMAC-SHA256 in the token, master MAC key, over BlobMacInput.
 inline constexpr size_t kHeaderBytes = kBlobHeaderBytes;
 inline constexpr size_t kMacBytes = 32;
 
-// BlobHeader is custody::BlobHeader with this custody's magic "KFP1".
-std::vector<uint8_t> BlobHeader(const HeldKey& key);
+// BlobHeader is custody::BlobHeader with this custody's magic: "KFE1" when
+// `exportable`, else "KFP1".
+std::vector<uint8_t> BlobHeader(const HeldKey& key, bool exportable);
 // BlobMacInput is header || u32be(len(binding)) || binding || wrapped: the
 // one place the blob MAC input is built (for making and checking).
 std::vector<uint8_t> BlobMacInput(std::span<const uint8_t> header,
@@ -43,6 +45,7 @@ std::vector<uint8_t> BlobMacInput(std::span<const uint8_t> header,
 // BlobParts views a blob of `key`: its MAC and wrapped key.
 struct BlobParts {
   std::vector<uint8_t> header;
+  bool exportable = false;  // magic KFE1
   std::span<const uint8_t> mac, wrapped;
 };
 // ParseBlob splits `key.blob`. DataLoss when it is too short or its

@@ -51,13 +51,16 @@ absl::StatusOr<HeldKey> SealedCustody::Generate(
 }
 
 absl::StatusOr<HeldKey> SealedCustody::ImportPrivate(
-    EVP_PKEY* key, std::span<const uint8_t> binding) {
-  return With([&](Custody& c) { return c.ImportPrivate(key, binding); });
+    EVP_PKEY* key, std::span<const uint8_t> binding, bool exportable) {
+  return With(
+      [&](Custody& c) { return c.ImportPrivate(key, binding, exportable); });
 }
 
 absl::StatusOr<HeldKey> SealedCustody::ImportSecret(
-    const SecretBytes& key, std::span<const uint8_t> binding) {
-  return With([&](Custody& c) { return c.ImportSecret(key, binding); });
+    const SecretBytes& key, std::span<const uint8_t> binding,
+    bool exportable) {
+  return With(
+      [&](Custody& c) { return c.ImportSecret(key, binding, exportable); });
 }
 
 absl::StatusOr<HeldKey> SealedCustody::ImportByok(

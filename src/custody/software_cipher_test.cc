@@ -106,7 +106,7 @@ class CipherTest : public SoftwareCustodyTest {
   void SetUp() override {
     SoftwareCustodyTest::SetUp();
     ASSERT_OK_AND_ASSIGN(rsa_key_, crypto::GenerateRsa(2048));
-    ASSERT_OK_AND_ASSIGN(rsa_, custody_->ImportPrivate(rsa_key_.get(), bind_));
+    ASSERT_OK_AND_ASSIGN(rsa_, custody_->ImportPrivate(rsa_key_.get(), bind_, false));
     for (int bits : {128, 192, 256}) {
       ASSERT_OK_AND_ASSIGN(
           HeldKey k,
@@ -320,7 +320,7 @@ TEST_F(CipherTest, Rsa15BadPaddingDecryptsToAStableSyntheticMessage) {
   // The same ciphertext under another key (same size, same vault).
   ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr other_key, crypto::GenerateRsa(2048));
   ASSERT_OK_AND_ASSIGN(HeldKey other,
-                       custody_->ImportPrivate(other_key.get(), bind_));
+                       custody_->ImportPrivate(other_key.get(), bind_, false));
   bad[0] = 0;  // below either modulus
   ASSERT_OK_AND_ASSIGN(CipherOutput mine,
                        Dec(rsa_, In(CipherAlg::kRsa15, bad)));
@@ -366,7 +366,7 @@ TEST_F(CipherTest, Rfc3394KnownAnswers) {
   for (const Case& c : cases) {
     SCOPED_TRACE(CipherAlgName(c.alg));
     ASSERT_OK_AND_ASSIGN(HeldKey k,
-                         custody_->ImportSecret(SecretHex(c.kek), bind_));
+                         custody_->ImportSecret(SecretHex(c.kek), bind_, false));
     ASSERT_OK_AND_ASSIGN(CipherOutput w, Enc(k, In(c.alg, Hex(c.data))));
     EXPECT_EQ(HexEncode(w.value), c.wrapped);
     ASSERT_OK_AND_ASSIGN(CipherOutput u, Dec(k, In(c.alg, Hex(c.wrapped))));
@@ -380,7 +380,7 @@ TEST_F(CipherTest, Rfc5649KnownAnswer) {
       HeldKey k,
       custody_->ImportSecret(
           SecretHex("5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8"),
-          bind_));
+          bind_, false));
   struct {
     const char* key;
     const char* wrapped;
@@ -406,7 +406,7 @@ TEST_F(CipherTest, AesMatchesIndependentPrimitives) {
   const std::vector<uint8_t> iv = Hex("000102030405060708090a0b0c0d0e0f");
   const std::vector<uint8_t> pt =
       Hex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51");
-  ASSERT_OK_AND_ASSIGN(HeldKey k, custody_->ImportSecret(key, bind_));
+  ASSERT_OK_AND_ASSIGN(HeldKey k, custody_->ImportSecret(key, bind_, false));
   ASSERT_OK_AND_ASSIGN(CipherOutput cbc,
                        Enc(k, In(CipherAlg::kA256Cbc, pt, iv)));
   EXPECT_EQ(HexEncode(cbc.value),

@@ -207,19 +207,20 @@ absl::StatusOr<HeldKey> SoftwareCustody::Generate(
     }
     case KeyKind::kOct: {
       ASSIGN_OR_RETURN(SecretBytes v, crypto::RandomSecret(r.bits / 8));
-      return ImportSecret(v, binding);
+      return ImportSecret(v, binding, r.exportable);
     }
   }
   return absl::InternalError("unreachable");
 }
 
 absl::StatusOr<HeldKey> SoftwareCustody::ImportPrivate(
-    EVP_PKEY* key, std::span<const uint8_t> binding) {
+    EVP_PKEY* key, std::span<const uint8_t> binding, bool /*exportable*/) {
   return HoldPrivate(key, binding);
 }
 
 absl::StatusOr<HeldKey> SoftwareCustody::ImportSecret(
-    const SecretBytes& key, std::span<const uint8_t> binding) {
+    const SecretBytes& key, std::span<const uint8_t> binding,
+    bool /*exportable*/) {
   if (key.size() != 16 && key.size() != 24 && key.size() != 32) {
     return absl::InvalidArgumentError("oct key must be 16, 24 or 32 bytes");
   }
@@ -250,7 +251,7 @@ absl::StatusOr<HeldKey> SoftwareCustody::ImportByok(
   got.bits = rk.bits;
   got.curve = rk.curve;
   RETURN_IF_ERROR(CheckRecoveredKey(got, expected));
-  if (got.kind == KeyKind::kOct) return ImportSecret(rk.secret, binding);
+  if (got.kind == KeyKind::kOct) return ImportSecret(rk.secret, binding, expected.exportable);
   return HoldPrivate(rk.pkey.get(), binding);
 }
 

@@ -28,9 +28,11 @@ class SoftwareCustody : public Custody {
   absl::StatusOr<HeldKey> Generate(const KeyRequest& request,
                                    std::span<const uint8_t> binding) override;
   absl::StatusOr<HeldKey> ImportPrivate(
-      EVP_PKEY* key, std::span<const uint8_t> binding) override;
+      EVP_PKEY* key, std::span<const uint8_t> binding,
+      bool exportable) override;
   absl::StatusOr<HeldKey> ImportSecret(
-      const SecretBytes& key, std::span<const uint8_t> binding) override;
+      const SecretBytes& key, std::span<const uint8_t> binding,
+      bool exportable) override;
   absl::StatusOr<HeldKey> ImportByok(const HeldKey& kek,
                                      std::span<const uint8_t> kek_binding,
                                      std::span<const uint8_t> ciphertext,

@@ -22,6 +22,13 @@ const CK_ATTRIBUTE kUnwrapTemplate[] = {
     {CKA_SENSITIVE, const_cast<CK_BBOOL*>(&kTrue), sizeof kTrue},
     {CKA_EXTRACTABLE, const_cast<CK_BBOOL*>(&kFalse), sizeof kFalse},
 };
+// The exportable master's: sensitive (never readable in the clear) but
+// extractable, so the token can wrap it for Secure Key Release.
+const CK_ATTRIBUTE kExportUnwrapTemplate[] = {
+    {CKA_TOKEN, const_cast<CK_BBOOL*>(&kFalse), sizeof kFalse},
+    {CKA_SENSITIVE, const_cast<CK_BBOOL*>(&kTrue), sizeof kTrue},
+    {CKA_EXTRACTABLE, const_cast<CK_BBOOL*>(&kTrue), sizeof kTrue},
+};
 
 CK_KEY_TYPE MasterKeyType(MasterKeyRole role) {
   return role == MasterKeyRole::kMac ? CKK_GENERIC_SECRET : CKK_AES;
@@ -59,6 +66,10 @@ std::optional<CK_ULONG> UlongIn(const Template& t, uint64_t type) {
 }
 
 }  // namespace
+
+bool HoldsStandInPublicValue(Session& s, ObjectHandle h) {
+  return s.GetAttribute(h, kNssDbAttribute).ok();
+}
 
 absl::StatusOr<Template> DemandedByTokens(const Template& t) {
   Template extras;
@@ -186,8 +197,10 @@ Template MasterKeyTemplate(MasterKeyRole role, std::string_view label) {
                 Attr::Bool(CKA_MODIFIABLE, false),
                 Attr::Bool(CKA_DERIVE, false),
                 Attr::Ulong(CKA_VALUE_LEN, 32)};
+  const bool wraps =
+      role == MasterKeyRole::kWrap || role == MasterKeyRole::kExportWrap;
   const std::vector<CK_ATTRIBUTE_TYPE> usages =
-      role == MasterKeyRole::kWrap  ? std::vector{CKA_WRAP, CKA_UNWRAP}
+      wraps                         ? std::vector{CKA_WRAP, CKA_UNWRAP}
       : role == MasterKeyRole::kMac ? std::vector{CKA_SIGN, CKA_VERIFY}
                                     : std::vector{CKA_ENCRYPT, CKA_DECRYPT};
   for (CK_ATTRIBUTE_TYPE a :
@@ -201,6 +214,12 @@ Template MasterKeyTemplate(MasterKeyRole role, std::string_view label) {
                     std::span<const uint8_t>(
                         reinterpret_cast<const uint8_t*>(kUnwrapTemplate),
                         sizeof kUnwrapTemplate)));
+  } else if (role == MasterKeyRole::kExportWrap) {
+    t.push_back(
+        Attr::Bytes(CKA_UNWRAP_TEMPLATE,
+                    std::span<const uint8_t>(
+                        reinterpret_cast<const uint8_t*>(kExportUnwrapTemplate),
+                        sizeof kExportUnwrapTemplate)));
   }
   return t;
 }

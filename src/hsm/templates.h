@@ -56,10 +56,13 @@ Template DataObjectTemplate(const SecretBytes& value);
 // RSA-OAEP: sensitive, non-extractable, unwrap only.
 Template TransferKeyTemplate();
 
-// MasterKeyRole names custody's three token master keys.
+// MasterKeyRole names custody's four token master keys.
 enum class MasterKeyRole {
   kWrap,    // AES-256: wrap, unwrap; whatever it unwraps is a sensitive,
             // non-extractable session object (CKA_UNWRAP_TEMPLATE)
+  kExportWrap,  // AES-256: wrap, unwrap of exportable keys only; what it
+                // unwraps is a sensitive, extractable session object
+                // (CKA_UNWRAP_TEMPLATE), for Secure Key Release
   kMac,     // 32-byte generic secret: HMAC-SHA256 sign, verify
   kBackup,  // AES-256: encrypt, decrypt
 };
@@ -88,6 +91,13 @@ inline constexpr uint64_t kNssDbAttribute = 0xD5A0DB00;
 // nothing is known to help; a token that does not know the attribute
 // answers CKR_ATTRIBUTE_TYPE_INVALID, which is then the error.
 absl::StatusOr<Template> DemandedByTokens(const Template& t);
+
+// HoldsStandInPublicValue tells whether the EC private key `h` carries
+// kNssDbAttribute (readable): NSS softokn then writes that stand-in (the
+// random identifier DemandedByTokens gave it), not the public point, as the
+// publicKey of the PKCS#8 it wraps, so such a wrap is not the key's true
+// encoding.
+bool HoldsStandInPublicValue(Session& s, ObjectHandle h);
 
 // --- BYOK export's objects --------------------------------------------------
 

@@ -78,7 +78,8 @@ AccessTokenSigner::LoadOrCreate(store::KeyStore& store,
     absl::StatusOr<crypto::EvpPkeyPtr> legacy =
         auth::LoadLegacySigningKey(legacy_pem_path);
     if (legacy.ok()) {
-      ASSIGN_OR_RETURN(held, custody.ImportPrivate(legacy->get(), Binding()));
+      ASSIGN_OR_RETURN(held, custody.ImportPrivate(legacy->get(), Binding(),
+                                                   /*exportable=*/false));
       ASSIGN_OR_RETURN(kid, auth::AccessTokenKeyId(legacy->get()));
       migrated = true;
     } else if (legacy.status().code() == absl::StatusCode::kNotFound) {

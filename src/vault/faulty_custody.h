@@ -65,14 +65,16 @@ class FaultyCustody : public custody::Custody {
     return real_->Generate(request, binding);
   }
   absl::StatusOr<custody::HeldKey> ImportPrivate(
-      EVP_PKEY* key, std::span<const uint8_t> binding) override {
+      EVP_PKEY* key, std::span<const uint8_t> binding,
+      bool exportable) override {
     if (absl::Status s = Take(Call::kImportPrivate); !s.ok()) return s;
-    return real_->ImportPrivate(key, binding);
+    return real_->ImportPrivate(key, binding, exportable);
   }
   absl::StatusOr<custody::HeldKey> ImportSecret(
-      const SecretBytes& key, std::span<const uint8_t> binding) override {
+      const SecretBytes& key, std::span<const uint8_t> binding,
+      bool exportable) override {
     if (absl::Status s = Take(Call::kImportSecret); !s.ok()) return s;
-    return real_->ImportSecret(key, binding);
+    return real_->ImportSecret(key, binding, exportable);
   }
   absl::StatusOr<custody::HeldKey> ImportByok(
       const custody::HeldKey& kek, std::span<const uint8_t> kek_binding,

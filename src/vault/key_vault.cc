@@ -242,6 +242,7 @@ absl::StatusOr<store::KeyVersion> KeyVault::Create(
   RETURN_IF_ERROR(CheckExportRules(request.kty, request.properties, *custody_));
   custody::KeyRequest kr;
   kr.kind = KindOf(request.kty);
+  kr.exportable = request.properties.exportable.value_or(false);
   switch (kr.kind) {
     case custody::KeyKind::kRsa: {
       kr.bits = request.key_size.value_or(2048);
@@ -329,6 +330,7 @@ absl::StatusOr<custody::HeldKey> KeyVault::ImportByok(
   custody::KeyRequest expected;
   expected.kind = KindOf(request.kty);
   expected.curve = request.curve;
+  expected.exportable = request.properties.exportable.value_or(false);
   // The custody's InvalidArgument is the blob's fault (400); anything else
   // (a damaged KEK record, a token failure) is the server's and keeps its
   // code.
@@ -380,13 +382,16 @@ absl::StatusOr<store::KeyVersion> KeyVault::Import(std::string_view vault,
       RETURN_IF_ERROR(custody::CheckRsaKeySize(d.bits));
     }
     ASSIGN_OR_RETURN(
-        held, custody_->ImportPrivate(request.private_key.get(), binding));
+        held, custody_->ImportPrivate(request.private_key.get(), binding,
+                                      request.properties.exportable.value_or(false)));
   } else if (request.secret) {
     if (kind != custody::KeyKind::kOct) {
       return absl::InvalidArgumentError(
           "the key's material does not match its kty");
     }
-    ASSIGN_OR_RETURN(held, custody_->ImportSecret(*request.secret, binding));
+    ASSIGN_OR_RETURN(held, custody_->ImportSecret(
+                               *request.secret, binding,
+                               request.properties.exportable.value_or(false)));
   } else {
     return absl::InvalidArgumentError(
         "The property \"key\" must be a valid JsonWebKey object.");

@@ -15,8 +15,13 @@ key, a signature of the released key verified by the vault. Every refusal
 non-exportable key, exportable key without policy, immutable policy change,
 roles without release) must be Azure's error with nothing released.
 
-With KF_CUSTODY=pkcs11 the custody cannot release (docs/api.md): exportable
-keys must be refused at creation with 400 and nothing made.
+With KF_CUSTODY=pkcs11 (SoftHSM 2.6.1) and pkcs11-nss (NSS softokn) the
+wrap is made in the token (docs/api.md §8.5) and each token's limits are
+checked as refusals (409 naming the reason, nothing released): SoftHSM
+2.6.1 releases EC P-384 and oct keys with CKM_RSA_AES_KEY_WRAP only (its
+RFC 5649 wrap zero-pads, so RSA and P-256 encodings are refused; it has no
+RSA-OAEP with SHA-256, so RSA_AES_KEY_WRAP_256 is refused naming it); NSS
+softokn releases RSA and oct keys with every enc and refuses EC keys.
 """
 
 import base64
@@ -36,9 +41,9 @@ from cryptography.hazmat.primitives.keywrap import (aes_key_unwrap,
 
 import e2e_runner
 from e2e_runner import case, check
-from sdk_common import (CUSTODY, PORT, attempt, b64u, kc, local_crypto,
-                        officer, public_key_of, refused, remote, unb64u,
-                        verify_outside)
+from sdk_common import (CUSTODY, OAEP_SHA1_ONLY, PORT, b64u, kc,
+                        local_crypto, officer, public_key_of, refused, remote,
+                        unb64u, verify_outside)
 
 ISSUER = os.environ["KF_ATTEST_ISSUER"]
 ATTEST_DIR = os.environ["KF_ATTEST_DIR"]
@@ -150,17 +155,18 @@ def released_matches_vault(key, plaintext, alg):
     """Vault signature verified by the released key; released key's
     signature verified by the vault."""
     priv = serialization.load_der_private_key(plaintext, None)
-    digest = os.urandom(32)
+    h = {"256": hashes.SHA256(), "384": hashes.SHA384()}[alg[2:]]
+    digest = os.urandom(h.digest_size)
     vault_sig = local_crypto(key).sign(SignatureAlgorithm(alg), digest).signature
     check(f"{alg}: vault signature verifies with the released key",
           verify_outside(priv.public_key(), alg, digest, vault_sig))
     if alg.startswith("RS"):
-        mine = priv.sign(digest, padding.PKCS1v15(),
-                         utils.Prehashed(hashes.SHA256()))
+        mine = priv.sign(digest, padding.PKCS1v15(), utils.Prehashed(h))
     else:
         r, s = utils.decode_dss_signature(
-            priv.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256()))))
-        mine = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+            priv.sign(digest, ec.ECDSA(utils.Prehashed(h))))
+        half = h.digest_size
+        mine = r.to_bytes(half, "big") + s.to_bytes(half, "big")
     check(f"{alg}: released key's signature verifies in the vault",
           remote(key).verify(SignatureAlgorithm(alg), digest, mine).is_valid)
     check(f"{alg}: released key is the vault key's private half",
@@ -168,41 +174,84 @@ def released_matches_vault(key, plaintext, alg):
           public_key_of(key.key).public_numbers())
 
 
+# What each custody releases (docs/api.md §8.5). SoftHSM 2.6.1's RFC 5649
+# wrap zero-pads, so only encodings that are a multiple of 8 bytes (EC
+# P-384's PKCS#8, AES keys) leave its token, with OAEP SHA-1 only; NSS
+# softokn wraps an EC key with a stand-in public value, so its EC keys stay.
+TOKEN_REFUSES = {
+    "pkcs11": {"RSA": "zero-pads the key", "P-256": "zero-pads the key"},
+    "pkcs11-nss": {"P-256": "stand-in", "P-384": "stand-in"},
+}.get(CUSTODY, {})
+
+
+def release_or_refusal(name, what, make, **kw):
+    """Creates the key with make(name); releases it, or, where the custody
+    refuses `what`, checks the refusal (409 naming why, nothing released)
+    and returns None."""
+    key = make(name)
+    why = TOKEN_REFUSES.get(what)
+    if why is not None:
+        release_refused(f"{what} release from {CUSTODY}",
+                        lambda: RELEASER.release_key(name, token(claims()),
+                                                     **kw),
+                        409, why, codes=("Conflict",))
+        return key, None
+    return key, RELEASER.release_key(name, token(claims()), **kw)
+
+
 @case
 def release_rsa_ec_oct():
-    if CUSTODY != "software":
-        return
-    rsa_key = officer.create_rsa_key("skr-rsa", hardware_protected=True,
-                                     exportable=True, release_policy=policy())
+    # A token with RSA-OAEP SHA-1 only releases with CKM_RSA_AES_KEY_WRAP.
+    enc256 = (KeyExportEncryptionAlgorithm.ckm_rsa_aes_key_wrap
+              if OAEP_SHA1_ONLY else
+              KeyExportEncryptionAlgorithm.rsa_aes_key_wrap_256)
+    enc384 = (KeyExportEncryptionAlgorithm.ckm_rsa_aes_key_wrap
+              if OAEP_SHA1_ONLY else
+              KeyExportEncryptionAlgorithm.rsa_aes_key_wrap_384)
+    rsa_key, result = release_or_refusal(
+        "skr-rsa", "RSA",
+        lambda n: officer.create_rsa_key(n, hardware_protected=True,
+                                         exportable=True,
+                                         release_policy=policy()))
     check("exportable attribute", rsa_key.properties.exportable is True)
     check("release policy read back",
           json.loads(rsa_key.properties.release_policy.encoded_policy)
           ["anyOf"][0]["allOf"][0]["equals"] is True)
-    result = RELEASER.release_key("skr-rsa", token(claims()))
-    payload, plain = open_release(result.value)
-    check("request.kid without a version",
-          payload["request"]["kid"].endswith("/keys/skr-rsa"))
-    check("default enc", payload["request"]["enc"] == "CKM_RSA_AES_KEY_WRAP")
-    released_matches_vault(rsa_key, plain, "RS256")
+    if result is not None:
+        payload, plain = open_release(result.value)
+        check("request.kid without a version",
+              payload["request"]["kid"].endswith("/keys/skr-rsa"))
+        check("default enc",
+              payload["request"]["enc"] == "CKM_RSA_AES_KEY_WRAP")
+        released_matches_vault(rsa_key, plain, "RS256")
 
-    ec_key = officer.create_ec_key("skr-ec", hardware_protected=True,
-                                   exportable=True, release_policy=policy())
-    result = RELEASER.release_key(
-        "skr-ec", token(claims()), version=ec_key.properties.version,
-        algorithm=KeyExportEncryptionAlgorithm.rsa_aes_key_wrap_256,
-        nonce="1234")
-    payload, plain = open_release(result.value)
-    check("nonce echoed", payload["request"].get("nonce") == "1234")
-    check("request.kid with the version",
-          payload["request"]["kid"].endswith(ec_key.properties.version))
-    released_matches_vault(ec_key, plain, "ES256")
+    for curve, alg in (("P-256", "ES256"), ("P-384", "ES384")):
+        name = "skr-ec" + curve[2:]
+        ec_key = officer.create_ec_key(name, curve=curve,
+                                       hardware_protected=True,
+                                       exportable=True,
+                                       release_policy=policy())
+        why = TOKEN_REFUSES.get(curve)
+        kw = {"version": ec_key.properties.version, "algorithm": enc256,
+              "nonce": "1234"}
+        if why is not None:
+            release_refused(f"{curve} release from {CUSTODY}",
+                            lambda: RELEASER.release_key(
+                                name, token(claims()), **kw),
+                            409, why, codes=("Conflict",))
+            continue
+        result = RELEASER.release_key(name, token(claims()), **kw)
+        payload, plain = open_release(result.value)
+        check("nonce echoed", payload["request"].get("nonce") == "1234")
+        check("request.kid with the version",
+              payload["request"]["kid"].endswith(ec_key.properties.version))
+        released_matches_vault(ec_key, plain, alg)
 
     oct_key = officer.create_oct_key("skr-oct", hardware_protected=True,
                                      size=256, exportable=True,
                                      release_policy=policy())
-    result = RELEASER.release_key(
-        "skr-oct", token(claims()),
-        algorithm=KeyExportEncryptionAlgorithm.rsa_aes_key_wrap_384)
+    result = RELEASER.release_key("skr-oct", token(claims()),
+                                  algorithm=enc384)
     _, plain = open_release(result.value)
     check("oct: 32 raw bytes", len(plain) == 32)
     secret = os.urandom(32)
@@ -219,8 +268,6 @@ def release_refused(name, fn, status, message, codes=("Forbidden",)):
 
 @case
 def refusals():
-    if CUSTODY != "software":
-        return
     officer.create_ec_key("skr-deny", hardware_protected=True,
                           exportable=True, release_policy=policy())
     officer.create_ec_key("skr-plain", hardware_protected=True)
@@ -272,8 +319,6 @@ def refusals():
 
 @case
 def immutable_policy():
-    if CUSTODY != "software":
-        return
     officer.create_rsa_key("skr-imm", hardware_protected=True, exportable=True,
                            release_policy=policy(immutable=True))
     release_refused("immutable policy change",
@@ -282,8 +327,9 @@ def immutable_policy():
                     400, "AKV.SKR.1020: Immutable Key Release Policy cannot "
                          "be modified", codes=("BadParameter",))
     # A mutable one changes, and the new policy decides.
-    officer.create_rsa_key("skr-mut", hardware_protected=True, exportable=True,
-                           release_policy=policy())
+    # oct: every custody and token releases it (docs/api.md §8.5).
+    officer.create_oct_key("skr-mut", hardware_protected=True, size=256,
+                           exportable=True, release_policy=policy())
     updated = officer.update_key_properties(
         "skr-mut", release_policy=policy(sdk_test=False))
     check("policy updated", json.loads(
@@ -298,16 +344,18 @@ def immutable_policy():
 
 
 @case
-def token_custody_refuses_exportable():
-    if CUSTODY == "software":
+def token_without_oaep_sha256_refuses_it():
+    if not OAEP_SHA1_ONLY:
         return
-    release_refused("exportable key on a token custody",
-                    lambda: officer.create_rsa_key(
-                        "skr-token", hardware_protected=True, exportable=True,
-                        release_policy=policy()),
-                    400, "cannot release keys", codes=("BadParameter",))
-    check("nothing made", attempt(lambda: officer.get_key("skr-token"))
-          .status == 404)
+    officer.create_oct_key("skr-tok256", hardware_protected=True, size=256,
+                           exportable=True, release_policy=policy())
+    release_refused("RSA_AES_KEY_WRAP_256 on a token without OAEP SHA-256",
+                    lambda: RELEASER.release_key(
+                        "skr-tok256", token(claims()),
+                        algorithm=KeyExportEncryptionAlgorithm
+                        .rsa_aes_key_wrap_256),
+                    409, "CKM_RSA_PKCS_OAEP with SHA-256",
+                    codes=("Conflict",))
 
 
 def main():

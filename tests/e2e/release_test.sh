@@ -3,7 +3,7 @@
 # Python SDK (release_key, KeyReleasePolicy) against a fresh keyferryd that
 # trusts one attestation authority, whose signing key and JWK Set this test
 # makes itself; see release_test.py. With KF_CUSTODY=pkcs11 (SoftHSM) the
-# PKCS#11 custody's refusal of exportable keys is checked instead.
+# keys are released with the wrap made in the token, within the token's limits.
 # Needs KEYFERRYD and KF_SOURCE_DIR.
 set -euo pipefail
 source "$KF_SOURCE_DIR/tests/e2e/harness.sh"
