@@ -25,51 +25,28 @@
 #include "crypto/rsa_pkcs1.h"
 #include "crypto/sign.h"
 #include "custody/cipher_rules.h"
+#include "custody/pkcs11_test_tokens.h"
 
 namespace keyferry::custody {
 namespace {
 
-constexpr char kModule[] = "/usr/lib/softhsm/libsofthsm2.so";
+using p11test::B;
+using p11test::InitSoftHsmToken;
+using p11test::kModule;
+using p11test::kNssModule;
+using p11test::kNssToken;
+using p11test::kPin;
+using p11test::MakeNssDatabase;
+using p11test::Shell;
+using p11test::Token;
+using p11test::TokenEnv;
+using p11test::TokenName;
+using p11test::UseSoftHsmDirectory;
+
 constexpr char kToken[] = "kfd";
-constexpr char kPin[] = "4321";
 constexpr char kEmptyToken[] = "emptytoken";  // not a prefix match of kToken
-constexpr char kNssModule[] = "/usr/lib/x86_64-linux-gnu/libsoftokn3.so";
-constexpr char kNssToken[] = "NSS Certificate DB";
-
-std::string Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
-    out.append(buf.data(), n);
-  pclose(p);
-  return out;
-}
-
-std::vector<uint8_t> B(std::string_view s) {
-  return std::vector<uint8_t>(s.begin(), s.end());
-}
 
 // The tokens the fixture runs on, and what each one's probes must find.
-enum class Token { kSoftHsm, kNss };
-
-void PrintTo(Token t, std::ostream* os) {
-  *os << (t == Token::kSoftHsm ? "SoftHSM" : "NSS softokn");
-}
-
-std::string TokenName(const ::testing::TestParamInfo<Token>& info) {
-  return info.param == Token::kSoftHsm ? "SoftHsm" : "NssSoftokn";
-}
-
-// One token and the custody open on it, made on first use (a test run as
-// its own process makes only its token).
-struct TokenEnv {
-  std::string dir;
-  std::string init;  // NSS: the module's initialization string
-  Pkcs11Custody* custody = nullptr;
-};
 
 class Pkcs11CustodyTest : public ::testing::TestWithParam<Token> {
  protected:
@@ -98,32 +75,13 @@ class Pkcs11CustodyTest : public ::testing::TestWithParam<Token> {
     ASSERT_NE(custody_, nullptr);
   }
   static void MakeSoftHsmTokens(TokenEnv& e) {
-    std::string tokens = e.dir + "/tokens";
-    ASSERT_EQ(mkdir(tokens.c_str(), 0700), 0);
-    std::ofstream(e.dir + "/softhsm2.conf")
-        << "directories.tokendir = " << tokens
-        << "\nobjectstore.backend = file\n"
-        << "log.level = ERROR\nslots.removable = false\n";
-    setenv("SOFTHSM2_CONF", (e.dir + "/softhsm2.conf").c_str(), 1);
-    std::string out =
-        Shell(std::string("softhsm2-util --init-token --free --label ") +
-              kToken + " --so-pin 87654321 --pin " + kPin);
-    ASSERT_NE(out.find("initialized"), std::string::npos) << out;
+    UseSoftHsmDirectory(e);
+    if (HasFatalFailure()) return;
+    InitSoftHsmToken(kToken);
     // A second token that never gets master keys
     // (FailureNoMasterKeysAndNoneMayBeMade); made before the module is
     // loaded, which is when SoftHSM reads its tokens.
-    out = Shell(std::string("softhsm2-util --init-token --free --label ") +
-                kEmptyToken + " --so-pin 87654321 --pin " + kPin);
-    ASSERT_NE(out.find("initialized"), std::string::npos) << out;
-  }
-  // An NSS database whose password is the user PIN.
-  static void MakeNssDatabase(TokenEnv& e) {
-    std::ofstream(e.dir + "/pw") << kPin << "\n";
-    std::string out = Shell("certutil -N -d sql:" + e.dir + " -f " + e.dir +
-                            "/pw && echo made");
-    ASSERT_NE(out.find("made"), std::string::npos) << out;
-    e.init = "configdir='sql:" + e.dir +
-             "' certPrefix='' keyPrefix='' secmod='secmod.db'";
+    InitSoftHsmToken(kEmptyToken);
   }
   bool nss() const { return GetParam() == Token::kNss; }
   TokenEnv& env() { return envs_[static_cast<int>(GetParam())]; }
@@ -436,8 +394,8 @@ TEST_P(Pkcs11CustodyTest, Rsa15BadPaddingDecryptsToAStableSyntheticMessage) {
   // Another key (imported: a known d), another answer; and not the one the
   // draft's KDK from d would give (the token's KDK is its own).
   ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr other_key, crypto::GenerateRsa(2048));
-  ASSERT_OK_AND_ASSIGN(HeldKey other,
-                       custody_->ImportPrivate(other_key.get(), kBinding, false));
+  ASSERT_OK_AND_ASSIGN(
+      HeldKey other, custody_->ImportPrivate(other_key.get(), kBinding, false));
   ASSERT_OK_AND_ASSIGN(
       CipherOutput theirs,
       custody_->Decrypt(other, kBinding, {CipherAlg::kRsa15, bad}));

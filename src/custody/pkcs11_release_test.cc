@@ -19,53 +19,31 @@
 #include "crypto/random.h"
 #include "crypto/sign.h"
 #include "custody/pkcs11_custody.h"
+#include "custody/pkcs11_test_tokens.h"
 
 namespace keyferry::custody {
 namespace {
 
-constexpr char kModule[] = "/usr/lib/softhsm/libsofthsm2.so";
+using p11test::B;
+using p11test::InitSoftHsmToken;
+using p11test::kModule;
+using p11test::kNssModule;
+using p11test::kNssToken;
+using p11test::kPin;
+using p11test::MakeNssDatabase;
+using p11test::Shell;
+using p11test::Token;
+using p11test::TokenEnv;
+using p11test::TokenName;
+using p11test::UseSoftHsmDirectory;
+
 constexpr char kToken[] = "kfrel";
-constexpr char kPin[] = "4321";
-constexpr char kNssModule[] = "/usr/lib/x86_64-linux-gnu/libsoftokn3.so";
-constexpr char kNssToken[] = "NSS Certificate DB";
-
-std::string Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
-    out.append(buf.data(), n);
-  pclose(p);
-  return out;
-}
-
-std::vector<uint8_t> B(std::string_view s) {
-  return std::vector<uint8_t>(s.begin(), s.end());
-}
 
 struct SignCase {
   KeyKind kind;
   int bits;
   std::optional<crypto::Curve> curve;
   crypto::SignAlg alg;
-};
-
-enum class Token { kSoftHsm, kNss };
-
-void PrintTo(Token t, std::ostream* os) {
-  *os << (t == Token::kSoftHsm ? "SoftHSM" : "NSS softokn");
-}
-
-std::string TokenName(const ::testing::TestParamInfo<Token>& info) {
-  return info.param == Token::kSoftHsm ? "SoftHsm" : "NssSoftokn";
-}
-
-struct TokenEnv {
-  std::string dir;
-  std::string init;  // NSS: the module's initialization string
-  Pkcs11Custody* custody = nullptr;
 };
 
 // One token of each kind for the suite, made on first use in a private
@@ -87,25 +65,12 @@ class Pkcs11ReleaseTest : public ::testing::TestWithParam<Token> {
       char tmpl[] = "/tmp/kf_p11release.XXXXXX";
       e.dir = mkdtemp(tmpl);
       if (nss()) {
-        std::ofstream(e.dir + "/pw") << kPin << "\n";
-        std::string out = Shell("certutil -N -d sql:" + e.dir + " -f " +
-                                e.dir + "/pw && echo made");
-        ASSERT_NE(out.find("made"), std::string::npos) << out;
-        e.init = "configdir='sql:" + e.dir +
-                 "' certPrefix='' keyPrefix='' secmod='secmod.db'";
+        MakeNssDatabase(e);
       } else {
-        std::string tokens = e.dir + "/tokens";
-        ASSERT_EQ(mkdir(tokens.c_str(), 0700), 0);
-        std::ofstream(e.dir + "/softhsm2.conf")
-            << "directories.tokendir = " << tokens
-            << "\nobjectstore.backend = file\n"
-            << "log.level = ERROR\nslots.removable = false\n";
-        setenv("SOFTHSM2_CONF", (e.dir + "/softhsm2.conf").c_str(), 1);
-        std::string out =
-            Shell(std::string("softhsm2-util --init-token --free --label ") +
-                  kToken + " --so-pin 87654321 --pin " + kPin);
-        ASSERT_NE(out.find("initialized"), std::string::npos) << out;
+        UseSoftHsmDirectory(e);
+        if (!HasFatalFailure()) InitSoftHsmToken(kToken);
       }
+      if (HasFatalFailure()) return;
       Reopen(MasterKeyPolicy::kFindOrCreate);
     }
     custody_ = e.custody;
@@ -155,12 +120,12 @@ const std::vector<uint8_t> kBinding = B("myvault/k/1");
 TEST_P(Pkcs11ReleaseTest, ReleasesExportableKeysWrappedInTheToken) {
   EXPECT_TRUE(custody_->CanRelease());
   ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr to, crypto::GenerateRsa(2048));
-  for (SignCase c : {SignCase{KeyKind::kEc, 0, crypto::Curve::kP256,
-                              crypto::SignAlg::kEs256},
-                     SignCase{KeyKind::kEc, 0, crypto::Curve::kP384,
-                              crypto::SignAlg::kEs384},
-                     SignCase{KeyKind::kRsa, 2048, std::nullopt,
-                              crypto::SignAlg::kRs256}}) {
+  for (SignCase c :
+       {SignCase{KeyKind::kEc, 0, crypto::Curve::kP256,
+                 crypto::SignAlg::kEs256},
+        SignCase{KeyKind::kEc, 0, crypto::Curve::kP384,
+                 crypto::SignAlg::kEs384},
+        SignCase{KeyKind::kRsa, 2048, std::nullopt, crypto::SignAlg::kRs256}}) {
     KeyRequest r{c.kind, c.bits, c.curve};
     r.exportable = true;
     ASSERT_OK_AND_ASSIGN(HeldKey k, custody_->Generate(r, kBinding));
@@ -186,7 +151,8 @@ TEST_P(Pkcs11ReleaseTest, ReleasesExportableKeysWrappedInTheToken) {
     const std::vector<uint8_t> d(c.curve == crypto::Curve::kP384 ? 48 : 32, 7);
     ASSERT_OK_AND_ASSIGN(SecretBytes p8, byok::UnwrapWithKek(to.get(), ct));
     // Byte-exact PKCS#8: no padding left by the token's RFC 5649 wrap.
-    absl::StatusOr<crypto::EvpPkeyPtr> parsed = crypto::ParsePkcs8Der(p8, false);
+    absl::StatusOr<crypto::EvpPkeyPtr> parsed =
+        crypto::ParsePkcs8Der(p8, false);
     ASSERT_OK(parsed);
     crypto::EvpPkeyPtr released = std::move(*parsed);
     // The released key signs what the held key's public half verifies,
@@ -195,15 +161,18 @@ TEST_P(Pkcs11ReleaseTest, ReleasesExportableKeysWrappedInTheToken) {
                          crypto::SignDigest(released.get(), c.alg, d));
     ASSERT_OK_AND_ASSIGN(crypto::EvpPkeyPtr pub,
                          crypto::ParsePublicKey(AsBytes(k.public_jwk)));
-    ASSERT_OK_AND_ASSIGN(bool ok, crypto::VerifyDigest(pub.get(), c.alg, d, sig));
+    ASSERT_OK_AND_ASSIGN(bool ok,
+                         crypto::VerifyDigest(pub.get(), c.alg, d, sig));
     EXPECT_TRUE(ok);
     ASSERT_OK_AND_ASSIGN(sig, custody_->Sign(k, kBinding, c.alg, d));
-    ASSERT_OK_AND_ASSIGN(ok, crypto::VerifyDigest(released.get(), c.alg, d, sig));
+    ASSERT_OK_AND_ASSIGN(ok,
+                         crypto::VerifyDigest(released.get(), c.alg, d, sig));
     EXPECT_TRUE(ok);
   }
   // An imported exportable oct key is released as its raw bytes.
   ASSERT_OK_AND_ASSIGN(SecretBytes raw, crypto::RandomSecret(32));
-  ASSERT_OK_AND_ASSIGN(HeldKey oct, custody_->ImportSecret(raw, kBinding, true));
+  ASSERT_OK_AND_ASSIGN(HeldKey oct,
+                       custody_->ImportSecret(raw, kBinding, true));
   ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> ct,
                        custody_->WrapForRelease(oct, kBinding, to.get(),
                                                 crypto::OaepHash::kSha1));
@@ -265,8 +234,9 @@ TEST_P(Pkcs11ReleaseTest, ZzExportableMasterIsMadeForAnExistingToken) {
   delete env().custody;
   env().custody = nullptr;
   custody_ = nullptr;
-  std::string del = Tool(std::string("--delete-object --type secrkey --label ") +
-                         Pkcs11Custody::kExportWrapLabel);
+  std::string del =
+      Tool(std::string("--delete-object --type secrkey --label ") +
+           Pkcs11Custody::kExportWrapLabel);
   ASSERT_EQ(Tool("--list-objects --type secrkey")
                 .find(Pkcs11Custody::kExportWrapLabel),
             std::string::npos)
