@@ -74,7 +74,7 @@ if [ "${KF_CUSTODY:-software}" = pkcs11 ]; then
   objects=$(pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so \
     --token-label keyferryd --login --pin 1234 --list-objects 2>/dev/null |
     sed -n 's/^ *label: *//p' | sort | tr '\n' ' ')
-  want="keyferryd-master-backup keyferryd-master-mac keyferryd-master-wrap "
+  want="keyferryd-master-backup keyferryd-master-mac keyferryd-master-wrap keyferryd-master-wrap-exportable "
   if [ "$objects" = "$want" ]; then
     echo "token objects: only the master keys"
   else
