@@ -15,6 +15,7 @@
 #include "store/pg_db.h"
 #include "store/postgres_listen.h"
 #include "store/postgres_store.h"
+#include "store/read_coalescer.h"
 
 namespace keyferry::store {
 
@@ -27,6 +28,9 @@ struct PostgresKeyStore::Impl {
   // its database would look down.
   keyferry::Mutex ping_mu;
   std::unique_ptr<pg::Conn> ping_conn ABSL_GUARDED_BY(ping_mu);
+  // GetVersion's concurrent reads of one version share a statement that
+  // began after each of them arrived (read_coalescer.h).
+  ReadCoalescer<KeyVersion> version_reads;
   // Set by WatchPurges; last, so it stops before the pool goes.
   std::unique_ptr<pg::PurgeListener> listener;
 

@@ -5,8 +5,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
+#include "base/strings.h"
 #include "store/postgres_impl.h"
 #include "store/postgres_store.h"
 
@@ -44,8 +46,7 @@ absl::Status PostgresKeyStore::AddVersion(const KeyVersion& key,
                  {"SELECT deleted FROM key_names WHERE "
                   "vault=$1 AND name_lc=$2 FOR UPDATE",
                   {key.vault, name_lc}}}));
-    if (name[1].rows() != 1)
-      return absl::InternalError("store: name vanished");
+    if (name[1].rows() != 1) return absl::InternalError("store: name vanished");
     if (name[1].Bool(0, 0)) return absl::FailedPreconditionError("deleted");
     // The version, then the name's latest_seq: the seq the INSERT just
     // drew in this session (currval), then the change record.
@@ -76,29 +77,37 @@ absl::StatusOr<KeyVersion> PostgresKeyStore::GetVersion(
     std::string_view vault, std::string_view name, std::string_view version) {
   const std::string name_lc = Lower(name);
   const std::string version_lc = Lower(version);
-  KeyVersion out;
-  RETURN_IF_ERROR(impl_->Read([&](Conn& c) -> absl::Status {
-    absl::StatusOr<Result> r;
-    if (version.empty()) {
-      static const std::string sql = absl::StrCat(
-          "SELECT ", kVersionColumns,
-          " FROM key_names n JOIN key_versions v ON v.seq = n.latest_seq "
-          "WHERE n.vault=$1 AND n.name_lc=$2 AND NOT n.deleted");
-      r = c.Exec("read key", sql.c_str(), {vault, name_lc});
-    } else {
-      static const std::string sql = absl::StrCat(
-          "SELECT ", kVersionColumns,
-          " FROM key_names n JOIN key_versions v ON v.vault = n.vault AND "
-          "v.name_lc = n.name_lc WHERE n.vault=$1 AND n.name_lc=$2 AND NOT "
-          "n.deleted AND v.version=$3");
-      r = c.Exec("read key", sql.c_str(), {vault, name_lc, version_lc});
-    }
-    if (!r.ok()) return r.status();
-    if (r->rows() == 0) return KeyNotFound(name);
-    out = ReadVersion(*r, 0);
-    return absl::OkStatus();
-  }));
-  return out;
+  // Length-prefixed: no two (vault, name, version) triples share a key.
+  const std::string key = absl::StrCat(
+      vault.size(), ":", Sv(vault), name_lc.size(), ":", name_lc, version_lc);
+  return impl_->version_reads.Run(
+      key, [&](absl::FunctionRef<void()> begin) -> absl::StatusOr<KeyVersion> {
+        KeyVersion out;
+        RETURN_IF_ERROR(impl_->Read([&](Conn& c) -> absl::Status {
+          begin();
+          absl::StatusOr<Result> r;
+          if (version.empty()) {
+            static const std::string sql = absl::StrCat(
+                "SELECT ", kVersionColumns,
+                " FROM key_names n JOIN key_versions v ON v.seq = "
+                "n.latest_seq WHERE n.vault=$1 AND n.name_lc=$2 AND NOT "
+                "n.deleted");
+            r = c.Exec("read key", sql.c_str(), {vault, name_lc});
+          } else {
+            static const std::string sql = absl::StrCat(
+                "SELECT ", kVersionColumns,
+                " FROM key_names n JOIN key_versions v ON v.vault = n.vault "
+                "AND v.name_lc = n.name_lc WHERE n.vault=$1 AND "
+                "n.name_lc=$2 AND NOT n.deleted AND v.version=$3");
+            r = c.Exec("read key", sql.c_str(), {vault, name_lc, version_lc});
+          }
+          if (!r.ok()) return r.status();
+          if (r->rows() == 0) return KeyNotFound(name);
+          out = ReadVersion(*r, 0);
+          return absl::OkStatus();
+        }));
+        return out;
+      });
 }
 
 absl::Status PostgresKeyStore::UpdateVersion(const KeyVersion& key,

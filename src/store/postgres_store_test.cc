@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <set>
@@ -154,6 +155,69 @@ TEST_F(PostgresStoreTest, ConcurrentAddVersionOnOneKeyIsConsistent) {
   EXPECT_EQ(count, 1);
 }
 
+// Concurrent reads of one key share statements (read_coalescer.h) but never
+// answer from a statement older than the request: every reader on node B
+// sees every change node A acknowledged before the reader asked. Readers
+// outnumber B's connections, so most reads wait for one and are joined.
+TEST_F(PostgresStoreTest, CoalescedReadsSeeEveryChangeAcknowledgedBefore) {
+  ASSERT_OK_AND_ASSIGN(auto a,
+                       PostgresKeyStore::Open({.url = url_, .pool_size = 1}));
+  ASSERT_OK_AND_ASSIGN(auto b,
+                       PostgresKeyStore::Open({.url = url_, .pool_size = 2}));
+  ASSERT_OK(a->AddVersion(Version("hot", "01"), 7));
+  auto counter = [](const KeyVersion& k) {
+    // tags_json is {"n":"<counter>"} (or empty before the first change).
+    const size_t digits = k.tags_json.find_first_of("0123456789");
+    return digits == std::string::npos
+               ? -1
+               : std::atoi(k.tags_json.c_str() + digits);
+  };
+  constexpr int kChanges = 150;
+  std::atomic<int> acknowledged{-1};
+  std::atomic<bool> writing{true};
+  absl::Status writer_status;
+  std::thread writer([&] {
+    for (int i = 0; i < kChanges && writer_status.ok(); ++i) {
+      absl::StatusOr<KeyVersion> before = a->GetVersion("v", "hot", "01");
+      if (!before.ok()) {
+        writer_status = before.status();
+        break;
+      }
+      KeyVersion after = *before;
+      after.tags_json = absl::StrCat(R"({"n":")", i, R"("})");
+      writer_status = a->UpdateVersion(after, *before);
+      if (writer_status.ok()) acknowledged.store(i);
+    }
+    writing = false;
+  });
+  constexpr int kReaders = 8;
+  std::vector<int> stale(kReaders, 0), failed(kReaders, 0);
+  std::vector<std::thread> readers;
+  for (int t = 0; t < kReaders; ++t) {
+    readers.emplace_back([&, t] {
+      do {
+        const int known = acknowledged.load();
+        absl::StatusOr<KeyVersion> k = b->GetVersion("v", "HOT", "");
+        if (!k.ok()) {
+          ++failed[t];
+        } else if (counter(*k) < known) {
+          ++stale[t];
+        }
+      } while (writing.load());
+    });
+  }
+  writer.join();
+  for (std::thread& r : readers) r.join();
+  ASSERT_OK(writer_status);
+  for (int t = 0; t < kReaders; ++t) {
+    EXPECT_EQ(stale[t], 0) << "reader " << t
+                           << " saw an acknowledged change late";
+    EXPECT_EQ(failed[t], 0) << "reader " << t;
+  }
+  ASSERT_OK_AND_ASSIGN(KeyVersion last, b->GetVersion("v", "hot", ""));
+  EXPECT_EQ(counter(last), kChanges - 1);
+}
+
 TEST_F(PostgresStoreTest, DroppedConnectionIsReplacedByThePool) {
   ASSERT_OK_AND_ASSIGN(auto s,
                        PostgresKeyStore::Open({.url = url_, .pool_size = 1}));
@@ -246,8 +310,9 @@ TEST_F(PostgresStoreTest, PurgeOnOneNodeIsHeardByTheOthers) {
   // Connecting is itself a flush: nothing heard before it is replayed.
   ASSERT_TRUE(WaitFor([&] { return heard.load() >= 1; }));
   ASSERT_TRUE(WaitFor([&] {
-    auto r = Sql("SELECT count(*) FROM pg_stat_activity WHERE "
-                 "application_name = 'keyferryd-listen'");
+    auto r =
+        Sql("SELECT count(*) FROM pg_stat_activity WHERE "
+            "application_name = 'keyferryd-listen'");
     return r.ok() && r->Int(0, 0) == 1;
   }));
   const int connected = heard.load();
@@ -266,8 +331,9 @@ TEST_F(PostgresStoreTest, PurgeOnOneNodeIsHeardByTheOthers) {
   EXPECT_TRUE(WaitFor([&] { return heard.load() >= after_purge + 2; }));
   const int reconnected = heard.load();
   ASSERT_TRUE(WaitFor([&] {
-    auto r = Sql("SELECT count(*) FROM pg_stat_activity WHERE "
-                 "application_name = 'keyferryd-listen'");
+    auto r =
+        Sql("SELECT count(*) FROM pg_stat_activity WHERE "
+            "application_name = 'keyferryd-listen'");
     return r.ok() && r->Int(0, 0) == 1;
   }));
   ASSERT_OK(a->Purge("v", "j"));
@@ -289,9 +355,10 @@ TEST_F(PostgresStoreTest, PurgeOnOneNodeIsHeardByTheOthers) {
                      .count());
   }
   std::sort(ms.begin(), ms.end());
-  std::printf("purge heard by the other node: median %.2f ms, max %.2f ms "
-              "(purge call included; 20 purges)\n",
-              ms[ms.size() / 2], ms.back());
+  std::printf(
+      "purge heard by the other node: median %.2f ms, max %.2f ms "
+      "(purge call included; 20 purges)\n",
+      ms[ms.size() / 2], ms.back());
   // Stopped: the callback is never called again, and no listener remains.
   b->WatchPurges(nullptr);
   const int stopped = heard.load();
@@ -299,8 +366,9 @@ TEST_F(PostgresStoreTest, PurgeOnOneNodeIsHeardByTheOthers) {
   ASSERT_OK(a->MarkDeleted("v", "i", 10, 20));
   ASSERT_OK(a->Purge("v", "i"));
   EXPECT_TRUE(WaitFor([&] {
-    auto r = Sql("SELECT count(*) FROM pg_stat_activity WHERE "
-                 "application_name = 'keyferryd-listen'");
+    auto r =
+        Sql("SELECT count(*) FROM pg_stat_activity WHERE "
+            "application_name = 'keyferryd-listen'");
     return r.ok() && r->Int(0, 0) == 0;
   }));
   EXPECT_EQ(heard.load(), stopped);

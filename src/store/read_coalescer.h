@@ -1,0 +1,105 @@
+// ReadCoalescer: concurrent reads of the same row share one database query,
+// without ever answering a caller from a query that began before the caller
+// asked (docs/storage.md §6.5).
+//
+// A read of key K goes through Run(K, fetch). When an earlier caller's read
+// of K has been admitted but has not yet begun its query (it is still
+// waiting for a pooled connection), the new caller joins it and receives its
+// result; otherwise the new caller becomes the leader of a new read and runs
+// `fetch` itself. `fetch` calls `begin()` once it holds its connection, right
+// before it sends the statement: from then on no caller joins that read,
+// so every caller's answer comes from a statement that started after the
+// caller arrived. Under READ COMMITTED a statement sees every transaction
+// committed before it started, so a change acknowledged before a request
+// arrived is in force for that request, exactly as without coalescing.
+//
+// Nothing is cached: a read's result is handed to the callers that joined it
+// and then dropped.
+//
+// Thread safety: Run may be called from any number of threads.
+#ifndef KEYFERRY_STORE_READ_COALESCER_H_
+#define KEYFERRY_STORE_READ_COALESCER_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "base/mutex.h"
+
+namespace keyferry::store {
+
+template <typename T>
+class ReadCoalescer {
+ public:
+  // Fetch runs the query; it must call `begin` right before sending it (at
+  // most once; a retry after a lost connection may run a second statement
+  // later still, which is just as fresh).
+  using Fetch = absl::FunctionRef<absl::StatusOr<T>(absl::FunctionRef<void()>)>;
+
+  absl::StatusOr<T> Run(const std::string& key, Fetch fetch) {
+    std::shared_ptr<Flight> flight;
+    {
+      MutexLock l(&mu_);
+      auto it = open_.find(key);
+      if (it != open_.end()) {
+        flight = it->second;
+        ++flight->followers;
+        while (!flight->result.has_value()) flight->done.Wait(&mu_);
+        return *flight->result;
+      }
+      flight = std::make_shared<Flight>();
+      open_.emplace(key, flight);
+    }
+    absl::StatusOr<T> result = fetch([&] {
+      MutexLock l(&mu_);
+      Close(key, *flight);
+    });
+    MutexLock l(&mu_);
+    Close(key, *flight);  // when `fetch` failed before it began
+    if (flight->followers > 0) {
+      flight->result = result;
+      flight->done.SignalAll();
+    }
+    return result;
+  }
+
+  // Followers is the number of callers waiting on the read of `key` that has
+  // not begun yet (0 when there is none). For tests.
+  int Followers(const std::string& key) {
+    MutexLock l(&mu_);
+    auto it = open_.find(key);
+    return it == open_.end() ? 0 : it->second->followers;
+  }
+
+ private:
+  struct Flight {
+    int followers = 0;    // guarded by mu_
+    bool closed = false;  // guarded by mu_: no longer joinable
+    std::optional<absl::StatusOr<T>> result;  // guarded by mu_
+    CondVar done;
+  };
+
+  // Close makes `flight` (the open read of `key`) unjoinable.
+  void Close(const std::string& key, Flight& flight)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (flight.closed) return;
+    flight.closed = true;
+    auto it = open_.find(key);
+    if (it != open_.end() && it->second.get() == &flight) open_.erase(it);
+  }
+
+  Mutex mu_;
+  // Reads admitted that have not begun their statement yet.
+  absl::flat_hash_map<std::string, std::shared_ptr<Flight>> open_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace keyferry::store
+
+#endif  // KEYFERRY_STORE_READ_COALESCER_H_
