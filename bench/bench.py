@@ -71,7 +71,7 @@ def rsa2048_pkcs8():
                            serialization.NoEncryption())
 
 
-def setup(srv, work):
+def setup(srv, work, connections=32):
     """Makes the keys and request bodies; returns the operation table."""
     digest32 = b64u(hashlib.sha256(b"keyferry").digest())
     digest48 = b64u(hashlib.sha384(b"keyferry").digest())
@@ -82,6 +82,10 @@ def setup(srv, work):
     for crv, name in (("P-256", "ec256"), ("P-384", "ec384"),
                       ("P-521", "ec521"), ("P-256K", "ec256k")):
         create(name, {"kty": "EC", "crv": crv})
+    # One P-256 key per load generator connection ("-many" operations: no
+    # two requests in flight read the same key).
+    for c in range(connections):
+        create("ec256-c%d" % c, {"kty": "EC", "crv": "P-256"})
     create("oct256", {"kty": "oct-HSM", "key_size": 256})
     kek = create("kek4096", {"kty": "RSA-HSM", "key_size": 4096,
                              "key_ops": ["import"]})
@@ -110,6 +114,8 @@ def setup(srv, work):
         goal = ("ratio", 0.85) if "rs" in name or "ps" in name else ("ratio", 0.5)
         op(name, "POST", "/keys/%s//sign?%s" % (key, API),
            {"alg": alg, "value": dg}, name, goal)
+    op("sign-es256-many", "POST", "/keys/ec256-c{c}//sign?" + API,
+       {"alg": "ES256", "value": digest32}, "sign-es256", None)
     for name, key, alg in (("verify-rs256-2048", "rsa2048", "RS256"),
                            ("verify-es256", "ec256", "ES256")):
         sig = srv.call("POST", "/keys/%s//sign" % key,
@@ -131,6 +137,7 @@ def setup(srv, work):
     op("unwrap-a256kw", "POST", "/keys/oct256//unwrapkey?" + API,
        {"alg": "A256KW", "value": wrapped}, "unwrap-a256kw", None)
     op("get-key", "GET", "/keys/ec256?" + API, None, None, ("rps", 20000))
+    op("get-key-many", "GET", "/keys/ec256-c{c}?" + API, None, None, None)
     op("create-rsa2048", "POST", "/keys/c-rsa-{n}/create?" + API,
        {"kty": "RSA", "key_size": 2048}, "create-rsa2048", ("ratio", 0.85))
     op("create-ec256", "POST", "/keys/c-ec-{n}/create?" + API,
@@ -163,10 +170,12 @@ def loadgen(build, srv, o, seconds, connections):
     lb = getattr(srv, "lb_cpu_seconds", None)
     load = os.getloadavg()[0]
     cpu0 = srv.cpu_seconds()
+    cs0 = srv.context_switches()
     db0 = db.cpu_seconds() if db else 0.0
     lb0 = lb() if lb else 0.0
     r = subprocess.run(cmd, capture_output=True, text=True)
     cpu1 = srv.cpu_seconds()
+    cs1 = srv.context_switches()
     db1 = db.cpu_seconds() if db else 0.0
     lb1 = lb() if lb else 0.0
     if r.returncode != 0:
@@ -177,6 +186,9 @@ def loadgen(build, srv, o, seconds, connections):
     # machine's 1-minute load average when the run started.
     secs = max(out["seconds"], 1e-9)
     out["server_cores"] = (cpu1 - cpu0) / secs
+    # keyferryd's context switches per request (warm-up included): each
+    # wait for the database, a pool thread or the audit log is one.
+    out["server_cs_per_req"] = (cs1 - cs0) / max(out["requests"], 1)
     out["load1"] = load
     if db:
         out["db_cores"] = (db1 - db0) / secs
@@ -336,7 +348,7 @@ def main():
             srv = Server(args.build, data, log)
             srv.extra, srv.env, srv.db = extra, env, db
         srv.start()
-        ops = setup(srv, work)
+        ops = setup(srv, work, args.connections)
         if args.only:
             keep = set(args.only.split(","))
             ops = [o for o in ops if o["op"] in keep]
@@ -398,6 +410,8 @@ def main():
                 for x in s["srv"]), 1)
         if args.nodes > 1:
             row["lb_cores"] = round(med(x["lb_cores"] for x in s["srv"]), 3)
+        row["server_cs_per_req"] = round(med(
+            x["server_cs_per_req"] for x in s["srv"]), 2)
         row["server_us_per_req"] = round(med(
             1e6 * x["server_cores"] / max(x["rps"], 1e-9)
             for x in s["srv"]), 1)
@@ -439,12 +453,13 @@ def main():
           (args.store, args.nodes, "s behind HAProxy" if args.nodes > 1 else "",
            ", postgres-pool %d" % args.postgres_pool
            if args.postgres_pool else ""))
-    print("%-22s %8s %10s %9s %10s %8s" %
-          ("operation", "load", "kfd us/req", "db cores", "db us/req",
-           "lb cores"))
+    print("%-22s %8s %10s %10s %9s %10s %8s" %
+          ("operation", "load", "kfd us/req", "kfd cs/req", "db cores",
+           "db us/req", "lb cores"))
     for r in rows:
-        print("%-22s %8.2f %10.1f %9s %10s %8s" %
+        print("%-22s %8.2f %10.1f %10.2f %9s %10s %8s" %
               (r["op"], r["load1"], r["server_us_per_req"],
+               r["server_cs_per_req"],
                "%.2f" % r["db_cores"] if "db_cores" in r else "-",
                "%.1f" % r["db_us_per_req"] if "db_us_per_req" in r else "-",
                "%.2f" % r["lb_cores"] if "lb_cores" in r else "-"))
@@ -494,7 +509,7 @@ def compare(args):
             if args.custody == "pkcs11":
                 srv.extra = softhsm_custody(d)
             srv.start()
-            o = setup(srv, d)
+            o = setup(srv, d, args.connections)
             if args.only:
                 keep = set(args.only.split(","))
                 o = [x for x in o if x["op"] in keep]

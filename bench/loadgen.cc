@@ -4,9 +4,10 @@
 // send the same request back to back for `--seconds` after a warm-up
 // request each (the TLS handshake is not measured). `{n}` in the target or
 // body is replaced by a number unique to the request, so create and import
-// runs make new keys. Prints one JSON object: requests, errors, seconds,
-// rps, p50_ms, p99_ms, cpu_seconds (the generator's own user+system time)
-// and cpu_share (cpu_seconds / seconds, in cores).
+// runs make new keys; `{c}` by the connection's index (0, 1, …), so each
+// connection can use a key of its own. Prints one JSON object: requests,
+// errors, seconds, rps, p50_ms, p99_ms, cpu_seconds (the generator's own
+// user+system time) and cpu_share (cpu_seconds / seconds, in cores).
 //
 //   kf_loadgen --host myvault.localhost --port 8443 --ca ca.pem
 //              --token-file tok --method POST
@@ -109,19 +110,25 @@ Options Parse(int argc, char** argv) {
   return o;
 }
 
-// Expand replaces every "{n}" in `s` with `n`.
-std::string Expand(const std::string& s, const std::string& n) {
+// Replace replaces every `pattern` in `s` with `with`.
+std::string Replace(const std::string& s, const std::string& pattern,
+                    const std::string& with) {
   std::string out;
   size_t pos = 0;
   for (;;) {
-    size_t at = s.find("{n}", pos);
+    size_t at = s.find(pattern, pos);
     if (at == std::string::npos) break;
     out.append(s, pos, at - pos);
-    out += n;
-    pos = at + 3;
+    out += with;
+    pos = at + pattern.size();
   }
   out.append(s, pos, std::string::npos);
   return out;
+}
+
+// Expand replaces every "{n}" in `s` with `n` and every "{c}" with `c`.
+std::string Expand(const std::string& s, const std::string& n, int c) {
+  return Replace(Replace(s, "{n}", n), "{c}", std::to_string(c));
 }
 
 struct Shared {
@@ -160,13 +167,13 @@ void Worker(const Options& o, int id, asio::ssl::context& ctx, Shared& sh) {
     auto once = [&](bool measure) {
       std::string n = std::to_string(id) + "x" + std::to_string(seq++);
       http::request<http::string_body> req{http::string_to_verb(o.method),
-                                           Expand(o.target, n), 11};
+                                           Expand(o.target, n, id), 11};
       req.set(http::field::host, host_header);
       req.set(http::field::authorization, "Bearer " + o.token);
       req.keep_alive(true);
       if (!o.body.empty()) {
         req.set(http::field::content_type, "application/json");
-        req.body() = Expand(o.body, n);
+        req.body() = Expand(o.body, n, id);
         req.prepare_payload();
       }
       auto t0 = Clock::now();

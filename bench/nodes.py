@@ -128,6 +128,11 @@ class Server:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def context_switches(self):
+        """keyferryd's context switches so far (voluntary and not), summed
+        over its threads; threads that exited are not counted."""
+        return proc_context_switches(self.proc.pid)
+
     def rss_mib(self):
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
@@ -154,6 +159,22 @@ class Server:
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PGBIN = "/usr/lib/postgresql/15/bin"  # Debian's postgresql-15
+
+
+def proc_context_switches(pid):
+    """Context switches of every live thread of process `pid`."""
+    total = 0
+    base = "/proc/%d/task" % pid
+    for t in os.listdir(base):
+        try:
+            with open(os.path.join(base, t, "status")) as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches:",
+                                        "nonvoluntary_ctxt_switches:")):
+                        total += int(line.split()[1])
+        except OSError:
+            continue  # the thread exited meanwhile
+    return total
 
 
 def proc_cpu(pid, children=False):
@@ -372,6 +393,9 @@ class Cluster:
 
     def cpu_seconds(self):
         return sum(n.cpu_seconds() for n in self.nodes)
+
+    def context_switches(self):
+        return sum(n.context_switches() for n in self.nodes)
 
     def lb_cpu_seconds(self):
         return proc_cpu(self.ha.pid) if self.ha else 0.0
