@@ -280,16 +280,8 @@ absl::StatusOr<std::unique_ptr<http::Server>> NewKeysServer(const Node& node) {
   so.cert_pem_path = node.tls.cert;
   so.key_pem_path = node.tls.key;
   so.threads = c.threads;
-  // On PostgreSQL every keys API request waits on the database (a read is a
-  // round trip, docs/storage.md §6.5): all of them run on the blocking pool,
-  // so an I/O thread serves its other connections meanwhile and concurrent
-  // reads of one key can share a statement (store/read_coalescer.h). The
-  // health check stays on the I/O thread (its Ping has its own connection):
-  // a load balancer's probe never queues behind the pool.
-  const bool every_request_blocks = c.store == "postgres";
-  so.blocking = [every_request_blocks](const http::Request& r) {
-    return (every_request_blocks && !IsHealthCheck(r)) ||
-           SealService::IsSysPath(r) || http::KeysApi::MayBlock(r);
+  so.blocking = [](const http::Request& r) {
+    return SealService::IsSysPath(r) || http::KeysApi::MayBlock(r);
   };
   audit::AuditLog* audit = node.audit.get();
   so.finish = AuditFinish(audit);

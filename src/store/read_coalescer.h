@@ -11,7 +11,9 @@
 // so every caller's answer comes from a statement that started after the
 // caller arrived. Under READ COMMITTED a statement sees every transaction
 // committed before it started, so a change acknowledged before a request
-// arrived is in force for that request, exactly as without coalescing.
+// arrived is in force for that request, exactly as without coalescing. A
+// read that fails before its statement began (no connection could be had)
+// does not answer the callers that joined it: they read afresh, once.
 //
 // Nothing is cached: a read's result is handed to the callers that joined it
 // and then dropped.
@@ -21,7 +23,6 @@
 #define KEYFERRY_STORE_READ_COALESCER_H_
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <utility>
 
@@ -43,30 +44,30 @@ class ReadCoalescer {
   using Fetch = absl::FunctionRef<absl::StatusOr<T>(absl::FunctionRef<void()>)>;
 
   absl::StatusOr<T> Run(const std::string& key, Fetch fetch) {
-    std::shared_ptr<Flight> flight;
-    {
-      MutexLock l(&mu_);
-      auto it = open_.find(key);
-      if (it != open_.end()) {
-        flight = it->second;
-        ++flight->followers;
-        while (!flight->result.has_value()) flight->done.Wait(&mu_);
-        return *flight->result;
+    for (int attempt = 1;; ++attempt) {
+      std::shared_ptr<Flight> flight;
+      bool lead = false;
+      {
+        MutexLock l(&mu_);
+        auto it = open_.find(key);
+        if (it == open_.end()) {
+          flight = std::make_shared<Flight>();
+          open_.emplace(key, flight);
+          lead = true;
+        } else {
+          flight = it->second;  // keeps `done` alive while waiting
+          ++flight->followers;
+          while (!flight->finished) flight->done.Wait(&mu_);
+        }
       }
-      flight = std::make_shared<Flight>();
-      open_.emplace(key, flight);
+      if (lead) return Lead(key, *flight, fetch);
+      // Joined and finished: `began` and `outcome` no longer change, and
+      // the row is copied outside the lock.
+      if (flight->began || attempt >= 2) return *flight->outcome;
+      // The read joined failed before its statement began (no connection
+      // could be had). That failure came from before this caller's request
+      // could be served: read once more, and answer a second such failure.
     }
-    absl::StatusOr<T> result = fetch([&] {
-      MutexLock l(&mu_);
-      Close(key, *flight);
-    });
-    MutexLock l(&mu_);
-    Close(key, *flight);  // when `fetch` failed before it began
-    if (flight->followers > 0) {
-      flight->result = result;
-      flight->done.SignalAll();
-    }
-    return result;
   }
 
   // Followers is the number of callers waiting on the read of `key` that has
@@ -78,12 +79,42 @@ class ReadCoalescer {
   }
 
  private:
+  // One read and the callers that joined it. followers, closed and finished
+  // are guarded by the coalescer's mu_; began and outcome are set under it
+  // together with finished, and are constant from then on.
   struct Flight {
-    int followers = 0;    // guarded by mu_
-    bool closed = false;  // guarded by mu_: no longer joinable
-    std::optional<absl::StatusOr<T>> result;  // guarded by mu_
+    int followers = 0;
+    bool closed = false;    // no longer joinable
+    bool finished = false;  // began and outcome are set
+    bool began = false;     // the leader's statement was sent
+    std::shared_ptr<const absl::StatusOr<T>> outcome;
     CondVar done;
   };
+
+  // Lead runs `fetch` for `flight` and hands its result to the callers that
+  // joined before its statement began.
+  absl::StatusOr<T> Lead(const std::string& key, Flight& flight, Fetch fetch) {
+    bool began = false;
+    absl::StatusOr<T> result = fetch([&] {
+      MutexLock l(&mu_);
+      began = true;
+      Close(key, flight);
+    });
+    int followers = 0;
+    {
+      MutexLock l(&mu_);
+      Close(key, flight);            // when `fetch` failed before it began
+      followers = flight.followers;  // final: nobody joins a closed read
+    }
+    if (followers == 0) return result;
+    auto outcome = std::make_shared<const absl::StatusOr<T>>(result);
+    MutexLock l(&mu_);
+    flight.began = began;
+    flight.outcome = std::move(outcome);
+    flight.finished = true;
+    flight.done.SignalAll();
+    return result;
+  }
 
   // Close makes `flight` (the open read of `key`) unjoinable.
   void Close(const std::string& key, Flight& flight)

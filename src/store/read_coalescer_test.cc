@@ -8,6 +8,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "base/mutex.h"
 #include "gtest/gtest.h"
 
@@ -17,7 +18,7 @@ namespace {
 using Coalescer = ReadCoalescer<std::string>;
 
 // Gate is a one-shot signal (keyferry::Mutex, which ThreadSanitizer sees;
-// Debian's Gate is not instrumented).
+// Debian's absl::Notification is not instrumented).
 class Gate {
  public:
   void Notify() {
@@ -27,6 +28,13 @@ class Gate {
   void WaitForNotification() {
     MutexLock l(&mu_);
     mu_.Await(Condition(&open_));
+  }
+  // WaitAWhile is WaitForNotification giving up after 60 s: a guard that
+  // turns a call that wrongly blocks into a failure instead of a hang, not
+  // a timing check.
+  bool WaitAWhile() {
+    MutexLock l(&mu_);
+    return mu_.AwaitWithTimeout(Condition(&open_), absl::Seconds(60));
   }
 
  private:
@@ -89,7 +97,7 @@ TEST(ReadCoalescerTest, CallersArrivingBeforeTheStatementBeganShareIt) {
 
 TEST(ReadCoalescerTest, ACallerArrivingAfterTheStatementBeganRunsItsOwn) {
   Coalescer c;
-  Gate begun, release;
+  Gate begun, release, late_done;
   absl::StatusOr<std::string> leader_got;
   std::thread leader([&] {
     leader_got = c.Run("k", [&](Begin begin) -> absl::StatusOr<std::string> {
@@ -101,14 +109,20 @@ TEST(ReadCoalescerTest, ACallerArrivingAfterTheStatementBeganRunsItsOwn) {
   });
   begun.WaitForNotification();
   // Arrives after the leader's statement began: it must not get that
-  // statement's (possibly older) answer.
-  absl::StatusOr<std::string> late =
-      c.Run("k", [&](Begin begin) -> absl::StatusOr<std::string> {
-        begin();
-        return std::string("snapshot after the change");
-      });
+  // statement's (possibly older) answer, nor wait for it.
+  absl::StatusOr<std::string> late;
+  std::thread late_caller([&] {
+    late = c.Run("k", [&](Begin begin) -> absl::StatusOr<std::string> {
+      begin();
+      return std::string("snapshot after the change");
+    });
+    late_done.Notify();
+  });
+  EXPECT_TRUE(late_done.WaitAWhile()) << "the late caller waited for the "
+                                         "statement that began before it";
   release.Notify();
   leader.join();
+  late_caller.join();
   ASSERT_TRUE(late.ok());
   EXPECT_EQ(*late, "snapshot after the change");
   ASSERT_TRUE(leader_got.ok());
@@ -144,6 +158,40 @@ TEST(ReadCoalescerTest, FollowersGetTheLeadersError) {
   EXPECT_EQ(f.status().message(), "no such key");
 }
 
+// A leader that could not get a connection never began a statement: its
+// failure is not handed to the callers that joined it; they read afresh.
+TEST(ReadCoalescerTest, AFailureBeforeTheStatementBeganIsNotHandedOn) {
+  Coalescer c;
+  std::atomic<bool> admitted{false};
+  Gate release;
+  absl::StatusOr<std::string> leader_got;
+  std::thread leader([&] {
+    leader_got = c.Run("k", [&](Begin) -> absl::StatusOr<std::string> {
+      admitted = true;
+      release.WaitForNotification();
+      return absl::UnavailableError("no connection");
+    });
+  });
+  while (!admitted.load()) std::this_thread::yield();
+  std::atomic<int> own_reads{0};
+  absl::StatusOr<std::string> f;
+  std::thread follower([&] {
+    f = c.Run("k", [&](Begin begin) -> absl::StatusOr<std::string> {
+      ++own_reads;
+      begin();
+      return std::string("fresh");
+    });
+  });
+  ASSERT_TRUE(WaitForFollowers(c, "k", 1));
+  release.Notify();
+  leader.join();
+  follower.join();
+  EXPECT_EQ(leader_got.status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(*f, "fresh");
+  EXPECT_EQ(own_reads.load(), 1);
+}
+
 TEST(ReadCoalescerTest, AReadThatFailedBeforeBeginningIsClosed) {
   Coalescer c;
   // No connection to be had: the fetch fails without calling begin.
@@ -165,7 +213,7 @@ TEST(ReadCoalescerTest, AReadThatFailedBeforeBeginningIsClosed) {
 TEST(ReadCoalescerTest, ReadsOfOtherKeysDoNotJoin) {
   Coalescer c;
   std::atomic<bool> admitted{false};
-  Gate release;
+  Gate release, b_done;
   std::thread leader([&] {
     (void)c.Run("a", [&](Begin begin) -> absl::StatusOr<std::string> {
       admitted = true;
@@ -176,13 +224,18 @@ TEST(ReadCoalescerTest, ReadsOfOtherKeysDoNotJoin) {
   });
   while (!admitted.load()) std::this_thread::yield();
   // Runs at once although the read of "a" has not begun.
-  absl::StatusOr<std::string> b =
-      c.Run("b", [](Begin begin) -> absl::StatusOr<std::string> {
-        begin();
-        return std::string("b");
-      });
+  absl::StatusOr<std::string> b;
+  std::thread other([&] {
+    b = c.Run("b", [](Begin begin) -> absl::StatusOr<std::string> {
+      begin();
+      return std::string("b");
+    });
+    b_done.Notify();
+  });
+  EXPECT_TRUE(b_done.WaitAWhile()) << "the read of b waited for a's";
   release.Notify();
   leader.join();
+  other.join();
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(*b, "b");
 }
