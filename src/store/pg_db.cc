@@ -94,12 +94,17 @@ std::vector<uint8_t> Result::Bytes(int row, int col) const {
   return std::vector<uint8_t>(raw.begin(), raw.end());
 }
 
-absl::StatusOr<std::unique_ptr<Conn>> Conn::Open(const ConnInfo& info) {
+absl::StatusOr<std::unique_ptr<Conn>> Conn::Open(const ConnInfo& info,
+                                                 int connect_timeout_seconds) {
   // Defaults first: the expanded conninfo (dbname, expand_dbname=1)
-  // overrides them.
+  // overrides them; a connect_timeout after it overrides the conninfo's
+  // (libpq keeps the last value of a repeated key word).
+  const std::string timeout = std::to_string(connect_timeout_seconds);
   const char* keys[] = {"connect_timeout", "fallback_application_name",
-                        "dbname", nullptr};
-  const char* vals[] = {"10", "keyferryd", info.conninfo.c_str(), nullptr};
+                        "dbname", "connect_timeout", nullptr};
+  const char* vals[] = {"10", "keyferryd", info.conninfo.c_str(),
+                        timeout.c_str(), nullptr};
+  if (connect_timeout_seconds <= 0) keys[3] = vals[3] = nullptr;
   ConnPtr c(PQconnectdbParams(keys, vals, 1));
   if (c == nullptr) {
     return absl::ResourceExhaustedError("store: libpq cannot allocate");
@@ -115,6 +120,17 @@ absl::StatusOr<std::unique_ptr<Conn>> Conn::Open(const ConnInfo& info) {
     RETURN_IF_ERROR(conn->Run("connect", "SET synchronous_commit TO on"));
   }
   return conn;
+}
+
+std::string Conn::Option(std::string_view keyword) const {
+  std::string value;
+  PQconninfoOption* options = PQconninfo(c_.get());
+  if (options == nullptr) return value;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (keyword == o->keyword && o->val != nullptr) value = o->val;
+  }
+  PQconninfoFree(options);
+  return value;
 }
 
 absl::Status Conn::Error(std::string_view what, const PGresult* r) {
@@ -191,9 +207,9 @@ absl::StatusOr<Result> Conn::Exec(std::string_view what, const char* sql,
 bool Conn::SendPrepared(const std::string& name,
                         std::initializer_list<Param> params) {
   const ParamArrays p(params);
-  return PQsendQueryPrepared(c_.get(), name.c_str(), p.size(),
-                             p.values.data(), p.lengths.data(),
-                             p.formats.data(), /*resultFormat=*/0) == 1;
+  return PQsendQueryPrepared(c_.get(), name.c_str(), p.size(), p.values.data(),
+                             p.lengths.data(), p.formats.data(),
+                             /*resultFormat=*/0) == 1;
 }
 
 absl::StatusOr<std::vector<Result>> Conn::Batch(
@@ -225,7 +241,7 @@ absl::StatusOr<std::vector<Result>> Conn::Batch(
   int nulls = 0;
   while (sent) {
     ResultPtr r(PQgetResult(c_.get()));
-    if (r == nullptr) {  // the end of one statement's results
+    if (r == nullptr) {                 // the end of one statement's results
       if (!ok() || ++nulls > 1) break;  // two in a row: nothing pending
       continue;
     }

@@ -128,10 +128,12 @@ class Result {
 // Conn owns one libpq connection.
 class Conn {
  public:
-  // Open connects (connect_timeout 10 s unless the conninfo sets one) and
-  // turns synchronous_commit on when the server's default is off.
-  // Unavailable naming info.target, the message scrubbed.
-  static absl::StatusOr<std::unique_ptr<Conn>> Open(const ConnInfo& info);
+  // Open connects (connect_timeout 10 s unless the conninfo sets one;
+  // `connect_timeout_seconds` > 0 overrides both) and turns
+  // synchronous_commit on when the server's default is off. Unavailable
+  // naming info.target, the message scrubbed.
+  static absl::StatusOr<std::unique_ptr<Conn>> Open(
+      const ConnInfo& info, int connect_timeout_seconds = 0);
 
   // Exec runs `sql` with `params` ($1, $2, … ; never spliced into the SQL)
   // and returns its rows. On failure the Status names `what` and carries
@@ -201,6 +203,9 @@ class Conn {
   bool Reset();
   // backend_pid is the server process serving this connection.
   int backend_pid() const { return PQbackendPID(c_.get()); }
+  // Option is the value libpq connected with for conninfo `keyword` (empty
+  // when unset).
+  std::string Option(std::string_view keyword) const;
 
  private:
   Conn(ConnPtr c, const ConnInfo* info) : c_(std::move(c)), info_(info) {}
@@ -208,8 +213,7 @@ class Conn {
   // Prepared returns the name `sql` is prepared under on this
   // connection, preparing it first when needed; "" (and OK) when the cache
   // is full and `sql` is to run unprepared.
-  absl::StatusOr<std::string> Prepared(std::string_view what,
-                                       const char* sql);
+  absl::StatusOr<std::string> Prepared(std::string_view what, const char* sql);
   // SendPrepared queues statement `name` with `params` (pipeline mode).
   bool SendPrepared(const std::string& name,
                     std::initializer_list<Param> params);

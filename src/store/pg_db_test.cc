@@ -58,6 +58,22 @@ TEST_F(PgDbTest, SameTextIsPreparedOnceAndReused) {
   EXPECT_EQ(runs, 3);
 }
 
+// The health check's reconnect gives up after 2 s whatever the operator's
+// conninfo says (PostgresKeyStore::Ping); without an override the
+// conninfo's value holds, and 10 s when it has none.
+TEST_F(PgDbTest, ConnectTimeoutOverrideWinsOverTheConninfos) {
+  ASSERT_OK_AND_ASSIGN(ConnInfo slow,
+                       ConnInfo::Parse(info_.conninfo + " connect_timeout=30"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Conn> plain, Conn::Open(info_));
+  EXPECT_EQ(plain->Option("connect_timeout"), "10");
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Conn> operators, Conn::Open(slow));
+  EXPECT_EQ(operators->Option("connect_timeout"), "30");
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Conn> probe, Conn::Open(slow, 2));
+  EXPECT_EQ(probe->Option("connect_timeout"), "2");
+  ASSERT_OK_AND_ASSIGN(Result r, probe->Exec("test", kSelect, {1}));
+  EXPECT_EQ(r.Int(0, 0), 2);
+}
+
 TEST_F(PgDbTest, ScriptIsNotPrepared) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Conn> c, Conn::Open(info_));
   const size_t before = c->prepared();
@@ -202,8 +218,7 @@ TEST_F(PgDbTest, BatchStopsAtTheFirstFailure) {
                                  {"INSERT INTO t VALUES ($1)", {5}},
                                  {"INSERT INTO t VALUES ($1)", {6}}})
                    .ok());
-  ASSERT_OK_AND_ASSIGN(Result left,
-                       c->Exec("test", "SELECT count(*) FROM t"));
+  ASSERT_OK_AND_ASSIGN(Result left, c->Exec("test", "SELECT count(*) FROM t"));
   EXPECT_EQ(left.Int(0, 0), 0);
 }
 
