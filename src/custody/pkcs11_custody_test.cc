@@ -31,13 +31,11 @@ namespace keyferry::custody {
 namespace {
 
 using p11test::B;
+using p11test::CloseTokenEnvs;
+using p11test::CustodyOptions;
 using p11test::InitSoftHsmToken;
-using p11test::kModule;
-using p11test::kNssModule;
-using p11test::kNssToken;
-using p11test::kPin;
 using p11test::MakeNssDatabase;
-using p11test::Shell;
+using p11test::SoftHsmTool;
 using p11test::Token;
 using p11test::TokenEnv;
 using p11test::TokenName;
@@ -50,14 +48,7 @@ constexpr char kEmptyToken[] = "emptytoken";  // not a prefix match of kToken
 
 class Pkcs11CustodyTest : public ::testing::TestWithParam<Token> {
  protected:
-  static void TearDownTestSuite() {
-    for (TokenEnv& e : envs_) {
-      delete e.custody;
-      e.custody = nullptr;
-      if (!e.dir.empty()) std::system(("rm -rf " + e.dir).c_str());
-      e.dir.clear();
-    }
-  }
+  static void TearDownTestSuite() { CloseTokenEnvs(envs_); }
   void SetUp() override {
     TokenEnv& e = env();
     if (e.dir.empty()) {
@@ -90,11 +81,7 @@ class Pkcs11CustodyTest : public ::testing::TestWithParam<Token> {
     delete e.custody;
     e.custody = nullptr;
     custody_ = nullptr;
-    Pkcs11Options o;
-    o.module_path = nss() ? kNssModule : kModule;
-    o.load.init_reserved = e.init;
-    o.token_label = nss() ? kNssToken : kToken;
-    o.pin = SecretBytes(AsBytes(kPin));
+    Pkcs11Options o = CustodyOptions(GetParam(), e, kToken);
     o.sessions = 4;
     o.cached_keys = 8;
     o.master_keys = MasterKeyPolicy::kFindOrCreate;
@@ -105,9 +92,7 @@ class Pkcs11CustodyTest : public ::testing::TestWithParam<Token> {
   }
   // Tool runs pkcs11-tool on the SoftHSM test token.
   static std::string Tool(const std::string& args) {
-    return Shell(std::string("pkcs11-tool --module ") + kModule +
-                 " --token-label " + kToken + " --login --pin " + kPin + " " +
-                 args);
+    return SoftHsmTool(kToken, args);
   }
 
   static std::array<TokenEnv, 2> envs_;
@@ -297,16 +282,11 @@ TEST_P(Pkcs11CustodyTest, FailureNoMasterKeysAndNoneMayBeMade) {
     GTEST_SKIP() << "NSS softokn opens one database per process: no second "
                     "token beside the fixture's";
   }
-  Pkcs11Options o;
-  o.module_path = kModule;
-  o.token_label = kEmptyToken;
-  o.pin = SecretBytes(AsBytes(kPin));
+  Pkcs11Options o = CustodyOptions(Token::kSoftHsm, env(), kEmptyToken);
   o.master_keys = MasterKeyPolicy::kMustExist;
   EXPECT_THAT(Pkcs11Custody::Open(std::move(o)),
               StatusHasMessage("has no master key 'keyferryd-master-wrap'"));
-  std::string objects =
-      Shell(std::string("pkcs11-tool --module ") + kModule + " --token-label " +
-            kEmptyToken + " --login --pin " + kPin + " --list-objects");
+  std::string objects = SoftHsmTool(kEmptyToken, "--list-objects");
   EXPECT_EQ(objects.find("keyferryd-master"), std::string::npos) << objects;
 }
 

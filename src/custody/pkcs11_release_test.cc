@@ -25,13 +25,11 @@ namespace keyferry::custody {
 namespace {
 
 using p11test::B;
+using p11test::CloseTokenEnvs;
+using p11test::CustodyOptions;
 using p11test::InitSoftHsmToken;
-using p11test::kModule;
-using p11test::kNssModule;
-using p11test::kNssToken;
-using p11test::kPin;
 using p11test::MakeNssDatabase;
-using p11test::Shell;
+using p11test::SoftHsmTool;
 using p11test::Token;
 using p11test::TokenEnv;
 using p11test::TokenName;
@@ -51,14 +49,7 @@ struct SignCase {
 // the module is first loaded in the process).
 class Pkcs11ReleaseTest : public ::testing::TestWithParam<Token> {
  protected:
-  static void TearDownTestSuite() {
-    for (TokenEnv& e : envs_) {
-      delete e.custody;
-      e.custody = nullptr;
-      if (!e.dir.empty()) std::system(("rm -rf " + e.dir).c_str());
-      e.dir.clear();
-    }
-  }
+  static void TearDownTestSuite() { CloseTokenEnvs(envs_); }
   void SetUp() override {
     TokenEnv& e = env();
     if (e.dir.empty()) {
@@ -83,11 +74,7 @@ class Pkcs11ReleaseTest : public ::testing::TestWithParam<Token> {
     delete e.custody;
     e.custody = nullptr;
     custody_ = nullptr;
-    Pkcs11Options o;
-    o.module_path = nss() ? kNssModule : kModule;
-    o.load.init_reserved = e.init;
-    o.token_label = nss() ? kNssToken : kToken;
-    o.pin = SecretBytes(AsBytes(kPin));
+    Pkcs11Options o = CustodyOptions(GetParam(), e, kToken);
     o.sessions = 2;
     o.cached_keys = 4;
     o.master_keys = policy;
@@ -98,9 +85,7 @@ class Pkcs11ReleaseTest : public ::testing::TestWithParam<Token> {
   }
   // Tool runs pkcs11-tool on the SoftHSM token.
   static std::string Tool(const std::string& args) {
-    return Shell(std::string("pkcs11-tool --module ") + kModule +
-                 " --token-label " + kToken + " --login --pin " + kPin + " " +
-                 args);
+    return SoftHsmTool(kToken, args);
   }
 
   static std::array<TokenEnv, 2> envs_;

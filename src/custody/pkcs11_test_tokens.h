@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 
 #include <array>
+#include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <ostream>
 #include <string>
@@ -90,6 +92,39 @@ inline void MakeNssDatabase(TokenEnv& e) {
   ASSERT_NE(out.find("made"), std::string::npos) << out;
   e.init = "configdir='sql:" + e.dir +
            "' certPrefix='' keyPrefix='' secmod='secmod.db'";
+}
+
+// CloseTokenEnvs deletes each env's custody and its directory: a suite's
+// TearDownTestSuite.
+template <size_t N>
+void CloseTokenEnvs(std::array<TokenEnv, N>& envs) {
+  for (TokenEnv& e : envs) {
+    delete e.custody;
+    e.custody = nullptr;
+    if (!e.dir.empty()) std::system(("rm -rf " + e.dir).c_str());
+    e.dir.clear();
+  }
+}
+
+// CustodyOptions are the options of a custody on token `t` in `e` (for
+// SoftHSM the token labelled `softhsm_label`), logged in with kPin; the
+// caller sets sessions, cache and master key policy.
+inline Pkcs11Options CustodyOptions(Token t, const TokenEnv& e,
+                                    const char* softhsm_label) {
+  const bool nss = t == Token::kNss;
+  Pkcs11Options o;
+  o.module_path = nss ? kNssModule : kModule;
+  o.load.init_reserved = e.init;
+  o.token_label = nss ? kNssToken : softhsm_label;
+  o.pin = SecretBytes(AsBytes(kPin));
+  return o;
+}
+
+// SoftHsmTool runs pkcs11-tool, logged in, on the SoftHSM token `label`.
+inline std::string SoftHsmTool(const char* label, const std::string& args) {
+  return Shell(std::string("pkcs11-tool --module ") + kModule +
+               " --token-label " + label + " --login --pin " + kPin + " " +
+               args);
 }
 
 }  // namespace keyferry::custody::p11test
