@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <functional>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -184,12 +185,21 @@ std::string LostBecause(const Config& c, uint64_t audit_records) {
   return "";
 }
 
+// IoThreads is the number of I/O threads keyferryd serves (and reads the
+// store) with: `threads`, or one per core (http::ServerOptions::threads).
+int IoThreads(const Config& c) {
+  if (c.threads > 0) return c.threads;
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 absl::StatusOr<std::unique_ptr<store::KeyStore>> OpenPostgres(const Config& c,
                                                               bool create) {
   ASSIGN_OR_RETURN(std::unique_ptr<store::PostgresKeyStore> s,
-                   store::PostgresKeyStore::Open({.url = c.postgres_url,
-                                                  .pool_size = c.postgres_pool,
-                                                  .create = create}));
+                   store::PostgresKeyStore::Open(
+                       {.url = c.postgres_url,
+                        .pool_size = c.postgres_pool,
+                        .coalesce_reads = IoThreads(c) > c.postgres_pool,
+                        .create = create}));
   return std::unique_ptr<store::KeyStore>(std::move(s));
 }
 

@@ -36,6 +36,7 @@ struct PostgresKeyStore::Impl {
   // GetVersion's concurrent reads of one version share a statement that
   // began after each of them arrived (read_coalescer.h).
   ReadCoalescer<KeyVersion> version_reads;
+  bool coalesce_reads = true;  // set by Open; constant afterwards
   // Set by WatchPurges; last, so it stops before the pool goes.
   std::unique_ptr<pg::PurgeListener> listener;
 

@@ -77,37 +77,39 @@ absl::StatusOr<KeyVersion> PostgresKeyStore::GetVersion(
     std::string_view vault, std::string_view name, std::string_view version) {
   const std::string name_lc = Lower(name);
   const std::string version_lc = Lower(version);
+  auto fetch =
+      [&](absl::FunctionRef<void()> begin) -> absl::StatusOr<KeyVersion> {
+    KeyVersion out;
+    RETURN_IF_ERROR(impl_->Read([&](Conn& c) -> absl::Status {
+      begin();
+      absl::StatusOr<Result> r;
+      if (version.empty()) {
+        static const std::string sql = absl::StrCat(
+            "SELECT ", kVersionColumns,
+            " FROM key_names n JOIN key_versions v ON v.seq = "
+            "n.latest_seq WHERE n.vault=$1 AND n.name_lc=$2 AND NOT "
+            "n.deleted");
+        r = c.Exec("read key", sql.c_str(), {vault, name_lc});
+      } else {
+        static const std::string sql = absl::StrCat(
+            "SELECT ", kVersionColumns,
+            " FROM key_names n JOIN key_versions v ON v.vault = n.vault "
+            "AND v.name_lc = n.name_lc WHERE n.vault=$1 AND "
+            "n.name_lc=$2 AND NOT n.deleted AND v.version=$3");
+        r = c.Exec("read key", sql.c_str(), {vault, name_lc, version_lc});
+      }
+      if (!r.ok()) return r.status();
+      if (r->rows() == 0) return KeyNotFound(name);
+      out = ReadVersion(*r, 0);
+      return absl::OkStatus();
+    }));
+    return out;
+  };
+  if (!impl_->coalesce_reads) return fetch([] {});
   // Length-prefixed: no two (vault, name, version) triples share a key.
   const std::string key = absl::StrCat(
       vault.size(), ":", Sv(vault), name_lc.size(), ":", name_lc, version_lc);
-  return impl_->version_reads.Run(
-      key, [&](absl::FunctionRef<void()> begin) -> absl::StatusOr<KeyVersion> {
-        KeyVersion out;
-        RETURN_IF_ERROR(impl_->Read([&](Conn& c) -> absl::Status {
-          begin();
-          absl::StatusOr<Result> r;
-          if (version.empty()) {
-            static const std::string sql = absl::StrCat(
-                "SELECT ", kVersionColumns,
-                " FROM key_names n JOIN key_versions v ON v.seq = "
-                "n.latest_seq WHERE n.vault=$1 AND n.name_lc=$2 AND NOT "
-                "n.deleted");
-            r = c.Exec("read key", sql.c_str(), {vault, name_lc});
-          } else {
-            static const std::string sql = absl::StrCat(
-                "SELECT ", kVersionColumns,
-                " FROM key_names n JOIN key_versions v ON v.vault = n.vault "
-                "AND v.name_lc = n.name_lc WHERE n.vault=$1 AND "
-                "n.name_lc=$2 AND NOT n.deleted AND v.version=$3");
-            r = c.Exec("read key", sql.c_str(), {vault, name_lc, version_lc});
-          }
-          if (!r.ok()) return r.status();
-          if (r->rows() == 0) return KeyNotFound(name);
-          out = ReadVersion(*r, 0);
-          return absl::OkStatus();
-        }));
-        return out;
-      });
+  return impl_->version_reads.Run(key, fetch);
 }
 
 absl::Status PostgresKeyStore::UpdateVersion(const KeyVersion& key,

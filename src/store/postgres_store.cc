@@ -279,6 +279,7 @@ absl::StatusOr<std::unique_ptr<PostgresKeyStore>> PostgresKeyStore::Open(
   ASSIGN_OR_RETURN(pg::ConnInfo info, pg::ConnInfo::Parse(options.url));
   auto impl = std::make_unique<Impl>();
   impl->pool = std::make_unique<pg::Pool>(std::move(info), options.pool_size);
+  impl->coalesce_reads = options.coalesce_reads;
   bool created = false;
   RETURN_IF_ERROR(impl->Write(
       [&](Conn& c) { return Migrate(c, options.create, &created); }));

@@ -25,6 +25,11 @@ struct PostgresOptions {
   std::string url;
   // At most this many connections (values below 1 count as 1).
   int pool_size = 4;
+  // Concurrent reads of one key version share a statement
+  // (read_coalescer.h). That pays only when more threads read than the pool
+  // has connections; with fewer, no read can wait to be joined, and
+  // keyferryd turns it off (its reads run on `threads` I/O threads).
+  bool coalesce_reads = true;
   // false: a database without keyferry's schema is refused (NotFound
   // "holds no keyferry store") and nothing is written;
   // for a deployment whose store must already exist.
