@@ -12,7 +12,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "store/one_check.h"
 #include "store/pg_db.h"
 #include "store/postgres_listen.h"
 #include "store/postgres_store.h"
@@ -27,10 +26,8 @@ struct PostgresKeyStore::Impl {
   // health check must not queue behind requests holding every pooled
   // connection (writers waiting on a row lock), or a busy node that reaches
   // its database would look down.
-  // Probes never queue behind one another (one_check.h), and a reconnect
-  // gives up after 2 s (libpq's least connect_timeout): a probe of an
-  // unreachable database holds one I/O thread for at most that.
-  OneCheckAtATime ping_gate;
+  // A reconnect gives up after 2 s (libpq's least connect_timeout), so a
+  // probe of an unreachable database holds its I/O thread for about that.
   keyferry::Mutex ping_mu;
   std::unique_ptr<pg::Conn> ping_conn ABSL_GUARDED_BY(ping_mu);
   // GetVersion's concurrent reads of one version share a statement that

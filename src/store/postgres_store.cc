@@ -351,18 +351,16 @@ void PostgresKeyStore::WatchPurges(std::function<void()> on_purge) {
 }
 
 absl::Status PostgresKeyStore::Ping() {
-  return impl_->ping_gate.Run([this]() -> absl::Status {
-    keyferry::MutexLock l(&impl_->ping_mu);
-    std::unique_ptr<Conn>& c = impl_->ping_conn;
-    if (c == nullptr || !c->ok()) {
-      c.reset();
-      ASSIGN_OR_RETURN(c, Conn::Open(impl_->pool->info(),
-                                     /*connect_timeout_seconds=*/2));
-    }
-    absl::Status st = c->Run("ping", "SELECT 1");
-    if (!st.ok()) c.reset();  // the next check connects afresh
-    return st;
-  });
+  keyferry::MutexLock l(&impl_->ping_mu);
+  std::unique_ptr<Conn>& c = impl_->ping_conn;
+  if (c == nullptr || !c->ok()) {
+    c.reset();
+    ASSIGN_OR_RETURN(c, Conn::Open(impl_->pool->info(),
+                                   /*connect_timeout_seconds=*/2));
+  }
+  absl::Status st = c->Run("ping", "SELECT 1");
+  if (!st.ok()) c.reset();  // the next check connects afresh
+  return st;
 }
 
 absl::StatusOr<bool> PostgresKeyStore::HasVersions() {
